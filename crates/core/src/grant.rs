@@ -1,0 +1,258 @@
+//! What a token may do, compiled for fast checks, and the rule that no token hands out
+//! more than it has.
+
+use crate::ratelimit::RateLimit;
+use crate::record::Settings;
+use crate::resource::ResourceScope;
+use crate::scope::{ScopeCatalogue, ScopeSet};
+use crate::timefmt;
+
+/// A token's powers in the form the hot path checks: a scope bitset, resource
+/// patterns, an expiry and a rate limit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grant {
+    pub scopes: ScopeSet,
+    pub resources: ResourceScope,
+    pub expires_at: Option<i64>,
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A token tried to give another more than it has itself.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct Escalation {
+    pub field: &'static str,
+    pub detail: String,
+}
+
+impl Grant {
+    pub fn of(settings: &Settings, catalogue: &ScopeCatalogue) -> Self {
+        Self {
+            scopes: settings.scope_set(catalogue),
+            resources: settings.resource_scope(),
+            expires_at: settings.expires_at,
+            rate_limit: settings.rate_limit.as_ref().map(|s| s.limit()),
+        }
+    }
+
+    /// Everything, for ever, without limit: the admin token.
+    pub fn unlimited(catalogue: &ScopeCatalogue) -> Self {
+        Self {
+            scopes: catalogue.everything(),
+            resources: ResourceScope::All,
+            expires_at: None,
+            rate_limit: None,
+        }
+    }
+
+    /// Fills what a child's settings leave open from its parent's bounds: a token made
+    /// by a manager that expires, or is rate limited, never outlives or outpaces it
+    /// just because the request did not say.
+    pub fn inherit_bounds(settings: &mut Settings, parent: &Grant) {
+        if settings.expires_at.is_none() {
+            settings.expires_at = parent.expires_at;
+        }
+        if settings.rate_limit.is_none() {
+            settings.rate_limit = parent
+                .rate_limit
+                .map(|limit| crate::record::RateLimitSetting {
+                    profile: None,
+                    per_minute: limit.per_minute,
+                    burst: limit.burst,
+                });
+        }
+    }
+
+    /// Ok when everything `self` allows, `parent` allows too.
+    pub fn ensure_within(
+        &self,
+        parent: &Grant,
+        catalogue: &ScopeCatalogue,
+    ) -> Result<(), Escalation> {
+        if !parent.scopes.contains_all(&self.scopes) {
+            let extra = catalogue.names_in(&self.scopes.difference(&parent.scopes));
+            return Err(Escalation {
+                field: "scopes",
+                detail: format!(
+                    "you cannot grant scopes you do not have yourself: {}",
+                    extra.join(", ")
+                ),
+            });
+        }
+        if !parent.resources.covers(&self.resources) {
+            return Err(Escalation {
+                field: "resources",
+                detail: "you cannot grant resources beyond your own: list only resources your token may touch".into(),
+            });
+        }
+        if let Some(limit) = parent.expires_at
+            && self.expires_at.is_none_or(|at| at > limit)
+        {
+            return Err(Escalation {
+                field: "expires_at",
+                detail: format!(
+                    "the new token must expire no later than yours, {}",
+                    timefmt::format_rfc3339(limit)
+                ),
+            });
+        }
+        if let Some(limit) = parent.rate_limit
+            && self.rate_limit.is_none_or(|own| !own.within(&limit))
+        {
+            return Err(Escalation {
+                field: "rate_limit",
+                detail: format!(
+                    "the new token's rate limit must be within yours: at most {} per minute, burst {}",
+                    limit.per_minute, limit.burst
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Omitted, Policy, TokenDraft};
+    use proptest::prelude::*;
+
+    fn grant(
+        catalogue: &ScopeCatalogue,
+        scopes: &[&str],
+        resources: Option<&[&str]>,
+        expires_at: Option<i64>,
+        limit: Option<(u32, u32)>,
+    ) -> Grant {
+        let to_vec = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let policy = Policy {
+            catalogue,
+            now_ms: 0,
+            max_lifetime_ms: None,
+            default_rate_limit: None,
+            extra_profiles: &[],
+        };
+        let draft = TokenDraft {
+            name: Some("t".into()),
+            scopes: Some(to_vec(scopes)),
+            resources: resources.map(to_vec),
+            ..TokenDraft::default()
+        };
+        let mut settings = Settings::validate(draft, &policy, Omitted::Create).unwrap();
+        settings.expires_at = expires_at;
+        settings.rate_limit = limit.map(|(per_minute, burst)| crate::record::RateLimitSetting {
+            profile: None,
+            per_minute,
+            burst,
+        });
+        Grant::of(&settings, catalogue)
+    }
+
+    #[test]
+    fn each_bound_is_checked() {
+        let c = ScopeCatalogue::default_catalogue();
+        let parent = grant(
+            &c,
+            &["repo:*", "tokens:manage"],
+            Some(&["repo:a"]),
+            Some(100),
+            Some((60, 10)),
+        );
+        assert!(
+            grant(
+                &c,
+                &["repo:read"],
+                Some(&["repo:a"]),
+                Some(100),
+                Some((60, 10))
+            )
+            .ensure_within(&parent, &c)
+            .is_ok()
+        );
+        let cases = [
+            (
+                grant(
+                    &c,
+                    &["events:publish"],
+                    Some(&["repo:a"]),
+                    Some(50),
+                    Some((1, 1)),
+                ),
+                "scopes",
+            ),
+            (
+                grant(
+                    &c,
+                    &["repo:read"],
+                    Some(&["repo:b"]),
+                    Some(50),
+                    Some((1, 1)),
+                ),
+                "resources",
+            ),
+            (
+                grant(&c, &["repo:read"], None, Some(50), Some((1, 1))),
+                "resources",
+            ),
+            (
+                grant(
+                    &c,
+                    &["repo:read"],
+                    Some(&["repo:a"]),
+                    Some(101),
+                    Some((1, 1)),
+                ),
+                "expires_at",
+            ),
+            (
+                grant(&c, &["repo:read"], Some(&["repo:a"]), None, Some((1, 1))),
+                "expires_at",
+            ),
+            (
+                grant(
+                    &c,
+                    &["repo:read"],
+                    Some(&["repo:a"]),
+                    Some(50),
+                    Some((61, 1)),
+                ),
+                "rate_limit",
+            ),
+            (
+                grant(&c, &["repo:read"], Some(&["repo:a"]), Some(50), None),
+                "rate_limit",
+            ),
+        ];
+        for (child, field) in cases {
+            assert_eq!(child.ensure_within(&parent, &c).unwrap_err().field, field);
+        }
+    }
+
+    #[test]
+    fn unlimited_contains_everything() {
+        let c = ScopeCatalogue::default_catalogue();
+        let any = grant(&c, &["*"], None, None, None);
+        assert!(any.ensure_within(&Grant::unlimited(&c), &c).is_ok());
+    }
+
+    proptest! {
+        /// Containment is transitive: a grandchild within its parent, within its
+        /// grandparent, is within the grandparent. So no chain of hand-offs escalates.
+        #[test]
+        fn within_is_transitive(a in 0usize..6, b in 0usize..6, d in 0usize..6) {
+            let c = ScopeCatalogue::default_catalogue();
+            let options = [
+                grant(&c, &["*"], None, None, None),
+                grant(&c, &["repo:*"], Some(&["repo:*"]), Some(100), Some((60, 10))),
+                grant(&c, &["repo:read"], Some(&["repo:a"]), Some(50), Some((30, 5))),
+                grant(&c, &["repo:read", "repo:write"], Some(&["repo:a", "repo:b"]), Some(80), Some((60, 5))),
+                grant(&c, &["events:*"], None, None, Some((10, 1))),
+                grant(&c, &["repo:read"], Some(&["repo:b"]), Some(10), Some((1, 1))),
+            ];
+            let (top, mid, low) = (&options[a], &options[b], &options[d]);
+            if mid.ensure_within(top, &c).is_ok() && low.ensure_within(mid, &c).is_ok() {
+                prop_assert!(low.ensure_within(top, &c).is_ok());
+            }
+        }
+    }
+}

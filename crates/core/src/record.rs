@@ -1,0 +1,724 @@
+//! A token's stored record, and the settings a client asks for, checked.
+//!
+//! [`TokenDraft`] is what a request says, unchecked. [`Settings::validate`] turns it
+//! into [`Settings`] or an [`InputError`] naming the field and how to fix it. Create
+//! and update share that one path: an update is the current settings as a draft, with
+//! the changed fields applied, validated again.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::ratelimit::{self, RateLimit};
+use crate::resource::ResourceScope;
+use crate::scope::{Access, ScopeCatalogue, ScopeError, ScopeSet};
+use crate::timefmt;
+use crate::token::TokenHash;
+
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+pub const MAX_OWNER_CHARS: usize = 200;
+pub const MAX_META_BYTES: usize = 4096;
+pub const MAX_SCOPES: usize = 256;
+pub const MAX_RESOURCES: usize = 1000;
+
+/// A token's rate limit as stored: the numbers, and the profile they came from if any.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimitSetting {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl RateLimitSetting {
+    pub fn limit(&self) -> RateLimit {
+        RateLimit {
+            per_minute: self.per_minute,
+            burst: self.burst,
+        }
+    }
+}
+
+/// A rate limit as a client writes it: a profile's name, or numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RateLimitRequest {
+    Profile(String),
+    Custom { per_minute: u64, burst: u64 },
+}
+
+/// What a token grants, as granted: scope patterns, or an access level.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScopeGrant {
+    Patterns(Vec<String>),
+    Access(Access),
+}
+
+/// The settings of a token that clients choose, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    pub name: String,
+    pub description: Option<String>,
+    pub scopes: ScopeGrant,
+    pub resources: Option<Vec<String>>,
+    pub rate_limit: Option<RateLimitSetting>,
+    pub expires_at: Option<i64>,
+    pub owner: Option<String>,
+    pub meta: Option<Map<String, Value>>,
+}
+
+/// Everything stored about a token. Never its text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub hash: TokenHash,
+    /// Prefix and first characters, for recognition.
+    pub start: String,
+    /// The deployment's admin token, made by `tessera init`: may do everything.
+    pub is_admin: bool,
+    pub settings: Settings,
+    pub parent_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub use_count: u64,
+}
+
+/// Lifecycle status, as listings filter and show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Expired => "expired",
+            Status::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Status::Active),
+            "expired" => Some(Status::Expired),
+            "revoked" => Some(Status::Revoked),
+            _ => None,
+        }
+    }
+}
+
+impl TokenRecord {
+    pub fn status(&self, now_ms: i64) -> Status {
+        if self.revoked_at.is_some() {
+            Status::Revoked
+        } else if self.settings.expires_at.is_some_and(|at| at <= now_ms) {
+            Status::Expired
+        } else {
+            Status::Active
+        }
+    }
+}
+
+/// A client's mistake in a token's settings: which field, a stable code, and what to do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct InputError {
+    pub field: &'static str,
+    pub code: &'static str,
+    pub detail: String,
+    /// The accepted values, when there is a short list of them.
+    pub valid: Option<Vec<String>>,
+}
+
+impl InputError {
+    pub fn new(field: &'static str, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            field,
+            code,
+            detail: detail.into(),
+            valid: None,
+        }
+    }
+}
+
+/// A token's settings as a request states them, unchecked. `None` means "not given".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TokenDraft {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub access: Option<String>,
+    pub resources: Option<Vec<String>>,
+    pub expiry: Option<ExpiryRequest>,
+    pub rate_limit: Option<RateLimitRequest>,
+    pub owner: Option<String>,
+    pub meta: Option<Value>,
+}
+
+/// When a token should expire, as a request states it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExpiryRequest {
+    /// `expires_at`: an RFC 3339 timestamp.
+    At(String),
+    /// `expires_in`: seconds from now.
+    In(i64),
+    /// Explicitly never (an update that removes the expiry).
+    Never,
+    /// An update that leaves the expiry as it was: not checked again, so a name can
+    /// still be changed on a token that has expired.
+    Unchanged(Option<i64>),
+}
+
+/// What validation needs to know about the deployment.
+pub struct Policy<'a> {
+    pub catalogue: &'a ScopeCatalogue,
+    pub now_ms: i64,
+    /// The longest a new token may live, if the deployment caps it.
+    pub max_lifetime_ms: Option<i64>,
+    /// The rate limit of tokens that state none.
+    pub default_rate_limit: Option<&'a RateLimitSetting>,
+    /// Named profiles beyond the built-in ones.
+    pub extra_profiles: &'a [(String, RateLimit)],
+}
+
+impl Policy<'_> {
+    fn profile(&self, name: &str) -> Option<RateLimit> {
+        self.extra_profiles
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, limit)| *limit)
+            .or_else(|| ratelimit::profile(name))
+    }
+
+    fn profile_names(&self) -> Vec<String> {
+        ratelimit::PROFILES
+            .iter()
+            .map(|(n, _)| (*n).to_owned())
+            .chain(self.extra_profiles.iter().map(|(n, _)| n.clone()))
+            .collect()
+    }
+}
+
+/// Draft fields that a valid request may leave out, and what leaving them out means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Omitted {
+    /// A new token: omitted scopes mean full access, an omitted limit the default.
+    Create,
+    /// The draft is complete: a missing field means "none".
+    Complete,
+}
+
+impl Settings {
+    /// Checks a draft against the deployment's rules.
+    pub fn validate(
+        draft: TokenDraft,
+        policy: &Policy<'_>,
+        omitted: Omitted,
+    ) -> Result<Self, InputError> {
+        let name = validate_name(draft.name)?;
+        let description = validate_text(draft.description, "description", MAX_DESCRIPTION_CHARS)?;
+        let owner = validate_text(draft.owner, "owner", MAX_OWNER_CHARS)?;
+        let scopes = validate_scopes(draft.scopes, draft.access, policy.catalogue)?;
+        let resources = validate_resources(draft.resources)?;
+        let expires_at = validate_expiry(draft.expiry, policy)?;
+        let rate_limit = match draft.rate_limit {
+            Some(request) => Some(validate_rate_limit(request, policy)?),
+            None if omitted == Omitted::Create => policy.default_rate_limit.cloned(),
+            None => None,
+        };
+        let meta = validate_meta(draft.meta)?;
+        Ok(Self {
+            name,
+            description,
+            scopes,
+            resources,
+            rate_limit,
+            expires_at,
+            owner,
+            meta,
+        })
+    }
+
+    /// These settings as a complete draft, so an update can change a few fields and
+    /// validate the whole again.
+    pub fn to_draft(&self) -> TokenDraft {
+        let (scopes, access) = match &self.scopes {
+            ScopeGrant::Patterns(patterns) => (Some(patterns.clone()), None),
+            ScopeGrant::Access(access) => (None, Some(access.as_str().to_owned())),
+        };
+        TokenDraft {
+            name: Some(self.name.clone()),
+            description: self.description.clone(),
+            scopes,
+            access,
+            resources: self.resources.clone(),
+            expiry: Some(ExpiryRequest::Unchanged(self.expires_at)),
+            rate_limit: self.rate_limit.as_ref().map(|limit| match &limit.profile {
+                Some(profile) => RateLimitRequest::Profile(profile.clone()),
+                None => RateLimitRequest::Custom {
+                    per_minute: u64::from(limit.per_minute),
+                    burst: u64::from(limit.burst),
+                },
+            }),
+            owner: self.owner.clone(),
+            meta: self.meta.clone().map(Value::Object),
+        }
+    }
+
+    /// The scopes these settings grant, compiled against `catalogue`. A stored scope
+    /// the catalogue no longer has grants nothing (fail closed).
+    pub fn scope_set(&self, catalogue: &ScopeCatalogue) -> ScopeSet {
+        match &self.scopes {
+            ScopeGrant::Access(access) => catalogue.for_access(*access),
+            ScopeGrant::Patterns(patterns) => {
+                let mut known: Vec<String> = Vec::with_capacity(patterns.len());
+                for pattern in patterns {
+                    if catalogue.compile(std::slice::from_ref(pattern)).is_ok() {
+                        known.push(pattern.clone());
+                    }
+                }
+                catalogue
+                    .compile(&known)
+                    .unwrap_or_else(|_| catalogue.empty())
+            }
+        }
+    }
+
+    /// The resources these settings allow. A stored pattern that no longer parses
+    /// allows nothing (fail closed).
+    pub fn resource_scope(&self) -> ResourceScope {
+        ResourceScope::parse(self.resources.as_deref()).unwrap_or(ResourceScope::Only(Vec::new()))
+    }
+}
+
+fn validate_name(name: Option<String>) -> Result<String, InputError> {
+    let name = name.ok_or_else(|| {
+        InputError::new(
+            "name",
+            "missing_name",
+            "name is required: give the token a name of 1 to 100 characters",
+        )
+    })?;
+    let chars = name.trim().chars().count();
+    if chars == 0 || name.chars().count() > MAX_NAME_CHARS {
+        return Err(InputError::new(
+            "name",
+            "invalid_name",
+            format!("name must be 1 to {MAX_NAME_CHARS} characters, not blank"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(InputError::new(
+            "name",
+            "invalid_name",
+            "name must not contain control characters",
+        ));
+    }
+    Ok(name)
+}
+
+fn validate_text(
+    text: Option<String>,
+    field: &'static str,
+    max: usize,
+) -> Result<Option<String>, InputError> {
+    match text {
+        Some(text) if text.chars().count() > max => Err(InputError::new(
+            field,
+            "too_long",
+            format!("{field} must be at most {max} characters"),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn validate_scopes(
+    scopes: Option<Vec<String>>,
+    access: Option<String>,
+    catalogue: &ScopeCatalogue,
+) -> Result<ScopeGrant, InputError> {
+    match (scopes, access) {
+        (Some(_), Some(_)) => Err(InputError::new(
+            "scopes",
+            "scopes_and_access",
+            "give either scopes or access, not both: access is a shortcut for a set of scopes",
+        )),
+        (None, Some(level)) => Access::parse(&level)
+            .map(ScopeGrant::Access)
+            .ok_or_else(|| InputError {
+                valid: Some(["READ", "WRITE", "ADMIN"].map(String::from).to_vec()),
+                ..InputError::new(
+                    "access",
+                    "invalid_access",
+                    format!("access {level:?} must be READ, WRITE or ADMIN"),
+                )
+            }),
+        (None, None) => Ok(ScopeGrant::Patterns(vec!["*".to_owned()])),
+        (Some(patterns), None) => {
+            if patterns.len() > MAX_SCOPES {
+                return Err(InputError::new(
+                    "scopes",
+                    "too_many_scopes",
+                    format!("at most {MAX_SCOPES} scopes"),
+                ));
+            }
+            catalogue.compile(&patterns).map_err(|error| {
+                let valid = Some(catalogue.names().into_iter().map(String::from).collect());
+                match error {
+                    ScopeError::Unknown { scope } => InputError {
+                        valid,
+                        ..InputError::new("scopes", "unknown_scope", format!("unknown scope {scope:?}: use one of the listed scopes, category:* for a whole category, or * for everything"))
+                    },
+                    ScopeError::Malformed { scope } => InputError {
+                        valid,
+                        ..InputError::new("scopes", "invalid_scope", format!("scope {scope:?} must be category:action, category:* or *"))
+                    },
+                }
+            })?;
+            let mut unique: Vec<String> = Vec::with_capacity(patterns.len());
+            for pattern in patterns {
+                if !unique.contains(&pattern) {
+                    unique.push(pattern);
+                }
+            }
+            Ok(ScopeGrant::Patterns(unique))
+        }
+    }
+}
+
+fn validate_resources(resources: Option<Vec<String>>) -> Result<Option<Vec<String>>, InputError> {
+    let Some(list) = resources else {
+        return Ok(None);
+    };
+    if list.len() > MAX_RESOURCES {
+        return Err(InputError::new(
+            "resources",
+            "too_many_resources",
+            format!("at most {MAX_RESOURCES} resources; use type:* for every resource of a type"),
+        ));
+    }
+    ResourceScope::parse(Some(&list))
+        .map_err(|error| InputError::new("resources", "invalid_resource", error.to_string()))?;
+    let mut unique: Vec<String> = Vec::with_capacity(list.len());
+    for item in list {
+        if !unique.contains(&item) {
+            unique.push(item);
+        }
+    }
+    Ok(Some(unique))
+}
+
+fn validate_expiry(
+    expiry: Option<ExpiryRequest>,
+    policy: &Policy<'_>,
+) -> Result<Option<i64>, InputError> {
+    let expires_at = match expiry {
+        Some(ExpiryRequest::Unchanged(kept)) => return Ok(kept),
+        None | Some(ExpiryRequest::Never) => None,
+        Some(ExpiryRequest::At(text)) => Some(timefmt::parse_rfc3339(&text).ok_or_else(|| {
+            InputError::new(
+                "expires_at",
+                "invalid_expiry",
+                format!(
+                    "expires_at {text:?} is not an RFC 3339 timestamp such as 2030-01-01T00:00:00Z"
+                ),
+            )
+        })?),
+        Some(ExpiryRequest::In(seconds)) => {
+            if seconds <= 0 || seconds > 100 * 365 * 86_400 {
+                return Err(InputError::new(
+                    "expires_in",
+                    "invalid_expiry",
+                    "expires_in must be a number of seconds from 1 to 3153600000 (100 years)",
+                ));
+            }
+            Some(policy.now_ms + seconds * 1000)
+        }
+    };
+    if let Some(at) = expires_at
+        && at <= policy.now_ms
+    {
+        return Err(InputError::new(
+            "expires_at",
+            "expiry_in_past",
+            "expires_at is in the past: give a future time",
+        ));
+    }
+    if let Some(max) = policy.max_lifetime_ms {
+        let latest = policy.now_ms + max;
+        match expires_at {
+            None => {
+                return Err(InputError::new(
+                    "expires_at",
+                    "expiry_required",
+                    format!(
+                        "this deployment requires an expiry: set expires_in to at most {} seconds",
+                        max / 1000
+                    ),
+                ));
+            }
+            Some(at) if at > latest => {
+                return Err(InputError::new(
+                    "expires_at",
+                    "lifetime_too_long",
+                    format!(
+                        "tokens here live at most {} seconds: expire by {}",
+                        max / 1000,
+                        timefmt::format_rfc3339(latest)
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(expires_at)
+}
+
+fn validate_rate_limit(
+    request: RateLimitRequest,
+    policy: &Policy<'_>,
+) -> Result<RateLimitSetting, InputError> {
+    match request {
+        RateLimitRequest::Profile(name) => {
+            let limit = policy.profile(&name).ok_or_else(|| InputError {
+                valid: Some(policy.profile_names()),
+                ..InputError::new(
+                    "rate_limit",
+                    "unknown_profile",
+                    format!("unknown rate-limit profile {name:?}"),
+                )
+            })?;
+            Ok(RateLimitSetting {
+                profile: Some(name),
+                per_minute: limit.per_minute,
+                burst: limit.burst,
+            })
+        }
+        RateLimitRequest::Custom { per_minute, burst } => {
+            let per_minute = u32::try_from(per_minute).unwrap_or(u32::MAX);
+            let burst = u32::try_from(burst).unwrap_or(u32::MAX);
+            let limit = RateLimit::new(per_minute, burst)
+                .map_err(|detail| InputError::new("rate_limit", "invalid_rate_limit", detail))?;
+            Ok(RateLimitSetting {
+                profile: None,
+                per_minute: limit.per_minute,
+                burst: limit.burst,
+            })
+        }
+    }
+}
+
+fn validate_meta(meta: Option<Value>) -> Result<Option<Map<String, Value>>, InputError> {
+    match meta {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => {
+            let size = serde_json::to_vec(&map)
+                .map(|v| v.len())
+                .unwrap_or(usize::MAX);
+            if size > MAX_META_BYTES {
+                return Err(InputError::new(
+                    "meta",
+                    "meta_too_large",
+                    format!("meta is {size} bytes as JSON; at most {MAX_META_BYTES}"),
+                ));
+            }
+            Ok(Some(map))
+        }
+        Some(_) => Err(InputError::new(
+            "meta",
+            "invalid_meta",
+            "meta must be a JSON object",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(catalogue: &ScopeCatalogue) -> Policy<'_> {
+        Policy {
+            catalogue,
+            now_ms: 1_000_000,
+            max_lifetime_ms: None,
+            default_rate_limit: None,
+            extra_profiles: &[],
+        }
+    }
+
+    fn named(name: &str) -> TokenDraft {
+        TokenDraft {
+            name: Some(name.into()),
+            ..TokenDraft::default()
+        }
+    }
+
+    #[test]
+    fn omitted_scopes_mean_full_access() {
+        let catalogue = ScopeCatalogue::default_catalogue();
+        let settings =
+            Settings::validate(named("ci"), &policy(&catalogue), Omitted::Create).unwrap();
+        assert_eq!(settings.scopes, ScopeGrant::Patterns(vec!["*".into()]));
+        assert_eq!(settings.scope_set(&catalogue), catalogue.everything());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let catalogue = ScopeCatalogue::default_catalogue();
+        let policy = policy(&catalogue);
+        let cases = [
+            (
+                TokenDraft {
+                    name: None,
+                    ..TokenDraft::default()
+                },
+                "name",
+            ),
+            (
+                TokenDraft {
+                    scopes: Some(vec!["events:nuke".into()]),
+                    ..named("x")
+                },
+                "scopes",
+            ),
+            (
+                TokenDraft {
+                    scopes: Some(vec![]),
+                    access: Some("READ".into()),
+                    ..named("x")
+                },
+                "scopes",
+            ),
+            (
+                TokenDraft {
+                    access: Some("read".into()),
+                    ..named("x")
+                },
+                "access",
+            ),
+            (
+                TokenDraft {
+                    resources: Some(vec!["repo".into()]),
+                    ..named("x")
+                },
+                "resources",
+            ),
+            (
+                TokenDraft {
+                    expiry: Some(ExpiryRequest::At("soon".into())),
+                    ..named("x")
+                },
+                "expires_at",
+            ),
+            (
+                TokenDraft {
+                    expiry: Some(ExpiryRequest::In(0)),
+                    ..named("x")
+                },
+                "expires_in",
+            ),
+            (
+                TokenDraft {
+                    rate_limit: Some(RateLimitRequest::Profile("fast".into())),
+                    ..named("x")
+                },
+                "rate_limit",
+            ),
+            (
+                TokenDraft {
+                    rate_limit: Some(RateLimitRequest::Custom {
+                        per_minute: 0,
+                        burst: 1,
+                    }),
+                    ..named("x")
+                },
+                "rate_limit",
+            ),
+            (
+                TokenDraft {
+                    meta: Some(Value::from(3)),
+                    ..named("x")
+                },
+                "meta",
+            ),
+            (named(&"x".repeat(101)), "name"),
+        ];
+        for (draft, field) in cases {
+            let error = Settings::validate(draft.clone(), &policy, Omitted::Create).unwrap_err();
+            assert_eq!(error.field, field, "{draft:?}: {error:?}");
+        }
+        let unknown = Settings::validate(
+            TokenDraft {
+                scopes: Some(vec!["events:nuke".into()]),
+                ..named("x")
+            },
+            &policy,
+            Omitted::Create,
+        )
+        .unwrap_err();
+        assert!(
+            unknown
+                .valid
+                .unwrap()
+                .contains(&"events:publish".to_owned())
+        );
+    }
+
+    #[test]
+    fn max_lifetime_requires_and_caps_expiry() {
+        let catalogue = ScopeCatalogue::default_catalogue();
+        let mut policy = policy(&catalogue);
+        policy.max_lifetime_ms = Some(3_600_000);
+        assert_eq!(
+            Settings::validate(named("x"), &policy, Omitted::Create)
+                .unwrap_err()
+                .code,
+            "expiry_required"
+        );
+        let long = TokenDraft {
+            expiry: Some(ExpiryRequest::In(7200)),
+            ..named("x")
+        };
+        assert_eq!(
+            Settings::validate(long, &policy, Omitted::Create)
+                .unwrap_err()
+                .code,
+            "lifetime_too_long"
+        );
+        let fine = TokenDraft {
+            expiry: Some(ExpiryRequest::In(60)),
+            ..named("x")
+        };
+        assert_eq!(
+            Settings::validate(fine, &policy, Omitted::Create)
+                .unwrap()
+                .expires_at,
+            Some(1_060_000)
+        );
+    }
+
+    #[test]
+    fn a_draft_round_trips() {
+        let catalogue = ScopeCatalogue::default_catalogue();
+        let policy = policy(&catalogue);
+        let draft = TokenDraft {
+            description: Some("d".into()),
+            access: Some("WRITE".into()),
+            resources: Some(vec!["repo:1".into(), "repo:1".into()]),
+            expiry: Some(ExpiryRequest::In(60)),
+            rate_limit: Some(RateLimitRequest::Profile("restricted".into())),
+            owner: Some("user-1".into()),
+            meta: Some(serde_json::json!({"plan": "free"})),
+            ..named("x")
+        };
+        let settings = Settings::validate(draft, &policy, Omitted::Create).unwrap();
+        assert_eq!(settings.resources, Some(vec!["repo:1".into()]));
+        let again = Settings::validate(settings.to_draft(), &policy, Omitted::Complete).unwrap();
+        assert_eq!(again, settings);
+    }
+}

@@ -1,0 +1,204 @@
+//! Resources: the things a token may touch, written `type:id` (`repo:123e4567-…`,
+//! `app:42`), or `type:*` for every resource of a type.
+
+use std::fmt;
+
+/// Why a resource string was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "resource {text:?} is not of the form type:id or type:* (type: a-z, 0-9, '_', '-', up to 32; id: up to 200 visible characters)"
+)]
+pub struct ResourceError {
+    pub text: String,
+}
+
+fn is_type(text: &str) -> bool {
+    (1..=32).contains(&text.len())
+        && text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+fn is_id(text: &str) -> bool {
+    (1..=200).contains(&text.len()) && text != "*" && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// One concrete resource, as a request names it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Resource {
+    text: String,
+    colon: usize,
+}
+
+impl Resource {
+    pub fn parse(text: &str) -> Result<Self, ResourceError> {
+        let error = || ResourceError {
+            text: text.to_owned(),
+        };
+        let colon = text.find(':').ok_or_else(error)?;
+        let (kind, id) = (&text[..colon], &text[colon + 1..]);
+        if is_type(kind) && is_id(id) {
+            Ok(Self {
+                text: text.to_owned(),
+                colon,
+            })
+        } else {
+            Err(error())
+        }
+    }
+
+    pub fn kind(&self) -> &str {
+        &self.text[..self.colon]
+    }
+
+    pub fn id(&self) -> &str {
+        &self.text[self.colon + 1..]
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Debug for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Resource({})", self.text)
+    }
+}
+
+/// One granted resource pattern: a concrete resource or every resource of a type.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum ResourcePattern {
+    Exact(Resource),
+    AnyOfType(String),
+}
+
+impl ResourcePattern {
+    pub fn parse(text: &str) -> Result<Self, ResourceError> {
+        match text.strip_suffix(":*") {
+            Some(kind) if is_type(kind) => Ok(Self::AnyOfType(kind.to_owned())),
+            _ => Resource::parse(text).map(Self::Exact),
+        }
+    }
+
+    pub fn allows(&self, resource: &Resource) -> bool {
+        match self {
+            Self::Exact(exact) => exact == resource,
+            Self::AnyOfType(kind) => kind == resource.kind(),
+        }
+    }
+
+    /// True when everything `other` allows, `self` allows too.
+    pub fn covers(&self, other: &ResourcePattern) -> bool {
+        match (self, other) {
+            (Self::AnyOfType(mine), Self::AnyOfType(theirs)) => mine == theirs,
+            (_, Self::Exact(resource)) => self.allows(resource),
+            (Self::Exact(_), Self::AnyOfType(_)) => false,
+        }
+    }
+}
+
+/// The resources a token may touch: all of them, or those its patterns allow.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum ResourceScope {
+    All,
+    Only(Vec<ResourcePattern>),
+}
+
+impl ResourceScope {
+    /// `None` (omitted) means every resource.
+    pub fn parse(patterns: Option<&[String]>) -> Result<Self, ResourceError> {
+        match patterns {
+            None => Ok(Self::All),
+            Some(list) => list
+                .iter()
+                .map(|p| ResourcePattern::parse(p))
+                .collect::<Result<_, _>>()
+                .map(Self::Only),
+        }
+    }
+
+    pub fn allows(&self, resource: &Resource) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(patterns) => patterns.iter().any(|p| p.allows(resource)),
+        }
+    }
+
+    /// True when every resource `other` allows, `self` allows too.
+    pub fn covers(&self, other: &ResourceScope) -> bool {
+        match (self, other) {
+            (Self::All, _) => true,
+            (Self::Only(_), Self::All) => false,
+            (Self::Only(mine), Self::Only(theirs)) => {
+                theirs.iter().all(|t| mine.iter().any(|m| m.covers(t)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn scope(items: &[&str]) -> ResourceScope {
+        let owned: Vec<String> = items.iter().map(|s| (*s).to_owned()).collect();
+        ResourceScope::parse(Some(&owned)).unwrap()
+    }
+
+    fn res(text: &str) -> Resource {
+        Resource::parse(text).unwrap()
+    }
+
+    #[test]
+    fn parses_documented_shapes() {
+        let repo = res("repo:123e4567-e89b-12d3-a456-426614174000");
+        assert_eq!(repo.kind(), "repo");
+        assert_eq!(repo.id(), "123e4567-e89b-12d3-a456-426614174000");
+        assert!(ResourcePattern::parse("app:*").is_ok());
+        for bad in ["repo", ":1", "repo:", "Repo:1", "repo:a b", "*", "1repo:1"] {
+            assert!(ResourcePattern::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Resource::parse("repo:*").is_err());
+    }
+
+    #[test]
+    fn matching() {
+        let granted = scope(&["repo:a", "app:*"]);
+        assert!(granted.allows(&res("repo:a")));
+        assert!(!granted.allows(&res("repo:b")));
+        assert!(granted.allows(&res("app:42")));
+        assert!(!granted.allows(&res("channel:42")));
+        assert!(ResourceScope::All.allows(&res("channel:42")));
+    }
+
+    #[test]
+    fn covering() {
+        assert!(scope(&["repo:*"]).covers(&scope(&["repo:a", "repo:b"])));
+        assert!(!scope(&["repo:a"]).covers(&scope(&["repo:*"])));
+        assert!(!scope(&["repo:a"]).covers(&ResourceScope::All));
+        assert!(ResourceScope::All.covers(&scope(&["repo:a"])));
+        assert!(scope(&["repo:a"]).covers(&scope(&[])));
+    }
+
+    proptest! {
+        /// If a parent covers a child, everything the child allows the parent allows.
+        #[test]
+        fn covering_implies_allowing(
+            parent in proptest::collection::vec(0usize..8, 0..4),
+            child in proptest::collection::vec(0usize..8, 0..4),
+            probe in 0usize..6,
+        ) {
+            let patterns = ["repo:a", "repo:b", "repo:*", "app:1", "app:*", "app:2", "repo:c", "app:3"];
+            let probes = ["repo:a", "repo:b", "repo:c", "app:1", "app:2", "app:9"];
+            let parent_scope = scope(&parent.iter().map(|i| patterns[*i]).collect::<Vec<_>>());
+            let child_scope = scope(&child.iter().map(|i| patterns[*i]).collect::<Vec<_>>());
+            let probe = res(probes[probe]);
+            if parent_scope.covers(&child_scope) && child_scope.allows(&probe) {
+                prop_assert!(parent_scope.allows(&probe));
+            }
+        }
+    }
+}
