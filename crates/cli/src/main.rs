@@ -1,1 +1,143 @@
-fn main() {}
+//! The `tessera` binary: runs the service (`serve`, `init`, `admin`) and manages
+//! tokens on a running server (`token ...`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use tessera_core::clock::SystemClock;
+use tessera_server::config::{Config, ProcessEnvironment};
+
+mod client;
+
+/// Scoped, revocable API tokens: issue, verify, rate-limit, expire and revoke.
+#[derive(Parser)]
+#[command(name = "tessera", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (embedded SQLite under ./tessera-data, listening on 127.0.0.1:7900).
+    Serve(ServerArgs),
+    /// Create the store and print the new admin token, once, on stdout.
+    Init(ServerArgs),
+    /// Offline administration of a data dir (stop the server first).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Manage tokens on a running server (TESSERA_URL, TESSERA_TOKEN).
+    Token(client::TokenArgs),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Replace a lost admin token: prints a new one; the old one stops working.
+    ResetToken(ServerArgs),
+}
+
+#[derive(Args, Clone)]
+struct ServerArgs {
+    /// Where the database and the pepper live.
+    #[arg(long, env = "TESSERA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "TESSERA_LISTEN")]
+    listen: Option<String>,
+    /// A TOML config file.
+    #[arg(long, env = "TESSERA_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    fn config(&self) -> Result<Config, String> {
+        let mut config = Config::load(self.config.as_deref(), &ProcessEnvironment)?;
+        if let Some(dir) = &self.data_dir {
+            config.data_dir.clone_from(dir);
+        }
+        if let Some(listen) = &self.listen {
+            config.listen = listen.parse().map_err(|_| {
+                format!("--listen {listen:?} is not host:port, e.g. 127.0.0.1:7900")
+            })?;
+        }
+        Ok(config)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Token(args) => client::run(args),
+        Command::Serve(args) => run_async(serve(args)),
+        Command::Init(args) => run_async(async move {
+            let config = args.config()?;
+            let token = tessera_server::app::init(config, Arc::new(SystemClock))
+                .await
+                .map_err(|e| e.0)?;
+            println!("{}", token.expose());
+            Ok(())
+        }),
+        Command::Admin {
+            command: AdminCommand::ResetToken(args),
+        } => run_async(async move {
+            let config = args.config()?;
+            let token = tessera_server::app::reset_admin(config, Arc::new(SystemClock))
+                .await
+                .map_err(|e| e.0)?;
+            println!("{}", token.expose());
+            eprintln!("tessera: the previous admin token no longer works");
+            Ok(())
+        }),
+    }
+}
+
+fn run_async(work: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("tessera: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tessera: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colours)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(args: ServerArgs) -> Result<(), String> {
+    let config = args.config()?;
+    let (server, admin) = tessera_server::Server::start(config, Arc::new(SystemClock))
+        .await
+        .map_err(|e| e.0)?;
+    if let Some(token) = admin {
+        eprintln!(
+            "tessera: created the admin token. It is shown this once; store it now:\n{}",
+            token.expose()
+        );
+    }
+    server.wait_for_signal().await;
+    Ok(())
+}

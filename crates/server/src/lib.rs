@@ -1,1 +1,17 @@
+//! tessera's service: the in-memory verification index, the token lifecycle over a
+//! storage backend, and the HTTP API.
+//!
+//! Layers, from the outside in: `http` (parse, call, map errors) -> `service`
+//! (who may do what, write ordering) -> `index` (the hot path) and
+//! `tessera_store` (durability) -> `tessera_core` (pure rules).
 
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod index;
+pub mod service;
+
+pub use app::{Server, StartError};
+pub use config::Config;
+pub use service::Engine;

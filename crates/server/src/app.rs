@@ -1,0 +1,255 @@
+//! Starting and stopping tessera: the data directory, the pepper, the engine, the
+//! listener and the background usage writer.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_core::clock::Clock;
+use tessera_core::token::{Pepper, SecretToken};
+use tessera_store::{SqliteStore, TokenStore};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::service::Engine;
+
+/// Why tessera could not start, in words for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+impl StartError {
+    fn with(context: &str) -> impl FnOnce(std::io::Error) -> StartError + '_ {
+        move |e| StartError(format!("{context}: {e}"))
+    }
+}
+
+const PEPPER_FILE: &str = "pepper";
+const DATABASE_FILE: &str = "tessera.db";
+const LOCK_FILE: &str = "lock";
+
+/// The data directory, locked for as long as this value lives, so that an offline
+/// command never writes behind a running server's back.
+pub struct DataDir {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl DataDir {
+    pub fn open(path: &Path) -> Result<Self, StartError> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .map_err(StartError::with(&format!(
+                "cannot create data dir {}",
+                path.display()
+            )))?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path.join(LOCK_FILE))
+            .map_err(StartError::with("cannot open the data dir's lock file"))?;
+        lock.try_lock().map_err(|_| {
+            StartError(format!(
+                "another tessera process is using {}; stop it first",
+                path.display()
+            ))
+        })?;
+        Ok(Self {
+            path: path.to_owned(),
+            _lock: lock,
+        })
+    }
+
+    /// The configured pepper, or the one kept in the data dir (made on first use, mode 0600).
+    pub fn pepper(&self, configured: Option<&str>) -> Result<Pepper, StartError> {
+        if let Some(text) = configured {
+            return Pepper::new(text.as_bytes().to_vec()).map_err(StartError);
+        }
+        let file = self.path.join(PEPPER_FILE);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => Pepper::new(text.trim().as_bytes().to_vec())
+                .map_err(|e| StartError(format!("{}: {e}", file.display()))),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let hex: String = Pepper::generate()
+                    .as_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                let mut out = OpenOptions::new()
+                    .create_new(true)
+                    .write(true)
+                    .mode(0o600)
+                    .open(&file)
+                    .map_err(StartError::with("cannot create the pepper file"))?;
+                out.write_all(hex.as_bytes())
+                    .and_then(|()| out.sync_all())
+                    .map_err(StartError::with("cannot write the pepper file"))?;
+                Pepper::new(hex.into_bytes()).map_err(StartError)
+            }
+            Err(error) => Err(StartError(format!(
+                "cannot read {}: {error}",
+                file.display()
+            ))),
+        }
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.path.join(DATABASE_FILE)
+    }
+}
+
+/// Opens the data dir, the store and the engine.
+pub async fn open(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<(Arc<Engine>, DataDir), StartError> {
+    let dir = DataDir::open(&config.data_dir)?;
+    let pepper = dir.pepper(config.pepper.as_deref())?;
+    let store: Arc<dyn TokenStore> =
+        Arc::new(SqliteStore::open(&dir.database()).map_err(|e| StartError(e.to_string()))?);
+    let engine = Engine::open(config, store, &pepper, clock)
+        .await
+        .map_err(|e| StartError(e.to_string()))?;
+    Ok((Arc::new(engine), dir))
+}
+
+/// `tessera init`: creates the store and its admin token. Refuses if one exists.
+pub async fn init(config: Config, clock: Arc<dyn Clock>) -> Result<SecretToken, StartError> {
+    let (engine, _dir) = open(config, clock).await?;
+    if engine.has_active_admin() {
+        return Err(StartError(
+            "this data dir already has an admin token; to replace a lost one, run `tessera admin reset-token`".into(),
+        ));
+    }
+    engine
+        .create_admin()
+        .await
+        .map_err(|e| StartError(e.to_string()))
+}
+
+/// `tessera admin reset-token`: a new admin token; the old one stops working.
+pub async fn reset_admin(config: Config, clock: Arc<dyn Clock>) -> Result<SecretToken, StartError> {
+    let (engine, _dir) = open(config, clock).await?;
+    engine
+        .create_admin()
+        .await
+        .map_err(|e| StartError(e.to_string()))
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub engine: Arc<Engine>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Starts serving. If the store has no admin token yet, makes one and returns it
+    /// (the caller shows it once).
+    pub async fn start(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, Option<SecretToken>), StartError> {
+        let listen = config.listen;
+        let flush_every = Duration::from_millis(config.usage_flush_ms);
+        let (engine, dir) = open(config, clock).await?;
+        let admin = if engine.has_active_admin() {
+            None
+        } else {
+            Some(
+                engine
+                    .create_admin()
+                    .await
+                    .map_err(|e| StartError(e.to_string()))?,
+            )
+        };
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(StartError::with(&format!("cannot listen on {listen}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(StartError::with("no local address"))?;
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let app = crate::http::router(Arc::clone(&engine));
+        let serving_engine = Arc::clone(&engine);
+        let task = tokio::spawn(async move {
+            let flusher = tokio::spawn(flush_usage_forever(
+                Arc::clone(&serving_engine),
+                flush_every,
+            ));
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "the server stopped with an error");
+            }
+            flusher.abort();
+            if let Err(error) = serving_engine.flush_usage().await {
+                tracing::warn!(%error, "could not write the last usage counts");
+            }
+            drop(dir);
+        });
+        tracing::info!(%addr, "tessera is listening");
+        Ok((
+            Self {
+                addr,
+                engine,
+                shutdown: Some(shutdown),
+                task,
+            },
+            admin,
+        ))
+    }
+
+    /// Stops accepting requests, finishes those under way, writes usage, releases the data dir.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Runs until the task ends (for `serve`, until a signal stops it).
+    pub async fn wait_for_signal(self) {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = ctrl_c => {}
+            () = terminate => {}
+        }
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+/// Writes usage counts every `period`, off the request path.
+async fn flush_usage_forever(engine: Arc<Engine>, period: Duration) {
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = engine.flush_usage().await {
+            tracing::warn!(%error, "could not write usage counts; will retry");
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Configuration: defaults, then a TOML file, then `TESSERA_*` environment variables,
+//! then command-line flags (the binary applies those last).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tessera_core::ratelimit::RateLimit;
+use tessera_core::record::{RateLimitRequest, RateLimitSetting};
+use tessera_core::scope::{Level, ScopeCatalogue};
+use tessera_core::token::TokenPrefix;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7900";
+pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
+
+/// A rate limit in the config file: `{ profile = "restricted" }` or `{ per_minute = 60, burst = 10 }`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub profile: Option<String>,
+    pub per_minute: Option<u32>,
+    pub burst: Option<u32>,
+}
+
+/// One scope of a replacement catalogue.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeConfig {
+    pub name: String,
+    pub level: Level,
+}
+
+/// The config file, as written. Every field is optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub token_prefix: Option<String>,
+    pub pepper: Option<String>,
+    /// Seconds; when set, every new token must expire within it.
+    pub max_token_lifetime: Option<u64>,
+    pub default_rate_limit: Option<RateLimitConfig>,
+    #[serde(default)]
+    pub rate_limit_profiles: BTreeMap<String, RateLimitConfig>,
+    /// Replaces the default scope catalogue; tessera's own `tokens:*` scopes are always added.
+    pub scopes: Option<Vec<ScopeConfig>>,
+    /// Milliseconds between writes of usage counts (`last_used_at`, `use_count`).
+    pub usage_flush_ms: Option<u64>,
+}
+
+/// The checked configuration the server runs with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub token_prefix: TokenPrefix,
+    /// From config or environment; otherwise the data dir's `pepper` file.
+    pub pepper: Option<String>,
+    pub max_token_lifetime_ms: Option<i64>,
+    pub default_rate_limit: Option<RateLimitSetting>,
+    pub extra_profiles: Vec<(String, RateLimit)>,
+    pub catalogue: ScopeCatalogue,
+    pub usage_flush_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| unreachable!("a valid address")),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            token_prefix: TokenPrefix::default(),
+            pepper: None,
+            max_token_lifetime_ms: None,
+            default_rate_limit: None,
+            extra_profiles: Vec::new(),
+            catalogue: ScopeCatalogue::default_catalogue(),
+            usage_flush_ms: 1000,
+        }
+    }
+}
+
+/// Where configuration values come from besides the file, so tests can pass their own.
+pub trait Environment {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnvironment;
+
+impl Environment for ProcessEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Config {
+    /// Reads the file at `path` (if any), then the environment, into a checked config.
+    pub fn load(path: Option<&Path>, env: &dyn Environment) -> Result<Self, String> {
+        let file = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        Self::from_file(file, env)
+    }
+
+    pub fn from_file(file: FileConfig, env: &dyn Environment) -> Result<Self, String> {
+        let mut config = Config::default();
+        if let Some(listen) = env.var("TESSERA_LISTEN").or(file.listen) {
+            config.listen = listen.parse().map_err(|_| {
+                format!("listen address {listen:?} is not host:port, e.g. 127.0.0.1:7900")
+            })?;
+        }
+        if let Some(dir) = env
+            .var("TESSERA_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+        {
+            config.data_dir = dir;
+        }
+        if let Some(prefix) = env.var("TESSERA_TOKEN_PREFIX").or(file.token_prefix) {
+            config.token_prefix = TokenPrefix::new(&prefix)?;
+        }
+        config.pepper = env.var("TESSERA_PEPPER").or(file.pepper);
+        let lifetime = match env.var("TESSERA_MAX_TOKEN_LIFETIME") {
+            Some(text) => Some(text.parse::<u64>().map_err(|_| {
+                format!("TESSERA_MAX_TOKEN_LIFETIME {text:?} must be a number of seconds")
+            })?),
+            None => file.max_token_lifetime,
+        };
+        config.max_token_lifetime_ms = match lifetime {
+            Some(0) => return Err("max_token_lifetime must be at least 1 second".into()),
+            Some(seconds) => Some(i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX)),
+            None => None,
+        };
+        for (name, limit) in &file.rate_limit_profiles {
+            let checked =
+                custom_limit(limit).map_err(|e| format!("rate_limit_profiles.{name}: {e}"))?;
+            config.extra_profiles.push((name.clone(), checked));
+        }
+        if let Some(scopes) = file.scopes {
+            config.catalogue = ScopeCatalogue::new(scopes.into_iter().map(|s| (s.name, s.level)))?;
+        }
+        if let Some(limit) = &file.default_rate_limit {
+            config.default_rate_limit = Some(config.rate_limit_setting(limit)?);
+        }
+        if let Some(ms) = file.usage_flush_ms {
+            config.usage_flush_ms = ms.max(10);
+        }
+        Ok(config)
+    }
+
+    fn rate_limit_setting(&self, limit: &RateLimitConfig) -> Result<RateLimitSetting, String> {
+        match &limit.profile {
+            Some(name) => {
+                let found = self
+                    .extra_profiles
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, l)| *l)
+                    .or_else(|| tessera_core::ratelimit::profile(name))
+                    .ok_or_else(|| format!("default_rate_limit: unknown profile {name:?}"))?;
+                Ok(RateLimitSetting {
+                    profile: Some(name.clone()),
+                    per_minute: found.per_minute,
+                    burst: found.burst,
+                })
+            }
+            None => {
+                let checked =
+                    custom_limit(limit).map_err(|e| format!("default_rate_limit: {e}"))?;
+                Ok(RateLimitSetting {
+                    profile: None,
+                    per_minute: checked.per_minute,
+                    burst: checked.burst,
+                })
+            }
+        }
+    }
+}
+
+fn custom_limit(limit: &RateLimitConfig) -> Result<RateLimit, String> {
+    match (limit.profile.as_ref(), limit.per_minute, limit.burst) {
+        (None, Some(per_minute), Some(burst)) => RateLimit::new(per_minute, burst),
+        _ => Err("give per_minute and burst".into()),
+    }
+}
+
+/// A rate limit from a request body: a profile name, or per_minute and burst.
+pub fn rate_limit_request(
+    profile: Option<String>,
+    per_minute: Option<u64>,
+    burst: Option<u64>,
+) -> Result<RateLimitRequest, &'static str> {
+    match (profile, per_minute, burst) {
+        (Some(profile), None, None) => Ok(RateLimitRequest::Profile(profile)),
+        (None, Some(per_minute), Some(burst)) => Ok(RateLimitRequest::Custom { per_minute, burst }),
+        _ => Err("rate_limit must be {\"profile\": NAME} or {\"per_minute\": N, \"burst\": M}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Vars(HashMap<&'static str, &'static str>);
+
+    impl Environment for Vars {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            listen = "127.0.0.1:1"
+            token_prefix = "abc"
+            max_token_lifetime = 60
+            default_rate_limit = { profile = "partner" }
+            [rate_limit_profiles]
+            partner = { per_minute = 600, burst = 100 }
+            [[scopes]]
+            name = "billing:read"
+            level = "read"
+            "#,
+        )
+        .unwrap();
+        let env = Vars(HashMap::from([("TESSERA_TOKEN_PREFIX", "rly")]));
+        let config = Config::from_file(file, &env).unwrap();
+        assert_eq!(config.listen.port(), 1);
+        assert_eq!(config.token_prefix.as_str(), "rly");
+        assert_eq!(config.max_token_lifetime_ms, Some(60_000));
+        assert_eq!(config.default_rate_limit.unwrap().per_minute, 600);
+        assert!(config.catalogue.names().contains(&"billing:read"));
+        assert!(!config.catalogue.names().contains(&"events:publish"));
+        assert!(config.catalogue.names().contains(&"tokens:manage"));
+    }
+
+    #[test]
+    fn mistakes_are_explained() {
+        let unknown: Result<FileConfig, _> = toml::from_str("lisen = \"x\"");
+        assert!(unknown.unwrap_err().to_string().contains("lisen"));
+        let bad = FileConfig {
+            token_prefix: Some("RLY".into()),
+            ..FileConfig::default()
+        };
+        assert!(
+            Config::from_file(bad, &Vars(HashMap::new()))
+                .unwrap_err()
+                .contains("prefix")
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! The one error type of the service. `http::problem` maps it to responses, in one place.
+
+use tessera_core::record::InputError;
+use tessera_core::verify::Code;
+use tessera_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A field of the request is wrong.
+    #[error("{0}")]
+    Input(#[from] InputError),
+    /// The request as a whole is wrong (its body, a query parameter).
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    /// No credential was presented, or it was not understood.
+    #[error("{detail}")]
+    MissingCredentials { detail: String },
+    /// The presented token is unknown, expired or revoked.
+    #[error("the token is {}", describe(*.code))]
+    InvalidToken { code: Code },
+    /// The token is valid but lacks a scope this call needs.
+    #[error("this call needs the scope {needed}")]
+    InsufficientScope { needed: String },
+    /// The caller may not do this (another subtree, an escalation).
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("rate limit exceeded; retry in {retry_after_ms} ms")]
+    RateLimited {
+        retry_after_ms: u64,
+        limit: u32,
+        reset_ms: u64,
+    },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn describe(code: Code) -> &'static str {
+    match code {
+        Code::Expired => "expired",
+        Code::Revoked => "revoked",
+        _ => "not valid",
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(detail) => {
+                tracing::error!(%detail, "store unavailable");
+                ServiceError::Unavailable(
+                    "the database is unavailable; nothing was changed, retry shortly".into(),
+                )
+            }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                ServiceError::Internal("the store failed; nothing was changed".into())
+            }
+        }
+    }
+}

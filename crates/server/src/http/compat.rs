@@ -1,0 +1,173 @@
+//! Thin adapters that give the documented shapes of Relace repo tokens and Flashback
+//! repository API keys, over the native service. No rules live here.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tessera_core::record::{TokenDraft, TokenRecord};
+use utoipa::ToSchema;
+
+use crate::error::ServiceError;
+use crate::http::auth::{Authed, ManageTokens, ReadTokens};
+use crate::http::problem::{ApiJson, Problem};
+use crate::service::Engine;
+
+const REPO: &str = "repo:";
+
+/// Relace: `POST /v1/repo_token`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepoTokenRequest {
+    pub name: String,
+    /// Repository ids the token may read and write.
+    pub repo_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepoTokenCreated {
+    pub name: String,
+    /// Shown once.
+    pub token: String,
+    pub repo_ids: Vec<String>,
+    pub id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepoTokenInfo {
+    pub id: String,
+    pub name: String,
+    pub repo_ids: Vec<String>,
+    pub status: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+fn repo_ids(record: &TokenRecord) -> Vec<String> {
+    record
+        .settings
+        .resources
+        .iter()
+        .flatten()
+        .filter_map(|r| r.strip_prefix(REPO).map(String::from))
+        .collect()
+}
+
+/// Creates a token with read/write access to the listed repositories.
+#[utoipa::path(post, path = "/v1/repo_token", tag = "compat", request_body = RepoTokenRequest,
+    responses((status = 200, body = RepoTokenCreated), (status = 400, body = Problem)), security(("token" = [])))]
+pub async fn relace_create(
+    State(engine): State<Arc<Engine>>,
+    Authed(caller, _): Authed<ManageTokens>,
+    ApiJson(body): ApiJson<RepoTokenRequest>,
+) -> Result<Json<RepoTokenCreated>, ServiceError> {
+    if body.repo_ids.is_empty() {
+        return Err(ServiceError::BadRequest {
+            code: "missing_repo_ids",
+            detail: "repo_ids must list at least one repository id".into(),
+        });
+    }
+    let draft = TokenDraft {
+        name: Some(body.name),
+        scopes: Some(vec!["repo:read".into(), "repo:write".into()]),
+        resources: Some(
+            body.repo_ids
+                .iter()
+                .map(|id| format!("{REPO}{id}"))
+                .collect(),
+        ),
+        ..TokenDraft::default()
+    };
+    let (record, secret) = engine.create(&caller, draft).await?;
+    Ok(Json(RepoTokenCreated {
+        name: record.settings.name.clone(),
+        token: secret.expose().to_owned(),
+        repo_ids: repo_ids(&record),
+        id: record.id,
+    }))
+}
+
+/// Looks a repo token up by its text (the token travels in the path; it is never logged).
+#[utoipa::path(get, path = "/v1/repo_token/{token}", tag = "compat",
+    responses((status = 200, body = RepoTokenInfo), (status = 404, body = Problem)), security(("token" = [])))]
+pub async fn relace_get(
+    State(engine): State<Arc<Engine>>,
+    Authed(caller, _): Authed<ReadTokens>,
+    Path(token): Path<String>,
+) -> Result<Json<RepoTokenInfo>, ServiceError> {
+    let record = engine.find_by_secret(&caller, &token)?;
+    Ok(Json(RepoTokenInfo {
+        id: record.id.clone(),
+        name: record.settings.name.clone(),
+        repo_ids: repo_ids(&record),
+        status: record.status(engine.now_ms()).as_str().to_owned(),
+        created_at: tessera_core::timefmt::format_rfc3339(record.created_at),
+        expires_at: record
+            .settings
+            .expires_at
+            .map(tessera_core::timefmt::format_rfc3339),
+    }))
+}
+
+/// Deletes (revokes) a repo token by its text, e.g. when a sandbox session ends.
+#[utoipa::path(delete, path = "/v1/repo_token/{token}", tag = "compat",
+    responses((status = 204), (status = 404, body = Problem)), security(("token" = [])))]
+pub async fn relace_delete(
+    State(engine): State<Arc<Engine>>,
+    Authed(caller, _): Authed<ManageTokens>,
+    Path(token): Path<String>,
+) -> Result<StatusCode, ServiceError> {
+    let record = engine.find_by_secret(&caller, &token)?;
+    engine.revoke(&caller, &record.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Flashback: `POST /repo/{repoId}/apikey`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepoKeyRequest {
+    pub name: Option<String>,
+    /// `READ`, `WRITE` or `ADMIN`.
+    #[serde(rename = "accessType")]
+    pub access_type: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepoKeyCreated {
+    pub success: bool,
+    pub id: String,
+    /// Not a credential alone: use `key:secret` as HTTP Basic credentials.
+    pub key: String,
+    /// Shown once.
+    pub secret: String,
+}
+
+/// Creates an API key (id + secret) for one repository at an access level.
+#[utoipa::path(post, path = "/repo/{repo_id}/apikey", tag = "compat", request_body = RepoKeyRequest,
+    responses((status = 200, body = RepoKeyCreated), (status = 400, body = Problem)), security(("token" = [])))]
+pub async fn flashback_create(
+    State(engine): State<Arc<Engine>>,
+    Authed(caller, _): Authed<ManageTokens>,
+    Path(repo_id): Path<String>,
+    ApiJson(body): ApiJson<RepoKeyRequest>,
+) -> Result<Json<RepoKeyCreated>, ServiceError> {
+    let access = body.access_type.ok_or_else(|| ServiceError::BadRequest {
+        code: "missing_access_type",
+        detail: "accessType is required: READ, WRITE or ADMIN".into(),
+    })?;
+    let draft = TokenDraft {
+        name: body.name,
+        access: Some(access),
+        resources: Some(vec![format!("{REPO}{repo_id}")]),
+        ..TokenDraft::default()
+    };
+    let (record, secret) = engine.create(&caller, draft).await?;
+    Ok(Json(RepoKeyCreated {
+        success: true,
+        id: record.id.clone(),
+        key: record.id,
+        secret: secret.expose().to_owned(),
+    }))
+}

@@ -1,0 +1,91 @@
+//! Reading a token from a request: `Authorization: Bearer <token>`, `Authorization:
+//! Api-Key <token>` (Replex), or HTTP Basic with the token as the password (git clone
+//! URLs; Flashback's key:secret pair).
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::error::ServiceError;
+use crate::service::Credential;
+
+const HOW: &str = "send the token as `Authorization: Bearer <token>`, `Authorization: Api-Key <token>`, \
+                   or HTTP Basic with the token as the password";
+
+/// The credential a request presents. Errors never quote the header: it holds a secret.
+pub fn from_headers(headers: &HeaderMap) -> Result<Credential, ServiceError> {
+    let missing = |what: &str| ServiceError::MissingCredentials {
+        detail: format!("{what}: {HOW}"),
+    };
+    let value = headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| missing("no credentials"))?
+        .to_str()
+        .map_err(|_| missing("the Authorization header is not readable text"))?;
+    let (scheme, rest) = value
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| missing("the Authorization header has no scheme"))?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("api-key") {
+        return Ok(Credential {
+            secret: rest.to_owned(),
+            key_id: None,
+        });
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD
+            .decode(rest)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| missing("the Basic credentials are not valid base64 text"))?;
+        let (user, password) = decoded
+            .split_once(':')
+            .ok_or_else(|| missing("the Basic credentials have no password"))?;
+        let key_id = (!user.is_empty()).then(|| user.to_owned());
+        return Ok(Credential {
+            secret: password.to_owned(),
+            key_id,
+        });
+    }
+    Err(missing("unsupported Authorization scheme"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        map
+    }
+
+    #[test]
+    fn every_documented_scheme() {
+        assert_eq!(
+            from_headers(&headers("Bearer tsr_x")).unwrap().secret,
+            "tsr_x"
+        );
+        assert_eq!(
+            from_headers(&headers("Api-Key tsr_x")).unwrap().secret,
+            "tsr_x"
+        );
+        let basic = from_headers(&headers(&format!(
+            "Basic {}",
+            STANDARD.encode("tok_1:tsr_x")
+        )))
+        .unwrap();
+        assert_eq!(
+            (basic.secret.as_str(), basic.key_id.as_deref()),
+            ("tsr_x", Some("tok_1"))
+        );
+        assert!(from_headers(&HeaderMap::new()).is_err());
+        let error = from_headers(&headers("Token tsr_secret"))
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("tsr_secret"));
+    }
+}

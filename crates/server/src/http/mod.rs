@@ -1,0 +1,95 @@
+//! The HTTP API: thin handlers over [`Engine`], errors mapped in `problem`, and
+//! request logging that names routes, never raw paths (a Relace token travels in one).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::service::Engine;
+
+pub mod auth;
+pub mod compat;
+pub mod credentials;
+pub mod dto;
+pub mod meta;
+pub mod problem;
+pub mod tokens;
+pub mod verify;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/v1/tokens", post(tokens::create).get(tokens::list))
+        .route(
+            "/v1/tokens/self",
+            get(tokens::whoami).delete(tokens::revoke_self),
+        )
+        .route(
+            "/v1/tokens/{id}",
+            get(tokens::show)
+                .patch(tokens::update)
+                .delete(tokens::revoke),
+        )
+        .route("/v1/verify", post(verify::verify))
+        .route("/v1/repo_token", post(compat::relace_create))
+        .route(
+            "/v1/repo_token/{token}",
+            get(compat::relace_get).delete(compat::relace_delete),
+        )
+        .route("/repo/{repo_id}/apikey", post(compat::flashback_create))
+        .route("/healthz", get(meta::healthz))
+        .route("/readyz", get(meta::readyz))
+        .route("/openapi.json", get(meta::openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    // The route template only: `/v1/repo_token/{token}`, not the token.
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("<unmatched>", MatchedPath::as_str);
+                    tracing::info_span!("request", method = %request.method(), route)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| {
+                // The panic's message is not echoed: it could hold anything.
+                tracing::error!("a request handler panicked");
+                problem::route_problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the server failed on this request; nothing was changed".into(),
+                )
+            },
+        ))
+        .with_state(engine)
+}
+
+async fn not_found() -> Response {
+    problem::route_problem(
+        StatusCode::NOT_FOUND,
+        "no_such_endpoint",
+        "no endpoint here; see /openapi.json for the API".into(),
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    problem::route_problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; see /openapi.json".into(),
+    )
+}

@@ -1,0 +1,215 @@
+//! Errors as RFC 9457 `application/problem+json`, mapped from [`ServiceError`] in this
+//! one place, and the JSON body extractor whose rejections become problems too.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+
+use crate::error::ServiceError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem: `/problems/<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    /// What was wrong and how to fix it.
+    pub detail: String,
+    /// A stable, machine-readable code.
+    pub code: String,
+    /// The request field at fault, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+    /// The accepted values, where there is a short list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid: Option<Vec<String>>,
+}
+
+fn problem(status: StatusCode, code: &str, detail: String) -> Problem {
+    Problem {
+        kind: format!("/problems/{code}"),
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        detail,
+        code: code.to_owned(),
+        field: None,
+        valid: None,
+    }
+}
+
+fn respond(problem: Problem, headers: &[(header::HeaderName, String)]) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, axum::Json(problem)).into_response();
+    let map = response.headers_mut();
+    map.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            map.insert(name.clone(), value);
+        }
+    }
+    response
+}
+
+/// Whole seconds to wait, rounded up, at least 1.
+pub fn retry_after_seconds(ms: u64) -> String {
+    ms.div_ceil(1000).max(1).to_string()
+}
+
+impl IntoResponse for ServiceError {
+    fn into_response(self) -> Response {
+        let detail = self.to_string();
+        let challenge = |error: &str, extra: String| {
+            (
+                header::WWW_AUTHENTICATE,
+                format!("Bearer realm=\"tessera\", error=\"{error}\"{extra}"),
+            )
+        };
+        match self {
+            ServiceError::Input(input) => {
+                let mut body = problem(StatusCode::BAD_REQUEST, input.code, input.detail);
+                body.field = Some(input.field);
+                body.valid = input.valid;
+                respond(body, &[])
+            }
+            ServiceError::BadRequest { code, .. } => {
+                respond(problem(StatusCode::BAD_REQUEST, code, detail), &[])
+            }
+            ServiceError::MissingCredentials { .. } => respond(
+                problem(StatusCode::UNAUTHORIZED, "missing_credentials", detail),
+                &[(header::WWW_AUTHENTICATE, "Bearer realm=\"tessera\"".into())],
+            ),
+            ServiceError::InvalidToken { .. } => respond(
+                problem(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    format!("{detail}: present a valid token as `Authorization: Bearer <token>`"),
+                ),
+                &[challenge("invalid_token", String::new())],
+            ),
+            ServiceError::InsufficientScope { ref needed } => {
+                let scope = format!(", scope=\"{needed}\"");
+                respond(
+                    problem(
+                        StatusCode::FORBIDDEN,
+                        "insufficient_scope",
+                        format!("{detail}: use a token that has it"),
+                    ),
+                    &[challenge("insufficient_scope", scope)],
+                )
+            }
+            ServiceError::Forbidden { code, .. } => {
+                respond(problem(StatusCode::FORBIDDEN, code, detail), &[])
+            }
+            ServiceError::NotFound { .. } => {
+                respond(problem(StatusCode::NOT_FOUND, "not_found", detail), &[])
+            }
+            ServiceError::Conflict { code, .. } => {
+                respond(problem(StatusCode::CONFLICT, code, detail), &[])
+            }
+            ServiceError::RateLimited { retry_after_ms, .. } => respond(
+                problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail),
+                &[(header::RETRY_AFTER, retry_after_seconds(retry_after_ms))],
+            ),
+            ServiceError::Unavailable(_) => respond(
+                problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail),
+                &[(header::RETRY_AFTER, "1".into())],
+            ),
+            ServiceError::Internal(_) => respond(
+                problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail),
+                &[],
+            ),
+        }
+    }
+}
+
+/// A problem for a request that did not reach a handler (unknown route, wrong method).
+pub fn route_problem(status: StatusCode, code: &str, detail: String) -> Response {
+    respond(problem(status, code, detail), &[])
+}
+
+/// `axum::Json`, with every rejection answered as a problem that says what to fix.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_problem(rejection)),
+        }
+    }
+}
+
+fn json_problem(rejection: JsonRejection) -> Response {
+    let (status, code, detail) = match &rejection {
+        JsonRejection::JsonDataError(error) => (
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!(
+                "the JSON body does not fit this endpoint: {}",
+                error.body_text()
+            ),
+        ),
+        JsonRejection::JsonSyntaxError(error) => (
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {}", error.body_text()),
+        ),
+        JsonRejection::MissingJsonContentType(_) => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`".to_owned(),
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the body is larger than 64 KiB".to_owned(),
+        ),
+        other => (other.status(), "invalid_body", other.body_text()),
+    };
+    respond(problem(status, code, detail), &[])
+}
+
+/// `axum::extract::Query`, with rejections answered as problems.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(respond(
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!(
+                        "the query string does not fit this endpoint: {}",
+                        rejection.body_text()
+                    ),
+                ),
+                &[],
+            )),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! `/v1/tokens`: create, list, show, update and revoke tokens.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use tessera_core::record::Status;
+use tessera_store::ListQuery;
+
+use crate::error::ServiceError;
+use crate::http::auth::{AnyToken, Authed, ManageTokens, ReadTokens};
+use crate::http::dto::{
+    CreateTokenRequest, CreatedToken, ListParams, TokenList, TokenView, UpdateTokenRequest,
+};
+use crate::http::problem::{ApiJson, ApiQuery, Problem};
+use crate::service::Engine;
+
+type EngineState = State<Arc<Engine>>;
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 100;
+
+/// Creates a token within the caller's own powers. The response is the only place
+/// the token's text ever appears.
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateTokenRequest,
+    responses((status = 201, body = CreatedToken), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("token" = [])))]
+pub async fn create(
+    State(engine): EngineState,
+    Authed(caller, _): Authed<ManageTokens>,
+    ApiJson(body): ApiJson<CreateTokenRequest>,
+) -> Result<(StatusCode, Json<CreatedToken>), ServiceError> {
+    let (record, secret) = engine.create(&caller, body.into_draft()?).await?;
+    let created = CreatedToken {
+        token: secret.expose().to_owned(),
+        details: TokenView::of(&record, engine.now_ms()),
+    };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Lists the tokens the caller may see (the admin: all; a manager: those it created
+/// and their descendants), newest first.
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", params(ListParams),
+    responses((status = 200, body = TokenList), (status = 400, body = Problem), (status = 401, body = Problem)),
+    security(("token" = [])))]
+pub async fn list(
+    State(engine): EngineState,
+    Authed(caller, _): Authed<ReadTokens>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<TokenList>, ServiceError> {
+    let bad = |code, detail: String| ServiceError::BadRequest { code, detail };
+    let status = params
+        .status
+        .map(|s| {
+            Status::parse(&s).ok_or_else(|| {
+                bad(
+                    "invalid_status",
+                    format!("status {s:?} must be active, revoked or expired"),
+                )
+            })
+        })
+        .transpose()?;
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(bad(
+            "invalid_limit",
+            format!("limit must be 1 to {MAX_PAGE}"),
+        ));
+    }
+    let after = params
+        .cursor
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                bad(
+                    "invalid_cursor",
+                    "cursor must be a next_cursor from an earlier page".into(),
+                )
+            })
+        })
+        .transpose()?;
+    let query = ListQuery {
+        status,
+        owner: params.owner,
+        resource: params.resource,
+        name: params.name,
+        descendants_of: None,
+        limit,
+        after,
+        now_ms: 0,
+    };
+    let page = engine.list(&caller, query).await?;
+    let now = engine.now_ms();
+    Ok(Json(TokenList {
+        tokens: page.tokens.iter().map(|r| TokenView::of(r, now)).collect(),
+        next_cursor: page.next_cursor.map(|c| c.to_string()),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/tokens/{id}", tag = "tokens",
+    responses((status = 200, body = TokenView), (status = 404, body = Problem)), security(("token" = [])))]
+pub async fn show(
+    State(engine): EngineState,
+    Authed(caller, _): Authed<ReadTokens>,
+    Path(id): Path<String>,
+) -> Result<Json<TokenView>, ServiceError> {
+    Ok(Json(TokenView::of(
+        &engine.get(&caller, &id)?,
+        engine.now_ms(),
+    )))
+}
+
+/// Changes a token; the change holds from the very next verification.
+#[utoipa::path(patch, path = "/v1/tokens/{id}", tag = "tokens", request_body = UpdateTokenRequest,
+    responses((status = 200, body = TokenView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("token" = [])))]
+pub async fn update(
+    State(engine): EngineState,
+    Authed(caller, _): Authed<ManageTokens>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateTokenRequest>,
+) -> Result<Json<TokenView>, ServiceError> {
+    let record = engine
+        .update(&caller, &id, |draft| body.apply(draft))
+        .await?;
+    Ok(Json(TokenView::of(&record, engine.now_ms())))
+}
+
+/// Revokes a token and every token created through it, at once. Idempotent; the
+/// record stays, with status `revoked`.
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens",
+    responses((status = 200, body = TokenView), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("token" = [])))]
+pub async fn revoke(
+    State(engine): EngineState,
+    Authed(caller, _): Authed<ManageTokens>,
+    Path(id): Path<String>,
+) -> Result<Json<TokenView>, ServiceError> {
+    let record = engine.revoke(&caller, &id).await?;
+    Ok(Json(TokenView::of(&record, engine.now_ms())))
+}
+
+/// The presented token itself. Any valid token may ask.
+#[utoipa::path(get, path = "/v1/tokens/self", tag = "tokens",
+    responses((status = 200, body = TokenView), (status = 401, body = Problem)), security(("token" = [])))]
+pub async fn whoami(
+    State(engine): EngineState,
+    Authed(caller, _): Authed<AnyToken>,
+) -> Json<TokenView> {
+    Json(TokenView::of(&caller.slot.live_record(), engine.now_ms()))
+}
+
+/// Revokes the presented token (and its descendants): the end of a sandbox session.
+#[utoipa::path(delete, path = "/v1/tokens/self", tag = "tokens",
+    responses((status = 200, body = TokenView), (status = 401, body = Problem), (status = 409, body = Problem)),
+    security(("token" = [])))]
+pub async fn revoke_self(
+    State(engine): EngineState,
+    Authed(caller, _): Authed<AnyToken>,
+) -> Result<Json<TokenView>, ServiceError> {
+    let record = engine.revoke_self(&caller).await?;
+    Ok(Json(TokenView::of(&record, engine.now_ms())))
+}

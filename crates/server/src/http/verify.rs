@@ -1,0 +1,67 @@
+//! `POST /v1/verify`: may this token do this? Always 200; `code` says why not.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use tessera_core::verify::Code;
+
+use crate::error::ServiceError;
+use crate::http::auth::{Authed, VerifyTokens};
+use crate::http::dto::{RateLimitState, VerifyRequest, VerifyResponse, scope_fields};
+use crate::http::problem::{ApiJson, Problem};
+use crate::service::{CheckOutcome, Engine};
+
+#[utoipa::path(post, path = "/v1/verify", tag = "verify", request_body = VerifyRequest,
+    responses((status = 200, body = VerifyResponse), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("token" = [])))]
+pub async fn verify(
+    State(engine): State<Arc<Engine>>,
+    Authed(_caller, _): Authed<VerifyTokens>,
+    ApiJson(body): ApiJson<VerifyRequest>,
+) -> Result<Json<VerifyResponse>, ServiceError> {
+    let need = engine.requirement(body.scopes.as_deref(), body.resource.as_deref())?;
+    Ok(Json(response(&engine.check(&body.token, &need))))
+}
+
+/// The verify answer for an outcome; identity details only when the token exists.
+pub fn response(outcome: &CheckOutcome) -> VerifyResponse {
+    let mut answer = VerifyResponse {
+        valid: outcome.code == Code::Valid,
+        code: outcome.code.as_str().to_owned(),
+        token_id: None,
+        name: None,
+        owner: None,
+        meta: None,
+        scopes: None,
+        access: None,
+        resources: None,
+        expires_at: None,
+        rate_limit: None,
+    };
+    if let Some(checked) = &outcome.checked {
+        let settings = &checked.entry.record.settings;
+        let (scopes, access) = scope_fields(&settings.scopes);
+        answer.token_id = Some(checked.entry.record.id.clone());
+        answer.name = Some(settings.name.clone());
+        answer.owner = settings.owner.clone();
+        answer.meta = settings.meta.clone();
+        answer.scopes = scopes;
+        answer.access = access;
+        answer.resources = settings.resources.clone();
+        answer.expires_at = settings
+            .expires_at
+            .map(tessera_core::timefmt::format_rfc3339);
+        answer.rate_limit = checked.verdict.rate.map(|rate| RateLimitState {
+            limit: rate.limit,
+            remaining: rate.remaining,
+            // Rate limited: when the next request would pass. Otherwise: when the bucket is full.
+            reset_ms: if outcome.code == Code::RateLimited {
+                rate.retry_after_ms
+            } else {
+                rate.reset_ms
+            },
+        });
+    }
+    answer
+}

@@ -1,0 +1,455 @@
+//! The token service: every operation on tokens, whatever way it arrives (HTTP API,
+//! compatibility adapters, later the web UI and forward-auth).
+//!
+//! Writes follow one order: validate (pure core), check the caller may do it, write to
+//! the store durably, apply to the in-memory index, and only then answer. A mutex
+//! keeps index updates in the order the store committed them.
+
+use std::sync::Arc;
+
+use tessera_core::clock::Clock;
+use tessera_core::grant::Grant;
+use tessera_core::random;
+use tessera_core::record::{Omitted, Policy, ScopeGrant, Settings, TokenDraft, TokenRecord};
+use tessera_core::resource::Resource;
+use tessera_core::scope::ScopeError;
+use tessera_core::token::{Pepper, SecretToken, TokenHasher};
+use tessera_core::verify::{Code, Requirement};
+use tessera_store::{ListPage, ListQuery, StoreError, TokenStore, UsageUpdate};
+
+use crate::config::Config;
+use crate::error::ServiceError;
+use crate::index::{Checked, Entry, Slot, TokenIndex};
+
+/// A credential as presented: the token's text, and for HTTP Basic the user name,
+/// which must then be the token's id if it looks like one (Flashback's key + secret).
+pub struct Credential {
+    pub secret: String,
+    pub key_id: Option<String>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token a request was made with, once authenticated.
+pub struct Caller {
+    pub slot: Arc<Slot>,
+    pub entry: Arc<Entry>,
+}
+
+impl Caller {
+    pub fn id(&self) -> &str {
+        &self.entry.record.id
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.entry.record.is_admin
+    }
+}
+
+/// The outcome of checking a presented token against a requirement.
+pub struct CheckOutcome {
+    pub code: Code,
+    pub checked: Option<Checked>,
+}
+
+/// Prefix of token ids; a Basic user name with it is taken as a key id.
+const ID_KIND: &str = "tok";
+
+pub struct Engine {
+    config: Config,
+    hasher: TokenHasher,
+    index: TokenIndex,
+    store: Arc<dyn TokenStore>,
+    clock: Arc<dyn Clock>,
+    writes: tokio::sync::Mutex<()>,
+}
+
+impl Engine {
+    /// Checks the store belongs to this pepper and loads every token into the index.
+    pub async fn open(
+        config: Config,
+        store: Arc<dyn TokenStore>,
+        pepper: &Pepper,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
+        store.check_pepper(&pepper.fingerprint()).await?;
+        let records = store.load_all().await?;
+        let index = TokenIndex::new(config.catalogue.clone(), records);
+        Ok(Self {
+            hasher: TokenHasher::new(pepper),
+            config,
+            index,
+            store,
+            clock,
+            writes: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn index(&self) -> &TokenIndex {
+        &self.index
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// True when the store holds an admin token that still works.
+    pub fn has_active_admin(&self) -> bool {
+        self.index.root_slots().iter().any(|slot| {
+            let entry = slot.entry();
+            entry.record.is_admin && entry.record.revoked_at.is_none()
+        })
+    }
+
+    /// What a request needs, from scope names and a resource as a client writes them.
+    pub fn requirement(
+        &self,
+        scopes: Option<&[String]>,
+        resource: Option<&str>,
+    ) -> Result<Requirement, ServiceError> {
+        let catalogue = self.index.catalogue();
+        let scopes = match scopes {
+            None => None,
+            Some(list) => Some(catalogue.compile_required(list).map_err(|error| {
+                let detail = match error {
+                    ScopeError::Unknown { scope } => format!(
+                        "unknown scope {scope:?}; valid scopes: {}",
+                        catalogue.names().join(", ")
+                    ),
+                    ScopeError::Malformed { scope } => {
+                        format!("scope {scope:?} must be category:action (no wildcards in a requirement)")
+                    }
+                };
+                ServiceError::BadRequest { code: "invalid_scope", detail }
+            })?),
+        };
+        let resource =
+            resource
+                .map(Resource::parse)
+                .transpose()
+                .map_err(|e| ServiceError::BadRequest {
+                    code: "invalid_resource",
+                    detail: e.to_string(),
+                })?;
+        Ok(Requirement { scopes, resource })
+    }
+
+    /// Checks a presented token. Malformed text and a bad checksum are `NOT_FOUND`
+    /// without a lookup. Only an allowed request spends rate-limit budget.
+    pub fn check(&self, secret: &str, need: &Requirement) -> CheckOutcome {
+        let Some(token) = SecretToken::parse(&self.config.token_prefix, secret) else {
+            return CheckOutcome {
+                code: Code::NotFound,
+                checked: None,
+            };
+        };
+        let hash = self.hasher.hash(&token);
+        match self.index.check(&hash, need, self.clock.now_ms()) {
+            None => CheckOutcome {
+                code: Code::NotFound,
+                checked: None,
+            },
+            Some(checked) => CheckOutcome {
+                code: checked.verdict.code,
+                checked: Some(checked),
+            },
+        }
+    }
+
+    /// Authenticates a call to tessera's own API, which needs `scope` (or none).
+    pub fn authenticate(
+        &self,
+        credential: &Credential,
+        scope: Option<&'static str>,
+    ) -> Result<Caller, ServiceError> {
+        let need = Requirement {
+            scopes: scope.map(|s| self.index.catalogue().own(s)),
+            resource: None,
+        };
+        let outcome = self.check(&credential.secret, &need);
+        let checked = match (outcome.code, outcome.checked) {
+            (Code::Valid, Some(checked)) => checked,
+            (Code::Forbidden, _) => {
+                return Err(ServiceError::InsufficientScope {
+                    needed: scope.unwrap_or_default().to_owned(),
+                });
+            }
+            (Code::RateLimited, Some(checked)) => {
+                let rate = checked
+                    .verdict
+                    .rate
+                    .unwrap_or_else(|| unreachable!("rate limited without a limit"));
+                return Err(ServiceError::RateLimited {
+                    retry_after_ms: rate.retry_after_ms,
+                    limit: rate.limit,
+                    reset_ms: rate.reset_ms,
+                });
+            }
+            (code, _) => return Err(ServiceError::InvalidToken { code }),
+        };
+        if let Some(key) = &credential.key_id
+            && key.starts_with(&format!("{ID_KIND}_"))
+            && *key != checked.entry.record.id
+        {
+            return Err(ServiceError::InvalidToken {
+                code: Code::NotFound,
+            });
+        }
+        Ok(Caller {
+            slot: checked.slot,
+            entry: checked.entry,
+        })
+    }
+
+    fn policy(&self) -> Policy<'_> {
+        Policy {
+            catalogue: self.index.catalogue(),
+            now_ms: self.clock.now_ms(),
+            max_lifetime_ms: self.config.max_token_lifetime_ms,
+            default_rate_limit: self.config.default_rate_limit.as_ref(),
+            extra_profiles: &self.config.extra_profiles,
+        }
+    }
+
+    /// Fills open bounds from the caller and refuses anything beyond the caller's own.
+    fn bound_by_caller(
+        &self,
+        caller: &Caller,
+        settings: &mut Settings,
+    ) -> Result<(), ServiceError> {
+        let own = &caller.entry.grant;
+        Grant::inherit_bounds(settings, own);
+        Grant::of(settings, self.index.catalogue())
+            .ensure_within(own, self.index.catalogue())
+            .map_err(|e| ServiceError::Forbidden {
+                code: "escalation",
+                detail: e.detail,
+            })
+    }
+
+    /// Creates a token on behalf of `caller`, within the caller's own powers.
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        draft: TokenDraft,
+    ) -> Result<(TokenRecord, SecretToken), ServiceError> {
+        let mut settings = Settings::validate(draft, &self.policy(), Omitted::Create)?;
+        self.bound_by_caller(caller, &mut settings)?;
+        let (record, secret) = self.new_record(settings, Some(caller.id().to_owned()), false);
+        let _order = self.writes.lock().await;
+        self.store.insert(&record).await?;
+        self.index.insert(record.clone());
+        Ok((record, secret))
+    }
+
+    fn new_record(
+        &self,
+        settings: Settings,
+        parent_id: Option<String>,
+        is_admin: bool,
+    ) -> (TokenRecord, SecretToken) {
+        let secret = SecretToken::generate(&self.config.token_prefix);
+        let now = self.clock.now_ms();
+        let record = TokenRecord {
+            id: random::identifier(ID_KIND),
+            hash: self.hasher.hash(&secret),
+            start: secret.start(),
+            is_admin,
+            settings,
+            parent_id,
+            created_at: now,
+            updated_at: now,
+            revoked_at: None,
+            last_used_at: None,
+            use_count: 0,
+        };
+        (record, secret)
+    }
+
+    /// Makes a new admin token and revokes any earlier one (init, reset, first start).
+    pub async fn create_admin(&self) -> Result<SecretToken, ServiceError> {
+        let settings = Settings {
+            name: "admin".into(),
+            description: Some("The deployment's admin token: may do everything.".into()),
+            scopes: ScopeGrant::Patterns(vec!["*".into()]),
+            resources: None,
+            rate_limit: None,
+            expires_at: None,
+            owner: None,
+            meta: None,
+        };
+        let (record, secret) = self.new_record(settings, None, true);
+        let _order = self.writes.lock().await;
+        self.store.replace_admin(&record).await?;
+        let earlier: Vec<String> = self
+            .index
+            .root_slots()
+            .iter()
+            .map(|slot| slot.entry())
+            .filter(|entry| entry.record.is_admin)
+            .map(|entry| entry.record.id.clone())
+            .collect();
+        self.index.mark_revoked(&earlier, record.created_at);
+        self.index.insert(record);
+        Ok(secret)
+    }
+
+    /// The token `id` if the caller may see it: the admin sees all, a manager its subtree.
+    fn visible(&self, caller: &Caller, id: &str) -> Result<Arc<Slot>, ServiceError> {
+        let not_found = || ServiceError::NotFound {
+            what: format!("token {id:?}"),
+        };
+        let slot = self.index.by_id(id).ok_or_else(not_found)?;
+        if caller.is_admin() || self.index.descends_from(id, caller.id()) {
+            Ok(slot)
+        } else {
+            // Same answer as for a token that does not exist: ids do not leak.
+            Err(not_found())
+        }
+    }
+
+    pub fn get(&self, caller: &Caller, id: &str) -> Result<TokenRecord, ServiceError> {
+        Ok(self.visible(caller, id)?.live_record())
+    }
+
+    /// Finds a token by its text, for adapters whose API names tokens that way.
+    pub fn find_by_secret(
+        &self,
+        caller: &Caller,
+        secret: &str,
+    ) -> Result<TokenRecord, ServiceError> {
+        let not_found = || ServiceError::NotFound {
+            what: "token".into(),
+        };
+        let token = SecretToken::parse(&self.config.token_prefix, secret).ok_or_else(not_found)?;
+        let slot = self
+            .index
+            .by_hash(&self.hasher.hash(&token))
+            .ok_or_else(not_found)?;
+        let id = slot.id();
+        self.visible(caller, &id).map_err(|_| not_found())?;
+        Ok(slot.live_record())
+    }
+
+    /// Changes a token's settings: `change` edits the current settings as a draft,
+    /// which is then validated whole and bounded by the caller's own powers.
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: &str,
+        change: impl FnOnce(&mut TokenDraft) -> Result<(), ServiceError>,
+    ) -> Result<TokenRecord, ServiceError> {
+        let _order = self.writes.lock().await;
+        let slot = self.visible(caller, id)?;
+        let mut record = slot.live_record();
+        if record.revoked_at.is_some() {
+            return Err(ServiceError::Conflict {
+                code: "token_revoked",
+                detail: "this token is revoked and cannot be changed; create a new one".into(),
+            });
+        }
+        if record.is_admin {
+            return Err(admin_untouchable());
+        }
+        let mut draft = record.settings.to_draft();
+        change(&mut draft)?;
+        let mut settings = Settings::validate(draft, &self.policy(), Omitted::Complete)?;
+        self.bound_by_caller(caller, &mut settings)?;
+        record.settings = settings;
+        record.updated_at = self.clock.now_ms();
+        self.store.update(&record).await?;
+        self.index.replace(record.clone());
+        Ok(record)
+    }
+
+    /// Revokes a token and every token created through it, at once. Idempotent.
+    pub async fn revoke(&self, caller: &Caller, id: &str) -> Result<TokenRecord, ServiceError> {
+        let _order = self.writes.lock().await;
+        let slot = self.visible(caller, id)?;
+        self.revoke_locked(&slot).await
+    }
+
+    /// A token revokes itself (the end of a sandbox session).
+    pub async fn revoke_self(&self, caller: &Caller) -> Result<TokenRecord, ServiceError> {
+        let _order = self.writes.lock().await;
+        self.revoke_locked(&caller.slot).await
+    }
+
+    async fn revoke_locked(&self, slot: &Slot) -> Result<TokenRecord, ServiceError> {
+        let target = slot.entry();
+        if target.record.is_admin {
+            return Err(admin_untouchable());
+        }
+        let ids = self.index.subtree(&target.record.id);
+        let now = self.clock.now_ms();
+        self.store.revoke(&ids, now).await?;
+        self.index.mark_revoked(&ids, now);
+        Ok(slot.live_record())
+    }
+
+    /// Lists the tokens the caller may see, newest first.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        mut query: ListQuery,
+    ) -> Result<ListPage, ServiceError> {
+        if !caller.is_admin() {
+            query.descendants_of = Some(caller.id().to_owned());
+        }
+        query.now_ms = self.clock.now_ms();
+        let mut page = self.store.list(&query).await?;
+        for record in &mut page.tokens {
+            if let Some(slot) = self.index.by_id(&record.id) {
+                slot.overlay_usage(record);
+            }
+        }
+        Ok(page)
+    }
+
+    /// Writes usage counted since the last flush; on failure they are kept for the next.
+    pub async fn flush_usage(&self) -> Result<(), StoreError> {
+        let mut updates = Vec::new();
+        let mut taken = Vec::new();
+        for slot in self.index.take_dirty() {
+            let (uses, last_used_at) = slot.take_pending();
+            if uses > 0 {
+                updates.push(UsageUpdate {
+                    id: slot.id(),
+                    uses,
+                    last_used_at,
+                });
+                taken.push((slot, uses));
+            }
+        }
+        if updates.is_empty() {
+            return Ok(());
+        }
+        if let Err(error) = self.store.record_usage(&updates).await {
+            for (slot, uses) in taken {
+                slot.restore_pending(uses);
+                self.index.requeue(slot);
+            }
+            return Err(error);
+        }
+        Ok(())
+    }
+}
+
+fn admin_untouchable() -> ServiceError {
+    ServiceError::Conflict {
+        code: "admin_token",
+        detail: "the admin token cannot be changed or revoked through the API; \
+                 replace it offline with `tessera admin reset-token`"
+            .into(),
+    }
+}
