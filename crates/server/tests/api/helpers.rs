@@ -1,0 +1,183 @@
+//! Spawns the real server on a free loopback port with a fresh data dir and a clock the
+//! test moves by hand, and speaks HTTP to it.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tessera_core::clock::ManualClock;
+use tessera_server::{Config, Server};
+
+/// 2026-01-01T00:00:00Z.
+pub const START_MS: i64 = 1_767_225_600_000;
+
+pub struct TestApp {
+    pub server: Option<Server>,
+    pub base: String,
+    pub admin: String,
+    pub clock: Arc<ManualClock>,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    configure: fn(&mut Config),
+}
+
+/// An HTTP answer: status, headers and the JSON body (`Null` if none).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts this is a problem document with this status and code.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            "application/problem+json",
+            "{}",
+            self.body
+        );
+        assert_eq!(self.body["code"], code, "{}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: fn(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let (server, admin) = start(&dir, &clock, configure).await;
+        let base = format!("http://{}", server.addr);
+        Self {
+            server: Some(server),
+            base,
+            admin: admin
+                .expect("a new store makes an admin token")
+                .expose()
+                .to_owned(),
+            clock,
+            client: reqwest::Client::new(),
+            dir,
+            configure,
+        }
+    }
+
+    /// Stops the server and starts a new one on the same data dir.
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        let (server, admin) = start(&self.dir, &self.clock, self.configure).await;
+        assert!(admin.is_none(), "a restart keeps the admin token");
+        self.base = format!("http://{}", server.addr);
+        self.server = Some(server);
+    }
+
+    pub fn advance_secs(&self, seconds: i64) {
+        self.clock.advance_ms(seconds * 1000);
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        reply(response).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Creates a token as `by`, asserting success; returns (id, token text, body).
+    pub async fn create(&self, by: &str, body: Value) -> (String, String, Value) {
+        let reply = self.post("/v1/tokens", by, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let id = reply.body["id"].as_str().expect("id").to_owned();
+        let token = reply.body["token"].as_str().expect("token").to_owned();
+        (id, token, reply.body)
+    }
+
+    /// Verifies `token` with the admin token; returns the verify answer.
+    pub async fn verify(&self, token: &str, scopes: &[&str], resource: Option<&str>) -> Value {
+        let mut body = json!({ "token": token, "scopes": scopes });
+        if let Some(resource) = resource {
+            body["resource"] = json!(resource);
+        }
+        let reply = self.post("/v1/verify", &self.admin, body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body
+    }
+
+    /// How many tokens the admin sees: a store fingerprint for "nothing changed".
+    pub async fn token_count(&self) -> usize {
+        let reply = self.get("/v1/tokens?limit=100", &self.admin).await;
+        reply.body["tokens"].as_array().map_or(0, Vec::len)
+    }
+}
+
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn start(
+    dir: &tempfile::TempDir,
+    clock: &Arc<ManualClock>,
+    configure: fn(&mut Config),
+) -> (Server, Option<tessera_core::token::SecretToken>) {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: dir.path().join("data"),
+        usage_flush_ms: 20,
+        ..Config::default()
+    };
+    configure(&mut config);
+    let clock: Arc<dyn tessera_core::clock::Clock> = Arc::clone(clock) as _;
+    Server::start(config, clock)
+        .await
+        .expect("the server starts")
+}

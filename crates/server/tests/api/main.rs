@@ -1,0 +1,8 @@
+//! Integration tests: the real server on a free port, driven over HTTP.
+
+mod bad_input;
+mod flows;
+mod helpers;
+mod lifecycle;
+mod listing;
+mod managers;

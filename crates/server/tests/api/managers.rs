@@ -1,0 +1,212 @@
+//! Managers: tokens that make tokens, only within their own powers and subtree.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+/// A manager for tenant A: may manage and read tokens, read repo a, for an hour, at
+/// most 120 a minute.
+async fn manager(app: &TestApp, owner: &str) -> (String, String) {
+    let (id, token, _) = app
+        .create(
+            &app.admin,
+            json!({"name": format!("manager {owner}"), "owner": owner,
+                   "scopes": ["tokens:manage", "tokens:read", "repo:read", "repo:write"],
+                   "resources": ["repo:a", "repo:b"], "expires_in": 3600,
+                   "rate_limit": {"per_minute": 120, "burst": 100}}),
+        )
+        .await;
+    (id, token)
+}
+
+#[tokio::test]
+async fn a_manager_cannot_grant_more_than_it_has() {
+    let app = TestApp::spawn().await;
+    let (_, boss) = manager(&app, "tenant-a").await;
+    let count_before = app.token_count().await;
+    let attempts = [
+        (
+            json!({"name": "x", "scopes": ["repo:admin"], "resources": ["repo:a"]}),
+            "scopes",
+        ),
+        (
+            json!({"name": "x", "scopes": ["repo:*"], "resources": ["repo:a"]}),
+            "scopes",
+        ),
+        (json!({"name": "x", "resources": ["repo:a"]}), "scopes"),
+        (
+            json!({"name": "x", "scopes": ["tokens:verify"], "resources": ["repo:a"]}),
+            "scopes",
+        ),
+        (
+            json!({"name": "x", "scopes": ["repo:read"], "resources": ["repo:c"]}),
+            "resources",
+        ),
+        (
+            json!({"name": "x", "scopes": ["repo:read"], "resources": ["repo:*"]}),
+            "resources",
+        ),
+        (json!({"name": "x", "scopes": ["repo:read"]}), "resources"),
+        (
+            json!({"name": "x", "scopes": ["repo:read"], "resources": ["repo:a"], "expires_in": 7200}),
+            "expires_at",
+        ),
+        (
+            json!({"name": "x", "scopes": ["repo:read"], "resources": ["repo:a"], "rate_limit": {"profile": "api_heavy"}}),
+            "rate_limit",
+        ),
+    ];
+    for (body, what) in attempts {
+        let refused = app.post("/v1/tokens", &boss, body.clone()).await;
+        refused.assert_problem(403, "escalation");
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains(if what == "expires_at" {
+                    "expire"
+                } else {
+                    what.split('_').next().unwrap()
+                }),
+            "{body}: {}",
+            refused.body
+        );
+    }
+    assert_eq!(
+        app.token_count().await,
+        count_before,
+        "refused requests change nothing"
+    );
+
+    // Within bounds: allowed; open bounds are inherited, never widened.
+    let (_, child, body) = app
+        .create(
+            &boss,
+            json!({"name": "sandbox", "scopes": ["repo:read"], "resources": ["repo:a"]}),
+        )
+        .await;
+    assert_eq!(body["expires_at"], "2026-01-01T01:00:00Z");
+    assert_eq!(body["rate_limit"]["per_minute"], 120);
+    assert_eq!(
+        app.verify(&child, &["repo:read"], Some("repo:a")).await["code"],
+        "VALID"
+    );
+    assert_eq!(
+        app.verify(&child, &["repo:write"], Some("repo:a")).await["code"],
+        "FORBIDDEN"
+    );
+    // The child has no tokens:manage, so it cannot make tokens at all.
+    app.post("/v1/tokens", &child, json!({"name": "y"}))
+        .await
+        .assert_problem(403, "insufficient_scope");
+    // Nor verify others' tokens without tokens:verify.
+    app.post("/v1/verify", &boss, json!({"token": child}))
+        .await
+        .assert_problem(403, "insufficient_scope");
+}
+
+#[tokio::test]
+async fn a_manager_cannot_escalate_by_editing() {
+    let app = TestApp::spawn().await;
+    let (boss_id, boss) = manager(&app, "tenant-a").await;
+    let (child_id, _, _) = app
+        .create(
+            &boss,
+            json!({"name": "c", "scopes": ["repo:read"], "resources": ["repo:a"]}),
+        )
+        .await;
+    let path = format!("/v1/tokens/{child_id}");
+    app.patch(&path, &boss, json!({"scopes": ["*"]}))
+        .await
+        .assert_problem(403, "escalation");
+    app.patch(&path, &boss, json!({"resources": null}))
+        .await
+        .assert_problem(403, "escalation");
+    app.patch(&path, &boss, json!({"expires_at": "2030-01-01T00:00:00Z"}))
+        .await
+        .assert_problem(403, "escalation");
+    let fine = app
+        .patch(
+            &path,
+            &boss,
+            json!({"scopes": ["repo:read", "repo:write"], "resources": ["repo:b"]}),
+        )
+        .await;
+    assert_eq!(fine.status, StatusCode::OK, "{}", fine.body);
+    // A manager cannot edit itself: it is not its own descendant.
+    app.patch(
+        &format!("/v1/tokens/{boss_id}"),
+        &boss,
+        json!({"scopes": ["*"]}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn managers_see_only_their_subtree_and_revocation_cascades() {
+    let app = TestApp::spawn().await;
+    let (a_id, a) = manager(&app, "tenant-a").await;
+    let (_, b) = manager(&app, "tenant-b").await;
+    let (sub_id, sub, _) = app
+        .create(&a, json!({"name": "sub-manager", "scopes": ["tokens:manage", "tokens:read", "repo:read"], "resources": ["repo:a"]}))
+        .await;
+    let (leaf_id, leaf, _) = app
+        .create(
+            &sub,
+            json!({"name": "leaf", "scopes": ["repo:read"], "resources": ["repo:a"]}),
+        )
+        .await;
+    let (b_child_id, _, _) = app
+        .create(
+            &b,
+            json!({"name": "b-child", "scopes": ["repo:read"], "resources": ["repo:b"]}),
+        )
+        .await;
+
+    let listed = app.get("/v1/tokens", &a).await;
+    let ids: Vec<&str> = listed.body["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [leaf_id.as_str(), sub_id.as_str()]);
+    app.get(&format!("/v1/tokens/{b_child_id}"), &a)
+        .await
+        .assert_problem(404, "not_found");
+    app.get(&format!("/v1/tokens/{a_id}"), &b)
+        .await
+        .assert_problem(404, "not_found");
+    app.get(&format!("/v1/tokens/{leaf_id}"), &b)
+        .await
+        .assert_problem(404, "not_found");
+    app.delete(&format!("/v1/tokens/{leaf_id}"), &b)
+        .await
+        .assert_problem(404, "not_found");
+    assert_eq!(
+        app.get(&format!("/v1/tokens/{leaf_id}"), &a).await.status,
+        StatusCode::OK
+    );
+
+    // Revoking the sub-manager revokes what it made; the manager above stays.
+    assert_eq!(
+        app.delete(&format!("/v1/tokens/{sub_id}"), &a).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(app.verify(&sub, &[], None).await["code"], "REVOKED");
+    assert_eq!(app.verify(&leaf, &[], None).await["code"], "REVOKED");
+    assert_eq!(app.verify(&a, &[], None).await["code"], "VALID");
+
+    // Revoking from the top takes the whole subtree.
+    let (_, fresh, _) = app
+        .create(
+            &a,
+            json!({"name": "fresh", "scopes": ["repo:read"], "resources": ["repo:a"]}),
+        )
+        .await;
+    app.delete(&format!("/v1/tokens/{a_id}"), &app.admin).await;
+    assert_eq!(app.verify(&fresh, &[], None).await["code"], "REVOKED");
+    assert_eq!(app.verify(&b, &[], None).await["code"], "VALID");
+}
