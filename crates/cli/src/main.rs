@@ -31,7 +31,7 @@ enum Command {
         command: AdminCommand,
     },
     /// Manage tokens on a running server (TESSERA_URL, TESSERA_TOKEN).
-    Token(client::TokenArgs),
+    Token(Box<client::TokenArgs>),
 }
 
 #[derive(Subcommand)]
@@ -71,7 +71,7 @@ impl ServerArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Token(args) => client::run(args),
+        Command::Token(args) => client::run(*args),
         Command::Serve(args) => run_async(serve(args)),
         Command::Init(args) => run_async(async move {
             let config = args.config()?;
