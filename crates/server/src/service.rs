@@ -14,7 +14,7 @@ use tessera_core::record::{Omitted, Policy, ScopeGrant, Settings, TokenDraft, To
 use tessera_core::resource::Resource;
 use tessera_core::scope::ScopeError;
 use tessera_core::token::{Pepper, SecretToken, TokenHasher};
-use tessera_core::verify::{Code, Requirement};
+use tessera_core::verify::{Code, Requirement, Verdict};
 use tessera_store::{ListPage, ListQuery, StoreError, TokenStore, UsageUpdate};
 
 use crate::config::Config;

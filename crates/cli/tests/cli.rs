@@ -1,0 +1,354 @@
+//! The real `tessera` binary: start-up output, offline administration, the token CLI,
+//! and where token texts must never appear (logs, database files).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_tessera");
+
+fn tessera(data_dir: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TESSERA_DATA_DIR", data_dir);
+    command
+}
+
+/// A `tessera serve` process on a free port, its stderr going to a file.
+struct Served {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Served {
+    fn start(data_dir: &Path, log: &Path) -> Self {
+        let child = tessera(data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("TESSERA_LOG", "trace")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).expect("log file"))
+            .spawn()
+            .expect("tessera serve starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if let Some(line) = text.lines().find(|l| l.contains("tessera is listening")) {
+                let addr = line
+                    .rsplit("addr=")
+                    .next()
+                    .expect("address")
+                    .trim()
+                    .to_owned();
+                return Self {
+                    child,
+                    url: format!("http://{addr}"),
+                    log: log.to_owned(),
+                };
+            }
+            assert!(Instant::now() < deadline, "tessera did not start:\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops it the way an operator would (SIGTERM) and waits.
+    fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait");
+        assert!(exit.success(), "tessera exited with {exit}");
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn admin_from_stderr(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("created the admin token"))
+        .expect("admin token announced");
+    lines[at + 1].trim().to_owned()
+}
+
+fn http(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let client = reqwest::blocking::Client::new();
+    let mut request = client
+        .request(method.parse().expect("method"), url)
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().expect("the server answers");
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+fn cli(served: &Served, auth: &str, args: &[&str]) -> Output {
+    tessera(Path::new("/nonexistent"))
+        .env("TESSERA_URL", &served.url)
+        .env("TESSERA_TOKEN", auth)
+        .arg("token")
+        .args(args)
+        .output()
+        .expect("the CLI runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn init_prints_the_admin_token_alone_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = tessera(&data).arg("init").output().unwrap();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let stdout = text(&first.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with("tsr_") && stdout.trim().len() == 40);
+    let again = tessera(&data).arg("init").output().unwrap();
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("reset-token"));
+    assert!(again.stdout.is_empty());
+
+    let pepper = std::fs::metadata(data.join("pepper")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&pepper.permissions()) & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn token_texts_never_reach_logs_or_database_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = Served::start(&data, &dir.path().join("serve.log"));
+    let admin = admin_from_stderr(&std::fs::read_to_string(&served.log).unwrap());
+    let mut secrets = vec![admin.clone()];
+
+    let (status, created) = http(
+        "POST",
+        &format!("{}/v1/tokens", served.url),
+        &admin,
+        Some(json!({"name": "t", "scopes": ["events:*"], "rate_limit": {"profile": "restricted"}})),
+    );
+    assert_eq!(status, 201);
+    let token = created["token"].as_str().unwrap().to_owned();
+    secrets.push(token.clone());
+    let (_, repo) = http(
+        "POST",
+        &format!("{}/v1/repo_token", served.url),
+        &admin,
+        Some(json!({"name": "r", "repo_ids": ["a"]})),
+    );
+    let repo_token = repo["token"].as_str().unwrap().to_owned();
+    secrets.push(repo_token.clone());
+
+    // Every way a token travels: header, body, URL path; valid, rate limited, revoked, bogus.
+    for _ in 0..7 {
+        http(
+            "GET",
+            &format!("{}/v1/tokens/self", served.url),
+            &token,
+            None,
+        );
+        http(
+            "POST",
+            &format!("{}/v1/verify", served.url),
+            &admin,
+            Some(json!({"token": token})),
+        );
+    }
+    http(
+        "GET",
+        &format!("{}/v1/repo_token/{repo_token}", served.url),
+        &admin,
+        None,
+    );
+    http(
+        "DELETE",
+        &format!("{}/v1/repo_token/{repo_token}", served.url),
+        &admin,
+        None,
+    );
+    http(
+        "GET",
+        &format!("{}/v1/tokens/self", served.url),
+        &repo_token,
+        None,
+    );
+    let bogus = format!("{}x", &token[..token.len() - 1]);
+    http(
+        "GET",
+        &format!("{}/v1/tokens/self", served.url),
+        &bogus,
+        None,
+    );
+    secrets.push(bogus);
+    http(
+        "POST",
+        &format!("{}/v1/tokens", served.url),
+        &admin,
+        Some(json!({"name": 1, "token": token})),
+    );
+
+    let log = served.stop();
+    // The admin token is printed once at first start, on purpose; nothing else may.
+    let first_print = log.find(&admin).expect("admin token announced") + admin.len();
+    let later_log = &log[first_print..];
+    assert!(log.lines().count() > 20, "trace logging was on:\n{log}");
+    for secret in &secrets {
+        let random_part = &secret[4..];
+        assert!(
+            !later_log.contains(random_part),
+            "a token reached the log:\n{log}"
+        );
+        for entry in std::fs::read_dir(&data).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let found = bytes
+                .windows(random_part.len())
+                .any(|w| w == random_part.as_bytes());
+            assert!(!found, "a token is stored in {}", path.display());
+        }
+    }
+}
+
+#[test]
+fn the_cli_manages_tokens_with_exit_codes_scripts_can_trust() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = Served::start(&data, &dir.path().join("serve.log"));
+    let admin = admin_from_stderr(&std::fs::read_to_string(&served.log).unwrap());
+
+    let created = cli(
+        &served,
+        &admin,
+        &[
+            "create",
+            "--name",
+            "ci",
+            "--scope",
+            "repo:*",
+            "--resource",
+            "repo:1",
+            "--rate-limit",
+            "restricted",
+            "-q",
+        ],
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let token = text(&created.stdout).trim().to_owned();
+    assert!(token.starts_with("tsr_"));
+
+    let listed = cli(&served, &admin, &["list", "--json"]);
+    let page: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let id = page["tokens"][0]["id"].as_str().unwrap().to_owned();
+    let table = text(&cli(&served, &admin, &["list"]).stdout);
+    assert!(
+        table.starts_with("ID") && table.contains(&id) && !table.contains(&token[4..]),
+        "{table}"
+    );
+
+    let updated = cli(
+        &served,
+        &admin,
+        &["update", &id, "--description", "nightly", "--json"],
+    );
+    let body: Value = serde_json::from_slice(&updated.stdout).unwrap();
+    assert_eq!(body["description"], "nightly");
+    let shown = text(&cli(&served, &admin, &["show", &id]).stdout);
+    assert!(
+        shown.contains("nightly") && shown.contains("10/min burst 5"),
+        "{shown}"
+    );
+
+    let code = |output: Output| output.status.code();
+    assert_eq!(
+        code(cli(&served, &admin, &["show", "tok_missing"])),
+        Some(4)
+    );
+    assert_eq!(code(cli(&served, "tsr_wrong", &["list"])), Some(3));
+    assert_eq!(code(cli(&served, &token, &["list"])), Some(3));
+    assert_eq!(
+        code(cli(
+            &served,
+            &admin,
+            &["create", "--name", "x", "--scope", "nope:nope"]
+        )),
+        Some(5)
+    );
+    assert_eq!(code(cli(&served, &admin, &["update", &id])), Some(2));
+    assert_eq!(code(cli(&served, &admin, &["revoke", &id])), Some(0));
+    assert_eq!(
+        code(cli(&served, &admin, &["update", &id, "--name", "again"])),
+        Some(5)
+    );
+    let unreachable = tessera(Path::new("/nonexistent"))
+        .env("TESSERA_URL", "http://127.0.0.1:9")
+        .env("TESSERA_TOKEN", &admin)
+        .args(["token", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(1));
+
+    // Offline administration refuses to run behind a live server's back.
+    let busy = tessera(&data)
+        .args(["admin", "reset-token"])
+        .output()
+        .unwrap();
+    assert!(!busy.status.success());
+    assert!(
+        text(&busy.stderr).contains("stop it first"),
+        "{}",
+        text(&busy.stderr)
+    );
+    served.stop();
+
+    let reset = tessera(&data)
+        .args(["admin", "reset-token"])
+        .output()
+        .unwrap();
+    assert!(reset.status.success(), "{}", text(&reset.stderr));
+    let new_admin = text(&reset.stdout).trim().to_owned();
+    let served = Served::start(&data, &dir.path().join("serve2.log"));
+    assert_eq!(
+        http(
+            "GET",
+            &format!("{}/v1/tokens/self", served.url),
+            &admin,
+            None
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        http(
+            "GET",
+            &format!("{}/v1/tokens/self", served.url),
+            &new_admin,
+            None
+        )
+        .0,
+        200
+    );
+    // The revoked token stayed revoked across the restart.
+    assert_eq!(
+        http(
+            "GET",
+            &format!("{}/v1/tokens/self", served.url),
+            &token,
+            None
+        )
+        .0,
+        401
+    );
+    served.stop();
+}
