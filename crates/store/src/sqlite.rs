@@ -177,31 +177,17 @@ fn write_resources(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Resu
     Ok(())
 }
 
+/// Inserts a token: its fixed columns here, its settings through [`write_settings`].
 fn insert_row(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Result<(), StoreError> {
-    let s = &record.settings;
-    let columns = SettingsColumns::of(s);
-    let limit = s.rate_limit.as_ref();
     tx.execute(
-        "INSERT INTO tokens (id, hash, start, is_admin, name, description, scopes, access, resources, \
-         rate_profile, rate_per_minute, rate_burst, expires_at, owner, meta, parent_id, created_at, \
-         updated_at, revoked_at, last_used_at, use_count) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+        "INSERT INTO tokens (id, hash, start, is_admin, name, parent_id, created_at, updated_at, \
+         revoked_at, last_used_at, use_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             record.id,
             &record.hash.0[..],
             record.start,
             record.is_admin,
-            s.name,
-            s.description,
-            columns.scopes,
-            columns.access,
-            columns.resources,
-            limit.and_then(|l| l.profile.clone()),
-            limit.map(|l| l.per_minute),
-            limit.map(|l| l.burst),
-            s.expires_at,
-            s.owner,
-            columns.meta,
+            record.settings.name,
             record.parent_id,
             record.created_at,
             record.updated_at,
@@ -211,6 +197,39 @@ fn insert_row(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Result<()
         ],
     )
     .map_err(unavailable)?;
+    write_settings(tx, record)
+}
+
+/// Writes a stored token's settings, `updated_at` and resource rows.
+fn write_settings(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Result<(), StoreError> {
+    let s = &record.settings;
+    let columns = SettingsColumns::of(s);
+    let limit = s.rate_limit.as_ref();
+    let changed = tx
+        .execute(
+            "UPDATE tokens SET name = ?2, description = ?3, scopes = ?4, access = ?5, resources = ?6, \
+             rate_profile = ?7, rate_per_minute = ?8, rate_burst = ?9, expires_at = ?10, owner = ?11, \
+             meta = ?12, updated_at = ?13 WHERE id = ?1",
+            params![
+                record.id,
+                s.name,
+                s.description,
+                columns.scopes,
+                columns.access,
+                columns.resources,
+                limit.and_then(|l| l.profile.clone()),
+                limit.map(|l| l.per_minute),
+                limit.map(|l| l.burst),
+                s.expires_at,
+                s.owner,
+                columns.meta,
+                record.updated_at,
+            ],
+        )
+        .map_err(unavailable)?;
+    if changed != 1 {
+        return Err(StoreError::Conflict(format!("token {} is not stored", record.id)));
+    }
     write_resources(tx, record)
 }
 
@@ -397,36 +416,8 @@ impl TokenStore for SqliteStore {
     async fn update(&self, record: &TokenRecord) -> Result<(), StoreError> {
         let record = record.clone();
         self.with_conn(move |conn| {
-            let s = &record.settings;
-            let columns = SettingsColumns::of(s);
-            let limit = s.rate_limit.as_ref();
             let tx = conn.transaction().map_err(unavailable)?;
-            let changed = tx
-                .execute(
-                    "UPDATE tokens SET name = ?2, description = ?3, scopes = ?4, access = ?5, resources = ?6, \
-                     rate_profile = ?7, rate_per_minute = ?8, rate_burst = ?9, expires_at = ?10, owner = ?11, \
-                     meta = ?12, updated_at = ?13 WHERE id = ?1",
-                    params![
-                        record.id,
-                        s.name,
-                        s.description,
-                        columns.scopes,
-                        columns.access,
-                        columns.resources,
-                        limit.and_then(|l| l.profile.clone()),
-                        limit.map(|l| l.per_minute),
-                        limit.map(|l| l.burst),
-                        s.expires_at,
-                        s.owner,
-                        columns.meta,
-                        record.updated_at,
-                    ],
-                )
-                .map_err(unavailable)?;
-            if changed != 1 {
-                return Err(StoreError::Conflict(format!("token {} is not stored", record.id)));
-            }
-            write_resources(&tx, &record)?;
+            write_settings(&tx, &record)?;
             tx.commit().map_err(unavailable)
         })
         .await
