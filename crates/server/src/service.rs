@@ -184,11 +184,16 @@ impl Engine {
                     needed: scope.unwrap_or_default().to_owned(),
                 });
             }
-            (Code::RateLimited, Some(checked)) => {
-                let rate = checked
-                    .verdict
-                    .rate
-                    .unwrap_or_else(|| unreachable!("rate limited without a limit"));
+            (
+                Code::RateLimited,
+                Some(Checked {
+                    verdict:
+                        Verdict {
+                            rate: Some(rate), ..
+                        },
+                    ..
+                }),
+            ) => {
                 return Err(ServiceError::RateLimited {
                     retry_after_ms: rate.retry_after_ms,
                     limit: rate.limit,
@@ -222,12 +227,22 @@ impl Engine {
     }
 
     /// Fills open bounds from the caller and refuses anything beyond the caller's own.
+    ///
+    /// Called under the write lock and reads the caller as it is *now*: a caller revoked
+    /// or narrowed since it authenticated cannot leave behind a token made with its old
+    /// powers (a revocation walks only the descendants that already exist).
     fn bound_by_caller(
         &self,
         caller: &Caller,
         settings: &mut Settings,
     ) -> Result<(), ServiceError> {
-        let own = &caller.entry.grant;
+        let current = caller.slot.entry();
+        if current.record.revoked_at.is_some() {
+            return Err(ServiceError::InvalidToken {
+                code: Code::Revoked,
+            });
+        }
+        let own = &current.grant;
         Grant::inherit_bounds(settings, own);
         Grant::of(settings, self.index.catalogue())
             .ensure_within(own, self.index.catalogue())
@@ -244,9 +259,9 @@ impl Engine {
         draft: TokenDraft,
     ) -> Result<(TokenRecord, SecretToken), ServiceError> {
         let mut settings = Settings::validate(draft, &self.policy(), Omitted::Create)?;
+        let _order = self.writes.lock().await;
         self.bound_by_caller(caller, &mut settings)?;
         let (record, secret) = self.new_record(settings, Some(caller.id().to_owned()), false);
-        let _order = self.writes.lock().await;
         self.store.insert(&record).await?;
         self.index.insert(record.clone());
         Ok((record, secret))

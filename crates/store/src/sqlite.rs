@@ -228,7 +228,10 @@ fn write_settings(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Resul
         )
         .map_err(unavailable)?;
     if changed != 1 {
-        return Err(StoreError::Conflict(format!("token {} is not stored", record.id)));
+        return Err(StoreError::Conflict(format!(
+            "token {} is not stored",
+            record.id
+        )));
     }
     write_resources(tx, record)
 }

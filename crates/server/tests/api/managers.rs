@@ -210,3 +210,34 @@ async fn managers_see_only_their_subtree_and_revocation_cascades() {
     assert_eq!(app.verify(&fresh, &[], None).await["code"], "REVOKED");
     assert_eq!(app.verify(&b, &[], None).await["code"], "VALID");
 }
+
+#[tokio::test]
+async fn a_manager_revoked_mid_request_creates_nothing() {
+    use tessera_core::record::TokenDraft;
+    use tessera_server::error::ServiceError;
+    use tessera_server::service::Credential;
+
+    let app = TestApp::spawn().await;
+    let (boss_id, boss) = manager(&app, "tenant-a").await;
+    let engine = &app.server.as_ref().unwrap().engine;
+    // The manager authenticated, and is revoked before its create reaches the store.
+    let credential = Credential {
+        secret: boss.clone(),
+        key_id: None,
+    };
+    let caller = engine
+        .authenticate(&credential, Some("tokens:manage"))
+        .unwrap();
+    app.delete(&format!("/v1/tokens/{boss_id}"), &app.admin)
+        .await;
+    let draft = TokenDraft {
+        name: Some("orphan".into()),
+        scopes: Some(vec!["repo:read".into()]),
+        resources: Some(vec!["repo:a".into()]),
+        ..TokenDraft::default()
+    };
+    let refused = engine.create(&caller, draft).await;
+    assert!(matches!(refused, Err(ServiceError::InvalidToken { .. })));
+    let orphans = app.get("/v1/tokens?name=orphan", &app.admin).await;
+    assert_eq!(orphans.body["tokens"], json!([]));
+}
