@@ -35,7 +35,7 @@ impl Modify for TokenAuth {
     info(title = "tessera", description = "Scoped, revocable API tokens: issue, verify, rate-limit, expire and revoke."),
     paths(
         tokens::create, tokens::list, tokens::show, tokens::update, tokens::revoke, tokens::whoami, tokens::revoke_self,
-        verify::verify,
+        verify::verify, catalogue,
         compat::relace_create, compat::relace_get, compat::relace_delete, compat::flashback_create,
     ),
     components(schemas(problem::Problem, dto::CreateTokenRequest, dto::UpdateTokenRequest, dto::RateLimitBody)),
@@ -45,4 +45,65 @@ pub struct ApiDoc;
 
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+/// One scope of the deployment's catalogue.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ScopeInfo {
+    pub name: String,
+    /// `read`, `write` or `admin`; `null` for tessera's own scopes, which no access level grants.
+    #[schema(value_type = Option<String>)]
+    pub level: Option<tessera_core::scope::Level>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ProfileInfo {
+    pub name: String,
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+/// What this deployment offers: for forms that pick scopes and profiles, and for scripts.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Catalogue {
+    pub token_prefix: String,
+    pub scopes: Vec<ScopeInfo>,
+    pub rate_limit_profiles: Vec<ProfileInfo>,
+    /// Seconds; `null` when tokens may live for ever.
+    pub max_token_lifetime: Option<i64>,
+}
+
+/// The scope catalogue, rate-limit profiles and lifetime cap. Any valid token may ask.
+#[utoipa::path(get, path = "/v1/catalogue", tag = "tokens",
+    responses((status = 200, body = Catalogue), (status = 401, body = problem::Problem)), security(("token" = [])))]
+pub async fn catalogue(
+    axum::extract::State(engine): axum::extract::State<std::sync::Arc<crate::service::Engine>>,
+    _caller: crate::http::auth::Authed<crate::http::auth::AnyToken>,
+) -> Json<Catalogue> {
+    let config = engine.config();
+    let builtin = tessera_core::ratelimit::PROFILES
+        .iter()
+        .map(|(name, limit)| ((*name).to_owned(), *limit));
+    let profiles = builtin
+        .chain(config.extra_profiles.iter().cloned())
+        .map(|(name, limit)| ProfileInfo {
+            name,
+            per_minute: limit.per_minute,
+            burst: limit.burst,
+        })
+        .collect();
+    Json(Catalogue {
+        token_prefix: config.token_prefix.as_str().to_owned(),
+        scopes: config
+            .catalogue
+            .defs()
+            .iter()
+            .map(|def| ScopeInfo {
+                name: def.name.clone(),
+                level: def.level,
+            })
+            .collect(),
+        rate_limit_profiles: profiles,
+        max_token_lifetime: config.max_token_lifetime_ms.map(|ms| ms / 1000),
+    })
 }

@@ -40,6 +40,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 .delete(tokens::revoke),
         )
         .route("/v1/verify", post(verify::verify))
+        .route("/v1/catalogue", get(meta::catalogue))
         .route("/v1/repo_token", post(compat::relace_create))
         .route(
             "/v1/repo_token/{token}",
