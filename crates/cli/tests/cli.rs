@@ -25,9 +25,21 @@ struct Served {
     log: PathBuf,
 }
 
+impl Drop for Served {
+    /// A test that fails half-way still leaves no server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Served {
+    #[allow(
+        clippy::zombie_processes,
+        reason = "the Drop of Served waits for the child"
+    )]
     fn start(data_dir: &Path, log: &Path) -> Self {
-        let child = tessera(data_dir)
+        let mut child = tessera(data_dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("TESSERA_LOG", "trace")
             .stdout(Stdio::null())
@@ -50,7 +62,11 @@ impl Served {
                     log: log.to_owned(),
                 };
             }
-            assert!(Instant::now() < deadline, "tessera did not start:\n{text}");
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("tessera did not start:\n{text}");
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -47,19 +47,24 @@ impl Grant {
 
     /// Fills what a child's settings leave open from its parent's bounds: a token made
     /// by a manager that expires, or is rate limited, never outlives or outpaces it
-    /// just because the request did not say.
-    pub fn inherit_bounds(settings: &mut Settings, parent: &Grant) {
+    /// just because the request did not say. A deployment default the request did not
+    /// choose (`rate_limit_given` false) gives way to a tighter parent limit.
+    pub fn inherit_bounds(settings: &mut Settings, parent: &Grant, rate_limit_given: bool) {
         if settings.expires_at.is_none() {
             settings.expires_at = parent.expires_at;
         }
-        if settings.rate_limit.is_none() {
-            settings.rate_limit = parent
+        if let Some(limit) = parent.rate_limit {
+            let too_loose = settings
                 .rate_limit
-                .map(|limit| crate::record::RateLimitSetting {
+                .as_ref()
+                .is_none_or(|own| !own.limit().within(&limit));
+            if settings.rate_limit.is_none() || (too_loose && !rate_limit_given) {
+                settings.rate_limit = Some(crate::record::RateLimitSetting {
                     profile: None,
                     per_minute: limit.per_minute,
                     burst: limit.burst,
                 });
+            }
         }
     }
 
@@ -108,6 +113,26 @@ impl Grant {
             });
         }
         Ok(())
+    }
+}
+
+/// A token made by a manager that acts for an owner (a user or tenant) acts for the
+/// same owner: it takes the manager's owner, and may not claim another, since services
+/// trust the owner that verification reports.
+pub fn inherit_owner(owner: &mut Option<String>, parent: Option<&str>) -> Result<(), Escalation> {
+    let Some(parent) = parent else { return Ok(()) };
+    match owner {
+        None => {
+            *owner = Some(parent.to_owned());
+            Ok(())
+        }
+        Some(own) if own == parent => Ok(()),
+        Some(_) => Err(Escalation {
+            field: "owner",
+            detail: format!(
+                "tokens you create act for your owner {parent:?}: leave owner out or set it to that"
+            ),
+        }),
     }
 }
 

@@ -43,7 +43,13 @@ impl RateLimitSetting {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RateLimitRequest {
     Profile(String),
-    Custom { per_minute: u64, burst: u64 },
+    Custom {
+        per_minute: u64,
+        burst: u64,
+    },
+    /// An update that leaves the limit as stored: not resolved again by profile name,
+    /// so a profile later changed or removed in config does not change or block it.
+    Unchanged(RateLimitSetting),
 }
 
 /// What a token grants, as granted: scope patterns, or an access level.
@@ -258,13 +264,7 @@ impl Settings {
             access,
             resources: self.resources.clone(),
             expiry: Some(ExpiryRequest::Unchanged(self.expires_at)),
-            rate_limit: self.rate_limit.as_ref().map(|limit| match &limit.profile {
-                Some(profile) => RateLimitRequest::Profile(profile.clone()),
-                None => RateLimitRequest::Custom {
-                    per_minute: u64::from(limit.per_minute),
-                    burst: u64::from(limit.burst),
-                },
-            }),
+            rate_limit: self.rate_limit.clone().map(RateLimitRequest::Unchanged),
             owner: self.owner.clone(),
             meta: self.meta.clone().map(Value::Object),
         }
@@ -450,7 +450,7 @@ fn validate_expiry(
         ));
     }
     if let Some(max) = policy.max_lifetime_ms {
-        let latest = policy.now_ms + max;
+        let latest = policy.now_ms.saturating_add(max);
         match expires_at {
             None => {
                 return Err(InputError::new(
@@ -484,6 +484,7 @@ fn validate_rate_limit(
     policy: &Policy<'_>,
 ) -> Result<RateLimitSetting, InputError> {
     match request {
+        RateLimitRequest::Unchanged(setting) => Ok(setting),
         RateLimitRequest::Profile(name) => {
             let limit = policy.profile(&name).ok_or_else(|| InputError {
                 valid: Some(policy.profile_names()),

@@ -182,9 +182,11 @@ impl Server {
         let app = crate::http::router(Arc::clone(&engine));
         let serving_engine = Arc::clone(&engine);
         let task = tokio::spawn(async move {
-            let flusher = tokio::spawn(flush_usage_forever(
+            let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
+            let flusher = tokio::spawn(flush_usage_until(
                 Arc::clone(&serving_engine),
                 flush_every,
+                flusher_stopped,
             ));
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -194,7 +196,9 @@ impl Server {
             if let Err(error) = served {
                 tracing::error!(%error, "the server stopped with an error");
             }
-            flusher.abort();
+            // Let a flush under way finish, then write what is left.
+            let _ = stop_flusher.send(());
+            let _ = flusher.await;
             if let Err(error) = serving_engine.flush_usage().await {
                 tracing::warn!(%error, "could not write the last usage counts");
             }
@@ -242,12 +246,16 @@ impl Server {
     }
 }
 
-/// Writes usage counts every `period`, off the request path.
-async fn flush_usage_forever(engine: Arc<Engine>, period: Duration) {
+/// Writes usage counts every `period`, off the request path, until told to stop. A
+/// flush is never cut short: the stop signal is only heard between flushes.
+async fn flush_usage_until(engine: Arc<Engine>, period: Duration, mut stop: oneshot::Receiver<()>) {
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = &mut stop => return,
+        }
         if let Err(error) = engine.flush_usage().await {
             tracing::warn!(%error, "could not write usage counts; will retry");
         }

@@ -258,7 +258,11 @@ impl TokenIndex {
     /// Decides a request for the token with this hash; `None` if no such token.
     /// An allowed request spends rate-limit budget and is counted as a use.
     pub fn check(&self, hash: &TokenHash, need: &Requirement, now_ms: i64) -> Option<Checked> {
-        let slot = self.by_hash(hash)?;
+        Some(self.check_slot(self.by_hash(hash)?, need, now_ms))
+    }
+
+    /// Decides a request for a token already looked up.
+    pub fn check_slot(&self, slot: Arc<Slot>, need: &Requirement, now_ms: i64) -> Checked {
         loop {
             let entry = slot.entry();
             let tat = slot.tat.load(Ordering::Acquire);
@@ -281,11 +285,11 @@ impl TokenIndex {
             if verdict.code == verify::Code::Valid {
                 self.count_use(&slot, now_ms);
             }
-            return Some(Checked {
+            return Checked {
                 slot,
                 entry,
                 verdict,
-            });
+            };
         }
     }
 

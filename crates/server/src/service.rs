@@ -8,11 +8,11 @@
 use std::sync::Arc;
 
 use tessera_core::clock::Clock;
-use tessera_core::grant::Grant;
+use tessera_core::grant::{self, Escalation, Grant};
 use tessera_core::random;
 use tessera_core::record::{Omitted, Policy, ScopeGrant, Settings, TokenDraft, TokenRecord};
 use tessera_core::resource::Resource;
-use tessera_core::scope::ScopeError;
+use tessera_core::scope::{ScopeError, TOKENS_MANAGE};
 use tessera_core::token::{Pepper, SecretToken, TokenHasher};
 use tessera_core::verify::{Code, Requirement, Verdict};
 use tessera_store::{ListPage, ListQuery, StoreError, TokenStore, UsageUpdate};
@@ -37,6 +37,7 @@ impl std::fmt::Debug for Credential {
 }
 
 /// The token a request was made with, once authenticated.
+#[derive(Clone)]
 pub struct Caller {
     pub slot: Arc<Slot>,
     pub entry: Arc<Entry>,
@@ -147,22 +148,36 @@ impl Engine {
     /// Checks a presented token. Malformed text and a bad checksum are `NOT_FOUND`
     /// without a lookup. Only an allowed request spends rate-limit budget.
     pub fn check(&self, secret: &str, need: &Requirement) -> CheckOutcome {
-        let Some(token) = SecretToken::parse(&self.config.token_prefix, secret) else {
-            return CheckOutcome {
-                code: Code::NotFound,
-                checked: None,
-            };
+        self.check_presented(secret, None, need)
+    }
+
+    /// [`Engine::check`], where a key id presented beside the secret (HTTP Basic
+    /// `key:secret`) must name the same token; checked before any budget is spent.
+    fn check_presented(
+        &self,
+        secret: &str,
+        key_id: Option<&str>,
+        need: &Requirement,
+    ) -> CheckOutcome {
+        let not_found = CheckOutcome {
+            code: Code::NotFound,
+            checked: None,
         };
-        let hash = self.hasher.hash(&token);
-        match self.index.check(&hash, need, self.clock.now_ms()) {
-            None => CheckOutcome {
-                code: Code::NotFound,
-                checked: None,
-            },
-            Some(checked) => CheckOutcome {
-                code: checked.verdict.code,
-                checked: Some(checked),
-            },
+        let Some(token) = SecretToken::parse(&self.config.token_prefix, secret) else {
+            return not_found;
+        };
+        let Some(slot) = self.index.by_hash(&self.hasher.hash(&token)) else {
+            return not_found;
+        };
+        if let Some(key) = key_id.filter(|k| k.starts_with(&format!("{ID_KIND}_")))
+            && key != slot.id()
+        {
+            return not_found;
+        }
+        let checked = self.index.check_slot(slot, need, self.clock.now_ms());
+        CheckOutcome {
+            code: checked.verdict.code,
+            checked: Some(checked),
         }
     }
 
@@ -176,7 +191,7 @@ impl Engine {
             scopes: scope.map(|s| self.index.catalogue().own(s)),
             resource: None,
         };
-        let outcome = self.check(&credential.secret, &need);
+        let outcome = self.check_presented(&credential.secret, credential.key_id.as_deref(), &need);
         let checked = match (outcome.code, outcome.checked) {
             (Code::Valid, Some(checked)) => checked,
             (Code::Forbidden, _) => {
@@ -202,14 +217,6 @@ impl Engine {
             }
             (code, _) => return Err(ServiceError::InvalidToken { code }),
         };
-        if let Some(key) = &credential.key_id
-            && key.starts_with(&format!("{ID_KIND}_"))
-            && *key != checked.entry.record.id
-        {
-            return Err(ServiceError::InvalidToken {
-                code: Code::NotFound,
-            });
-        }
         Ok(Caller {
             slot: checked.slot,
             entry: checked.entry,
@@ -226,45 +233,109 @@ impl Engine {
         }
     }
 
-    /// Fills open bounds from the caller and refuses anything beyond the caller's own.
-    ///
-    /// Called under the write lock and reads the caller as it is *now*: a caller revoked
-    /// or narrowed since it authenticated cannot leave behind a token made with its old
-    /// powers (a revocation walks only the descendants that already exist).
-    fn bound_by_caller(
-        &self,
-        caller: &Caller,
-        settings: &mut Settings,
-    ) -> Result<(), ServiceError> {
+    /// The caller as it is *now*, read under the write lock: still valid and still a
+    /// manager. A caller revoked, expired or narrowed since it authenticated cannot act
+    /// with its old powers (and a revocation, which walks only the descendants that
+    /// exist, cannot miss a token it was still creating).
+    fn current_manager(&self, caller: &Caller) -> Result<Arc<Entry>, ServiceError> {
         let current = caller.slot.entry();
         if current.record.revoked_at.is_some() {
             return Err(ServiceError::InvalidToken {
                 code: Code::Revoked,
             });
         }
-        let own = &current.grant;
-        Grant::inherit_bounds(settings, own);
+        if current
+            .grant
+            .expires_at
+            .is_some_and(|at| at <= self.clock.now_ms())
+        {
+            return Err(ServiceError::InvalidToken {
+                code: Code::Expired,
+            });
+        }
+        if !current
+            .grant
+            .scopes
+            .contains_all(&self.index.catalogue().own(TOKENS_MANAGE))
+        {
+            return Err(ServiceError::InsufficientScope {
+                needed: TOKENS_MANAGE.to_owned(),
+            });
+        }
+        Ok(current)
+    }
+
+    /// Bounds a token's settings by its parent (the token that created it, as it is
+    /// now): open bounds are filled from the parent, anything beyond it is refused. The
+    /// parent lies within its own ancestors, so this bounds the whole chain, whoever
+    /// edits the token.
+    fn bound_by_parent(
+        &self,
+        parent: &Entry,
+        settings: &mut Settings,
+        rate_limit_given: bool,
+    ) -> Result<(), ServiceError> {
+        let escalation = |e: Escalation| ServiceError::Forbidden {
+            code: "escalation",
+            detail: e.detail,
+        };
+        Grant::inherit_bounds(settings, &parent.grant, rate_limit_given);
+        if !parent.record.is_admin {
+            grant::inherit_owner(&mut settings.owner, parent.record.settings.owner.as_deref())
+                .map_err(escalation)?;
+        }
         Grant::of(settings, self.index.catalogue())
-            .ensure_within(own, self.index.catalogue())
-            .map_err(|e| ServiceError::Forbidden {
-                code: "escalation",
-                detail: e.detail,
-            })
+            .ensure_within(&parent.grant, self.index.catalogue())
+            .map_err(escalation)
+    }
+
+    /// Refuses to narrow a token below what the live tokens created through it have:
+    /// their holders would keep powers their parent no longer has.
+    fn ensure_covers_descendants(&self, id: &str, narrowed: &Grant) -> Result<(), ServiceError> {
+        let catalogue = self.index.catalogue();
+        let exceeding = self
+            .index
+            .subtree(id)
+            .iter()
+            .skip(1)
+            .filter_map(|child| self.index.by_id(child))
+            .map(|slot| slot.entry())
+            .filter(|entry| entry.record.revoked_at.is_none())
+            .filter(|entry| entry.grant.ensure_within(narrowed, catalogue).is_err())
+            .count();
+        if exceeding == 0 {
+            return Ok(());
+        }
+        Err(ServiceError::Conflict {
+            code: "descendants_exceed",
+            detail: format!(
+                "{exceeding} live token(s) created through this one have more than the change would leave it; \
+                 narrow or revoke them first"
+            ),
+        })
     }
 
     /// Creates a token on behalf of `caller`, within the caller's own powers.
     pub async fn create(
-        &self,
+        self: &Arc<Self>,
         caller: &Caller,
         draft: TokenDraft,
     ) -> Result<(TokenRecord, SecretToken), ServiceError> {
+        let rate_limit_given = draft.rate_limit.is_some();
         let mut settings = Settings::validate(draft, &self.policy(), Omitted::Create)?;
-        let _order = self.writes.lock().await;
-        self.bound_by_caller(caller, &mut settings)?;
-        let (record, secret) = self.new_record(settings, Some(caller.id().to_owned()), false);
-        self.store.insert(&record).await?;
-        self.index.insert(record.clone());
-        Ok((record, secret))
+        let engine = Arc::clone(self);
+        let caller = caller.clone();
+        to_completion(async move {
+            let _order = engine.writes.lock().await;
+            let parent = engine.current_manager(&caller)?;
+            engine.bound_by_parent(&parent, &mut settings, rate_limit_given)?;
+            let (record, secret) =
+                engine.new_record(settings, Some(parent.record.id.clone()), false);
+            engine.store.insert(&record).await?;
+            engine.index.insert(record.clone());
+            Ok((record, secret))
+        })
+        .await
     }
 
     fn new_record(
@@ -292,7 +363,7 @@ impl Engine {
     }
 
     /// Makes a new admin token and revokes any earlier one (init, reset, first start).
-    pub async fn create_admin(&self) -> Result<SecretToken, ServiceError> {
+    pub async fn create_admin(self: &Arc<Self>) -> Result<SecretToken, ServiceError> {
         let settings = Settings {
             name: "admin".into(),
             description: Some("The deployment's admin token: may do everything.".into()),
@@ -304,18 +375,23 @@ impl Engine {
             meta: None,
         };
         let (record, secret) = self.new_record(settings, None, true);
-        let _order = self.writes.lock().await;
-        self.store.replace_admin(&record).await?;
-        let earlier: Vec<String> = self
-            .index
-            .root_slots()
-            .iter()
-            .map(|slot| slot.entry())
-            .filter(|entry| entry.record.is_admin)
-            .map(|entry| entry.record.id.clone())
-            .collect();
-        self.index.mark_revoked(&earlier, record.created_at);
-        self.index.insert(record);
+        let engine = Arc::clone(self);
+        to_completion(async move {
+            let _order = engine.writes.lock().await;
+            engine.store.replace_admin(&record).await?;
+            let earlier: Vec<String> = engine
+                .index
+                .root_slots()
+                .iter()
+                .map(|slot| slot.entry())
+                .filter(|entry| entry.record.is_admin)
+                .map(|entry| entry.record.id.clone())
+                .collect();
+            engine.index.mark_revoked(&earlier, record.created_at);
+            engine.index.insert(record);
+            Ok(())
+        })
+        .await?;
         Ok(secret)
     }
 
@@ -357,59 +433,90 @@ impl Engine {
     }
 
     /// Changes a token's settings: `change` edits the current settings as a draft,
-    /// which is then validated whole and bounded by the caller's own powers.
+    /// which is then validated whole, bounded by the token's parent, and refused if
+    /// tokens created through it would then have more than it.
     pub async fn update(
-        &self,
+        self: &Arc<Self>,
         caller: &Caller,
         id: &str,
-        change: impl FnOnce(&mut TokenDraft) -> Result<(), ServiceError>,
+        change: impl FnOnce(&mut TokenDraft) -> Result<(), ServiceError> + Send + 'static,
     ) -> Result<TokenRecord, ServiceError> {
-        let _order = self.writes.lock().await;
-        let slot = self.visible(caller, id)?;
-        let mut record = slot.live_record();
-        if record.revoked_at.is_some() {
-            return Err(ServiceError::Conflict {
-                code: "token_revoked",
-                detail: "this token is revoked and cannot be changed; create a new one".into(),
-            });
-        }
-        if record.is_admin {
-            return Err(admin_untouchable());
-        }
-        let mut draft = record.settings.to_draft();
-        change(&mut draft)?;
-        let mut settings = Settings::validate(draft, &self.policy(), Omitted::Complete)?;
-        self.bound_by_caller(caller, &mut settings)?;
-        record.settings = settings;
-        record.updated_at = self.clock.now_ms();
-        self.store.update(&record).await?;
-        self.index.replace(record.clone());
-        Ok(record)
+        let engine = Arc::clone(self);
+        let caller = caller.clone();
+        let id = id.to_owned();
+        to_completion(async move {
+            let _order = engine.writes.lock().await;
+            if !caller.is_admin() {
+                engine.current_manager(&caller)?;
+            }
+            let slot = engine.visible(&caller, &id)?;
+            let mut record = slot.live_record();
+            if record.revoked_at.is_some() {
+                return Err(ServiceError::Conflict {
+                    code: "token_revoked",
+                    detail: "this token is revoked and cannot be changed; create a new one".into(),
+                });
+            }
+            let parent = match &record.parent_id {
+                Some(parent_id) if !record.is_admin => {
+                    engine.index.by_id(parent_id).map(|p| p.entry())
+                }
+                _ => None,
+            };
+            let Some(parent) = parent else {
+                return Err(admin_untouchable());
+            };
+            let mut draft = record.settings.to_draft();
+            change(&mut draft)?;
+            let mut settings = Settings::validate(draft, &engine.policy(), Omitted::Complete)?;
+            engine.bound_by_parent(&parent, &mut settings, true)?;
+            engine
+                .ensure_covers_descendants(&id, &Grant::of(&settings, engine.index.catalogue()))?;
+            record.settings = settings;
+            record.updated_at = engine.clock.now_ms();
+            engine.store.update(&record).await?;
+            engine.index.replace(record.clone());
+            Ok(record)
+        })
+        .await
     }
 
     /// Revokes a token and every token created through it, at once. Idempotent.
-    pub async fn revoke(&self, caller: &Caller, id: &str) -> Result<TokenRecord, ServiceError> {
-        let _order = self.writes.lock().await;
+    pub async fn revoke(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<TokenRecord, ServiceError> {
         let slot = self.visible(caller, id)?;
-        self.revoke_locked(&slot).await
+        self.revoke_subtree(slot).await
     }
 
     /// A token revokes itself (the end of a sandbox session).
-    pub async fn revoke_self(&self, caller: &Caller) -> Result<TokenRecord, ServiceError> {
-        let _order = self.writes.lock().await;
-        self.revoke_locked(&caller.slot).await
+    pub async fn revoke_self(
+        self: &Arc<Self>,
+        caller: &Caller,
+    ) -> Result<TokenRecord, ServiceError> {
+        self.revoke_subtree(Arc::clone(&caller.slot)).await
     }
 
-    async fn revoke_locked(&self, slot: &Slot) -> Result<TokenRecord, ServiceError> {
-        let target = slot.entry();
-        if target.record.is_admin {
-            return Err(admin_untouchable());
-        }
-        let ids = self.index.subtree(&target.record.id);
-        let now = self.clock.now_ms();
-        self.store.revoke(&ids, now).await?;
-        self.index.mark_revoked(&ids, now);
-        Ok(slot.live_record())
+    async fn revoke_subtree(
+        self: &Arc<Self>,
+        slot: Arc<Slot>,
+    ) -> Result<TokenRecord, ServiceError> {
+        let engine = Arc::clone(self);
+        to_completion(async move {
+            let _order = engine.writes.lock().await;
+            let target = slot.entry();
+            if target.record.is_admin {
+                return Err(admin_untouchable());
+            }
+            let ids = engine.index.subtree(&target.record.id);
+            let now = engine.clock.now_ms();
+            engine.store.revoke(&ids, now).await?;
+            engine.index.mark_revoked(&ids, now);
+            Ok(slot.live_record())
+        })
+        .await
     }
 
     /// Lists the tokens the caller may see, newest first.
@@ -458,6 +565,17 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Runs a write to its end even if the request that asked for it goes away: a handler
+/// dropped between the store's commit and the index update would leave the two
+/// disagreeing (a revoked token still verifying) until the next restart.
+async fn to_completion<T: Send + 'static>(
+    work: impl Future<Output = Result<T, ServiceError>> + Send + 'static,
+) -> Result<T, ServiceError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("a write task failed: {e}")))?
 }
 
 fn admin_untouchable() -> ServiceError {

@@ -320,7 +320,14 @@ impl RawRow {
                 per_minute,
                 burst,
             }),
-            _ => None,
+            (None, None) => None,
+            _ => {
+                // Half a limit must not read as "unlimited": fail closed.
+                return Err(StoreError::Corrupt(format!(
+                    "token {} has half a rate limit",
+                    self.id
+                )));
+            }
         };
         Ok(TokenRecord {
             id: self.id,
@@ -500,7 +507,7 @@ fn list(conn: &mut Connection, query: &ListQuery) -> Result<ListPage, StoreError
         let root = bind(root.clone().into());
         with = format!(
             "WITH RECURSIVE subtree(id) AS (SELECT id FROM tokens WHERE parent_id = {root} \
-             UNION ALL SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id) "
+             UNION SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id) "
         );
         conditions.push("id IN (SELECT id FROM subtree)".into());
     }

@@ -17,6 +17,17 @@ use crate::service::Engine;
 
 const REPO: &str = "repo:";
 
+/// `repo:<id>` for one repository; `*` or a malformed id is refused, never a wildcard.
+fn repo_resource(id: &str) -> Result<String, ServiceError> {
+    let text = format!("{REPO}{id}");
+    tessera_core::resource::Resource::parse(&text)
+        .map(|_| text)
+        .map_err(|_| ServiceError::BadRequest {
+            code: "invalid_repo_id",
+            detail: format!("repository id {id:?} must be 1 to 200 visible characters, and not *"),
+        })
+}
+
 /// Relace: `POST /v1/repo_token`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +37,8 @@ pub struct RepoTokenRequest {
     pub repo_ids: Vec<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// No `Debug`: it carries the token.
+#[derive(Serialize, ToSchema)]
 pub struct RepoTokenCreated {
     pub name: String,
     /// Shown once.
@@ -75,8 +87,8 @@ pub async fn relace_create(
         resources: Some(
             body.repo_ids
                 .iter()
-                .map(|id| format!("{REPO}{id}"))
-                .collect(),
+                .map(|id| repo_resource(id))
+                .collect::<Result<_, _>>()?,
         ),
         ..TokenDraft::default()
     };
@@ -134,7 +146,8 @@ pub struct RepoKeyRequest {
     pub access_type: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+/// No `Debug`: it carries the secret.
+#[derive(Serialize, ToSchema)]
 pub struct RepoKeyCreated {
     pub success: bool,
     pub id: String,
@@ -160,7 +173,7 @@ pub async fn flashback_create(
     let draft = TokenDraft {
         name: body.name,
         access: Some(access),
-        resources: Some(vec![format!("{REPO}{repo_id}")]),
+        resources: Some(vec![repo_resource(&repo_id)?]),
         ..TokenDraft::default()
     };
     let (record, secret) = engine.create(&caller, draft).await?;

@@ -271,7 +271,8 @@ impl TokenView {
 }
 
 /// The answer to a create: the only response that ever holds the token's text.
-#[derive(Debug, Serialize, ToSchema)]
+/// No `Debug`: it carries the token.
+#[derive(Serialize, ToSchema)]
 pub struct CreatedToken {
     /// The token. Shown once: store it now, it cannot be shown again.
     pub token: String,
@@ -305,7 +306,8 @@ pub struct TokenList {
 }
 
 /// `POST /v1/verify`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug`: it carries a token.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     pub token: String,

@@ -135,25 +135,38 @@ async fn access_levels_and_every_presentation_scheme() {
         assert_eq!(answer.status, StatusCode::OK, "{header}: {}", answer.body);
         assert_eq!(answer.body["id"], id);
     }
-    // A key id that is not this token's: the pair does not authenticate.
+    // A key id that is not this token's: the pair does not authenticate, and spends
+    // none of the token's budget.
+    let (_, limited, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "one a minute", "rate_limit": {"per_minute": 1, "burst": 1}}),
+        )
+        .await;
     let wrong = format!(
         "Basic {}",
-        STANDARD.encode(format!("tok_0000000000000000:{token}"))
+        STANDARD.encode(format!("tok_0000000000000000:{limited}"))
     );
-    let answer = reply(
-        app.client
-            .get(&url)
-            .header("Authorization", wrong)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    answer.assert_problem(401, "invalid_token");
-    assert!(
-        answer
-            .header("www-authenticate")
-            .contains("error=\"invalid_token\"")
+    for _ in 0..3 {
+        let answer = reply(
+            app.client
+                .get(&url)
+                .header("Authorization", &wrong)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        answer.assert_problem(401, "invalid_token");
+        assert!(
+            answer
+                .header("www-authenticate")
+                .contains("error=\"invalid_token\"")
+        );
+    }
+    assert_eq!(
+        app.get("/v1/tokens/self", &limited).await.status,
+        StatusCode::OK
     );
 }
 
@@ -271,6 +284,20 @@ async fn flashback_key_and_secret() {
     let bearer_key = app.get("/v1/tokens/self", &key).await;
     bearer_key.assert_problem(401, "invalid_token");
 
+    app.post(
+        "/repo/*/apikey",
+        &app.admin,
+        json!({"name": "x", "accessType": "READ"}),
+    )
+    .await
+    .assert_problem(400, "invalid_repo_id");
+    app.post(
+        "/v1/repo_token",
+        &app.admin,
+        json!({"name": "x", "repo_ids": ["*"]}),
+    )
+    .await
+    .assert_problem(400, "invalid_repo_id");
     app.post(
         "/repo/r-1/apikey",
         &app.admin,

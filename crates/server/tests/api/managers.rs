@@ -241,3 +241,85 @@ async fn a_manager_revoked_mid_request_creates_nothing() {
     let orphans = app.get("/v1/tokens?name=orphan", &app.admin).await;
     assert_eq!(orphans.body["tokens"], json!([]));
 }
+
+#[tokio::test]
+async fn edits_stay_within_the_parent_and_never_strand_descendants() {
+    let app = TestApp::spawn().await;
+    let (boss_id, boss) = manager(&app, "tenant-a").await;
+    let (child_id, _, child) = app
+        .create(
+            &boss,
+            json!({"name": "c", "scopes": ["repo:read", "repo:write"], "resources": ["repo:a"]}),
+        )
+        .await;
+    assert_eq!(
+        child["owner"], "tenant-a",
+        "a manager's tokens act for its owner"
+    );
+    app.post(
+        "/v1/tokens",
+        &boss,
+        json!({"name": "x", "scopes": ["repo:read"], "resources": ["repo:a"], "owner": "tenant-b"}),
+    )
+    .await
+    .assert_problem(403, "escalation");
+
+    // Even the admin cannot widen a token beyond its parent: the parent holds its secret.
+    app.patch(
+        &format!("/v1/tokens/{child_id}"),
+        &app.admin,
+        json!({"scopes": ["*"]}),
+    )
+    .await
+    .assert_problem(403, "escalation");
+    // Narrowing the manager below what its live child has is refused, not left half-done.
+    let narrowed = app
+        .patch(
+            &format!("/v1/tokens/{boss_id}"),
+            &app.admin,
+            json!({"scopes": ["tokens:manage", "repo:read"]}),
+        )
+        .await;
+    narrowed.assert_problem(409, "descendants_exceed");
+    assert_eq!(
+        app.verify(&boss, &["repo:write"], Some("repo:a")).await["code"],
+        "VALID"
+    );
+    app.delete(&format!("/v1/tokens/{child_id}"), &app.admin)
+        .await;
+    let narrowed = app
+        .patch(
+            &format!("/v1/tokens/{boss_id}"),
+            &app.admin,
+            json!({"scopes": ["tokens:manage", "repo:read"]}),
+        )
+        .await;
+    assert_eq!(narrowed.status, StatusCode::OK, "{}", narrowed.body);
+}
+
+#[tokio::test]
+async fn a_looser_deployment_default_gives_way_to_the_managers_limit() {
+    let app = TestApp::spawn_with(|c| {
+        c.default_rate_limit = Some(tessera_core::record::RateLimitSetting {
+            profile: None,
+            per_minute: 6000,
+            burst: 1000,
+        })
+    })
+    .await;
+    let (_, boss) = manager(&app, "tenant-a").await;
+    let (_, _, child) = app
+        .create(
+            &boss,
+            json!({"name": "c", "scopes": ["repo:read"], "resources": ["repo:a"]}),
+        )
+        .await;
+    assert_eq!(
+        child["rate_limit"],
+        json!({"profile": null, "per_minute": 120, "burst": 100})
+    );
+    // Asked for explicitly, a looser limit is still refused.
+    app.post("/v1/tokens", &boss, json!({"name": "x", "scopes": ["repo:read"], "resources": ["repo:a"], "rate_limit": {"per_minute": 6000, "burst": 1000}}))
+        .await
+        .assert_problem(403, "escalation");
+}
