@@ -164,18 +164,14 @@ impl UpdateTokenRequest {
             draft.rate_limit = limit.map(RateLimitBody::into_request).transpose()?;
         }
         match (self.expires_at, self.expires_in) {
-            (Some(Some(_)), Some(_)) | (Some(None), Some(_)) => {
-                return Err(InputError::new(
-                    "expires_at",
-                    "expiry_twice",
-                    "give either expires_at or expires_in, not both",
-                )
-                .into());
-            }
-            (Some(Some(at)), None) => draft.expiry = Some(ExpiryRequest::At(at)),
+            // `"expires_at": null` alone: never expires.
             (Some(None), None) => draft.expiry = Some(ExpiryRequest::Never),
-            (None, Some(seconds)) => draft.expiry = Some(ExpiryRequest::In(seconds)),
-            (None, None) => {}
+            (at, within) => {
+                let at = at.map(|a| a.unwrap_or_default());
+                if let Some(requested) = expiry(at, within)? {
+                    draft.expiry = Some(requested);
+                }
+            }
         }
         if let Some(owner) = self.owner {
             draft.owner = owner;
