@@ -102,6 +102,22 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Runs `work` in one transaction on the blocking pool: all of it is committed
+    /// (durably) or none of it, so a failed write leaves the store unchanged.
+    async fn in_transaction<F>(&self, work: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<(), StoreError> + Send + 'static,
+    {
+        self.with_conn(move |conn| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            work(&tx)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let applied: usize = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -400,52 +416,38 @@ impl TokenStore for SqliteStore {
 
     async fn insert(&self, record: &TokenRecord) -> Result<(), StoreError> {
         let record = record.clone();
-        self.with_conn(move |conn| {
-            let tx = conn.transaction().map_err(unavailable)?;
-            insert_row(&tx, &record)?;
-            tx.commit().map_err(unavailable)
-        })
-        .await
+        self.in_transaction(move |tx| insert_row(tx, &record)).await
     }
 
     async fn replace_admin(&self, record: &TokenRecord) -> Result<(), StoreError> {
         let record = record.clone();
-        self.with_conn(move |conn| {
-            let tx = conn.transaction().map_err(unavailable)?;
+        self.in_transaction(move |tx| {
             tx.execute(
                 "UPDATE tokens SET revoked_at = ?1 WHERE is_admin = 1 AND revoked_at IS NULL",
                 [record.created_at],
             )
             .map_err(unavailable)?;
-            insert_row(&tx, &record)?;
-            tx.commit().map_err(unavailable)
+            insert_row(tx, &record)
         })
         .await
     }
 
     async fn update(&self, record: &TokenRecord) -> Result<(), StoreError> {
         let record = record.clone();
-        self.with_conn(move |conn| {
-            let tx = conn.transaction().map_err(unavailable)?;
-            write_settings(&tx, &record)?;
-            tx.commit().map_err(unavailable)
-        })
-        .await
+        self.in_transaction(move |tx| write_settings(tx, &record))
+            .await
     }
 
     async fn revoke(&self, ids: &[String], at: i64) -> Result<(), StoreError> {
         let ids = ids.to_vec();
-        self.with_conn(move |conn| {
-            let tx = conn.transaction().map_err(unavailable)?;
-            {
-                let mut statement = tx
-                    .prepare("UPDATE tokens SET revoked_at = ?2, updated_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
-                    .map_err(unavailable)?;
-                for id in &ids {
-                    statement.execute(params![id, at]).map_err(unavailable)?;
-                }
+        self.in_transaction(move |tx| {
+            let mut statement = tx
+                .prepare("UPDATE tokens SET revoked_at = ?2, updated_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+                .map_err(unavailable)?;
+            for id in &ids {
+                statement.execute(params![id, at]).map_err(unavailable)?;
             }
-            tx.commit().map_err(unavailable)
+            Ok(())
         })
         .await
     }
@@ -473,23 +475,20 @@ impl TokenStore for SqliteStore {
 
     async fn record_usage(&self, updates: &[UsageUpdate]) -> Result<(), StoreError> {
         let updates = updates.to_vec();
-        self.with_conn(move |conn| {
-            let tx = conn.transaction().map_err(unavailable)?;
-            {
-                let mut statement = tx
-                    .prepare(
-                        "UPDATE tokens SET use_count = use_count + ?2, \
-                         last_used_at = MAX(COALESCE(last_used_at, 0), ?3) WHERE id = ?1",
-                    )
+        self.in_transaction(move |tx| {
+            let mut statement = tx
+                .prepare(
+                    "UPDATE tokens SET use_count = use_count + ?2, \
+                     last_used_at = MAX(COALESCE(last_used_at, 0), ?3) WHERE id = ?1",
+                )
+                .map_err(unavailable)?;
+            for update in &updates {
+                let uses = i64::try_from(update.uses).unwrap_or(i64::MAX);
+                statement
+                    .execute(params![update.id, uses, update.last_used_at])
                     .map_err(unavailable)?;
-                for update in &updates {
-                    let uses = i64::try_from(update.uses).unwrap_or(i64::MAX);
-                    statement
-                        .execute(params![update.id, uses, update.last_used_at])
-                        .map_err(unavailable)?;
-                }
             }
-            tx.commit().map_err(unavailable)
+            Ok(())
         })
         .await
     }

@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{TestApp, reply};
@@ -318,32 +318,11 @@ async fn a_deployment_prefix_and_the_api_description() {
     assert!(token.starts_with("rly_"));
     assert_eq!(app.verify(&token, &[], None).await["code"], "VALID");
 
-    let health = reply(
-        app.client
-            .get(format!("{}/healthz", app.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let health = app.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(health.status, StatusCode::OK);
-    let ready = reply(
-        app.client
-            .get(format!("{}/readyz", app.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let ready = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(ready.status, StatusCode::OK);
-    let spec = reply(
-        app.client
-            .get(format!("{}/openapi.json", app.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let spec = app.call(Method::GET, "/openapi.json", None, None).await;
     for path in [
         "/v1/tokens",
         "/v1/tokens/{id}",
