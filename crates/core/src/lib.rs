@@ -12,6 +12,7 @@ pub mod random;
 pub mod ratelimit;
 pub mod record;
 pub mod resource;
+pub mod route;
 pub mod scope;
 pub mod timefmt;
 pub mod token;

@@ -160,6 +160,42 @@ pub fn profile(name: &str) -> Option<RateLimit> {
         .map(|(_, limit)| *limit)
 }
 
+/// The `RateLimit-Policy` field of draft-ietf-httpapi-ratelimit-headers-10 for a
+/// limit: its quota is the bucket (`q`), its window the time the bucket takes to
+/// refill from empty (`w`, whole seconds, rounded up). `name` is the profile's name.
+pub fn policy_field(name: &str, limit: &RateLimit) -> String {
+    let window_ns = limit.capacity_ns();
+    let window_s = window_ns.div_ceil(1_000_000_000).max(1);
+    format!("\"{}\";q={};w={window_s}", field_name(name), limit.burst)
+}
+
+/// The `RateLimit` field (same draft) after a decision: what remains (`r`) and the
+/// seconds until it is worth trying again (`t`): when denied, until one request
+/// passes; when allowed, until the bucket is full.
+pub fn state_field(name: &str, decision: &RateDecision) -> String {
+    let wait_ms = if decision.allowed {
+        decision.reset_ms
+    } else {
+        decision.retry_after_ms
+    };
+    format!(
+        "\"{}\";r={};t={}",
+        field_name(name),
+        decision.remaining,
+        wait_ms.div_ceil(1000)
+    )
+}
+
+/// A policy name as a structured-field string: printable ASCII without `"` or `\\`.
+fn field_name(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +301,23 @@ mod tests {
             let later = now + denied.retry_after_ms * NANOS_PER_MILLI;
             prop_assert!(check(&limit, tat, later).0.allowed);
         }
+    }
+    #[test]
+    fn header_fields_follow_the_draft() {
+        let limit = RateLimit::new(60, 10).unwrap();
+        assert_eq!(
+            policy_field("restricted", &limit),
+            "\"restricted\";q=10;w=10"
+        );
+        let (first, _) = check(&limit, 0, nanos_from_millis(1_000));
+        assert_eq!(state_field("restricted", &first), "\"restricted\";r=9;t=1");
+        let denied = RateDecision {
+            allowed: false,
+            limit: 10,
+            remaining: 0,
+            reset_ms: 10_000,
+            retry_after_ms: 1_500,
+        };
+        assert_eq!(state_field("a\"b", &denied), "\"a_b\";r=0;t=2");
     }
 }

@@ -54,6 +54,18 @@ pub struct Verdict {
     pub next_tat: Option<u64>,
 }
 
+/// Whether a token that exists may be used at all right now: `Valid`, `Expired` or
+/// `Revoked`. Spends nothing (introspection, and requests no rule lets through).
+pub fn standing(grant: &Grant, revoked: bool, now_ms: i64) -> Code {
+    if grant.expires_at.is_some_and(|at| at <= now_ms) {
+        Code::Expired
+    } else if revoked {
+        Code::Revoked
+    } else {
+        Code::Valid
+    }
+}
+
 /// Decides a request for a token that exists. `tat` is the token's stored
 /// rate-limit state (see [`ratelimit`]); `now_ms` milliseconds since the epoch.
 pub fn decide(grant: &Grant, revoked: bool, need: &Requirement, now_ms: i64, tat: u64) -> Verdict {
@@ -63,11 +75,9 @@ pub fn decide(grant: &Grant, revoked: bool, need: &Requirement, now_ms: i64, tat
         rate: grant.rate_limit.map(|l| ratelimit::peek(&l, tat, now_ns)),
         next_tat: None,
     };
-    if grant.expires_at.is_some_and(|at| at <= now_ms) {
-        return denied(Code::Expired);
-    }
-    if revoked {
-        return denied(Code::Revoked);
+    let standing = standing(grant, revoked, now_ms);
+    if standing != Code::Valid {
+        return denied(standing);
     }
     let scopes_ok = need
         .scopes
