@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use tessera_core::clock::SystemClock;
-use tessera_server::config::{Config, ProcessEnvironment};
+use tessera_server::config::{Config, GatewayConfig, ProcessEnvironment};
 
 mod client;
 
@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service (embedded SQLite under ./tessera-data, listening on 127.0.0.1:7900).
-    Serve(ServerArgs),
+    Serve(ServeArgs),
     /// Create the store and print the new admin token, once, on stdout.
     Init(ServerArgs),
     /// Offline administration of a data dir (stop the server first).
@@ -51,6 +51,53 @@ struct ServerArgs {
     /// A TOML config file.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Also run the gateway: guard this API (e.g. http://127.0.0.1:9000) by the
+    /// config's [[route]] rules and proxy to it.
+    #[arg(long, env = "TESSERA_UPSTREAM")]
+    upstream: Option<String>,
+    /// Where the gateway listens (default 127.0.0.1:7901).
+    #[arg(long, env = "TESSERA_GATEWAY_LISTEN")]
+    gateway_listen: Option<String>,
+}
+
+impl ServeArgs {
+    /// The config, with the gateway flags over the file's `[gateway]`.
+    fn config(&self) -> Result<Config, String> {
+        let mut config = self.server.config()?;
+        let listen = self
+            .gateway_listen
+            .clone()
+            .or_else(|| config.gateway.as_ref().map(|g| g.listen.to_string()));
+        let upstream = self
+            .upstream
+            .clone()
+            .or_else(|| config.gateway.as_ref().map(|g| g.upstream.to_string()));
+        match upstream {
+            Some(upstream) => {
+                let mut gateway = GatewayConfig::new(&upstream, listen.as_deref())
+                    .map_err(|e| format!("--upstream: {e}"))?;
+                if let Some(from_file) = &config.gateway {
+                    gateway.forward_credential = from_file.forward_credential;
+                    gateway.upstream_timeout_secs = from_file.upstream_timeout_secs;
+                }
+                config.gateway = Some(gateway);
+            }
+            None if self.gateway_listen.is_some() => {
+                return Err(
+                    "--gateway-listen needs --upstream (or [gateway] upstream in the config)"
+                        .into(),
+                );
+            }
+            None => {}
+        }
+        Ok(config)
+    }
 }
 
 impl ServerArgs {
@@ -127,7 +174,7 @@ fn init_logging() {
         .init();
 }
 
-async fn serve(args: ServerArgs) -> Result<(), String> {
+async fn serve(args: ServeArgs) -> Result<(), String> {
     let config = args.config()?;
     let (server, admin) = tessera_server::Server::start(config, Arc::new(SystemClock))
         .await

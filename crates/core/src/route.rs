@@ -367,9 +367,9 @@ impl Route {
     }
 
     /// The captured segments when the request matches this rule.
-    fn matches<'t>(&self, target: &'t RequestTarget) -> Option<Vec<(&str, String)>> {
+    fn matches(&self, target: &RequestTarget) -> Option<Vec<(&str, String)>> {
         if let Methods::Only(list) = &self.methods
-            && !list.iter().any(|m| *m == target.method)
+            && !list.contains(&target.method)
         {
             return None;
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tessera_core::clock::Clock;
 use tessera_core::token::{Pepper, SecretToken};
 use tessera_store::{SqliteStore, TokenStore};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -147,8 +147,10 @@ pub async fn reset_admin(config: Config, clock: Arc<dyn Clock>) -> Result<Secret
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
+    /// The gateway's address, when one is configured.
+    pub gateway_addr: Option<SocketAddr>,
     pub engine: Arc<Engine>,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: Option<watch::Sender<bool>>,
     task: JoinHandle<()>,
 }
 
@@ -160,6 +162,7 @@ impl Server {
         clock: Arc<dyn Clock>,
     ) -> Result<(Self, Option<SecretToken>), StartError> {
         let listen = config.listen;
+        let gateway_config = config.gateway.clone();
         let flush_every = Duration::from_millis(config.usage_flush_ms);
         let (engine, dir) = open(config, clock).await?;
         let admin = if engine.has_active_admin() {
@@ -172,13 +175,18 @@ impl Server {
                     .map_err(|e| StartError(e.to_string()))?,
             )
         };
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(StartError::with(&format!("cannot listen on {listen}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(StartError::with("no local address"))?;
-        let (shutdown, stopped) = oneshot::channel::<()>();
+        let (listener, addr) = bind(listen, "").await?;
+        let gateway = match gateway_config {
+            Some(gateway) => {
+                let (listener, addr) = bind(gateway.listen, "gateway ").await?;
+                let app = crate::gateway::router(Arc::clone(&engine), gateway.clone());
+                tracing::info!(%addr, upstream = %gateway.upstream, "the gateway is listening");
+                Some((listener, addr, app))
+            }
+            None => None,
+        };
+        let gateway_addr = gateway.as_ref().map(|(_, addr, _)| *addr);
+        let (shutdown, stopped) = watch::channel(false);
         let app = crate::http::router(Arc::clone(&engine));
         let serving_engine = Arc::clone(&engine);
         let task = tokio::spawn(async move {
@@ -188,13 +196,12 @@ impl Server {
                 flush_every,
                 flusher_stopped,
             ));
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "the server stopped with an error");
+            let api = serve_until(listener, app, stopped.clone());
+            match gateway {
+                Some((listener, _, app)) => {
+                    tokio::join!(api, serve_until(listener, app, stopped));
+                }
+                None => api.await,
             }
             // Let a flush under way finish, then write what is left.
             let _ = stop_flusher.send(());
@@ -208,6 +215,7 @@ impl Server {
         Ok((
             Self {
                 addr,
+                gateway_addr,
                 engine,
                 shutdown: Some(shutdown),
                 task,
@@ -219,7 +227,7 @@ impl Server {
     /// Stops accepting requests, finishes those under way, writes usage, releases the data dir.
     pub async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
+            let _ = shutdown.send(true);
         }
         let _ = (&mut self.task).await;
     }
@@ -243,6 +251,36 @@ impl Server {
         }
         tracing::info!("shutting down");
         self.stop().await;
+    }
+}
+
+async fn bind(
+    addr: SocketAddr,
+    what: &str,
+) -> Result<(tokio::net::TcpListener, SocketAddr), StartError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(StartError::with(&format!("cannot {what}listen on {addr}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(StartError::with("no local address"))?;
+    Ok((listener, bound))
+}
+
+/// Serves `app` until `stop` turns true, then finishes the requests under way.
+async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        })
+        .await;
+    if let Err(error) = served {
+        tracing::error!(%error, "a listener stopped with an error");
     }
 }
 

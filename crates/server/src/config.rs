@@ -8,11 +8,64 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use tessera_core::ratelimit::RateLimit;
 use tessera_core::record::{RateLimitRequest, RateLimitSetting};
+use tessera_core::route::{RouteSpec, RouteTable, Unmatched};
 use tessera_core::scope::{Level, ScopeCatalogue};
 use tessera_core::token::TokenPrefix;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7900";
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
+pub const DEFAULT_GATEWAY_LISTEN: &str = "127.0.0.1:7901";
+/// Seconds the gateway waits for an upstream's response headers (the request body's
+/// upload included) before answering 504.
+pub const DEFAULT_UPSTREAM_TIMEOUT: u64 = 300;
+
+/// `[gateway]` in the config file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayFileConfig {
+    /// The API to guard, e.g. `http://127.0.0.1:9000`.
+    pub upstream: Option<String>,
+    pub listen: Option<String>,
+    /// Pass the token on to the upstream (it is removed by default).
+    #[serde(default)]
+    pub forward_credential: bool,
+    pub upstream_timeout: Option<u64>,
+}
+
+/// The gateway, checked.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    pub upstream: axum::http::Uri,
+    pub listen: SocketAddr,
+    pub forward_credential: bool,
+    pub upstream_timeout_secs: u64,
+}
+
+impl GatewayConfig {
+    /// Checks an upstream URL: `http://host:port` with an optional path prefix.
+    pub fn new(upstream: &str, listen: Option<&str>) -> Result<Self, String> {
+        let uri: axum::http::Uri = upstream.parse().map_err(|_| {
+            format!("upstream {upstream:?} is not a URL like http://127.0.0.1:9000")
+        })?;
+        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+            return Err(format!(
+                "upstream {upstream:?} must be an http:// URL with a host (put TLS in front of or behind tessera)"
+            ));
+        }
+        if uri.query().is_some() {
+            return Err(format!("upstream {upstream:?} must not have a query"));
+        }
+        let listen = listen.unwrap_or(DEFAULT_GATEWAY_LISTEN);
+        Ok(Self {
+            upstream: uri,
+            listen: listen.parse().map_err(|_| {
+                format!("gateway listen address {listen:?} is not host:port, e.g. {DEFAULT_GATEWAY_LISTEN}")
+            })?,
+            forward_credential: false,
+            upstream_timeout_secs: DEFAULT_UPSTREAM_TIMEOUT,
+        })
+    }
+}
 
 /// A rate limit in the config file: `{ profile = "restricted" }` or `{ per_minute = 60, burst = 10 }`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -48,6 +101,13 @@ pub struct FileConfig {
     pub scopes: Option<Vec<ScopeConfig>>,
     /// Milliseconds between writes of usage counts (`last_used_at`, `use_count`).
     pub usage_flush_ms: Option<u64>,
+    /// `[[route]]`: what requests to a guarded API need, first match wins.
+    #[serde(default)]
+    pub route: Vec<RouteSpec>,
+    /// What a request that no route matches gets: `deny` or `any_valid_token`.
+    #[serde(default)]
+    pub unmatched_routes: Unmatched,
+    pub gateway: Option<GatewayFileConfig>,
 }
 
 /// The checked configuration the server runs with.
@@ -63,6 +123,9 @@ pub struct Config {
     pub extra_profiles: Vec<(String, RateLimit)>,
     pub catalogue: ScopeCatalogue,
     pub usage_flush_ms: u64,
+    pub routes: RouteTable,
+    /// Set when tessera also proxies a guarded API.
+    pub gateway: Option<GatewayConfig>,
 }
 
 impl Default for Config {
@@ -79,6 +142,8 @@ impl Default for Config {
             extra_profiles: Vec::new(),
             catalogue: ScopeCatalogue::default_catalogue(),
             usage_flush_ms: 1000,
+            routes: RouteTable::default(),
+            gateway: None,
         }
     }
 }
@@ -153,6 +218,20 @@ impl Config {
         }
         if let Some(ms) = file.usage_flush_ms {
             config.usage_flush_ms = ms.max(10);
+        }
+        config.routes = RouteTable::new(&file.route, file.unmatched_routes, &config.catalogue)?;
+        if let Some(gateway) = &file.gateway {
+            let upstream = gateway
+                .upstream
+                .as_deref()
+                .ok_or("[gateway] needs upstream = \"http://host:port\"")?;
+            let mut checked = GatewayConfig::new(upstream, gateway.listen.as_deref())
+                .map_err(|e| format!("[gateway] {e}"))?;
+            checked.forward_credential = gateway.forward_credential;
+            if let Some(secs) = gateway.upstream_timeout {
+                checked.upstream_timeout_secs = secs.max(1);
+            }
+            config.gateway = Some(checked);
         }
         Ok(config)
     }
@@ -244,6 +323,45 @@ mod tests {
         assert!(config.catalogue.names().contains(&"billing:read"));
         assert!(!config.catalogue.names().contains(&"events:publish"));
         assert!(config.catalogue.names().contains(&"tokens:manage"));
+    }
+
+    #[test]
+    fn routes_and_gateway_are_checked_at_start() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            unmatched_routes = "any_valid_token"
+            [[route]]
+            method = ["GET", "HEAD"]
+            path = "/repo/{repo_id}/{rest...}"
+            scopes = ["repo:read"]
+            resource = "repo:{repo_id}"
+            [gateway]
+            upstream = "http://127.0.0.1:9000/base"
+            "#,
+        )
+        .unwrap();
+        let config = Config::from_file(file, &Vars(HashMap::new())).unwrap();
+        assert!(!config.routes.is_empty());
+        let gateway = config.gateway.unwrap();
+        assert_eq!(gateway.listen.port(), 7901);
+        assert_eq!(gateway.upstream.path(), "/base");
+
+        let bad: FileConfig = toml::from_str(
+            r#"
+            [[route]]
+            path = "/apps/{id}"
+            resource = "app:{app_id}"
+            "#,
+        )
+        .unwrap();
+        let error = Config::from_file(bad, &Vars(HashMap::new())).unwrap_err();
+        assert!(error.starts_with("route 1 (* /apps/{id})"), "{error}");
+        let no_tls: FileConfig = toml::from_str("[gateway]\nupstream = \"https://x\"").unwrap();
+        assert!(
+            Config::from_file(no_tls, &Vars(HashMap::new()))
+                .unwrap_err()
+                .contains("http://")
+        );
     }
 
     #[test]

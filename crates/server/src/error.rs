@@ -18,9 +18,10 @@ pub enum ServiceError {
     /// The presented token is unknown, expired or revoked.
     #[error("the token is {}", describe(*.code))]
     InvalidToken { code: Code },
-    /// The token is valid but lacks a scope this call needs.
-    #[error("this call needs the scope {needed}")]
-    InsufficientScope { needed: String },
+    /// The token is valid but lacks a scope (or the resource) this call needs.
+    /// `scope` is the space-separated list for the `WWW-Authenticate` challenge.
+    #[error("{detail}")]
+    InsufficientScope { scope: String, detail: String },
     /// The caller may not do this (another subtree, an escalation).
     #[error("{detail}")]
     Forbidden { code: &'static str, detail: String },
@@ -38,6 +39,16 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+}
+
+impl ServiceError {
+    /// A call to tessera's own API that needs `scope`.
+    pub fn needs_scope(scope: &str) -> Self {
+        ServiceError::InsufficientScope {
+            scope: scope.to_owned(),
+            detail: format!("this call needs the scope {scope}"),
+        }
+    }
 }
 
 fn describe(code: Code) -> &'static str {

@@ -1,13 +1,16 @@
 //! tessera's service: the in-memory verification index, the token lifecycle over a
 //! storage backend, and the HTTP API.
 //!
-//! Layers, from the outside in: `http` (parse, call, map errors) -> `service`
+//! Layers, from the outside in: `http` (parse, call, map errors) and `gateway`
+//! (proxy a guarded API) -> `guard` (route rules + token, for guarded requests) -> `service`
 //! (who may do what, write ordering) -> `index` (the hot path) and
 //! `tessera_store` (durability) -> `tessera_core` (pure rules).
 
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod gateway;
+pub mod guard;
 pub mod http;
 pub mod index;
 pub mod service;

@@ -159,26 +159,38 @@ impl Engine {
         key_id: Option<&str>,
         need: &Requirement,
     ) -> CheckOutcome {
-        let not_found = CheckOutcome {
-            code: Code::NotFound,
-            checked: None,
-        };
-        let Some(token) = SecretToken::parse(&self.config.token_prefix, secret) else {
-            return not_found;
-        };
-        let Some(slot) = self.index.by_hash(&self.hasher.hash(&token)) else {
-            return not_found;
-        };
+        match self.lookup(secret, key_id) {
+            None => CheckOutcome {
+                code: Code::NotFound,
+                checked: None,
+            },
+            Some(slot) => {
+                let checked = self.index.check_slot(slot, need, self.clock.now_ms());
+                CheckOutcome {
+                    code: checked.verdict.code,
+                    checked: Some(checked),
+                }
+            }
+        }
+    }
+
+    /// The token a credential names, if it exists. Malformed text and a bad checksum
+    /// find nothing without a lookup.
+    pub(crate) fn lookup(&self, secret: &str, key_id: Option<&str>) -> Option<Arc<Slot>> {
+        let token = SecretToken::parse(&self.config.token_prefix, secret)?;
+        let slot = self.index.by_hash(&self.hasher.hash(&token))?;
         if let Some(key) = key_id.filter(|k| k.starts_with(&format!("{ID_KIND}_")))
             && key != slot.id()
         {
-            return not_found;
+            return None;
         }
-        let checked = self.index.check_slot(slot, need, self.clock.now_ms());
-        CheckOutcome {
-            code: checked.verdict.code,
-            checked: Some(checked),
-        }
+        Some(slot)
+    }
+
+    /// Decides a request for a token already looked up; only an allowed request
+    /// spends rate-limit budget.
+    pub(crate) fn check_slot(&self, slot: Arc<Slot>, need: &Requirement) -> Checked {
+        self.index.check_slot(slot, need, self.clock.now_ms())
     }
 
     /// Authenticates a call to tessera's own API, which needs `scope` (or none).
@@ -195,9 +207,7 @@ impl Engine {
         let checked = match (outcome.code, outcome.checked) {
             (Code::Valid, Some(checked)) => checked,
             (Code::Forbidden, _) => {
-                return Err(ServiceError::InsufficientScope {
-                    needed: scope.unwrap_or_default().to_owned(),
-                });
+                return Err(ServiceError::needs_scope(scope.unwrap_or_default()));
             }
             (
                 Code::RateLimited,
@@ -258,9 +268,7 @@ impl Engine {
             .scopes
             .contains_all(&self.index.catalogue().own(TOKENS_MANAGE))
         {
-            return Err(ServiceError::InsufficientScope {
-                needed: TOKENS_MANAGE.to_owned(),
-            });
+            return Err(ServiceError::needs_scope(TOKENS_MANAGE));
         }
         Ok(current)
     }
@@ -489,6 +497,29 @@ impl Engine {
     ) -> Result<TokenRecord, ServiceError> {
         let slot = self.visible(caller, id)?;
         self.revoke_subtree(slot).await
+    }
+
+    /// RFC 7009: revokes the token whose text is presented, and its descendants.
+    /// A text that names no live token is not an error; there is nothing to do.
+    pub async fn revoke_presented(self: &Arc<Self>, secret: &str) -> Result<(), ServiceError> {
+        match self.lookup(secret, None) {
+            Some(slot) if slot.entry().record.revoked_at.is_none() => {
+                self.revoke_subtree(slot).await.map(drop)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// RFC 7662: the token whose text is presented, if it may be used now (a
+    /// rate-limited token is still active). Spends no rate-limit budget.
+    pub fn introspect(&self, secret: &str) -> Option<Arc<Entry>> {
+        let entry = self.lookup(secret, None)?.entry();
+        let standing = tessera_core::verify::standing(
+            &entry.grant,
+            entry.record.revoked_at.is_some(),
+            self.clock.now_ms(),
+        );
+        (standing == Code::Valid).then_some(entry)
     }
 
     /// A token revokes itself (the end of a sandbox session).

@@ -1,9 +1,9 @@
 //! Reading a token from a request: `Authorization: Bearer <token>`, `Authorization:
-//! Api-Key <token>` (Replex), or HTTP Basic with the token as the password (git clone
-//! URLs; Flashback's key:secret pair).
+//! Api-Key <token>` (Replex), HTTP Basic with the token as the password (git clone
+//! URLs; Flashback's key:secret pair), or `X-API-Key: <token>`.
 
-use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderName};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -11,16 +11,37 @@ use crate::error::ServiceError;
 use crate::service::Credential;
 
 const HOW: &str = "send the token as `Authorization: Bearer <token>`, `Authorization: Api-Key <token>`, \
-                   or HTTP Basic with the token as the password";
+                   `X-API-Key: <token>`, or HTTP Basic with the token as the password";
+
+pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// The credential a request presents. Errors never quote the header: it holds a secret.
 pub fn from_headers(headers: &HeaderMap) -> Result<Credential, ServiceError> {
     let missing = |what: &str| ServiceError::MissingCredentials {
         detail: format!("{what}: {HOW}"),
     };
-    let value = headers
-        .get(AUTHORIZATION)
-        .ok_or_else(|| missing("no credentials"))?
+    let single = |name: &HeaderName| {
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (Some(_), Some(_)) => Err(missing("send one credential, not several")),
+            (value, _) => Ok(value),
+        }
+    };
+    let value = match (single(&AUTHORIZATION)?, single(&X_API_KEY)?) {
+        (Some(_), Some(_)) => return Err(missing("send one credential, not several")),
+        (None, Some(key)) => {
+            let secret = key
+                .to_str()
+                .map_err(|_| missing("the X-API-Key header is not readable text"))?;
+            return Ok(Credential {
+                secret: secret.trim().to_owned(),
+                key_id: None,
+            });
+        }
+        (Some(value), None) => value,
+        (None, None) => return Err(missing("no credentials")),
+    };
+    let value = value
         .to_str()
         .map_err(|_| missing("the Authorization header is not readable text"))?;
     let (scheme, rest) = value
@@ -83,6 +104,11 @@ mod tests {
             ("tsr_x", Some("tok_1"))
         );
         assert!(from_headers(&HeaderMap::new()).is_err());
+        let mut api_key = HeaderMap::new();
+        api_key.insert(X_API_KEY, HeaderValue::from_static("tsr_y"));
+        assert_eq!(from_headers(&api_key).unwrap().secret, "tsr_y");
+        api_key.insert(AUTHORIZATION, HeaderValue::from_static("Bearer tsr_x"));
+        assert!(from_headers(&api_key).is_err());
         let error = from_headers(&headers("Token tsr_secret"))
             .unwrap_err()
             .to_string();

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{compat, dto, problem, tokens, verify};
+use crate::http::{authz, compat, dto, oauth, problem, tokens, verify};
 
 /// Liveness: the process answers.
 pub async fn healthz() -> Json<Value> {
@@ -35,10 +35,10 @@ impl Modify for TokenAuth {
     info(title = "tessera", description = "Scoped, revocable API tokens: issue, verify, rate-limit, expire and revoke."),
     paths(
         tokens::create, tokens::list, tokens::show, tokens::update, tokens::revoke, tokens::whoami, tokens::revoke_self,
-        verify::verify, catalogue,
+        verify::verify, catalogue, authz::authz, oauth::introspect, oauth::revoke,
         compat::relace_create, compat::relace_get, compat::relace_delete, compat::flashback_create,
     ),
-    components(schemas(problem::Problem, dto::CreateTokenRequest, dto::UpdateTokenRequest, dto::RateLimitBody)),
+    components(schemas(oauth::TokenForm, oauth::Introspection, problem::Problem, dto::CreateTokenRequest, dto::UpdateTokenRequest, dto::RateLimitBody)),
     modifiers(&TokenAuth)
 )]
 pub struct ApiDoc;

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -15,10 +15,13 @@ use tracing::Level;
 use crate::service::Engine;
 
 pub mod auth;
+pub mod authz;
 pub mod compat;
 pub mod credentials;
 pub mod dto;
+pub mod guarded;
 pub mod meta;
+pub mod oauth;
 pub mod problem;
 pub mod tokens;
 pub mod verify;
@@ -27,7 +30,7 @@ pub mod verify;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/v1/tokens", post(tokens::create).get(tokens::list))
         .route(
             "/v1/tokens/self",
@@ -40,6 +43,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 .delete(tokens::revoke),
         )
         .route("/v1/verify", post(verify::verify))
+        .route(authz::AUTHZ_PATH, any(authz::authz))
+        .route("/v1/authz/{*path}", any(authz::authz))
+        .route("/v1/introspect", post(oauth::introspect))
+        .route("/v1/revoke", post(oauth::revoke))
         .route("/v1/catalogue", get(meta::catalogue))
         .route("/v1/repo_token", post(compat::relace_create))
         .route(
@@ -52,22 +59,31 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/openapi.json", get(meta::openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    with_logging_and_panic_guard(api, "api").with_state(engine)
+}
+
+/// Request logging that names routes, never raw paths, and a panic guard that
+/// answers 500 without echoing the panic (it could hold anything).
+pub fn with_logging_and_panic_guard<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    surface: &'static str,
+) -> Router<S> {
+    router
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
+                .make_span_with(move |request: &Request| {
                     // The route template only: `/v1/repo_token/{token}`, not the token.
                     let route = request
                         .extensions()
                         .get::<MatchedPath>()
                         .map_or("<unmatched>", MatchedPath::as_str);
-                    tracing::info_span!("request", method = %request.method(), route)
+                    tracing::info_span!("request", surface, method = %request.method(), route)
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(CatchPanicLayer::custom(
             |_panic: Box<dyn std::any::Any + Send>| {
-                // The panic's message is not echoed: it could hold anything.
                 tracing::error!("a request handler panicked");
                 problem::route_problem(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,7 +92,6 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 )
             },
         ))
-        .with_state(engine)
 }
 
 async fn not_found() -> Response {

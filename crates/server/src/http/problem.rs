@@ -94,8 +94,8 @@ impl IntoResponse for ServiceError {
                 ),
                 &[challenge("invalid_token", String::new())],
             ),
-            ServiceError::InsufficientScope { ref needed } => {
-                let scope = format!(", scope=\"{needed}\"");
+            ServiceError::InsufficientScope { ref scope, .. } => {
+                let scope = format!(", scope=\"{scope}\"");
                 respond(
                     problem(
                         StatusCode::FORBIDDEN,
@@ -210,6 +210,44 @@ where
                 ),
                 &[],
             )),
+        }
+    }
+}
+
+/// `axum::Form` (`application/x-www-form-urlencoded`), with rejections answered as
+/// problems: the RFC 7662 and RFC 7009 endpoints take their input this way.
+pub struct ApiForm<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiForm<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(request, state).await {
+            Ok(axum::Form(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let (status, code, detail) = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                    (
+                        status,
+                        "unsupported_media_type",
+                        "send the body as `Content-Type: application/x-www-form-urlencoded`, e.g. token=...".to_owned(),
+                    )
+                } else {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        format!(
+                            "the form does not fit this endpoint: {}",
+                            rejection.body_text()
+                        ),
+                    )
+                };
+                Err(respond(problem(status, code, detail), &[]))
+            }
         }
     }
 }

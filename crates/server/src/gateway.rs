@@ -1,0 +1,245 @@
+//! Gateway mode: tessera in front of an API, on a listener of its own. Every request
+//! is decided by the route rules ([`Engine::guard`]) and, if allowed, proxied to the
+//! upstream with identity headers added; bodies stream both ways, never buffered.
+//!
+//! The gateway has its own listener so the guarded API may use any path, `/v1`
+//! included, without meeting tessera's own API.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{self, HeaderName};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::config::GatewayConfig;
+use crate::error::ServiceError;
+use crate::http::credentials::{self, X_API_KEY};
+use crate::http::guarded::{self, DenyStyle, IDENTITY_PREFIX};
+use crate::http::problem;
+use crate::service::Engine;
+
+/// How long to wait for the upstream to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1), and
+/// `Expect`, which the gateway has already answered.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::EXPECT,
+];
+
+pub struct Gateway {
+    engine: Arc<Engine>,
+    client: Client<HttpConnector, Body>,
+    config: GatewayConfig,
+}
+
+/// The gateway's router: every path, every method.
+pub fn router(engine: Arc<Engine>, config: GatewayConfig) -> Router {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    connector.set_nodelay(true);
+    let client = Client::builder(TokioExecutor::new()).build(connector);
+    let gateway = Arc::new(Gateway {
+        engine,
+        client,
+        config,
+    });
+    crate::http::with_logging_and_panic_guard(Router::new().fallback(proxy), "gateway")
+        .with_state(gateway)
+}
+
+async fn proxy(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let credential = credentials::from_headers(&parts.headers);
+    let allowed = match gateway
+        .engine
+        .guard(parts.method.as_str(), &target, credential)
+    {
+        Ok(allowed) => allowed,
+        Err(denied) => {
+            return guarded::deny(
+                denied,
+                DenyStyle {
+                    basic_challenge: true,
+                    rate_limited_as: None,
+                },
+            );
+        }
+    };
+
+    let Ok(uri) = upstream_uri(&gateway.config.upstream, &target) else {
+        return ServiceError::BadRequest {
+            code: "rejected_target",
+            detail: "the request target cannot be passed on".into(),
+        }
+        .into_response();
+    };
+    let original_host = parts.headers.get(header::HOST).cloned();
+    let headers = &mut parts.headers;
+    strip_hop_by_hop(headers);
+    let spoofed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with(IDENTITY_PREFIX))
+        .cloned()
+        .collect();
+    for name in spoofed {
+        headers.remove(name);
+    }
+    if !gateway.config.forward_credential {
+        headers.remove(header::AUTHORIZATION);
+        headers.remove(X_API_KEY);
+    }
+    guarded::set_identity(
+        headers,
+        allowed.identity.as_deref(),
+        gateway.engine.index().catalogue(),
+    );
+    if let Some(host) = original_host {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+    }
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("http"),
+    );
+    append_forwarded_for(headers, client);
+    if let Some(authority) = gateway.config.upstream.authority()
+        && let Ok(host) = HeaderValue::from_str(authority.as_str())
+    {
+        headers.insert(header::HOST, host);
+    }
+    parts.uri = uri;
+    parts.version = axum::http::Version::HTTP_11;
+    let upstream_request = Request::from_parts(parts, body);
+
+    let wait = Duration::from_secs(gateway.config.upstream_timeout_secs);
+    let answer = tokio::time::timeout(wait, gateway.client.request(upstream_request)).await;
+    let mut response = match answer {
+        Ok(Ok(response)) => response.map(Body::new),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "the upstream could not be reached");
+            return problem::route_problem(
+                StatusCode::BAD_GATEWAY,
+                "upstream_unavailable",
+                "the API behind this gateway did not answer; retry later".into(),
+            );
+        }
+        Err(_) => {
+            tracing::warn!(
+                seconds = wait.as_secs(),
+                "the upstream did not answer in time"
+            );
+            return problem::route_problem(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                format!(
+                    "the API behind this gateway did not answer within {} s",
+                    wait.as_secs()
+                ),
+            );
+        }
+    };
+    strip_hop_by_hop(response.headers_mut());
+    guarded::set_rate(response.headers_mut(), allowed.rate.as_ref());
+    response
+}
+
+/// The upstream's URL for a request target: the upstream's path prefix, then the
+/// target as the client sent it (the rules checked it in that very form).
+fn upstream_uri(upstream: &Uri, target: &str) -> Result<Uri, axum::http::Error> {
+    let prefix = upstream.path().trim_end_matches('/');
+    let mut builder = Uri::builder().path_and_query(format!("{prefix}{target}"));
+    if let Some(scheme) = upstream.scheme() {
+        builder = builder.scheme(scheme.clone());
+    }
+    if let Some(authority) = upstream.authority() {
+        builder = builder.authority(authority.clone());
+    }
+    builder.build()
+}
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in HOP_BY_HOP.iter().chain(&named) {
+        headers.remove(name);
+    }
+}
+
+fn append_forwarded_for(headers: &mut HeaderMap, client: SocketAddr) {
+    let name = HeaderName::from_static("x-forwarded-for");
+    let value = match headers.get(&name).and_then(|v| v.to_str().ok()) {
+        Some(earlier) => format!("{earlier}, {}", client.ip()),
+        None => client.ip().to_string(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(name, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_paths_keep_the_prefix_and_the_query() {
+        let base: Uri = "http://127.0.0.1:9000/base/".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&base, "/repo/x?service=git-upload-pack")
+                .unwrap()
+                .to_string(),
+            "http://127.0.0.1:9000/base/repo/x?service=git-upload-pack"
+        );
+        let bare: Uri = "http://127.0.0.1:9000".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&bare, "/").unwrap().to_string(),
+            "http://127.0.0.1:9000/"
+        );
+    }
+
+    #[test]
+    fn connection_named_headers_go_too() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, x-secret-hop"),
+        );
+        headers.insert("x-secret-hop", HeaderValue::from_static("1"));
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+    }
+}

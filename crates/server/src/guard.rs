@@ -1,0 +1,170 @@
+//! Guarding another API: may this request (method, URI, credential) pass? One
+//! decision for every way tessera guards (forward-auth for proxies, the gateway), so
+//! they cannot drift apart. The route rules say what a request needs; the index says
+//! whether the token has it.
+
+use std::sync::Arc;
+
+use tessera_core::ratelimit::{RateDecision, RateLimit};
+use tessera_core::route::{RequestTarget, Resolution, Unmatched};
+use tessera_core::verify::{self, Code, Requirement};
+
+use crate::error::ServiceError;
+use crate::index::{Checked, Entry};
+use crate::service::{Credential, Engine};
+
+/// The rate limit a decision was made under, for the `RateLimit*` response fields.
+pub struct RateReport {
+    /// The profile's name, or `token` for a limit set on the token itself.
+    pub policy: String,
+    pub limit: RateLimit,
+    pub decision: RateDecision,
+}
+
+/// A request that may pass.
+pub struct Allowed {
+    /// The token it was made with; `None` on a public route.
+    pub identity: Option<Arc<Entry>>,
+    pub rate: Option<RateReport>,
+}
+
+/// A request that may not pass, and why.
+pub struct Denied {
+    pub error: ServiceError,
+    pub rate: Option<Box<RateReport>>,
+}
+
+impl From<ServiceError> for Denied {
+    fn from(error: ServiceError) -> Self {
+        Self { error, rate: None }
+    }
+}
+
+impl Engine {
+    /// Decides a guarded request. `credential` is what the request presented, or why
+    /// it presented none that could be read. Fails closed: a target that is not in
+    /// plain form, a route whose resource cannot be filled in, and a request no rule
+    /// matches (unless configured otherwise) are all refused.
+    pub fn guard(
+        &self,
+        method: &str,
+        uri: &str,
+        credential: Result<Credential, ServiceError>,
+    ) -> Result<Allowed, Denied> {
+        let target = RequestTarget::parse(method, uri).map_err(|e| ServiceError::Forbidden {
+            code: "rejected_target",
+            detail: format!("{e}; send the request in its plain form"),
+        })?;
+        let resolution = self.config().routes.resolve(&target);
+        if let Resolution::Public(_) = resolution {
+            return Ok(Allowed {
+                identity: None,
+                rate: None,
+            });
+        }
+        let credential = credential?;
+        let slot = self
+            .lookup(&credential.secret, credential.key_id.as_deref())
+            .ok_or(ServiceError::InvalidToken {
+                code: Code::NotFound,
+            })?;
+        let (route, need) = match resolution {
+            Resolution::Needs(route, need) => (Some(route), need),
+            Resolution::Unmatched(Unmatched::AnyValidToken) => (None, Requirement::default()),
+            refused => {
+                // Nothing this token could hold lets the request through; tell a
+                // dead token so, and a live one why.
+                let entry = slot.entry();
+                let standing = verify::standing(
+                    &entry.grant,
+                    entry.record.revoked_at.is_some(),
+                    self.now_ms(),
+                );
+                if standing != Code::Valid {
+                    return Err(ServiceError::InvalidToken { code: standing }.into());
+                }
+                return Err(match refused {
+                    Resolution::BadResource(route) => ServiceError::Forbidden {
+                        code: "invalid_resource",
+                        detail: format!(
+                            "{} matched, but the path does not name a valid resource",
+                            route.label
+                        ),
+                    },
+                    _ => ServiceError::Forbidden {
+                        code: "no_route",
+                        detail: "no route rule matches this request, and unmatched requests are denied; add a [[route]] for it".into(),
+                    },
+                }
+                .into());
+            }
+        };
+        let checked = self.check_slot(slot, &need);
+        let rate = rate_report(&checked);
+        let error = match checked.verdict.code {
+            Code::Valid => {
+                return Ok(Allowed {
+                    identity: Some(checked.entry),
+                    rate,
+                });
+            }
+            Code::Forbidden => {
+                let catalogue = self.index().catalogue();
+                let scopes = need
+                    .scopes
+                    .as_ref()
+                    .map(|set| catalogue.names_in(set).join(" "))
+                    .unwrap_or_default();
+                let label = route.map_or("this request", |r| r.label.as_str());
+                let mut wanted = Vec::new();
+                if !scopes.is_empty() {
+                    wanted.push(format!("the scopes [{scopes}]"));
+                }
+                if let Some(resource) = &need.resource {
+                    wanted.push(format!("access to {}", resource.as_str()));
+                }
+                ServiceError::InsufficientScope {
+                    detail: format!("{label} needs {}", wanted.join(" and ")),
+                    scope: scopes,
+                }
+            }
+            Code::RateLimited => {
+                let decision = checked.verdict.rate.unwrap_or(RateDecision {
+                    allowed: false,
+                    limit: 0,
+                    remaining: 0,
+                    reset_ms: 1000,
+                    retry_after_ms: 1000,
+                });
+                ServiceError::RateLimited {
+                    retry_after_ms: decision.retry_after_ms,
+                    limit: decision.limit,
+                    reset_ms: decision.reset_ms,
+                }
+            }
+            code => ServiceError::InvalidToken { code },
+        };
+        Err(Denied {
+            error,
+            rate: rate.map(Box::new),
+        })
+    }
+}
+
+fn rate_report(checked: &Checked) -> Option<RateReport> {
+    let limit = checked.entry.grant.rate_limit?;
+    let decision = checked.verdict.rate?;
+    let policy = checked
+        .entry
+        .record
+        .settings
+        .rate_limit
+        .as_ref()
+        .and_then(|setting| setting.profile.clone())
+        .unwrap_or_else(|| "token".to_owned());
+    Some(RateReport {
+        policy,
+        limit,
+        decision,
+    })
+}

@@ -1,0 +1,227 @@
+//! Forward-auth: `/v1/authz`, which nginx `auth_request`, Caddy `forward_auth`,
+//! Traefik `ForwardAuth` and Envoy `ext_authz` call before passing a request on.
+//!
+//! The request being guarded is read from, in order: the path after `/v1/authz`
+//! (Envoy's `path_prefix`; the call's own method is the original one); else
+//! `X-Original-Method` + `X-Original-URI` (nginx); else `X-Forwarded-Method` +
+//! `X-Forwarded-Uri` (Traefik, Caddy). Half a pair, two pairs that disagree, or no
+//! pair at all is refused: guessing would let a client's own headers pick the route.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ServiceError;
+use crate::http::credentials;
+use crate::http::guarded::{self, DenyStyle, RATE_LIMITED_AS};
+use crate::http::problem::Problem;
+use crate::service::Engine;
+
+/// The path forward-auth answers on; anything after it is the guarded path.
+pub const AUTHZ_PATH: &str = "/v1/authz";
+
+const ORIGINAL: (HeaderName, HeaderName) = (
+    HeaderName::from_static("x-original-method"),
+    HeaderName::from_static("x-original-uri"),
+);
+const FORWARDED: (HeaderName, HeaderName) = (
+    HeaderName::from_static("x-forwarded-method"),
+    HeaderName::from_static("x-forwarded-uri"),
+);
+
+/// Any method on `/v1/authz` and `/v1/authz/...`: 200 with identity headers to
+/// pass the request on, 401, 403 or 429 (with a problem body) to refuse it.
+#[utoipa::path(get, path = "/v1/authz", tag = "forward-auth",
+    params(
+        ("X-Original-Method" = Option<String>, Header, description = "nginx: the guarded request's method"),
+        ("X-Original-URI" = Option<String>, Header, description = "nginx: the guarded request's URI"),
+        ("X-Forwarded-Method" = Option<String>, Header, description = "Traefik, Caddy: the guarded request's method"),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "Traefik, Caddy: the guarded request's URI"),
+        ("X-Tessera-Rate-Limited-As" = Option<u16>, Header, description = "answer a rate-limited request with this 4xx status instead of 429 (nginx)"),
+    ),
+    responses(
+        (status = 200, description = "Allowed; X-Tessera-Token-Id, -Token-Name, -Owner, -Scopes, RateLimit-Policy and RateLimit describe it"),
+        (status = 400, body = Problem, description = "No guarded request could be read from the call"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 429, body = Problem)),
+    security(("token" = [])))]
+pub async fn authz(
+    State(engine): State<Arc<Engine>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let style = DenyStyle {
+        basic_challenge: false,
+        rate_limited_as: headers
+            .get(RATE_LIMITED_AS)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<StatusCode>().ok())
+            .filter(|s| s.is_client_error()),
+    };
+    let (method, target) = match guarded_request(&method, &uri, &headers) {
+        Ok(found) => found,
+        Err(error) => return error.into_response(),
+    };
+    match engine.guard(&method, &target, credentials::from_headers(&headers)) {
+        Ok(allowed) => {
+            let mut response = StatusCode::OK.into_response();
+            let out = response.headers_mut();
+            guarded::set_identity(out, allowed.identity.as_deref(), engine.index().catalogue());
+            guarded::set_rate(out, allowed.rate.as_ref());
+            out.insert(guarded::STATUS, StatusCode::OK.as_u16().into());
+            response
+        }
+        Err(denied) => guarded::deny(denied, style),
+    }
+}
+
+/// The method and request target being guarded.
+fn guarded_request(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(String, String), ServiceError> {
+    if let Some(path) = uri
+        .path()
+        .strip_prefix(AUTHZ_PATH)
+        .filter(|p| p.starts_with('/'))
+    {
+        let target = match uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_owned(),
+        };
+        return Ok((method.as_str().to_owned(), target));
+    }
+    let original = pair(headers, &ORIGINAL)?;
+    let forwarded = pair(headers, &FORWARDED)?;
+    match (original, forwarded) {
+        (Some(a), Some(b)) if a != b => Err(bad(
+            "X-Original-* and X-Forwarded-* name different requests; have the proxy send one pair",
+        )),
+        (Some(found), _) | (None, Some(found)) => Ok(found),
+        (None, None) => Err(ServiceError::BadRequest {
+            code: "missing_forwarded_request",
+            detail: format!(
+                "no request to check: send X-Original-Method and X-Original-URI (nginx), X-Forwarded-Method and X-Forwarded-Uri (Traefik, Caddy), or call {AUTHZ_PATH}/<path> (Envoy)"
+            ),
+        }),
+    }
+}
+
+/// A method + URI header pair: both, or neither.
+fn pair(
+    headers: &HeaderMap,
+    (method, uri): &(HeaderName, HeaderName),
+) -> Result<Option<(String, String)>, ServiceError> {
+    let one = |name: &HeaderName| -> Result<Option<String>, ServiceError> {
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => Ok(None),
+            (Some(value), None) => value
+                .to_str()
+                .map(|v| Some(v.trim().to_owned()))
+                .map_err(|_| bad(&format!("{name} is not readable text"))),
+            (Some(_), Some(_)) => Err(bad(&format!("{name} appears more than once"))),
+        }
+    };
+    match (one(method)?, one(uri)?) {
+        (None, None) => Ok(None),
+        (Some(m), Some(u)) if !m.is_empty() && !u.is_empty() => Ok(Some((m, u))),
+        _ => Err(bad(&format!("send both {method} and {uri}, not empty"))),
+    }
+}
+
+fn bad(detail: &str) -> ServiceError {
+    ServiceError::BadRequest {
+        code: "invalid_forwarded_request",
+        detail: detail.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    fn find(
+        method: &str,
+        uri: &str,
+        pairs: &[(&'static str, &'static str)],
+    ) -> Result<(String, String), String> {
+        guarded_request(
+            &method.parse().unwrap(),
+            &uri.parse().unwrap(),
+            &headers(pairs),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_proxy_style_is_read() {
+        let want = Ok(("POST".to_owned(), "/api/x?y=1".to_owned()));
+        assert_eq!(
+            find(
+                "POST",
+                "/v1/authz/api/x?y=1",
+                &[("x-original-uri", "/admin")]
+            ),
+            want
+        );
+        assert_eq!(
+            find(
+                "GET",
+                "/v1/authz",
+                &[
+                    ("x-original-method", "POST"),
+                    ("x-original-uri", "/api/x?y=1")
+                ]
+            ),
+            want
+        );
+        assert_eq!(
+            find(
+                "GET",
+                "/v1/authz",
+                &[
+                    ("x-forwarded-method", "POST"),
+                    ("x-forwarded-uri", "/api/x?y=1")
+                ]
+            ),
+            want
+        );
+    }
+
+    #[test]
+    fn doubt_is_refused() {
+        for pairs in [
+            vec![],
+            vec![("x-original-uri", "/a")],
+            vec![("x-forwarded-method", "GET")],
+            vec![("x-original-method", "GET"), ("x-original-uri", "")],
+            vec![
+                ("x-original-method", "GET"),
+                ("x-original-uri", "/a"),
+                ("x-forwarded-method", "GET"),
+                ("x-forwarded-uri", "/b"),
+            ],
+            vec![
+                ("x-original-method", "GET"),
+                ("x-original-uri", "/a"),
+                ("x-original-uri", "/b"),
+            ],
+        ] {
+            assert!(find("GET", "/v1/authz", &pairs).is_err(), "{pairs:?}");
+        }
+        // `/v1/authzfoo` is not the Envoy form.
+        assert!(find("GET", "/v1/authzfoo", &[]).is_err());
+    }
+}

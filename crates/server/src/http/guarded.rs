@@ -1,0 +1,129 @@
+//! The response fields of a guarded request, shared by forward-auth and the gateway:
+//! identity headers for the API behind, rate-limit fields for the client, and the
+//! denials with their challenges.
+
+use axum::http::header::{HeaderName, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tessera_core::ratelimit;
+use tessera_core::scope::ScopeCatalogue;
+
+use crate::guard::{Denied, RateReport};
+use crate::index::Entry;
+
+pub const TOKEN_ID: HeaderName = HeaderName::from_static("x-tessera-token-id");
+pub const TOKEN_NAME: HeaderName = HeaderName::from_static("x-tessera-token-name");
+pub const OWNER: HeaderName = HeaderName::from_static("x-tessera-owner");
+pub const SCOPES: HeaderName = HeaderName::from_static("x-tessera-scopes");
+/// The status tessera decided, on every forward-auth answer (see `RATE_LIMITED_AS`).
+pub const STATUS: HeaderName = HeaderName::from_static("x-tessera-status");
+/// Sent by a proxy that cannot pass a 429 on (nginx's `auth_request` turns anything
+/// but 2xx, 401 and 403 into a 500): the status to answer a rate-limited request with.
+pub const RATE_LIMITED_AS: HeaderName = HeaderName::from_static("x-tessera-rate-limited-as");
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// Every header a client may not set itself: those tessera sets for the API behind.
+pub const IDENTITY_PREFIX: &str = "x-tessera-";
+
+/// Sets the identity headers, always all four, empty when there is no token (a
+/// public route), so that a proxy copying them overwrites any a client sent.
+pub fn set_identity(headers: &mut HeaderMap, identity: Option<&Entry>, catalogue: &ScopeCatalogue) {
+    let (id, name, owner, scopes) = match identity {
+        Some(entry) => (
+            entry.record.id.clone(),
+            entry.record.settings.name.clone(),
+            entry.record.settings.owner.clone().unwrap_or_default(),
+            catalogue.names_in(&entry.grant.scopes).join(" "),
+        ),
+        None => Default::default(),
+    };
+    for (header, value) in [
+        (TOKEN_ID, id),
+        (TOKEN_NAME, name),
+        (OWNER, owner),
+        (SCOPES, scopes),
+    ] {
+        headers.insert(header, header_text(&value));
+    }
+}
+
+/// Free text as a header value: bytes outside printable ASCII, and `%`, are
+/// percent-encoded, so names in any script survive every proxy unchanged.
+fn header_text(text: &str) -> HeaderValue {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.trim().bytes() {
+        if (b' '..=b'~').contains(&byte) && byte != b'%' {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    HeaderValue::from_str(&out).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Adds `RateLimit-Policy` and `RateLimit` when the token has a rate limit.
+pub fn set_rate(headers: &mut HeaderMap, rate: Option<&RateReport>) {
+    let Some(rate) = rate else { return };
+    let fields = [
+        (
+            RATELIMIT_POLICY,
+            ratelimit::policy_field(&rate.policy, &rate.limit),
+        ),
+        (
+            RATELIMIT,
+            ratelimit::state_field(&rate.policy, &rate.decision),
+        ),
+    ];
+    for (name, value) in fields {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// How a denial is worded for one kind of caller.
+#[derive(Clone, Copy, Default)]
+pub struct DenyStyle {
+    /// Also offer HTTP Basic on a 401: git sends the token from its URL only then.
+    pub basic_challenge: bool,
+    /// Answer a rate-limited request with this status instead of 429.
+    pub rate_limited_as: Option<StatusCode>,
+}
+
+/// A denial as a problem response, with its challenge and rate-limit fields.
+pub fn deny(denied: Denied, style: DenyStyle) -> Response {
+    // The rate fields are taken first: the error is consumed by the response.
+    let rate = denied.rate;
+    let mut response = denied.error.into_response();
+    let status = response.status();
+    let headers = response.headers_mut();
+    set_rate(headers, rate.as_deref());
+    if status == StatusCode::UNAUTHORIZED && style.basic_challenge {
+        headers.append(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"tessera\", charset=\"UTF-8\""),
+        );
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS
+        && let Some(instead) = style.rate_limited_as
+    {
+        *response.status_mut() = instead;
+    }
+    response
+        .headers_mut()
+        .insert(STATUS, HeaderValue::from(status.as_u16()));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_text_survives_any_name() {
+        assert_eq!(header_text("CI deploy"), "CI deploy");
+        assert_eq!(header_text("café 100%"), "caf%C3%A9 100%25");
+        assert_eq!(header_text("a\r\nb"), "a%0D%0Ab");
+    }
+}
