@@ -18,8 +18,11 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
-    configure: fn(&mut Config),
+    configure: Configure,
 }
+
+/// Changes a test makes to the default test config (kept for restarts).
+pub type Configure = Arc<dyn Fn(&mut Config) + Send + Sync>;
 
 /// An HTTP answer: status, headers and the JSON body (`Null` if none).
 pub struct Reply {
@@ -56,10 +59,11 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
-    pub async fn spawn_with(configure: fn(&mut Config)) -> Self {
+    pub async fn spawn_with(configure: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
+        let configure: Configure = Arc::new(configure);
         let dir = tempfile::tempdir().expect("temp dir");
         let clock = Arc::new(ManualClock::new(START_MS));
-        let (server, admin) = start(&dir, &clock, configure).await;
+        let (server, admin) = start(&dir, &clock, &configure).await;
         let base = format!("http://{}", server.addr);
         Self {
             server: Some(server),
@@ -80,7 +84,7 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
-        let (server, admin) = start(&self.dir, &self.clock, self.configure).await;
+        let (server, admin) = start(&self.dir, &self.clock, &self.configure).await;
         assert!(admin.is_none(), "a restart keeps the admin token");
         self.base = format!("http://{}", server.addr);
         self.server = Some(server);
@@ -167,7 +171,7 @@ pub async fn reply(response: reqwest::Response) -> Reply {
 async fn start(
     dir: &tempfile::TempDir,
     clock: &Arc<ManualClock>,
-    configure: fn(&mut Config),
+    configure: &Configure,
 ) -> (Server, Option<tessera_core::token::SecretToken>) {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("address"),

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod flows;
+mod guard;
 mod helpers;
 mod lifecycle;
 mod listing;
