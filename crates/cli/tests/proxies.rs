@@ -344,6 +344,13 @@ fn drive_proxy(proxy_port: u16, api: &str, admin: &str, hits: &AtomicU64, name: 
     let none = send(client.post(format!("{proxy}/api/v1/apps/1/events")));
     assert_eq!(none.status, 401, "{name}");
     assert!(none.header("www-authenticate").contains("Bearer"), "{name}");
+    assert_eq!(
+        none.headers.get_all("www-authenticate").iter().count(),
+        1,
+        "{name}: one challenge: {}",
+        none.header("www-authenticate")
+    );
+    assert!(none.header("content-type").contains("application/problem+json"));
     let bogus = send(
         client
             .post(format!("{proxy}/api/v1/apps/1/events"))
