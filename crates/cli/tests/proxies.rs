@@ -350,7 +350,10 @@ fn drive_proxy(proxy_port: u16, api: &str, admin: &str, hits: &AtomicU64, name: 
         "{name}: one challenge: {}",
         none.header("www-authenticate")
     );
-    assert!(none.header("content-type").contains("application/problem+json"));
+    assert!(
+        none.header("content-type")
+            .contains("application/problem+json")
+    );
     let bogus = send(
         client
             .post(format!("{proxy}/api/v1/apps/1/events"))
