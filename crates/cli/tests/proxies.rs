@@ -84,14 +84,15 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `tessera serve` with a config file; returns it and the admin token it printed.
-fn tessera(dir: &Path, config: &Path, port: u16, extra: &[&str]) -> (Daemon, String) {
+/// `tessera serve` with a config file, logging at `log` (a `TESSERA_LOG` filter);
+/// returns it and the admin token it printed.
+fn tessera(dir: &Path, config: &Path, port: u16, log: &str, extra: &[&str]) -> (Daemon, String) {
     let mut command = Command::new(BINARY);
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("TESSERA_DATA_DIR", dir.join("tessera-data"))
-        .env("TESSERA_LOG", "info")
+        .env("TESSERA_LOG", log)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--config")
         .arg(config)
@@ -280,7 +281,13 @@ fn revoke(api: &str, admin: &str, id: &str) {
 }
 
 /// Every allow and deny case, through a proxy at `proxy_port` guarding the upstream.
-fn drive_proxy(proxy_port: u16, api: &str, admin: &str, hits: &AtomicU64, name: &str) {
+fn drive_proxy(
+    proxy_port: u16,
+    api: &str,
+    admin: &str,
+    hits: &AtomicU64,
+    name: &str,
+) -> Vec<String> {
     let client = reqwest::blocking::Client::new();
     let proxy = format!("http://127.0.0.1:{proxy_port}");
     let (id, token) = create(
@@ -433,6 +440,19 @@ fn drive_proxy(proxy_port: u16, api: &str, admin: &str, hits: &AtomicU64, name: 
             .bearer_auth(&ownerless),
     );
     assert_eq!(revoked.status, 401, "{name}");
+    vec![token, ownerless]
+}
+
+/// Token texts never reach tessera's log, even at `trace`.
+fn assert_not_logged(tessera: &Daemon, tokens: &[String]) {
+    let log = tessera.log_text();
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "the log is verbose"
+    );
+    for token in tokens {
+        assert!(!log.contains(token.as_str()), "a token is in tessera's log");
+    }
 }
 
 #[test]
@@ -440,7 +460,13 @@ fn nginx_auth_request_recipe_guards_an_api() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (upstream_port, hits) = upstream();
     let (api_port, proxy_port) = (free_port(), free_port());
-    let (_tessera, admin) = tessera(dir.path(), &docs("routes.example.toml"), api_port, &[]);
+    let (tessera, admin) = tessera(
+        dir.path(),
+        &docs("routes.example.toml"),
+        api_port,
+        "trace",
+        &[],
+    );
     let site = recipe(
         "nginx/tessera.conf",
         &[
@@ -451,7 +477,8 @@ fn nginx_auth_request_recipe_guards_an_api() {
     );
     let _nginx = nginx(dir.path(), &site, proxy_port);
     let api = format!("http://127.0.0.1:{api_port}");
-    drive_proxy(proxy_port, &api, &admin, &hits, "nginx");
+    let tokens = drive_proxy(proxy_port, &api, &admin, &hits, "nginx");
+    assert_not_logged(&tessera, &tokens);
 }
 
 #[test]
@@ -459,7 +486,13 @@ fn caddy_forward_auth_recipe_guards_an_api() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (upstream_port, hits) = upstream();
     let (api_port, proxy_port) = (free_port(), free_port());
-    let (_tessera, admin) = tessera(dir.path(), &docs("routes.example.toml"), api_port, &[]);
+    let (tessera, admin) = tessera(
+        dir.path(),
+        &docs("routes.example.toml"),
+        api_port,
+        "trace",
+        &[],
+    );
     let site = recipe(
         "caddy/Caddyfile",
         &[
@@ -484,7 +517,8 @@ fn caddy_forward_auth_recipe_guards_an_api() {
         .env("XDG_CONFIG_HOME", dir.path().join("caddy-config"));
     let _caddy = Daemon::start("caddy", command, dir.path().join("caddy.log"), proxy_port);
     let api = format!("http://127.0.0.1:{api_port}");
-    drive_proxy(proxy_port, &api, &admin, &hits, "caddy");
+    let tokens = drive_proxy(proxy_port, &api, &admin, &hits, "caddy");
+    assert_not_logged(&tessera, &tokens);
 }
 
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -589,10 +623,11 @@ fn git_clones_and_pushes_through_the_gateway_by_scope() {
         ],
     );
     let _nginx = nginx(root, &site, backend_port);
-    let (_tessera, admin) = tessera(
+    let (tessera, admin) = tessera(
         root,
         &docs("git/routes.toml"),
         api_port,
+        "trace",
         &[
             "--upstream",
             &format!("http://127.0.0.1:{backend_port}"),
@@ -683,6 +718,7 @@ fn the_gateway_streams_a_gibibyte_each_way_without_holding_it() {
         dir.path(),
         &config,
         api_port,
+        "info",
         &[
             "--upstream",
             &format!("http://127.0.0.1:{upstream_port}"),
