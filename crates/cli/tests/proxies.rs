@@ -694,6 +694,7 @@ fn git_clones_and_pushes_through_the_gateway_by_scope() {
         &["ls-remote", &url(&reader, "r1")],
         "Authentication failed",
     );
+    assert_not_logged(&tessera, &[reader, writer, stranger]);
 }
 
 /// Peak resident memory of a process, in KiB.
