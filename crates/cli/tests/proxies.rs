@@ -455,8 +455,10 @@ fn assert_not_logged(tessera: &Daemon, tokens: &[String]) {
     }
 }
 
-#[test]
-fn nginx_auth_request_recipe_guards_an_api() {
+/// tessera with the example routes, the upstream, and a proxy started by `start`
+/// from the recipe `path` (its documented addresses replaced by free ports), driven
+/// through every case.
+fn guard_through(name: &str, path: &str, start: impl FnOnce(&Path, &str, u16) -> Daemon) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (upstream_port, hits) = upstream();
     let (api_port, proxy_port) = (free_port(), free_port());
@@ -468,57 +470,43 @@ fn nginx_auth_request_recipe_guards_an_api() {
         &[],
     );
     let site = recipe(
-        "nginx/tessera.conf",
+        path,
         &[
             ("127.0.0.1:7900", format!("127.0.0.1:{api_port}")),
             ("127.0.0.1:9000", format!("127.0.0.1:{upstream_port}")),
             ("127.0.0.1:8080", format!("127.0.0.1:{proxy_port}")),
         ],
     );
-    let _nginx = nginx(dir.path(), &site, proxy_port);
+    let _proxy = start(dir.path(), &site, proxy_port);
     let api = format!("http://127.0.0.1:{api_port}");
-    let tokens = drive_proxy(proxy_port, &api, &admin, &hits, "nginx");
+    let tokens = drive_proxy(proxy_port, &api, &admin, &hits, name);
     assert_not_logged(&tessera, &tokens);
 }
 
 #[test]
+fn nginx_auth_request_recipe_guards_an_api() {
+    guard_through("nginx", "nginx/tessera.conf", nginx);
+}
+
+#[test]
 fn caddy_forward_auth_recipe_guards_an_api() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (upstream_port, hits) = upstream();
-    let (api_port, proxy_port) = (free_port(), free_port());
-    let (tessera, admin) = tessera(
-        dir.path(),
-        &docs("routes.example.toml"),
-        api_port,
-        "trace",
-        &[],
-    );
-    let site = recipe(
-        "caddy/Caddyfile",
-        &[
-            ("127.0.0.1:7900", format!("127.0.0.1:{api_port}")),
-            ("127.0.0.1:9000", format!("127.0.0.1:{upstream_port}")),
-            ("127.0.0.1:8080", format!("127.0.0.1:{proxy_port}")),
-        ],
-    );
-    // Test-only global options: no admin endpoint, no certificates, nothing saved.
-    let caddyfile = dir.path().join("Caddyfile");
-    std::fs::write(
-        &caddyfile,
-        format!("{{\n\tadmin off\n\tauto_https off\n}}\n\n{site}"),
-    )
-    .expect("Caddyfile");
-    let mut command = Command::new("caddy");
-    command
-        .args(["run", "--adapter", "caddyfile", "--config"])
-        .arg(&caddyfile)
-        .env("HOME", dir.path())
-        .env("XDG_DATA_HOME", dir.path().join("caddy-data"))
-        .env("XDG_CONFIG_HOME", dir.path().join("caddy-config"));
-    let _caddy = Daemon::start("caddy", command, dir.path().join("caddy.log"), proxy_port);
-    let api = format!("http://127.0.0.1:{api_port}");
-    let tokens = drive_proxy(proxy_port, &api, &admin, &hits, "caddy");
-    assert_not_logged(&tessera, &tokens);
+    guard_through("caddy", "caddy/Caddyfile", |dir, site, port| {
+        // Test-only global options: no admin endpoint, no certificates.
+        let caddyfile = dir.join("Caddyfile");
+        std::fs::write(
+            &caddyfile,
+            format!("{{\n\tadmin off\n\tauto_https off\n}}\n\n{site}"),
+        )
+        .expect("Caddyfile");
+        let mut command = Command::new("caddy");
+        command
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&caddyfile)
+            .env("HOME", dir)
+            .env("XDG_DATA_HOME", dir.join("caddy-data"))
+            .env("XDG_CONFIG_HOME", dir.join("caddy-config"));
+        Daemon::start("caddy", command, dir.join("caddy.log"), port)
+    });
 }
 
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {
