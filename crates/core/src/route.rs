@@ -126,6 +126,10 @@ pub enum TargetError {
     HiddenSeparator,
     #[error("the URI is not UTF-8 once decoded")]
     NotUtf8,
+    #[error("the path has a `;` (path parameters are not accepted)")]
+    PathParameter,
+    #[error("the URI has a `#` fragment, which a request never carries")]
+    Fragment,
 }
 
 /// What a request needs, once the rules have been applied.
@@ -150,26 +154,31 @@ impl RequestTarget {
             return Err(TargetError::BadMethod);
         }
         let uri = strip_scheme_and_authority(uri);
-        let uri = uri.split_once('#').map_or(uri, |(before, _)| before);
+        // Servers differ on what follows `#` in a request line: refuse it.
+        if uri.contains('#') {
+            return Err(TargetError::Fragment);
+        }
         let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
         let Some(path) = path.strip_prefix('/') else {
             return Err(TargetError::NotAbsolute);
         };
-        let raw: Vec<&str> = path.split('/').collect();
-        let mut segments = Vec::with_capacity(raw.len());
-        for (i, segment) in raw.iter().enumerate() {
-            // A trailing slash leaves one empty last segment; any other is `//`.
-            if segment.is_empty() && i + 1 != raw.len() {
+        // A trailing slash is the same request to many servers: match `/x/` as `/x`.
+        let path = path.strip_suffix('/').unwrap_or(path);
+        let mut segments = Vec::new();
+        for segment in path.split('/').filter(|_| !path.is_empty()) {
+            if segment.is_empty() {
                 return Err(TargetError::EmptySegment);
             }
             let decoded = decode(segment, false)?;
             if decoded.contains(['/', '\\', '\0']) {
                 return Err(TargetError::HiddenSeparator);
             }
-            // `..;x` is `..` to some servers (path parameters): refuse those too.
-            let bare = decoded.split(';').next().unwrap_or_default();
-            if bare == "." || bare == ".." {
+            if decoded == "." || decoded == ".." {
                 return Err(TargetError::DotSegment);
+            }
+            // `/admin;x` is `/admin` to some servers (path parameters), `..;` is `..`.
+            if decoded.contains(';') {
+                return Err(TargetError::PathParameter);
             }
             segments.push(decoded);
         }
@@ -449,13 +458,15 @@ fn parse_template(path: &str) -> Result<(Vec<Segment>, Option<String>), String> 
     let Some(body) = path.strip_prefix('/') else {
         return Err("path must start with `/`".into());
     };
-    let parts: Vec<&str> = body.split('/').collect();
+    // As for requests, `/x/` is `/x`.
+    let body = body.strip_suffix('/').unwrap_or(body);
+    let parts: Vec<&str> = body.split('/').filter(|_| !body.is_empty()).collect();
     let mut segments = Vec::new();
     let mut rest = None;
     let mut names: Vec<&str> = Vec::new();
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
-        if part.is_empty() && !last {
+        if part.is_empty() {
             return Err("path has an empty segment (`//`)".into());
         }
         if *part == "." || *part == ".." {
@@ -485,9 +496,9 @@ fn parse_template(path: &str) -> Result<(Vec<Segment>, Option<String>), String> 
                     segments.push(Segment::Capture(name.to_owned()));
                 }
             }
-            None if part.contains(['{', '}', '%', '?', '#']) => {
+            None if part.contains(['{', '}', '%', '?', '#', ';']) => {
                 return Err(format!(
-                    "segment {part:?} must be plain text or a whole `{{name}}` (no `{{`, `}}`, `%`, `?`, `#` inside)"
+                    "segment {part:?} must be plain text or a whole `{{name}}` (no `{{`, `}}`, `%`, `?`, `#`, `;` inside)"
                 ));
             }
             None => segments.push(Segment::Literal((*part).to_owned())),
@@ -509,6 +520,11 @@ fn parse_resource_template(text: &str, captures: &[&str]) -> Result<Vec<Piece>, 
         if !captures.contains(&name) {
             return Err(format!(
                 "resource {text:?} uses `{{{name}}}`, which the path does not capture"
+            ));
+        }
+        if pieces.iter().any(|p| matches!(p, Piece::Capture(_))) {
+            return Err(format!(
+                "resource {text:?} may use one capture: with two, different paths could name the same resource"
             ));
         }
         if !before.is_empty() {
@@ -599,6 +615,11 @@ mod tests {
             resolve(&t, "GET", "/api/v1/apps"),
             Resolution::Unmatched(Unmatched::Deny)
         ));
+        // `/events/` is `/events`: it cannot slip past rule 1 into rule 2.
+        match resolve(&t, "POST", "/api/v1/apps/42/events/") {
+            Resolution::Needs(route, _) => assert!(route.label.starts_with("route 1")),
+            other => panic!("{other:?}"),
+        }
         // Percent-encoded text matches its decoded form.
         assert_eq!(
             resource_of(resolve(&t, "POST", "/api/v1/apps/%34%32/events")).as_deref(),
@@ -636,7 +657,9 @@ mod tests {
         for (uri, error) in [
             ("/api/../admin", TargetError::DotSegment),
             ("/api/%2e%2E/admin", TargetError::DotSegment),
-            ("/api/..;x/admin", TargetError::DotSegment),
+            ("/api/..;x/admin", TargetError::PathParameter),
+            ("/api/admin;x", TargetError::PathParameter),
+            ("/public#/../admin", TargetError::Fragment),
             ("/api/./x", TargetError::DotSegment),
             ("/api//x", TargetError::EmptySegment),
             ("/api/a%2Fb", TargetError::HiddenSeparator),
@@ -657,6 +680,14 @@ mod tests {
         );
         let absolute = RequestTarget::parse("GET", "http://example.test:8080/a/b?c=d").unwrap();
         assert_eq!(absolute.segments, ["a", "b"]);
+        let trailing = RequestTarget::parse("GET", "/a/b/").unwrap();
+        assert_eq!(trailing.segments, ["a", "b"]);
+        assert!(
+            RequestTarget::parse("GET", "/")
+                .unwrap()
+                .segments
+                .is_empty()
+        );
     }
 
     #[test]
@@ -691,6 +722,10 @@ mod tests {
             (spec("GET", "/apps/{x}/{x}", &[], None), "twice"),
             (spec("GET", "/apps/a{x}", &[], None), "plain text"),
             (spec("GET", "/apps/{x}", &[], Some("{x}")), "type:"),
+            (
+                spec("GET", "/a/{x}/{y}", &[], Some("org:{x}.{y}")),
+                "one capture",
+            ),
         ];
         for (rule, expected) in cases {
             let error = RouteTable::new(
@@ -732,15 +767,14 @@ mod tests {
 
     proptest! {
         /// Whatever the spelling, a target that parses is one a rule sees in plain
-        /// form: no segment is empty (but a trailing one), `.`, `..`, or holds a separator.
+        /// form: no segment is empty, `.`, `..`, or holds a separator or a `;`.
         #[test]
         fn parsed_targets_are_canonical(uri in "/[a-z%0-9./\\\\;]{0,24}") {
             if let Ok(target) = RequestTarget::parse("GET", &uri) {
-                let last = target.segments.len().saturating_sub(1);
-                for (i, segment) in target.segments.iter().enumerate() {
-                    prop_assert!(!segment.is_empty() || i == last);
+                for segment in &target.segments {
+                    prop_assert!(!segment.is_empty());
                     prop_assert!(segment != "." && segment != "..");
-                    prop_assert!(!segment.contains(['/', '\\', '\0']));
+                    prop_assert!(!segment.contains(['/', '\\', '\0', ';']));
                 }
             }
         }

@@ -102,12 +102,12 @@ async fn proxy(
     let original_host = parts.headers.get(header::HOST).cloned();
     let headers = &mut parts.headers;
     strip_hop_by_hop(headers);
-    let spoofed: Vec<HeaderName> = headers
+    let refused: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with(IDENTITY_PREFIX))
+        .filter(|name| is_spoofable(name))
         .cloned()
         .collect();
-    for name in spoofed {
+    for name in refused {
         headers.remove(name);
     }
     if !gateway.config.forward_credential {
@@ -182,6 +182,18 @@ fn upstream_uri(upstream: &Uri, target: &str) -> Result<Uri, axum::http::Error> 
     builder.build()
 }
 
+/// Headers a client may not send through: tessera's identity headers, spelled with
+/// `-` or `_` (CGI, WSGI, Rack and PHP read `X_Tessera_Owner` as `X-Tessera-Owner`),
+/// and method overrides, which would run an allowed POST as, say, a DELETE.
+fn is_spoofable(name: &HeaderName) -> bool {
+    let name = name.as_str().replace('_', "-");
+    name.starts_with(IDENTITY_PREFIX)
+        || matches!(
+            name.as_str(),
+            "x-http-method-override" | "x-http-method" | "x-method-override"
+        )
+}
+
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -224,6 +236,23 @@ mod tests {
             upstream_uri(&bare, "/").unwrap().to_string(),
             "http://127.0.0.1:9000/"
         );
+    }
+
+    #[test]
+    fn identity_and_method_override_headers_are_refused_in_any_spelling() {
+        for name in [
+            "x-tessera-owner",
+            "x_tessera_owner",
+            "x-tessera-anything",
+            "x-http-method-override",
+            "x_method_override",
+        ] {
+            assert!(
+                is_spoofable(&HeaderName::from_bytes(name.as_bytes()).unwrap()),
+                "{name}"
+            );
+        }
+        assert!(!is_spoofable(&HeaderName::from_static("x-request-id")));
     }
 
     #[test]

@@ -121,7 +121,8 @@ impl Engine {
                     wanted.push(format!("the scopes [{scopes}]"));
                 }
                 if let Some(resource) = &need.resource {
-                    wanted.push(format!("access to {}", resource.as_str()));
+                    // The type only: the id comes from the path, which is not echoed.
+                    wanted.push(format!("access to the {} this path names", resource.kind()));
                 }
                 ServiceError::InsufficientScope {
                     detail: format!("{label} needs {}", wanted.join(" and ")),

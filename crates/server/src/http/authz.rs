@@ -83,19 +83,26 @@ fn guarded_request(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<(String, String), ServiceError> {
+    let original = pair(headers, &ORIGINAL)?;
+    let forwarded = pair(headers, &FORWARDED)?;
     if let Some(path) = uri
         .path()
         .strip_prefix(AUTHZ_PATH)
         .filter(|p| p.starts_with('/'))
     {
+        // A proxy pointed at `/v1/authz/` by mistake would otherwise have every
+        // request judged as `/`: two descriptions of the request are one too many.
+        if original.is_some() || forwarded.is_some() {
+            return Err(bad(&format!(
+                "the request is described twice: by the path after {AUTHZ_PATH} and by X-Original-*/X-Forwarded-* headers; call {AUTHZ_PATH} itself with the headers, or {AUTHZ_PATH}/<path> without them"
+            )));
+        }
         let target = match uri.query() {
             Some(query) => format!("{path}?{query}"),
             None => path.to_owned(),
         };
         return Ok((method.as_str().to_owned(), target));
     }
-    let original = pair(headers, &ORIGINAL)?;
-    let forwarded = pair(headers, &FORWARDED)?;
     match (original, forwarded) {
         (Some(a), Some(b)) if a != b => Err(bad(
             "X-Original-* and X-Forwarded-* name different requests; have the proxy send one pair",
@@ -168,14 +175,7 @@ mod tests {
     #[test]
     fn every_proxy_style_is_read() {
         let want = Ok(("POST".to_owned(), "/api/x?y=1".to_owned()));
-        assert_eq!(
-            find(
-                "POST",
-                "/v1/authz/api/x?y=1",
-                &[("x-original-uri", "/admin")]
-            ),
-            want
-        );
+        assert_eq!(find("POST", "/v1/authz/api/x?y=1", &[]), want);
         assert_eq!(
             find(
                 "GET",
@@ -221,6 +221,12 @@ mod tests {
         ] {
             assert!(find("GET", "/v1/authz", &pairs).is_err(), "{pairs:?}");
         }
+        // The path form and a header pair at once: which is the request?
+        let twice = [
+            ("x-original-method", "DELETE"),
+            ("x-original-uri", "/admin"),
+        ];
+        assert!(find("GET", "/v1/authz/", &twice).is_err());
         // `/v1/authzfoo` is not the Envoy form.
         assert!(find("GET", "/v1/authzfoo", &[]).is_err());
     }
