@@ -1,5 +1,6 @@
 //! The one error type of the service. `http::problem` maps it to responses, in one place.
 
+use tessera_core::ratelimit::RateDecision;
 use tessera_core::record::InputError;
 use tessera_core::verify::Code;
 use tessera_store::StoreError;
@@ -47,6 +48,15 @@ impl ServiceError {
         ServiceError::InsufficientScope {
             scope: scope.to_owned(),
             detail: format!("this call needs the scope {scope}"),
+        }
+    }
+
+    /// A request refused by its token's rate limit.
+    pub fn rate_limited(decision: &RateDecision) -> Self {
+        ServiceError::RateLimited {
+            retry_after_ms: decision.retry_after_ms,
+            limit: decision.limit,
+            reset_ms: decision.reset_ms,
         }
     }
 }

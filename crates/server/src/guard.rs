@@ -101,14 +101,14 @@ impl Engine {
         };
         let checked = self.check_slot(slot, &need);
         let rate = rate_report(&checked);
-        let error = match checked.verdict.code {
-            Code::Valid => {
+        let error = match (checked.verdict.code, checked.verdict.rate) {
+            (Code::Valid, _) => {
                 return Ok(Allowed {
                     identity: Some(checked.entry),
                     rate,
                 });
             }
-            Code::Forbidden => {
+            (Code::Forbidden, _) => {
                 let catalogue = self.index().catalogue();
                 let scopes = need
                     .scopes
@@ -129,21 +129,8 @@ impl Engine {
                     scope: scopes,
                 }
             }
-            Code::RateLimited => {
-                let decision = checked.verdict.rate.unwrap_or(RateDecision {
-                    allowed: false,
-                    limit: 0,
-                    remaining: 0,
-                    reset_ms: 1000,
-                    retry_after_ms: 1000,
-                });
-                ServiceError::RateLimited {
-                    retry_after_ms: decision.retry_after_ms,
-                    limit: decision.limit,
-                    reset_ms: decision.reset_ms,
-                }
-            }
-            code => ServiceError::InvalidToken { code },
+            (Code::RateLimited, Some(rate)) => ServiceError::rate_limited(&rate),
+            (code, _) => ServiceError::InvalidToken { code },
         };
         Err(Denied {
             error,

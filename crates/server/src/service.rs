@@ -219,11 +219,7 @@ impl Engine {
                     ..
                 }),
             ) => {
-                return Err(ServiceError::RateLimited {
-                    retry_after_ms: rate.retry_after_ms,
-                    limit: rate.limit,
-                    reset_ms: rate.reset_ms,
-                });
+                return Err(ServiceError::rate_limited(&rate));
             }
             (code, _) => return Err(ServiceError::InvalidToken { code }),
         };
@@ -430,13 +426,8 @@ impl Engine {
         let not_found = || ServiceError::NotFound {
             what: "token".into(),
         };
-        let token = SecretToken::parse(&self.config.token_prefix, secret).ok_or_else(not_found)?;
-        let slot = self
-            .index
-            .by_hash(&self.hasher.hash(&token))
-            .ok_or_else(not_found)?;
-        let id = slot.id();
-        self.visible(caller, &id).map_err(|_| not_found())?;
+        let slot = self.lookup(secret, None).ok_or_else(not_found)?;
+        self.visible(caller, &slot.id()).map_err(|_| not_found())?;
         Ok(slot.live_record())
     }
 
