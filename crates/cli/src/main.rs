@@ -70,6 +70,9 @@ impl ServeArgs {
     /// The config, with the gateway flags over the file's `[gateway]`.
     fn config(&self) -> Result<Config, String> {
         let mut config = self.server.config()?;
+        if self.upstream.is_none() && self.gateway_listen.is_none() {
+            return Ok(config);
+        }
         let listen = self
             .gateway_listen
             .clone()
