@@ -51,6 +51,10 @@ struct ServerArgs {
     /// A TOML config file.
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
+    /// Keep tokens in PostgreSQL (postgres://user:password@host:port/db), shared by
+    /// every node, instead of SQLite in the data dir. Also TESSERA_DATABASE_URL.
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -64,12 +68,18 @@ struct ServeArgs {
     /// Where the gateway listens (default 127.0.0.1:7901).
     #[arg(long, env = "TESSERA_GATEWAY_LISTEN")]
     gateway_listen: Option<String>,
+    /// Share rate limits across nodes in Redis (redis://host:port). Also TESSERA_REDIS_URL.
+    #[arg(long)]
+    redis_url: Option<String>,
 }
 
 impl ServeArgs {
     /// The config, with the gateway flags over the file's `[gateway]`.
     fn config(&self) -> Result<Config, String> {
         let mut config = self.server.config()?;
+        if let Some(url) = &self.redis_url {
+            config.set_redis_url(url)?;
+        }
         if self.upstream.is_none() && self.gateway_listen.is_none() {
             return Ok(config);
         }
@@ -113,6 +123,9 @@ impl ServerArgs {
             config.listen = listen.parse().map_err(|_| {
                 format!("--listen {listen:?} is not host:port, e.g. 127.0.0.1:7900")
             })?;
+        }
+        if let Some(url) = &self.database_url {
+            config.set_database_url(url)?;
         }
         Ok(config)
     }

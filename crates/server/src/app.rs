@@ -1,5 +1,6 @@
-//! Starting and stopping tessera: the data directory, the pepper, the engine, the
-//! listener and the background usage writer.
+//! Starting and stopping tessera: the store (SQLite in the data directory, or a
+//! shared PostgreSQL database), the pepper, the engine, the listeners and the
+//! background tasks (usage writer, change follower).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use tessera_core::clock::Clock;
 use tessera_core::token::{Pepper, SecretToken};
-use tessera_store::{SqliteStore, TokenStore};
+use tessera_store::{PostgresStore, SqliteStore, TokenStore};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -106,15 +107,37 @@ impl DataDir {
     }
 }
 
-/// Opens the data dir, the store and the engine.
+/// Opens the store and the engine. With SQLite, the data dir comes back too: its lock
+/// must be held for as long as the store is used.
 pub async fn open(
     config: Config,
     clock: Arc<dyn Clock>,
-) -> Result<(Arc<Engine>, DataDir), StartError> {
-    let dir = DataDir::open(&config.data_dir)?;
-    let pepper = dir.pepper(config.pepper.as_deref())?;
-    let store: Arc<dyn TokenStore> =
-        Arc::new(SqliteStore::open(&dir.database()).map_err(|e| StartError(e.to_string()))?);
+) -> Result<(Arc<Engine>, Option<DataDir>), StartError> {
+    let (store, pepper, dir): (Arc<dyn TokenStore>, Pepper, Option<DataDir>) = match &config
+        .database_url
+    {
+        Some(url) => {
+            let pepper = config.pepper.as_deref().ok_or_else(|| {
+                    StartError(
+                        "with database_url, every node must hash tokens with the same pepper: set `pepper` \
+                         in the config file or TESSERA_PEPPER (32 random bytes, e.g. `openssl rand -hex 32`)"
+                            .into(),
+                    )
+                })?;
+            let pepper = Pepper::new(pepper.as_bytes().to_vec()).map_err(StartError)?;
+            let store = PostgresStore::connect(url.expose())
+                .await
+                .map_err(|e| StartError(format!("PostgreSQL at {url:?}: {e}")))?;
+            (Arc::new(store), pepper, None)
+        }
+        None => {
+            let dir = DataDir::open(&config.data_dir)?;
+            let pepper = dir.pepper(config.pepper.as_deref())?;
+            let store =
+                SqliteStore::open(&dir.database()).map_err(|e| StartError(e.to_string()))?;
+            (Arc::new(store), pepper, Some(dir))
+        }
+    };
     let engine = Engine::open(config, store, &pepper, clock)
         .await
         .map_err(|e| StartError(e.to_string()))?;
@@ -164,6 +187,7 @@ impl Server {
         let listen = config.listen;
         let gateway_config = config.gateway.clone();
         let flush_every = Duration::from_millis(config.usage_flush_ms);
+        let poll_every = Duration::from_millis(config.change_poll_ms);
         let (engine, dir) = open(config, clock).await?;
         let admin = if engine.has_active_admin() {
             None
@@ -196,12 +220,23 @@ impl Server {
                 flush_every,
                 flusher_stopped,
             ));
+            let follower = serving_engine.store().change_signals().map(|signals| {
+                tokio::spawn(crate::feed::follow(
+                    Arc::clone(&serving_engine),
+                    signals,
+                    poll_every,
+                    stopped.clone(),
+                ))
+            });
             let api = serve_until(listener, app, stopped.clone());
             match gateway {
                 Some((listener, _, app)) => {
                     tokio::join!(api, serve_until(listener, app, stopped));
                 }
                 None => api.await,
+            }
+            if let Some(follower) = follower {
+                let _ = follower.await;
             }
             // Let a flush under way finish, then write what is left.
             let _ = stop_flusher.send(());

@@ -15,6 +15,9 @@ use tessera_core::token::TokenPrefix;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7900";
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
 pub const DEFAULT_GATEWAY_LISTEN: &str = "127.0.0.1:7901";
+/// Milliseconds between polls of a shared store's change feed: the longest a change
+/// waits when its notification is lost.
+pub const DEFAULT_CHANGE_POLL_MS: u64 = 1000;
 /// Seconds the gateway waits for an upstream's response headers (the request body's
 /// upload included) before answering 504.
 pub const DEFAULT_UPSTREAM_TIMEOUT: u64 = 300;
@@ -67,6 +70,54 @@ impl GatewayConfig {
     }
 }
 
+/// A connection URL that may carry a password: printed without it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectionUrl(String);
+
+impl ConnectionUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ConnectionUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // scheme://[user[:password]@]host... -> scheme://host...
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("", &self.0));
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        write!(f, "{scheme}://{host}")
+    }
+}
+
+/// What a check of a rate-limited token does when the shared limiter (Redis) cannot
+/// be reached.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisFailure {
+    /// Go on with this node's own limiter (limits then hold per node, not per
+    /// cluster); counted in `/metrics` and logged.
+    #[default]
+    Open,
+    /// Deny as rate-limited (429, `Retry-After: 1`) until Redis answers again.
+    Closed,
+}
+
+impl RedisFailure {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "open" => Ok(Self::Open),
+            "closed" => Ok(Self::Closed),
+            _ => Err(format!(
+                "redis_failure {text:?} must be \"open\" or \"closed\""
+            )),
+        }
+    }
+}
+
 /// A rate limit in the config file: `{ profile = "restricted" }` or `{ per_minute = 60, burst = 10 }`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +159,14 @@ pub struct FileConfig {
     #[serde(default)]
     pub unmatched_routes: Unmatched,
     pub gateway: Option<GatewayFileConfig>,
+    /// `postgres://…`: keep tokens in PostgreSQL (shared by several nodes) instead of
+    /// the data dir's SQLite file.
+    pub database_url: Option<String>,
+    /// Milliseconds between polls of the change feed (besides its notifications).
+    pub change_poll_ms: Option<u64>,
+    /// `redis://…`: share rate limits across nodes.
+    pub redis_url: Option<String>,
+    pub redis_failure: Option<RedisFailure>,
 }
 
 /// The checked configuration the server runs with.
@@ -126,6 +185,12 @@ pub struct Config {
     pub routes: RouteTable,
     /// Set when tessera also proxies a guarded API.
     pub gateway: Option<GatewayConfig>,
+    /// PostgreSQL instead of SQLite.
+    pub database_url: Option<ConnectionUrl>,
+    pub change_poll_ms: u64,
+    /// Cluster-wide rate limits in Redis instead of per node.
+    pub redis_url: Option<ConnectionUrl>,
+    pub redis_failure: RedisFailure,
 }
 
 impl Default for Config {
@@ -144,6 +209,10 @@ impl Default for Config {
             usage_flush_ms: 1000,
             routes: RouteTable::default(),
             gateway: None,
+            database_url: None,
+            change_poll_ms: DEFAULT_CHANGE_POLL_MS,
+            redis_url: None,
+            redis_failure: RedisFailure::Open,
         }
     }
 }
@@ -233,7 +302,45 @@ impl Config {
             }
             config.gateway = Some(checked);
         }
+        if let Some(url) = env.var("TESSERA_DATABASE_URL").or(file.database_url) {
+            config.set_database_url(&url)?;
+        }
+        if let Some(ms) = file.change_poll_ms {
+            config.change_poll_ms = ms.max(10);
+        }
+        if let Some(url) = env.var("TESSERA_REDIS_URL").or(file.redis_url) {
+            config.set_redis_url(&url)?;
+        }
+        config.redis_failure = match env.var("TESSERA_REDIS_FAILURE") {
+            Some(text) => RedisFailure::parse(&text)?,
+            None => file.redis_failure.unwrap_or_default(),
+        };
         Ok(config)
+    }
+
+    /// Checks and sets the PostgreSQL URL (config, environment or `--database-url`).
+    pub fn set_database_url(&mut self, url: &str) -> Result<(), String> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(
+                "database_url must be a PostgreSQL URL, postgres://user:password@host:port/database \
+                 (leave it out to use SQLite in the data dir)"
+                    .into(),
+            );
+        }
+        self.database_url = Some(ConnectionUrl::new(url));
+        Ok(())
+    }
+
+    /// Checks and sets the Redis URL (config, environment or `--redis-url`).
+    pub fn set_redis_url(&mut self, url: &str) -> Result<(), String> {
+        if !url.starts_with("redis://") {
+            return Err(
+                "redis_url must look like redis://host:port (or redis://:password@host:port/db)"
+                    .into(),
+            );
+        }
+        self.redis_url = Some(ConnectionUrl::new(url));
+        Ok(())
     }
 
     fn rate_limit_setting(&self, limit: &RateLimitConfig) -> Result<RateLimitSetting, String> {

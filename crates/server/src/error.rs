@@ -78,6 +78,12 @@ impl From<StoreError> for ServiceError {
                     "the database is unavailable; nothing was changed, retry shortly".into(),
                 )
             }
+            StoreError::Revoked(detail) => ServiceError::Conflict {
+                code: "token_revoked",
+                detail: format!(
+                    "{detail} (a moment ago, perhaps through another node); nothing was changed"
+                ),
+            },
             other => {
                 tracing::error!(error = %other, "store failure");
                 ServiceError::Internal("the store failed; nothing was changed".into())

@@ -5,6 +5,11 @@
 //! from the very next request. Each token's settings sit behind an `ArcSwap`, so an
 //! edit swaps them in one step while readers go on without a lock; its rate-limit
 //! state (the GCRA TAT) is one atomic updated by compare-and-swap.
+//!
+//! Each snapshot carries the change number of the write it came from, and a snapshot
+//! only ever replaces an older one. Two writers feed the index (this node's own
+//! writes, and the follower bringing in every node's writes from the store's change
+//! feed) in no particular order; the numbers make the outcome the same either way.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -18,6 +23,7 @@ use tessera_core::record::TokenRecord;
 use tessera_core::scope::ScopeCatalogue;
 use tessera_core::token::TokenHash;
 use tessera_core::verify::{self, Requirement, Verdict};
+use tessera_store::{Change, ChangeSeq};
 
 /// Hashes a [`TokenHash`] key by taking the `u64` its `Hash` impl writes.
 ///
@@ -45,11 +51,13 @@ impl Hasher for PassThroughHasher {
 
 type ByHash = HashMap<TokenHash, Arc<Slot>, BuildHasherDefault<PassThroughHasher>>;
 
-/// A token's record with its compiled grant: one consistent snapshot.
+/// A token's record with its compiled grant: one consistent snapshot, as of the
+/// write numbered `seq`.
 #[derive(Debug)]
 pub struct Entry {
     pub record: TokenRecord,
     pub grant: Grant,
+    pub seq: ChangeSeq,
 }
 
 /// One token in the index: its current snapshot and its live counters.
@@ -101,6 +109,18 @@ impl Slot {
     }
 }
 
+/// Swaps in `entry` unless the slot holds a snapshot at least as new.
+fn swap_if_newer(slot: &Slot, entry: Entry) {
+    let entry = Arc::new(entry);
+    slot.current.rcu(|current| {
+        if current.seq >= entry.seq {
+            Arc::clone(current)
+        } else {
+            Arc::clone(&entry)
+        }
+    });
+}
+
 /// The result of checking a token that is in the index.
 pub struct Checked {
     pub slot: Arc<Slot>,
@@ -124,14 +144,14 @@ pub struct TokenIndex {
 }
 
 impl TokenIndex {
-    pub fn new(catalogue: ScopeCatalogue, records: Vec<TokenRecord>) -> Self {
+    pub fn new(catalogue: ScopeCatalogue, changes: Vec<Change>) -> Self {
         let index = Self {
             maps: RwLock::new(Maps::default()),
             catalogue,
             dirty: Mutex::new(Vec::new()),
         };
-        for record in records {
-            index.insert(record);
+        for change in changes {
+            index.apply(change.seq, change.record);
         }
         index
     }
@@ -148,39 +168,43 @@ impl TokenIndex {
         self.len() == 0
     }
 
-    fn entry_for(&self, record: TokenRecord) -> Entry {
+    fn entry_for(&self, record: TokenRecord, seq: ChangeSeq) -> Entry {
         let grant = if record.is_admin {
             Grant::unlimited(&self.catalogue)
         } else {
             Grant::of(&record.settings, &self.catalogue)
         };
-        Entry { record, grant }
+        Entry { record, grant, seq }
     }
 
-    /// Adds a token (new, or loaded at start).
-    pub fn insert(&self, record: TokenRecord) {
-        let hash = record.hash;
-        let id = record.id.clone();
-        let parent = record.parent_id.clone();
-        let slot = Arc::new(Slot {
-            total_uses: AtomicU64::new(record.use_count),
-            pending_uses: AtomicU64::new(0),
-            last_used_at: AtomicI64::new(record.last_used_at.unwrap_or(0)),
-            tat: AtomicU64::new(0),
-            current: ArcSwap::from_pointee(self.entry_for(record)),
-        });
+    /// Brings in a token as the write numbered `seq` left it: adds it if it is new,
+    /// else swaps in its new snapshot (its rate-limit state and counters carry over)
+    /// unless the index already holds a newer one.
+    pub fn apply(&self, seq: ChangeSeq, record: TokenRecord) {
+        if let Some(slot) = self.by_id(&record.id) {
+            return swap_if_newer(&slot, self.entry_for(record, seq));
+        }
+        let entry = self.entry_for(record, seq);
         let mut maps = self.maps.write();
+        if let Some(slot) = maps.by_id.get(&entry.record.id).cloned() {
+            // Added by the other writer since the look-up above.
+            drop(maps);
+            return swap_if_newer(&slot, entry);
+        }
+        let hash = entry.record.hash;
+        let id = entry.record.id.clone();
+        let parent = entry.record.parent_id.clone();
+        let slot = Arc::new(Slot {
+            total_uses: AtomicU64::new(entry.record.use_count),
+            pending_uses: AtomicU64::new(0),
+            last_used_at: AtomicI64::new(entry.record.last_used_at.unwrap_or(0)),
+            tat: AtomicU64::new(0),
+            current: ArcSwap::from_pointee(entry),
+        });
         maps.by_hash.insert(hash, Arc::clone(&slot));
         maps.by_id.insert(id.clone(), slot);
         if let Some(parent) = parent {
             maps.children.entry(parent).or_default().push(id);
-        }
-    }
-
-    /// Swaps in a token's new record; its rate-limit state and counters carry over.
-    pub fn replace(&self, record: TokenRecord) {
-        if let Some(slot) = self.by_id(&record.id) {
-            slot.current.store(Arc::new(self.entry_for(record)));
         }
     }
 
@@ -237,19 +261,15 @@ impl TokenIndex {
         false
     }
 
-    /// Marks these tokens revoked at `at`, in memory.
-    pub fn mark_revoked(&self, ids: &[String], at: i64) {
+    /// Marks these tokens revoked at `at` by the write numbered `seq`.
+    pub fn mark_revoked(&self, ids: &[String], at: i64, seq: ChangeSeq) {
         for id in ids {
             if let Some(slot) = self.by_id(id) {
-                let entry = slot.entry();
-                if entry.record.revoked_at.is_none() {
-                    let mut record = entry.record.clone();
+                let mut record = slot.entry().record.clone();
+                if record.revoked_at.is_none() {
                     record.revoked_at = Some(at);
                     record.updated_at = at;
-                    slot.current.store(Arc::new(Entry {
-                        record,
-                        grant: entry.grant.clone(),
-                    }));
+                    self.apply(seq, record);
                 }
             }
         }

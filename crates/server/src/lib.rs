@@ -9,10 +9,12 @@
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod feed;
 pub mod gateway;
 pub mod guard;
 pub mod http;
 pub mod index;
+pub mod metrics;
 pub mod service;
 
 pub use app::{Server, StartError};

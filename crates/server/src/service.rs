@@ -2,10 +2,13 @@
 //! compatibility adapters, later the web UI and forward-auth).
 //!
 //! Writes follow one order: validate (pure core), check the caller may do it, write to
-//! the store durably, apply to the in-memory index, and only then answer. A mutex
-//! keeps index updates in the order the store committed them.
+//! the store durably, apply to the in-memory index, and only then answer. Writes made
+//! through other nodes reach the index through [`Engine::catch_up`], which the change
+//! follower (`crate::feed`) calls; each change carries its number in the store's feed,
+//! so the two paths can meet in any order.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use tessera_core::clock::Clock;
 use tessera_core::grant::{self, Escalation, Grant};
@@ -15,11 +18,12 @@ use tessera_core::resource::Resource;
 use tessera_core::scope::{ScopeError, TOKENS_MANAGE};
 use tessera_core::token::{Pepper, SecretToken, TokenHasher};
 use tessera_core::verify::{Code, Requirement, Verdict};
-use tessera_store::{ListPage, ListQuery, StoreError, TokenStore, UsageUpdate};
+use tessera_store::{ChangeSeq, ListPage, ListQuery, StoreError, TokenStore, UsageUpdate};
 
 use crate::config::Config;
 use crate::error::ServiceError;
 use crate::index::{Checked, Entry, Slot, TokenIndex};
+use crate::metrics::Metrics;
 
 /// A credential as presented: the token's text, and for HTTP Basic the user name,
 /// which must then be the token's id if it looks like one (Flashback's key + secret).
@@ -69,6 +73,10 @@ pub struct Engine {
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
     writes: tokio::sync::Mutex<()>,
+    /// Every change up to this number is in the index.
+    applied: AtomicI64,
+    catching_up: tokio::sync::Mutex<()>,
+    metrics: Metrics,
 }
 
 impl Engine {
@@ -80,8 +88,8 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
         store.check_pepper(&pepper.fingerprint()).await?;
-        let records = store.load_all().await?;
-        let index = TokenIndex::new(config.catalogue.clone(), records);
+        let snapshot = store.load_all().await?;
+        let index = TokenIndex::new(config.catalogue.clone(), snapshot.changes);
         Ok(Self {
             hasher: TokenHasher::new(pepper),
             config,
@@ -89,7 +97,45 @@ impl Engine {
             store,
             clock,
             writes: tokio::sync::Mutex::new(()),
+            applied: AtomicI64::new(snapshot.up_to),
+            catching_up: tokio::sync::Mutex::new(()),
+            metrics: Metrics::default(),
         })
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn store(&self) -> &Arc<dyn TokenStore> {
+        &self.store
+    }
+
+    /// The newest change number up to which the index holds every write.
+    pub fn applied_seq(&self) -> ChangeSeq {
+        self.applied.load(Ordering::Acquire)
+    }
+
+    /// Brings into the index every write the store numbered after [`Engine::applied_seq`]
+    /// (other nodes' writes, and any of ours it already holds, which change nothing).
+    /// Returns how many tokens changed.
+    pub async fn catch_up(&self) -> Result<usize, StoreError> {
+        let _one_at_a_time = self.catching_up.lock().await;
+        let feed = self.store.changes_since(self.applied_seq()).await?;
+        let count = feed.changes.len();
+        for change in feed.changes {
+            self.index.apply(change.seq, change.record);
+        }
+        self.applied.fetch_max(feed.up_to, Ordering::AcqRel);
+        Ok(count)
+    }
+
+    /// Records that this node's own write `seq` is in the index: when every earlier
+    /// write is too, the feed need not be read for it.
+    fn applied_own(&self, seq: ChangeSeq) {
+        let _ = self
+            .applied
+            .compare_exchange(seq - 1, seq, Ordering::AcqRel, Ordering::Acquire);
     }
 
     pub fn config(&self) -> &Config {
@@ -335,8 +381,9 @@ impl Engine {
             engine.bound_by_parent(&parent, &mut settings, rate_limit_given)?;
             let (record, secret) =
                 engine.new_record(settings, Some(parent.record.id.clone()), false);
-            engine.store.insert(&record).await?;
-            engine.index.insert(record.clone());
+            let seq = engine.store.insert(&record).await?;
+            engine.index.apply(seq, record.clone());
+            engine.applied_own(seq);
             Ok((record, secret))
         })
         .await
@@ -382,7 +429,7 @@ impl Engine {
         let engine = Arc::clone(self);
         to_completion(async move {
             let _order = engine.writes.lock().await;
-            engine.store.replace_admin(&record).await?;
+            let seq = engine.store.replace_admin(&record).await?;
             let earlier: Vec<String> = engine
                 .index
                 .root_slots()
@@ -391,8 +438,9 @@ impl Engine {
                 .filter(|entry| entry.record.is_admin)
                 .map(|entry| entry.record.id.clone())
                 .collect();
-            engine.index.mark_revoked(&earlier, record.created_at);
-            engine.index.insert(record);
+            engine.index.mark_revoked(&earlier, record.created_at, seq);
+            engine.index.apply(seq, record);
+            engine.applied_own(seq);
             Ok(())
         })
         .await?;
@@ -473,8 +521,9 @@ impl Engine {
                 .ensure_covers_descendants(&id, &Grant::of(&settings, engine.index.catalogue()))?;
             record.settings = settings;
             record.updated_at = engine.clock.now_ms();
-            engine.store.update(&record).await?;
-            engine.index.replace(record.clone());
+            let seq = engine.store.update(&record).await?;
+            engine.index.apply(seq, record.clone());
+            engine.applied_own(seq);
             Ok(record)
         })
         .await
@@ -532,10 +581,14 @@ impl Engine {
             if target.record.is_admin {
                 return Err(admin_untouchable());
             }
-            let ids = engine.index.subtree(&target.record.id);
             let now = engine.clock.now_ms();
-            engine.store.revoke(&ids, now).await?;
-            engine.index.mark_revoked(&ids, now);
+            // The store walks the descendants it holds, those made through other
+            // nodes and not yet followed here included.
+            let revocation = engine.store.revoke_subtree(&target.record.id, now).await?;
+            engine
+                .index
+                .mark_revoked(&revocation.ids, now, revocation.seq);
+            engine.applied_own(revocation.seq);
             Ok(slot.live_record())
         })
         .await

@@ -2,15 +2,63 @@
 //!
 //! The store is the system of record; it is never on the verification path (that reads
 //! the server's in-memory index). Each backend implements [`TokenStore`]; the service
-//! decides *what* to write (which tokens a cascade revokes, what a token may be given)
-//! and the store only writes it, durably and atomically, before the call returns.
+//! decides *what* to write (what a token may be given) and the store writes it, durably
+//! and atomically, before the call returns.
+//!
+//! Every write takes the next number of one gapless, commit-ordered change sequence and
+//! stamps it on the rows it touched. That is the change feed: a node that has applied
+//! everything up to `n` asks for the rows stamped after `n` and misses nothing, however
+//! many notifications were lost on the way. Because writes are numbered in commit order,
+//! the few rules that span tokens (a revoked parent makes no children, a revocation
+//! reaches every descendant) are checked by the store itself, so two nodes writing at
+//! once cannot slip past them.
 
 use async_trait::async_trait;
 use tessera_core::record::{Status, TokenRecord};
+use tokio::sync::watch;
 
+mod postgres;
+mod rows;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// A write's place in the change feed: 1 for the first write, then one more each time.
+pub type ChangeSeq = i64;
+
+/// A token as it is after the write numbered `seq`, the last one to touch it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub seq: ChangeSeq,
+    pub record: TokenRecord,
+}
+
+/// Tokens read from the feed, and the sequence number they bring a reader up to.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    pub changes: Vec<Change>,
+    /// The newest write the reader has now seen (every write up to it is included).
+    pub up_to: ChangeSeq,
+}
+
+/// What the listening connection tells followers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FeedSignal {
+    /// The newest change number announced.
+    pub announced: ChangeSeq,
+    /// Counts (re)connections: announcements made while disconnected were lost, so a
+    /// new epoch means "catch up whatever was announced".
+    pub epoch: u64,
+}
+
+/// What a cascading revocation did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    pub seq: ChangeSeq,
+    /// The token and its descendants that were live and are now revoked.
+    pub ids: Vec<String>,
+}
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +75,22 @@ pub enum StoreError {
     /// The store was made with a different pepper, so every token would fail.
     #[error("{0}")]
     WrongPepper(String),
+    /// A token the write depends on is revoked (by another node, a moment ago).
+    #[error("{0}")]
+    Revoked(String),
+}
+
+/// Compares the pepper fingerprint a store was made with to the one a node runs with.
+fn compare_pepper(stored: &str, running: &str) -> Result<(), StoreError> {
+    if stored == running {
+        return Ok(());
+    }
+    Err(StoreError::WrongPepper(
+        "this store was created with a different pepper, so every token would be rejected: \
+         supply the original pepper (config `pepper`, TESSERA_PEPPER or, for SQLite, the data \
+         dir's `pepper` file); every node of a cluster needs the same one"
+            .into(),
+    ))
 }
 
 /// Filters and a page position for listing tokens.
@@ -72,27 +136,44 @@ pub trait TokenStore: Send + Sync + 'static {
     /// the store is new.
     async fn check_pepper(&self, fingerprint: &str) -> Result<(), StoreError>;
 
-    /// Every token, revoked ones included, to build the index at start-up.
-    async fn load_all(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Every token, revoked ones included, to build the index at start-up: the same as
+    /// `changes_since(0)`, read as one consistent snapshot.
+    async fn load_all(&self) -> Result<Changes, StoreError> {
+        self.changes_since(0).await
+    }
 
-    /// Stores a new token.
-    async fn insert(&self, record: &TokenRecord) -> Result<(), StoreError>;
+    /// Every token a write numbered after `seq` touched, oldest write first.
+    async fn changes_since(&self, seq: ChangeSeq) -> Result<Changes, StoreError>;
+
+    /// Stores a new token. Refused with [`StoreError::Revoked`] if its parent is revoked.
+    async fn insert(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError>;
 
     /// Stores a new admin token and revokes every other admin token, atomically:
     /// `tessera init` and `tessera admin reset-token`.
-    async fn replace_admin(&self, record: &TokenRecord) -> Result<(), StoreError>;
+    async fn replace_admin(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError>;
 
-    /// Replaces a token's settings (`record.settings`) and `updated_at`.
-    async fn update(&self, record: &TokenRecord) -> Result<(), StoreError>;
+    /// Replaces a live token's settings (`record.settings`) and `updated_at`; refused
+    /// with [`StoreError::Revoked`] if it is revoked.
+    async fn update(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError>;
 
-    /// Marks these tokens revoked at `at`, all or none. Already revoked ones keep
-    /// their first revocation time.
-    async fn revoke(&self, ids: &[String], at: i64) -> Result<(), StoreError>;
+    /// Revokes the token `id` and every live token created through it at `at`, all or
+    /// none, as the store sees them (so descendants made on other nodes go too).
+    async fn revoke_subtree(&self, id: &str, at: i64) -> Result<Revocation, StoreError>;
 
     async fn get(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
 
     async fn list(&self, query: &ListQuery) -> Result<ListPage, StoreError>;
 
     /// Adds batched usage counts; runs in the background, never on a request's path.
+    /// Not a change: usage is not part of what a token may do.
     async fn record_usage(&self, updates: &[UsageUpdate]) -> Result<(), StoreError>;
+
+    /// Wakes a follower when another process may have written. `None` when this
+    /// process is the only writer (SQLite: the data dir is locked to one process).
+    fn change_signals(&self) -> Option<watch::Receiver<FeedSignal>> {
+        None
+    }
+
+    /// Whether the database answers now (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -1,0 +1,587 @@
+//! The shared backend: PostgreSQL, for several tessera nodes behind a load balancer.
+//!
+//! Every write first takes the next change number by updating the one row of
+//! `tessera_change_feed`. That row stays locked until the write commits, so writes from
+//! all nodes commit one after another in number order and the feed has no gaps: a
+//! reader that sees number `n` committed sees everything before it. The write then
+//! announces its number with `pg_notify` (delivered at commit) so other nodes wake at
+//! once; a node that misses an announcement still catches up by number, on its next
+//! periodic poll or when its listening connection comes back.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::StreamExt;
+use tessera_core::record::TokenRecord;
+use tokio::sync::{mpsc, watch};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{AsyncMessage, NoTls, Row};
+
+use crate::rows::{self, COLUMNS, Dialect, RawRow, SettingsColumns, SqlValue};
+use crate::{
+    ChangeSeq, Changes, FeedSignal, ListPage, ListQuery, Revocation, StoreError, TokenStore,
+    UsageUpdate,
+};
+
+/// The channel writes announce their change numbers on.
+const CHANNEL: &str = "tessera_changes";
+/// How long a call waits to get or open a connection before answering "unavailable".
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest pause between attempts to re-open the listening connection.
+const MAX_LISTEN_BACKOFF: Duration = Duration::from_secs(2);
+/// Connections per node; writes are serialised anyway, reads are few.
+const POOL_SIZE: usize = 8;
+/// Serialises migrations when several nodes start at once (`'tessera'` as a number).
+const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261;
+
+/// Schema migrations, applied in order; `tessera_schema` counts those applied.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tessera_settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE tessera_change_feed (
+    id  BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (id),
+    seq BIGINT NOT NULL
+);
+INSERT INTO tessera_change_feed (id, seq) VALUES (TRUE, 0);
+CREATE TABLE tokens (
+    seq             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    hash            BYTEA NOT NULL UNIQUE,
+    start           TEXT NOT NULL,
+    is_admin        BOOLEAN NOT NULL,
+    name            TEXT NOT NULL,
+    description     TEXT,
+    scopes          TEXT,
+    access          TEXT,
+    resources       TEXT,
+    rate_profile    TEXT,
+    rate_per_minute BIGINT,
+    rate_burst      BIGINT,
+    expires_at      BIGINT,
+    owner           TEXT,
+    meta            TEXT,
+    parent_id       TEXT REFERENCES tokens(id),
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL,
+    revoked_at      BIGINT,
+    last_used_at    BIGINT,
+    use_count       BIGINT NOT NULL DEFAULT 0,
+    change_seq      BIGINT NOT NULL
+);
+CREATE INDEX tokens_parent ON tokens(parent_id);
+CREATE INDEX tokens_owner ON tokens(owner);
+CREATE INDEX tokens_change_seq ON tokens(change_seq);
+CREATE TABLE token_resources (
+    token_id TEXT NOT NULL REFERENCES tokens(id),
+    pattern  TEXT NOT NULL,
+    PRIMARY KEY (token_id, pattern)
+);
+CREATE INDEX token_resources_pattern ON token_resources(pattern);
+"#];
+
+const DIALECT: Dialect = Dialect {
+    placeholder: |n| format!("${n}"),
+    contains: |haystack, needle| format!("strpos({haystack}, {needle}) > 0"),
+};
+
+/// A token store in a PostgreSQL database, shared by every node.
+pub struct PostgresStore {
+    pool: Pool,
+    signals: watch::Receiver<FeedSignal>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/database`), brings the
+    /// schema up to date and starts listening for other nodes' writes.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        // The parse error never repeats the URL, which may hold a password.
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("the database URL is not valid: {e}")))?;
+        config
+            .application_name("tessera")
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives_idle(Duration::from_secs(10));
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        migrate(&pool).await?;
+        let (sender, signals) = watch::channel(FeedSignal::default());
+        config.application_name("tessera-listen");
+        let listener = tokio::spawn(listen(config, sender));
+        Ok(Self {
+            pool,
+            signals,
+            listener,
+        })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+    }
+}
+
+/// Holds a connection that `LISTEN`s on [`CHANNEL`] and passes announcements on,
+/// re-opening it (with a growing pause) whenever it drops.
+async fn listen(config: tokio_postgres::Config, signals: watch::Sender<FeedSignal>) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match listen_once(&config, &signals).await {
+            Ok(()) => backoff = Duration::from_millis(50),
+            Err(error) => {
+                tracing::warn!(%error, "the change-feed connection failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_LISTEN_BACKOFF);
+            }
+        }
+        if signals.is_closed() {
+            return;
+        }
+    }
+}
+
+/// One listening connection, until it drops.
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    signals: &watch::Sender<FeedSignal>,
+) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(NoTls).await?;
+    let (announce, mut announcements) = mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(note)) => {
+                    let _ = announce.send(note.payload().parse::<ChangeSeq>().ok());
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "the change-feed connection dropped");
+                    break;
+                }
+            }
+        }
+    });
+    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    // Whatever was announced while this node was not listening is lost: a new epoch
+    // tells followers to catch up by number.
+    signals.send_modify(|signal| signal.epoch += 1);
+    while let Some(announced) = announcements.recv().await {
+        signals.send_modify(|signal| match announced {
+            Some(seq) => signal.announced = signal.announced.max(seq),
+            // Unreadable: make followers look for themselves.
+            None => signal.epoch += 1,
+        });
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+async fn migrate(pool: &Pool) -> Result<(), StoreError> {
+    let mut client = pool
+        .get()
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("cannot reach the database: {e}")))?;
+    let tx = client.transaction().await.map_err(pg)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(pg)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS tessera_schema (version INTEGER NOT NULL)")
+        .await
+        .map_err(pg)?;
+    let applied: i64 = tx
+        .query_one("SELECT COUNT(*) FROM tessera_schema", &[])
+        .await
+        .map_err(pg)?
+        .get(0);
+    for (index, migration) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(applied).unwrap_or(usize::MAX))
+    {
+        tx.batch_execute(migration).await.map_err(pg)?;
+        let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
+        tx.execute(
+            "INSERT INTO tessera_schema (version) VALUES ($1)",
+            &[&version],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    tx.commit().await.map_err(pg)
+}
+
+fn pg(error: tokio_postgres::Error) -> StoreError {
+    match error.code() {
+        Some(code)
+            if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::FOREIGN_KEY_VIOLATION =>
+        {
+            StoreError::Conflict(error.to_string())
+        }
+        _ => StoreError::Unavailable(error.to_string()),
+    }
+}
+
+fn read_row(row: &Row) -> Result<RawRow, StoreError> {
+    let raw = || -> Result<RawRow, tokio_postgres::Error> {
+        Ok(RawRow {
+            seq: row.try_get(0)?,
+            id: row.try_get(1)?,
+            hash: row.try_get(2)?,
+            start: row.try_get(3)?,
+            is_admin: row.try_get(4)?,
+            name: row.try_get(5)?,
+            description: row.try_get(6)?,
+            scopes: row.try_get(7)?,
+            access: row.try_get(8)?,
+            resources: row.try_get(9)?,
+            rate_profile: row.try_get(10)?,
+            rate_per_minute: row.try_get(11)?,
+            rate_burst: row.try_get(12)?,
+            expires_at: row.try_get(13)?,
+            owner: row.try_get(14)?,
+            meta: row.try_get(15)?,
+            parent_id: row.try_get(16)?,
+            created_at: row.try_get(17)?,
+            updated_at: row.try_get(18)?,
+            revoked_at: row.try_get(19)?,
+            last_used_at: row.try_get(20)?,
+            use_count: row.try_get(21)?,
+            change_seq: row.try_get(22)?,
+        })
+    };
+    raw().map_err(|e| StoreError::Corrupt(format!("a token row does not read back: {e}")))
+}
+
+/// Starts a change: a transaction holding the next change number (and the feed's lock).
+async fn begin(
+    client: &mut deadpool_postgres::Client,
+) -> Result<(deadpool_postgres::Transaction<'_>, ChangeSeq), StoreError> {
+    let tx = client.transaction().await.map_err(pg)?;
+    let seq = tx
+        .query_one(
+            "UPDATE tessera_change_feed SET seq = seq + 1 RETURNING seq",
+            &[],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    Ok((tx, seq))
+}
+
+/// Announces a change to the other nodes and commits it (the announcement goes out
+/// only if the commit does).
+async fn commit(tx: deadpool_postgres::Transaction<'_>, seq: ChangeSeq) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &seq.to_string()])
+        .await
+        .map_err(pg)?;
+    tx.commit().await.map_err(pg)
+}
+
+/// Whether token `id` is revoked; `None` if there is no such token.
+async fn is_revoked(
+    tx: &deadpool_postgres::Transaction<'_>,
+    id: &str,
+) -> Result<Option<bool>, StoreError> {
+    Ok(tx
+        .query_opt(
+            "SELECT revoked_at IS NOT NULL FROM tokens WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(pg)?
+        .map(|row| row.get(0)))
+}
+
+async fn insert_row(
+    tx: &deadpool_postgres::Transaction<'_>,
+    record: &TokenRecord,
+    seq: ChangeSeq,
+) -> Result<(), StoreError> {
+    if let Some(parent) = &record.parent_id
+        && is_revoked(tx, parent).await? == Some(true)
+    {
+        return Err(rows::revoked(parent));
+    }
+    let use_count = i64::try_from(record.use_count).unwrap_or(i64::MAX);
+    tx.execute(
+        "INSERT INTO tokens (id, hash, start, is_admin, name, parent_id, created_at, updated_at, \
+         revoked_at, last_used_at, use_count, change_seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        &[
+            &record.id,
+            &&record.hash.0[..],
+            &record.start,
+            &record.is_admin,
+            &record.settings.name,
+            &record.parent_id,
+            &record.created_at,
+            &record.updated_at,
+            &record.revoked_at,
+            &record.last_used_at,
+            &use_count,
+            &seq,
+        ],
+    )
+    .await
+    .map_err(pg)?;
+    write_settings(tx, record, seq).await
+}
+
+async fn write_settings(
+    tx: &deadpool_postgres::Transaction<'_>,
+    record: &TokenRecord,
+    seq: ChangeSeq,
+) -> Result<(), StoreError> {
+    let s = &record.settings;
+    let columns = SettingsColumns::of(s);
+    let changed = tx
+        .execute(
+            "UPDATE tokens SET name = $2, description = $3, scopes = $4, access = $5, resources = $6, \
+             rate_profile = $7, rate_per_minute = $8, rate_burst = $9, expires_at = $10, owner = $11, \
+             meta = $12, updated_at = $13, change_seq = $14 WHERE id = $1 AND revoked_at IS NULL",
+            &[
+                &record.id,
+                &s.name,
+                &s.description,
+                &columns.scopes,
+                &columns.access,
+                &columns.resources,
+                &columns.rate_profile,
+                &columns.rate_per_minute,
+                &columns.rate_burst,
+                &s.expires_at,
+                &s.owner,
+                &columns.meta,
+                &record.updated_at,
+                &seq,
+            ],
+        )
+        .await
+        .map_err(pg)?;
+    if changed != 1 {
+        return match is_revoked(tx, &record.id).await? {
+            Some(true) => Err(rows::revoked(&record.id)),
+            _ => Err(StoreError::Conflict(format!(
+                "token {} is not stored",
+                record.id
+            ))),
+        };
+    }
+    tx.execute(
+        "DELETE FROM token_resources WHERE token_id = $1",
+        &[&record.id],
+    )
+    .await
+    .map_err(pg)?;
+    for pattern in s.resources.iter().flatten() {
+        tx.execute(
+            "INSERT INTO token_resources (token_id, pattern) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&record.id, pattern],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl TokenStore for PostgresStore {
+    async fn check_pepper(&self, fingerprint: &str) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO tessera_settings (key, value) VALUES ('pepper_fingerprint', $1) \
+                 ON CONFLICT (key) DO NOTHING",
+                &[&fingerprint],
+            )
+            .await
+            .map_err(pg)?;
+        let stored: String = client
+            .query_one(
+                "SELECT value FROM tessera_settings WHERE key = 'pepper_fingerprint'",
+                &[],
+            )
+            .await
+            .map_err(pg)?
+            .get(0);
+        crate::compare_pepper(&stored, fingerprint)
+    }
+
+    async fn changes_since(&self, seq: ChangeSeq) -> Result<Changes, StoreError> {
+        let mut client = self.client().await?;
+        // One snapshot: the feed's number and the rows agree with each other.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg)?;
+        let up_to = tx
+            .query_one("SELECT seq FROM tessera_change_feed", &[])
+            .await
+            .map_err(pg)?
+            .get(0);
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM tokens WHERE change_seq > $1 ORDER BY change_seq, seq"
+                ),
+                &[&seq],
+            )
+            .await
+            .map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        let changes = rows
+            .iter()
+            .map(|row| read_row(row).and_then(RawRow::into_change))
+            .collect::<Result<_, _>>()?;
+        Ok(Changes { changes, up_to })
+    }
+
+    async fn insert(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError> {
+        let mut client = self.client().await?;
+        let (tx, seq) = begin(&mut client).await?;
+        insert_row(&tx, record, seq).await?;
+        commit(tx, seq).await?;
+        Ok(seq)
+    }
+
+    async fn replace_admin(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError> {
+        let mut client = self.client().await?;
+        let (tx, seq) = begin(&mut client).await?;
+        tx.execute(
+            "UPDATE tokens SET revoked_at = $1, updated_at = $1, change_seq = $2 \
+             WHERE is_admin AND revoked_at IS NULL",
+            &[&record.created_at, &seq],
+        )
+        .await
+        .map_err(pg)?;
+        insert_row(&tx, record, seq).await?;
+        commit(tx, seq).await?;
+        Ok(seq)
+    }
+
+    async fn update(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError> {
+        let mut client = self.client().await?;
+        let (tx, seq) = begin(&mut client).await?;
+        write_settings(&tx, record, seq).await?;
+        commit(tx, seq).await?;
+        Ok(seq)
+    }
+
+    async fn revoke_subtree(&self, id: &str, at: i64) -> Result<Revocation, StoreError> {
+        let mut client = self.client().await?;
+        let (tx, seq) = begin(&mut client).await?;
+        let ids = tx
+            .query(
+                "WITH RECURSIVE subtree(id) AS (SELECT $1::text \
+                 UNION SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id) \
+                 UPDATE tokens SET revoked_at = $2, updated_at = $2, change_seq = $3 \
+                 WHERE id IN (SELECT id FROM subtree) AND revoked_at IS NULL RETURNING id",
+                &[&id, &at, &seq],
+            )
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        commit(tx, seq).await?;
+        Ok(Revocation { seq, ids })
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM tokens WHERE id = $1"),
+                &[&id],
+            )
+            .await
+            .map_err(pg)?
+            .map(|row| read_row(&row).and_then(RawRow::into_record))
+            .transpose()
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
+        let (sql, values) = rows::list_sql(query, &DIALECT);
+        let values: Vec<Box<dyn ToSql + Sync + Send>> = values
+            .into_iter()
+            .map(|value| -> Box<dyn ToSql + Sync + Send> {
+                match value {
+                    SqlValue::Text(text) => Box::new(text),
+                    SqlValue::Int(number) => Box::new(number),
+                }
+            })
+            .collect();
+        let params: Vec<&(dyn ToSql + Sync)> = values
+            .iter()
+            .map(|value| value.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        let client = self.client().await?;
+        let rows = client.query(&sql, &params).await.map_err(pg)?;
+        rows::into_page(rows.iter().map(read_row), query.limit)
+    }
+
+    async fn record_usage(&self, updates: &[UsageUpdate]) -> Result<(), StoreError> {
+        let ids: Vec<&str> = updates.iter().map(|u| u.id.as_str()).collect();
+        let uses: Vec<i64> = updates
+            .iter()
+            .map(|u| i64::try_from(u.uses).unwrap_or(i64::MAX))
+            .collect();
+        let last_used: Vec<i64> = updates.iter().map(|u| u.last_used_at).collect();
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE tokens t SET use_count = t.use_count + u.uses, \
+                 last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at) \
+                 FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS u(id, uses, at) \
+                 WHERE t.id = u.id",
+                &[&ids, &uses, &last_used],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    fn change_signals(&self) -> Option<watch::Receiver<FeedSignal>> {
+        Some(self.signals.clone())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .simple_query("SELECT 1")
+            .await
+            .map(drop)
+            .map_err(pg)
+    }
+}

@@ -1,0 +1,280 @@
+//! The contract every backend keeps, run against SQLite and a real PostgreSQL.
+
+use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord};
+use tessera_core::scope::Access;
+use tessera_core::token::TokenHash;
+use tessera_store::{ListQuery, PostgresStore, SqliteStore, StoreError, TokenStore, UsageUpdate};
+use tessera_testkit::Postgres;
+
+fn record(id: &str, parent: Option<&str>, resources: Option<Vec<&str>>) -> TokenRecord {
+    let mut hash = [0u8; 32];
+    hash[..id.len()].copy_from_slice(id.as_bytes());
+    TokenRecord {
+        id: id.into(),
+        hash: TokenHash(hash),
+        start: "tsr_abcd".into(),
+        is_admin: false,
+        settings: Settings {
+            name: format!("Name {id}"),
+            description: None,
+            scopes: ScopeGrant::Patterns(vec!["repo:read".into()]),
+            resources: resources.map(|r| r.into_iter().map(String::from).collect()),
+            rate_limit: Some(RateLimitSetting {
+                profile: Some("restricted".into()),
+                per_minute: 10,
+                burst: 5,
+            }),
+            expires_at: None,
+            owner: Some("alice".into()),
+            meta: serde_json::json!({"k": 1}).as_object().cloned(),
+        },
+        parent_id: parent.map(String::from),
+        created_at: 1,
+        updated_at: 1,
+        revoked_at: None,
+        last_used_at: None,
+        use_count: 0,
+    }
+}
+
+fn ids(records: &[TokenRecord]) -> Vec<&str> {
+    records.iter().map(|t| t.id.as_str()).collect()
+}
+
+/// Everything a backend must do alike; `reopen` opens the same store afresh.
+async fn keeps_the_contract(
+    store: &dyn TokenStore,
+    reopen: impl AsyncFnOnce() -> Box<dyn TokenStore>,
+) {
+    let root = record("root", None, None);
+    let child = record("child", Some("root"), Some(vec!["repo:a"]));
+    let grandchild = record("grand", Some("child"), Some(vec!["repo:*"]));
+    let mut seqs = Vec::new();
+    for r in [&root, &child, &grandchild] {
+        seqs.push(store.insert(r).await.unwrap());
+    }
+    assert_eq!(seqs, [1, 2, 3], "writes are numbered without gaps");
+    assert!(matches!(
+        store.insert(&root).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.get("child").await.unwrap().unwrap(), child);
+
+    let all = ListQuery {
+        limit: 2,
+        ..ListQuery::default()
+    };
+    let first = store.list(&all).await.unwrap();
+    assert_eq!(ids(&first.tokens), ["grand", "child"]);
+    let second = store
+        .list(&ListQuery {
+            after: first.next_cursor,
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&second.tokens), ["root"]);
+    assert_eq!(second.next_cursor, None);
+    let subtree = ListQuery {
+        descendants_of: Some("root".into()),
+        limit: 10,
+        ..ListQuery::default()
+    };
+    assert_eq!(store.list(&subtree).await.unwrap().tokens.len(), 2);
+    let by_repo = ListQuery {
+        resource: Some("repo:a".into()),
+        limit: 10,
+        ..ListQuery::default()
+    };
+    assert_eq!(store.list(&by_repo).await.unwrap().tokens.len(), 2);
+    let by_name = ListQuery {
+        name: Some("name GR".into()),
+        limit: 10,
+        ..ListQuery::default()
+    };
+    assert_eq!(ids(&store.list(&by_name).await.unwrap().tokens), ["grand"]);
+
+    // The feed: everything after a number, oldest first, and where that leaves a reader.
+    let feed = store.changes_since(1).await.unwrap();
+    assert_eq!(feed.up_to, 3);
+    assert_eq!(
+        feed.changes
+            .iter()
+            .map(|c| (c.seq, c.record.id.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, "child"), (3, "grand")]
+    );
+    assert_eq!(store.load_all().await.unwrap().changes.len(), 3);
+
+    let mut edited = root.clone();
+    edited.settings.scopes = ScopeGrant::Access(Access::Write);
+    edited.settings.resources = Some(vec!["app:1".into()]);
+    assert_eq!(store.update(&edited).await.unwrap(), 4);
+
+    // A revocation walks the subtree the store holds and reports what it revoked.
+    let revoked = store.revoke_subtree("child", 5).await.unwrap();
+    assert_eq!(revoked.seq, 5);
+    let mut revoked_ids = revoked.ids.clone();
+    revoked_ids.sort();
+    assert_eq!(revoked_ids, ["child", "grand"]);
+    assert!(
+        store
+            .revoke_subtree("child", 6)
+            .await
+            .unwrap()
+            .ids
+            .is_empty(),
+        "idempotent"
+    );
+    let status = ListQuery {
+        status: Some(Status::Revoked),
+        limit: 10,
+        ..ListQuery::default()
+    };
+    assert_eq!(store.list(&status).await.unwrap().tokens.len(), 2);
+    let feed = store.changes_since(4).await.unwrap();
+    assert_eq!(feed.up_to, 6);
+    assert!(
+        feed.changes
+            .iter()
+            .all(|c| c.seq == 5 && c.record.revoked_at == Some(5))
+    );
+
+    // A revoked token neither changes nor makes children; nothing is written.
+    let mut late_child = record("late", Some("child"), None);
+    assert!(matches!(
+        store.insert(&late_child).await,
+        Err(StoreError::Revoked(_))
+    ));
+    late_child.parent_id = Some("root".into());
+    let mut revoked_edit = store.get("child").await.unwrap().unwrap();
+    revoked_edit.settings.name = "renamed".into();
+    assert!(matches!(
+        store.update(&revoked_edit).await,
+        Err(StoreError::Revoked(_))
+    ));
+    assert!(store.get("late").await.unwrap().is_none());
+    assert!(store.changes_since(6).await.unwrap().changes.is_empty());
+
+    // Usage is not a change.
+    store
+        .record_usage(&[UsageUpdate {
+            id: "root".into(),
+            uses: 3,
+            last_used_at: 9,
+        }])
+        .await
+        .unwrap();
+    let root_now = store.get("root").await.unwrap().unwrap();
+    assert_eq!((root_now.use_count, root_now.last_used_at), (3, Some(9)));
+    assert!(store.changes_since(6).await.unwrap().changes.is_empty());
+
+    // An admin replacement revokes the old admin in the same write.
+    let mut admin = record("admin1", None, None);
+    admin.is_admin = true;
+    store.replace_admin(&admin).await.unwrap();
+    let mut admin2 = record("admin2", None, None);
+    admin2.is_admin = true;
+    admin2.created_at = 7;
+    let seq = store.replace_admin(&admin2).await.unwrap();
+    let feed = store.changes_since(seq - 1).await.unwrap();
+    assert_eq!(feed.changes.len(), 2);
+    assert_eq!(
+        store.get("admin1").await.unwrap().unwrap().revoked_at,
+        Some(7)
+    );
+
+    store.check_pepper("aaaa").await.unwrap();
+    store.check_pepper("aaaa").await.unwrap();
+    assert!(matches!(
+        store.check_pepper("bbbb").await,
+        Err(StoreError::WrongPepper(_))
+    ));
+    store.ping().await.unwrap();
+
+    let reopened = reopen().await;
+    let loaded = reopened.load_all().await.unwrap();
+    assert_eq!(loaded.up_to, seq);
+    assert_eq!(loaded.changes.len(), 5);
+    let root_loaded = loaded
+        .changes
+        .iter()
+        .find(|c| c.record.id == "root")
+        .unwrap();
+    assert_eq!(root_loaded.record.settings, edited.settings);
+    assert!(matches!(
+        reopened.check_pepper("bbbb").await,
+        Err(StoreError::WrongPepper(_))
+    ));
+}
+
+#[tokio::test]
+async fn sqlite_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(
+        store.change_signals().is_none(),
+        "one process: nothing to follow"
+    );
+    keeps_the_contract(&store, async || {
+        drop(store.clone());
+        Box::new(SqliteStore::open(&path).unwrap()) as Box<dyn TokenStore>
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_the_contract() {
+    let url = Postgres::shared().fresh_database();
+    let store = PostgresStore::connect(&url).await.unwrap();
+    keeps_the_contract(&store, async || {
+        Box::new(PostgresStore::connect(&url).await.unwrap()) as Box<dyn TokenStore>
+    })
+    .await;
+}
+
+/// Two nodes writing at once: every write gets its own number, the numbers have no
+/// gaps, and each node hears the other's announcements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_numbers_concurrent_writes_in_order_and_announces_them() {
+    let url = Postgres::shared().fresh_database();
+    let a = std::sync::Arc::new(PostgresStore::connect(&url).await.unwrap());
+    let b = std::sync::Arc::new(PostgresStore::connect(&url).await.unwrap());
+    let mut heard = b.change_signals().expect("PostgreSQL announces changes");
+    // Wait until b listens (its first epoch).
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        heard.wait_for(|s| s.epoch > 0),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut writers = Vec::new();
+    for (n, store) in [a.clone(), b.clone()].into_iter().enumerate() {
+        writers.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..20 {
+                let mut r = record(&format!("n{n}t{i}"), None, None);
+                r.hash.0[31] = n as u8;
+                seqs.push(store.insert(&r).await.unwrap());
+            }
+            seqs
+        }));
+    }
+    let mut all: Vec<i64> = Vec::new();
+    for writer in writers {
+        all.extend(writer.await.unwrap());
+    }
+    all.sort();
+    assert_eq!(all, (1..=40).collect::<Vec<_>>());
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        heard.wait_for(|s| s.announced == 40),
+    )
+    .await
+    .expect("b hears every announcement")
+    .unwrap();
+    let feed = b.changes_since(0).await.unwrap();
+    assert_eq!((feed.up_to, feed.changes.len()), (40, 40));
+}
