@@ -1,21 +1,73 @@
-//! Health, readiness and the OpenAPI document generated from the handlers.
+//! Health, readiness, metrics and the OpenAPI document generated from the handlers.
+
+use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{authz, compat, dto, oauth, problem, tokens, verify};
+use crate::metrics::{self, Sample};
+use crate::service::Engine;
 
 /// Liveness: the process answers.
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: the index is loaded before the listener opens, so a process that
-/// answers is ready.
-pub async fn readyz() -> Json<Value> {
-    Json(json!({"status": "ready"}))
+/// Readiness. The index is loaded (and caught up with the change feed) before the
+/// listener opens, so a process that answers can verify: it stays ready while its
+/// database is down, and says so in `store`, since verification goes on from the index.
+pub async fn readyz(State(engine): State<Arc<Engine>>) -> Json<Value> {
+    let store = match tokio::time::timeout(READY_PING, engine.store().ping()).await {
+        Ok(Ok(())) => "up",
+        _ => "unavailable",
+    };
+    Json(json!({
+        "status": "ready",
+        "tokens": engine.index().len(),
+        "change_seq": engine.applied_seq(),
+        "store": store,
+    }))
+}
+
+/// How long `/readyz` waits for the database to answer.
+const READY_PING: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Counters and gauges in Prometheus' text format.
+pub async fn metrics(State(engine): State<Arc<Engine>>) -> impl IntoResponse {
+    let counters = engine.metrics();
+    let body = metrics::render(&[
+        Sample {
+            name: "tessera_tokens",
+            kind: "gauge",
+            help: "Tokens in this node's index, revoked ones included.",
+            value: u64::try_from(engine.index().len()).unwrap_or(u64::MAX),
+        },
+        Sample {
+            name: "tessera_change_seq",
+            kind: "gauge",
+            help: "The store's change number up to which this node's index holds every write.",
+            value: u64::try_from(engine.applied_seq()).unwrap_or(0),
+        },
+        Sample {
+            name: "tessera_feed_failures_total",
+            kind: "counter",
+            help: "Attempts to read the change feed that failed (database unreachable).",
+            value: counters.feed_failures.get(),
+        },
+        Sample {
+            name: "tessera_rate_limiter_failures_total",
+            kind: "counter",
+            help: "Rate-limit checks the shared limiter (Redis) could not answer.",
+            value: counters.rate_limiter_failures.get(),
+        },
+    ]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
 struct TokenAuth;

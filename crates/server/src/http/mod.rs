@@ -56,6 +56,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/repo/{repo_id}/apikey", post(compat::flashback_create))
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
+        .route("/metrics", get(meta::metrics))
         .route("/openapi.json", get(meta::openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

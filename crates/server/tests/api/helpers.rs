@@ -1,5 +1,9 @@
-//! Spawns the real server on a free loopback port with a fresh data dir and a clock the
+//! Spawns the real server on a free loopback port with a fresh store and a clock the
 //! test moves by hand, and speaks HTTP to it.
+//!
+//! The store is a fresh SQLite data dir, or with `TESSERA_TEST_BACKEND=postgres` a
+//! fresh database on a real PostgreSQL server the suite starts: the whole suite runs
+//! against both (scripts/test runs it twice).
 
 use std::sync::Arc;
 
@@ -60,7 +64,14 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
-        let configure: Configure = Arc::new(configure);
+        let backend = backend();
+        let configure: Configure = Arc::new(move |config: &mut Config| {
+            if let Some(url) = &backend {
+                config.pepper = Some("a pepper shared by every node of the test".into());
+                config.set_database_url(url).expect("a PostgreSQL URL");
+            }
+            configure(config);
+        });
         let dir = tempfile::tempdir().expect("temp dir");
         let clock = Arc::new(ManualClock::new(START_MS));
         let (server, admin) = start(&dir, &clock, &configure).await;
@@ -153,6 +164,15 @@ impl TestApp {
     pub async fn token_count(&self) -> usize {
         let reply = self.get("/v1/tokens?limit=100", &self.admin).await;
         reply.body["tokens"].as_array().map_or(0, Vec::len)
+    }
+}
+
+/// A fresh PostgreSQL database's URL when the suite runs against PostgreSQL.
+fn backend() -> Option<String> {
+    match std::env::var("TESSERA_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("sqlite") => None,
+        Ok("postgres") => Some(tessera_testkit::Postgres::shared().fresh_database()),
+        Ok(other) => panic!("TESSERA_TEST_BACKEND={other:?}: use sqlite or postgres"),
     }
 }
 
