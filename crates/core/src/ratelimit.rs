@@ -75,11 +75,13 @@ impl RateLimit {
         self.per_minute <= other.per_minute && self.burst <= other.burst
     }
 
-    fn interval_ns(&self) -> u64 {
+    /// One request's worth of time.
+    pub fn interval_ns(&self) -> u64 {
         NANOS_PER_MINUTE / u64::from(self.per_minute.max(1))
     }
 
-    fn capacity_ns(&self) -> u64 {
+    /// The time a full bucket holds: `burst` intervals.
+    pub fn capacity_ns(&self) -> u64 {
         self.interval_ns() * u64::from(self.burst)
     }
 }

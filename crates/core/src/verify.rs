@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::grant::Grant;
-use crate::ratelimit::{self, RateDecision};
+use crate::ratelimit::{self, RateDecision, RateLimit};
 use crate::resource::Resource;
 use crate::scope::ScopeSet;
 
@@ -66,18 +66,23 @@ pub fn standing(grant: &Grant, revoked: bool, now_ms: i64) -> Code {
     }
 }
 
-/// Decides a request for a token that exists. `tat` is the token's stored
-/// rate-limit state (see [`ratelimit`]); `now_ms` milliseconds since the epoch.
-pub fn decide(grant: &Grant, revoked: bool, need: &Requirement, now_ms: i64, tat: u64) -> Verdict {
-    let now_ns = ratelimit::nanos_from_millis(now_ms);
-    let denied = |code| Verdict {
-        code,
-        rate: grant.rate_limit.map(|l| ratelimit::peek(&l, tat, now_ns)),
-        next_tat: None,
-    };
+/// What a request may do before its rate limit is applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Denied whatever the rate limit says.
+    Refused(Code),
+    /// Allowed; the token has no rate limit.
+    Unlimited,
+    /// Allowed if this limit has budget left.
+    Limited(RateLimit),
+}
+
+/// Every check but the rate limit's, which needs the token's bucket: the index holds
+/// it for a single node, Redis for a cluster.
+pub fn admit(grant: &Grant, revoked: bool, need: &Requirement, now_ms: i64) -> Admission {
     let standing = standing(grant, revoked, now_ms);
     if standing != Code::Valid {
-        return denied(standing);
+        return Admission::Refused(standing);
     }
     let scopes_ok = need
         .scopes
@@ -88,26 +93,47 @@ pub fn decide(grant: &Grant, revoked: bool, need: &Requirement, now_ms: i64, tat
         .as_ref()
         .is_none_or(|r| grant.resources.allows(r));
     if !scopes_ok || !resource_ok {
-        return denied(Code::Forbidden);
+        return Admission::Refused(Code::Forbidden);
     }
     match grant.rate_limit {
-        None => Verdict {
+        None => Admission::Unlimited,
+        Some(limit) => Admission::Limited(limit),
+    }
+}
+
+impl Verdict {
+    /// The verdict for an admitted request once its rate limit has decided.
+    pub fn rated(decision: RateDecision, next_tat: Option<u64>) -> Self {
+        Verdict {
+            code: if decision.allowed {
+                Code::Valid
+            } else {
+                Code::RateLimited
+            },
+            rate: Some(decision),
+            next_tat,
+        }
+    }
+}
+
+/// Decides a request for a token that exists. `tat` is the token's stored
+/// rate-limit state (see [`ratelimit`]); `now_ms` milliseconds since the epoch.
+pub fn decide(grant: &Grant, revoked: bool, need: &Requirement, now_ms: i64, tat: u64) -> Verdict {
+    let now_ns = ratelimit::nanos_from_millis(now_ms);
+    match admit(grant, revoked, need, now_ms) {
+        Admission::Refused(code) => Verdict {
+            code,
+            rate: grant.rate_limit.map(|l| ratelimit::peek(&l, tat, now_ns)),
+            next_tat: None,
+        },
+        Admission::Unlimited => Verdict {
             code: Code::Valid,
             rate: None,
             next_tat: None,
         },
-        Some(limit) => {
+        Admission::Limited(limit) => {
             let (decision, next_tat) = ratelimit::check(&limit, tat, now_ns);
-            let code = if decision.allowed {
-                Code::Valid
-            } else {
-                Code::RateLimited
-            };
-            Verdict {
-                code,
-                rate: Some(decision),
-                next_tat,
-            }
+            Verdict::rated(decision, next_tat)
         }
     }
 }

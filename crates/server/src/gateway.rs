@@ -79,6 +79,7 @@ async fn proxy(
     let allowed = match gateway
         .engine
         .guard(parts.method.as_str(), &target, credential)
+        .await
     {
         Ok(allowed) => allowed,
         Err(denied) => {

@@ -45,7 +45,7 @@ impl Engine {
     /// it presented none that could be read. Fails closed: a target that is not in
     /// plain form, a route whose resource cannot be filled in, and a request no rule
     /// matches (unless configured otherwise) are all refused.
-    pub fn guard(
+    pub async fn guard(
         &self,
         method: &str,
         uri: &str,
@@ -99,7 +99,7 @@ impl Engine {
                 .into());
             }
         };
-        let checked = self.check_slot(slot, &need);
+        let checked = self.check_slot(slot, &need).await;
         let rate = rate_report(&checked);
         let error = match (checked.verdict.code, checked.verdict.rate) {
             (Code::Valid, _) => {

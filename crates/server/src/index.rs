@@ -313,6 +313,25 @@ impl TokenIndex {
         }
     }
 
+    /// Records a verdict reached elsewhere (the shared limiter): counts the use if
+    /// it was allowed.
+    pub fn settle(
+        &self,
+        slot: Arc<Slot>,
+        entry: Arc<Entry>,
+        verdict: Verdict,
+        now_ms: i64,
+    ) -> Checked {
+        if verdict.code == verify::Code::Valid {
+            self.count_use(&slot, now_ms);
+        }
+        Checked {
+            slot,
+            entry,
+            verdict,
+        }
+    }
+
     fn count_use(&self, slot: &Arc<Slot>, now_ms: i64) {
         slot.total_uses.fetch_add(1, Ordering::Relaxed);
         slot.last_used_at.fetch_max(now_ms, Ordering::Relaxed);

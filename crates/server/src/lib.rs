@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod guard;
 pub mod http;
 pub mod index;
+pub mod limiter;
 pub mod metrics;
 pub mod service;
 

@@ -13,16 +13,18 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use tessera_core::clock::Clock;
 use tessera_core::grant::{self, Escalation, Grant};
 use tessera_core::random;
+use tessera_core::ratelimit::RateDecision;
 use tessera_core::record::{Omitted, Policy, ScopeGrant, Settings, TokenDraft, TokenRecord};
 use tessera_core::resource::Resource;
 use tessera_core::scope::{ScopeError, TOKENS_MANAGE};
 use tessera_core::token::{Pepper, SecretToken, TokenHasher};
-use tessera_core::verify::{Code, Requirement, Verdict};
+use tessera_core::verify::{self, Admission, Code, Requirement, Verdict};
 use tessera_store::{ChangeSeq, ListPage, ListQuery, StoreError, TokenStore, UsageUpdate};
 
-use crate::config::Config;
+use crate::config::{Config, RedisFailure};
 use crate::error::ServiceError;
 use crate::index::{Checked, Entry, Slot, TokenIndex};
+use crate::limiter::SharedLimiter;
 use crate::metrics::Metrics;
 
 /// A credential as presented: the token's text, and for HTTP Basic the user name,
@@ -77,6 +79,8 @@ pub struct Engine {
     applied: AtomicI64,
     catching_up: tokio::sync::Mutex<()>,
     metrics: Metrics,
+    /// Set when rate limits are shared across nodes (Redis).
+    shared_limiter: Option<SharedLimiter>,
 }
 
 impl Engine {
@@ -87,6 +91,12 @@ impl Engine {
         pepper: &Pepper,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
+        let shared_limiter = config
+            .redis_url
+            .as_ref()
+            .map(|url| SharedLimiter::new(url.expose()))
+            .transpose()
+            .map_err(StoreError::Unavailable)?;
         store.check_pepper(&pepper.fingerprint()).await?;
         let snapshot = store.load_all().await?;
         let index = TokenIndex::new(config.catalogue.clone(), snapshot.changes);
@@ -100,6 +110,7 @@ impl Engine {
             applied: AtomicI64::new(snapshot.up_to),
             catching_up: tokio::sync::Mutex::new(()),
             metrics: Metrics::default(),
+            shared_limiter,
         })
     }
 
@@ -193,13 +204,13 @@ impl Engine {
 
     /// Checks a presented token. Malformed text and a bad checksum are `NOT_FOUND`
     /// without a lookup. Only an allowed request spends rate-limit budget.
-    pub fn check(&self, secret: &str, need: &Requirement) -> CheckOutcome {
-        self.check_presented(secret, None, need)
+    pub async fn check(&self, secret: &str, need: &Requirement) -> CheckOutcome {
+        self.check_presented(secret, None, need).await
     }
 
     /// [`Engine::check`], where a key id presented beside the secret (HTTP Basic
     /// `key:secret`) must name the same token; checked before any budget is spent.
-    fn check_presented(
+    async fn check_presented(
         &self,
         secret: &str,
         key_id: Option<&str>,
@@ -211,7 +222,7 @@ impl Engine {
                 checked: None,
             },
             Some(slot) => {
-                let checked = self.index.check_slot(slot, need, self.clock.now_ms());
+                let checked = self.check_slot(slot, need).await;
                 CheckOutcome {
                     code: checked.verdict.code,
                     checked: Some(checked),
@@ -234,13 +245,51 @@ impl Engine {
     }
 
     /// Decides a request for a token already looked up; only an allowed request
-    /// spends rate-limit budget.
-    pub(crate) fn check_slot(&self, slot: Arc<Slot>, need: &Requirement) -> Checked {
-        self.index.check_slot(slot, need, self.clock.now_ms())
+    /// spends rate-limit budget, from the node's own bucket or, in a cluster with
+    /// Redis, from the bucket every node shares.
+    pub(crate) async fn check_slot(&self, slot: Arc<Slot>, need: &Requirement) -> Checked {
+        let now = self.clock.now_ms();
+        let Some(shared) = &self.shared_limiter else {
+            return self.index.check_slot(slot, need, now);
+        };
+        let entry = slot.entry();
+        let limit = match verify::admit(&entry.grant, entry.record.revoked_at.is_some(), need, now)
+        {
+            Admission::Limited(limit) => limit,
+            // Decided without spending budget: nothing to share.
+            Admission::Refused(_) | Admission::Unlimited => {
+                return self.index.check_slot(slot, need, now);
+            }
+        };
+        match shared.check(&entry.record.id, &limit).await {
+            Ok(decision) => self
+                .index
+                .settle(slot, entry, Verdict::rated(decision, None), now),
+            Err(_) => {
+                self.metrics.rate_limiter_failures.increment();
+                match self.config.redis_failure {
+                    RedisFailure::Open => self.index.check_slot(slot, need, now),
+                    RedisFailure::Closed => {
+                        let wait_ms =
+                            u64::try_from(crate::limiter::RETRY_AFTER_FAILURE.as_millis())
+                                .unwrap_or(1000);
+                        let refused = RateDecision {
+                            allowed: false,
+                            limit: limit.burst,
+                            remaining: 0,
+                            reset_ms: wait_ms,
+                            retry_after_ms: wait_ms,
+                        };
+                        self.index
+                            .settle(slot, entry, Verdict::rated(refused, None), now)
+                    }
+                }
+            }
+        }
     }
 
     /// Authenticates a call to tessera's own API, which needs `scope` (or none).
-    pub fn authenticate(
+    pub async fn authenticate(
         &self,
         credential: &Credential,
         scope: Option<&'static str>,
@@ -249,7 +298,9 @@ impl Engine {
             scopes: scope.map(|s| self.index.catalogue().own(s)),
             resource: None,
         };
-        let outcome = self.check_presented(&credential.secret, credential.key_id.as_deref(), &need);
+        let outcome = self
+            .check_presented(&credential.secret, credential.key_id.as_deref(), &need)
+            .await;
         let checked = match (outcome.code, outcome.checked) {
             (Code::Valid, Some(checked)) => checked,
             (Code::Forbidden, _) => {

@@ -53,6 +53,7 @@ impl<N: Needs> FromRequestParts<Arc<Engine>> for Authed<N> {
             credentials::from_headers(&parts.headers).map_err(IntoResponse::into_response)?;
         let caller = engine
             .authenticate(&credential, N::SCOPE)
+            .await
             .map_err(IntoResponse::into_response)?;
         Ok(Self(caller, PhantomData))
     }

@@ -64,7 +64,10 @@ pub async fn authz(
         Ok(found) => found,
         Err(error) => return error.into_response(),
     };
-    match engine.guard(&method, &target, credentials::from_headers(&headers)) {
+    match engine
+        .guard(&method, &target, credentials::from_headers(&headers))
+        .await
+    {
         Ok(allowed) => {
             let mut response = StatusCode::OK.into_response();
             let out = response.headers_mut();

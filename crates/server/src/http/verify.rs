@@ -21,7 +21,7 @@ pub async fn verify(
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> Result<Json<VerifyResponse>, ServiceError> {
     let need = engine.requirement(body.scopes.as_deref(), body.resource.as_deref())?;
-    Ok(Json(response(&engine.check(&body.token, &need))))
+    Ok(Json(response(&engine.check(&body.token, &need).await)))
 }
 
 /// The verify answer for an outcome; identity details only when the token exists.

@@ -227,6 +227,7 @@ async fn a_manager_revoked_mid_request_creates_nothing() {
     };
     let caller = engine
         .authenticate(&credential, Some("tokens:manage"))
+        .await
         .unwrap();
     app.delete(&format!("/v1/tokens/{boss_id}"), &app.admin)
         .await;

@@ -1,0 +1,155 @@
+//! Cluster-wide rate limits: one GCRA bucket per token in Redis, shared by every node.
+//!
+//! A check is one `EVALSHA` of `gcra.lua` (one round trip), which reads the clock with
+//! Redis' `TIME`, so nodes whose clocks disagree still share one timeline.
+//!
+//! When Redis does not answer, a check fails fast: the limiter then stays away from
+//! Redis for [`RETRY_AFTER_FAILURE`] (so a dead Redis costs no latency per request) and
+//! tries again after it, which is how it recovers by itself. What the check does
+//! meanwhile is the operator's choice (`redis_failure`), applied by the engine.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, Script};
+use tessera_core::ratelimit::{RateDecision, RateLimit};
+
+/// How long a connection attempt or a check may take before Redis counts as down.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+/// How long the limiter leaves Redis alone after a failure.
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
+const KEY_PREFIX: &str = "tessera:rl:";
+
+/// Why the shared limiter gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LimiterError {
+    #[error("Redis is unavailable: {0}")]
+    Unavailable(String),
+    /// Redis failed a moment ago; not asked again yet.
+    #[error("Redis failed recently; not retried yet")]
+    Resting,
+}
+
+pub struct SharedLimiter {
+    client: Client,
+    script: Script,
+    connection: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// Microseconds since `epoch` before which Redis is not asked (0: ask).
+    resting_until_us: AtomicU64,
+    epoch: Instant,
+    down: AtomicBool,
+}
+
+impl SharedLimiter {
+    /// Checks the URL; connects on first use, so a node starts while Redis is down.
+    pub fn new(url: &str) -> Result<Self, String> {
+        let client = Client::open(url).map_err(|e| format!("redis_url is not valid: {e}"))?;
+        Ok(Self {
+            client,
+            script: Script::new(include_str!("gcra.lua")),
+            connection: tokio::sync::Mutex::new(None),
+            resting_until_us: AtomicU64::new(0),
+            epoch: Instant::now(),
+            down: AtomicBool::new(false),
+        })
+    }
+
+    /// Spends one request of `limit` from the bucket of `token_id`.
+    pub async fn check(
+        &self,
+        token_id: &str,
+        limit: &RateLimit,
+    ) -> Result<RateDecision, LimiterError> {
+        self.check_at(token_id, limit, None).await
+    }
+
+    /// [`SharedLimiter::check`] with "now" given as nanoseconds since the epoch instead
+    /// of Redis' clock: for tests that compare it with the in-process limiter.
+    pub async fn check_at(
+        &self,
+        token_id: &str,
+        limit: &RateLimit,
+        now_ns: Option<u64>,
+    ) -> Result<RateDecision, LimiterError> {
+        if self.elapsed_us() < self.resting_until_us.load(Ordering::Acquire) {
+            return Err(LimiterError::Resting);
+        }
+        let mut connection = self.connection().await?;
+        let mut invocation = self.script.prepare_invoke();
+        invocation
+            .key(format!("{KEY_PREFIX}{token_id}"))
+            .arg(limit.interval_ns())
+            .arg(limit.capacity_ns());
+        if let Some(now) = now_ns {
+            invocation.arg(now / 1_000_000_000).arg(now % 1_000_000_000);
+        }
+        let answer: Result<(u8, u64, u64, u64), _> =
+            tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut connection))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(redis::RedisError::from((
+                        redis::ErrorKind::IoError,
+                        "timed out",
+                    )))
+                });
+        match answer {
+            Ok((allowed, remaining, reset_ms, retry_after_ms)) => {
+                if self.down.swap(false, Ordering::AcqRel) {
+                    tracing::info!(
+                        "Redis answers again; rate limits are shared across nodes again"
+                    );
+                }
+                Ok(RateDecision {
+                    allowed: allowed == 1,
+                    limit: limit.burst,
+                    remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
+                    reset_ms,
+                    retry_after_ms,
+                })
+            }
+            Err(error) => Err(self.failed(error.to_string()).await),
+        }
+    }
+
+    /// The open connection, or a new one.
+    async fn connection(&self) -> Result<MultiplexedConnection, LimiterError> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref() {
+            return Ok(connection.clone());
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(REDIS_TIMEOUT)
+            .set_response_timeout(REDIS_TIMEOUT);
+        match self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+        {
+            Ok(connection) => {
+                *slot = Some(connection.clone());
+                Ok(connection)
+            }
+            Err(error) => {
+                drop(slot);
+                Err(self.failed(error.to_string()).await)
+            }
+        }
+    }
+
+    /// Forgets the connection and rests; logs once per outage.
+    async fn failed(&self, detail: String) -> LimiterError {
+        *self.connection.lock().await = None;
+        let until =
+            self.elapsed_us() + u64::try_from(RETRY_AFTER_FAILURE.as_micros()).unwrap_or(u64::MAX);
+        self.resting_until_us.store(until, Ordering::Release);
+        if !self.down.swap(true, Ordering::AcqRel) {
+            tracing::warn!(%detail, "Redis does not answer; rate limits fall back until it does");
+        }
+        LimiterError::Unavailable(detail)
+    }
+
+    fn elapsed_us(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+}

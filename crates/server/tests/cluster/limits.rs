@@ -1,0 +1,200 @@
+//! Rate limits shared across nodes through a real Redis.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use serde_json::json;
+use tessera_core::ratelimit::{self, RateLimit};
+use tessera_server::config::RedisFailure;
+use tessera_server::limiter::SharedLimiter;
+use tessera_testkit::{Postgres, Redis};
+
+use crate::nodes::{Cluster, Node};
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The Lua script and the in-process limiter decide every request alike, given the
+    /// same clock readings.
+    #[test]
+    fn the_redis_script_agrees_with_the_in_process_limiter(
+        per_minute in 1u32..=600_000,
+        burst in 1u32..=1000,
+        start_offset in 0u64..1_000_000_000_000,
+        steps in prop::collection::vec(0u64..=3_000, 1..60),
+        step_unit in prop::sample::select(vec![1_000u64, 1_000_000, 50_000_000, 1_000_000_000]),
+    ) {
+        let redis = shared_redis();
+        let limit = RateLimit::new(per_minute, burst).expect("a valid limit");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        let limiter = SharedLimiter::new(&redis.url()).expect("a Redis URL");
+        static CASE: AtomicU64 = AtomicU64::new(0);
+        let key = format!("prop-{}-{}", std::process::id(), CASE.fetch_add(1, Ordering::Relaxed));
+        // 2026 and a bit, in nanoseconds since the epoch.
+        let mut now = 1_767_225_600_000_000_000u64 + start_offset;
+        let mut tat = 0u64;
+        for step in steps {
+            now += step * step_unit;
+            let (expected, next_tat) = ratelimit::check(&limit, tat, now);
+            if let Some(next) = next_tat {
+                tat = next;
+            }
+            let shared = runtime
+                .block_on(limiter.check_at(&key, &limit, Some(now)))
+                .expect("Redis answers");
+            prop_assert_eq!(shared, expected);
+        }
+    }
+}
+
+fn shared_redis() -> &'static Redis {
+    static SHARED: std::sync::OnceLock<Redis> = std::sync::OnceLock::new();
+    SHARED.get_or_init(Redis::start)
+}
+
+/// Hammers `/v1/verify` for `token` from `clients` tasks per node for `run_for`;
+/// returns how many requests were allowed, how many were made, and how long it took.
+async fn hammer(
+    nodes: &[&Node],
+    admin: &str,
+    token: &str,
+    clients: usize,
+    run_for: Duration,
+) -> (u64, u64, Duration) {
+    let allowed = Arc::new(AtomicU64::new(0));
+    let made = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for node in nodes {
+        for _ in 0..clients {
+            let (client, base) = (node.client.clone(), node.base.clone());
+            let (admin, token) = (admin.to_owned(), token.to_owned());
+            let (allowed, made) = (Arc::clone(&allowed), Arc::clone(&made));
+            tasks.push(tokio::spawn(async move {
+                while started.elapsed() < run_for {
+                    let reply = client
+                        .post(format!("{base}/v1/verify"))
+                        .bearer_auth(&admin)
+                        .json(&json!({"token": token}))
+                        .send()
+                        .await
+                        .expect("the node answers");
+                    let body: serde_json::Value = reply.json().await.expect("json");
+                    made.fetch_add(1, Ordering::Relaxed);
+                    if body["code"] == "VALID" {
+                        allowed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.expect("a client task");
+    }
+    (
+        allowed.load(Ordering::Relaxed),
+        made.load(Ordering::Relaxed),
+        started.elapsed(),
+    )
+}
+
+/// Two nodes serving one token as fast as they can: together they allow no more than
+/// burst + rate x elapsed (+1%), where each alone would allow that much by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_one_budget_per_token() {
+    let redis = Redis::start();
+    let mut cluster = Cluster::new(Postgres::shared().fresh_database());
+    cluster.redis_url = Some(redis.url());
+    let (a, b, admin) = cluster.start_two().await;
+    let (per_minute, burst) = (3_000u32, 20u32);
+    let (_, token) = a
+        .create(&admin, json!({"name": "busy", "scopes": ["repo:read"], "rate_limit": {"per_minute": per_minute, "burst": burst}}))
+        .await;
+    crate::nodes::time_until(Duration::from_secs(5), || b.accepts(&token))
+        .await
+        .expect("b sees it");
+
+    let (allowed, made, elapsed) =
+        hammer(&[&a, &b], &admin, &token, 4, Duration::from_secs(2)).await;
+    let bound = (f64::from(burst) + f64::from(per_minute) / 60.0 * elapsed.as_secs_f64()) * 1.01;
+    println!(
+        "shared limit: {allowed} of {made} requests allowed in {elapsed:?} across two nodes; bound {bound:.1}"
+    );
+    assert!(
+        allowed as f64 <= bound,
+        "{allowed} allowed, bound {bound:.1}"
+    );
+    assert!(
+        allowed as f64 >= f64::from(burst),
+        "the burst itself is allowed: {allowed}"
+    );
+    assert_eq!(a.server.engine.metrics().rate_limiter_failures.get(), 0);
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Redis goes away: fail-open nodes go on with their own limiters and count it;
+/// fail-closed nodes deny as rate-limited. Both share limits again once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_fails_open_or_closed_as_configured_and_recovers() {
+    let mut redis = Redis::start();
+    let mut cluster = Cluster::new(Postgres::shared().fresh_database());
+    cluster.redis_url = Some(redis.url());
+    let (open, admin) = cluster.start().await;
+    let admin = admin.expect("the first node makes the admin token");
+    cluster.tweak = Arc::new(|config| config.redis_failure = RedisFailure::Closed);
+    let (closed, _) = cluster.start().await;
+    let (_, token) = open
+        .create(&admin, json!({"name": "limited", "scopes": ["repo:read"], "rate_limit": {"per_minute": 600, "burst": 100}}))
+        .await;
+    crate::nodes::time_until(Duration::from_secs(5), || closed.accepts(&token))
+        .await
+        .expect("seen");
+    assert_eq!(open.verify(&admin, &token, &[]).await, "VALID");
+    assert_eq!(closed.verify(&admin, &token, &[]).await, "VALID");
+
+    redis.stop();
+    assert_eq!(open.verify(&admin, &token, &[]).await, "VALID", "fail-open");
+    assert_eq!(
+        closed.verify(&admin, &token, &[]).await,
+        "RATE_LIMITED",
+        "fail-closed"
+    );
+    assert!(open.server.engine.metrics().rate_limiter_failures.get() > 0);
+    let metrics = open
+        .client
+        .get(format!("{}/metrics", open.base))
+        .send()
+        .await
+        .expect("metrics");
+    let text = metrics.text().await.unwrap_or_default();
+    assert!(
+        !text.contains("tessera_rate_limiter_failures_total 0"),
+        "{text}"
+    );
+
+    redis.resume();
+    tokio::time::sleep(tessera_server::limiter::RETRY_AFTER_FAILURE * 2).await;
+    for node in [&open, &closed] {
+        let failures = node.server.engine.metrics().rate_limiter_failures.get();
+        let mut code = node.verify(&admin, &token, &[]).await;
+        if code != "VALID" {
+            // The first call after the rest may still meet the old connection.
+            tokio::time::sleep(tessera_server::limiter::RETRY_AFTER_FAILURE * 2).await;
+            code = node.verify(&admin, &token, &[]).await;
+        }
+        assert_eq!(code, "VALID");
+        let settled = node.server.engine.metrics().rate_limiter_failures.get();
+        assert_eq!(node.verify(&admin, &token, &[]).await, "VALID");
+        assert_eq!(
+            node.server.engine.metrics().rate_limiter_failures.get(),
+            settled,
+            "Redis answers again"
+        );
+        assert!(settled <= failures + 1);
+    }
+    open.stop().await;
+    closed.stop().await;
+}
