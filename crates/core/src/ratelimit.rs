@@ -15,6 +15,9 @@ const NANOS_PER_MILLI: u64 = 1_000_000;
 pub const MAX_PER_MINUTE: u32 = 60_000_000;
 /// The largest bucket.
 pub const MAX_BURST: u32 = 1_000_000;
+/// The longest a bucket may take to refill from empty: 2^53 ns, about 104 days. Beyond
+/// it, times in the shared limiter's Lua script (doubles) would no longer be exact.
+pub const MAX_CAPACITY_NS: u64 = 1 << 53;
 
 /// A rate limit: `burst` requests at once, refilled at `per_minute` per minute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +70,14 @@ impl RateLimit {
                 "burst must be between 1 and {MAX_BURST}, not {burst}"
             ));
         }
-        Ok(Self { per_minute, burst })
+        let limit = Self { per_minute, burst };
+        if limit.capacity_ns() > MAX_CAPACITY_NS {
+            return Err(format!(
+                "a burst of {burst} at {per_minute} per minute takes over 100 days to refill; \
+                 raise per_minute or lower burst"
+            ));
+        }
+        Ok(limit)
     }
 
     /// True when this limit never allows more than `other`, over any window.

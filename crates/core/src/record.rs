@@ -333,6 +333,12 @@ fn validate_text(
             "too_long",
             format!("{field} must be at most {max} characters"),
         )),
+        // No database backend holds NUL in text the same way; nobody needs it.
+        Some(text) if text.contains('\0') => Err(InputError::new(
+            field,
+            "invalid_text",
+            format!("{field} must not contain NUL characters"),
+        )),
         other => Ok(other),
     }
 }

@@ -17,6 +17,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::limiter::SharedLimiter;
 use crate::service::Engine;
 
 /// Why tessera could not start, in words for the operator.
@@ -138,7 +139,13 @@ pub async fn open(
             (Arc::new(store), pepper, Some(dir))
         }
     };
-    let engine = Engine::open(config, store, &pepper, clock)
+    let shared_limiter = config
+        .redis_url
+        .as_ref()
+        .map(|url| SharedLimiter::new(url.expose()))
+        .transpose()
+        .map_err(StartError)?;
+    let engine = Engine::open(config, store, &pepper, clock, shared_limiter)
         .await
         .map_err(|e| StartError(e.to_string()))?;
     Ok((Arc::new(engine), dir))
@@ -147,15 +154,15 @@ pub async fn open(
 /// `tessera init`: creates the store and its admin token. Refuses if one exists.
 pub async fn init(config: Config, clock: Arc<dyn Clock>) -> Result<SecretToken, StartError> {
     let (engine, _dir) = open(config, clock).await?;
-    if engine.has_active_admin() {
-        return Err(StartError(
-            "this data dir already has an admin token; to replace a lost one, run `tessera admin reset-token`".into(),
-        ));
-    }
     engine
-        .create_admin()
+        .create_first_admin()
         .await
-        .map_err(|e| StartError(e.to_string()))
+        .map_err(|e| StartError(e.to_string()))?
+        .ok_or_else(|| {
+            StartError(
+                "this store already has an admin token; to replace a lost one, run `tessera admin reset-token`".into(),
+            )
+        })
 }
 
 /// `tessera admin reset-token`: a new admin token; the old one stops working.
@@ -192,12 +199,10 @@ impl Server {
         let admin = if engine.has_active_admin() {
             None
         } else {
-            Some(
-                engine
-                    .create_admin()
-                    .await
-                    .map_err(|e| StartError(e.to_string()))?,
-            )
+            engine
+                .create_first_admin()
+                .await
+                .map_err(|e| StartError(e.to_string()))?
         };
         let (listener, addr) = bind(listen, "").await?;
         let gateway = match gateway_config {

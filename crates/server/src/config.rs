@@ -86,8 +86,10 @@ impl ConnectionUrl {
 
 impl std::fmt::Debug for ConnectionUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // scheme://[user[:password]@]host... -> scheme://host...
+        // scheme://[user[:password]@]host[:port][/db][?options] -> scheme://host[:port][/db]:
+        // a password may be in the user part or among the options.
         let (scheme, rest) = self.0.split_once("://").unwrap_or(("", &self.0));
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
         let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
         write!(f, "{scheme}://{host}")
     }
@@ -395,6 +397,23 @@ pub fn rate_limit_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_urls_print_without_credentials() {
+        for (url, shown) in [
+            (
+                "postgres://tessera:s3cret@db:5432/tessera",
+                "postgres://db:5432/tessera",
+            ),
+            (
+                "postgres://db/tessera?password=s3cret&sslmode=disable",
+                "postgres://db/tessera",
+            ),
+            ("redis://:s3cret@cache:6379/0", "redis://cache:6379/0"),
+        ] {
+            assert_eq!(format!("{:?}", ConnectionUrl::new(url)), shown);
+        }
+    }
     use std::collections::HashMap;
 
     struct Vars(HashMap<&'static str, &'static str>);

@@ -78,6 +78,16 @@ impl From<StoreError> for ServiceError {
                     "the database is unavailable; nothing was changed, retry shortly".into(),
                 )
             }
+            StoreError::Stale(detail) => ServiceError::Conflict {
+                code: "concurrent_change",
+                detail: format!(
+                    "{detail}; nothing was changed: retry, and the change is checked against the current state"
+                ),
+            },
+            StoreError::Rejected(detail) => ServiceError::BadRequest {
+                code: "invalid_value",
+                detail,
+            },
             StoreError::Revoked(detail) => ServiceError::Conflict {
                 code: "token_revoked",
                 detail: format!(

@@ -8,15 +8,17 @@
 //! tries again after it, which is how it recovers by itself. What the check does
 //! meanwhile is the operator's choice (`redis_failure`), applied by the engine.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, Script};
 use tessera_core::ratelimit::{RateDecision, RateLimit};
 
 /// How long a connection attempt or a check may take before Redis counts as down.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+pub const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 /// How long the limiter leaves Redis alone after a failure.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
 const KEY_PREFIX: &str = "tessera:rl:";
@@ -34,7 +36,10 @@ pub enum LimiterError {
 pub struct SharedLimiter {
     client: Client,
     script: Script,
-    connection: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// The open connection (multiplexed: every check shares it).
+    connection: ArcSwapOption<MultiplexedConnection>,
+    /// Held by the one check that (re)connects; the others do not queue behind it.
+    connecting: tokio::sync::Mutex<()>,
     /// Microseconds since `epoch` before which Redis is not asked (0: ask).
     resting_until_us: AtomicU64,
     epoch: Instant,
@@ -48,7 +53,8 @@ impl SharedLimiter {
         Ok(Self {
             client,
             script: Script::new(include_str!("gcra.lua")),
-            connection: tokio::sync::Mutex::new(None),
+            connection: ArcSwapOption::empty(),
+            connecting: tokio::sync::Mutex::new(()),
             resting_until_us: AtomicU64::new(0),
             epoch: Instant::now(),
             down: AtomicBool::new(false),
@@ -72,9 +78,6 @@ impl SharedLimiter {
         limit: &RateLimit,
         now_ns: Option<u64>,
     ) -> Result<RateDecision, LimiterError> {
-        if self.elapsed_us() < self.resting_until_us.load(Ordering::Acquire) {
-            return Err(LimiterError::Resting);
-        }
         let mut connection = self.connection().await?;
         let mut invocation = self.script.prepare_invoke();
         invocation
@@ -108,15 +111,27 @@ impl SharedLimiter {
                     retry_after_ms,
                 })
             }
-            Err(error) => Err(self.failed(error.to_string()).await),
+            Err(error) => Err(self.failed(error.to_string())),
         }
     }
 
-    /// The open connection, or a new one.
+    /// The open connection, or a new one. Checks that arrive while one connects wait
+    /// for it and share its outcome: if it failed, they fail at once (resting), so a
+    /// Redis that does not answer costs one connection attempt at a time, not one per
+    /// request.
     async fn connection(&self) -> Result<MultiplexedConnection, LimiterError> {
-        let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref() {
-            return Ok(connection.clone());
+        if let Some(connection) = self.connection.load_full() {
+            return Ok((*connection).clone());
+        }
+        if self.resting() {
+            return Err(LimiterError::Resting);
+        }
+        let _connecting = self.connecting.lock().await;
+        if let Some(connection) = self.connection.load_full() {
+            return Ok((*connection).clone());
+        }
+        if self.resting() {
+            return Err(LimiterError::Resting);
         }
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(REDIS_TIMEOUT)
@@ -127,19 +142,16 @@ impl SharedLimiter {
             .await
         {
             Ok(connection) => {
-                *slot = Some(connection.clone());
+                self.connection.store(Some(Arc::new(connection.clone())));
                 Ok(connection)
             }
-            Err(error) => {
-                drop(slot);
-                Err(self.failed(error.to_string()).await)
-            }
+            Err(error) => Err(self.failed(error.to_string())),
         }
     }
 
     /// Forgets the connection and rests; logs once per outage.
-    async fn failed(&self, detail: String) -> LimiterError {
-        *self.connection.lock().await = None;
+    fn failed(&self, detail: String) -> LimiterError {
+        self.connection.store(None);
         let until =
             self.elapsed_us() + u64::try_from(RETRY_AFTER_FAILURE.as_micros()).unwrap_or(u64::MAX);
         self.resting_until_us.store(until, Ordering::Release);
@@ -147,6 +159,10 @@ impl SharedLimiter {
             tracing::warn!(%detail, "Redis does not answer; rate limits fall back until it does");
         }
         LimiterError::Unavailable(detail)
+    }
+
+    fn resting(&self) -> bool {
+        self.elapsed_us() < self.resting_until_us.load(Ordering::Acquire)
     }
 
     fn elapsed_us(&self) -> u64 {

@@ -19,7 +19,7 @@ use tessera_core::resource::Resource;
 use tessera_core::scope::{ScopeError, TOKENS_MANAGE};
 use tessera_core::token::{Pepper, SecretToken, TokenHasher};
 use tessera_core::verify::{self, Admission, Code, Requirement, Verdict};
-use tessera_store::{ChangeSeq, ListPage, ListQuery, StoreError, TokenStore, UsageUpdate};
+use tessera_store::{Basis, ChangeSeq, ListPage, ListQuery, StoreError, TokenStore, UsageUpdate};
 
 use crate::config::{Config, RedisFailure};
 use crate::error::ServiceError;
@@ -85,18 +85,14 @@ pub struct Engine {
 
 impl Engine {
     /// Checks the store belongs to this pepper and loads every token into the index.
+    /// With `shared_limiter`, rate limits are spent from buckets every node shares.
     pub async fn open(
         config: Config,
         store: Arc<dyn TokenStore>,
         pepper: &Pepper,
         clock: Arc<dyn Clock>,
+        shared_limiter: Option<SharedLimiter>,
     ) -> Result<Self, StoreError> {
-        let shared_limiter = config
-            .redis_url
-            .as_ref()
-            .map(|url| SharedLimiter::new(url.expose()))
-            .transpose()
-            .map_err(StoreError::Unavailable)?;
         store.check_pepper(&pepper.fingerprint()).await?;
         let snapshot = store.load_all().await?;
         let index = TokenIndex::new(config.catalogue.clone(), snapshot.changes);
@@ -139,6 +135,24 @@ impl Engine {
         }
         self.applied.fetch_max(feed.up_to, Ordering::AcqRel);
         Ok(count)
+    }
+
+    /// Runs a store write. One refused as decided on an old copy (another node changed
+    /// a token it depends on a moment ago) first brings the index up to date, so that
+    /// the caller's retry is decided on the current state.
+    async fn stored<T>(
+        &self,
+        write: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, ServiceError> {
+        match write.await {
+            Err(StoreError::Stale(detail)) => {
+                if let Err(error) = self.catch_up().await {
+                    tracing::warn!(%error, "cannot catch up after a concurrent change");
+                }
+                Err(StoreError::Stale(detail).into())
+            }
+            done => Ok(done?),
+        }
     }
 
     /// Records that this node's own write `seq` is in the index: when every earlier
@@ -432,7 +446,11 @@ impl Engine {
             engine.bound_by_parent(&parent, &mut settings, rate_limit_given)?;
             let (record, secret) =
                 engine.new_record(settings, Some(parent.record.id.clone()), false);
-            let seq = engine.store.insert(&record).await?;
+            let basis = Basis {
+                parent: Some(parent.seq),
+                ..Basis::default()
+            };
+            let seq = engine.stored(engine.store.insert(&record, basis)).await?;
             engine.index.apply(seq, record.clone());
             engine.applied_own(seq);
             Ok((record, secret))
@@ -464,19 +482,31 @@ impl Engine {
         (record, secret)
     }
 
-    /// Makes a new admin token and revokes any earlier one (init, reset, first start).
+    /// Makes the deployment's first admin token, unless one exists (in a cluster,
+    /// another node starting at the same moment may have made it): then `None`.
+    pub async fn create_first_admin(self: &Arc<Self>) -> Result<Option<SecretToken>, ServiceError> {
+        let (record, secret) = self.new_record(admin_settings(), None, true);
+        let engine = Arc::clone(self);
+        to_completion(async move {
+            let _order = engine.writes.lock().await;
+            match engine.store.insert_first_admin(&record).await? {
+                Some(seq) => {
+                    engine.index.apply(seq, record);
+                    engine.applied_own(seq);
+                    Ok(Some(secret))
+                }
+                None => {
+                    engine.catch_up().await?;
+                    Ok(None)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Makes a new admin token and revokes any earlier one (`tessera admin reset-token`).
     pub async fn create_admin(self: &Arc<Self>) -> Result<SecretToken, ServiceError> {
-        let settings = Settings {
-            name: "admin".into(),
-            description: Some("The deployment's admin token: may do everything.".into()),
-            scopes: ScopeGrant::Patterns(vec!["*".into()]),
-            resources: None,
-            rate_limit: None,
-            expires_at: None,
-            owner: None,
-            meta: None,
-        };
-        let (record, secret) = self.new_record(settings, None, true);
+        let (record, secret) = self.new_record(admin_settings(), None, true);
         let engine = Arc::clone(self);
         to_completion(async move {
             let _order = engine.writes.lock().await;
@@ -548,7 +578,9 @@ impl Engine {
                 engine.current_manager(&caller)?;
             }
             let slot = engine.visible(&caller, &id)?;
-            let mut record = slot.live_record();
+            let current = slot.entry();
+            let mut record = current.record.clone();
+            slot.overlay_usage(&mut record);
             if record.revoked_at.is_some() {
                 return Err(ServiceError::Conflict {
                     code: "token_revoked",
@@ -572,7 +604,12 @@ impl Engine {
                 .ensure_covers_descendants(&id, &Grant::of(&settings, engine.index.catalogue()))?;
             record.settings = settings;
             record.updated_at = engine.clock.now_ms();
-            let seq = engine.store.update(&record).await?;
+            let basis = Basis {
+                token: Some(current.seq),
+                parent: Some(parent.seq),
+                children_known_up_to: Some(engine.applied_seq()),
+            };
+            let seq = engine.stored(engine.store.update(&record, basis)).await?;
             engine.index.apply(seq, record.clone());
             engine.applied_own(seq);
             Ok(record)
@@ -636,9 +673,9 @@ impl Engine {
             // The store walks the descendants it holds, those made through other
             // nodes and not yet followed here included.
             let revocation = engine.store.revoke_subtree(&target.record.id, now).await?;
-            engine
-                .index
-                .mark_revoked(&revocation.ids, now, revocation.seq);
+            for record in revocation.revoked {
+                engine.index.apply(revocation.seq, record);
+            }
             engine.applied_own(revocation.seq);
             Ok(slot.live_record())
         })
@@ -702,6 +739,19 @@ async fn to_completion<T: Send + 'static>(
     tokio::spawn(work)
         .await
         .map_err(|e| ServiceError::Internal(format!("a write task failed: {e}")))?
+}
+
+fn admin_settings() -> Settings {
+    Settings {
+        name: "admin".into(),
+        description: Some("The deployment's admin token: may do everything.".into()),
+        scopes: ScopeGrant::Patterns(vec!["*".into()]),
+        resources: None,
+        rate_limit: None,
+        expires_at: None,
+        owner: None,
+        meta: None,
+    }
 }
 
 fn admin_untouchable() -> ServiceError {

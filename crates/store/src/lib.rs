@@ -52,12 +52,28 @@ pub struct FeedSignal {
     pub epoch: u64,
 }
 
-/// What a cascading revocation did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a cascading revocation did: the token and its descendants that were live, as
+/// they are now (revoked by the write numbered `seq`).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Revocation {
     pub seq: ChangeSeq,
-    /// The token and its descendants that were live and are now revoked.
-    pub ids: Vec<String>,
+    pub revoked: Vec<TokenRecord>,
+}
+
+/// What a write was decided on: the change numbers of the tokens the deciding node
+/// read. With several nodes, a node's index may trail the store by a moment; the store
+/// refuses the write ([`StoreError::Stale`]) when any of these moved on since, so no
+/// node can decide from an old copy (widen a child beyond a parent narrowed a moment
+/// ago through another node, or undo an edit made there).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Basis {
+    /// The token's own number, for an edit.
+    pub token: Option<ChangeSeq>,
+    /// The parent's number: the bounds the token was checked against.
+    pub parent: Option<ChangeSeq>,
+    /// For an edit: the node knew every change up to this number, so no token created
+    /// through this one may have a newer number (its bounds were not checked).
+    pub children_known_up_to: Option<ChangeSeq>,
 }
 
 /// Why the store could not do what was asked.
@@ -78,6 +94,12 @@ pub enum StoreError {
     /// A token the write depends on is revoked (by another node, a moment ago).
     #[error("{0}")]
     Revoked(String),
+    /// A token the write was decided on has changed since (see [`Basis`]).
+    #[error("{0}")]
+    Stale(String),
+    /// A value the database cannot hold (a NUL character in a text): the caller's fault.
+    #[error("{0}")]
+    Rejected(String),
 }
 
 /// Compares the pepper fingerprint a store was made with to the one a node runs with.
@@ -145,16 +167,25 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Every token a write numbered after `seq` touched, oldest write first.
     async fn changes_since(&self, seq: ChangeSeq) -> Result<Changes, StoreError>;
 
-    /// Stores a new token. Refused with [`StoreError::Revoked`] if its parent is revoked.
-    async fn insert(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError>;
+    /// Stores a new token. Refused with [`StoreError::Revoked`] if its parent is
+    /// revoked, [`StoreError::Stale`] if the parent changed since `basis.parent`.
+    async fn insert(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError>;
 
     /// Stores a new admin token and revokes every other admin token, atomically:
-    /// `tessera init` and `tessera admin reset-token`.
+    /// `tessera admin reset-token`.
     async fn replace_admin(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError>;
 
+    /// Stores the first admin token, unless a live one exists (made a moment ago by
+    /// another node starting at the same time): then `None`, and nothing is written.
+    async fn insert_first_admin(
+        &self,
+        record: &TokenRecord,
+    ) -> Result<Option<ChangeSeq>, StoreError>;
+
     /// Replaces a live token's settings (`record.settings`) and `updated_at`; refused
-    /// with [`StoreError::Revoked`] if it is revoked.
-    async fn update(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError>;
+    /// with [`StoreError::Revoked`] if it is revoked, [`StoreError::Stale`] if what
+    /// `basis` names changed since.
+    async fn update(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError>;
 
     /// Revokes the token `id` and every live token created through it at `at`, all or
     /// none, as the store sees them (so descendants made on other nodes go too).

@@ -19,9 +19,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
-use crate::rows::{self, COLUMNS, Dialect, RawRow, SettingsColumns, SqlValue};
+use crate::rows::{self, COLUMNS, Dialect, RawRow, SettingsColumns, SqlValue, Standing};
 use crate::{
-    ChangeSeq, Changes, FeedSignal, ListPage, ListQuery, Revocation, StoreError, TokenStore,
+    Basis, ChangeSeq, Changes, FeedSignal, ListPage, ListQuery, Revocation, StoreError, TokenStore,
     UsageUpdate,
 };
 
@@ -86,6 +86,7 @@ CREATE INDEX token_resources_pattern ON token_resources(pattern);
 const DIALECT: Dialect = Dialect {
     placeholder: |n| format!("${n}"),
     contains: |haystack, needle| format!("strpos({haystack}, {needle}) > 0"),
+    text_param: "{}::text",
 };
 
 /// A token store in a PostgreSQL database, shared by every node.
@@ -305,30 +306,32 @@ async fn commit(tx: deadpool_postgres::Transaction<'_>, seq: ChangeSeq) -> Resul
     tx.commit().await.map_err(pg)
 }
 
-/// Whether token `id` is revoked; `None` if there is no such token.
-async fn is_revoked(
+/// Token `id`'s change number and whether it is revoked; `None` if there is no such token.
+async fn standing(
     tx: &deadpool_postgres::Transaction<'_>,
     id: &str,
-) -> Result<Option<bool>, StoreError> {
+) -> Result<Option<Standing>, StoreError> {
     Ok(tx
         .query_opt(
-            "SELECT revoked_at IS NOT NULL FROM tokens WHERE id = $1",
+            "SELECT change_seq, revoked_at IS NOT NULL FROM tokens WHERE id = $1",
             &[&id],
         )
         .await
         .map_err(pg)?
-        .map(|row| row.get(0)))
+        .map(|row| Standing {
+            seq: row.get(0),
+            revoked: row.get(1),
+        }))
 }
 
 async fn insert_row(
     tx: &deadpool_postgres::Transaction<'_>,
     record: &TokenRecord,
     seq: ChangeSeq,
+    basis: Basis,
 ) -> Result<(), StoreError> {
-    if let Some(parent) = &record.parent_id
-        && is_revoked(tx, parent).await? == Some(true)
-    {
-        return Err(rows::revoked(parent));
+    if let Some(parent) = &record.parent_id {
+        rows::check_standing(parent, standing(tx, parent).await?, basis.parent)?;
     }
     let use_count = i64::try_from(record.use_count).unwrap_or(i64::MAX);
     tx.execute(
@@ -353,6 +356,32 @@ async fn insert_row(
     .await
     .map_err(pg)?;
     write_settings(tx, record, seq).await
+}
+
+/// Checks an edit's [`Basis`]: the token and its parent are live and unchanged, and
+/// no token created through it is newer than what the deciding node knew.
+async fn check_edit(
+    tx: &deadpool_postgres::Transaction<'_>,
+    record: &TokenRecord,
+    basis: Basis,
+) -> Result<(), StoreError> {
+    rows::check_standing(&record.id, standing(tx, &record.id).await?, basis.token)?;
+    if let Some(parent) = &record.parent_id {
+        rows::check_standing(parent, standing(tx, parent).await?, basis.parent)?;
+    }
+    if let Some(known) = basis.children_known_up_to {
+        let newer = tx
+            .query_opt(
+                "SELECT id FROM tokens WHERE parent_id = $1 AND change_seq > $2 LIMIT 1",
+                &[&record.id, &known],
+            )
+            .await
+            .map_err(pg)?;
+        if let Some(child) = newer {
+            return Err(rows::stale(&child.get::<_, String>(0)));
+        }
+    }
+    Ok(())
 }
 
 async fn write_settings(
@@ -387,13 +416,7 @@ async fn write_settings(
         .await
         .map_err(pg)?;
     if changed != 1 {
-        return match is_revoked(tx, &record.id).await? {
-            Some(true) => Err(rows::revoked(&record.id)),
-            _ => Err(StoreError::Conflict(format!(
-                "token {} is not stored",
-                record.id
-            ))),
-        };
+        return Err(rows::revoked(&record.id));
     }
     tx.execute(
         "DELETE FROM token_resources WHERE token_id = $1",
@@ -467,12 +490,35 @@ impl TokenStore for PostgresStore {
         Ok(Changes { changes, up_to })
     }
 
-    async fn insert(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError> {
+    async fn insert(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
         let mut client = self.client().await?;
         let (tx, seq) = begin(&mut client).await?;
-        insert_row(&tx, record, seq).await?;
+        insert_row(&tx, record, seq, basis).await?;
         commit(tx, seq).await?;
         Ok(seq)
+    }
+
+    async fn insert_first_admin(
+        &self,
+        record: &TokenRecord,
+    ) -> Result<Option<ChangeSeq>, StoreError> {
+        let mut client = self.client().await?;
+        let (tx, seq) = begin(&mut client).await?;
+        let exists: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM tokens WHERE is_admin AND revoked_at IS NULL)",
+                &[],
+            )
+            .await
+            .map_err(pg)?
+            .get(0);
+        if exists {
+            // Dropped, the transaction rolls back: the number is not used.
+            return Ok(None);
+        }
+        insert_row(&tx, record, seq, Basis::default()).await?;
+        commit(tx, seq).await?;
+        Ok(Some(seq))
     }
 
     async fn replace_admin(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError> {
@@ -485,14 +531,15 @@ impl TokenStore for PostgresStore {
         )
         .await
         .map_err(pg)?;
-        insert_row(&tx, record, seq).await?;
+        insert_row(&tx, record, seq, Basis::default()).await?;
         commit(tx, seq).await?;
         Ok(seq)
     }
 
-    async fn update(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError> {
+    async fn update(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
         let mut client = self.client().await?;
         let (tx, seq) = begin(&mut client).await?;
+        check_edit(&tx, record, basis).await?;
         write_settings(&tx, record, seq).await?;
         commit(tx, seq).await?;
         Ok(seq)
@@ -501,21 +548,15 @@ impl TokenStore for PostgresStore {
     async fn revoke_subtree(&self, id: &str, at: i64) -> Result<Revocation, StoreError> {
         let mut client = self.client().await?;
         let (tx, seq) = begin(&mut client).await?;
-        let ids = tx
-            .query(
-                "WITH RECURSIVE subtree(id) AS (SELECT $1::text \
-                 UNION SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id) \
-                 UPDATE tokens SET revoked_at = $2, updated_at = $2, change_seq = $3 \
-                 WHERE id IN (SELECT id FROM subtree) AND revoked_at IS NULL RETURNING id",
-                &[&id, &at, &seq],
-            )
+        let revoked = tx
+            .query(&rows::revoke_subtree_sql(&DIALECT), &[&id, &at, &seq])
             .await
             .map_err(pg)?
             .iter()
-            .map(|row| row.get(0))
-            .collect();
+            .map(|row| read_row(row).and_then(RawRow::into_record))
+            .collect::<Result<_, _>>()?;
         commit(tx, seq).await?;
-        Ok(Revocation { seq, ids })
+        Ok(Revocation { seq, revoked })
     }
 
     async fn get(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -558,18 +599,25 @@ impl TokenStore for PostgresStore {
             .map(|u| i64::try_from(u.uses).unwrap_or(i64::MAX))
             .collect();
         let last_used: Vec<i64> = updates.iter().map(|u| u.last_used_at).collect();
-        let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE tokens t SET use_count = t.use_count + u.uses, \
-                 last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at) \
-                 FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS u(id, uses, at) \
-                 WHERE t.id = u.id",
-                &[&ids, &uses, &last_used],
-            )
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        // Row locks in the same order as every change takes them (the feed's row
+        // first), so a flush and a revocation never deadlock each other.
+        tx.execute("SELECT seq FROM tessera_change_feed FOR UPDATE", &[])
             .await
             .map_err(pg)?;
-        Ok(())
+        tx.execute(
+            "UPDATE tokens t SET use_count = t.use_count + u.uses, \
+             last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at) \
+             FROM (SELECT id, SUM(uses)::bigint AS uses, MAX(at) AS at \
+                   FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS v(id, uses, at) \
+                   GROUP BY id) AS u \
+             WHERE t.id = u.id",
+            &[&ids, &uses, &last_used],
+        )
+        .await
+        .map_err(pg)?;
+        tx.commit().await.map_err(pg)
     }
 
     fn change_signals(&self) -> Option<watch::Receiver<FeedSignal>> {

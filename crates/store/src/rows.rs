@@ -5,7 +5,7 @@ use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, Status, Token
 use tessera_core::scope::Access;
 use tessera_core::token::TokenHash;
 
-use crate::{Change, ListQuery, StoreError};
+use crate::{Change, ChangeSeq, ListQuery, StoreError};
 
 /// The columns every token query reads, in [`RawRow`] order.
 pub const COLUMNS: &str = "seq, id, hash, start, is_admin, name, description, scopes, access, \
@@ -170,6 +170,8 @@ pub struct Dialect {
     pub placeholder: fn(usize) -> String,
     /// True when `haystack` contains `needle` (both SQL expressions).
     pub contains: fn(&str, &str) -> String,
+    /// A text parameter where its type cannot be inferred (`{}` is the placeholder).
+    pub text_param: &'static str,
 }
 
 /// A listing as SQL: the statement, its bound values, newest first, one row more than
@@ -261,4 +263,51 @@ pub fn into_page(
 /// Why a write that needs a live token was refused.
 pub fn revoked(id: &str) -> StoreError {
     StoreError::Revoked(format!("token {id} is revoked"))
+}
+
+/// Why a write decided on an old copy was refused.
+pub fn stale(id: &str) -> StoreError {
+    StoreError::Stale(format!(
+        "token {id} changed a moment ago (through another node)"
+    ))
+}
+
+/// A token's state as a write's checks need it: its change number and whether it is
+/// revoked.
+pub struct Standing {
+    pub seq: ChangeSeq,
+    pub revoked: bool,
+}
+
+/// Checks a token a write depends on: it must exist, be live, and (when the write was
+/// decided on a copy numbered `expected`) be unchanged since.
+pub fn check_standing(
+    id: &str,
+    standing: Option<Standing>,
+    expected: Option<ChangeSeq>,
+) -> Result<(), StoreError> {
+    let standing =
+        standing.ok_or_else(|| StoreError::Conflict(format!("token {id} is not stored")))?;
+    if standing.revoked {
+        return Err(revoked(id));
+    }
+    match expected {
+        Some(seq) if seq != standing.seq => Err(stale(id)),
+        _ => Ok(()),
+    }
+}
+
+/// Revokes a subtree and returns its rows: the root bound first, then the time, then
+/// the change number.
+pub fn revoke_subtree_sql(dialect: &Dialect) -> String {
+    let p = dialect.placeholder;
+    format!(
+        "WITH RECURSIVE subtree(id) AS (SELECT {root} \
+         UNION SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id) \
+         UPDATE tokens SET revoked_at = {at}, updated_at = {at}, change_seq = {seq} \
+         WHERE id IN (SELECT id FROM subtree) AND revoked_at IS NULL RETURNING {COLUMNS}",
+        root = dialect.text_param.replace("{}", &p(1)),
+        at = p(2),
+        seq = p(3),
+    )
 }

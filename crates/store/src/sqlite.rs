@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tessera_core::record::TokenRecord;
 
-use crate::rows::{self, COLUMNS, Dialect, RawRow, SettingsColumns, SqlValue};
+use crate::rows::{self, COLUMNS, Dialect, RawRow, SettingsColumns, SqlValue, Standing};
 use crate::{
-    ChangeSeq, Changes, ListPage, ListQuery, Revocation, StoreError, TokenStore, UsageUpdate,
+    Basis, ChangeSeq, Changes, ListPage, ListQuery, Revocation, StoreError, TokenStore, UsageUpdate,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those applied.
@@ -175,6 +175,7 @@ fn unavailable(error: rusqlite::Error) -> StoreError {
 const DIALECT: Dialect = Dialect {
     placeholder: |n| format!("?{n}"),
     contains: |haystack, needle| format!("instr({haystack}, {needle}) > 0"),
+    text_param: "{}",
 };
 
 fn write_resources(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Result<(), StoreError> {
@@ -193,12 +194,17 @@ fn write_resources(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Resu
     Ok(())
 }
 
-/// Whether token `id` is revoked; `None` if there is no such token.
-fn revoked_at(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<Option<bool>, StoreError> {
+/// Token `id`'s change number and whether it is revoked; `None` if there is no such token.
+fn standing(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<Option<Standing>, StoreError> {
     tx.query_row(
-        "SELECT revoked_at IS NOT NULL FROM tokens WHERE id = ?1",
+        "SELECT change_seq, revoked_at IS NOT NULL FROM tokens WHERE id = ?1",
         [id],
-        |row| row.get(0),
+        |row| {
+            Ok(Standing {
+                seq: row.get(0)?,
+                revoked: row.get(1)?,
+            })
+        },
     )
     .optional()
     .map_err(unavailable)
@@ -209,11 +215,10 @@ fn insert_row(
     tx: &rusqlite::Transaction<'_>,
     record: &TokenRecord,
     seq: ChangeSeq,
+    basis: Basis,
 ) -> Result<(), StoreError> {
-    if let Some(parent) = &record.parent_id
-        && revoked_at(tx, parent)? == Some(true)
-    {
-        return Err(rows::revoked(parent));
+    if let Some(parent) = &record.parent_id {
+        rows::check_standing(parent, standing(tx, parent)?, basis.parent)?;
     }
     tx.execute(
         "INSERT INTO tokens (id, hash, start, is_admin, name, parent_id, created_at, updated_at, \
@@ -236,6 +241,33 @@ fn insert_row(
     )
     .map_err(unavailable)?;
     write_settings(tx, record, seq)
+}
+
+/// Checks an edit's [`Basis`]: the token and its parent are live and unchanged, and
+/// no token created through it is newer than what the deciding node knew.
+fn check_edit(
+    tx: &rusqlite::Transaction<'_>,
+    record: &TokenRecord,
+    basis: Basis,
+) -> Result<(), StoreError> {
+    rows::check_standing(&record.id, standing(tx, &record.id)?, basis.token)?;
+    if let Some(parent) = &record.parent_id {
+        rows::check_standing(parent, standing(tx, parent)?, basis.parent)?;
+    }
+    if let Some(known) = basis.children_known_up_to {
+        let newer: Option<String> = tx
+            .query_row(
+                "SELECT id FROM tokens WHERE parent_id = ?1 AND change_seq > ?2 LIMIT 1",
+                params![record.id, known],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(unavailable)?;
+        if let Some(child) = newer {
+            return Err(rows::stale(&child));
+        }
+    }
+    Ok(())
 }
 
 /// Writes a live token's settings, `updated_at` and resource rows.
@@ -269,16 +301,10 @@ fn write_settings(
             ],
         )
         .map_err(unavailable)?;
-    if changed == 1 {
-        return write_resources(tx, record);
+    if changed != 1 {
+        return Err(rows::revoked(&record.id));
     }
-    match revoked_at(tx, &record.id)? {
-        Some(true) => Err(rows::revoked(&record.id)),
-        _ => Err(StoreError::Conflict(format!(
-            "token {} is not stored",
-            record.id
-        ))),
-    }
+    write_resources(tx, record)
 }
 
 fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -357,10 +383,31 @@ impl TokenStore for SqliteStore {
         .await
     }
 
-    async fn insert(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError> {
+    async fn insert(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
         let record = record.clone();
-        self.change(move |tx, seq| insert_row(tx, &record, seq).map(|()| seq))
+        self.change(move |tx, seq| insert_row(tx, &record, seq, basis).map(|()| seq))
             .await
+    }
+
+    async fn insert_first_admin(
+        &self,
+        record: &TokenRecord,
+    ) -> Result<Option<ChangeSeq>, StoreError> {
+        let record = record.clone();
+        self.change(move |tx, seq| {
+            let exists: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM tokens WHERE is_admin = 1 AND revoked_at IS NULL)",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(unavailable)?;
+            if exists {
+                return Ok(None);
+            }
+            insert_row(tx, &record, seq, Basis::default()).map(|()| Some(seq))
+        })
+        .await
     }
 
     async fn replace_admin(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError> {
@@ -372,34 +419,32 @@ impl TokenStore for SqliteStore {
                 params![record.created_at, seq],
             )
             .map_err(unavailable)?;
-            insert_row(tx, &record, seq).map(|()| seq)
+            insert_row(tx, &record, seq, Basis::default()).map(|()| seq)
         })
         .await
     }
 
-    async fn update(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError> {
+    async fn update(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
         let record = record.clone();
-        self.change(move |tx, seq| write_settings(tx, &record, seq).map(|()| seq))
-            .await
+        self.change(move |tx, seq| {
+            check_edit(tx, &record, basis)?;
+            write_settings(tx, &record, seq).map(|()| seq)
+        })
+        .await
     }
 
     async fn revoke_subtree(&self, id: &str, at: i64) -> Result<Revocation, StoreError> {
         let id = id.to_owned();
         self.change(move |tx, seq| {
             let mut statement = tx
-                .prepare(
-                    "WITH RECURSIVE subtree(id) AS (SELECT ?1 \
-                     UNION SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id) \
-                     UPDATE tokens SET revoked_at = ?2, updated_at = ?2, change_seq = ?3 \
-                     WHERE id IN (SELECT id FROM subtree) AND revoked_at IS NULL RETURNING id",
-                )
+                .prepare(&rows::revoke_subtree_sql(&DIALECT))
                 .map_err(unavailable)?;
-            let ids = statement
-                .query_map(params![id, at, seq], |row| row.get(0))
+            let revoked = statement
+                .query_map(params![id, at, seq], read_row)
                 .map_err(unavailable)?
-                .collect::<Result<_, _>>()
-                .map_err(unavailable)?;
-            Ok(Revocation { seq, ids })
+                .map(|row| row.map_err(unavailable).and_then(RawRow::into_record))
+                .collect::<Result<_, _>>()?;
+            Ok(Revocation { seq, revoked })
         })
         .await
     }

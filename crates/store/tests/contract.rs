@@ -3,7 +3,9 @@
 use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord};
 use tessera_core::scope::Access;
 use tessera_core::token::TokenHash;
-use tessera_store::{ListQuery, PostgresStore, SqliteStore, StoreError, TokenStore, UsageUpdate};
+use tessera_store::{
+    Basis, ListQuery, PostgresStore, SqliteStore, StoreError, TokenStore, UsageUpdate,
+};
 use tessera_testkit::Postgres;
 
 fn record(id: &str, parent: Option<&str>, resources: Option<Vec<&str>>) -> TokenRecord {
@@ -51,11 +53,11 @@ async fn keeps_the_contract(
     let grandchild = record("grand", Some("child"), Some(vec!["repo:*"]));
     let mut seqs = Vec::new();
     for r in [&root, &child, &grandchild] {
-        seqs.push(store.insert(r).await.unwrap());
+        seqs.push(store.insert(r, Basis::default()).await.unwrap());
     }
     assert_eq!(seqs, [1, 2, 3], "writes are numbered without gaps");
     assert!(matches!(
-        store.insert(&root).await,
+        store.insert(&root, Basis::default()).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.get("child").await.unwrap().unwrap(), child);
@@ -109,23 +111,48 @@ async fn keeps_the_contract(
     let mut edited = root.clone();
     edited.settings.scopes = ScopeGrant::Access(Access::Write);
     edited.settings.resources = Some(vec!["app:1".into()]);
-    assert_eq!(store.update(&edited).await.unwrap(), 4);
+    let edit = Basis {
+        token: Some(1),
+        ..Basis::default()
+    };
+    assert_eq!(store.update(&edited, edit).await.unwrap(), 4);
 
-    // A revocation walks the subtree the store holds and reports what it revoked.
-    let revoked = store.revoke_subtree("child", 5).await.unwrap();
-    assert_eq!(revoked.seq, 5);
-    let mut revoked_ids = revoked.ids.clone();
-    revoked_ids.sort();
-    assert_eq!(revoked_ids, ["child", "grand"]);
-    assert!(
-        store
-            .revoke_subtree("child", 6)
-            .await
-            .unwrap()
-            .ids
-            .is_empty(),
-        "idempotent"
+    // A write decided on an old copy is refused, and changes nothing.
+    assert!(matches!(
+        store.update(&root, edit).await,
+        Err(StoreError::Stale(_))
+    ));
+    let old_parent = Basis {
+        parent: Some(1),
+        ..Basis::default()
+    };
+    let late = record("late0", Some("root"), None);
+    assert!(matches!(
+        store.insert(&late, old_parent).await,
+        Err(StoreError::Stale(_))
+    ));
+    let children_unknown = Basis {
+        children_known_up_to: Some(1),
+        ..Basis::default()
+    };
+    assert!(matches!(
+        store.update(&edited, children_unknown).await,
+        Err(StoreError::Stale(_))
+    ));
+    assert!(store.get("late0").await.unwrap().is_none());
+    assert_eq!(
+        store.get("root").await.unwrap().unwrap().settings,
+        edited.settings
     );
+
+    // A revocation walks the subtree the store holds and returns what it revoked.
+    let revocation = store.revoke_subtree("child", 5).await.unwrap();
+    let mut revoked: Vec<&str> = revocation.revoked.iter().map(|r| r.id.as_str()).collect();
+    revoked.sort();
+    assert_eq!(revoked, ["child", "grand"]);
+    assert!(revocation.revoked.iter().all(|r| r.revoked_at == Some(5)));
+    let again = store.revoke_subtree("child", 6).await.unwrap();
+    assert!(again.revoked.is_empty(), "idempotent");
     let status = ListQuery {
         status: Some(Status::Revoked),
         limit: 10,
@@ -133,28 +160,29 @@ async fn keeps_the_contract(
     };
     assert_eq!(store.list(&status).await.unwrap().tokens.len(), 2);
     let feed = store.changes_since(4).await.unwrap();
-    assert_eq!(feed.up_to, 6);
+    assert_eq!(feed.up_to, again.seq);
+    assert_eq!(feed.changes.len(), 2);
     assert!(
         feed.changes
             .iter()
-            .all(|c| c.seq == 5 && c.record.revoked_at == Some(5))
+            .all(|c| c.seq == revocation.seq && c.record.revoked_at == Some(5))
     );
+    let up_to = feed.up_to;
 
     // A revoked token neither changes nor makes children; nothing is written.
-    let mut late_child = record("late", Some("child"), None);
+    let late_child = record("late", Some("child"), None);
     assert!(matches!(
-        store.insert(&late_child).await,
+        store.insert(&late_child, Basis::default()).await,
         Err(StoreError::Revoked(_))
     ));
-    late_child.parent_id = Some("root".into());
     let mut revoked_edit = store.get("child").await.unwrap().unwrap();
     revoked_edit.settings.name = "renamed".into();
     assert!(matches!(
-        store.update(&revoked_edit).await,
+        store.update(&revoked_edit, Basis::default()).await,
         Err(StoreError::Revoked(_))
     ));
     assert!(store.get("late").await.unwrap().is_none());
-    assert!(store.changes_since(6).await.unwrap().changes.is_empty());
+    assert!(store.changes_since(up_to).await.unwrap().changes.is_empty());
 
     // Usage is not a change.
     store
@@ -167,12 +195,17 @@ async fn keeps_the_contract(
         .unwrap();
     let root_now = store.get("root").await.unwrap().unwrap();
     assert_eq!((root_now.use_count, root_now.last_used_at), (3, Some(9)));
-    assert!(store.changes_since(6).await.unwrap().changes.is_empty());
+    assert!(store.changes_since(up_to).await.unwrap().changes.is_empty());
 
-    // An admin replacement revokes the old admin in the same write.
+    // The first admin is made once; an admin replacement revokes the old admin in the
+    // same write.
     let mut admin = record("admin1", None, None);
     admin.is_admin = true;
-    store.replace_admin(&admin).await.unwrap();
+    assert!(store.insert_first_admin(&admin).await.unwrap().is_some());
+    let mut second_first = record("admin0", None, None);
+    second_first.is_admin = true;
+    assert_eq!(store.insert_first_admin(&second_first).await.unwrap(), None);
+    assert!(store.get("admin0").await.unwrap().is_none());
     let mut admin2 = record("admin2", None, None);
     admin2.is_admin = true;
     admin2.created_at = 7;
@@ -194,7 +227,7 @@ async fn keeps_the_contract(
 
     let reopened = reopen().await;
     let loaded = reopened.load_all().await.unwrap();
-    assert_eq!(loaded.up_to, seq);
+    assert!(loaded.up_to >= seq);
     assert_eq!(loaded.changes.len(), 5);
     let root_loaded = loaded
         .changes
@@ -257,7 +290,7 @@ async fn postgres_numbers_concurrent_writes_in_order_and_announces_them() {
             for i in 0..20 {
                 let mut r = record(&format!("n{n}t{i}"), None, None);
                 r.hash.0[31] = n as u8;
-                seqs.push(store.insert(&r).await.unwrap());
+                seqs.push(store.insert(&r, Basis::default()).await.unwrap());
             }
             seqs
         }));

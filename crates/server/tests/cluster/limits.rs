@@ -20,14 +20,17 @@ proptest! {
     /// same clock readings.
     #[test]
     fn the_redis_script_agrees_with_the_in_process_limiter(
-        per_minute in 1u32..=600_000,
-        burst in 1u32..=1000,
+        per_minute in prop_oneof![1u32..=10, 1u32..=600_000],
+        burst in prop_oneof![1u32..=1000, 1u32..=1_000_000],
         start_offset in 0u64..1_000_000_000_000,
         steps in prop::collection::vec(0u64..=3_000, 1..60),
         step_unit in prop::sample::select(vec![1_000u64, 1_000_000, 50_000_000, 1_000_000_000]),
     ) {
         let redis = shared_redis();
-        let limit = RateLimit::new(per_minute, burst).expect("a valid limit");
+        // Buckets longer than about 104 days are refused at configuration.
+        let Ok(limit) = RateLimit::new(per_minute, burst) else {
+            return Ok(());
+        };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
         let limiter = SharedLimiter::new(&redis.url()).expect("a Redis URL");
         static CASE: AtomicU64 = AtomicU64::new(0);

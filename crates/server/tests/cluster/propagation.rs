@@ -198,3 +198,48 @@ async fn a_node_with_another_pepper_refuses_to_start() {
     assert!(refused.err().expect("refused").0.contains("same pepper"));
     a.stop().await;
 }
+
+/// A node deciding from an old copy (here: a change it was never told about) cannot
+/// write past it: the store refuses with 409 `concurrent_change`, the node catches up,
+/// and the retry is decided on the current state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_decided_on_an_old_copy_is_refused_and_the_retry_sees_the_new_one() {
+    let postgres = Postgres::shared();
+    let url = postgres.fresh_database();
+    let database = url.rsplit('/').next().expect("a database name").to_owned();
+    let mut cluster = Cluster::new(url);
+    // No poll within the test: only the refused write makes the node look.
+    cluster.tweak = std::sync::Arc::new(|config| config.change_poll_ms = 600_000);
+    let (a, admin) = cluster.start().await;
+    let admin = admin.expect("the admin token");
+    let (parent_id, parent) = a
+        .create(
+            &admin,
+            json!({"name": "manager", "scopes": ["tokens:manage", "repo:read", "repo:write"]}),
+        )
+        .await;
+    // The manager is narrowed to read-only, written straight into the database and
+    // announced to no one.
+    postgres.psql(
+        &database,
+        &format!(
+            "WITH next AS (UPDATE tessera_change_feed SET seq = seq + 1 RETURNING seq) \
+             UPDATE tokens SET scopes = '[\"tokens:manage\",\"repo:read\"]', \
+             change_seq = (SELECT seq FROM next) WHERE id = '{parent_id}'"
+        ),
+    );
+    let wide = json!({"name": "child", "scopes": ["repo:write"]});
+    let refused = a
+        .call(Method::POST, "/v1/tokens", &parent, Some(wide.clone()))
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert_eq!(refused.body["code"], "concurrent_change");
+    let retried = a
+        .call(Method::POST, "/v1/tokens", &parent, Some(wide))
+        .await;
+    assert_eq!(retried.status, StatusCode::FORBIDDEN, "{}", retried.body);
+    assert_eq!(retried.body["code"], "escalation");
+    a.create(&parent, json!({"name": "child", "scopes": ["repo:read"]}))
+        .await;
+    a.stop().await;
+}
