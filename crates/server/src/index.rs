@@ -261,26 +261,6 @@ impl TokenIndex {
         false
     }
 
-    /// Marks these tokens revoked at `at` by the write numbered `seq`.
-    pub fn mark_revoked(&self, ids: &[String], at: i64, seq: ChangeSeq) {
-        for id in ids {
-            if let Some(slot) = self.by_id(id) {
-                let mut record = slot.entry().record.clone();
-                if record.revoked_at.is_none() {
-                    record.revoked_at = Some(at);
-                    record.updated_at = at;
-                    self.apply(seq, record);
-                }
-            }
-        }
-    }
-
-    /// Decides a request for the token with this hash; `None` if no such token.
-    /// An allowed request spends rate-limit budget and is counted as a use.
-    pub fn check(&self, hash: &TokenHash, need: &Requirement, now_ms: i64) -> Option<Checked> {
-        Some(self.check_slot(self.by_hash(hash)?, need, now_ms))
-    }
-
     /// Decides a request for a token already looked up.
     pub fn check_slot(&self, slot: Arc<Slot>, need: &Requirement, now_ms: i64) -> Checked {
         loop {

@@ -155,6 +155,14 @@ impl Engine {
         }
     }
 
+    /// Brings the tokens a revocation numbered `seq` revoked into the index, as the
+    /// store returned them.
+    fn apply_revocation(&self, seq: ChangeSeq, revoked: Vec<TokenRecord>) {
+        for record in revoked {
+            self.index.apply(seq, record);
+        }
+    }
+
     /// Records that this node's own write `seq` is in the index: when every earlier
     /// write is too, the feed need not be read for it.
     fn applied_own(&self, seq: ChangeSeq) {
@@ -510,18 +518,10 @@ impl Engine {
         let engine = Arc::clone(self);
         to_completion(async move {
             let _order = engine.writes.lock().await;
-            let seq = engine.store.replace_admin(&record).await?;
-            let earlier: Vec<String> = engine
-                .index
-                .root_slots()
-                .iter()
-                .map(|slot| slot.entry())
-                .filter(|entry| entry.record.is_admin)
-                .map(|entry| entry.record.id.clone())
-                .collect();
-            engine.index.mark_revoked(&earlier, record.created_at, seq);
-            engine.index.apply(seq, record);
-            engine.applied_own(seq);
+            let revocation = engine.store.replace_admin(&record).await?;
+            engine.apply_revocation(revocation.seq, revocation.revoked);
+            engine.index.apply(revocation.seq, record);
+            engine.applied_own(revocation.seq);
             Ok(())
         })
         .await?;
@@ -673,9 +673,7 @@ impl Engine {
             // The store walks the descendants it holds, those made through other
             // nodes and not yet followed here included.
             let revocation = engine.store.revoke_subtree(&target.record.id, now).await?;
-            for record in revocation.revoked {
-                engine.index.apply(revocation.seq, record);
-            }
+            engine.apply_revocation(revocation.seq, revocation.revoked);
             engine.applied_own(revocation.seq);
             Ok(slot.live_record())
         })

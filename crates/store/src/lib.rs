@@ -172,8 +172,8 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn insert(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError>;
 
     /// Stores a new admin token and revokes every other admin token, atomically:
-    /// `tessera admin reset-token`.
-    async fn replace_admin(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError>;
+    /// `tessera admin reset-token`. Returns the admin tokens it revoked.
+    async fn replace_admin(&self, record: &TokenRecord) -> Result<Revocation, StoreError>;
 
     /// Stores the first admin token, unless a live one exists (made a moment ago by
     /// another node starting at the same time): then `None`, and nothing is written.

@@ -521,19 +521,25 @@ impl TokenStore for PostgresStore {
         Ok(Some(seq))
     }
 
-    async fn replace_admin(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError> {
+    async fn replace_admin(&self, record: &TokenRecord) -> Result<Revocation, StoreError> {
         let mut client = self.client().await?;
         let (tx, seq) = begin(&mut client).await?;
-        tx.execute(
-            "UPDATE tokens SET revoked_at = $1, updated_at = $1, change_seq = $2 \
-             WHERE is_admin AND revoked_at IS NULL",
-            &[&record.created_at, &seq],
-        )
-        .await
-        .map_err(pg)?;
+        let revoked = tx
+            .query(
+                &format!(
+                    "UPDATE tokens SET revoked_at = $1, updated_at = $1, change_seq = $2 \
+                     WHERE is_admin AND revoked_at IS NULL RETURNING {COLUMNS}"
+                ),
+                &[&record.created_at, &seq],
+            )
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(|row| read_row(row).and_then(RawRow::into_record))
+            .collect::<Result<_, _>>()?;
         insert_row(&tx, record, seq, Basis::default()).await?;
         commit(tx, seq).await?;
-        Ok(seq)
+        Ok(Revocation { seq, revoked })
     }
 
     async fn update(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {

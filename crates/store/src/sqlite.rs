@@ -410,16 +410,22 @@ impl TokenStore for SqliteStore {
         .await
     }
 
-    async fn replace_admin(&self, record: &TokenRecord) -> Result<ChangeSeq, StoreError> {
+    async fn replace_admin(&self, record: &TokenRecord) -> Result<Revocation, StoreError> {
         let record = record.clone();
         self.change(move |tx, seq| {
-            tx.execute(
-                "UPDATE tokens SET revoked_at = ?1, updated_at = ?1, change_seq = ?2 \
-                 WHERE is_admin = 1 AND revoked_at IS NULL",
-                params![record.created_at, seq],
-            )
-            .map_err(unavailable)?;
-            insert_row(tx, &record, seq, Basis::default()).map(|()| seq)
+            let mut statement = tx
+                .prepare(&format!(
+                    "UPDATE tokens SET revoked_at = ?1, updated_at = ?1, change_seq = ?2 \
+                     WHERE is_admin = 1 AND revoked_at IS NULL RETURNING {COLUMNS}"
+                ))
+                .map_err(unavailable)?;
+            let revoked = statement
+                .query_map(params![record.created_at, seq], read_row)
+                .map_err(unavailable)?
+                .map(|row| row.map_err(unavailable).and_then(RawRow::into_record))
+                .collect::<Result<_, _>>()?;
+            insert_row(tx, &record, seq, Basis::default())?;
+            Ok(Revocation { seq, revoked })
         })
         .await
     }

@@ -209,7 +209,9 @@ async fn keeps_the_contract(
     let mut admin2 = record("admin2", None, None);
     admin2.is_admin = true;
     admin2.created_at = 7;
-    let seq = store.replace_admin(&admin2).await.unwrap();
+    let replaced = store.replace_admin(&admin2).await.unwrap();
+    assert_eq!(ids(&replaced.revoked), ["admin1"]);
+    let seq = replaced.seq;
     let feed = store.changes_since(seq - 1).await.unwrap();
     assert_eq!(feed.changes.len(), 2);
     assert_eq!(

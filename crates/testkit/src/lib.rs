@@ -192,9 +192,14 @@ impl Postgres {
 
     /// Stops the server at once (fast shutdown: connections are cut).
     pub fn stop(&mut self) {
+        self.signal_and_wait("INT");
+    }
+
+    /// Sends the server `signal` and waits for it to exit.
+    fn signal_and_wait(&mut self, signal: &str) {
         if let Some(mut child) = self.server.take() {
             let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
+                .args([&format!("-{signal}"), &child.id().to_string()])
                 .status();
             let _ = child.wait();
         }
@@ -240,13 +245,9 @@ impl Postgres {
 }
 
 impl Drop for Postgres {
+    /// Immediate shutdown: the data is thrown away anyway.
     fn drop(&mut self) {
-        if let Some(mut child) = self.server.take() {
-            let _ = Command::new("kill")
-                .args(["-QUIT", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
-        }
+        self.signal_and_wait("QUIT");
     }
 }
 
