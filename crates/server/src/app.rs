@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tessera_core::clock::Clock;
 use tessera_core::token::{Pepper, SecretToken};
 use tessera_store::{PostgresStore, SqliteStore, TokenStore};
@@ -314,6 +315,13 @@ async fn serve_until(
     mut stop: watch::Receiver<bool>,
 ) {
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    // Answers are small and each one ends an exchange: send them at once, not after
+    // Nagle's algorithm waits for more.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|stopped| *stopped).await;

@@ -21,7 +21,7 @@ use parking_lot::{Mutex, RwLock};
 use tessera_core::grant::Grant;
 use tessera_core::record::TokenRecord;
 use tessera_core::scope::ScopeCatalogue;
-use tessera_core::token::TokenHash;
+use tessera_core::token::{Pepper, Presented, TokenHash, TokenHasher, TokenPrefix};
 use tessera_core::verify::{self, Requirement, Verdict};
 use tessera_store::{Change, ChangeSeq};
 
@@ -328,5 +328,50 @@ impl TokenIndex {
     /// Queues a token for the next usage flush again.
     pub fn requeue(&self, slot: Arc<Slot>) {
         self.dirty.lock().push(slot);
+    }
+}
+
+/// The whole local verification: parse the presented text, hash it, look it up and
+/// decide. Synchronous and free of I/O, so the benchmarks measure exactly what a
+/// request pays.
+pub struct Verifier {
+    prefix: TokenPrefix,
+    hasher: TokenHasher,
+    index: TokenIndex,
+}
+
+impl Verifier {
+    pub fn new(prefix: TokenPrefix, pepper: &Pepper, index: TokenIndex) -> Self {
+        Self {
+            prefix,
+            hasher: TokenHasher::new(pepper),
+            index,
+        }
+    }
+
+    pub fn index(&self) -> &TokenIndex {
+        &self.index
+    }
+
+    pub fn hasher(&self) -> &TokenHasher {
+        &self.hasher
+    }
+
+    pub fn prefix(&self) -> &TokenPrefix {
+        &self.prefix
+    }
+
+    /// The token `secret` is, if it exists. Malformed text and a bad checksum find
+    /// nothing without hashing.
+    pub fn find(&self, secret: &str) -> Option<Arc<Slot>> {
+        let token = Presented::parse(&self.prefix, secret)?;
+        self.index.by_hash(&self.hasher.hash_presented(token))
+    }
+
+    /// Finds and decides in one step, spending from the node's own bucket; `None` is
+    /// `NOT_FOUND`.
+    pub fn check(&self, secret: &str, need: &Requirement, now_ms: i64) -> Option<Checked> {
+        let slot = self.find(secret)?;
+        Some(self.index.check_slot(slot, need, now_ms))
     }
 }

@@ -17,13 +17,13 @@ use tessera_core::ratelimit::RateDecision;
 use tessera_core::record::{Omitted, Policy, ScopeGrant, Settings, TokenDraft, TokenRecord};
 use tessera_core::resource::Resource;
 use tessera_core::scope::{ScopeError, TOKENS_MANAGE};
-use tessera_core::token::{Pepper, SecretToken, TokenHasher};
+use tessera_core::token::{Pepper, SecretToken};
 use tessera_core::verify::{self, Admission, Code, Requirement, Verdict};
 use tessera_store::{Basis, ChangeSeq, ListPage, ListQuery, StoreError, TokenStore, UsageUpdate};
 
 use crate::config::{Config, RedisFailure};
 use crate::error::ServiceError;
-use crate::index::{Checked, Entry, Slot, TokenIndex};
+use crate::index::{Checked, Entry, Slot, TokenIndex, Verifier};
 use crate::limiter::SharedLimiter;
 use crate::metrics::Metrics;
 
@@ -70,8 +70,7 @@ const ID_KIND: &str = "tok";
 
 pub struct Engine {
     config: Config,
-    hasher: TokenHasher,
-    index: TokenIndex,
+    verifier: Verifier,
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
     writes: tokio::sync::Mutex<()>,
@@ -97,9 +96,8 @@ impl Engine {
         let snapshot = store.load_all().await?;
         let index = TokenIndex::new(config.catalogue.clone(), snapshot.changes);
         Ok(Self {
-            hasher: TokenHasher::new(pepper),
+            verifier: Verifier::new(config.token_prefix.clone(), pepper, index),
             config,
-            index,
             store,
             clock,
             writes: tokio::sync::Mutex::new(()),
@@ -131,7 +129,7 @@ impl Engine {
         let feed = self.store.changes_since(self.applied_seq()).await?;
         let count = feed.changes.len();
         for change in feed.changes {
-            self.index.apply(change.seq, change.record);
+            self.index().apply(change.seq, change.record);
         }
         self.applied.fetch_max(feed.up_to, Ordering::AcqRel);
         Ok(count)
@@ -159,7 +157,7 @@ impl Engine {
     /// store returned them.
     fn apply_revocation(&self, seq: ChangeSeq, revoked: Vec<TokenRecord>) {
         for record in revoked {
-            self.index.apply(seq, record);
+            self.index().apply(seq, record);
         }
     }
 
@@ -176,7 +174,7 @@ impl Engine {
     }
 
     pub fn index(&self) -> &TokenIndex {
-        &self.index
+        self.verifier.index()
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -185,7 +183,7 @@ impl Engine {
 
     /// True when the store holds an admin token that still works.
     pub fn has_active_admin(&self) -> bool {
-        self.index.root_slots().iter().any(|slot| {
+        self.index().root_slots().iter().any(|slot| {
             let entry = slot.entry();
             entry.record.is_admin && entry.record.revoked_at.is_none()
         })
@@ -197,7 +195,7 @@ impl Engine {
         scopes: Option<&[String]>,
         resource: Option<&str>,
     ) -> Result<Requirement, ServiceError> {
-        let catalogue = self.index.catalogue();
+        let catalogue = self.index().catalogue();
         let scopes = match scopes {
             None => None,
             Some(list) => Some(catalogue.compile_required(list).map_err(|error| {
@@ -256,8 +254,7 @@ impl Engine {
     /// The token a credential names, if it exists. Malformed text and a bad checksum
     /// find nothing without a lookup.
     pub(crate) fn lookup(&self, secret: &str, key_id: Option<&str>) -> Option<Arc<Slot>> {
-        let token = SecretToken::parse(&self.config.token_prefix, secret)?;
-        let slot = self.index.by_hash(&self.hasher.hash(&token))?;
+        let slot = self.verifier.find(secret)?;
         if let Some(key) = key_id.filter(|k| k.starts_with(&format!("{ID_KIND}_")))
             && key != slot.id()
         {
@@ -272,7 +269,7 @@ impl Engine {
     pub(crate) async fn check_slot(&self, slot: Arc<Slot>, need: &Requirement) -> Checked {
         let now = self.clock.now_ms();
         let Some(shared) = &self.shared_limiter else {
-            return self.index.check_slot(slot, need, now);
+            return self.index().check_slot(slot, need, now);
         };
         let entry = slot.entry();
         let limit = match verify::admit(&entry.grant, entry.record.revoked_at.is_some(), need, now)
@@ -280,17 +277,17 @@ impl Engine {
             Admission::Limited(limit) => limit,
             // Decided without spending budget: nothing to share.
             Admission::Refused(_) | Admission::Unlimited => {
-                return self.index.check_slot(slot, need, now);
+                return self.index().check_slot(slot, need, now);
             }
         };
         match shared.check(&entry.record.id, &limit).await {
             Ok(decision) => self
-                .index
+                .index()
                 .settle(slot, entry, Verdict::rated(decision, None), now),
             Err(_) => {
                 self.metrics.rate_limiter_failures.increment();
                 match self.config.redis_failure {
-                    RedisFailure::Open => self.index.check_slot(slot, need, now),
+                    RedisFailure::Open => self.index().check_slot(slot, need, now),
                     RedisFailure::Closed => {
                         let wait_ms =
                             u64::try_from(crate::limiter::RETRY_AFTER_FAILURE.as_millis())
@@ -302,7 +299,7 @@ impl Engine {
                             reset_ms: wait_ms,
                             retry_after_ms: wait_ms,
                         };
-                        self.index
+                        self.index()
                             .settle(slot, entry, Verdict::rated(refused, None), now)
                     }
                 }
@@ -317,7 +314,7 @@ impl Engine {
         scope: Option<&'static str>,
     ) -> Result<Caller, ServiceError> {
         let need = Requirement {
-            scopes: scope.map(|s| self.index.catalogue().own(s)),
+            scopes: scope.map(|s| self.index().catalogue().own(s)),
             resource: None,
         };
         let outcome = self
@@ -350,7 +347,7 @@ impl Engine {
 
     fn policy(&self) -> Policy<'_> {
         Policy {
-            catalogue: self.index.catalogue(),
+            catalogue: self.index().catalogue(),
             now_ms: self.clock.now_ms(),
             max_lifetime_ms: self.config.max_token_lifetime_ms,
             default_rate_limit: self.config.default_rate_limit.as_ref(),
@@ -381,7 +378,7 @@ impl Engine {
         if !current
             .grant
             .scopes
-            .contains_all(&self.index.catalogue().own(TOKENS_MANAGE))
+            .contains_all(&self.index().catalogue().own(TOKENS_MANAGE))
         {
             return Err(ServiceError::needs_scope(TOKENS_MANAGE));
         }
@@ -407,21 +404,21 @@ impl Engine {
             grant::inherit_owner(&mut settings.owner, parent.record.settings.owner.as_deref())
                 .map_err(escalation)?;
         }
-        Grant::of(settings, self.index.catalogue())
-            .ensure_within(&parent.grant, self.index.catalogue())
+        Grant::of(settings, self.index().catalogue())
+            .ensure_within(&parent.grant, self.index().catalogue())
             .map_err(escalation)
     }
 
     /// Refuses to narrow a token below what the live tokens created through it have:
     /// their holders would keep powers their parent no longer has.
     fn ensure_covers_descendants(&self, id: &str, narrowed: &Grant) -> Result<(), ServiceError> {
-        let catalogue = self.index.catalogue();
+        let catalogue = self.index().catalogue();
         let exceeding = self
-            .index
+            .index()
             .subtree(id)
             .iter()
             .skip(1)
-            .filter_map(|child| self.index.by_id(child))
+            .filter_map(|child| self.index().by_id(child))
             .map(|slot| slot.entry())
             .filter(|entry| entry.record.revoked_at.is_none())
             .filter(|entry| entry.grant.ensure_within(narrowed, catalogue).is_err())
@@ -459,7 +456,7 @@ impl Engine {
                 ..Basis::default()
             };
             let seq = engine.stored(engine.store.insert(&record, basis)).await?;
-            engine.index.apply(seq, record.clone());
+            engine.index().apply(seq, record.clone());
             engine.applied_own(seq);
             Ok((record, secret))
         })
@@ -476,7 +473,7 @@ impl Engine {
         let now = self.clock.now_ms();
         let record = TokenRecord {
             id: random::identifier(ID_KIND),
-            hash: self.hasher.hash(&secret),
+            hash: self.verifier.hasher().hash(&secret),
             start: secret.start(),
             is_admin,
             settings,
@@ -499,7 +496,7 @@ impl Engine {
             let _order = engine.writes.lock().await;
             match engine.store.insert_first_admin(&record).await? {
                 Some(seq) => {
-                    engine.index.apply(seq, record);
+                    engine.index().apply(seq, record);
                     engine.applied_own(seq);
                     Ok(Some(secret))
                 }
@@ -520,7 +517,7 @@ impl Engine {
             let _order = engine.writes.lock().await;
             let revocation = engine.store.replace_admin(&record).await?;
             engine.apply_revocation(revocation.seq, revocation.revoked);
-            engine.index.apply(revocation.seq, record);
+            engine.index().apply(revocation.seq, record);
             engine.applied_own(revocation.seq);
             Ok(())
         })
@@ -533,8 +530,8 @@ impl Engine {
         let not_found = || ServiceError::NotFound {
             what: format!("token {id:?}"),
         };
-        let slot = self.index.by_id(id).ok_or_else(not_found)?;
-        if caller.is_admin() || self.index.descends_from(id, caller.id()) {
+        let slot = self.index().by_id(id).ok_or_else(not_found)?;
+        if caller.is_admin() || self.index().descends_from(id, caller.id()) {
             Ok(slot)
         } else {
             // Same answer as for a token that does not exist: ids do not leak.
@@ -589,7 +586,7 @@ impl Engine {
             }
             let parent = match &record.parent_id {
                 Some(parent_id) if !record.is_admin => {
-                    engine.index.by_id(parent_id).map(|p| p.entry())
+                    engine.index().by_id(parent_id).map(|p| p.entry())
                 }
                 _ => None,
             };
@@ -600,8 +597,10 @@ impl Engine {
             change(&mut draft)?;
             let mut settings = Settings::validate(draft, &engine.policy(), Omitted::Complete)?;
             engine.bound_by_parent(&parent, &mut settings, true)?;
-            engine
-                .ensure_covers_descendants(&id, &Grant::of(&settings, engine.index.catalogue()))?;
+            engine.ensure_covers_descendants(
+                &id,
+                &Grant::of(&settings, engine.index().catalogue()),
+            )?;
             record.settings = settings;
             record.updated_at = engine.clock.now_ms();
             let basis = Basis {
@@ -610,7 +609,7 @@ impl Engine {
                 children_known_up_to: Some(engine.applied_seq()),
             };
             let seq = engine.stored(engine.store.update(&record, basis)).await?;
-            engine.index.apply(seq, record.clone());
+            engine.index().apply(seq, record.clone());
             engine.applied_own(seq);
             Ok(record)
         })
@@ -692,7 +691,7 @@ impl Engine {
         query.now_ms = self.clock.now_ms();
         let mut page = self.store.list(&query).await?;
         for record in &mut page.tokens {
-            if let Some(slot) = self.index.by_id(&record.id) {
+            if let Some(slot) = self.index().by_id(&record.id) {
                 slot.overlay_usage(record);
             }
         }
@@ -703,7 +702,7 @@ impl Engine {
     pub async fn flush_usage(&self) -> Result<(), StoreError> {
         let mut updates = Vec::new();
         let mut taken = Vec::new();
-        for slot in self.index.take_dirty() {
+        for slot in self.index().take_dirty() {
             let (uses, last_used_at) = slot.take_pending();
             if uses > 0 {
                 updates.push(UsageUpdate {
@@ -720,7 +719,7 @@ impl Engine {
         if let Err(error) = self.store.record_usage(&updates).await {
             for (slot, uses) in taken {
                 slot.restore_pending(uses);
-                self.index.requeue(slot);
+                self.index().requeue(slot);
             }
             return Err(error);
         }

@@ -93,6 +93,19 @@ impl SqliteStore {
         })
     }
 
+    /// Loads many tokens in one transaction under one change number: for restoring
+    /// a backup and for the start-up benchmark. Each parent must already be stored
+    /// or come earlier in `records`.
+    pub async fn import(&self, records: Vec<TokenRecord>) -> Result<ChangeSeq, StoreError> {
+        self.change(move |tx, seq| {
+            for record in &records {
+                insert_row(tx, record, seq, Basis::default())?;
+            }
+            Ok(seq)
+        })
+        .await
+    }
+
     /// Runs `work` with the connection on the blocking pool.
     async fn with_conn<T, F>(&self, work: F) -> Result<T, StoreError>
     where

@@ -1,0 +1,285 @@
+//! Scale benchmarks that need a whole process: index memory per token, start-up
+//! from a large SQLite store, and write throughput over the API with durable
+//! commits. Each prints one JSON object per line for `scripts/bench` to tabulate.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use tessera_bench::{pepper, realistic_record, realistic_settings, size_label};
+use tessera_core::clock::SystemClock;
+use tessera_core::scope::ScopeCatalogue;
+use tessera_core::token::{TokenHasher, TokenPrefix};
+use tessera_server::Server;
+use tessera_server::config::Config;
+use tessera_server::index::TokenIndex;
+use tessera_store::SqliteStore;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    run: Run,
+}
+
+#[derive(Subcommand)]
+enum Run {
+    /// Resident bytes per token of an index of `tokens` realistic tokens.
+    Memory {
+        #[arg(long)]
+        tokens: usize,
+    },
+    /// Seconds from a SQLite store of `tokens` tokens to a server ready to verify.
+    Startup {
+        #[arg(long)]
+        tokens: usize,
+    },
+    /// Creations, then revocations, per second over HTTP with `clients` at once.
+    Writes {
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
+}
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), Failure> {
+    match Cli::parse().run {
+        Run::Memory { tokens } => memory(tokens),
+        Run::Startup { tokens } => startup(tokens).await,
+        Run::Writes { clients, seconds } => writes(clients, Duration::from_secs_f64(seconds)).await,
+    }
+}
+
+/// This process's resident set, from `/proc/self/statm`.
+fn resident_bytes() -> Result<u64, Failure> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .ok_or("no resident size in /proc/self/statm")?
+        .parse()?;
+    Ok(pages * 4096)
+}
+
+fn memory(tokens: usize) -> Result<(), Failure> {
+    let hasher = TokenHasher::new(&pepper());
+    let prefix = TokenPrefix::default();
+    let before = resident_bytes()?;
+    let index = TokenIndex::new(ScopeCatalogue::default_catalogue(), Vec::new());
+    for i in 0..tokens {
+        let (record, _) = realistic_record(i, realistic_settings(i), &hasher, &prefix);
+        index.apply(1, record);
+    }
+    let after = resident_bytes()?;
+    let per_token = (after.saturating_sub(before)) as f64 / tokens as f64;
+    println!(
+        "{}",
+        json!({"bench": "memory", "tokens": size_label(tokens), "bytes_per_token": per_token.round(), "index_len": index.len()})
+    );
+    Ok(())
+}
+
+/// A config for a server on a free loopback port, keeping its data in `dir`.
+fn config(dir: &std::path::Path) -> Result<Config, Failure> {
+    let hex: String = pepper()
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Config {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: dir.to_owned(),
+        pepper: Some(hex),
+        ..Config::default()
+    })
+}
+
+async fn startup(tokens: usize) -> Result<(), Failure> {
+    let dir = tempfile::tempdir()?;
+    let config = config(dir.path())?;
+    let (server, _) = Server::start(config.clone(), Arc::new(SystemClock)).await?;
+    let admin_id = server
+        .engine
+        .index()
+        .root_slots()
+        .first()
+        .map(|slot| slot.id())
+        .ok_or("the new server has no admin token")?;
+    server.stop().await;
+
+    // The store's hashes are under the config's pepper text, as the server computes them.
+    let hasher = TokenHasher::new(&tessera_core::token::Pepper::new(
+        config.pepper.clone().unwrap_or_default().into_bytes(),
+    )?);
+    let prefix = TokenPrefix::default();
+    let store = SqliteStore::open(&dir.path().join("tessera.db"))?;
+    let filled = Instant::now();
+    let mut made = 0;
+    while made < tokens {
+        let batch = (tokens - made).min(100_000);
+        let records = (made..made + batch)
+            .map(|i| {
+                let (mut record, _) = realistic_record(i, realistic_settings(i), &hasher, &prefix);
+                record.parent_id = Some(admin_id.clone());
+                record
+            })
+            .collect();
+        store.import(records).await?;
+        made += batch;
+    }
+    drop(store);
+    eprintln!(
+        "stored {} tokens in {:.1} s",
+        size_label(tokens),
+        filled.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let (server, _) = Server::start(config, Arc::new(SystemClock)).await?;
+    let ready = started.elapsed();
+    let loaded = server.engine.index().len();
+    server.stop().await;
+    println!(
+        "{}",
+        json!({"bench": "startup", "tokens": size_label(tokens), "seconds": ready.as_secs_f64(), "index_len": loaded})
+    );
+    Ok(())
+}
+
+/// Runs `clients` loops of `request` until `deadline`, or until a loop says it is
+/// out of work; returns how many requests succeeded.
+async fn load<F, Fut>(clients: usize, deadline: Instant, request: F) -> Result<usize, Failure>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<bool, Failure>> + Send,
+{
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0usize;
+            while Instant::now() < deadline {
+                if !request(client).await? {
+                    break;
+                }
+                done += 1;
+            }
+            Ok::<usize, Failure>(done)
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await??;
+    }
+    Ok(total)
+}
+
+async fn writes(clients: usize, duration: Duration) -> Result<(), Failure> {
+    let dir = tempfile::tempdir()?;
+    let (server, admin) = Server::start(config(dir.path())?, Arc::new(SystemClock)).await?;
+    let admin = admin
+        .ok_or("the new server made no admin token")?
+        .expose()
+        .to_owned();
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    let created = Arc::new(parking_ids::Ids::default());
+
+    let started = Instant::now();
+    let creations = load(clients, started + duration, {
+        let (http, base, admin, created) = (
+            http.clone(),
+            base.clone(),
+            admin.clone(),
+            Arc::clone(&created),
+        );
+        move |client| {
+            let (http, base, admin, created) = (
+                http.clone(),
+                base.clone(),
+                admin.clone(),
+                Arc::clone(&created),
+            );
+            async move {
+                let response = http
+                    .post(format!("{base}/v1/tokens"))
+                    .bearer_auth(&admin)
+                    .json(&json!({"name": format!("load-{client}"), "scopes": ["repo:read"]}))
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                let body: serde_json::Value = response.json().await?;
+                let id = body["id"].as_str().ok_or("a created token without an id")?;
+                created.push(id.to_owned());
+                Ok(true)
+            }
+        }
+    })
+    .await?;
+    let create_seconds = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let revocations = load(clients, started + duration, {
+        let (http, base, admin, created) = (
+            http.clone(),
+            base.clone(),
+            admin.clone(),
+            Arc::clone(&created),
+        );
+        move |_| {
+            let (http, base, admin, created) = (
+                http.clone(),
+                base.clone(),
+                admin.clone(),
+                Arc::clone(&created),
+            );
+            async move {
+                let Some(id) = created.pop() else {
+                    return Ok(false);
+                };
+                http.delete(format!("{base}/v1/tokens/{id}"))
+                    .bearer_auth(&admin)
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                Ok(true)
+            }
+        }
+    })
+    .await?;
+    let revoke_seconds = started.elapsed().as_secs_f64();
+    server.stop().await;
+    println!(
+        "{}",
+        json!({"bench": "writes", "clients": clients,
+               "creations_per_second": (creations as f64 / create_seconds).round(),
+               "revocations_per_second": (revocations as f64 / revoke_seconds).round()})
+    );
+    Ok(())
+}
+
+/// Token ids shared by the write loops.
+mod parking_ids {
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub struct Ids(Mutex<Vec<String>>);
+
+    impl Ids {
+        pub fn push(&self, id: String) {
+            if let Ok(mut ids) = self.0.lock() {
+                ids.push(id);
+            }
+        }
+
+        pub fn pop(&self) -> Option<String> {
+            self.0.lock().ok()?.pop()
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Shared pieces of tessera's benchmarks: realistic tokens, an index of any size
+//! built without a database, and the requests each verification outcome needs.
+//!
+//! The benchmarks themselves are `benches/verify.rs` (in-process verification,
+//! `cargo bench`), `src/bin/baseline.rs` (the bare HTTP server the HTTP benchmarks
+//! compare against) and `src/bin/scale.rs` (memory, start-up and write throughput).
+//! `scripts/bench` runs them all and `BENCHMARKS.md` reports them.
+
+use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, TokenRecord};
+use tessera_core::resource::Resource;
+use tessera_core::scope::ScopeCatalogue;
+use tessera_core::token::{Pepper, SecretToken, TokenHasher, TokenPrefix};
+use tessera_core::verify::Requirement;
+use tessera_server::index::{TokenIndex, Verifier};
+use tessera_store::Change;
+
+/// Tokens whose text a benchmark keeps, to present them: enough that their index
+/// entries do not all sit in the CPU caches, as in a real deployment.
+pub const SAMPLE: usize = 65_536;
+
+/// When a realistic token's fixed expiry falls: far in the future.
+const FAR_FUTURE_MS: i64 = 4_102_444_800_000;
+
+/// A fixed "now" for every benchmark decision, before every expiry.
+pub const NOW_MS: i64 = 1_800_000_000_000;
+
+/// The settings of the `i`th realistic token: a name and owner of the usual length,
+/// two scopes, one resource, a rate limit generous enough never to refuse the
+/// benchmark's own requests, and an expiry.
+pub fn realistic_settings(i: usize) -> Settings {
+    Settings {
+        name: format!("ci-deploy-web-{i:08}"),
+        description: None,
+        scopes: ScopeGrant::Patterns(vec!["repo:read".into(), "repo:write".into()]),
+        resources: Some(vec![format!("repo:{}", repo_id(i))]),
+        rate_limit: Some(RateLimitSetting {
+            profile: None,
+            per_minute: 600_000,
+            burst: 1_000,
+        }),
+        expires_at: Some(FAR_FUTURE_MS),
+        owner: Some(format!("user_{:08}", i % 1_000_000)),
+        meta: None,
+    }
+}
+
+/// The repository the `i`th token is scoped to.
+pub fn repo_id(i: usize) -> String {
+    format!("acme-{i:08}")
+}
+
+/// A fixed pepper, so runs are comparable.
+pub fn pepper() -> Pepper {
+    Pepper::new(vec![7; 32]).unwrap_or_else(|e| unreachable!("{e}"))
+}
+
+/// A token record as the service would store it, and the token's text.
+pub fn realistic_record(
+    i: usize,
+    settings: Settings,
+    hasher: &TokenHasher,
+    prefix: &TokenPrefix,
+) -> (TokenRecord, SecretToken) {
+    let secret = SecretToken::generate(prefix);
+    let record = TokenRecord {
+        id: tessera_core::random::identifier("tok"),
+        hash: hasher.hash(&secret),
+        start: secret.start(),
+        is_admin: false,
+        settings,
+        parent_id: Some("tok_bench0000000admin".into()),
+        created_at: NOW_MS - 1_000 - i64::try_from(i).unwrap_or(0),
+        updated_at: NOW_MS,
+        revoked_at: None,
+        last_used_at: None,
+        use_count: 0,
+    };
+    (record, secret)
+}
+
+/// A token to present, and what the request presenting it needs.
+pub struct Probe {
+    pub secret: String,
+    pub need: Requirement,
+}
+
+/// An index of `size` realistic tokens plus the probes of every outcome.
+pub struct Fixture {
+    pub verifier: Verifier,
+    /// Tokens of the index, each with a request it allows: `VALID`.
+    pub valid: Vec<Probe>,
+    /// The same tokens with one character changed: `NOT_FOUND` by checksum.
+    pub bad_checksum: Vec<Probe>,
+    /// Well-formed tokens that were never issued: `NOT_FOUND` after a lookup.
+    pub unknown: Vec<Probe>,
+    /// Tokens of the index asked for a scope they lack: `FORBIDDEN`.
+    pub forbidden: Vec<Probe>,
+    /// Tokens of the index whose rate limit is spent: `RATE_LIMITED`.
+    pub rate_limited: Vec<Probe>,
+}
+
+fn need(catalogue: &ScopeCatalogue, scope: &str, resource: &str) -> Requirement {
+    Requirement {
+        scopes: Some(
+            catalogue
+                .compile_required(&[scope.to_owned()])
+                .unwrap_or_else(|e| unreachable!("{e:?}")),
+        ),
+        resource: Some(Resource::parse(resource).unwrap_or_else(|e| unreachable!("{e}"))),
+    }
+}
+
+/// The records of an index of `size` realistic tokens, and the texts of an evenly
+/// spread sample of them (at most [`SAMPLE`]).
+pub fn realistic_records(
+    size: usize,
+    hasher: &TokenHasher,
+    prefix: &TokenPrefix,
+) -> (Vec<TokenRecord>, Vec<(usize, SecretToken)>) {
+    let every = (size / SAMPLE).max(1);
+    let mut records = Vec::with_capacity(size);
+    let mut sampled = Vec::with_capacity(size.min(SAMPLE));
+    for i in 0..size {
+        let (record, secret) = realistic_record(i, realistic_settings(i), hasher, prefix);
+        if i % every == 0 && sampled.len() < SAMPLE {
+            sampled.push((i, secret));
+        }
+        records.push(record);
+    }
+    (records, sampled)
+}
+
+impl Fixture {
+    pub fn new(size: usize) -> Self {
+        let catalogue = ScopeCatalogue::default_catalogue();
+        let prefix = TokenPrefix::default();
+        let pepper = pepper();
+        let hasher = TokenHasher::new(&pepper);
+        let (mut records, sampled) = realistic_records(size, &hasher, &prefix);
+
+        // A few more tokens with a tiny limit, spent below.
+        let mut spent = Vec::new();
+        for i in 0..sampled.len().min(1024) {
+            let mut settings = realistic_settings(i);
+            settings.rate_limit = Some(RateLimitSetting {
+                profile: None,
+                per_minute: 1,
+                burst: 1,
+            });
+            let (record, secret) = realistic_record(i, settings, &hasher, &prefix);
+            records.push(record);
+            spent.push((i, secret));
+        }
+
+        let changes = records
+            .into_iter()
+            .map(|record| Change { seq: 1, record })
+            .collect();
+        let index = TokenIndex::new(catalogue.clone(), changes);
+        let verifier = Verifier::new(prefix.clone(), &pepper, index);
+
+        let probe = |(i, secret): &(usize, SecretToken), scope: &str| Probe {
+            secret: secret.expose().to_owned(),
+            need: need(&catalogue, scope, &format!("repo:{}", repo_id(*i))),
+        };
+        let valid: Vec<Probe> = sampled.iter().map(|s| probe(s, "repo:read")).collect();
+        let forbidden = sampled.iter().map(|s| probe(s, "repo:admin")).collect();
+        let rate_limited: Vec<Probe> = spent.iter().map(|s| probe(s, "repo:read")).collect();
+        for p in &rate_limited {
+            // The one request of the burst.
+            verifier.check(&p.secret, &p.need, NOW_MS);
+        }
+        let bad_checksum = valid
+            .iter()
+            .map(|p| Probe {
+                secret: change_last_character(&p.secret),
+                need: p.need.clone(),
+            })
+            .collect();
+        let unknown = valid
+            .iter()
+            .map(|p| Probe {
+                secret: SecretToken::generate(&prefix).expose().to_owned(),
+                need: p.need.clone(),
+            })
+            .collect();
+        Self {
+            verifier,
+            valid,
+            bad_checksum,
+            unknown,
+            forbidden,
+            rate_limited,
+        }
+    }
+}
+
+fn change_last_character(text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    if let Some(last) = bytes.last_mut() {
+        *last = if *last == b'0' { b'1' } else { b'0' };
+    }
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Reads a list of sizes such as `10k,100k,1M` (from `TESSERA_BENCH_SIZES`).
+pub fn parse_sizes(text: &str) -> Result<Vec<usize>, String> {
+    text.split(',')
+        .map(|part| {
+            let part = part.trim();
+            let (number, factor) = match part.chars().last() {
+                Some('k' | 'K') => (&part[..part.len() - 1], 1_000),
+                Some('M' | 'm') => (&part[..part.len() - 1], 1_000_000),
+                _ => (part, 1),
+            };
+            number
+                .parse::<usize>()
+                .map(|n| n * factor)
+                .map_err(|_| format!("{part:?} is not a size such as 10k or 1M"))
+        })
+        .collect()
+}
+
+/// A size as the reports print it: `10k`, `1M`.
+pub fn size_label(size: usize) -> String {
+    match size {
+        s if s >= 1_000_000 && s % 1_000_000 == 0 => format!("{}M", s / 1_000_000),
+        s if s >= 1_000 && s % 1_000 == 0 => format!("{}k", s / 1_000),
+        s => s.to_string(),
+    }
+}
