@@ -82,6 +82,14 @@ impl ResourcePattern {
         }
     }
 
+    /// The pattern as written: `repo:42` or `repo:*`.
+    pub fn text(&self) -> String {
+        match self {
+            Self::Exact(exact) => exact.as_str().to_owned(),
+            Self::AnyOfType(kind) => format!("{kind}:*"),
+        }
+    }
+
     pub fn allows(&self, resource: &Resource) -> bool {
         match self {
             Self::Exact(exact) => exact == resource,
@@ -116,6 +124,15 @@ impl ResourceScope {
                 .map(|p| ResourcePattern::parse(p))
                 .collect::<Result<_, _>>()
                 .map(Self::Only),
+        }
+    }
+
+    /// The patterns as written, in order; `None` for every resource. The inverse of
+    /// [`ResourceScope::parse`].
+    pub fn texts(&self) -> Option<Vec<String>> {
+        match self {
+            Self::All => None,
+            Self::Only(patterns) => Some(patterns.iter().map(ResourcePattern::text).collect()),
         }
     }
 
@@ -162,6 +179,14 @@ mod tests {
             assert!(ResourcePattern::parse(bad).is_err(), "{bad}");
         }
         assert!(Resource::parse("repo:*").is_err());
+    }
+
+    #[test]
+    fn texts_give_back_what_was_parsed() {
+        let written = vec!["repo:a".to_owned(), "app:*".to_owned()];
+        let parsed = ResourceScope::parse(Some(&written)).unwrap();
+        assert_eq!(parsed.texts(), Some(written));
+        assert_eq!(ResourceScope::All.texts(), None);
     }
 
     #[test]

@@ -117,7 +117,7 @@ async fn proxy(
     }
     guarded::set_identity(
         headers,
-        allowed.identity.as_deref(),
+        allowed.identity.as_ref(),
         gateway.engine.index().catalogue(),
     );
     if let Some(host) = original_host {

@@ -3,14 +3,14 @@
 //! they cannot drift apart. The route rules say what a request needs; the index says
 //! whether the token has it.
 
-use std::sync::Arc;
 
 use tessera_core::ratelimit::{RateDecision, RateLimit};
 use tessera_core::route::{RequestTarget, Resolution, Unmatched};
 use tessera_core::verify::{self, Code, Requirement};
 
 use crate::error::ServiceError;
-use crate::index::{Checked, Entry};
+use crate::index::Checked;
+use crate::service::Caller;
 use crate::service::{Credential, Engine};
 
 /// The rate limit a decision was made under, for the `RateLimit*` response fields.
@@ -24,7 +24,7 @@ pub struct RateReport {
 /// A request that may pass.
 pub struct Allowed {
     /// The token it was made with; `None` on a public route.
-    pub identity: Option<Arc<Entry>>,
+    pub identity: Option<Caller>,
     pub rate: Option<RateReport>,
 }
 
@@ -77,7 +77,7 @@ impl Engine {
                 let entry = slot.entry();
                 let standing = verify::standing(
                     &entry.grant,
-                    entry.record.revoked_at.is_some(),
+                    entry.is_revoked(),
                     self.now_ms(),
                 );
                 if standing != Code::Valid {
@@ -104,7 +104,10 @@ impl Engine {
         let error = match (checked.verdict.code, checked.verdict.rate) {
             (Code::Valid, _) => {
                 return Ok(Allowed {
-                    identity: Some(checked.entry),
+                    identity: Some(Caller {
+                        slot: checked.slot,
+                        entry: checked.entry,
+                    }),
                     rate,
                 });
             }
@@ -144,12 +147,10 @@ fn rate_report(checked: &Checked) -> Option<RateReport> {
     let decision = checked.verdict.rate?;
     let policy = checked
         .entry
-        .record
-        .settings
-        .rate_limit
-        .as_ref()
-        .and_then(|setting| setting.profile.clone())
-        .unwrap_or_else(|| "token".to_owned());
+        .rate_profile
+        .as_deref()
+        .unwrap_or("token")
+        .to_owned();
     Some(RateReport {
         policy,
         limit,

@@ -10,58 +10,132 @@
 //! only ever replaces an older one. Two writers feed the index (this node's own
 //! writes, and the follower bringing in every node's writes from the store's change
 //! feed) in no particular order; the numbers make the outcome the same either way.
+//!
+//! Memory is kept to what verification decides on and answers with (see [`Entry`]);
+//! the rest of a token's record is read from the store when an API call asks for it.
+//! The hash map is split into shards so that two cores verifying at once rarely
+//! touch the same lock word.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
+use hashbrown::HashTable;
 use parking_lot::{Mutex, RwLock};
+use serde_json::{Map, Value};
 use tessera_core::grant::Grant;
-use tessera_core::record::TokenRecord;
-use tessera_core::scope::ScopeCatalogue;
+use tessera_core::record::{ScopeGrant, TokenRecord};
+use tessera_core::scope::{Access, ScopeCatalogue};
 use tessera_core::token::{Pepper, Presented, TokenHash, TokenHasher, TokenPrefix};
 use tessera_core::verify::{self, Requirement, Verdict};
 use tessera_store::{Change, ChangeSeq};
 
-/// Hashes a [`TokenHash`] key by taking the `u64` its `Hash` impl writes.
-///
-/// Hand-written: the key is already an HMAC output, uniformly random, so SipHash over
-/// it would be wasted work on every verification.
-#[derive(Default)]
-pub struct PassThroughHasher(u64);
+/// A short text kept inline: a token id (`tok_` and 16 base62 characters) fits, so
+/// ids cost no allocation of their own. Longer texts, which tessera never makes but a
+/// store may hold, are boxed.
+#[derive(Clone)]
+pub enum ShortText {
+    Inline { len: u8, bytes: [u8; ShortText::INLINE] },
+    Boxed(Box<str>),
+}
 
-impl Hasher for PassThroughHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
+impl ShortText {
+    const INLINE: usize = 22;
 
-    fn write(&mut self, bytes: &[u8]) {
-        // Only reached if a key type other than TokenHash were used; fold the bytes in.
-        for byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+    pub fn new(text: &str) -> Self {
+        match u8::try_from(text.len()) {
+            Ok(len) if text.len() <= Self::INLINE => {
+                let mut bytes = [0; Self::INLINE];
+                bytes[..text.len()].copy_from_slice(text.as_bytes());
+                Self::Inline { len, bytes }
+            }
+            _ => Self::Boxed(text.into()),
         }
     }
 
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Copied from a `&str` whole, so always UTF-8.
+            Self::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Self::Boxed(text) => text,
+        }
     }
 }
 
-type ByHash = HashMap<TokenHash, Arc<Slot>, BuildHasherDefault<PassThroughHasher>>;
-
-/// A token's record with its compiled grant: one consistent snapshot, as of the
-/// write numbered `seq`.
-#[derive(Debug)]
-pub struct Entry {
-    pub record: TokenRecord,
-    pub grant: Grant,
-    pub seq: ChangeSeq,
+impl PartialEq for ShortText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
 }
 
-/// One token in the index: its current snapshot and its live counters.
+impl Eq for ShortText {}
+
+impl std::hash::Hash for ShortText {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl std::fmt::Debug for ShortText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+/// The scopes as a token was granted them, for answers: patterns (shared with every
+/// token granted the same ones) or an access level.
+#[derive(Clone, Debug)]
+pub enum GrantedScopes {
+    Patterns(Box<[Arc<str>]>),
+    Access(Access),
+}
+
+impl GrantedScopes {
+    /// As the record states it, for the API's answers.
+    pub fn to_grant(&self) -> ScopeGrant {
+        match self {
+            Self::Patterns(patterns) => {
+                ScopeGrant::Patterns(patterns.iter().map(|p| p.to_string()).collect())
+            }
+            Self::Access(access) => ScopeGrant::Access(*access),
+        }
+    }
+}
+
+/// What the index keeps of a token: what a verification decides on and what it
+/// answers with, as of the write numbered `seq`. Description, `start`, timestamps
+/// other than creation and usage totals live in the store (see `Engine::record`).
+#[derive(Debug)]
+pub struct Entry {
+    pub seq: ChangeSeq,
+    pub grant: Grant,
+    pub is_admin: bool,
+    pub revoked_at: Option<i64>,
+    pub created_at: i64,
+    pub name: Box<str>,
+    pub owner: Option<Box<str>>,
+    pub meta: Option<Box<Map<String, Value>>>,
+    pub scopes: GrantedScopes,
+    /// The rate-limit profile the limit came from, if any.
+    pub rate_profile: Option<Arc<str>>,
+}
+
+impl Entry {
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
+}
+
+/// One token in the index: what never changes (hash, id, parent), its current
+/// snapshot, and its live counters.
 pub struct Slot {
+    hash: TokenHash,
+    id: ShortText,
+    parent: Option<ShortText>,
     current: ArcSwap<Entry>,
     /// GCRA theoretical arrival time, nanoseconds.
     tat: AtomicU64,
@@ -77,15 +151,13 @@ impl Slot {
         self.current.load_full()
     }
 
-    pub fn id(&self) -> String {
-        self.current.load().record.id.clone()
+    pub fn id(&self) -> &str {
+        self.id.as_str()
     }
 
-    /// The record with live usage counts filled in.
-    pub fn live_record(&self) -> TokenRecord {
-        let mut record = self.current.load().record.clone();
-        self.overlay_usage(&mut record);
-        record
+    /// The token that created this one; `None` for admin tokens.
+    pub fn parent_id(&self) -> Option<&str> {
+        self.parent.as_ref().map(ShortText::as_str)
     }
 
     /// Replaces a stored record's usage counts with the live ones.
@@ -128,16 +200,45 @@ pub struct Checked {
     pub verdict: Verdict,
 }
 
+/// Shards of the hash table: a power of two, well above the core count.
+const SHARDS: usize = 64;
+
+/// Where a token hash is looked up: its first 8 bytes pick the bucket (the digest is
+/// uniform already, so no hasher runs) and byte 8 the shard.
+fn bucket_of(hash: &TokenHash) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash.0[..8]);
+    u64::from_le_bytes(first)
+}
+
+fn shard_of(hash: &TokenHash) -> usize {
+    usize::from(hash.0[8]) % SHARDS
+}
+
+/// Texts many tokens share (scope patterns, profile names), kept once.
 #[derive(Default)]
-struct Maps {
-    by_hash: ByHash,
-    by_id: HashMap<String, Arc<Slot>>,
-    children: HashMap<String, Vec<String>>,
+struct Interner(Mutex<HashSet<Arc<str>>>);
+
+impl Interner {
+    fn intern(&self, text: &str) -> Arc<str> {
+        let mut known = self.0.lock();
+        if let Some(found) = known.get(text) {
+            return Arc::clone(found);
+        }
+        let shared: Arc<str> = text.into();
+        known.insert(Arc::clone(&shared));
+        shared
+    }
 }
 
 /// Every token of the deployment, in memory.
 pub struct TokenIndex {
-    maps: RwLock<Maps>,
+    by_hash: Box<[RwLock<HashTable<Arc<Slot>>>]>,
+    by_id: RwLock<HashTable<Arc<Slot>>>,
+    /// Ids are chosen by the server but looked up from requests: a keyed hasher.
+    id_hasher: RandomState,
+    children: RwLock<HashMap<ShortText, Vec<Arc<Slot>>>>,
+    shared_texts: Interner,
     catalogue: ScopeCatalogue,
     /// Tokens used since the last usage flush.
     dirty: Mutex<Vec<Arc<Slot>>>,
@@ -146,7 +247,11 @@ pub struct TokenIndex {
 impl TokenIndex {
     pub fn new(catalogue: ScopeCatalogue, changes: Vec<Change>) -> Self {
         let index = Self {
-            maps: RwLock::new(Maps::default()),
+            by_hash: (0..SHARDS).map(|_| RwLock::new(HashTable::new())).collect(),
+            by_id: RwLock::new(HashTable::new()),
+            id_hasher: RandomState::new(),
+            children: RwLock::new(HashMap::new()),
+            shared_texts: Interner::default(),
             catalogue,
             dirty: Mutex::new(Vec::new()),
         };
@@ -161,7 +266,7 @@ impl TokenIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.maps.read().by_id.len()
+        self.by_id.read().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -174,7 +279,35 @@ impl TokenIndex {
         } else {
             Grant::of(&record.settings, &self.catalogue)
         };
-        Entry { record, grant, seq }
+        let settings = record.settings;
+        let scopes = match &settings.scopes {
+            ScopeGrant::Patterns(patterns) => GrantedScopes::Patterns(
+                patterns
+                    .iter()
+                    .map(|p| self.shared_texts.intern(p))
+                    .collect(),
+            ),
+            ScopeGrant::Access(access) => GrantedScopes::Access(*access),
+        };
+        Entry {
+            seq,
+            grant,
+            is_admin: record.is_admin,
+            revoked_at: record.revoked_at,
+            created_at: record.created_at,
+            name: settings.name.into_boxed_str(),
+            owner: settings.owner.map(String::into_boxed_str),
+            meta: settings.meta.map(Box::new),
+            scopes,
+            rate_profile: settings
+                .rate_limit
+                .and_then(|limit| limit.profile)
+                .map(|name| self.shared_texts.intern(&name)),
+        }
+    }
+
+    fn id_bucket(&self, id: &str) -> u64 {
+        self.id_hasher.hash_one(id)
     }
 
     /// Brings in a token as the write numbered `seq` left it: adds it if it is new,
@@ -184,68 +317,88 @@ impl TokenIndex {
         if let Some(slot) = self.by_id(&record.id) {
             return swap_if_newer(&slot, self.entry_for(record, seq));
         }
+        let hash = record.hash;
+        let id = ShortText::new(&record.id);
+        let parent = record.parent_id.as_deref().map(ShortText::new);
+        let use_count = record.use_count;
+        let last_used_at = record.last_used_at.unwrap_or(0);
         let entry = self.entry_for(record, seq);
-        let mut maps = self.maps.write();
-        if let Some(slot) = maps.by_id.get(&entry.record.id).cloned() {
+        let id_bucket = self.id_bucket(id.as_str());
+        let mut ids = self.by_id.write();
+        if let Some(slot) = ids.find(id_bucket, |s| s.id == id).cloned() {
             // Added by the other writer since the look-up above.
-            drop(maps);
+            drop(ids);
             return swap_if_newer(&slot, entry);
         }
-        let hash = entry.record.hash;
-        let id = entry.record.id.clone();
-        let parent = entry.record.parent_id.clone();
         let slot = Arc::new(Slot {
-            total_uses: AtomicU64::new(entry.record.use_count),
-            pending_uses: AtomicU64::new(0),
-            last_used_at: AtomicI64::new(entry.record.last_used_at.unwrap_or(0)),
-            tat: AtomicU64::new(0),
+            hash,
+            id,
+            parent,
             current: ArcSwap::from_pointee(entry),
+            tat: AtomicU64::new(0),
+            total_uses: AtomicU64::new(use_count),
+            pending_uses: AtomicU64::new(0),
+            last_used_at: AtomicI64::new(last_used_at),
         });
-        maps.by_hash.insert(hash, Arc::clone(&slot));
-        maps.by_id.insert(id.clone(), slot);
-        if let Some(parent) = parent {
-            maps.children.entry(parent).or_default().push(id);
+        ids.insert_unique(id_bucket, Arc::clone(&slot), |s| self.id_bucket(s.id()));
+        self.by_hash[shard_of(&hash)].write().insert_unique(
+            bucket_of(&hash),
+            Arc::clone(&slot),
+            |s| bucket_of(&s.hash),
+        );
+        if let Some(parent) = slot.parent.clone() {
+            self.children.write().entry(parent).or_default().push(slot);
         }
     }
 
     pub fn by_id(&self, id: &str) -> Option<Arc<Slot>> {
-        self.maps.read().by_id.get(id).cloned()
+        self.by_id
+            .read()
+            .find(self.id_bucket(id), |s| s.id() == id)
+            .cloned()
     }
 
     pub fn by_hash(&self, hash: &TokenHash) -> Option<Arc<Slot>> {
-        self.maps.read().by_hash.get(hash).cloned()
+        // `==` on hashes is constant time.
+        self.by_hash[shard_of(hash)]
+            .read()
+            .find(bucket_of(hash), |s| s.hash == *hash)
+            .cloned()
     }
 
     /// Tokens made by no other token: admin tokens. A full scan, for rare admin work.
     pub fn root_slots(&self) -> Vec<Arc<Slot>> {
-        self.maps
+        self.by_id
             .read()
-            .by_id
-            .values()
-            .filter(|slot| slot.current.load().record.parent_id.is_none())
+            .iter()
+            .filter(|slot| slot.parent.is_none())
             .cloned()
             .collect()
     }
 
-    /// `id` and every token created through it, directly or further down.
-    pub fn subtree(&self, id: &str) -> Vec<String> {
-        let maps = self.maps.read();
-        let mut found = vec![id.to_owned()];
+    /// Every token created through `id`, directly or further down.
+    pub fn descendants(&self, id: &str) -> Vec<Arc<Slot>> {
+        let children = self.children.read();
+        let mut found: Vec<Arc<Slot>> = Vec::new();
         let mut next = 0;
-        while next < found.len() {
-            if let Some(children) = maps.children.get(&found[next]) {
-                found.extend(children.iter().cloned());
+        let mut parent = ShortText::new(id);
+        loop {
+            if let Some(direct) = children.get(&parent) {
+                found.extend(direct.iter().cloned());
             }
+            let Some(slot) = found.get(next) else {
+                return found;
+            };
+            parent = slot.id.clone();
             next += 1;
         }
-        found
     }
 
     /// True when `id` was created through `ancestor`, directly or further down.
     pub fn descends_from(&self, id: &str, ancestor: &str) -> bool {
         let mut current = self
             .by_id(id)
-            .and_then(|slot| slot.current.load().record.parent_id.clone());
+            .and_then(|slot| slot.parent_id().map(str::to_owned));
         // A chain longer than the index would be a cycle: stop rather than loop.
         for _ in 0..=self.len() {
             match current {
@@ -254,7 +407,7 @@ impl TokenIndex {
                 Some(parent) => {
                     current = self
                         .by_id(&parent)
-                        .and_then(|slot| slot.current.load().record.parent_id.clone());
+                        .and_then(|slot| slot.parent_id().map(str::to_owned));
                 }
             }
         }
@@ -266,13 +419,7 @@ impl TokenIndex {
         loop {
             let entry = slot.entry();
             let tat = slot.tat.load(Ordering::Acquire);
-            let verdict = verify::decide(
-                &entry.grant,
-                entry.record.revoked_at.is_some(),
-                need,
-                now_ms,
-                tat,
-            );
+            let verdict = verify::decide(&entry.grant, entry.is_revoked(), need, now_ms, tat);
             if let Some(next_tat) = verdict.next_tat
                 && slot
                     .tat
@@ -314,7 +461,10 @@ impl TokenIndex {
 
     fn count_use(&self, slot: &Arc<Slot>, now_ms: i64) {
         slot.total_uses.fetch_add(1, Ordering::Relaxed);
-        slot.last_used_at.fetch_max(now_ms, Ordering::Relaxed);
+        // Most uses fall in a millisecond already recorded: a read, not a write.
+        if slot.last_used_at.load(Ordering::Relaxed) < now_ms {
+            slot.last_used_at.fetch_max(now_ms, Ordering::Relaxed);
+        }
         if slot.pending_uses.fetch_add(1, Ordering::AcqRel) == 0 {
             self.dirty.lock().push(Arc::clone(slot));
         }

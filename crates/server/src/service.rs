@@ -51,11 +51,11 @@ pub struct Caller {
 
 impl Caller {
     pub fn id(&self) -> &str {
-        &self.entry.record.id
+        self.slot.id()
     }
 
     pub fn is_admin(&self) -> bool {
-        self.entry.record.is_admin
+        self.entry.is_admin
     }
 }
 
@@ -185,7 +185,7 @@ impl Engine {
     pub fn has_active_admin(&self) -> bool {
         self.index().root_slots().iter().any(|slot| {
             let entry = slot.entry();
-            entry.record.is_admin && entry.record.revoked_at.is_none()
+            entry.is_admin && !entry.is_revoked()
         })
     }
 
@@ -272,15 +272,14 @@ impl Engine {
             return self.index().check_slot(slot, need, now);
         };
         let entry = slot.entry();
-        let limit = match verify::admit(&entry.grant, entry.record.revoked_at.is_some(), need, now)
-        {
+        let limit = match verify::admit(&entry.grant, entry.is_revoked(), need, now) {
             Admission::Limited(limit) => limit,
             // Decided without spending budget: nothing to share.
             Admission::Refused(_) | Admission::Unlimited => {
                 return self.index().check_slot(slot, need, now);
             }
         };
-        match shared.check(&entry.record.id, &limit).await {
+        match shared.check(slot.id(), &limit).await {
             Ok(decision) => self
                 .index()
                 .settle(slot, entry, Verdict::rated(decision, None), now),
@@ -361,7 +360,7 @@ impl Engine {
     /// exist, cannot miss a token it was still creating).
     fn current_manager(&self, caller: &Caller) -> Result<Arc<Entry>, ServiceError> {
         let current = caller.slot.entry();
-        if current.record.revoked_at.is_some() {
+        if current.is_revoked() {
             return Err(ServiceError::InvalidToken {
                 code: Code::Revoked,
             });
@@ -400,8 +399,8 @@ impl Engine {
             detail: e.detail,
         };
         Grant::inherit_bounds(settings, &parent.grant, rate_limit_given);
-        if !parent.record.is_admin {
-            grant::inherit_owner(&mut settings.owner, parent.record.settings.owner.as_deref())
+        if !parent.is_admin {
+            grant::inherit_owner(&mut settings.owner, parent.owner.as_deref())
                 .map_err(escalation)?;
         }
         Grant::of(settings, self.index().catalogue())
@@ -415,12 +414,10 @@ impl Engine {
         let catalogue = self.index().catalogue();
         let exceeding = self
             .index()
-            .subtree(id)
+            .descendants(id)
             .iter()
-            .skip(1)
-            .filter_map(|child| self.index().by_id(child))
             .map(|slot| slot.entry())
-            .filter(|entry| entry.record.revoked_at.is_none())
+            .filter(|entry| !entry.is_revoked())
             .filter(|entry| entry.grant.ensure_within(narrowed, catalogue).is_err())
             .count();
         if exceeding == 0 {
@@ -450,7 +447,7 @@ impl Engine {
             let parent = engine.current_manager(&caller)?;
             engine.bound_by_parent(&parent, &mut settings, rate_limit_given)?;
             let (record, secret) =
-                engine.new_record(settings, Some(parent.record.id.clone()), false);
+                engine.new_record(settings, Some(caller.id().to_owned()), false);
             let basis = Basis {
                 parent: Some(parent.seq),
                 ..Basis::default()
@@ -539,12 +536,27 @@ impl Engine {
         }
     }
 
-    pub fn get(&self, caller: &Caller, id: &str) -> Result<TokenRecord, ServiceError> {
-        Ok(self.visible(caller, id)?.live_record())
+    pub async fn get(&self, caller: &Caller, id: &str) -> Result<TokenRecord, ServiceError> {
+        let slot = self.visible(caller, id)?;
+        self.record(&slot).await
+    }
+
+    /// A token's whole record: the store's (the index keeps only what verification
+    /// needs), with this node's live usage counts.
+    pub async fn record(&self, slot: &Slot) -> Result<TokenRecord, ServiceError> {
+        let mut record =
+            self.store
+                .get(slot.id())
+                .await?
+                .ok_or_else(|| ServiceError::NotFound {
+                    what: format!("token {:?}", slot.id()),
+                })?;
+        slot.overlay_usage(&mut record);
+        Ok(record)
     }
 
     /// Finds a token by its text, for adapters whose API names tokens that way.
-    pub fn find_by_secret(
+    pub async fn find_by_secret(
         &self,
         caller: &Caller,
         secret: &str,
@@ -553,8 +565,8 @@ impl Engine {
             what: "token".into(),
         };
         let slot = self.lookup(secret, None).ok_or_else(not_found)?;
-        self.visible(caller, &slot.id()).map_err(|_| not_found())?;
-        Ok(slot.live_record())
+        self.visible(caller, slot.id()).map_err(|_| not_found())?;
+        self.record(&slot).await
     }
 
     /// Changes a token's settings: `change` edits the current settings as a draft,
@@ -576,9 +588,8 @@ impl Engine {
             }
             let slot = engine.visible(&caller, &id)?;
             let current = slot.entry();
-            let mut record = current.record.clone();
-            slot.overlay_usage(&mut record);
-            if record.revoked_at.is_some() {
+            let mut record = engine.record(&slot).await?;
+            if record.revoked_at.is_some() || current.is_revoked() {
                 return Err(ServiceError::Conflict {
                     code: "token_revoked",
                     detail: "this token is revoked and cannot be changed; create a new one".into(),
@@ -630,7 +641,7 @@ impl Engine {
     /// A text that names no live token is not an error; there is nothing to do.
     pub async fn revoke_presented(self: &Arc<Self>, secret: &str) -> Result<(), ServiceError> {
         match self.lookup(secret, None) {
-            Some(slot) if slot.entry().record.revoked_at.is_none() => {
+            Some(slot) if !slot.entry().is_revoked() => {
                 self.revoke_subtree(slot).await.map(drop)
             }
             _ => Ok(()),
@@ -639,14 +650,15 @@ impl Engine {
 
     /// RFC 7662: the token whose text is presented, if it may be used now (a
     /// rate-limited token is still active). Spends no rate-limit budget.
-    pub fn introspect(&self, secret: &str) -> Option<Arc<Entry>> {
-        let entry = self.lookup(secret, None)?.entry();
+    pub fn introspect(&self, secret: &str) -> Option<Caller> {
+        let slot = self.lookup(secret, None)?;
+        let entry = slot.entry();
         let standing = tessera_core::verify::standing(
             &entry.grant,
-            entry.record.revoked_at.is_some(),
+            entry.is_revoked(),
             self.clock.now_ms(),
         );
-        (standing == Code::Valid).then_some(entry)
+        (standing == Code::Valid).then_some(Caller { slot, entry })
     }
 
     /// A token revokes itself (the end of a sandbox session).
@@ -665,16 +677,28 @@ impl Engine {
         to_completion(async move {
             let _order = engine.writes.lock().await;
             let target = slot.entry();
-            if target.record.is_admin {
+            if target.is_admin {
                 return Err(admin_untouchable());
             }
             let now = engine.clock.now_ms();
             // The store walks the descendants it holds, those made through other
             // nodes and not yet followed here included.
-            let revocation = engine.store.revoke_subtree(&target.record.id, now).await?;
+            let revocation = engine.store.revoke_subtree(slot.id(), now).await?;
+            let answer = revocation
+                .revoked
+                .iter()
+                .find(|record| record.id == slot.id())
+                .cloned();
             engine.apply_revocation(revocation.seq, revocation.revoked);
             engine.applied_own(revocation.seq);
-            Ok(slot.live_record())
+            match answer {
+                Some(mut record) => {
+                    slot.overlay_usage(&mut record);
+                    Ok(record)
+                }
+                // Revoked before: nothing changed, the stored record says when.
+                None => engine.record(&slot).await,
+            }
         })
         .await
     }
@@ -706,7 +730,7 @@ impl Engine {
             let (uses, last_used_at) = slot.take_pending();
             if uses > 0 {
                 updates.push(UsageUpdate {
-                    id: slot.id(),
+                    id: slot.id().to_owned(),
                     uses,
                     last_used_at,
                 });

@@ -107,7 +107,7 @@ async fn startup(tokens: usize) -> Result<(), Failure> {
         .index()
         .root_slots()
         .first()
-        .map(|slot| slot.id())
+        .map(|slot| slot.id().to_owned())
         .ok_or("the new server has no admin token")?;
     server.stop().await;
 

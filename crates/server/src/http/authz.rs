@@ -71,7 +71,7 @@ pub async fn authz(
         Ok(allowed) => {
             let mut response = StatusCode::OK.into_response();
             let out = response.headers_mut();
-            guarded::set_identity(out, allowed.identity.as_deref(), engine.index().catalogue());
+            guarded::set_identity(out, allowed.identity.as_ref(), engine.index().catalogue());
             guarded::set_rate(out, allowed.rate.as_ref());
             out.insert(guarded::STATUS, StatusCode::OK.as_u16().into());
             response

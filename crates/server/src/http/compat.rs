@@ -109,7 +109,7 @@ pub async fn relace_get(
     Authed(caller, _): Authed<ReadTokens>,
     Path(token): Path<String>,
 ) -> Result<Json<RepoTokenInfo>, ServiceError> {
-    let record = engine.find_by_secret(&caller, &token)?;
+    let record = engine.find_by_secret(&caller, &token).await?;
     Ok(Json(RepoTokenInfo {
         id: record.id.clone(),
         name: record.settings.name.clone(),
@@ -131,7 +131,7 @@ pub async fn relace_delete(
     Authed(caller, _): Authed<ManageTokens>,
     Path(token): Path<String>,
 ) -> Result<StatusCode, ServiceError> {
-    let record = engine.find_by_secret(&caller, &token)?;
+    let record = engine.find_by_secret(&caller, &token).await?;
     engine.revoke(&caller, &record.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

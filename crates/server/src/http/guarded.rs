@@ -9,7 +9,7 @@ use tessera_core::ratelimit;
 use tessera_core::scope::ScopeCatalogue;
 
 use crate::guard::{Denied, RateReport};
-use crate::index::Entry;
+use crate::service::Caller;
 
 pub const TOKEN_ID: HeaderName = HeaderName::from_static("x-tessera-token-id");
 pub const TOKEN_NAME: HeaderName = HeaderName::from_static("x-tessera-token-name");
@@ -28,13 +28,17 @@ pub const IDENTITY_PREFIX: &str = "x-tessera-";
 
 /// Sets the identity headers, always all four, empty when there is no token (a
 /// public route), so that a proxy copying them overwrites any a client sent.
-pub fn set_identity(headers: &mut HeaderMap, identity: Option<&Entry>, catalogue: &ScopeCatalogue) {
+pub fn set_identity(
+    headers: &mut HeaderMap,
+    identity: Option<&Caller>,
+    catalogue: &ScopeCatalogue,
+) {
     let (id, name, owner, scopes) = match identity {
-        Some(entry) => (
-            entry.record.id.clone(),
-            entry.record.settings.name.clone(),
-            entry.record.settings.owner.clone().unwrap_or_default(),
-            catalogue.names_in(&entry.grant.scopes).join(" "),
+        Some(caller) => (
+            caller.id().to_owned(),
+            caller.entry.name.to_string(),
+            caller.entry.owner.as_deref().unwrap_or_default().to_owned(),
+            catalogue.names_in(&caller.entry.grant.scopes).join(" "),
         ),
         None => Default::default(),
     };

@@ -70,10 +70,10 @@ pub async fn introspect(
         name: None,
         resources: None,
     };
-    let Some(entry) = engine.introspect(&form.token) else {
+    let Some(token) = engine.introspect(&form.token) else {
         return Json(inactive);
     };
-    let settings = &entry.record.settings;
+    let (id, entry) = (token.id().to_owned(), token.entry);
     Json(Introspection {
         active: true,
         scope: Some(
@@ -85,11 +85,11 @@ pub async fn introspect(
         ),
         token_type: Some("bearer"),
         exp: entry.grant.expires_at.map(|ms| ms.div_euclid(1000)),
-        iat: Some(entry.record.created_at.div_euclid(1000)),
-        sub: settings.owner.clone(),
-        jti: Some(entry.record.id.clone()),
-        name: Some(settings.name.clone()),
-        resources: settings.resources.clone(),
+        iat: Some(entry.created_at.div_euclid(1000)),
+        sub: entry.owner.as_deref().map(str::to_owned),
+        jti: Some(id),
+        name: Some(entry.name.to_string()),
+        resources: entry.grant.resources.texts(),
     })
 }
 

@@ -105,7 +105,7 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, ServiceError> {
     Ok(Json(TokenView::of(
-        &engine.get(&caller, &id)?,
+        &engine.get(&caller, &id).await?,
         engine.now_ms(),
     )))
 }
@@ -142,12 +142,13 @@ pub async fn revoke(
 
 /// The presented token itself. Any valid token may ask.
 #[utoipa::path(get, path = "/v1/tokens/self", tag = "tokens",
-    responses((status = 200, body = TokenView), (status = 401, body = Problem)), security(("token" = [])))]
+    responses((status = 200, body = TokenView), (status = 401, body = Problem), (status = 503, body = Problem)), security(("token" = [])))]
 pub async fn whoami(
     State(engine): EngineState,
     Authed(caller, _): Authed<AnyToken>,
-) -> Json<TokenView> {
-    Json(TokenView::of(&caller.slot.live_record(), engine.now_ms()))
+) -> Result<Json<TokenView>, ServiceError> {
+    let record = engine.record(&caller.slot).await?;
+    Ok(Json(TokenView::of(&record, engine.now_ms())))
 }
 
 /// Revokes the presented token (and its descendants): the end of a sandbox session.

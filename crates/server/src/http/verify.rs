@@ -40,16 +40,17 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse {
         rate_limit: None,
     };
     if let Some(checked) = &outcome.checked {
-        let settings = &checked.entry.record.settings;
-        let (scopes, access) = scope_fields(&settings.scopes);
-        answer.token_id = Some(checked.entry.record.id.clone());
-        answer.name = Some(settings.name.clone());
-        answer.owner = settings.owner.clone();
-        answer.meta = settings.meta.clone();
+        let entry = &checked.entry;
+        let (scopes, access) = scope_fields(&entry.scopes.to_grant());
+        answer.token_id = Some(checked.slot.id().to_owned());
+        answer.name = Some(entry.name.to_string());
+        answer.owner = entry.owner.as_deref().map(str::to_owned);
+        answer.meta = entry.meta.as_deref().cloned();
         answer.scopes = scopes;
         answer.access = access;
-        answer.resources = settings.resources.clone();
-        answer.expires_at = settings
+        answer.resources = entry.grant.resources.texts();
+        answer.expires_at = entry
+            .grant
             .expires_at
             .map(tessera_core::timefmt::format_rfc3339);
         answer.rate_limit = checked.verdict.rate.map(|rate| RateLimitState {
