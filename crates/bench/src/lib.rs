@@ -12,7 +12,6 @@ use tessera_core::scope::ScopeCatalogue;
 use tessera_core::token::{Pepper, SecretToken, TokenHasher, TokenPrefix};
 use tessera_core::verify::Requirement;
 use tessera_server::index::{TokenIndex, Verifier};
-use tessera_store::Change;
 
 /// Tokens whose text a benchmark keeps, to present them: enough that their index
 /// entries do not all sit in the CPU caches, as in a real deployment.
@@ -110,24 +109,25 @@ fn need(catalogue: &ScopeCatalogue, scope: &str, resource: &str) -> Requirement 
     }
 }
 
-/// The records of an index of `size` realistic tokens, and the texts of an evenly
-/// spread sample of them (at most [`SAMPLE`]).
-pub fn realistic_records(
+/// Fills `index` with `size` realistic tokens, one at a time (a 10M-token run holds
+/// no second copy), and returns the texts of an evenly spread sample of them (at
+/// most [`SAMPLE`]).
+pub fn fill_index(
+    index: &TokenIndex,
     size: usize,
     hasher: &TokenHasher,
     prefix: &TokenPrefix,
-) -> (Vec<TokenRecord>, Vec<(usize, SecretToken)>) {
+) -> Vec<(usize, SecretToken)> {
     let every = (size / SAMPLE).max(1);
-    let mut records = Vec::with_capacity(size);
     let mut sampled = Vec::with_capacity(size.min(SAMPLE));
     for i in 0..size {
         let (record, secret) = realistic_record(i, realistic_settings(i), hasher, prefix);
         if i % every == 0 && sampled.len() < SAMPLE {
             sampled.push((i, secret));
         }
-        records.push(record);
+        index.apply(1, record);
     }
-    (records, sampled)
+    sampled
 }
 
 impl Fixture {
@@ -136,7 +136,8 @@ impl Fixture {
         let prefix = TokenPrefix::default();
         let pepper = pepper();
         let hasher = TokenHasher::new(&pepper);
-        let (mut records, sampled) = realistic_records(size, &hasher, &prefix);
+        let index = TokenIndex::new(catalogue.clone(), Vec::new());
+        let sampled = fill_index(&index, size, &hasher, &prefix);
 
         // A few more tokens with a tiny limit, spent below.
         let mut spent = Vec::new();
@@ -148,15 +149,9 @@ impl Fixture {
                 burst: 1,
             });
             let (record, secret) = realistic_record(i, settings, &hasher, &prefix);
-            records.push(record);
+            index.apply(1, record);
             spent.push((i, secret));
         }
-
-        let changes = records
-            .into_iter()
-            .map(|record| Change { seq: 1, record })
-            .collect();
-        let index = TokenIndex::new(catalogue.clone(), changes);
         let verifier = Verifier::new(prefix.clone(), &pepper, index);
 
         let probe = |(i, secret): &(usize, SecretToken), scope: &str| Probe {

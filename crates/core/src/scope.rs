@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 /// How much a catalogue scope lets a token do; the access levels build on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -169,7 +170,7 @@ impl ScopeCatalogue {
 
     pub fn empty(&self) -> ScopeSet {
         ScopeSet {
-            bits: vec![0; self.words].into_boxed_slice(),
+            bits: smallvec::smallvec![0; self.words],
         }
     }
 
@@ -285,9 +286,12 @@ fn is_concrete_scope(scope: &str) -> bool {
 }
 
 /// A set of catalogue scopes as a bitset. Sets from different catalogues must not be mixed.
+///
+/// Up to 128 scopes the words sit inline: every token holds one, and a verification
+/// reads it, so it costs neither an allocation nor a cache miss of its own.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ScopeSet {
-    bits: Box<[u64]>,
+    bits: SmallVec<[u64; 2]>,
 }
 
 impl ScopeSet {

@@ -3,7 +3,6 @@
 //! they cannot drift apart. The route rules say what a request needs; the index says
 //! whether the token has it.
 
-
 use tessera_core::ratelimit::{RateDecision, RateLimit};
 use tessera_core::route::{RequestTarget, Resolution, Unmatched};
 use tessera_core::verify::{self, Code, Requirement};
@@ -75,11 +74,7 @@ impl Engine {
                 // Nothing this token could hold lets the request through; tell a
                 // dead token so, and a live one why.
                 let entry = slot.entry();
-                let standing = verify::standing(
-                    &entry.grant,
-                    entry.is_revoked(),
-                    self.now_ms(),
-                );
+                let standing = verify::standing(&entry.grant, entry.is_revoked(), self.now_ms());
                 if standing != Code::Valid {
                     return Err(ServiceError::InvalidToken { code: standing }.into());
                 }

@@ -446,8 +446,7 @@ impl Engine {
             let _order = engine.writes.lock().await;
             let parent = engine.current_manager(&caller)?;
             engine.bound_by_parent(&parent, &mut settings, rate_limit_given)?;
-            let (record, secret) =
-                engine.new_record(settings, Some(caller.id().to_owned()), false);
+            let (record, secret) = engine.new_record(settings, Some(caller.id().to_owned()), false);
             let basis = Basis {
                 parent: Some(parent.seq),
                 ..Basis::default()
@@ -641,9 +640,7 @@ impl Engine {
     /// A text that names no live token is not an error; there is nothing to do.
     pub async fn revoke_presented(self: &Arc<Self>, secret: &str) -> Result<(), ServiceError> {
         match self.lookup(secret, None) {
-            Some(slot) if !slot.entry().is_revoked() => {
-                self.revoke_subtree(slot).await.map(drop)
-            }
+            Some(slot) if !slot.entry().is_revoked() => self.revoke_subtree(slot).await.map(drop),
             _ => Ok(()),
         }
     }
@@ -653,11 +650,8 @@ impl Engine {
     pub fn introspect(&self, secret: &str) -> Option<Caller> {
         let slot = self.lookup(secret, None)?;
         let entry = slot.entry();
-        let standing = tessera_core::verify::standing(
-            &entry.grant,
-            entry.is_revoked(),
-            self.clock.now_ms(),
-        );
+        let standing =
+            tessera_core::verify::standing(&entry.grant, entry.is_revoked(), self.clock.now_ms());
         (standing == Code::Valid).then_some(Caller { slot, entry })
     }
 

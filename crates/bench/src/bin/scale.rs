@@ -2,12 +2,14 @@
 //! from a large SQLite store, and write throughput over the API with durable
 //! commits. Each prints one JSON object per line for `scripts/bench` to tabulate.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use serde_json::json;
-use tessera_bench::{pepper, realistic_record, realistic_settings, size_label};
+use tessera_bench::{fill_index, pepper, realistic_record, realistic_settings, size_label};
 use tessera_core::clock::SystemClock;
 use tessera_core::scope::ScopeCatalogue;
 use tessera_core::token::{TokenHasher, TokenPrefix};
@@ -45,6 +47,41 @@ enum Run {
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
+/// The system allocator, counting live heap bytes and blocks, so the memory run can
+/// tell what the index asks for from what the allocator and the page cache add.
+struct Counting;
+
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+static LIVE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed straight to the system allocator; the counters
+// only observe sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        LIVE_BLOCKS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+        LIVE_BLOCKS.fetch_sub(1, Ordering::Relaxed);
+        // SAFETY: as for `alloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed);
+        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: as for `alloc`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
     match Cli::parse().run {
@@ -69,16 +106,26 @@ fn memory(tokens: usize) -> Result<(), Failure> {
     let hasher = TokenHasher::new(&pepper());
     let prefix = TokenPrefix::default();
     let before = resident_bytes()?;
+    let (bytes_before, blocks_before) = (
+        LIVE_BYTES.load(Ordering::Relaxed),
+        LIVE_BLOCKS.load(Ordering::Relaxed),
+    );
     let index = TokenIndex::new(ScopeCatalogue::default_catalogue(), Vec::new());
-    for i in 0..tokens {
-        let (record, _) = realistic_record(i, realistic_settings(i), &hasher, &prefix);
-        index.apply(1, record);
-    }
+    drop(fill_index(&index, tokens, &hasher, &prefix));
     let after = resident_bytes()?;
-    let per_token = (after.saturating_sub(before)) as f64 / tokens as f64;
+    let per_token = |delta: usize| (delta as f64 / tokens as f64 * 10.0).round() / 10.0;
+    let resident = usize::try_from(after.saturating_sub(before))?;
+    let heap = LIVE_BYTES
+        .load(Ordering::Relaxed)
+        .saturating_sub(bytes_before);
+    let blocks = LIVE_BLOCKS
+        .load(Ordering::Relaxed)
+        .saturating_sub(blocks_before);
     println!(
         "{}",
-        json!({"bench": "memory", "tokens": size_label(tokens), "bytes_per_token": per_token.round(), "index_len": index.len()})
+        json!({"bench": "memory", "tokens": size_label(tokens), "index_len": index.len(),
+               "bytes_per_token": per_token(resident).round(),
+               "heap_bytes_per_token": per_token(heap), "blocks_per_token": per_token(blocks)})
     );
     Ok(())
 }
