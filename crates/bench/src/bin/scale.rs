@@ -2,12 +2,13 @@
 //! from a large SQLite store, and write throughput over the API with durable
 //! commits. Each prints one JSON object per line for `scripts/bench` to tabulate.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use mimalloc::MiMalloc;
 use serde_json::json;
 use tessera_bench::{fill_index, pepper, realistic_record, realistic_settings, size_label};
 use tessera_core::clock::SystemClock;
@@ -47,35 +48,35 @@ enum Run {
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
-/// The system allocator, counting live heap bytes and blocks, so the memory run can
-/// tell what the index asks for from what the allocator and the page cache add.
+/// The allocator the `tessera` binary runs on (mimalloc), counting live heap bytes
+/// and blocks, so the memory run can tell what the index asks for from what the
+/// allocator adds.
 struct Counting;
 
 static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 static LIVE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
 
-// SAFETY: every call is passed straight to the system allocator; the counters
-// only observe sizes.
+// SAFETY: every call is passed straight to mimalloc; the counters only observe sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
         LIVE_BLOCKS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: the caller's contract for `alloc` is passed on unchanged.
-        unsafe { System.alloc(layout) }
+        unsafe { MiMalloc.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
         LIVE_BLOCKS.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: as for `alloc`.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { MiMalloc.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed);
         LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: as for `alloc`.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { MiMalloc.realloc(ptr, layout, new_size) }
     }
 }
 
