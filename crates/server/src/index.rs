@@ -2,9 +2,9 @@
 //!
 //! Loaded from the store at start and updated by every write before that write is
 //! acknowledged, so verification never waits on the database and a revocation holds
-//! from the very next request. Each token's settings sit behind an `ArcSwap`, so an
-//! edit swaps them in one step while readers go on without a lock; its rate-limit
-//! state (the GCRA TAT) is one atomic updated by compare-and-swap.
+//! from the very next request. What verification needs of a token's settings sits
+//! behind an `ArcSwap`, so an edit swaps it in one step while readers go on without a
+//! lock; its rate-limit state (the GCRA TAT) is one atomic updated by compare-and-swap.
 //!
 //! Each snapshot carries the change number of the write it came from, and a snapshot
 //! only ever replaces an older one. Two writers feed the index (this node's own
@@ -36,7 +36,7 @@ use tessera_store::{Change, ChangeSeq};
 /// ids cost no allocation of their own. Longer texts, which tessera never makes but a
 /// store may hold, are boxed.
 #[derive(Clone)]
-pub enum ShortText {
+enum ShortText {
     Inline {
         len: u8,
         bytes: [u8; ShortText::INLINE],
@@ -47,7 +47,7 @@ pub enum ShortText {
 impl ShortText {
     const INLINE: usize = 22;
 
-    pub fn new(text: &str) -> Self {
+    fn new(text: &str) -> Self {
         match u8::try_from(text.len()) {
             Ok(len) if text.len() <= Self::INLINE => {
                 let mut bytes = [0; Self::INLINE];
@@ -58,20 +58,29 @@ impl ShortText {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    fn as_bytes(&self) -> &[u8] {
         match self {
-            // Copied from a `&str` whole, so always UTF-8.
-            Self::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
-            }
-            Self::Boxed(text) => text,
+            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Self::Boxed(text) => text.as_bytes(),
         }
+    }
+
+    fn as_str(&self) -> &str {
+        // Copied from a `&str` whole, so always UTF-8.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 }
 
 impl PartialEq for ShortText {
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+/// Hashes and compares as the text it holds, so maps keyed by it take a `&str`.
+impl std::borrow::Borrow<str> for ShortText {
+    fn borrow(&self) -> &str {
+        self.as_str()
     }
 }
 
@@ -98,13 +107,13 @@ pub enum GrantedScopes {
 }
 
 impl GrantedScopes {
-    /// As the record states it, for the API's answers.
-    pub fn to_grant(&self) -> ScopeGrant {
+    /// The `scopes` and `access` fields of an answer: one of them is set.
+    pub fn fields(&self) -> (Option<Vec<String>>, Option<String>) {
         match self {
             Self::Patterns(patterns) => {
-                ScopeGrant::Patterns(patterns.iter().map(|p| p.to_string()).collect())
+                (Some(patterns.iter().map(|p| p.to_string()).collect()), None)
             }
-            Self::Access(access) => ScopeGrant::Access(*access),
+            Self::Access(access) => (None, Some(access.as_str().to_owned())),
         }
     }
 }
@@ -224,7 +233,8 @@ fn shard_of(hash: &TokenHash) -> usize {
     usize::from(hash.0[8]) % SHARDS
 }
 
-/// Texts many tokens share (scope patterns, profile names), kept once.
+/// Texts many tokens share (scope patterns, profile names), kept once. Never
+/// emptied: what it holds is bounded by the catalogue and the configured profiles.
 #[derive(Default)]
 struct Interner(Mutex<HashSet<Arc<str>>>);
 
@@ -390,20 +400,24 @@ impl TokenIndex {
 
     /// Every token created through `id`, directly or further down.
     pub fn descendants(&self, id: &str) -> Vec<Arc<Slot>> {
+        // Read before taking `children`: `apply` locks ids first, then children.
+        let most = self.len();
         let children = self.children.read();
         let mut found: Vec<Arc<Slot>> = Vec::new();
         let mut next = 0;
-        let mut parent = ShortText::new(id);
-        loop {
-            if let Some(direct) = children.get(&parent) {
+        let mut parent = id;
+        // More descendants than tokens would mean a cycle in stored parents: stop.
+        while found.len() <= most {
+            if let Some(direct) = children.get(parent) {
                 found.extend(direct.iter().cloned());
             }
             let Some(slot) = found.get(next) else {
-                return found;
+                break;
             };
-            parent = slot.id.clone();
+            parent = slot.id();
             next += 1;
         }
+        found
     }
 
     /// True when `id` was created through `ancestor`, directly or further down.
@@ -535,5 +549,125 @@ impl Verifier {
     pub fn check(&self, secret: &str, need: &Requirement, now_ms: i64) -> Option<Checked> {
         let slot = self.find(secret)?;
         Some(self.index.check_slot(slot, need, now_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::record::Settings;
+    use tessera_core::token::SecretToken;
+
+    fn record(id: &str, parent: Option<&str>, hasher: &TokenHasher) -> (TokenRecord, SecretToken) {
+        let secret = SecretToken::generate(&TokenPrefix::default());
+        let record = TokenRecord {
+            id: id.to_owned(),
+            hash: hasher.hash(&secret),
+            start: secret.start(),
+            is_admin: false,
+            settings: Settings {
+                name: format!("token {id}"),
+                description: None,
+                scopes: ScopeGrant::Patterns(vec!["repo:read".into()]),
+                resources: Some(vec!["repo:a".into()]),
+                rate_limit: None,
+                expires_at: None,
+                owner: None,
+                meta: None,
+            },
+            parent_id: parent.map(str::to_owned),
+            created_at: 1,
+            updated_at: 1,
+            revoked_at: None,
+            last_used_at: None,
+            use_count: 0,
+        };
+        (record, secret)
+    }
+
+    fn index() -> (TokenIndex, TokenHasher) {
+        let hasher = TokenHasher::new(&Pepper::generate());
+        (
+            TokenIndex::new(ScopeCatalogue::default_catalogue(), Vec::new()),
+            hasher,
+        )
+    }
+
+    #[test]
+    fn finds_by_hash_and_by_id_short_and_long() {
+        let (index, hasher) = index();
+        let long_id = "tok_".to_owned() + &"x".repeat(40);
+        for id in ["tok_short", long_id.as_str()] {
+            let (record, secret) = record(id, None, &hasher);
+            index.apply(1, record);
+            let found = index
+                .by_hash(&hasher.hash(&secret))
+                .map(|s| s.id().to_owned());
+            assert_eq!(found.as_deref(), Some(id));
+            assert_eq!(
+                index.by_id(id).map(|s| s.id().to_owned()).as_deref(),
+                Some(id)
+            );
+        }
+        let (_, stranger) = record("tok_none", None, &hasher);
+        assert!(index.by_hash(&hasher.hash(&stranger)).is_none());
+        assert!(index.by_id("tok_none").is_none());
+        assert_eq!(index.len(), 2);
+    }
+
+    #[test]
+    fn descendants_span_every_level_and_ancestry_is_followed() {
+        let (index, hasher) = index();
+        for (id, parent) in [
+            ("tok_root", None),
+            ("tok_a", Some("tok_root")),
+            ("tok_b", Some("tok_a")),
+            ("tok_c", Some("tok_b")),
+            ("tok_other", Some("tok_root")),
+        ] {
+            index.apply(1, record(id, parent, &hasher).0);
+        }
+        let mut below_a: Vec<String> = index
+            .descendants("tok_a")
+            .iter()
+            .map(|s| s.id().to_owned())
+            .collect();
+        below_a.sort();
+        assert_eq!(below_a, ["tok_b", "tok_c"]);
+        assert_eq!(index.descendants("tok_root").len(), 4);
+        assert!(index.descends_from("tok_c", "tok_root"));
+        assert!(!index.descends_from("tok_other", "tok_a"));
+        assert_eq!(index.root_slots().len(), 1);
+    }
+
+    #[test]
+    fn a_newer_snapshot_wins_whichever_arrives_first() {
+        let (index, hasher) = index();
+        let (older, _) = record("tok_x", None, &hasher);
+        let mut newer = older.clone();
+        newer.settings.name = "renamed".into();
+        index.apply(5, newer.clone());
+        index.apply(3, older.clone());
+        assert_eq!(
+            &*index
+                .by_id("tok_x")
+                .map(|s| s.entry().name.clone())
+                .unwrap_or_default(),
+            "renamed"
+        );
+        // Two writers adding the same new token at once leave one slot.
+        let (index, _) = self::index();
+        std::thread::scope(|scope| {
+            scope.spawn(|| index.apply(5, newer.clone()));
+            scope.spawn(|| index.apply(3, older.clone()));
+        });
+        assert_eq!(index.len(), 1);
+        assert_eq!(
+            &*index
+                .by_id("tok_x")
+                .map(|s| s.entry().name.clone())
+                .unwrap_or_default(),
+            "renamed"
+        );
     }
 }

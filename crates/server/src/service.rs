@@ -560,12 +560,21 @@ impl Engine {
         caller: &Caller,
         secret: &str,
     ) -> Result<TokenRecord, ServiceError> {
+        let slot = self.find_visible_by_secret(caller, secret)?;
+        self.record(&slot).await
+    }
+
+    /// The token whose text is `secret`, if the caller may see it.
+    pub fn find_visible_by_secret(
+        &self,
+        caller: &Caller,
+        secret: &str,
+    ) -> Result<Arc<Slot>, ServiceError> {
         let not_found = || ServiceError::NotFound {
             what: "token".into(),
         };
         let slot = self.lookup(secret, None).ok_or_else(not_found)?;
-        self.visible(caller, slot.id()).map_err(|_| not_found())?;
-        self.record(&slot).await
+        self.visible(caller, slot.id()).map_err(|_| not_found())
     }
 
     /// Changes a token's settings: `change` edits the current settings as a draft,
@@ -587,6 +596,8 @@ impl Engine {
             }
             let slot = engine.visible(&caller, &id)?;
             let current = slot.entry();
+            // The whole record is in the store only. If it is newer than `current`,
+            // the write below names `current.seq` and is refused as stale (409).
             let mut record = engine.record(&slot).await?;
             if record.revoked_at.is_some() || current.is_revoked() {
                 return Err(ServiceError::Conflict {

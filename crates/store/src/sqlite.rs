@@ -93,9 +93,8 @@ impl SqliteStore {
         })
     }
 
-    /// Loads many tokens in one transaction under one change number: for restoring
-    /// a backup and for the start-up benchmark. Each parent must already be stored
-    /// or come earlier in `records`.
+    /// Loads many tokens in one transaction under one change number, for the start-up
+    /// benchmark. Each parent must be stored and live, or come earlier in `records`.
     pub async fn import(&self, records: Vec<TokenRecord>) -> Result<ChangeSeq, StoreError> {
         self.change(move |tx, seq| {
             for record in &records {

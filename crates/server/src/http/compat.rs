@@ -103,7 +103,7 @@ pub async fn relace_create(
 
 /// Looks a repo token up by its text (the token travels in the path; it is never logged).
 #[utoipa::path(get, path = "/v1/repo_token/{token}", tag = "compat",
-    responses((status = 200, body = RepoTokenInfo), (status = 404, body = Problem)), security(("token" = [])))]
+    responses((status = 200, body = RepoTokenInfo), (status = 404, body = Problem), (status = 503, body = Problem)), security(("token" = [])))]
 pub async fn relace_get(
     State(engine): State<Arc<Engine>>,
     Authed(caller, _): Authed<ReadTokens>,
@@ -125,14 +125,14 @@ pub async fn relace_get(
 
 /// Deletes (revokes) a repo token by its text, e.g. when a sandbox session ends.
 #[utoipa::path(delete, path = "/v1/repo_token/{token}", tag = "compat",
-    responses((status = 204), (status = 404, body = Problem)), security(("token" = [])))]
+    responses((status = 204), (status = 404, body = Problem), (status = 503, body = Problem)), security(("token" = [])))]
 pub async fn relace_delete(
     State(engine): State<Arc<Engine>>,
     Authed(caller, _): Authed<ManageTokens>,
     Path(token): Path<String>,
 ) -> Result<StatusCode, ServiceError> {
-    let record = engine.find_by_secret(&caller, &token).await?;
-    engine.revoke(&caller, &record.id).await?;
+    let slot = engine.find_visible_by_secret(&caller, &token)?;
+    engine.revoke(&caller, slot.id()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

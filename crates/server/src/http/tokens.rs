@@ -98,7 +98,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/v1/tokens/{id}", tag = "tokens",
-    responses((status = 200, body = TokenView), (status = 404, body = Problem)), security(("token" = [])))]
+    responses((status = 200, body = TokenView), (status = 404, body = Problem), (status = 503, body = Problem)), security(("token" = [])))]
 pub async fn show(
     State(engine): EngineState,
     Authed(caller, _): Authed<ReadTokens>,

@@ -8,7 +8,7 @@ use tessera_core::verify::Code;
 
 use crate::error::ServiceError;
 use crate::http::auth::{Authed, VerifyTokens};
-use crate::http::dto::{RateLimitState, VerifyRequest, VerifyResponse, scope_fields};
+use crate::http::dto::{RateLimitState, VerifyRequest, VerifyResponse};
 use crate::http::problem::{ApiJson, Problem};
 use crate::service::{CheckOutcome, Engine};
 
@@ -41,7 +41,7 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse {
     };
     if let Some(checked) = &outcome.checked {
         let entry = &checked.entry;
-        let (scopes, access) = scope_fields(&entry.scopes.to_grant());
+        let (scopes, access) = entry.scopes.fields();
         answer.token_id = Some(checked.slot.id().to_owned());
         answer.name = Some(entry.name.to_string());
         answer.owner = entry.owner.as_deref().map(str::to_owned);
