@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
@@ -46,12 +46,11 @@ const FORWARDED: (HeaderName, HeaderName) = (
         (status = 400, body = Problem, description = "No guarded request could be read from the call"),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 429, body = Problem)),
     security(("token" = [])))]
-pub async fn authz(
-    State(engine): State<Arc<Engine>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+pub async fn authz(State(engine): State<Arc<Engine>>, request: Request) -> Response {
+    // The request itself rather than `Method`, `Uri` and `HeaderMap` extractors,
+    // which would each copy their part: this runs before every guarded request.
+    let (parts, _) = request.into_parts();
+    let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
     let style = DenyStyle {
         basic_challenge: false,
         rate_limited_as: headers
@@ -60,12 +59,12 @@ pub async fn authz(
             .and_then(|v| v.trim().parse::<StatusCode>().ok())
             .filter(|s| s.is_client_error()),
     };
-    let (method, target) = match guarded_request(&method, &uri, &headers) {
+    let (method, target) = match guarded_request(method, uri, headers) {
         Ok(found) => found,
         Err(error) => return error.into_response(),
     };
     match engine
-        .guard(&method, &target, credentials::from_headers(&headers))
+        .guard(&method, &target, credentials::from_headers(headers))
         .await
     {
         Ok(allowed) => {
