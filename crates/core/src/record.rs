@@ -292,7 +292,7 @@ impl Settings {
     /// The resources these settings allow. A stored pattern that no longer parses
     /// allows nothing (fail closed).
     pub fn resource_scope(&self) -> ResourceScope {
-        ResourceScope::parse(self.resources.as_deref()).unwrap_or(ResourceScope::Only(Vec::new()))
+        ResourceScope::parse(self.resources.as_deref()).unwrap_or_else(|_| ResourceScope::nothing())
     }
 }
 

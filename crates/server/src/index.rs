@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
+use compact_str::CompactString;
 use hashbrown::HashTable;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Map, Value};
@@ -31,72 +32,6 @@ use tessera_core::scope::{Access, ScopeCatalogue};
 use tessera_core::token::{Pepper, Presented, TokenHash, TokenHasher, TokenPrefix};
 use tessera_core::verify::{self, Requirement, Verdict};
 use tessera_store::{Change, ChangeSeq};
-
-/// A short text kept inline: a token id (`tok_` and 16 base62 characters) fits, so
-/// ids cost no allocation of their own. Longer texts, which tessera never makes but a
-/// store may hold, are boxed.
-#[derive(Clone)]
-enum ShortText {
-    Inline {
-        len: u8,
-        bytes: [u8; ShortText::INLINE],
-    },
-    Boxed(Box<str>),
-}
-
-impl ShortText {
-    const INLINE: usize = 22;
-
-    fn new(text: &str) -> Self {
-        match u8::try_from(text.len()) {
-            Ok(len) if text.len() <= Self::INLINE => {
-                let mut bytes = [0; Self::INLINE];
-                bytes[..text.len()].copy_from_slice(text.as_bytes());
-                Self::Inline { len, bytes }
-            }
-            _ => Self::Boxed(text.into()),
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            Self::Boxed(text) => text.as_bytes(),
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        // Copied from a `&str` whole, so always UTF-8.
-        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
-    }
-}
-
-impl PartialEq for ShortText {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-/// Hashes and compares as the text it holds, so maps keyed by it take a `&str`.
-impl std::borrow::Borrow<str> for ShortText {
-    fn borrow(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl Eq for ShortText {}
-
-impl std::hash::Hash for ShortText {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
-    }
-}
-
-impl std::fmt::Debug for ShortText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.as_str().fmt(f)
-    }
-}
 
 /// The scopes as a token was granted them, for answers: patterns (shared with every
 /// token granted the same ones) or an access level.
@@ -146,8 +81,8 @@ impl Entry {
 /// snapshot, and its live counters.
 pub struct Slot {
     hash: TokenHash,
-    id: ShortText,
-    parent: Option<ShortText>,
+    id: CompactString,
+    parent: Option<CompactString>,
     current: ArcSwap<Entry>,
     /// GCRA theoretical arrival time, nanoseconds.
     tat: AtomicU64,
@@ -169,7 +104,7 @@ impl Slot {
 
     /// The token that created this one; `None` for admin tokens.
     pub fn parent_id(&self) -> Option<&str> {
-        self.parent.as_ref().map(ShortText::as_str)
+        self.parent.as_ref().map(CompactString::as_str)
     }
 
     /// Replaces a stored record's usage counts with the live ones.
@@ -256,7 +191,7 @@ pub struct TokenIndex {
     by_id: RwLock<HashTable<Arc<Slot>>>,
     /// Ids are chosen by the server but looked up from requests: a keyed hasher.
     id_hasher: RandomState,
-    children: RwLock<HashMap<ShortText, Vec<Arc<Slot>>>>,
+    children: RwLock<HashMap<CompactString, Vec<Arc<Slot>>>>,
     shared_texts: Interner,
     catalogue: ScopeCatalogue,
     /// Tokens used since the last usage flush.
@@ -339,8 +274,8 @@ impl TokenIndex {
             return swap_if_newer(&slot, self.entry_for(record, seq));
         }
         let hash = record.hash;
-        let id = ShortText::new(&record.id);
-        let parent = record.parent_id.as_deref().map(ShortText::new);
+        let id = CompactString::new(&record.id);
+        let parent = record.parent_id.as_deref().map(CompactString::new);
         let use_count = record.use_count;
         let last_used_at = record.last_used_at.unwrap_or(0);
         let entry = self.entry_for(record, seq);
