@@ -33,11 +33,12 @@ use tessera_core::token::{Pepper, Presented, TokenHash, TokenHasher, TokenPrefix
 use tessera_core::verify::{self, Requirement, Verdict};
 use tessera_store::{Change, ChangeSeq};
 
-/// The scopes as a token was granted them, for answers: patterns (shared with every
-/// token granted the same ones) or an access level.
+/// The scopes as a token was granted them, for answers: patterns or an access level.
 #[derive(Clone, Debug)]
 pub enum GrantedScopes {
-    Patterns(Box<[Arc<str>]>),
+    /// The patterns joined by spaces (a pattern never holds one), kept once for
+    /// every token granted the same list.
+    Patterns(Arc<str>),
     Access(Access),
 }
 
@@ -45,9 +46,16 @@ impl GrantedScopes {
     /// The `scopes` and `access` fields of an answer: one of them is set.
     pub fn fields(&self) -> (Option<Vec<String>>, Option<String>) {
         match self {
-            Self::Patterns(patterns) => {
-                (Some(patterns.iter().map(|p| p.to_string()).collect()), None)
-            }
+            Self::Patterns(joined) => (
+                Some(
+                    joined
+                        .split(' ')
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                ),
+                None,
+            ),
             Self::Access(access) => (None, Some(access.as_str().to_owned())),
         }
     }
@@ -63,8 +71,9 @@ pub struct Entry {
     pub is_admin: bool,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
-    pub name: Box<str>,
-    pub owner: Option<Box<str>>,
+    /// Inline up to 24 bytes, as most names and owners are.
+    pub name: CompactString,
+    pub owner: Option<CompactString>,
     pub meta: Option<Box<Map<String, Value>>>,
     pub scopes: GrantedScopes,
     /// The rate-limit profile the limit came from, if any.
@@ -168,8 +177,8 @@ fn shard_of(hash: &TokenHash) -> usize {
     usize::from(hash.0[8]) % SHARDS
 }
 
-/// Texts many tokens share (scope patterns, profile names), kept once. Never
-/// emptied: what it holds is bounded by the catalogue and the configured profiles.
+/// Texts many tokens share (scope lists, profile names), kept once. Never emptied:
+/// it holds at most one text per distinct scope list or profile ever granted.
 #[derive(Default)]
 struct Interner(Mutex<HashSet<Arc<str>>>);
 
@@ -237,12 +246,9 @@ impl TokenIndex {
         };
         let settings = record.settings;
         let scopes = match &settings.scopes {
-            ScopeGrant::Patterns(patterns) => GrantedScopes::Patterns(
-                patterns
-                    .iter()
-                    .map(|p| self.shared_texts.intern(p))
-                    .collect(),
-            ),
+            ScopeGrant::Patterns(patterns) => {
+                GrantedScopes::Patterns(self.shared_texts.intern(&patterns.join(" ")))
+            }
             ScopeGrant::Access(access) => GrantedScopes::Access(*access),
         };
         Entry {
@@ -251,8 +257,8 @@ impl TokenIndex {
             is_admin: record.is_admin,
             revoked_at: record.revoked_at,
             created_at: record.created_at,
-            name: settings.name.into_boxed_str(),
-            owner: settings.owner.map(String::into_boxed_str),
+            name: CompactString::from(settings.name),
+            owner: settings.owner.map(CompactString::from),
             meta: settings.meta.map(Box::new),
             scopes,
             rate_profile: settings
