@@ -583,19 +583,14 @@ mod tests {
 
     #[test]
     fn a_newer_snapshot_wins_whichever_arrives_first() {
+        let name_of = |index: &TokenIndex| index.by_id("tok_x").map(|s| s.entry().name.to_string());
         let (index, hasher) = index();
         let (older, _) = record("tok_x", None, &hasher);
         let mut newer = older.clone();
         newer.settings.name = "renamed".into();
         index.apply(5, newer.clone());
         index.apply(3, older.clone());
-        assert_eq!(
-            &*index
-                .by_id("tok_x")
-                .map(|s| s.entry().name.clone())
-                .unwrap_or_default(),
-            "renamed"
-        );
+        assert_eq!(name_of(&index).as_deref(), Some("renamed"));
         // Two writers adding the same new token at once leave one slot.
         let (index, _) = self::index();
         std::thread::scope(|scope| {
@@ -603,12 +598,6 @@ mod tests {
             scope.spawn(|| index.apply(3, older.clone()));
         });
         assert_eq!(index.len(), 1);
-        assert_eq!(
-            &*index
-                .by_id("tok_x")
-                .map(|s| s.entry().name.clone())
-                .unwrap_or_default(),
-            "renamed"
-        );
+        assert_eq!(name_of(&index).as_deref(), Some("renamed"));
     }
 }

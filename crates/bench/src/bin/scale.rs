@@ -3,8 +3,8 @@
 //! commits. Each prints one JSON object per line for `scripts/bench` to tabulate.
 
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
@@ -226,47 +226,75 @@ where
     Ok(total)
 }
 
+/// What the write loops share: a client, the server, the admin token, and the ids
+/// created so far (for the revocations).
+struct WriteLoad {
+    http: reqwest::Client,
+    base: String,
+    admin: String,
+    created: Mutex<Vec<String>>,
+}
+
+impl WriteLoad {
+    async fn create(&self, client: usize) -> Result<bool, Failure> {
+        let response = self
+            .http
+            .post(format!("{}/v1/tokens", self.base))
+            .bearer_auth(&self.admin)
+            .json(&json!({"name": format!("load-{client}"), "scopes": ["repo:read"]}))
+            .send()
+            .await?
+            .error_for_status()?;
+        let body: serde_json::Value = response.json().await?;
+        let id = body["id"].as_str().ok_or("a created token without an id")?;
+        self.created
+            .lock()
+            .map_err(|_| "a load task panicked")?
+            .push(id.to_owned());
+        Ok(true)
+    }
+
+    /// Revokes one created token; `false` once none is left.
+    async fn revoke(&self) -> Result<bool, Failure> {
+        let next = self
+            .created
+            .lock()
+            .map_err(|_| "a load task panicked")?
+            .pop();
+        let Some(id) = next else {
+            return Ok(false);
+        };
+        self.http
+            .delete(format!("{}/v1/tokens/{id}", self.base))
+            .bearer_auth(&self.admin)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(true)
+    }
+}
+
 async fn writes(clients: usize, duration: Duration) -> Result<(), Failure> {
     let dir = tempfile::tempdir()?;
     let (server, admin) = Server::start(config(dir.path())?, Arc::new(SystemClock)).await?;
-    let admin = admin
-        .ok_or("the new server made no admin token")?
-        .expose()
-        .to_owned();
-    let base = format!("http://{}", server.addr);
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()?;
-    let created = Arc::new(parking_ids::Ids::default());
+    let work = Arc::new(WriteLoad {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(clients)
+            .build()?,
+        base: format!("http://{}", server.addr),
+        admin: admin
+            .ok_or("the new server made no admin token")?
+            .expose()
+            .to_owned(),
+        created: Mutex::new(Vec::new()),
+    });
 
     let started = Instant::now();
     let creations = load(clients, started + duration, {
-        let (http, base, admin, created) = (
-            http.clone(),
-            base.clone(),
-            admin.clone(),
-            Arc::clone(&created),
-        );
+        let work = Arc::clone(&work);
         move |client| {
-            let (http, base, admin, created) = (
-                http.clone(),
-                base.clone(),
-                admin.clone(),
-                Arc::clone(&created),
-            );
-            async move {
-                let response = http
-                    .post(format!("{base}/v1/tokens"))
-                    .bearer_auth(&admin)
-                    .json(&json!({"name": format!("load-{client}"), "scopes": ["repo:read"]}))
-                    .send()
-                    .await?
-                    .error_for_status()?;
-                let body: serde_json::Value = response.json().await?;
-                let id = body["id"].as_str().ok_or("a created token without an id")?;
-                created.push(id.to_owned());
-                Ok(true)
-            }
+            let work = Arc::clone(&work);
+            async move { work.create(client).await }
         }
     })
     .await?;
@@ -274,30 +302,10 @@ async fn writes(clients: usize, duration: Duration) -> Result<(), Failure> {
 
     let started = Instant::now();
     let revocations = load(clients, started + duration, {
-        let (http, base, admin, created) = (
-            http.clone(),
-            base.clone(),
-            admin.clone(),
-            Arc::clone(&created),
-        );
+        let work = Arc::clone(&work);
         move |_| {
-            let (http, base, admin, created) = (
-                http.clone(),
-                base.clone(),
-                admin.clone(),
-                Arc::clone(&created),
-            );
-            async move {
-                let Some(id) = created.pop() else {
-                    return Ok(false);
-                };
-                http.delete(format!("{base}/v1/tokens/{id}"))
-                    .bearer_auth(&admin)
-                    .send()
-                    .await?
-                    .error_for_status()?;
-                Ok(true)
-            }
+            let work = Arc::clone(&work);
+            async move { work.revoke().await }
         }
     })
     .await?;
@@ -310,24 +318,4 @@ async fn writes(clients: usize, duration: Duration) -> Result<(), Failure> {
                "revocations_per_second": (revocations as f64 / revoke_seconds).round()})
     );
     Ok(())
-}
-
-/// Token ids shared by the write loops.
-mod parking_ids {
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    pub struct Ids(Mutex<Vec<String>>);
-
-    impl Ids {
-        pub fn push(&self, id: String) {
-            if let Ok(mut ids) = self.0.lock() {
-                ids.push(id);
-            }
-        }
-
-        pub fn pop(&self) -> Option<String> {
-            self.0.lock().ok()?.pop()
-        }
-    }
 }
