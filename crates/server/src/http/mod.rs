@@ -70,8 +70,13 @@ pub fn with_logging_and_panic_guard<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     surface: &'static str,
 ) -> Router<S> {
-    router
-        .layer(
+    // Request logging is debug-level. Below that (the default, info), the layer
+    // would still time, wrap and classify every request to log nothing, so it is
+    // left out; the log filter is set once, before the routers are built.
+    let logging = tracing::enabled!(Level::DEBUG)
+        || tracing::enabled!(target: "tower_http::trace::on_response", Level::DEBUG);
+    let router = if logging {
+        router.layer(
             TraceLayer::new_for_http()
                 .make_span_with(move |request: &Request| {
                     // The route template only: `/v1/repo_token/{token}`, not the token.
@@ -85,16 +90,19 @@ pub fn with_logging_and_panic_guard<S: Clone + Send + Sync + 'static>(
                 // path writes no log line, which would cost more than the check itself.
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
-        .layer(CatchPanicLayer::custom(
-            |_panic: Box<dyn std::any::Any + Send>| {
-                tracing::error!("a request handler panicked");
-                problem::route_problem(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the server failed on this request; nothing was changed".into(),
-                )
-            },
-        ))
+    } else {
+        router
+    };
+    router.layer(CatchPanicLayer::custom(
+        |_panic: Box<dyn std::any::Any + Send>| {
+            tracing::error!("a request handler panicked");
+            problem::route_problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server failed on this request; nothing was changed".into(),
+            )
+        },
+    ))
 }
 
 async fn not_found() -> Response {
