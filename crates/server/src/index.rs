@@ -95,9 +95,7 @@ pub struct Slot {
     current: ArcSwap<Entry>,
     /// GCRA theoretical arrival time, nanoseconds.
     tat: AtomicU64,
-    /// Uses since start, including those already written to the store.
-    total_uses: AtomicU64,
-    /// Uses not yet written to the store.
+    /// Uses not yet written to the store; the store holds the rest.
     pending_uses: AtomicU64,
     last_used_at: AtomicI64,
 }
@@ -116,24 +114,32 @@ impl Slot {
         self.parent.as_ref().map(CompactString::as_str)
     }
 
-    /// Replaces a stored record's usage counts with the live ones.
+    /// Adds the uses not yet written to a stored record's counts. The caller holds
+    /// off the usage writer (see `Engine::flush_usage`), so no use is counted twice.
     pub fn overlay_usage(&self, record: &mut TokenRecord) {
-        record.use_count = self.total_uses.load(Ordering::Relaxed);
+        record.use_count = record
+            .use_count
+            .saturating_add(self.pending_uses.load(Ordering::Acquire));
         let last = self.last_used_at.load(Ordering::Relaxed);
-        record.last_used_at = (last > 0).then_some(last);
+        if last > record.last_used_at.unwrap_or(0) {
+            record.last_used_at = Some(last);
+        }
     }
 
-    /// Takes the uses not yet written, and when the last one was.
-    pub fn take_pending(&self) -> (u64, i64) {
+    /// The uses not yet written, and when the last one was.
+    pub fn pending(&self) -> (u64, i64) {
         (
-            self.pending_uses.swap(0, Ordering::AcqRel),
+            self.pending_uses.load(Ordering::Acquire),
             self.last_used_at.load(Ordering::Relaxed),
         )
     }
 
-    /// Puts back uses whose write failed, so the next flush retries them.
-    pub fn restore_pending(&self, uses: u64) {
-        self.pending_uses.fetch_add(uses, Ordering::AcqRel);
+    /// Records that `uses` of the pending ones are written; returns how many are
+    /// still pending (made meanwhile).
+    pub fn mark_written(&self, uses: u64) -> u64 {
+        self.pending_uses
+            .fetch_sub(uses, Ordering::AcqRel)
+            .saturating_sub(uses)
     }
 }
 
@@ -282,7 +288,6 @@ impl TokenIndex {
         let hash = record.hash;
         let id = CompactString::new(&record.id);
         let parent = record.parent_id.as_deref().map(CompactString::new);
-        let use_count = record.use_count;
         let last_used_at = record.last_used_at.unwrap_or(0);
         let entry = self.entry_for(record, seq);
         let id_bucket = self.id_bucket(id.as_str());
@@ -298,7 +303,6 @@ impl TokenIndex {
             parent,
             current: ArcSwap::from_pointee(entry),
             tat: AtomicU64::new(0),
-            total_uses: AtomicU64::new(use_count),
             pending_uses: AtomicU64::new(0),
             last_used_at: AtomicI64::new(last_used_at),
         });
@@ -427,7 +431,6 @@ impl TokenIndex {
     }
 
     fn count_use(&self, slot: &Arc<Slot>, now_ms: i64) {
-        slot.total_uses.fetch_add(1, Ordering::Relaxed);
         // Most uses fall in a millisecond already recorded: a read, not a write.
         if slot.last_used_at.load(Ordering::Relaxed) < now_ms {
             slot.last_used_at.fetch_max(now_ms, Ordering::Relaxed);

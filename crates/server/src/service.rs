@@ -77,6 +77,9 @@ pub struct Engine {
     /// Every change up to this number is in the index.
     applied: AtomicI64,
     catching_up: tokio::sync::Mutex<()>,
+    /// Held (shared) while a stored count is read and topped up with the pending
+    /// uses, and (exclusively) while the usage writer moves pending uses to the store.
+    usage: tokio::sync::RwLock<()>,
     metrics: Metrics,
     /// Set when rate limits are shared across nodes (Redis).
     shared_limiter: Option<SharedLimiter>,
@@ -103,6 +106,7 @@ impl Engine {
             writes: tokio::sync::Mutex::new(()),
             applied: AtomicI64::new(snapshot.up_to),
             catching_up: tokio::sync::Mutex::new(()),
+            usage: tokio::sync::RwLock::new(()),
             metrics: Metrics::default(),
             shared_limiter,
         })
@@ -543,6 +547,7 @@ impl Engine {
     /// A token's whole record: the store's (the index keeps only what verification
     /// needs), with this node's live usage counts.
     pub async fn record(&self, slot: &Slot) -> Result<TokenRecord, ServiceError> {
+        let _settled = self.usage.read().await;
         let mut record =
             self.store
                 .get(slot.id())
@@ -688,19 +693,22 @@ impl Engine {
             let now = engine.clock.now_ms();
             // The store walks the descendants it holds, those made through other
             // nodes and not yet followed here included.
+            let settled = engine.usage.read().await;
             let revocation = engine.store.revoke_subtree(slot.id(), now).await?;
             let answer = revocation
                 .revoked
                 .iter()
                 .find(|record| record.id == slot.id())
                 .cloned();
+            let answer = answer.map(|mut record| {
+                slot.overlay_usage(&mut record);
+                record
+            });
+            drop(settled);
             engine.apply_revocation(revocation.seq, revocation.revoked);
             engine.applied_own(revocation.seq);
             match answer {
-                Some(mut record) => {
-                    slot.overlay_usage(&mut record);
-                    Ok(record)
-                }
+                Some(record) => Ok(record),
                 // Revoked before: nothing changed, the stored record says when.
                 None => engine.record(&slot).await,
             }
@@ -718,6 +726,7 @@ impl Engine {
             query.descendants_of = Some(caller.id().to_owned());
         }
         query.now_ms = self.clock.now_ms();
+        let _settled = self.usage.read().await;
         let mut page = self.store.list(&query).await?;
         for record in &mut page.tokens {
             if let Some(slot) = self.index().by_id(&record.id) {
@@ -729,11 +738,16 @@ impl Engine {
 
     /// Writes usage counted since the last flush; on failure they are kept for the next.
     pub async fn flush_usage(&self) -> Result<(), StoreError> {
+        // Readers of stored counts wait for a flush to finish, so that no use is
+        // counted both in the store and as pending, nor in neither.
+        let _flushing = self.usage.write().await;
         let mut updates = Vec::new();
         let mut taken = Vec::new();
+        // A slot queued twice is written once (by address: the slots outlive this).
+        let mut seen = std::collections::HashSet::new();
         for slot in self.index().take_dirty() {
-            let (uses, last_used_at) = slot.take_pending();
-            if uses > 0 {
+            let (uses, last_used_at) = slot.pending();
+            if uses > 0 && seen.insert(Arc::as_ptr(&slot).addr()) {
                 updates.push(UsageUpdate {
                     id: slot.id().to_owned(),
                     uses,
@@ -745,14 +759,14 @@ impl Engine {
         if updates.is_empty() {
             return Ok(());
         }
-        if let Err(error) = self.store.record_usage(&updates).await {
-            for (slot, uses) in taken {
-                slot.restore_pending(uses);
+        let written = self.store.record_usage(&updates).await;
+        for (slot, uses) in taken {
+            // Uses not written, or made meanwhile, wait for the next flush.
+            if written.is_err() || slot.mark_written(uses) > 0 {
                 self.index().requeue(slot);
             }
-            return Err(error);
         }
-        Ok(())
+        written
     }
 }
 

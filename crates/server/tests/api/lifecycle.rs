@@ -279,6 +279,24 @@ async fn revocations_usage_and_tokens_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn usage_counts_are_whole_across_a_usage_flush() {
+    let app = TestApp::spawn().await;
+    let (id, token, _) = app.create(&app.admin, json!({"name": "counted"})).await;
+    let engine = &app.server.as_ref().expect("the server runs").engine;
+    for round in 1..=3 {
+        for _ in 0..2 {
+            assert_eq!(app.verify(&token, &[], None).await["code"], "VALID");
+        }
+        // Written or pending, every use counts once.
+        let shown = app.get(&format!("/v1/tokens/{id}"), &app.admin).await;
+        assert_eq!(shown.body["use_count"], 2 * round);
+        engine.flush_usage().await.expect("the store takes usage");
+        let shown = app.get(&format!("/v1/tokens/{id}"), &app.admin).await;
+        assert_eq!(shown.body["use_count"], 2 * round);
+    }
+}
+
+#[tokio::test]
 async fn the_token_text_appears_in_exactly_one_response() {
     let app = TestApp::spawn().await;
     let (id, token, _) = app.create(&app.admin, json!({"name": "secret"})).await;
