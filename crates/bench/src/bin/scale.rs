@@ -13,7 +13,7 @@ use serde_json::json;
 use tessera_bench::{fill_index, pepper, realistic_record, realistic_settings, size_label};
 use tessera_core::clock::SystemClock;
 use tessera_core::scope::ScopeCatalogue;
-use tessera_core::token::{TokenHasher, TokenPrefix};
+use tessera_core::token::{Pepper, TokenHasher, TokenPrefix};
 use tessera_server::Server;
 use tessera_server::config::Config;
 use tessera_server::index::TokenIndex;
@@ -131,17 +131,15 @@ fn memory(tokens: usize) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The pepper the scale runs' servers hash with, as a config file would give it.
+const SERVER_PEPPER: &str = "tessera-scale-benchmark-pepper-0123456789";
+
 /// A config for a server on a free loopback port, keeping its data in `dir`.
 fn config(dir: &std::path::Path) -> Result<Config, Failure> {
-    let hex: String = pepper()
-        .as_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
     Ok(Config {
         listen: "127.0.0.1:0".parse()?,
         data_dir: dir.to_owned(),
-        pepper: Some(hex),
+        pepper: Some(SERVER_PEPPER.to_owned()),
         ..Config::default()
     })
 }
@@ -159,10 +157,8 @@ async fn startup(tokens: usize) -> Result<(), Failure> {
         .ok_or("the new server has no admin token")?;
     server.stop().await;
 
-    // The store's hashes are under the config's pepper text, as the server computes them.
-    let hasher = TokenHasher::new(&tessera_core::token::Pepper::new(
-        config.pepper.clone().unwrap_or_default().into_bytes(),
-    )?);
+    // Stored hashes are under the pepper the server reads from its config.
+    let hasher = TokenHasher::new(&Pepper::new(SERVER_PEPPER.as_bytes().to_vec())?);
     let prefix = TokenPrefix::default();
     let store = SqliteStore::open(&dir.path().join("tessera.db"))?;
     let filled = Instant::now();
