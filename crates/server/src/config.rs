@@ -18,6 +18,8 @@ pub const DEFAULT_GATEWAY_LISTEN: &str = "127.0.0.1:7901";
 /// Milliseconds between polls of a shared store's change feed: the longest a change
 /// waits when its notification is lost.
 pub const DEFAULT_CHANGE_POLL_MS: u64 = 1000;
+/// Minutes of inactivity after which a web UI session ends, unless configured.
+pub const DEFAULT_UI_SESSION_IDLE_MINUTES: i64 = 30;
 /// Seconds the gateway waits for an upstream's response headers (the request body's
 /// upload included) before answering 504.
 pub const DEFAULT_UPSTREAM_TIMEOUT: u64 = 300;
@@ -169,6 +171,8 @@ pub struct FileConfig {
     /// `redis://…`: share rate limits across nodes.
     pub redis_url: Option<String>,
     pub redis_failure: Option<RedisFailure>,
+    /// Minutes of inactivity after which a web UI session ends.
+    pub ui_session_idle_minutes: Option<u64>,
 }
 
 /// The checked configuration the server runs with.
@@ -193,6 +197,8 @@ pub struct Config {
     /// Cluster-wide rate limits in Redis instead of per node.
     pub redis_url: Option<ConnectionUrl>,
     pub redis_failure: RedisFailure,
+    /// A web UI session ends after this long without a request.
+    pub ui_session_idle_ms: i64,
 }
 
 impl Default for Config {
@@ -215,6 +221,7 @@ impl Default for Config {
             change_poll_ms: DEFAULT_CHANGE_POLL_MS,
             redis_url: None,
             redis_failure: RedisFailure::Open,
+            ui_session_idle_ms: DEFAULT_UI_SESSION_IDLE_MINUTES * 60_000,
         }
     }
 }
@@ -234,6 +241,15 @@ impl Environment for ProcessEnvironment {
 }
 
 impl Config {
+    /// Every named rate-limit profile: the built-in ones, then the config file's.
+    pub fn rate_limit_profiles(&self) -> Vec<(String, RateLimit)> {
+        tessera_core::ratelimit::PROFILES
+            .iter()
+            .map(|(name, limit)| ((*name).to_owned(), *limit))
+            .chain(self.extra_profiles.iter().cloned())
+            .collect()
+    }
+
     /// Reads the file at `path` (if any), then the environment, into a checked config.
     pub fn load(path: Option<&Path>, env: &dyn Environment) -> Result<Self, String> {
         let file = match path {
@@ -286,6 +302,13 @@ impl Config {
         }
         if let Some(limit) = &file.default_rate_limit {
             config.default_rate_limit = Some(config.rate_limit_setting(limit)?);
+        }
+        if let Some(minutes) = file.ui_session_idle_minutes {
+            if minutes == 0 {
+                return Err("ui_session_idle_minutes must be at least 1".into());
+            }
+            config.ui_session_idle_ms =
+                i64::try_from(minutes.min(7 * 24 * 60) * 60_000).unwrap_or(i64::MAX);
         }
         if let Some(ms) = file.usage_flush_ms {
             config.usage_flush_ms = ms.max(10);

@@ -1,5 +1,6 @@
 //! The one error type of the service. `http::problem` maps it to responses, in one place.
 
+use axum::http::StatusCode;
 use tessera_core::ratelimit::RateDecision;
 use tessera_core::record::InputError;
 use tessera_core::verify::Code;
@@ -48,6 +49,24 @@ impl ServiceError {
         ServiceError::InsufficientScope {
             scope: scope.to_owned(),
             detail: format!("this call needs the scope {scope}"),
+        }
+    }
+
+    /// The HTTP status of this error, for every surface (API problems, UI pages).
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServiceError::Input(_) | ServiceError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ServiceError::MissingCredentials { .. } | ServiceError::InvalidToken { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
+            ServiceError::InsufficientScope { .. } | ServiceError::Forbidden { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+            ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -16,7 +16,7 @@ use tessera_core::random;
 use tessera_core::ratelimit::RateDecision;
 use tessera_core::record::{Omitted, Policy, ScopeGrant, Settings, TokenDraft, TokenRecord};
 use tessera_core::resource::Resource;
-use tessera_core::scope::{ScopeError, TOKENS_MANAGE};
+use tessera_core::scope::{ScopeError, TOKENS_MANAGE, TOKENS_READ};
 use tessera_core::token::{Pepper, SecretToken};
 use tessera_core::verify::{self, Admission, Code, Requirement, Verdict};
 use tessera_store::{Basis, ChangeSeq, ListPage, ListQuery, StoreError, TokenStore, UsageUpdate};
@@ -669,6 +669,46 @@ impl Engine {
         let standing =
             tessera_core::verify::standing(&entry.grant, entry.is_revoked(), self.clock.now_ms());
         (standing == Code::Valid).then_some(Caller { slot, entry })
+    }
+
+    /// The token a web UI session was opened with, as it is now: a session acts
+    /// only while its token is valid and may still read or manage tokens.
+    pub fn session_caller(&self, token_id: &str) -> Result<Caller, ServiceError> {
+        let slot = self
+            .index()
+            .by_id(token_id)
+            .ok_or(ServiceError::InvalidToken {
+                code: Code::NotFound,
+            })?;
+        let entry = slot.entry();
+        let standing =
+            tessera_core::verify::standing(&entry.grant, entry.is_revoked(), self.clock.now_ms());
+        if standing != Code::Valid {
+            return Err(ServiceError::InvalidToken { code: standing });
+        }
+        let caller = Caller { slot, entry };
+        if !self.may_read_tokens(&caller) {
+            return Err(ServiceError::needs_scope(TOKENS_READ));
+        }
+        Ok(caller)
+    }
+
+    /// Whether `caller` holds `tokens:manage`.
+    pub fn may_manage_tokens(&self, caller: &Caller) -> bool {
+        self.holds(caller, TOKENS_MANAGE)
+    }
+
+    /// Whether `caller` may see tokens: `tokens:read`, or `tokens:manage`.
+    pub fn may_read_tokens(&self, caller: &Caller) -> bool {
+        self.holds(caller, TOKENS_READ) || self.holds(caller, TOKENS_MANAGE)
+    }
+
+    fn holds(&self, caller: &Caller, scope: &str) -> bool {
+        caller
+            .entry
+            .grant
+            .scopes
+            .contains_all(&self.index().catalogue().own(scope))
     }
 
     /// A token revokes itself (the end of a sandbox session).

@@ -133,11 +133,9 @@ pub async fn catalogue(
     _caller: crate::http::auth::Authed<crate::http::auth::AnyToken>,
 ) -> Json<Catalogue> {
     let config = engine.config();
-    let builtin = tessera_core::ratelimit::PROFILES
-        .iter()
-        .map(|(name, limit)| ((*name).to_owned(), *limit));
-    let profiles = builtin
-        .chain(config.extra_profiles.iter().cloned())
+    let profiles = config
+        .rate_limit_profiles()
+        .into_iter()
         .map(|(name, limit)| ProfileInfo {
             name,
             per_minute: limit.per_minute,

@@ -61,7 +61,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-    with_logging_and_panic_guard(api, "api").with_state(engine)
+    let ui = with_logging_and_panic_guard(crate::ui::router(Arc::clone(&engine)), "ui");
+    with_logging_and_panic_guard(api, "api")
+        .with_state(engine)
+        .merge(ui)
 }
 
 /// Request logging that names routes, never raw paths, and a panic guard that

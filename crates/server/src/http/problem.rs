@@ -66,6 +66,7 @@ pub fn retry_after_seconds(ms: u64) -> String {
 impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         let detail = self.to_string();
+        let status = self.status();
         let challenge = |error: &str, extra: String| {
             (
                 header::WWW_AUTHENTICATE,
@@ -74,21 +75,19 @@ impl IntoResponse for ServiceError {
         };
         match self {
             ServiceError::Input(input) => {
-                let mut body = problem(StatusCode::BAD_REQUEST, input.code, input.detail);
+                let mut body = problem(status, input.code, input.detail);
                 body.field = Some(input.field);
                 body.valid = input.valid;
                 respond(body, &[])
             }
-            ServiceError::BadRequest { code, .. } => {
-                respond(problem(StatusCode::BAD_REQUEST, code, detail), &[])
-            }
+            ServiceError::BadRequest { code, .. } => respond(problem(status, code, detail), &[]),
             ServiceError::MissingCredentials { .. } => respond(
-                problem(StatusCode::UNAUTHORIZED, "missing_credentials", detail),
+                problem(status, "missing_credentials", detail),
                 &[(header::WWW_AUTHENTICATE, "Bearer realm=\"tessera\"".into())],
             ),
             ServiceError::InvalidToken { .. } => respond(
                 problem(
-                    StatusCode::UNAUTHORIZED,
+                    status,
                     "invalid_token",
                     format!("{detail}: present a valid token as `Authorization: Bearer <token>`"),
                 ),
@@ -98,34 +97,25 @@ impl IntoResponse for ServiceError {
                 let scope = format!(", scope=\"{scope}\"");
                 respond(
                     problem(
-                        StatusCode::FORBIDDEN,
+                        status,
                         "insufficient_scope",
                         format!("{detail}: use a token that has it"),
                     ),
                     &[challenge("insufficient_scope", scope)],
                 )
             }
-            ServiceError::Forbidden { code, .. } => {
-                respond(problem(StatusCode::FORBIDDEN, code, detail), &[])
-            }
-            ServiceError::NotFound { .. } => {
-                respond(problem(StatusCode::NOT_FOUND, "not_found", detail), &[])
-            }
-            ServiceError::Conflict { code, .. } => {
-                respond(problem(StatusCode::CONFLICT, code, detail), &[])
-            }
+            ServiceError::Forbidden { code, .. } => respond(problem(status, code, detail), &[]),
+            ServiceError::NotFound { .. } => respond(problem(status, "not_found", detail), &[]),
+            ServiceError::Conflict { code, .. } => respond(problem(status, code, detail), &[]),
             ServiceError::RateLimited { retry_after_ms, .. } => respond(
-                problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail),
+                problem(status, "rate_limited", detail),
                 &[(header::RETRY_AFTER, retry_after_seconds(retry_after_ms))],
             ),
             ServiceError::Unavailable(_) => respond(
-                problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail),
+                problem(status, "unavailable", detail),
                 &[(header::RETRY_AFTER, "1".into())],
             ),
-            ServiceError::Internal(_) => respond(
-                problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail),
-                &[],
-            ),
+            ServiceError::Internal(_) => respond(problem(status, "internal", detail), &[]),
         }
     }
 }
