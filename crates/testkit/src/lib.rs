@@ -1,5 +1,6 @@
-//! Real servers for tests: PostgreSQL and Redis from the machine's packages, each in a
-//! temporary directory on a free loopback port, stopped when the test is done.
+//! Real programs for tests: PostgreSQL, Redis and headless Chromium from the
+//! machine's packages, each in a temporary directory on a free loopback port, stopped
+//! when the test is done.
 //!
 //! A missing program is a test failure that says what to install, never a skip. Every
 //! server also gets a watchdog process that stops it if the test process dies without
@@ -308,5 +309,98 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Debian's ChromeDriver (package chromium-driver) on a free loopback port, driving
+/// Debian's Chromium headless with a fresh, empty profile. Stopped when dropped.
+pub struct ChromeDriver {
+    pub port: u16,
+    profile: tempfile::TempDir,
+    driver: Option<Child>,
+}
+
+/// Where Debian's chromium package puts the browser.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+impl ChromeDriver {
+    pub fn start() -> ChromeDriver {
+        for (program, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
+            assert!(
+                Path::new(program).exists(),
+                "{program} is missing: apt-get install {package} (scripts/test does)"
+            );
+        }
+        let profile = tempfile::Builder::new()
+            .prefix("tessera-chromium-")
+            .tempdir()
+            .expect("a temp dir");
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("chromedriver runs");
+        // TERM, so that ChromeDriver takes its browsers down with it.
+        watchdog(driver.id(), "TERM", profile.path());
+        wait_until("ChromeDriver", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        ChromeDriver {
+            port,
+            profile,
+            driver: Some(driver),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Chromium's flags: headless, and quiet on a machine whose only network is
+    /// loopback (no background fetches, updates or sync to be refused).
+    pub fn chromium_args(&self, width: u32, height: u32) -> Vec<String> {
+        [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ]
+        .iter()
+        .map(|flag| (*flag).to_owned())
+        .chain([
+            format!("--user-data-dir={}", self.profile.path().display()),
+            format!("--window-size={width},{height}"),
+        ])
+        .collect()
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        if let Some(mut driver) = self.driver.take() {
+            // SIGTERM lets ChromeDriver end its browser sessions before it exits.
+            let _ = Command::new("kill")
+                .args(["-TERM", &driver.id().to_string()])
+                .status();
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(5) {
+                if let Ok(Some(_)) = driver.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = driver.kill();
+            let _ = driver.wait();
+        }
     }
 }

@@ -178,29 +178,43 @@ impl TokenForm {
         }
     }
 
-    /// The settings a new token is created with.
-    pub fn to_new_draft(&self) -> Result<TokenDraft, FieldError> {
-        let mut draft = TokenDraft {
-            name: Some(self.name.clone()),
-            description: non_empty(&self.description),
-            owner: non_empty(&self.owner),
-            ..TokenDraft::default()
-        };
+    /// The settings a new token is created with, or every mistake the form itself
+    /// can see (the core's rules then speak for the rest, a field at a time).
+    pub fn to_new_draft(&self) -> Result<TokenDraft, Vec<FieldError>> {
+        let mut draft = TokenDraft::default();
         self.apply(&mut draft, None)?;
         Ok(draft)
     }
 
     /// Applies the form to a token's current settings (`current`, as a draft); the
     /// fields the form does not show (`meta`) stay as they are.
-    pub fn apply_to(&self, draft: &mut TokenDraft, current: &TokenForm) -> Result<(), FieldError> {
-        draft.name = Some(self.name.clone());
-        draft.description = non_empty(&self.description);
-        draft.owner = non_empty(&self.owner);
+    pub fn apply_to(
+        &self,
+        draft: &mut TokenDraft,
+        current: &TokenForm,
+    ) -> Result<(), Vec<FieldError>> {
         self.apply(draft, Some(current))
     }
 
-    fn apply(&self, draft: &mut TokenDraft, current: Option<&TokenForm>) -> Result<(), FieldError> {
-        (draft.scopes, draft.access) = self.scope_grant()?;
+    fn apply(
+        &self,
+        draft: &mut TokenDraft,
+        current: Option<&TokenForm>,
+    ) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if self.name.is_empty() {
+            errors.push(FieldError::new(
+                "name",
+                "give the token a name of 1 to 100 characters",
+            ));
+        }
+        draft.name = Some(self.name.clone());
+        draft.description = non_empty(&self.description);
+        draft.owner = non_empty(&self.owner);
+        match self.scope_grant() {
+            Ok(grant) => (draft.scopes, draft.access) = grant,
+            Err(error) => errors.push(error),
+        }
         let resources: Vec<String> = self
             .resources
             .split(|c: char| c == ',' || c.is_whitespace())
@@ -215,14 +229,22 @@ impl TokenForm {
                     || (c.per_minute == self.per_minute && c.burst == self.burst))
         });
         if !rate_unchanged {
-            draft.rate_limit = self.rate_limit()?;
+            match self.rate_limit() {
+                Ok(limit) => draft.rate_limit = limit,
+                Err(mut more) => errors.append(&mut more),
+            }
         }
-        match self.expiry_request()? {
-            Some(expiry) => draft.expiry = Some(expiry),
-            None if current.is_none() => draft.expiry = None,
-            None => {}
+        match self.expiry_request() {
+            Ok(Some(expiry)) => draft.expiry = Some(expiry),
+            Ok(None) if current.is_none() => draft.expiry = None,
+            Ok(None) => {}
+            Err(error) => errors.push(error),
         }
-        Ok(())
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     fn scope_grant(&self) -> Result<(Option<Vec<String>>, Option<String>), FieldError> {
@@ -254,7 +276,7 @@ impl TokenForm {
         Ok((Some(scopes), None))
     }
 
-    fn rate_limit(&self) -> Result<Option<RateLimitRequest>, FieldError> {
+    fn rate_limit(&self) -> Result<Option<RateLimitRequest>, Vec<FieldError>> {
         match self.rate.as_str() {
             "" | "default" | "none" => Ok(None),
             "custom" => {
@@ -263,10 +285,17 @@ impl TokenForm {
                         FieldError::new(field, format!("{what} must be a whole number, e.g. 60"))
                     })
                 };
-                Ok(Some(RateLimitRequest::Custom {
-                    per_minute: number("per_minute", &self.per_minute, "requests per minute")?,
-                    burst: number("burst", &self.burst, "burst")?,
-                }))
+                match (
+                    number("per_minute", &self.per_minute, "requests per minute"),
+                    number("burst", &self.burst, "burst"),
+                ) {
+                    (Ok(per_minute), Ok(burst)) => {
+                        Ok(Some(RateLimitRequest::Custom { per_minute, burst }))
+                    }
+                    (per_minute, burst) => {
+                        Err(per_minute.err().into_iter().chain(burst.err()).collect())
+                    }
+                }
             }
             profile => Ok(Some(RateLimitRequest::Profile(profile.to_owned()))),
         }
@@ -341,19 +370,23 @@ mod tests {
 
     #[test]
     fn mistakes_name_their_field() {
-        let field = |pairs: &str| form(pairs).to_new_draft().err().map(|e| e.field);
-        assert_eq!(field("name=x&rate=default&expiry=never"), Some("scopes"));
+        let fields = |pairs: &str| -> Vec<&str> {
+            form(pairs)
+                .to_new_draft()
+                .err()
+                .unwrap_or_default()
+                .iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        assert_eq!(fields("name=x&rate=default&expiry=never"), ["scopes"]);
         assert_eq!(
-            field("name=x&access=READ&rate=custom&per_minute=ten&burst=1&expiry=never"),
-            Some("per_minute")
+            fields("access=READ&rate=custom&per_minute=ten&burst=&expiry=soon"),
+            ["name", "per_minute", "burst", "expiry"]
         );
         assert_eq!(
-            field("name=x&access=READ&rate=default&expiry=date&expires_on=tomorrow"),
-            Some("expires_on")
-        );
-        assert_eq!(
-            field("name=x&access=READ&rate=default&expiry=soon"),
-            Some("expiry")
+            fields("name=x&access=READ&rate=default&expiry=date&expires_on=tomorrow"),
+            ["expires_on"]
         );
     }
 

@@ -17,11 +17,11 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, St
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use maud::Markup;
 use subtle::ConstantTimeEq;
-use tessera_core::record::Status;
+use tessera_core::record::{Status, TokenDraft};
 use tessera_store::ListQuery;
 
 use crate::error::ServiceError;
@@ -112,7 +112,9 @@ async fn guard_and_harden(request: Request, next: Next) -> Response {
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: under it Chromium sends `Origin: null` on a same-origin
+        // form post, which the origin check above would refuse.
+        (header::REFERRER_POLICY, "same-origin"),
         // A page may show a token's text once; no cache may keep a copy of it.
         (header::CACHE_CONTROL, "no-store"),
     ];
@@ -403,10 +405,11 @@ async fn sign_in(State(ui): UiState, headers: HeaderMap, body: Bytes) -> Respons
     }
     let session = ui.sessions.open(caller.id(), ui.engine.now_ms());
     (
-        [
+        // Appended: two `Set-Cookie` headers, where an array would keep only the last.
+        AppendHeaders([
             set_cookie(SESSION_COOKIE, &session, &headers, false),
             set_cookie(SIGN_IN_COOKIE, "", &headers, true),
-        ],
+        ]),
         Redirect::to("/ui/tokens"),
     )
         .into_response()
@@ -518,7 +521,7 @@ fn form_again(
     signed: &Signed,
     which: FormPage<'_>,
     form: &TokenForm,
-    error: FieldError,
+    errors: &[FieldError],
     status: StatusCode,
 ) -> Response {
     let markup = views::token_page(
@@ -527,7 +530,7 @@ fn form_again(
         &choices(&ui.engine),
         which,
         form,
-        &[error],
+        errors,
     );
     views_response(status, markup)
 }
@@ -548,13 +551,13 @@ async fn create(State(ui): UiState, signed: Signed, body: Bytes) -> Response {
     let form = TokenForm::parse(&fields);
     let draft = match form.to_new_draft() {
         Ok(draft) => draft,
-        Err(error) => {
+        Err(errors) => {
             return form_again(
                 &ui,
                 &signed,
                 FormPage::Create,
                 &form,
-                error,
+                &errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             );
         }
@@ -572,7 +575,7 @@ async fn create(State(ui): UiState, signed: Signed, body: Bytes) -> Response {
                 &signed,
                 FormPage::Create,
                 &form,
-                FieldError::from_service(&error),
+                &[FieldError::from_service(&error)],
                 status,
             )
         }
@@ -630,11 +633,33 @@ async fn update(
     };
     let form = TokenForm::parse(&fields);
     let current = TokenForm::of(&record);
+    let edit_page = || FormPage::Edit {
+        record: &record,
+        now_ms: ui.engine.now_ms(),
+    };
+    // The form's own mistakes first, all at once, on the settings as they are.
+    if let Err(errors) = form.apply_to(&mut record.settings.to_draft(), &current) {
+        return form_again(
+            &ui,
+            &signed,
+            edit_page(),
+            &form,
+            &errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
     let change = {
         let form = form.clone();
-        move |draft: &mut tessera_core::record::TokenDraft| {
+        move |draft: &mut TokenDraft| {
             form.apply_to(draft, &current)
-                .map_err(FormMistake::into_service)
+                .map_err(|errors| ServiceError::BadRequest {
+                    code: "invalid_form",
+                    detail: errors
+                        .into_iter()
+                        .map(|e| e.message)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                })
         }
     };
     match ui.engine.update(&signed.caller, &id, change).await {
@@ -648,40 +673,14 @@ async fn update(
             );
             see_other(&format!("/ui/tokens/{id}"))
         }
-        Err(error) => {
-            let which = FormPage::Edit {
-                record: &record,
-                now_ms: ui.engine.now_ms(),
-            };
-            let field_error = FormMistake::field_error(&error);
-            form_again(&ui, &signed, which, &form, field_error, form_status(&error))
-        }
-    }
-}
-
-/// A form mistake found inside the engine's update (where the current settings are
-/// read), carried out as a service error and turned back into a field error.
-struct FormMistake;
-
-impl FormMistake {
-    const CODE: &'static str = "form_field";
-
-    fn into_service(error: FieldError) -> ServiceError {
-        ServiceError::Input(tessera_core::record::InputError::new(
-            error.field,
-            Self::CODE,
-            error.message,
-        ))
-    }
-
-    fn field_error(error: &ServiceError) -> FieldError {
-        match error {
-            ServiceError::Input(input) if input.code == Self::CODE => FieldError {
-                field: input.field,
-                message: input.detail.clone(),
-            },
-            other => FieldError::from_service(other),
-        }
+        Err(error) => form_again(
+            &ui,
+            &signed,
+            edit_page(),
+            &form,
+            &[FieldError::from_service(&error)],
+            form_status(&error),
+        ),
     }
 }
 
