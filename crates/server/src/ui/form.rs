@@ -77,11 +77,16 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// The core's messages are written for API clients, in lower case; on a page,
+    /// each one starts a sentence.
     fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
+        let message = message.into();
+        let mut chars = message.chars();
+        let message = match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => message,
+        };
+        Self { field, message }
     }
 
     /// The form field a core input error is about.

@@ -8,3 +8,4 @@ mod helpers;
 mod lifecycle;
 mod listing;
 mod managers;
+mod ui;

@@ -1,0 +1,310 @@
+//! The web UI's guards, over plain HTTP: cookies, CSRF, other origins, read-only
+//! sessions, sessions that end with their token, escaping. The browser suite
+//! (`browser.rs`) walks the pages themselves.
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+/// A browser stand-in: keeps the session cookie, never follows redirects.
+struct UiClient<'a> {
+    app: &'a TestApp,
+    http: reqwest::Client,
+    cookies: Vec<String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    html: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The CSRF secret of the page's forms.
+    fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.html.find(marker).expect("a form with a CSRF secret") + marker.len();
+        let end = self.html[start..].find('"').expect("the value's end");
+        self.html[start..start + end].to_owned()
+    }
+
+    fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    }
+}
+
+impl<'a> UiClient<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a client"),
+            cookies: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let request = if self.cookies.is_empty() {
+            request
+        } else {
+            request.header("cookie", self.cookies.join("; "))
+        };
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        for set in headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
+            let pair = set.split(';').next().unwrap_or_default().to_owned();
+            let name = pair.split('=').next().unwrap_or_default().to_owned();
+            self.cookies.retain(|c| !c.starts_with(&format!("{name}=")));
+            if !set.contains("Max-Age=0") {
+                self.cookies.push(pair);
+            }
+        }
+        let html = response.text().await.unwrap_or_default();
+        Page {
+            status,
+            headers,
+            html,
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let request = self.http.get(format!("{}{path}", self.app.base));
+        self.send(request).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.app.base))
+            .form(form);
+        self.send(request).await
+    }
+
+    async fn sign_in(&mut self, token: &str) -> Page {
+        let csrf = self.get("/ui/sign-in").await.csrf();
+        self.post("/ui/sign-in", &[("csrf", &csrf), ("token", token)])
+            .await
+    }
+
+    /// A create form's fields for a read-only token named `name`.
+    async fn create(&mut self, name: &str, csrf: &str) -> Page {
+        self.post(
+            "/ui/tokens/new",
+            &[
+                ("csrf", csrf),
+                ("name", name),
+                ("access", "READ"),
+                ("rate", "default"),
+                ("expiry", "never"),
+            ],
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn a_session_cookie_is_http_only_same_site_strict_and_secure_behind_tls() {
+    let app = TestApp::spawn().await;
+    let mut ui = UiClient::new(&app);
+    let signed_in = ui.sign_in(&app.admin).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.location(), "/ui/tokens");
+    let session = signed_in
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("tessera_session="))
+        .expect("a session cookie")
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    assert!(!session.contains("Secure"), "plain HTTP: {session}");
+    // Sessions hold no token: the cookie is a random id, not the token.
+    assert!(!session.contains(&app.admin));
+
+    let page = ui.get("/ui/tokens").await;
+    assert_eq!(page.status, StatusCode::OK);
+    for (name, value) in [
+        ("cache-control", "no-store"),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+    ] {
+        assert_eq!(page.headers[name], value);
+    }
+    let csp = page.headers["content-security-policy"]
+        .to_str()
+        .expect("text");
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+
+    let behind_tls = reqwest::Client::new()
+        .get(format!("{}/ui/sign-in", app.base))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .expect("answer");
+    let cookie = behind_tls.headers()[SET_COOKIE].to_str().expect("text");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn forms_without_the_session_csrf_secret_or_from_another_site_change_nothing() {
+    let app = TestApp::spawn().await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.admin).await;
+    let csrf = ui.get("/ui/tokens/new").await.csrf();
+    let before = app.token_count().await;
+
+    let forged = ui.create("forged", "not the secret").await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(forged.html.contains("Form expired"));
+
+    let cross_site = ui
+        .send(
+            ui.http
+                .post(format!("{}/ui/tokens/new", app.base))
+                .header("origin", "http://evil.example")
+                .form(&[("csrf", csrf.as_str()), ("name", "x"), ("access", "READ")]),
+        )
+        .await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.token_count().await, before, "nothing was created");
+
+    // A sign-in form needs its own secret too (no login CSRF).
+    let mut stranger = UiClient::new(&app);
+    let refused = stranger
+        .post("/ui/sign-in", &[("csrf", "guess"), ("token", &app.admin)])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        refused
+            .set_cookies()
+            .iter()
+            .all(|c| !c.starts_with("tessera_session="))
+    );
+
+    // With the secret, the same form works.
+    let created = ui.create("real", &csrf).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.html);
+    assert_eq!(app.token_count().await, before + 1);
+}
+
+#[tokio::test]
+async fn a_created_token_is_shown_once_and_never_on_other_pages() {
+    let app = TestApp::spawn().await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.admin).await;
+    let csrf = ui.get("/ui/tokens/new").await.csrf();
+    let created = ui.create("<script>alert(1)</script>", &csrf).await;
+    let reveal_path = created.location().to_owned();
+    let first = ui.get(&reveal_path).await;
+    let start = first
+        .html
+        .find("id=\"new-token\"")
+        .expect("the token's input");
+    let value_at = first.html[start..].find("value=\"").expect("a value") + start + 7;
+    let token =
+        first.html[value_at..value_at + first.html[value_at..].find('"').expect("end")].to_owned();
+    assert_eq!(app.verify(&token, &[], None).await["code"], "VALID");
+
+    let again = ui.get(&reveal_path).await;
+    assert!(!again.html.contains(&token));
+    assert!(again.html.contains("token-gone"));
+    let id = reveal_path
+        .trim_start_matches("/ui/tokens/")
+        .trim_end_matches("/created");
+    for path in ["/ui/tokens".to_owned(), format!("/ui/tokens/{id}")] {
+        let page = ui.get(&path).await;
+        assert!(!page.html.contains(&token), "{path} shows the token");
+        // The name is text, never markup.
+        assert!(!page.html.contains("<script>alert(1)</script>"), "{path}");
+        assert!(
+            page.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_tokens_that_may_read_tokens_sign_in_and_read_only_sessions_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, plain, _) = app
+        .create(
+            &app.admin,
+            json!({"scopes": ["events:publish"], "name": "plain"}),
+        )
+        .await;
+    let mut ui = UiClient::new(&app);
+    let refused = ui.sign_in(&plain).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.html.contains("tokens:read or tokens:manage"));
+
+    let (_, reader, _) = app
+        .create(
+            &app.admin,
+            json!({"scopes": ["tokens:read"], "name": "auditor"}),
+        )
+        .await;
+    let mut ui = UiClient::new(&app);
+    assert_eq!(ui.sign_in(&reader).await.status, StatusCode::SEE_OTHER);
+    let list = ui.get("/ui/tokens").await;
+    assert_eq!(list.status, StatusCode::OK);
+    // Like any non-admin token, it sees only tokens created through it: none.
+    assert!(!list.html.contains("plain"));
+    assert!(list.html.contains("No tokens yet."));
+    assert!(!list.html.contains("Create token"), "no create button");
+    let csrf = list.csrf();
+    let before = app.token_count().await;
+    let create = ui.create("sneaky", &csrf).await;
+    assert_eq!(create.status, StatusCode::FORBIDDEN);
+    assert!(create.html.contains("tokens:manage"));
+    assert_eq!(app.token_count().await, before);
+}
+
+#[tokio::test]
+async fn a_session_ends_with_its_token_and_with_sign_out() {
+    let app = TestApp::spawn().await;
+    let (manager_id, manager, _) = app
+        .create(
+            &app.admin,
+            json!({"scopes": ["tokens:*"], "name": "manager"}),
+        )
+        .await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&manager).await;
+    assert_eq!(ui.get("/ui/tokens").await.status, StatusCode::OK);
+    app.delete(&format!("/v1/tokens/{manager_id}"), &app.admin)
+        .await;
+    let after = ui.get("/ui/tokens").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+    assert_eq!(after.location(), "/ui/sign-in?ended=token");
+
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.admin).await;
+    let kept = ui.cookies.clone();
+    let csrf = ui.get("/ui/tokens").await.csrf();
+    let out = ui.post("/ui/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.location(), "/ui/sign-in?ended=signed_out");
+    // The old cookie, replayed, opens nothing: the session is gone on the server.
+    ui.cookies = kept;
+    assert_eq!(ui.get("/ui/tokens").await.location(), "/ui/sign-in");
+}
