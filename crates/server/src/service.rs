@@ -378,11 +378,7 @@ impl Engine {
                 code: Code::Expired,
             });
         }
-        if !current
-            .grant
-            .scopes
-            .contains_all(&self.index().catalogue().own(TOKENS_MANAGE))
-        {
+        if !self.holds(&current, TOKENS_MANAGE) {
             return Err(ServiceError::needs_scope(TOKENS_MANAGE));
         }
         Ok(current)
@@ -664,11 +660,18 @@ impl Engine {
     /// RFC 7662: the token whose text is presented, if it may be used now (a
     /// rate-limited token is still active). Spends no rate-limit budget.
     pub fn introspect(&self, secret: &str) -> Option<Caller> {
-        let slot = self.lookup(secret, None)?;
+        self.live_caller(self.lookup(secret, None)?).ok()
+    }
+
+    /// The token in `slot` as a caller, if it may be used now (neither revoked nor
+    /// expired); otherwise why not.
+    fn live_caller(&self, slot: Arc<Slot>) -> Result<Caller, Code> {
         let entry = slot.entry();
-        let standing =
-            tessera_core::verify::standing(&entry.grant, entry.is_revoked(), self.clock.now_ms());
-        (standing == Code::Valid).then_some(Caller { slot, entry })
+        match tessera_core::verify::standing(&entry.grant, entry.is_revoked(), self.clock.now_ms())
+        {
+            Code::Valid => Ok(Caller { slot, entry }),
+            standing => Err(standing),
+        }
     }
 
     /// The token a web UI session was opened with, as it is now: a session acts
@@ -680,13 +683,9 @@ impl Engine {
             .ok_or(ServiceError::InvalidToken {
                 code: Code::NotFound,
             })?;
-        let entry = slot.entry();
-        let standing =
-            tessera_core::verify::standing(&entry.grant, entry.is_revoked(), self.clock.now_ms());
-        if standing != Code::Valid {
-            return Err(ServiceError::InvalidToken { code: standing });
-        }
-        let caller = Caller { slot, entry };
+        let caller = self
+            .live_caller(slot)
+            .map_err(|code| ServiceError::InvalidToken { code })?;
         if !self.may_read_tokens(&caller) {
             return Err(ServiceError::needs_scope(TOKENS_READ));
         }
@@ -695,17 +694,17 @@ impl Engine {
 
     /// Whether `caller` holds `tokens:manage`.
     pub fn may_manage_tokens(&self, caller: &Caller) -> bool {
-        self.holds(caller, TOKENS_MANAGE)
+        self.holds(&caller.entry, TOKENS_MANAGE)
     }
 
     /// Whether `caller` may see tokens: `tokens:read`, or `tokens:manage`.
     pub fn may_read_tokens(&self, caller: &Caller) -> bool {
-        self.holds(caller, TOKENS_READ) || self.holds(caller, TOKENS_MANAGE)
+        self.holds(&caller.entry, TOKENS_READ) || self.holds(&caller.entry, TOKENS_MANAGE)
     }
 
-    fn holds(&self, caller: &Caller, scope: &str) -> bool {
-        caller
-            .entry
+    /// Whether a token holds one of tessera's own scopes.
+    fn holds(&self, entry: &Entry, scope: &str) -> bool {
+        entry
             .grant
             .scopes
             .contains_all(&self.index().catalogue().own(scope))

@@ -388,9 +388,10 @@ impl ChromeDriver {
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
         if let Some(mut driver) = self.driver.take() {
-            // SIGTERM lets ChromeDriver end its browser sessions before it exits.
+            // SIGTERM to the whole process group: ChromeDriver and the browsers it
+            // started, even when a test panicked before closing its session.
             let _ = Command::new("kill")
-                .args(["-TERM", &driver.id().to_string()])
+                .args(["-TERM", "--", &format!("-{}", driver.id())])
                 .status();
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(5) {

@@ -2,12 +2,11 @@
 //! when something is wrong (nothing is lost), and turned into the same
 //! [`TokenDraft`] the API builds, so the core applies one set of rules to both.
 
-use tessera_core::record::{
-    ExpiryRequest, InputError, RateLimitRequest, ScopeGrant, TokenDraft, TokenRecord,
-};
+use tessera_core::record::{ExpiryRequest, InputError, RateLimitRequest, TokenDraft, TokenRecord};
 use tessera_core::timefmt::{format_rfc3339, parse_rfc3339};
 
 use crate::error::ServiceError;
+use crate::http::dto::scope_fields;
 
 /// An `application/x-www-form-urlencoded` body. Kept as pairs, because a group of
 /// checkboxes sends one name many times, which serde's form decoding does not take.
@@ -132,10 +131,7 @@ impl TokenForm {
     /// A token's current settings, for its edit form.
     pub fn of(record: &TokenRecord) -> Self {
         let s = &record.settings;
-        let (access, scopes) = match &s.scopes {
-            ScopeGrant::Patterns(patterns) => (String::new(), patterns.clone()),
-            ScopeGrant::Access(access) => (access.as_str().to_owned(), Vec::new()),
-        };
+        let (scopes, access) = scope_fields(&s.scopes);
         let (rate, per_minute, burst) = match &s.rate_limit {
             None => ("none".to_owned(), String::new(), String::new()),
             Some(limit) => (
@@ -148,8 +144,8 @@ impl TokenForm {
             name: s.name.clone(),
             description: s.description.clone().unwrap_or_default(),
             owner: s.owner.clone().unwrap_or_default(),
-            access,
-            scopes,
+            access: access.unwrap_or_default(),
+            scopes: scopes.unwrap_or_default(),
             resources: s.resources.as_deref().unwrap_or_default().join("\n"),
             rate,
             per_minute,
@@ -183,29 +179,10 @@ impl TokenForm {
         }
     }
 
-    /// The settings a new token is created with, or every mistake the form itself
-    /// can see (the core's rules then speak for the rest, a field at a time).
-    pub fn to_new_draft(&self) -> Result<TokenDraft, Vec<FieldError>> {
-        let mut draft = TokenDraft::default();
-        self.apply(&mut draft, None)?;
-        Ok(draft)
-    }
-
-    /// Applies the form to a token's current settings (`current`, as a draft); the
-    /// fields the form does not show (`meta`) stay as they are.
-    pub fn apply_to(
-        &self,
-        draft: &mut TokenDraft,
-        current: &TokenForm,
-    ) -> Result<(), Vec<FieldError>> {
-        self.apply(draft, Some(current))
-    }
-
-    fn apply(
-        &self,
-        draft: &mut TokenDraft,
-        current: Option<&TokenForm>,
-    ) -> Result<(), Vec<FieldError>> {
+    /// What the form asks for, or every mistake the form itself can see (the core's
+    /// rules then speak for the rest, a field at a time). `current` is the token's
+    /// form as it was shown, when editing.
+    pub fn check(&self, current: Option<&TokenForm>) -> Result<Changes, Vec<FieldError>> {
         let mut errors = Vec::new();
         if self.name.is_empty() {
             errors.push(FieldError::new(
@@ -213,47 +190,57 @@ impl TokenForm {
                 "give the token a name of 1 to 100 characters",
             ));
         }
-        draft.name = Some(self.name.clone());
-        draft.description = non_empty(&self.description);
-        draft.owner = non_empty(&self.owner);
-        match self.scope_grant() {
-            Ok(grant) => (draft.scopes, draft.access) = grant,
-            Err(error) => errors.push(error),
-        }
-        let resources: Vec<String> = self
-            .resources
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|r| !r.is_empty())
-            .map(str::to_owned)
-            .collect();
-        draft.resources = (!resources.is_empty()).then_some(resources);
+        let scopes = self.scope_grant().unwrap_or_else(|error| {
+            errors.push(error);
+            (None, None)
+        });
         // A limit left as it was stays as stored, not resolved again by profile name.
         let rate_unchanged = current.is_some_and(|c| {
             c.rate == self.rate
                 && (self.rate != "custom"
                     || (c.per_minute == self.per_minute && c.burst == self.burst))
         });
-        if !rate_unchanged {
-            match self.rate_limit() {
-                Ok(limit) => draft.rate_limit = limit,
-                Err(mut more) => errors.append(&mut more),
-            }
-        }
-        match self.expiry_request() {
-            Ok(Some(expiry)) => draft.expiry = Some(expiry),
-            Ok(None) if current.is_none() => draft.expiry = None,
-            Ok(None) => {}
-            Err(error) => errors.push(error),
-        }
-        if errors.is_empty() {
-            Ok(())
+        let rate_limit = if rate_unchanged {
+            None
         } else {
-            Err(errors)
+            self.rate_limit()
+                .map_err(|mut more| errors.append(&mut more))
+                .ok()
+        };
+        let expiry = self
+            .expiry_request()
+            .map_err(|error| errors.push(error))
+            .ok()
+            .flatten();
+        if !errors.is_empty() {
+            return Err(errors);
         }
+        Ok(Changes {
+            name: self.name.clone(),
+            description: non_empty(&self.description),
+            owner: non_empty(&self.owner),
+            scopes,
+            resources: Some(
+                self.resources
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+            )
+            .filter(|r| !r.is_empty()),
+            rate_limit,
+            expiry,
+        })
     }
 
     fn scope_grant(&self) -> Result<(Option<Vec<String>>, Option<String>), FieldError> {
         if !self.access.is_empty() {
+            if !self.scopes.is_empty() {
+                return Err(FieldError::new(
+                    "scopes",
+                    "choose an access level or tick scopes, not both",
+                ));
+            }
             return Ok((None, Some(self.access.clone())));
         }
         if self.scopes.is_empty() {
@@ -312,7 +299,12 @@ impl TokenForm {
             "keep" => Ok(None),
             "never" => Ok(Some(ExpiryRequest::Never)),
             "date" => {
-                let text = format!("{}:00Z", self.expires_on);
+                // `2027-01-31T18:00` from a date-time input; typed, perhaps with a space.
+                let typed = self.expires_on.replace(' ', "T");
+                let text = match typed.len() {
+                    16 => format!("{typed}:00Z"),
+                    _ => format!("{typed}Z"),
+                };
                 if parse_rfc3339(&text).is_none() {
                     return Err(FieldError::new(
                         "expires_on",
@@ -326,6 +318,45 @@ impl TokenForm {
                 .find(|(value, _, _)| *value == preset)
                 .map(|(_, _, seconds)| Some(ExpiryRequest::In(*seconds)))
                 .ok_or_else(|| FieldError::new("expiry", "choose when the token expires")),
+        }
+    }
+}
+
+/// A form's settings, checked as far as the form can check them.
+#[derive(Clone, Debug)]
+pub struct Changes {
+    name: String,
+    description: Option<String>,
+    owner: Option<String>,
+    scopes: (Option<Vec<String>>, Option<String>),
+    resources: Option<Vec<String>>,
+    /// `None`: the limit is left as it is.
+    rate_limit: Option<Option<RateLimitRequest>>,
+    /// `None`: the expiry is left as it is (or, for a new token, there is none).
+    expiry: Option<ExpiryRequest>,
+}
+
+impl Changes {
+    /// A new token's settings.
+    pub fn into_new_draft(self) -> TokenDraft {
+        let mut draft = TokenDraft::default();
+        self.apply(&mut draft);
+        draft
+    }
+
+    /// Applies the changes to a token's settings as a draft; what the form does not
+    /// show (`meta`) stays as it is.
+    pub fn apply(self, draft: &mut TokenDraft) {
+        draft.name = Some(self.name);
+        draft.description = self.description;
+        draft.owner = self.owner;
+        (draft.scopes, draft.access) = self.scopes;
+        draft.resources = self.resources;
+        if let Some(limit) = self.rate_limit {
+            draft.rate_limit = limit;
+        }
+        if let Some(expiry) = self.expiry {
+            draft.expiry = Some(expiry);
         }
     }
 }
@@ -345,8 +376,9 @@ mod tests {
     #[test]
     fn checkboxes_repeat_a_name_and_a_whole_category_absorbs_its_scopes() {
         let draft = form("name=ci&scopes=events%3A*&scopes=events%3Apublish&scopes=channels%3Aread&rate=default&expiry=never")
-            .to_new_draft()
-            .expect("valid");
+            .check(None)
+            .expect("valid")
+            .into_new_draft();
         assert_eq!(
             draft.scopes,
             Some(vec!["events:*".to_owned(), "channels:read".to_owned()])
@@ -356,10 +388,11 @@ mod tests {
     }
 
     #[test]
-    fn an_access_level_wins_over_single_scopes_and_resources_split_on_lines_and_commas() {
-        let draft = form("name=x&access=WRITE&scopes=repo%3Aread&resources=repo%3A1%0D%0Arepo%3A2,+app%3A*&rate=restricted&expiry=7d")
-            .to_new_draft()
-            .expect("valid");
+    fn an_access_level_stands_for_scopes_and_resources_split_on_lines_and_commas() {
+        let draft = form("name=x&access=WRITE&resources=repo%3A1%0D%0Arepo%3A2,+app%3A*&rate=restricted&expiry=7d")
+            .check(None)
+            .expect("valid")
+            .into_new_draft();
         assert_eq!(draft.access.as_deref(), Some("WRITE"));
         assert_eq!(draft.scopes, None);
         assert_eq!(
@@ -377,7 +410,7 @@ mod tests {
     fn mistakes_name_their_field() {
         let fields = |pairs: &str| -> Vec<&str> {
             form(pairs)
-                .to_new_draft()
+                .check(None)
                 .err()
                 .unwrap_or_default()
                 .iter()
@@ -385,6 +418,11 @@ mod tests {
                 .collect()
         };
         assert_eq!(fields("name=x&rate=default&expiry=never"), ["scopes"]);
+        assert_eq!(
+            fields("name=x&access=READ&scopes=repo%3Aread&rate=default&expiry=never"),
+            ["scopes"],
+            "an access level and ticked scopes: which was meant?"
+        );
         assert_eq!(
             fields("access=READ&rate=custom&per_minute=ten&burst=&expiry=soon"),
             ["name", "per_minute", "burst", "expiry"]
@@ -403,27 +441,42 @@ mod tests {
             expiry: Some(ExpiryRequest::Unchanged(Some(5))),
             ..TokenDraft::default()
         };
-        current.apply_to(&mut draft, &current).expect("valid");
+        current
+            .check(Some(&current))
+            .expect("valid")
+            .apply(&mut draft);
         assert_eq!(
             draft.rate_limit,
             Some(RateLimitRequest::Profile("stored".into()))
         );
         assert_eq!(draft.expiry, Some(ExpiryRequest::Unchanged(Some(5))));
         let changed = form("name=x&access=READ&rate=none&expiry=never");
-        changed.apply_to(&mut draft, &current).expect("valid");
+        changed
+            .check(Some(&current))
+            .expect("valid")
+            .apply(&mut draft);
         assert_eq!(draft.rate_limit, None);
         assert_eq!(draft.expiry, Some(ExpiryRequest::Never));
     }
 
     #[test]
-    fn a_date_is_read_as_utc() {
-        let draft =
-            form("name=x&access=READ&rate=default&expiry=date&expires_on=2027-01-31T18%3A00")
-                .to_new_draft()
-                .expect("valid");
-        assert_eq!(
-            draft.expiry,
-            Some(ExpiryRequest::At("2027-01-31T18:00:00Z".into()))
-        );
+    fn a_date_is_read_as_utc_from_the_date_input_or_typed() {
+        for typed in [
+            "2027-01-31T18%3A00",
+            "2027-01-31+18%3A00",
+            "2027-01-31T18%3A00%3A00",
+        ] {
+            let draft = form(&format!(
+                "name=x&access=READ&rate=default&expiry=date&expires_on={typed}"
+            ))
+            .check(None)
+            .expect("valid")
+            .into_new_draft();
+            assert_eq!(
+                draft.expiry,
+                Some(ExpiryRequest::At("2027-01-31T18:00:00Z".into())),
+                "{typed}"
+            );
+        }
     }
 }

@@ -26,7 +26,7 @@ use tessera_store::ListQuery;
 
 use crate::error::ServiceError;
 use crate::service::{Caller, Credential, Engine};
-use session::{Current, Missing, Sessions};
+use session::{Current, Missing, SECRET_LEN, Sessions};
 use views::{Choices, FormPage, Viewer};
 
 pub mod form;
@@ -90,30 +90,29 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// Refuses writes from other sites, and gives every page the headers that keep it
-/// from being framed, sniffed, cached or leaking its address.
+/// Refuses writes from other sites, and gives every page (refusals included) the
+/// headers that keep it from being framed, sniffed, cached or leaking its address.
 async fn guard_and_harden(request: Request, next: Next) -> Response {
-    if request.method() != Method::GET
-        && request.method() != Method::HEAD
-        && !same_origin(request.headers())
-    {
-        return views_response(
+    let write = request.method() != Method::GET && request.method() != Method::HEAD;
+    let mut response = if write && !same_origin(request.headers()) {
+        views_response(
             StatusCode::FORBIDDEN,
             views::problem(
                 None,
                 "Request refused",
                 "This form was sent from another site. Open tessera's page and submit it from there.",
             ),
-        );
-    }
-    let mut response = next.run(request).await;
+        )
+    } else {
+        next.run(request).await
+    };
     let headers = response.headers_mut();
     let defaults = [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         // Not `no-referrer`: under it Chromium sends `Origin: null` on a same-origin
-        // form post, which the origin check above would refuse.
+        // form post, which the origin check would refuse.
         (header::REFERRER_POLICY, "same-origin"),
         // A page may show a token's text once; no cache may keep a copy of it.
         (header::CACHE_CONTROL, "no-store"),
@@ -126,26 +125,27 @@ async fn guard_and_harden(request: Request, next: Next) -> Response {
     response
 }
 
-/// A write must come from a page of this origin. Browsers send `Origin` on every
-/// POST; when it is absent (an old browser, curl) the SameSite cookie and the CSRF
-/// secret still stand guard.
+/// Whether a write comes from a page of this site. Browsers say so themselves in
+/// `Sec-Fetch-Site`, which no page can forge, and which a proxy in front (rewriting
+/// `Host`) does not change. Older browsers send only `Origin`: it must then name the
+/// host the browser asked for. With neither (curl), the SameSite cookie and the
+/// form's CSRF secret still stand guard.
 fn same_origin(headers: &HeaderMap) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|site| site == "cross-site" || site == "same-site")
-    {
-        return false;
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text("sec-fetch-site") {
+        // `none`: the user's own action (a bookmark, the address bar).
+        return site == "same-origin" || site == "none";
     }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+    let Some(origin) = text("origin") else {
         return true;
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    origin
-        .split_once("://")
-        .is_some_and(|(_, authority)| !host.is_empty() && authority == host)
+    let Some((_, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    [text("x-forwarded-host"), text("host")]
+        .into_iter()
+        .flatten()
+        .any(|host| host == authority)
 }
 
 /// Whether the browser reached tessera over TLS (directly or through a proxy that
@@ -349,7 +349,11 @@ fn sign_in_form(
     error: Option<&str>,
     notice: Option<&str>,
 ) -> Response {
-    let csrf = session::random_secret();
+    // The secret already given to this browser, if any, so that two tabs' sign-in
+    // forms both stay good.
+    let csrf = cookie(headers, SIGN_IN_COOKIE)
+        .filter(|value| value.len() == SECRET_LEN)
+        .map_or_else(session::random_secret, str::to_owned);
     let cookie = set_cookie(SIGN_IN_COOKIE, &csrf, headers, false);
     (status, [cookie], views::sign_in(&csrf, error, notice)).into_response()
 }
@@ -381,16 +385,16 @@ async fn sign_in(State(ui): UiState, headers: HeaderMap, body: Bytes) -> Respons
     let caller = match ui.engine.authenticate(&credential, None).await {
         Ok(caller) => caller,
         Err(error) => {
-            let message = match error {
+            let message = match &error {
                 ServiceError::RateLimited { .. } => {
                     "This token is over its rate limit; wait a moment and try again.".to_owned()
                 }
-                ServiceError::Unavailable(detail) => detail,
+                ServiceError::Unavailable(detail) => detail.clone(),
                 other => {
                     format!("That token cannot sign in: {other}. Check that it was pasted whole.")
                 }
             };
-            return sign_in_form(&headers, StatusCode::UNAUTHORIZED, Some(&message), None);
+            return sign_in_form(&headers, error.status(), Some(&message), None);
         }
     };
     if !ui.engine.may_read_tokens(&caller) {
@@ -434,23 +438,24 @@ async fn list(
 ) -> Response {
     let flash = signed.flash(&ui);
     let viewer = signed.viewer();
-    let page = |error: Option<&str>, tokens: &[_], next: Option<String>| {
-        views::list(
+    let now = ui.engine.now_ms();
+    let refused = |status: StatusCode, error: &str| {
+        let markup = views::list(
             &viewer,
             flash.as_deref(),
             &filters,
-            error,
-            tokens,
-            next,
-            ui.engine.now_ms(),
-        )
-        .into_response()
+            Some(error),
+            &[],
+            None,
+            now,
+        );
+        views_response(status, markup)
     };
     let status = match filters.status.as_str() {
         "" => None,
         text => match Status::parse(text) {
             Some(status) => Some(status),
-            None => return page(Some("Choose a status from the list."), &[], None),
+            None => return refused(StatusCode::BAD_REQUEST, "Choose a status from the list."),
         },
     };
     let after = match filters.cursor.as_str() {
@@ -458,10 +463,9 @@ async fn list(
         text => match text.parse::<i64>() {
             Ok(cursor) => Some(cursor),
             Err(_) => {
-                return page(
-                    Some("That page link is broken; start from the first page."),
-                    &[],
-                    None,
+                return refused(
+                    StatusCode::BAD_REQUEST,
+                    "That page link is broken; start from the first page.",
                 );
             }
         },
@@ -478,17 +482,30 @@ async fn list(
         now_ms: 0,
     };
     match ui.engine.list(&signed.caller, query).await {
-        Ok(listing) => page(
-            None,
-            &listing.tokens,
-            listing.next_cursor.map(|c| c.to_string()),
-        ),
-        Err(error) => page(Some(&error.to_string()), &[], None),
+        Ok(listing) => {
+            let next = listing.next_cursor.map(|c| c.to_string());
+            views::list(
+                &viewer,
+                flash.as_deref(),
+                &filters,
+                None,
+                &listing.tokens,
+                next,
+                now,
+            )
+            .into_response()
+        }
+        Err(error) => refused(error.status(), &error.to_string()),
     }
 }
 
 fn choices(engine: &Engine) -> Choices<'_> {
     Choices {
+        default_rate: engine
+            .config()
+            .default_rate_limit
+            .as_ref()
+            .map(|limit| (limit.per_minute, limit.burst)),
         scopes: engine.index().catalogue().defs(),
         profiles: engine
             .config()
@@ -549,8 +566,8 @@ async fn create(State(ui): UiState, signed: Signed, body: Bytes) -> Response {
         return signed.refuse(refusal);
     }
     let form = TokenForm::parse(&fields);
-    let draft = match form.to_new_draft() {
-        Ok(draft) => draft,
+    let draft = match form.check(None) {
+        Ok(changes) => changes.into_new_draft(),
         Err(errors) => {
             return form_again(
                 &ui,
@@ -632,35 +649,27 @@ async fn update(
         Err(error) => return signed.failure(&error),
     };
     let form = TokenForm::parse(&fields);
-    let current = TokenForm::of(&record);
     let edit_page = || FormPage::Edit {
         record: &record,
         now_ms: ui.engine.now_ms(),
     };
-    // The form's own mistakes first, all at once, on the settings as they are.
-    if let Err(errors) = form.apply_to(&mut record.settings.to_draft(), &current) {
-        return form_again(
-            &ui,
-            &signed,
-            edit_page(),
-            &form,
-            &errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
-    }
-    let change = {
-        let form = form.clone();
-        move |draft: &mut TokenDraft| {
-            form.apply_to(draft, &current)
-                .map_err(|errors| ServiceError::BadRequest {
-                    code: "invalid_form",
-                    detail: errors
-                        .into_iter()
-                        .map(|e| e.message)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                })
+    // The form's own mistakes first, all at once; then the core's rules.
+    let changes = match form.check(Some(&TokenForm::of(&record))) {
+        Ok(changes) => changes,
+        Err(errors) => {
+            return form_again(
+                &ui,
+                &signed,
+                edit_page(),
+                &form,
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
+    };
+    let change = move |draft: &mut TokenDraft| {
+        changes.apply(draft);
+        Ok(())
     };
     match ui.engine.update(&signed.caller, &id, change).await {
         Ok(updated) => {

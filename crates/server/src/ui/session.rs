@@ -20,6 +20,12 @@ use tessera_core::token::SecretToken;
 pub const MAX_AGE_MS: i64 = 12 * 60 * 60 * 1000;
 /// At most this many sessions are kept; past it, the least recently used goes.
 const MAX_SESSIONS: usize = 10_000;
+/// At most this many sessions per token, so that one token signing in again and
+/// again pushes out only its own sessions.
+const MAX_SESSIONS_PER_TOKEN: usize = 20;
+
+/// The length of a [`random_secret`]: 32 bytes in unpadded base64url.
+pub const SECRET_LEN: usize = 43;
 
 /// A random secret, base64url: session ids and CSRF secrets.
 pub fn random_secret() -> String {
@@ -84,13 +90,23 @@ impl Sessions {
         let cookie = random_secret();
         let mut sessions = self.by_key.lock();
         sessions.retain(|_, session| self.alive(session, now_ms));
-        if sessions.len() >= MAX_SESSIONS
-            && let Some(oldest) = sessions
+        let least_recent = |sessions: &HashMap<SessionKey, Session>, same_token: bool| {
+            sessions
                 .iter()
+                .filter(|(_, s)| !same_token || s.token_id == token_id)
                 .min_by_key(|(_, s)| s.last_seen_ms)
                 .map(|(key, _)| *key)
-        {
-            sessions.remove(&oldest);
+        };
+        let of_token = sessions.values().filter(|s| s.token_id == token_id).count();
+        let evict = if of_token >= MAX_SESSIONS_PER_TOKEN {
+            least_recent(&sessions, true)
+        } else if sessions.len() >= MAX_SESSIONS {
+            least_recent(&sessions, false)
+        } else {
+            None
+        };
+        if let Some(key) = evict {
+            sessions.remove(&key);
         }
         sessions.insert(
             key_of(&cookie),
@@ -192,6 +208,19 @@ mod tests {
             assert!(sessions.resume(&cookie, now).is_ok());
         }
         assert!(sessions.resume(&cookie, MAX_AGE_MS).is_err());
+    }
+
+    #[test]
+    fn one_token_signing_in_again_and_again_pushes_out_only_its_own_sessions() {
+        let sessions = Sessions::new(IDLE);
+        let other = sessions.open("tok_other", 0);
+        let first = sessions.open("tok_a", 1);
+        for now in 2..(2 + MAX_SESSIONS_PER_TOKEN as i64) {
+            assert_eq!(random_secret().len(), SECRET_LEN);
+            sessions.open("tok_a", now);
+        }
+        assert!(sessions.resume(&first, 100).is_err(), "the oldest went");
+        assert!(sessions.resume(&other, 100).is_ok());
     }
 
     #[test]

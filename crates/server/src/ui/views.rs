@@ -1,7 +1,7 @@
 //! The pages' markup. maud escapes every value it inserts, so a token's name or owner
 //! can hold anything without becoming markup.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 use tessera_core::record::{Status, TokenRecord};
 use tessera_core::scope::ScopeDef;
 use tessera_core::timefmt::format_rfc3339;
@@ -21,6 +21,8 @@ pub struct Choices<'a> {
     pub scopes: &'a [ScopeDef],
     /// `(name, per_minute, burst)`.
     pub profiles: Vec<(String, u32, u32)>,
+    /// The deployment's default limit for new tokens, `(per_minute, burst)`.
+    pub default_rate: Option<(u32, u32)>,
 }
 
 pub fn page(title: &str, viewer: Option<&Viewer<'_>>, flash: Option<&str>, body: Markup) -> Markup {
@@ -39,7 +41,7 @@ pub fn page(title: &str, viewer: Option<&Viewer<'_>>, flash: Option<&str>, body:
                 header.top {
                     a.brand href="/ui/tokens" { "tessera" }
                     @if let Some(viewer) = viewer {
-                        nav aria-label="Main" { a href="/ui/tokens" aria-current="page" { "Tokens" } }
+                        nav aria-label="Main" { a href="/ui/tokens" aria-current=[(title == "Tokens").then_some("page")] { "Tokens" } }
                         div.who {
                             span { "Signed in as " strong { (viewer.name) } }
                             form method="post" action="/ui/sign-out" {
@@ -287,12 +289,16 @@ pub fn token_page(
             p.back { a href="/ui/tokens" { "← All tokens" } }
             h1 { (title) }
         }
+        @if !editable { (error_summary(errors)) }
         @if editable {
             @if matches!(which, FormPage::Edit { .. }) { h2 #edit { "Edit" } }
             form.token-form method="post" action=(action) novalidate {
                 (csrf_field(viewer.csrf))
                 (error_summary(errors))
-                (token_fields(choices, form, errors, matches!(which, FormPage::Edit { .. })))
+                (token_fields(choices, form, errors, match &which {
+                    FormPage::Create => None,
+                    FormPage::Edit { record, .. } => Some(*record),
+                }))
                 div.actions {
                     button.primary type="submit" {
                         @if matches!(which, FormPage::Create) { "Create token" } @else { "Save changes" }
@@ -339,7 +345,10 @@ fn error_summary(errors: &[FieldError]) -> Markup {
             div.error-summary #error-summary role="alert" tabindex="-1" {
                 h2 { "Nothing was saved: fix this and submit again" }
                 ul { @for error in errors {
-                    li { a href={ "#" (anchor(error.field)) } { (error.message) } }
+                    li {
+                        @if error.field == "form" { (error.message) }
+                        @else { a href={ "#" (anchor(error.field)) } { (error.message) } }
+                    }
                 } }
             }
         }
@@ -350,7 +359,6 @@ fn error_summary(errors: &[FieldError]) -> Markup {
 fn anchor(field: &str) -> &str {
     match field {
         "scopes" => "access",
-        "form" => "name",
         other => other,
     }
 }
@@ -392,17 +400,36 @@ fn text_field(
     }
 }
 
+/// A small input inside a fieldset, with its own error.
+fn sub_field(
+    id: &'static str,
+    label: &str,
+    value: &str,
+    errors: &[FieldError],
+    numeric: bool,
+) -> Markup {
+    let error = error_for(errors, id);
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for=(id) { (label) }
+            @if let Some(error) = error { p.field-error id={ (id) "-error" } { (error) } }
+            input id=(id) name=(id) type=(if numeric { "text" } else { "datetime-local" })
+                inputmode=[numeric.then_some("numeric")] value=(value)
+                aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[error.map(|_| format!("{id}-error"))];
+        }
+    }
+}
+
 fn token_fields(
     choices: &Choices<'_>,
     form: &TokenForm,
     errors: &[FieldError],
-    editing: bool,
+    editing: Option<&TokenRecord>,
 ) -> Markup {
     let scope_error = error_for(errors, "scopes");
-    let rate_error = error_for(errors, "rate")
-        .or_else(|| error_for(errors, "per_minute"))
-        .or_else(|| error_for(errors, "burst"));
-    let expiry_error = error_for(errors, "expiry").or_else(|| error_for(errors, "expires_on"));
+    let rate_error = error_for(errors, "rate");
+    let expiry_error = error_for(errors, "expiry");
     let mut categories: Vec<(&str, Vec<&ScopeDef>)> = Vec::new();
     for def in choices.scopes {
         let category = def.name.split(':').next().unwrap_or_default();
@@ -412,6 +439,25 @@ fn token_fields(
         }
     }
     let checked = |scope: &str| form.scopes.iter().any(|s| s == scope);
+    // Granted patterns no checkbox stands for (`*`, a scope since removed from the
+    // catalogue): shown ticked, so that saving keeps them unless they are unticked.
+    let others: Vec<&String> = form
+        .scopes
+        .iter()
+        .filter(|s| {
+            !choices.scopes.iter().any(|d| &d.name == *s)
+                && !categories
+                    .iter()
+                    .any(|(c, _)| s.strip_suffix(":*") == Some(*c))
+        })
+        .collect();
+    let profile_listed = |rate: &str| choices.profiles.iter().any(|(name, ..)| name == rate);
+    // A stored profile since removed from the config stays selectable as it is.
+    let stored_profile = editing
+        .and_then(|record| record.settings.rate_limit.as_ref())
+        .and_then(|limit| limit.profile.as_deref())
+        .filter(|name| !profile_listed(name));
+    let stored_expiry = editing.and_then(|record| record.settings.expires_at);
     html! {
         @if let Some(error) = error_for(errors, "form") { p.field-error.form-error { (error) } }
         (text_field("name", "Name", Some("1 to 100 characters, to recognise the token by."), &form.name, errors, false))
@@ -424,7 +470,7 @@ fn token_fields(
             div.field {
                 label for="access" { "Access level" }
                 p.hint #access-hint { "A shortcut: READ grants every read scope, WRITE read and write, ADMIN all three. "
-                    "Choose “Pick scopes” to tick them one by one." }
+                    "Choose “Pick scopes below” to tick them one by one." }
                 select #access name="access" aria-describedby="access-hint" {
                     option value="" selected[form.access.is_empty()] { "Pick scopes below" }
                     @for level in ["READ", "WRITE", "ADMIN"] {
@@ -449,6 +495,18 @@ fn token_fields(
                         }
                     }
                 }
+                @if !others.is_empty() {
+                    fieldset.category {
+                        legend { "Also granted" }
+                        @for pattern in &others {
+                            label.check {
+                                input type="checkbox" name="scopes" value=(pattern) checked;
+                                " " code { (pattern) }
+                                @if pattern.as_str() == "*" { " (every scope)" }
+                            }
+                        }
+                    }
+                }
             }
         }
 
@@ -460,8 +518,19 @@ fn token_fields(
             div.field {
                 label for="rate" { "Profile" }
                 select #rate name="rate" aria-describedby=[rate_error.map(|_| "rate-error")] data-shows="custom:rate-custom" {
-                    @if !editing { option value="default" selected[form.rate == "default"] { "The deployment's default" } }
-                    option value="none" selected[form.rate == "none"] { "No limit of its own" }
+                    @if editing.is_some() {
+                        option value="none" selected[form.rate == "none"] { "No limit of its own" }
+                    } @else {
+                        option value="default" selected[form.rate == "default"] {
+                            @match choices.default_rate {
+                                Some((per_minute, burst)) => { "The deployment's default (" (per_minute) "/min, burst " (burst) ")" }
+                                None => "No limit",
+                            }
+                        }
+                    }
+                    @if let Some(name) = stored_profile {
+                        option value=(name) selected[form.rate == name] { (name) " (as stored; no longer configured)" }
+                    }
                     @for (name, per_minute, burst) in &choices.profiles {
                         option value=(name) selected[&form.rate == name] { (name) " (" (per_minute) "/min, burst " (burst) ")" }
                     }
@@ -469,16 +538,8 @@ fn token_fields(
                 }
             }
             div.inline #rate-custom {
-                div.field {
-                    label for="per_minute" { "Requests per minute (custom)" }
-                    input #per_minute name="per_minute" type="text" inputmode="numeric" value=(form.per_minute)
-                        aria-invalid=[error_for(errors, "per_minute").map(|_| "true")];
-                }
-                div.field {
-                    label for="burst" { "Burst (custom)" }
-                    input #burst name="burst" type="text" inputmode="numeric" value=(form.burst)
-                        aria-invalid=[error_for(errors, "burst").map(|_| "true")];
-                }
+                (sub_field("per_minute", "Requests per minute (custom)", &form.per_minute, errors, true))
+                (sub_field("burst", "Burst (custom)", &form.burst, errors, true))
             }
         }
 
@@ -488,8 +549,8 @@ fn token_fields(
             div.field {
                 label for="expiry" { "Expires" }
                 select #expiry name="expiry" aria-describedby=[expiry_error.map(|_| "expiry-error")] data-shows="date:expiry-date" {
-                    @if editing && form.expiry == "keep" {
-                        option value="keep" selected { "Keep: " (form.expires_on.replace('T', " ")) " UTC" }
+                    @if let Some(at) = stored_expiry {
+                        option value="keep" selected[form.expiry == "keep"] { "As now: " (when(Some(at), "")) }
                     }
                     option value="never" selected[form.expiry == "never"] { "Never" }
                     @for (value, label, _) in EXPIRY_PRESETS {
@@ -498,10 +559,8 @@ fn token_fields(
                     option value="date" selected[form.expiry == "date"] { "On a date…" }
                 }
             }
-            div.field #expiry-date {
-                label for="expires_on" { "Date and time (UTC)" }
-                input #expires_on name="expires_on" type="datetime-local" value=(if form.expiry == "keep" { "" } else { &form.expires_on })
-                    aria-invalid=[error_for(errors, "expires_on").map(|_| "true")];
+            div #expiry-date {
+                (sub_field("expires_on", "Date and time (UTC)", &form.expires_on, errors, false))
             }
         }
     }
@@ -564,9 +623,4 @@ pub fn problem(viewer: Option<&Viewer<'_>>, title: &str, detail: &str) -> Markup
         p { a href="/ui/tokens" { "Back to the tokens" } }
     };
     page(title, viewer, None, body)
-}
-
-/// Marks up nothing: for pages whose only content is a redirect.
-pub fn empty() -> Markup {
-    PreEscaped(String::new())
 }

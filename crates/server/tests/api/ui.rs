@@ -202,6 +202,34 @@ async fn forms_without_the_session_csrf_secret_or_from_another_site_change_nothi
             .all(|c| !c.starts_with("tessera_session="))
     );
 
+    // Behind a proxy that rewrites `Host`, the browser's own word (`Sec-Fetch-Site`),
+    // or the host it asked for (`X-Forwarded-Host`), tells a page of this site.
+    for (name, value) in [
+        ("sec-fetch-site", "same-origin"),
+        ("x-forwarded-host", "tokens.example.com"),
+    ] {
+        let proxied = ui
+            .send(
+                ui.http
+                    .post(format!("{}/ui/tokens/new", app.base))
+                    .header("origin", "https://tokens.example.com")
+                    .header(name, value)
+                    .form(&[("csrf", "not the secret")]),
+            )
+            .await;
+        assert!(proxied.html.contains("Form expired"), "{name}: past the origin check");
+    }
+    let cross = ui
+        .send(
+            ui.http
+                .post(format!("{}/ui/tokens/new", app.base))
+                .header("sec-fetch-site", "cross-site")
+                .form(&[("csrf", csrf.as_str())]),
+        )
+        .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    assert_eq!(cross.headers["x-frame-options"], "DENY", "refusals are pages too");
+
     // With the secret, the same form works.
     let created = ui.create("real", &csrf).await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.html);
@@ -307,4 +335,50 @@ async fn a_session_ends_with_its_token_and_with_sign_out() {
     // The old cookie, replayed, opens nothing: the session is gone on the server.
     ui.cookies = kept;
     assert_eq!(ui.get("/ui/tokens").await.location(), "/ui/sign-in");
+}
+
+#[tokio::test]
+async fn a_failed_edit_keeps_what_was_typed_and_the_expiry_it_would_keep() {
+    let app = TestApp::spawn().await;
+    let (id, _, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "expiring", "scopes": ["*"], "expires_in": 3600}),
+        )
+        .await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.admin).await;
+    let page = ui.get(&format!("/ui/tokens/{id}")).await;
+    assert!(page.html.contains("<option value=\"keep\" selected>"), "{}", page.html);
+    assert!(page.html.contains("value=\"*\" checked"), "`*` stays ticked");
+    let csrf = page.csrf();
+    let path = format!("/ui/tokens/{id}");
+    let form = |resources: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "renamed".to_owned()),
+            ("scopes", "*".to_owned()),
+            ("resources", resources.to_owned()),
+            ("rate", "none".to_owned()),
+            ("expiry", "keep".to_owned()),
+        ]
+    };
+    let fields = form("not-a-resource");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = ui.post(&path, &pairs).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.html.contains("resources-error"));
+    assert!(refused.html.contains("value=\"renamed\""), "the typed name is kept");
+    assert!(refused.html.contains("<option value=\"keep\" selected>"));
+    let stored = app.get(&format!("/v1/tokens/{id}"), &app.admin).await;
+    assert_eq!(stored.body["name"], "expiring", "nothing changed");
+
+    let fields = form("");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = ui.post(&path, &pairs).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    let stored = app.get(&format!("/v1/tokens/{id}"), &app.admin).await;
+    assert_eq!(stored.body["name"], "renamed");
+    assert_eq!(stored.body["scopes"], json!(["*"]));
+    assert_eq!(stored.body["expires_at"], "2026-01-01T01:00:00Z", "{}", stored.body);
 }
