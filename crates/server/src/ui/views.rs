@@ -485,12 +485,12 @@ fn token_fields(
                         legend { (category) }
                         label.check.whole {
                             input type="checkbox" name="scopes" value=(whole) checked[checked(&whole)] data-whole=(category);
-                            " whole category (" code { (whole) } ")"
+                            span { "whole category (" code { (whole) } ")" }
                         }
                         @for def in defs {
                             label.check {
                                 input type="checkbox" name="scopes" value=(def.name) checked[checked(&def.name)] data-category=(category);
-                                " " (def.name)
+                                span { (def.name) }
                             }
                         }
                     }
@@ -501,8 +501,7 @@ fn token_fields(
                         @for pattern in &others {
                             label.check {
                                 input type="checkbox" name="scopes" value=(pattern) checked;
-                                " " code { (pattern) }
-                                @if pattern.as_str() == "*" { " (every scope)" }
+                                span { code { (pattern) } @if pattern.as_str() == "*" { " (every scope)" } }
                             }
                         }
                     }

@@ -66,6 +66,7 @@ impl Browser {
         }
     }
 
+    /// A screenshot of what the window shows.
     async fn shot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("a screenshot");
         std::fs::write(self.shots.join(format!("{name}.png")), png).expect("write the screenshot");
@@ -116,6 +117,11 @@ impl Browser {
         self.script("window.tesseraOldPage = true; return null")
             .await;
         self.click(css).await;
+        self.wait_for_new_page(css).await;
+    }
+
+    /// Waits until the page marked `tesseraOldPage` has been replaced and loaded.
+    async fn wait_for_new_page(&self, after: &str) {
         let started = std::time::Instant::now();
         loop {
             let loaded = self
@@ -126,7 +132,7 @@ impl Browser {
             }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
-                "clicking {css} on {} loaded no page",
+                "{after} on {} loaded no page",
                 self.path().await
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -408,8 +414,25 @@ async fn a_manager_sees_only_its_own_subtree_and_an_idle_session_ends() {
         )
         .await;
 
+    // Signing in by keyboard alone: the token field has the focus, Enter submits.
     let browser = Browser::open(&app).await;
-    browser.sign_in(&team_a).await;
+    browser.goto("/ui").await;
+    assert_eq!(
+        browser.script("return document.activeElement.id").await,
+        "token"
+    );
+    let focused = browser
+        .client
+        .active_element()
+        .await
+        .expect("a focused element");
+    focused.send_keys(&team_a).await.expect("type");
+    browser
+        .script("window.tesseraOldPage = true; return null")
+        .await;
+    focused.send_keys("\u{e007}").await.expect("Enter");
+    browser.wait_for_new_page("Enter").await;
+    assert_eq!(browser.path().await, "/ui/tokens");
     assert_eq!(browser.listed_names().await, ["a child"]);
     browser.shot("20-manager-tokens").await;
     browser.goto(&format!("/ui/tokens/{b_child}")).await;

@@ -217,7 +217,10 @@ async fn forms_without_the_session_csrf_secret_or_from_another_site_change_nothi
                     .form(&[("csrf", "not the secret")]),
             )
             .await;
-        assert!(proxied.html.contains("Form expired"), "{name}: past the origin check");
+        assert!(
+            proxied.html.contains("Form expired"),
+            "{name}: past the origin check"
+        );
     }
     let cross = ui
         .send(
@@ -228,7 +231,10 @@ async fn forms_without_the_session_csrf_secret_or_from_another_site_change_nothi
         )
         .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
-    assert_eq!(cross.headers["x-frame-options"], "DENY", "refusals are pages too");
+    assert_eq!(
+        cross.headers["x-frame-options"], "DENY",
+        "refusals are pages too"
+    );
 
     // With the secret, the same form works.
     let created = ui.create("real", &csrf).await;
@@ -349,8 +355,15 @@ async fn a_failed_edit_keeps_what_was_typed_and_the_expiry_it_would_keep() {
     let mut ui = UiClient::new(&app);
     ui.sign_in(&app.admin).await;
     let page = ui.get(&format!("/ui/tokens/{id}")).await;
-    assert!(page.html.contains("<option value=\"keep\" selected>"), "{}", page.html);
-    assert!(page.html.contains("value=\"*\" checked"), "`*` stays ticked");
+    assert!(
+        page.html.contains("<option value=\"keep\" selected>"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("value=\"*\" checked"),
+        "`*` stays ticked"
+    );
     let csrf = page.csrf();
     let path = format!("/ui/tokens/{id}");
     let form = |resources: &'static str| {
@@ -368,7 +381,10 @@ async fn a_failed_edit_keeps_what_was_typed_and_the_expiry_it_would_keep() {
     let refused = ui.post(&path, &pairs).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.html.contains("resources-error"));
-    assert!(refused.html.contains("value=\"renamed\""), "the typed name is kept");
+    assert!(
+        refused.html.contains("value=\"renamed\""),
+        "the typed name is kept"
+    );
     assert!(refused.html.contains("<option value=\"keep\" selected>"));
     let stored = app.get(&format!("/v1/tokens/{id}"), &app.admin).await;
     assert_eq!(stored.body["name"], "expiring", "nothing changed");
@@ -380,5 +396,9 @@ async fn a_failed_edit_keeps_what_was_typed_and_the_expiry_it_would_keep() {
     let stored = app.get(&format!("/v1/tokens/{id}"), &app.admin).await;
     assert_eq!(stored.body["name"], "renamed");
     assert_eq!(stored.body["scopes"], json!(["*"]));
-    assert_eq!(stored.body["expires_at"], "2026-01-01T01:00:00Z", "{}", stored.body);
+    assert_eq!(
+        stored.body["expires_at"], "2026-01-01T01:00:00Z",
+        "{}",
+        stored.body
+    );
 }
