@@ -1,0 +1,325 @@
+//! The Tokens pages: list, create (and the one page that shows a new token), show and
+//! edit, revoke. Each parses its input, calls the [`Engine`], and renders a view.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tessera_core::record::{Status, TokenDraft};
+use tessera_store::ListQuery;
+
+use crate::error::ServiceError;
+use crate::service::Engine;
+use crate::ui::form::{FieldError, Fields, TokenForm};
+use crate::ui::guard::{see_other, views_response};
+use crate::ui::signed::Signed;
+use crate::ui::views::{self, Choices, FormPage};
+use crate::ui::{PAGE_SIZE, Ui, UiState};
+
+pub async fn list(
+    State(ui): UiState,
+    signed: Signed,
+    Query(filters): Query<views::Filters>,
+) -> Response {
+    let flash = signed.flash(&ui);
+    let viewer = signed.viewer();
+    let now = ui.engine.now_ms();
+    let refused = |status: StatusCode, error: &str| {
+        let markup = views::list(
+            &viewer,
+            flash.as_deref(),
+            &filters,
+            Some(error),
+            &[],
+            None,
+            now,
+        );
+        views_response(status, markup)
+    };
+    let status = match filters.status.as_str() {
+        "" => None,
+        text => match Status::parse(text) {
+            Some(status) => Some(status),
+            None => return refused(StatusCode::BAD_REQUEST, "Choose a status from the list."),
+        },
+    };
+    let after = match filters.cursor.as_str() {
+        "" => None,
+        text => match text.parse::<i64>() {
+            Ok(cursor) => Some(cursor),
+            Err(_) => {
+                return refused(
+                    StatusCode::BAD_REQUEST,
+                    "That page link is broken; start from the first page.",
+                );
+            }
+        },
+    };
+    let non_empty = |text: &str| (!text.is_empty()).then(|| text.to_owned());
+    let query = ListQuery {
+        status,
+        owner: non_empty(&filters.owner),
+        resource: non_empty(&filters.resource),
+        name: non_empty(&filters.name),
+        descendants_of: None,
+        limit: PAGE_SIZE,
+        after,
+        now_ms: 0,
+    };
+    match ui.engine.list(&signed.caller, query).await {
+        Ok(listing) => {
+            let next = listing.next_cursor.map(|c| c.to_string());
+            views::list(
+                &viewer,
+                flash.as_deref(),
+                &filters,
+                None,
+                &listing.tokens,
+                next,
+                now,
+            )
+            .into_response()
+        }
+        Err(error) => refused(error.status(), &error.to_string()),
+    }
+}
+
+fn choices(engine: &Engine) -> Choices<'_> {
+    Choices {
+        default_rate: engine
+            .config()
+            .default_rate_limit
+            .as_ref()
+            .map(|limit| (limit.per_minute, limit.burst)),
+        scopes: engine.index().catalogue().defs(),
+        profiles: engine
+            .config()
+            .rate_limit_profiles()
+            .into_iter()
+            .map(|(name, limit)| (name, limit.per_minute, limit.burst))
+            .collect(),
+    }
+}
+
+pub async fn new_token_page(State(ui): UiState, signed: Signed) -> Response {
+    if let Err(refusal) = signed.must_manage() {
+        return signed.refuse(refusal);
+    }
+    let flash = signed.flash(&ui);
+    views::token_page(
+        &signed.viewer(),
+        flash.as_deref(),
+        &choices(&ui.engine),
+        FormPage::Create,
+        &TokenForm::blank(),
+        &[],
+    )
+    .into_response()
+}
+
+/// The form again, as typed, with what is wrong next to each field.
+fn form_again(
+    ui: &Ui,
+    signed: &Signed,
+    which: FormPage<'_>,
+    form: &TokenForm,
+    errors: &[FieldError],
+    status: StatusCode,
+) -> Response {
+    let markup = views::token_page(
+        &signed.viewer(),
+        None,
+        &choices(&ui.engine),
+        which,
+        form,
+        errors,
+    );
+    views_response(status, markup)
+}
+
+/// Client mistakes on a form are 422 (the form is shown again); refusals keep theirs.
+fn form_status(error: &ServiceError) -> StatusCode {
+    match error.status() {
+        StatusCode::BAD_REQUEST => StatusCode::UNPROCESSABLE_ENTITY,
+        other => other,
+    }
+}
+
+pub async fn create(State(ui): UiState, signed: Signed, body: Bytes) -> Response {
+    let fields = Fields::parse(&body);
+    if let Err(refusal) = signed.check_manage_form(&fields) {
+        return signed.refuse(refusal);
+    }
+    let form = TokenForm::parse(&fields);
+    let draft = match form.check(None) {
+        Ok(changes) => changes.into_new_draft(),
+        Err(errors) => {
+            return form_again(
+                &ui,
+                &signed,
+                FormPage::Create,
+                &form,
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    match ui.engine.create(&signed.caller, draft).await {
+        Ok((record, secret)) => {
+            ui.sessions
+                .keep_for_reveal(&signed.session.cookie, &record.id, secret);
+            see_other(&format!("/ui/tokens/{}/created", record.id))
+        }
+        Err(error) => {
+            let status = form_status(&error);
+            form_again(
+                &ui,
+                &signed,
+                FormPage::Create,
+                &form,
+                &[FieldError::from_service(&error)],
+                status,
+            )
+        }
+    }
+}
+
+pub async fn created(State(ui): UiState, signed: Signed, Path(id): Path<String>) -> Response {
+    let record = match ui.engine.get(&signed.caller, &id).await {
+        Ok(record) => record,
+        Err(error) => return signed.failure(&error),
+    };
+    let secret = ui.sessions.take_reveal(&signed.session.cookie, &id);
+    views::created(
+        &signed.viewer(),
+        &record,
+        secret.as_ref().map(|s| s.expose()),
+    )
+    .into_response()
+}
+
+pub async fn token_page(State(ui): UiState, signed: Signed, Path(id): Path<String>) -> Response {
+    let record = match ui.engine.get(&signed.caller, &id).await {
+        Ok(record) => record,
+        Err(error) => return signed.failure(&error),
+    };
+    let flash = signed.flash(&ui);
+    let which = FormPage::Edit {
+        record: &record,
+        now_ms: ui.engine.now_ms(),
+    };
+    views::token_page(
+        &signed.viewer(),
+        flash.as_deref(),
+        &choices(&ui.engine),
+        which,
+        &TokenForm::of(&record),
+        &[],
+    )
+    .into_response()
+}
+
+pub async fn update(
+    State(ui): UiState,
+    signed: Signed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    if let Err(refusal) = signed.check_manage_form(&fields) {
+        return signed.refuse(refusal);
+    }
+    let record = match ui.engine.get(&signed.caller, &id).await {
+        Ok(record) => record,
+        Err(error) => return signed.failure(&error),
+    };
+    let form = TokenForm::parse(&fields);
+    let edit_page = || FormPage::Edit {
+        record: &record,
+        now_ms: ui.engine.now_ms(),
+    };
+    // The form's own mistakes first, all at once; then the core's rules.
+    let changes = match form.check(Some(&TokenForm::of(&record))) {
+        Ok(changes) => changes,
+        Err(errors) => {
+            return form_again(
+                &ui,
+                &signed,
+                edit_page(),
+                &form,
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    let change = move |draft: &mut TokenDraft| {
+        changes.apply(draft);
+        Ok(())
+    };
+    match ui.engine.update(&signed.caller, &id, change).await {
+        Ok(updated) => {
+            ui.sessions.set_flash(
+                &signed.session.cookie,
+                format!(
+                    "Saved “{}”. The change holds from the next request.",
+                    updated.settings.name
+                ),
+            );
+            see_other(&format!("/ui/tokens/{id}"))
+        }
+        Err(error) => form_again(
+            &ui,
+            &signed,
+            edit_page(),
+            &form,
+            &[FieldError::from_service(&error)],
+            form_status(&error),
+        ),
+    }
+}
+
+pub async fn confirm_revoke(
+    State(ui): UiState,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refusal) = signed.must_manage() {
+        return signed.refuse(refusal);
+    }
+    let record = match ui.engine.get(&signed.caller, &id).await {
+        Ok(record) => record,
+        Err(error) => return signed.failure(&error),
+    };
+    let live_descendants = ui
+        .engine
+        .index()
+        .descendants(&id)
+        .iter()
+        .filter(|slot| !slot.entry().is_revoked())
+        .count();
+    views::confirm_revoke(&signed.viewer(), &record, live_descendants).into_response()
+}
+
+pub async fn revoke(
+    State(ui): UiState,
+    signed: Signed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(refusal) = signed.check_manage_form(&Fields::parse(&body)) {
+        return signed.refuse(refusal);
+    }
+    match ui.engine.revoke(&signed.caller, &id).await {
+        Ok(record) => {
+            ui.sessions.set_flash(
+                &signed.session.cookie,
+                format!(
+                    "Revoked “{}”: it stopped working at once.",
+                    record.settings.name
+                ),
+            );
+            see_other(&format!("/ui/tokens/{id}"))
+        }
+        Err(error) => signed.failure(&error),
+    }
+}

@@ -1,0 +1,253 @@
+//! Signing in and out, and [`Signed`]: a request within a live session, by a token
+//! that may still read tokens.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+
+use crate::error::ServiceError;
+use crate::service::{Caller, Credential};
+use crate::ui::form::Fields;
+use crate::ui::guard::{cookie, secrets_match, see_other, set_cookie, views_response};
+use crate::ui::session::{self, Current, Missing, SECRET_LEN};
+use crate::ui::views::{self, Viewer};
+use crate::ui::{SESSION_COOKIE, SIGN_IN_COOKIE, Ui, UiState};
+
+/// Why a signed-in request is refused before it reaches the engine.
+#[derive(Clone, Copy, Debug)]
+pub enum Refusal {
+    /// The form's CSRF secret is not this session's.
+    FormExpired,
+    /// A read-only session asked to change tokens.
+    NeedsManage,
+}
+
+/// A request within a live session, by a token that may still read tokens.
+pub struct Signed {
+    pub session: Current,
+    pub caller: Caller,
+    pub can_manage: bool,
+}
+
+impl Signed {
+    pub fn viewer(&self) -> Viewer<'_> {
+        Viewer {
+            name: &self.caller.entry.name,
+            csrf: &self.session.csrf,
+            can_manage: self.can_manage,
+        }
+    }
+
+    pub fn flash(&self, ui: &Ui) -> Option<String> {
+        ui.sessions.take_flash(&self.session.cookie)
+    }
+
+    /// Checks a posted form's CSRF secret.
+    pub fn check_form(&self, fields: &Fields) -> Result<(), Refusal> {
+        if secrets_match(fields.get("csrf"), &self.session.csrf) {
+            Ok(())
+        } else {
+            Err(Refusal::FormExpired)
+        }
+    }
+
+    /// Refuses read-only sessions a page that changes tokens.
+    pub fn must_manage(&self) -> Result<(), Refusal> {
+        if self.can_manage {
+            Ok(())
+        } else {
+            Err(Refusal::NeedsManage)
+        }
+    }
+
+    /// Checks a posted form of a page that changes tokens.
+    pub fn check_manage_form(&self, fields: &Fields) -> Result<(), Refusal> {
+        self.check_form(fields)?;
+        self.must_manage()
+    }
+
+    pub fn refuse(&self, refusal: Refusal) -> Response {
+        let (title, detail) = match refusal {
+            Refusal::FormExpired => (
+                "Form expired",
+                "This form is from an earlier session. Go back, reload the page and submit it again.",
+            ),
+            Refusal::NeedsManage => (
+                "Not allowed",
+                "Your token may read tokens but not manage them: this needs tokens:manage.",
+            ),
+        };
+        views_response(
+            StatusCode::FORBIDDEN,
+            views::problem(Some(&self.viewer()), title, detail),
+        )
+    }
+
+    /// A page for a service error outside a form.
+    pub fn failure(&self, error: &ServiceError) -> Response {
+        let (title, detail) = match error {
+            ServiceError::NotFound { .. } => (
+                "Token not found",
+                "There is no such token among those you can see.".to_owned(),
+            ),
+            other => ("Something went wrong", other.to_string()),
+        };
+        views_response(
+            error.status(),
+            views::problem(Some(&self.viewer()), title, &detail),
+        )
+    }
+}
+
+impl FromRequestParts<Arc<Ui>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, ui: &Arc<Ui>) -> Result<Self, Response> {
+        let now = ui.engine.now_ms();
+        let resumed = match cookie(&parts.headers, SESSION_COOKIE) {
+            Some(value) => ui.sessions.resume(value, now),
+            None => Err(Missing::None),
+        };
+        let session = match resumed {
+            Ok(session) => session,
+            Err(Missing::Expired) => return Err(see_other("/ui/sign-in?ended=idle")),
+            Err(Missing::None) => return Err(see_other("/ui/sign-in")),
+        };
+        match ui.engine.session_caller(&session.token_id) {
+            Ok(caller) => Ok(Self {
+                can_manage: ui.engine.may_manage_tokens(&caller),
+                session,
+                caller,
+            }),
+            Err(_) => {
+                // Revoked, expired or narrowed since sign-in: the session ends with it.
+                ui.sessions.end(&session.cookie);
+                Err(see_other("/ui/sign-in?ended=token"))
+            }
+        }
+    }
+}
+
+/// `?ended=`: why the last session ended, for the sign-in page to say.
+#[derive(serde::Deserialize)]
+pub struct SignInQuery {
+    pub ended: Option<String>,
+}
+
+pub async fn sign_in_page(
+    State(ui): UiState,
+    Query(query): Query<SignInQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(value) = cookie(&headers, SESSION_COOKIE)
+        && ui.sessions.resume(value, ui.engine.now_ms()).is_ok()
+    {
+        return see_other("/ui/tokens");
+    }
+    let notice = match query.ended.as_deref() {
+        Some("signed_out") => Some("You are signed out."),
+        Some("idle") => Some("Your session ended after a while without use. Sign in again."),
+        Some("token") => {
+            Some("Your session ended: its token is no longer valid or may no longer read tokens.")
+        }
+        _ => None,
+    };
+    sign_in_form(&headers, StatusCode::OK, None, notice)
+}
+
+fn sign_in_form(
+    headers: &HeaderMap,
+    status: StatusCode,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Response {
+    // The secret already given to this browser, if any, so that two tabs' sign-in
+    // forms both stay good.
+    let csrf = cookie(headers, SIGN_IN_COOKIE)
+        .filter(|value| value.len() == SECRET_LEN)
+        .map_or_else(session::random_secret, str::to_owned);
+    let cookie = set_cookie(SIGN_IN_COOKIE, &csrf, headers, false);
+    (status, [cookie], views::sign_in(&csrf, error, notice)).into_response()
+}
+
+pub async fn sign_in(State(ui): UiState, headers: HeaderMap, body: Bytes) -> Response {
+    let fields = Fields::parse(&body);
+    let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
+    if !secrets_match(fields.get("csrf"), expected) {
+        return sign_in_form(
+            &headers,
+            StatusCode::FORBIDDEN,
+            Some("The sign-in form had expired. Paste the token and sign in again."),
+            None,
+        );
+    }
+    let token = fields.get("token");
+    if token.is_empty() {
+        return sign_in_form(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            Some("Paste a token to sign in with."),
+            None,
+        );
+    }
+    let credential = Credential {
+        secret: token.to_owned(),
+        key_id: None,
+    };
+    let caller = match ui.engine.authenticate(&credential, None).await {
+        Ok(caller) => caller,
+        Err(error) => {
+            let message = match &error {
+                ServiceError::RateLimited { .. } => {
+                    "This token is over its rate limit; wait a moment and try again.".to_owned()
+                }
+                ServiceError::Unavailable(detail) => detail.clone(),
+                other => {
+                    format!("That token cannot sign in: {other}. Check that it was pasted whole.")
+                }
+            };
+            return sign_in_form(&headers, error.status(), Some(&message), None);
+        }
+    };
+    if !ui.engine.may_read_tokens(&caller) {
+        return sign_in_form(
+            &headers,
+            StatusCode::FORBIDDEN,
+            Some(
+                "This token may not read or manage tokens: signing in needs tokens:read or tokens:manage.",
+            ),
+            None,
+        );
+    }
+    let session = ui.sessions.open(caller.id(), ui.engine.now_ms());
+    (
+        // Appended: two `Set-Cookie` headers, where an array would keep only the last.
+        AppendHeaders([
+            set_cookie(SESSION_COOKIE, &session, &headers, false),
+            set_cookie(SIGN_IN_COOKIE, "", &headers, true),
+        ]),
+        Redirect::to("/ui/tokens"),
+    )
+        .into_response()
+}
+
+pub async fn sign_out(
+    State(ui): UiState,
+    signed: Signed,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refusal) = signed.check_form(&Fields::parse(&body)) {
+        return signed.refuse(refusal);
+    }
+    ui.sessions.end(&signed.session.cookie);
+    (
+        [set_cookie(SESSION_COOKIE, "", &headers, true)],
+        Redirect::to("/ui/sign-in?ended=signed_out"),
+    )
+        .into_response()
+}
