@@ -3,9 +3,10 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use tessera_core::record::{
-    ExpiryRequest, InputError, RateLimitSetting, ScopeGrant, TokenDraft, TokenRecord,
+    ExpiryRequest, InputError, RateLimitSetting, ScopeGrant, Status, TokenDraft, TokenRecord,
 };
 use tessera_core::timefmt::format_rfc3339;
+use tessera_store::ListQuery;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::config::rate_limit_request;
@@ -292,6 +293,56 @@ pub struct ListParams {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 100;
+
+impl ListParams {
+    /// The store query these parameters ask for, or what is wrong with them: the API's
+    /// listing and the web UI's both go through here.
+    pub fn into_query(self) -> Result<ListQuery, ServiceError> {
+        let bad = |code, detail: String| ServiceError::BadRequest { code, detail };
+        let status = self
+            .status
+            .map(|s| {
+                Status::parse(&s).ok_or_else(|| {
+                    bad(
+                        "invalid_status",
+                        format!("status {s:?} must be active, revoked or expired"),
+                    )
+                })
+            })
+            .transpose()?;
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(bad(
+                "invalid_limit",
+                format!("limit must be 1 to {MAX_PAGE}"),
+            ));
+        }
+        let after = self
+            .cursor
+            .map(|c| {
+                c.parse::<i64>().map_err(|_| {
+                    bad(
+                        "invalid_cursor",
+                        "cursor must be a next_cursor from an earlier page".into(),
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(ListQuery {
+            status,
+            owner: self.owner,
+            resource: self.resource,
+            name: self.name,
+            descendants_of: None,
+            limit,
+            after,
+            now_ms: 0,
+        })
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -5,8 +5,6 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use tessera_core::record::Status;
-use tessera_store::ListQuery;
 
 use crate::error::ServiceError;
 use crate::http::auth::{AnyToken, Authed, ManageTokens, ReadTokens};
@@ -17,9 +15,6 @@ use crate::http::problem::{ApiJson, ApiQuery, Problem};
 use crate::service::Engine;
 
 type EngineState = State<Arc<Engine>>;
-
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 100;
 
 /// Creates a token within the caller's own powers. The response is the only place
 /// the token's text ever appears.
@@ -49,46 +44,7 @@ pub async fn list(
     Authed(caller, _): Authed<ReadTokens>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<TokenList>, ServiceError> {
-    let bad = |code, detail: String| ServiceError::BadRequest { code, detail };
-    let status = params
-        .status
-        .map(|s| {
-            Status::parse(&s).ok_or_else(|| {
-                bad(
-                    "invalid_status",
-                    format!("status {s:?} must be active, revoked or expired"),
-                )
-            })
-        })
-        .transpose()?;
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(bad(
-            "invalid_limit",
-            format!("limit must be 1 to {MAX_PAGE}"),
-        ));
-    }
-    let after = params
-        .cursor
-        .map(|c| {
-            c.parse::<i64>().map_err(|_| {
-                bad(
-                    "invalid_cursor",
-                    "cursor must be a next_cursor from an earlier page".into(),
-                )
-            })
-        })
-        .transpose()?;
-    let query = ListQuery {
-        status,
-        owner: params.owner,
-        resource: params.resource,
-        name: params.name,
-        descendants_of: None,
-        limit,
-        after,
-        now_ms: 0,
-    };
+    let query = params.into_query()?;
     let page = engine.list(&caller, query).await?;
     let now = engine.now_ms();
     Ok(Json(TokenList {

@@ -89,7 +89,7 @@ impl FieldError {
     }
 
     /// The form field a core input error is about.
-    pub fn from_input(error: &InputError) -> Self {
+    fn from_input(error: &InputError) -> Self {
         let field = match error.field {
             "name" => "name",
             "description" => "description",

@@ -5,10 +5,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use tessera_core::record::{Status, TokenDraft};
-use tessera_store::ListQuery;
+use tessera_core::record::TokenDraft;
 
 use crate::error::ServiceError;
+use crate::http::dto::ListParams;
 use crate::service::Engine;
 use crate::ui::form::{FieldError, Fields, TokenForm};
 use crate::ui::guard::{see_other, views_response};
@@ -36,35 +36,18 @@ pub async fn list(
         );
         views_response(status, markup)
     };
-    let status = match filters.status.as_str() {
-        "" => None,
-        text => match Status::parse(text) {
-            Some(status) => Some(status),
-            None => return refused(StatusCode::BAD_REQUEST, "Choose a status from the list."),
-        },
-    };
-    let after = match filters.cursor.as_str() {
-        "" => None,
-        text => match text.parse::<i64>() {
-            Ok(cursor) => Some(cursor),
-            Err(_) => {
-                return refused(
-                    StatusCode::BAD_REQUEST,
-                    "That page link is broken; start from the first page.",
-                );
-            }
-        },
-    };
     let non_empty = |text: &str| (!text.is_empty()).then(|| text.to_owned());
-    let query = ListQuery {
-        status,
+    let params = ListParams {
+        status: non_empty(&filters.status),
         owner: non_empty(&filters.owner),
         resource: non_empty(&filters.resource),
         name: non_empty(&filters.name),
-        descendants_of: None,
-        limit: PAGE_SIZE,
-        after,
-        now_ms: 0,
+        limit: Some(PAGE_SIZE),
+        cursor: non_empty(&filters.cursor),
+    };
+    let query = match params.into_query() {
+        Ok(query) => query,
+        Err(error) => return refused(error.status(), &error.to_string()),
     };
     match ui.engine.list(&signed.caller, query).await {
         Ok(listing) => {

@@ -126,7 +126,7 @@ impl Filters {
     }
 }
 
-pub fn when(ms: Option<i64>, none: &str) -> String {
+fn when(ms: Option<i64>, none: &str) -> String {
     match ms {
         // `2026-01-31T18:00:00Z` as `2026-01-31 18:00 UTC`.
         Some(ms) => {
