@@ -1,7 +1,7 @@
 //! Errors as RFC 9457 `application/problem+json`, mapped from [`ServiceError`] in this
 //! one place, and the JSON body extractor whose rejections become problems too.
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -218,26 +218,29 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Form::<T>::from_request(request, state).await {
             Ok(axum::Form(value)) => Ok(Self(value)),
-            Err(rejection) => {
-                let status = rejection.status();
-                let (status, code, detail) = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-                    (
-                        status,
-                        "unsupported_media_type",
-                        "send the body as `Content-Type: application/x-www-form-urlencoded`, e.g. token=...".to_owned(),
-                    )
-                } else {
-                    (
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request",
-                        format!(
-                            "the form does not fit this endpoint: {}",
-                            rejection.body_text()
-                        ),
-                    )
-                };
-                Err(respond(problem(status, code, detail), &[]))
-            }
+            Err(rejection) => Err(form_problem(rejection)),
         }
     }
+}
+
+fn form_problem(rejection: FormRejection) -> Response {
+    let status = rejection.status();
+    let (status, code, detail) = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        (
+            status,
+            "unsupported_media_type",
+            "send the body as `Content-Type: application/x-www-form-urlencoded`, e.g. token=..."
+                .to_owned(),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!(
+                "the form does not fit this endpoint: {}",
+                rejection.body_text()
+            ),
+        )
+    };
+    respond(problem(status, code, detail), &[])
 }
