@@ -94,7 +94,7 @@ impl<'a> Presented<'a> {
     /// no lookup, so typos and random guesses never reach the index.
     pub fn parse(prefix: &TokenPrefix, text: &'a str) -> Option<Self> {
         let body = text.strip_prefix(prefix.as_str())?.strip_prefix('_')?;
-        if body.len() != RANDOM_LEN + CHECKSUM_LEN || !body.bytes().all(base62::is_digit) {
+        if body.len() != RANDOM_LEN + CHECKSUM_LEN || !base62::all_digits(body.as_bytes()) {
             return None;
         }
         let (random, checksum) = body.split_at(RANDOM_LEN);
