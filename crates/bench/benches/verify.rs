@@ -49,6 +49,10 @@ fn two_cores(b: &mut Bencher<'_>, probes: &[Probe], each: impl Fn(&Probe) + Sync
     });
 }
 
+/// The allocator the `tessera` binary runs on, so the index is laid out as in production.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn verify(verifier: &Verifier, probe: &Probe) {
     black_box(verifier.check(black_box(&probe.secret), &probe.need, NOW_MS));
 }

@@ -99,10 +99,7 @@ impl Engine {
         let error = match (checked.verdict.code, checked.verdict.rate) {
             (Code::Valid, _) => {
                 return Ok(Allowed {
-                    identity: Some(Caller {
-                        slot: checked.slot,
-                        entry: checked.entry,
-                    }),
+                    identity: Some(Caller { slot: checked.slot }),
                     rate,
                 });
             }
@@ -138,10 +135,10 @@ impl Engine {
 }
 
 fn rate_report(checked: &Checked) -> Option<RateReport> {
-    let limit = checked.entry.grant.rate_limit?;
+    let limit = checked.entry().grant.rate_limit?;
     let decision = checked.verdict.rate?;
     let policy = checked
-        .entry
+        .entry()
         .rate_profile
         .as_deref()
         .unwrap_or("token")

@@ -42,11 +42,11 @@ impl std::fmt::Debug for Credential {
     }
 }
 
-/// The token a request was made with, once authenticated.
+/// The token a request was made with, as it was when the request authenticated
+/// (see `Engine::current_manager` for the token as it is now).
 #[derive(Clone)]
 pub struct Caller {
     pub slot: Arc<Slot>,
-    pub entry: Arc<Entry>,
 }
 
 impl Caller {
@@ -54,8 +54,12 @@ impl Caller {
         self.slot.id()
     }
 
+    pub fn entry(&self) -> &Entry {
+        self.slot.entry()
+    }
+
     pub fn is_admin(&self) -> bool {
-        self.entry.is_admin
+        self.entry().is_admin
     }
 }
 
@@ -286,7 +290,7 @@ impl Engine {
         match shared.check(slot.id(), &limit).await {
             Ok(decision) => self
                 .index()
-                .settle(slot, entry, Verdict::rated(decision, None), now),
+                .settle(slot, Verdict::rated(decision, None), now),
             Err(_) => {
                 self.metrics.rate_limiter_failures.increment();
                 match self.config.redis_failure {
@@ -303,7 +307,7 @@ impl Engine {
                             retry_after_ms: wait_ms,
                         };
                         self.index()
-                            .settle(slot, entry, Verdict::rated(refused, None), now)
+                            .settle(slot, Verdict::rated(refused, None), now)
                     }
                 }
             }
@@ -342,10 +346,7 @@ impl Engine {
             }
             (code, _) => return Err(ServiceError::InvalidToken { code }),
         };
-        Ok(Caller {
-            slot: checked.slot,
-            entry: checked.entry,
-        })
+        Ok(Caller { slot: checked.slot })
     }
 
     fn policy(&self) -> Policy<'_> {
@@ -362,8 +363,9 @@ impl Engine {
     /// manager. A caller revoked, expired or narrowed since it authenticated cannot act
     /// with its old powers (and a revocation, which walks only the descendants that
     /// exist, cannot miss a token it was still creating).
-    fn current_manager(&self, caller: &Caller) -> Result<Arc<Entry>, ServiceError> {
-        let current = caller.slot.entry();
+    fn current_manager(&self, caller: &Caller) -> Result<Arc<Slot>, ServiceError> {
+        let slot = self.index().current(&caller.slot);
+        let current = slot.entry();
         if current.is_revoked() {
             return Err(ServiceError::InvalidToken {
                 code: Code::Revoked,
@@ -378,10 +380,10 @@ impl Engine {
                 code: Code::Expired,
             });
         }
-        if !self.holds(&current, TOKENS_MANAGE) {
+        if !self.holds(current, TOKENS_MANAGE) {
             return Err(ServiceError::needs_scope(TOKENS_MANAGE));
         }
-        Ok(current)
+        Ok(slot)
     }
 
     /// Bounds a token's settings by its parent (the token that created it, as it is
@@ -444,8 +446,9 @@ impl Engine {
         let caller = caller.clone();
         to_completion(async move {
             let _order = engine.writes.lock().await;
-            let parent = engine.current_manager(&caller)?;
-            engine.bound_by_parent(&parent, &mut settings, rate_limit_given)?;
+            let manager = engine.current_manager(&caller)?;
+            let parent = manager.entry();
+            engine.bound_by_parent(parent, &mut settings, rate_limit_given)?;
             let (record, secret) = engine.new_record(settings, Some(caller.id().to_owned()), false);
             let basis = Basis {
                 parent: Some(parent.seq),
@@ -606,19 +609,17 @@ impl Engine {
                     detail: "this token is revoked and cannot be changed; create a new one".into(),
                 });
             }
-            let parent = match &record.parent_id {
-                Some(parent_id) if !record.is_admin => {
-                    engine.index().by_id(parent_id).map(|p| p.entry())
-                }
+            let parent_slot = match &record.parent_id {
+                Some(parent_id) if !record.is_admin => engine.index().by_id(parent_id),
                 _ => None,
             };
-            let Some(parent) = parent else {
+            let Some(parent) = parent_slot.as_deref().map(Slot::entry) else {
                 return Err(admin_untouchable());
             };
             let mut draft = record.settings.to_draft();
             change(&mut draft)?;
             let mut settings = Settings::validate(draft, &engine.policy(), Omitted::Complete)?;
-            engine.bound_by_parent(&parent, &mut settings, true)?;
+            engine.bound_by_parent(parent, &mut settings, true)?;
             engine.ensure_covers_descendants(
                 &id,
                 &Grant::of(&settings, engine.index().catalogue()),
@@ -669,7 +670,7 @@ impl Engine {
         let entry = slot.entry();
         match tessera_core::verify::standing(&entry.grant, entry.is_revoked(), self.clock.now_ms())
         {
-            Code::Valid => Ok(Caller { slot, entry }),
+            Code::Valid => Ok(Caller { slot }),
             standing => Err(standing),
         }
     }
@@ -694,12 +695,12 @@ impl Engine {
 
     /// Whether `caller` holds `tokens:manage`.
     pub fn may_manage_tokens(&self, caller: &Caller) -> bool {
-        self.holds(&caller.entry, TOKENS_MANAGE)
+        self.holds(caller.entry(), TOKENS_MANAGE)
     }
 
     /// Whether `caller` may see tokens: `tokens:read`, or `tokens:manage`.
     pub fn may_read_tokens(&self, caller: &Caller) -> bool {
-        self.holds(&caller.entry, TOKENS_READ) || self.holds(&caller.entry, TOKENS_MANAGE)
+        self.holds(caller.entry(), TOKENS_READ) || self.holds(caller.entry(), TOKENS_MANAGE)
     }
 
     /// Whether a token holds one of tessera's own scopes.

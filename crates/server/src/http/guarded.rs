@@ -36,9 +36,14 @@ pub fn set_identity(
     let (id, name, owner, scopes) = match identity {
         Some(caller) => (
             caller.id().to_owned(),
-            caller.entry.name.to_string(),
-            caller.entry.owner.as_deref().unwrap_or_default().to_owned(),
-            catalogue.names_in(&caller.entry.grant.scopes).join(" "),
+            caller.entry().name.to_string(),
+            caller
+                .entry()
+                .owner
+                .as_deref()
+                .unwrap_or_default()
+                .to_owned(),
+            catalogue.names_in(&caller.entry().grant.scopes).join(" "),
         ),
         None => Default::default(),
     };

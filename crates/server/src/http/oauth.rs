@@ -73,7 +73,7 @@ pub async fn introspect(
     let Some(token) = engine.introspect(&form.token) else {
         return Json(inactive);
     };
-    let (id, entry) = (token.id().to_owned(), token.entry);
+    let (id, entry) = (token.id().to_owned(), token.entry());
     Json(Introspection {
         active: true,
         scope: Some(

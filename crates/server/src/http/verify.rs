@@ -40,7 +40,7 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse {
         rate_limit: None,
     };
     if let Some(checked) = &outcome.checked {
-        let entry = &checked.entry;
+        let entry = checked.entry();
         let (scopes, access) = entry.scopes.fields();
         answer.token_id = Some(checked.slot.id().to_owned());
         answer.name = Some(entry.name.to_string());
