@@ -10,8 +10,7 @@
 //! there: one dependent memory access fewer than a slot pointing to a separate
 //! settings snapshot, which at a million tokens and more is a cache miss saved on
 //! every check. An edit builds a new slot and swaps it into the tables under their
-//! write locks; the rate-limit state and the unwritten uses move to it (see
-//! [`TokenIndex::apply`]).
+//! write locks, and the rate-limit state moves to it (see [`Slot::succeeded_by`]).
 //!
 //! Each slot carries the change number of the write it came from, and a slot only
 //! ever replaces an older one. Two writers feed the index (this node's own writes,
