@@ -139,6 +139,24 @@ impl Browser {
         }
     }
 
+    /// Waits until the element with this id has the focus: Chromium applies
+    /// `autofocus` at its next rendering update, which may come after the load event.
+    async fn wait_for_focus(&self, id: &str) {
+        let started = std::time::Instant::now();
+        loop {
+            let focused = self.script("return document.activeElement.id").await;
+            if focused == Value::String(id.to_owned()) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "#{id} never got the focus on {}; {focused} has it",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn script(&self, script: &str) -> Value {
         self.client
             .execute(script, vec![])
@@ -230,10 +248,7 @@ async fn an_admin_signs_in_creates_edits_and_revokes_a_token_in_the_browser() {
             .as_deref(),
         Some("deploys from CI; kept on a failed submit")
     );
-    assert_eq!(
-        browser.script("return document.activeElement.id").await,
-        "error-summary"
-    );
+    browser.wait_for_focus("error-summary").await;
     browser.shot("05-create-refused").await;
 
     // Create: scopes by category (a whole category, and one scope), a resource, a
@@ -417,10 +432,7 @@ async fn a_manager_sees_only_its_own_subtree_and_an_idle_session_ends() {
     // Signing in by keyboard alone: the token field has the focus, Enter submits.
     let browser = Browser::open(&app).await;
     browser.goto("/ui").await;
-    assert_eq!(
-        browser.script("return document.activeElement.id").await,
-        "token"
-    );
+    browser.wait_for_focus("token").await;
     let focused = browser
         .client
         .active_element()
