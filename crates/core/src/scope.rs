@@ -261,12 +261,12 @@ impl ScopeCatalogue {
     }
 
     /// The names in `set`, in catalogue order.
-    pub fn names_in(&self, set: &ScopeSet) -> Vec<String> {
+    pub fn names_in(&self, set: &ScopeSet) -> Vec<&str> {
         self.defs
             .iter()
             .enumerate()
             .filter(|(bit, _)| set.contains_bit(*bit))
-            .map(|(_, def)| def.name.clone())
+            .map(|(_, def)| def.name.as_str())
             .collect()
     }
 }

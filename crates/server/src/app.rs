@@ -2,6 +2,7 @@
 //! shared PostgreSQL database), the pepper, the engine, the listeners and the
 //! background tasks (usage writer, change follower).
 
+use std::convert::Infallible;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -10,7 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
+use axum::serve::{Listener, ListenerExt};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
 use tessera_core::clock::Clock;
 use tessera_core::token::{Pepper, SecretToken};
 use tessera_store::{PostgresStore, SqliteStore, TokenStore};
@@ -18,6 +23,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::http::front::{ApiFront, ConnectedRouter};
 use crate::limiter::SharedLimiter;
 use crate::service::Engine;
 
@@ -217,7 +223,7 @@ impl Server {
         };
         let gateway_addr = gateway.as_ref().map(|(_, addr, _)| *addr);
         let (shutdown, stopped) = watch::channel(false);
-        let app = crate::http::router(Arc::clone(&engine));
+        let api_front = ApiFront::new(Arc::clone(&engine));
         let serving_engine = Arc::clone(&engine);
         let task = tokio::spawn(async move {
             let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
@@ -234,10 +240,18 @@ impl Server {
                     stopped.clone(),
                 ))
             });
-            let api = serve_until(listener, app, stopped.clone());
+            let api = serve_until(listener, |_| api_front.clone(), stopped.clone());
             match gateway {
-                Some((listener, _, app)) => {
-                    tokio::join!(api, serve_until(listener, app, stopped));
+                Some((listener, _, router)) => {
+                    let gateway = serve_until(
+                        listener,
+                        |client| ConnectedRouter {
+                            router: router.clone(),
+                            client,
+                        },
+                        stopped,
+                    );
+                    tokio::join!(api, gateway);
                 }
                 None => api.await,
             }
@@ -308,28 +322,47 @@ async fn bind(
     Ok((listener, bound))
 }
 
-/// Serves `app` until `stop` turns true, then finishes the requests under way.
-async fn serve_until(
+/// Serves HTTP/1.1 on `listener` until `stop` turns true, then finishes the requests
+/// under way. `service_for` gives each connection its service, knowing the client.
+async fn serve_until<S>(
     listener: tokio::net::TcpListener,
-    app: axum::Router,
+    service_for: impl Fn(SocketAddr) -> S,
     mut stop: watch::Receiver<bool>,
-) {
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+) where
+    S: hyper::service::Service<
+            hyper::Request<Incoming>,
+            Response = axum::response::Response,
+            Error = Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     // Answers are small and each one ends an exchange: send them at once, not after
     // Nagle's algorithm waits for more.
-    let listener = listener.tap_io(|stream| {
+    let mut listener = listener.tap_io(|stream| {
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
     });
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        })
-        .await;
-    if let Err(error) = served {
-        tracing::error!(%error, "a listener stopped with an error");
+    let connections = GracefulShutdown::new();
+    loop {
+        // axum's `accept` retries what a busy server can recover from (such as
+        // running out of file descriptors) after a pause.
+        let (stream, client) = tokio::select! {
+            accepted = Listener::accept(&mut listener) => accepted,
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        };
+        let connection =
+            http1::Builder::new().serve_connection(TokioIo::new(stream), service_for(client));
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "a connection ended with an error");
+            }
+        });
     }
+    drop(listener);
+    connections.shutdown().await;
 }
 
 /// Writes usage counts every `period`, off the request path, until told to stop. A

@@ -7,10 +7,13 @@
 //! `X-Forwarded-Uri` (Traefik, Caddy). Half a pair, two pairs that disagree, or no
 //! pair at all is refused: guessing would let a client's own headers pick the route.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ServiceError;
@@ -47,10 +50,13 @@ const FORWARDED: (HeaderName, HeaderName) = (
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 429, body = Problem)),
     security(("token" = [])))]
 pub async fn authz(State(engine): State<Arc<Engine>>, request: Request) -> Response {
-    // The request itself rather than `Method`, `Uri` and `HeaderMap` extractors,
-    // which would each copy their part: this runs before every guarded request.
     let (parts, _) = request.into_parts();
-    let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
+    answer(&engine, &parts).await
+}
+
+/// The forward-auth answer to a call; [`crate::http::front`] calls it directly.
+pub async fn answer(engine: &Engine, call: &Parts) -> Response {
+    let headers = &call.headers;
     let style = DenyStyle {
         basic_challenge: false,
         rate_limited_as: headers
@@ -59,32 +65,34 @@ pub async fn authz(State(engine): State<Arc<Engine>>, request: Request) -> Respo
             .and_then(|v| v.trim().parse::<StatusCode>().ok())
             .filter(|s| s.is_client_error()),
     };
-    let (method, target) = match guarded_request(method, uri, headers) {
+    let (method, target) = match guarded_request(&call.method, &call.uri, headers) {
         Ok(found) => found,
         Err(error) => return error.into_response(),
     };
     match engine
-        .guard(&method, &target, credentials::from_headers(headers))
+        .guard(method, &target, credentials::from_headers(headers))
         .await
     {
         Ok(allowed) => {
-            let mut response = StatusCode::OK.into_response();
+            let mut response = Response::new(Body::empty());
             let out = response.headers_mut();
+            out.reserve(8);
             guarded::set_identity(out, allowed.identity.as_ref(), engine.index().catalogue());
             guarded::set_rate(out, allowed.rate.as_ref());
-            out.insert(guarded::STATUS, StatusCode::OK.as_u16().into());
+            out.insert(guarded::STATUS, HeaderValue::from_static("200"));
             response
         }
         Err(denied) => guarded::deny(denied, style),
     }
 }
 
-/// The method and request target being guarded.
-fn guarded_request(
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-) -> Result<(String, String), ServiceError> {
+/// The method and request target being guarded, borrowed from the call where it
+/// can be: this runs before every guarded request.
+fn guarded_request<'a>(
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+) -> Result<(&'a str, Cow<'a, str>), ServiceError> {
     let original = pair(headers, &ORIGINAL)?;
     let forwarded = pair(headers, &FORWARDED)?;
     if let Some(path) = uri
@@ -100,16 +108,16 @@ fn guarded_request(
             )));
         }
         let target = match uri.query() {
-            Some(query) => format!("{path}?{query}"),
-            None => path.to_owned(),
+            Some(query) => Cow::Owned(format!("{path}?{query}")),
+            None => Cow::Borrowed(path),
         };
-        return Ok((method.as_str().to_owned(), target));
+        return Ok((method.as_str(), target));
     }
     match (original, forwarded) {
         (Some(a), Some(b)) if a != b => Err(bad(
             "X-Original-* and X-Forwarded-* name different requests; have the proxy send one pair",
         )),
-        (Some(found), _) | (None, Some(found)) => Ok(found),
+        (Some((method, uri)), _) | (None, Some((method, uri))) => Ok((method, Cow::Borrowed(uri))),
         (None, None) => Err(ServiceError::BadRequest {
             code: "missing_forwarded_request",
             detail: format!(
@@ -120,17 +128,17 @@ fn guarded_request(
 }
 
 /// A method + URI header pair: both, or neither.
-fn pair(
-    headers: &HeaderMap,
+fn pair<'a>(
+    headers: &'a HeaderMap,
     (method, uri): &(HeaderName, HeaderName),
-) -> Result<Option<(String, String)>, ServiceError> {
-    let one = |name: &HeaderName| -> Result<Option<String>, ServiceError> {
+) -> Result<Option<(&'a str, &'a str)>, ServiceError> {
+    let one = |name: &HeaderName| -> Result<Option<&'a str>, ServiceError> {
         let mut values = headers.get_all(name).iter();
         match (values.next(), values.next()) {
             (None, _) => Ok(None),
             (Some(value), None) => value
                 .to_str()
-                .map(|v| Some(v.trim().to_owned()))
+                .map(|v| Some(v.trim()))
                 .map_err(|_| bad(&format!("{name} is not readable text"))),
             (Some(_), Some(_)) => Err(bad(&format!("{name} appears more than once"))),
         }
@@ -171,6 +179,7 @@ mod tests {
             &uri.parse().unwrap(),
             &headers(pairs),
         )
+        .map(|(method, target)| (method.to_owned(), target.into_owned()))
         .map_err(|e| e.to_string())
     }
 

@@ -372,16 +372,18 @@ pub struct RateLimitState {
 }
 
 /// Always `200`; `valid` and `code` say the outcome. Details only when the token exists.
+///
+/// Borrowed from the index where it can be: this answers every `/v1/verify`.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VerifyResponse {
+pub struct VerifyResponse<'a> {
     pub valid: bool,
     /// `VALID`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `FORBIDDEN` or `RATE_LIMITED`.
-    pub code: String,
-    pub token_id: Option<String>,
-    pub name: Option<String>,
-    pub owner: Option<String>,
+    pub code: &'static str,
+    pub token_id: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub owner: Option<&'a str>,
     #[schema(value_type = Option<Object>)]
-    pub meta: Option<Map<String, Value>>,
+    pub meta: Option<&'a Map<String, Value>>,
     pub scopes: Option<Vec<String>>,
     pub access: Option<String>,
     pub resources: Option<Vec<String>>,

@@ -2,6 +2,9 @@
 //! identity headers for the API behind, rate-limit fields for the client, and the
 //! denials with their challenges.
 
+use std::fmt::Write as _;
+
+use axum::body::Bytes;
 use axum::http::header::{HeaderName, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,42 +36,50 @@ pub fn set_identity(
     identity: Option<&Caller>,
     catalogue: &ScopeCatalogue,
 ) {
-    let (id, name, owner, scopes) = match identity {
-        Some(caller) => (
-            caller.id().to_owned(),
-            caller.entry().name.to_string(),
-            caller
-                .entry()
-                .owner
-                .as_deref()
-                .unwrap_or_default()
-                .to_owned(),
-            catalogue.names_in(&caller.entry().grant.scopes).join(" "),
-        ),
-        None => Default::default(),
+    let Some(caller) = identity else {
+        for header in [TOKEN_ID, TOKEN_NAME, OWNER, SCOPES] {
+            headers.insert(header, HeaderValue::from_static(""));
+        }
+        return;
     };
-    for (header, value) in [
-        (TOKEN_ID, id),
-        (TOKEN_NAME, name),
-        (OWNER, owner),
-        (SCOPES, scopes),
-    ] {
-        headers.insert(header, header_text(&value));
-    }
+    let entry = caller.entry();
+    headers.insert(TOKEN_ID, header_text(caller.id()));
+    headers.insert(TOKEN_NAME, header_text(&entry.name));
+    headers.insert(
+        OWNER,
+        header_text(entry.owner.as_deref().unwrap_or_default()),
+    );
+    // Scope names are plain ASCII: the joined text becomes the value without a copy.
+    let scopes = catalogue.names_in(&entry.grant.scopes).join(" ");
+    headers.insert(
+        SCOPES,
+        HeaderValue::from_maybe_shared(Bytes::from(scopes))
+            .unwrap_or_else(|_| HeaderValue::from_static("")),
+    );
 }
 
 /// Free text as a header value: bytes outside printable ASCII, and `%`, are
 /// percent-encoded, so names in any script survive every proxy unchanged.
 fn header_text(text: &str) -> HeaderValue {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.trim().bytes() {
-        if (b' '..=b'~').contains(&byte) && byte != b'%' {
+    let text = text.trim();
+    let plain = |byte: u8| (b' '..=b'~').contains(&byte) && byte != b'%';
+    // Most names and owners are plain already: one copy, straight into the value.
+    if text.bytes().all(plain)
+        && let Ok(value) = HeaderValue::from_str(text)
+    {
+        return value;
+    }
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if plain(byte) {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            // Writing to a String cannot fail.
+            let _ = write!(out, "%{byte:02X}");
         }
     }
-    HeaderValue::from_str(&out).unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_maybe_shared(Bytes::from(out))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// Adds `RateLimit-Policy` and `RateLimit` when the token has a rate limit.

@@ -19,6 +19,7 @@ pub mod authz;
 pub mod compat;
 pub mod credentials;
 pub mod dto;
+pub mod front;
 pub mod guarded;
 pub mod meta;
 pub mod oauth;
@@ -28,6 +29,8 @@ pub mod verify;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub const VERIFY_PATH: &str = "/v1/verify";
 
 pub fn router(engine: Arc<Engine>) -> Router {
     let api = Router::new()
@@ -42,7 +45,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 .patch(tokens::update)
                 .delete(tokens::revoke),
         )
-        .route("/v1/verify", post(verify::verify))
+        .route(VERIFY_PATH, post(verify::verify))
         .route(authz::AUTHZ_PATH, any(authz::authz))
         .route("/v1/authz/{*path}", any(authz::authz))
         .route("/v1/introspect", post(oauth::introspect))
@@ -67,18 +70,22 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(ui)
 }
 
+/// True when requests are logged (one line each, at debug level). Below that (the
+/// default, info), the trace layer would still time, wrap and classify every request
+/// to log nothing, so it is left out; the log filter is set once, before the
+/// listeners start.
+pub fn request_logging() -> bool {
+    tracing::enabled!(Level::DEBUG)
+        || tracing::enabled!(target: "tower_http::trace::on_response", Level::DEBUG)
+}
+
 /// Request logging that names routes, never raw paths, and a panic guard that
 /// answers 500 without echoing the panic (it could hold anything).
 pub fn with_logging_and_panic_guard<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     surface: &'static str,
 ) -> Router<S> {
-    // Request logging is debug-level. Below that (the default, info), the layer
-    // would still time, wrap and classify every request to log nothing, so it is
-    // left out; the log filter is set once, before the routers are built.
-    let logging = tracing::enabled!(Level::DEBUG)
-        || tracing::enabled!(target: "tower_http::trace::on_response", Level::DEBUG);
-    let router = if logging {
+    let router = if request_logging() {
         router.layer(
             TraceLayer::new_for_http()
                 .make_span_with(move |request: &Request| {
@@ -97,15 +104,18 @@ pub fn with_logging_and_panic_guard<S: Clone + Send + Sync + 'static>(
         router
     };
     router.layer(CatchPanicLayer::custom(
-        |_panic: Box<dyn std::any::Any + Send>| {
-            tracing::error!("a request handler panicked");
-            problem::route_problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the server failed on this request; nothing was changed".into(),
-            )
-        },
+        |_panic: Box<dyn std::any::Any + Send>| panic_response(),
     ))
+}
+
+/// The answer to a request whose handler panicked.
+pub fn panic_response() -> Response {
+    tracing::error!("a request handler panicked");
+    problem::route_problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the server failed on this request; nothing was changed".into(),
+    )
 }
 
 async fn not_found() -> Response {

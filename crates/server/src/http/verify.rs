@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use tessera_core::verify::Code;
 
 use crate::error::ServiceError;
@@ -19,16 +20,17 @@ pub async fn verify(
     State(engine): State<Arc<Engine>>,
     Authed(_caller, _): Authed<VerifyTokens>,
     ApiJson(body): ApiJson<VerifyRequest>,
-) -> Result<Json<VerifyResponse>, ServiceError> {
+) -> Result<Response, ServiceError> {
     let need = engine.requirement(body.scopes.as_deref(), body.resource.as_deref())?;
-    Ok(Json(response(&engine.check(&body.token, &need).await)))
+    let outcome = engine.check(&body.token, &need).await;
+    Ok(Json(response(&outcome)).into_response())
 }
 
 /// The verify answer for an outcome; identity details only when the token exists.
-pub fn response(outcome: &CheckOutcome) -> VerifyResponse {
+pub fn response(outcome: &CheckOutcome) -> VerifyResponse<'_> {
     let mut answer = VerifyResponse {
         valid: outcome.code == Code::Valid,
-        code: outcome.code.as_str().to_owned(),
+        code: outcome.code.as_str(),
         token_id: None,
         name: None,
         owner: None,
@@ -42,10 +44,10 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse {
     if let Some(checked) = &outcome.checked {
         let entry = checked.entry();
         let (scopes, access) = entry.scopes.fields();
-        answer.token_id = Some(checked.slot.id().to_owned());
-        answer.name = Some(entry.name.to_string());
-        answer.owner = entry.owner.as_deref().map(str::to_owned);
-        answer.meta = entry.meta.as_deref().cloned();
+        answer.token_id = Some(checked.slot.id());
+        answer.name = Some(&entry.name);
+        answer.owner = entry.owner.as_deref();
+        answer.meta = entry.meta.as_deref();
         answer.scopes = scopes;
         answer.access = access;
         answer.resources = entry.grant.resources.texts();
