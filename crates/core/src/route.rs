@@ -11,6 +11,7 @@
 //! percent-encoding or a path that is not UTF-8 is refused outright, so no spelling
 //! of a path can match a rule that the path's plain form would not.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -101,11 +102,13 @@ pub struct RouteTable {
 }
 
 /// A request as the guard sees it: method, decoded path segments, decoded query.
+/// Borrowed from the request where no decoding was needed, as in most requests:
+/// this is parsed before every guarded request.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestTarget {
-    method: String,
-    segments: Vec<String>,
-    query: Vec<(String, String)>,
+pub struct RequestTarget<'a> {
+    method: &'a str,
+    segments: Vec<Cow<'a, str>>,
+    query: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 /// Why a request target was refused. The messages never quote the target: a path
@@ -146,10 +149,10 @@ pub enum Resolution<'a> {
     Unmatched(Unmatched),
 }
 
-impl RequestTarget {
+impl<'a> RequestTarget<'a> {
     /// Checks and decodes a method and a request target (`/path?query`, or an
     /// absolute `http://host/path?query`, whose path alone is kept).
-    pub fn parse(method: &str, uri: &str) -> Result<Self, TargetError> {
+    pub fn parse(method: &'a str, uri: &'a str) -> Result<Self, TargetError> {
         if !is_method(method) {
             return Err(TargetError::BadMethod);
         }
@@ -188,14 +191,14 @@ impl RequestTarget {
             pairs.push((decode(key, true)?, decode(value, true)?));
         }
         Ok(Self {
-            method: method.to_owned(),
+            method,
             segments,
             query: pairs,
         })
     }
 
     pub fn method(&self) -> &str {
-        &self.method
+        self.method
     }
 }
 
@@ -224,7 +227,10 @@ fn is_method(method: &str) -> bool {
 /// Strict percent-decoding. Written here rather than taken from `percent-encoding`,
 /// which passes malformed escapes through unchanged: a guard must refuse them, since
 /// the server behind it may read them differently. In a query, `+` is a space.
-fn decode(text: &str, plus_is_space: bool) -> Result<String, TargetError> {
+fn decode(text: &str, plus_is_space: bool) -> Result<Cow<'_, str>, TargetError> {
+    if !text.contains('%') && !(plus_is_space && text.contains('+')) {
+        return Ok(Cow::Borrowed(text));
+    }
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -251,7 +257,9 @@ fn decode(text: &str, plus_is_space: bool) -> Result<String, TargetError> {
             }
         }
     }
-    String::from_utf8(out).map_err(|_| TargetError::NotUtf8)
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| TargetError::NotUtf8)
 }
 
 impl RouteTable {
@@ -376,9 +384,9 @@ impl Route {
     }
 
     /// The captured segments when the request matches this rule.
-    fn matches(&self, target: &RequestTarget) -> Option<Vec<(&str, String)>> {
+    fn matches<'t>(&self, target: &'t RequestTarget) -> Option<Vec<(&str, Cow<'t, str>)>> {
         if let Methods::Only(list) = &self.methods
-            && !list.contains(&target.method)
+            && !list.iter().any(|method| method == target.method)
         {
             return None;
         }
@@ -401,7 +409,10 @@ impl Route {
             }
         }
         if let Some(name) = &self.rest {
-            captures.push((name.as_str(), target.segments[fixed..].join("/")));
+            captures.push((
+                name.as_str(),
+                Cow::Owned(target.segments[fixed..].join("/")),
+            ));
         }
         for (key, value) in &self.query {
             let mut found = target.query.iter().filter(|(k, _)| k == key);
@@ -414,7 +425,7 @@ impl Route {
         Some(captures)
     }
 
-    fn resource_for(&self, captures: &[(&str, String)]) -> Result<Option<Resource>, ()> {
+    fn resource_for(&self, captures: &[(&str, Cow<'_, str>)]) -> Result<Option<Resource>, ()> {
         let Some(pieces) = &self.resource else {
             return Ok(None);
         };
@@ -426,7 +437,7 @@ impl Route {
                     let value = captures
                         .iter()
                         .find(|(n, _)| n == name)
-                        .map(|(_, v)| v.as_str())
+                        .map(|(_, v)| v.as_ref())
                         .ok_or(())?;
                     text.push_str(value);
                 }
