@@ -228,7 +228,8 @@ fn is_method(method: &str) -> bool {
 /// which passes malformed escapes through unchanged: a guard must refuse them, since
 /// the server behind it may read them differently. In a query, `+` is a space.
 fn decode(text: &str, plus_is_space: bool) -> Result<Cow<'_, str>, TargetError> {
-    if !text.contains('%') && !(plus_is_space && text.contains('+')) {
+    let needs_decoding = text.contains('%') || (plus_is_space && text.contains('+'));
+    if !needs_decoding {
         return Ok(Cow::Borrowed(text));
     }
     let bytes = text.as_bytes();

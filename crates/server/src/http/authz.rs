@@ -25,14 +25,50 @@ use crate::service::Engine;
 /// The path forward-auth answers on; anything after it is the guarded path.
 pub const AUTHZ_PATH: &str = "/v1/authz";
 
-const ORIGINAL: (HeaderName, HeaderName) = (
+/// The headers that describe the guarded request: nginx's pair, then the pair of
+/// Traefik and Caddy.
+const DESCRIBING: [HeaderName; 4] = [
     HeaderName::from_static("x-original-method"),
     HeaderName::from_static("x-original-uri"),
-);
-const FORWARDED: (HeaderName, HeaderName) = (
     HeaderName::from_static("x-forwarded-method"),
     HeaderName::from_static("x-forwarded-uri"),
-);
+];
+
+/// How often a header appeared.
+#[derive(Clone, Copy, Default)]
+enum Seen<'a> {
+    #[default]
+    Absent,
+    Once(&'a HeaderValue),
+    Repeated,
+}
+
+/// The headers forward-auth reads, gathered in one pass over the call's headers:
+/// a hashed lookup for each name, most of them absent, costs more than the pass,
+/// and this runs before every guarded request.
+#[derive(Default)]
+struct ProxyHeaders<'a> {
+    /// In the order of [`DESCRIBING`].
+    describing: [Seen<'a>; 4],
+    rate_limited_as: Option<&'a HeaderValue>,
+}
+
+impl<'a> ProxyHeaders<'a> {
+    fn gather(headers: &'a HeaderMap) -> Self {
+        let mut found = Self::default();
+        for (name, value) in headers {
+            if let Some(at) = DESCRIBING.iter().position(|known| known == name) {
+                found.describing[at] = match found.describing[at] {
+                    Seen::Absent => Seen::Once(value),
+                    _ => Seen::Repeated,
+                };
+            } else if name == RATE_LIMITED_AS {
+                found.rate_limited_as.get_or_insert(value);
+            }
+        }
+        found
+    }
+}
 
 /// Any method on `/v1/authz` and `/v1/authz/...`: 200 with identity headers to
 /// pass the request on, 401, 403 or 429 (with a problem body) to refuse it.
@@ -57,15 +93,16 @@ pub async fn authz(State(engine): State<Arc<Engine>>, request: Request) -> Respo
 /// The forward-auth answer to a call; [`crate::http::front`] calls it directly.
 pub async fn answer(engine: &Engine, call: &Parts) -> Response {
     let headers = &call.headers;
+    let proxy = ProxyHeaders::gather(headers);
     let style = DenyStyle {
         basic_challenge: false,
-        rate_limited_as: headers
-            .get(RATE_LIMITED_AS)
+        rate_limited_as: proxy
+            .rate_limited_as
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<StatusCode>().ok())
             .filter(|s| s.is_client_error()),
     };
-    let (method, target) = match guarded_request(&call.method, &call.uri, headers) {
+    let (method, target) = match guarded_request(&call.method, &call.uri, &proxy) {
         Ok(found) => found,
         Err(error) => return error.into_response(),
     };
@@ -91,10 +128,22 @@ pub async fn answer(engine: &Engine, call: &Parts) -> Response {
 fn guarded_request<'a>(
     method: &'a Method,
     uri: &'a Uri,
-    headers: &'a HeaderMap,
+    proxy: &ProxyHeaders<'a>,
 ) -> Result<(&'a str, Cow<'a, str>), ServiceError> {
-    let original = pair(headers, &ORIGINAL)?;
-    let forwarded = pair(headers, &FORWARDED)?;
+    let [
+        original_method,
+        original_uri,
+        forwarded_method,
+        forwarded_uri,
+    ] = proxy.describing;
+    let original = pair(
+        (original_method, &DESCRIBING[0]),
+        (original_uri, &DESCRIBING[1]),
+    )?;
+    let forwarded = pair(
+        (forwarded_method, &DESCRIBING[2]),
+        (forwarded_uri, &DESCRIBING[3]),
+    )?;
     if let Some(path) = uri
         .path()
         .strip_prefix(AUTHZ_PATH)
@@ -129,24 +178,26 @@ fn guarded_request<'a>(
 
 /// A method + URI header pair: both, or neither.
 fn pair<'a>(
-    headers: &'a HeaderMap,
-    (method, uri): &(HeaderName, HeaderName),
+    method: (Seen<'a>, &HeaderName),
+    uri: (Seen<'a>, &HeaderName),
 ) -> Result<Option<(&'a str, &'a str)>, ServiceError> {
-    let one = |name: &HeaderName| -> Result<Option<&'a str>, ServiceError> {
-        let mut values = headers.get_all(name).iter();
-        match (values.next(), values.next()) {
-            (None, _) => Ok(None),
-            (Some(value), None) => value
+    let text = |(seen, name): (Seen<'a>, &HeaderName)| -> Result<Option<&'a str>, ServiceError> {
+        match seen {
+            Seen::Absent => Ok(None),
+            Seen::Once(value) => value
                 .to_str()
                 .map(|v| Some(v.trim()))
                 .map_err(|_| bad(&format!("{name} is not readable text"))),
-            (Some(_), Some(_)) => Err(bad(&format!("{name} appears more than once"))),
+            Seen::Repeated => Err(bad(&format!("{name} appears more than once"))),
         }
     };
-    match (one(method)?, one(uri)?) {
+    match (text(method)?, text(uri)?) {
         (None, None) => Ok(None),
         (Some(m), Some(u)) if !m.is_empty() && !u.is_empty() => Ok(Some((m, u))),
-        _ => Err(bad(&format!("send both {method} and {uri}, not empty"))),
+        _ => Err(bad(&format!(
+            "send both {} and {}, not empty",
+            method.1, uri.1
+        ))),
     }
 }
 
@@ -174,13 +225,14 @@ mod tests {
         uri: &str,
         pairs: &[(&'static str, &'static str)],
     ) -> Result<(String, String), String> {
-        guarded_request(
-            &method.parse().unwrap(),
-            &uri.parse().unwrap(),
-            &headers(pairs),
-        )
-        .map(|(method, target)| (method.to_owned(), target.into_owned()))
-        .map_err(|e| e.to_string())
+        let (method, uri, headers) = (
+            method.parse().unwrap(),
+            uri.parse().unwrap(),
+            headers(pairs),
+        );
+        guarded_request(&method, &uri, &ProxyHeaders::gather(&headers))
+            .map(|(method, target)| (method.to_owned(), target.into_owned()))
+            .map_err(|e| e.to_string())
     }
 
     #[test]
