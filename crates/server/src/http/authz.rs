@@ -25,6 +25,16 @@ use crate::service::Engine;
 /// The path forward-auth answers on; anything after it is the guarded path.
 pub const AUTHZ_PATH: &str = "/v1/authz";
 
+/// The guarded path in Envoy's form: what follows `/v1/authz` when that is `/...`.
+fn envoy_path(path: &str) -> Option<&str> {
+    path.strip_prefix(AUTHZ_PATH).filter(|p| p.starts_with('/'))
+}
+
+/// True for the paths forward-auth answers on: `/v1/authz` and `/v1/authz/...`.
+pub fn answers_on(path: &str) -> bool {
+    path == AUTHZ_PATH || envoy_path(path).is_some()
+}
+
 /// The headers that describe the guarded request: nginx's pair, then the pair of
 /// Traefik and Caddy.
 const DESCRIBING: [HeaderName; 4] = [
@@ -144,11 +154,7 @@ fn guarded_request<'a>(
         (forwarded_method, &DESCRIBING[2]),
         (forwarded_uri, &DESCRIBING[3]),
     )?;
-    if let Some(path) = uri
-        .path()
-        .strip_prefix(AUTHZ_PATH)
-        .filter(|p| p.starts_with('/'))
-    {
+    if let Some(path) = envoy_path(uri.path()) {
         // A proxy pointed at `/v1/authz/` by mistake would otherwise have every
         // request judged as `/`: two descriptions of the request are one too many.
         if original.is_some() || forwarded.is_some() {

@@ -27,7 +27,7 @@ use hyper::body::Incoming;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
-use crate::http::authz::{self, AUTHZ_PATH};
+use crate::http::authz;
 use crate::service::Engine;
 
 type Answer = BoxFuture<'static, Result<Response, Infallible>>;
@@ -64,11 +64,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ApiFront {
     fn call(&self, request: hyper::Request<Incoming>) -> Answer {
         if self.direct {
             let path = request.uri().path();
-            if path == AUTHZ_PATH
-                || path
-                    .strip_prefix(AUTHZ_PATH)
-                    .is_some_and(|p| p.starts_with('/'))
-            {
+            if authz::answers_on(path) {
                 let engine = Arc::clone(&self.engine);
                 return guarded(async move {
                     let (parts, _) = request.into_parts();

@@ -122,35 +122,36 @@ impl Browser {
 
     /// Waits until the page marked `tesseraOldPage` has been replaced and loaded.
     async fn wait_for_new_page(&self, after: &str) {
-        let started = std::time::Instant::now();
-        loop {
-            let loaded = self
-                .script("return window.tesseraOldPage === undefined && document.readyState === 'complete'")
-                .await;
-            if loaded == Value::Bool(true) {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "{after} on {} loaded no page",
-                self.path().await
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.wait_for_script(
+            "return window.tesseraOldPage === undefined && document.readyState === 'complete'",
+            Value::Bool(true),
+            &format!("{after} loaded no page"),
+        )
+        .await;
     }
 
     /// Waits until the element with this id has the focus: Chromium applies
     /// `autofocus` at its next rendering update, which may come after the load event.
     async fn wait_for_focus(&self, id: &str) {
+        self.wait_for_script(
+            "return document.activeElement.id",
+            Value::String(id.to_owned()),
+            &format!("#{id} never got the focus"),
+        )
+        .await;
+    }
+
+    /// Runs `script` until it returns `wanted`, for at most 10 s.
+    async fn wait_for_script(&self, script: &str, wanted: Value, failure: &str) {
         let started = std::time::Instant::now();
         loop {
-            let focused = self.script("return document.activeElement.id").await;
-            if focused == Value::String(id.to_owned()) {
+            let found = self.script(script).await;
+            if found == wanted {
                 return;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
-                "#{id} never got the focus on {}; {focused} has it",
+                "{failure} on {} (the page says {found})",
                 self.path().await
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
