@@ -3,7 +3,7 @@
 
 use crate::ratelimit::RateLimit;
 use crate::record::Settings;
-use crate::resource::ResourceScope;
+use crate::resource::{ResourceScope, Resources};
 use crate::scope::{ScopeCatalogue, ScopeSet};
 use crate::timefmt;
 
@@ -17,6 +17,27 @@ pub struct Grant {
     pub rate_limit: Option<RateLimit>,
 }
 
+/// What a check reads of a token's powers, borrowed from wherever they are kept: a
+/// [`Grant`], or the index's packed form of one.
+#[derive(Clone, Copy, Debug)]
+pub struct Powers<'a> {
+    pub scopes: &'a ScopeSet,
+    pub resources: Resources<'a>,
+    pub expires_at: Option<i64>,
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl Powers<'_> {
+    pub fn to_grant(self) -> Grant {
+        Grant {
+            scopes: self.scopes.clone(),
+            resources: self.resources.to_scope(),
+            expires_at: self.expires_at,
+            rate_limit: self.rate_limit,
+        }
+    }
+}
+
 /// A token tried to give another more than it has itself.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{detail}")]
@@ -26,6 +47,15 @@ pub struct Escalation {
 }
 
 impl Grant {
+    pub fn powers(&self) -> Powers<'_> {
+        Powers {
+            scopes: &self.scopes,
+            resources: self.resources.view(),
+            expires_at: self.expires_at,
+            rate_limit: self.rate_limit,
+        }
+    }
+
     pub fn of(settings: &Settings, catalogue: &ScopeCatalogue) -> Self {
         Self {
             scopes: settings.scope_set(catalogue),

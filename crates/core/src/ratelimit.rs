@@ -20,7 +20,7 @@ pub const MAX_BURST: u32 = 1_000_000;
 pub const MAX_CAPACITY_NS: u64 = 1 << 53;
 
 /// A rate limit: `burst` requests at once, refilled at `per_minute` per minute.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RateLimit {
     pub per_minute: u32,
     pub burst: u32,

@@ -4,7 +4,6 @@
 use std::fmt;
 
 use compact_str::CompactString;
-use smallvec::SmallVec;
 
 /// Why a resource string was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -74,98 +73,137 @@ impl fmt::Debug for Resource {
     }
 }
 
-/// One granted resource pattern: a concrete resource or every resource of a type.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub enum ResourcePattern {
-    Exact(Resource),
-    AnyOfType(CompactString),
+/// Checks one pattern as a client writes it: `type:id`, or `type:*` for every
+/// resource of a type.
+fn check_pattern(text: &str) -> Result<(), ResourceError> {
+    match text.strip_suffix(":*") {
+        Some(kind) if is_type(kind) => Ok(()),
+        _ => Resource::parse(text).map(drop),
+    }
 }
 
-impl ResourcePattern {
-    pub fn parse(text: &str) -> Result<Self, ResourceError> {
-        match text.strip_suffix(":*") {
-            Some(kind) if is_type(kind) => Ok(Self::AnyOfType(CompactString::new(kind))),
-            _ => Resource::parse(text).map(Self::Exact),
-        }
+/// What one valid pattern grants: `type:*` every resource of the type, any other
+/// pattern the one resource it names (an id is never `*`).
+fn pattern_allows(pattern: &str, kind: &str, resource: &str) -> bool {
+    match pattern.strip_suffix(":*") {
+        Some(granted_kind) => granted_kind == kind,
+        None => pattern == resource,
     }
+}
 
-    /// The pattern as written: `repo:42` or `repo:*`.
-    pub fn text(&self) -> String {
-        match self {
-            Self::Exact(exact) => exact.as_str().to_owned(),
-            Self::AnyOfType(kind) => format!("{kind}:*"),
-        }
-    }
-
-    pub fn allows(&self, resource: &Resource) -> bool {
-        match self {
-            Self::Exact(exact) => exact == resource,
-            Self::AnyOfType(kind) => kind == resource.kind(),
-        }
-    }
-
-    /// True when everything `other` allows, `self` allows too.
-    pub fn covers(&self, other: &ResourcePattern) -> bool {
-        match (self, other) {
-            (Self::AnyOfType(mine), Self::AnyOfType(theirs)) => mine == theirs,
-            (_, Self::Exact(resource)) => self.allows(resource),
-            (Self::Exact(_), Self::AnyOfType(_)) => false,
+/// True when everything pattern `theirs` allows, pattern `mine` allows too.
+fn pattern_covers(mine: &str, theirs: &str) -> bool {
+    match theirs.strip_suffix(":*") {
+        // Only the same wildcard covers a wildcard.
+        Some(kind) => mine.strip_suffix(":*") == Some(kind),
+        None => {
+            let kind = theirs.split_once(':').map_or(theirs, |(kind, _)| kind);
+            pattern_allows(mine, kind, theirs)
         }
     }
 }
 
 /// The resources a token may touch: all of them, or those its patterns allow.
 ///
-/// One pattern sits inline (the usual token is scoped to one repository or app),
-/// so checking it follows no pointer.
+/// The patterns are kept as written, joined by spaces (no pattern holds one), in one
+/// string held inline up to 24 bytes: the usual token is scoped to one repository or
+/// app, so checking it follows no pointer. [`Resources`] is the same, borrowed, as
+/// checks read it from wherever it is kept.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum ResourceScope {
     All,
-    Only(SmallVec<[ResourcePattern; 1]>),
+    Only(CompactString),
 }
 
 impl ResourceScope {
     /// No resource at all.
     pub fn nothing() -> Self {
-        Self::Only(SmallVec::new())
+        Self::Only(CompactString::default())
     }
 
     /// `None` (omitted) means every resource.
     pub fn parse(patterns: Option<&[String]>) -> Result<Self, ResourceError> {
-        match patterns {
-            None => Ok(Self::All),
-            Some(list) => list
-                .iter()
-                .map(|p| ResourcePattern::parse(p))
-                .collect::<Result<_, _>>()
-                .map(Self::Only),
+        let Some(list) = patterns else {
+            return Ok(Self::All);
+        };
+        for pattern in list {
+            check_pattern(pattern)?;
+        }
+        Ok(Self::Only(CompactString::from(list.join(" "))))
+    }
+
+    pub fn view(&self) -> Resources<'_> {
+        match self {
+            Self::All => Resources::All,
+            Self::Only(joined) => Resources::Only(joined),
         }
     }
 
     /// The patterns as written, in order; `None` for every resource. The inverse of
     /// [`ResourceScope::parse`].
     pub fn texts(&self) -> Option<Vec<String>> {
-        match self {
-            Self::All => None,
-            Self::Only(patterns) => Some(patterns.iter().map(ResourcePattern::text).collect()),
-        }
+        self.view().texts()
     }
 
     pub fn allows(&self, resource: &Resource) -> bool {
-        match self {
-            Self::All => true,
-            Self::Only(patterns) => patterns.iter().any(|p| p.allows(resource)),
-        }
+        self.view().allows(resource)
     }
 
     /// True when every resource `other` allows, `self` allows too.
     pub fn covers(&self, other: &ResourceScope) -> bool {
+        self.view().covers(other.view())
+    }
+}
+
+/// A [`ResourceScope`] borrowed: all resources, or valid patterns joined by spaces.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Resources<'a> {
+    All,
+    Only(&'a str),
+}
+
+impl<'a> Resources<'a> {
+    /// The patterns, in order; none for [`Resources::All`].
+    pub fn patterns(self) -> impl Iterator<Item = &'a str> {
+        let joined = match self {
+            Self::All => "",
+            Self::Only(joined) => joined,
+        };
+        joined.split(' ').filter(|p| !p.is_empty())
+    }
+
+    /// The patterns as written, in order; `None` for every resource.
+    pub fn texts(self) -> Option<Vec<String>> {
+        match self {
+            Self::All => None,
+            Self::Only(_) => Some(self.patterns().map(str::to_owned).collect()),
+        }
+    }
+
+    pub fn allows(self, resource: &Resource) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(_) => self
+                .patterns()
+                .any(|p| pattern_allows(p, resource.kind(), resource.as_str())),
+        }
+    }
+
+    /// True when every resource `other` allows, `self` allows too.
+    pub fn covers(self, other: Resources<'_>) -> bool {
         match (self, other) {
             (Self::All, _) => true,
-            (Self::Only(_), Self::All) => false,
-            (Self::Only(mine), Self::Only(theirs)) => {
-                theirs.iter().all(|t| mine.iter().any(|m| m.covers(t)))
-            }
+            (Self::Only(_), Resources::All) => false,
+            (Self::Only(_), Resources::Only(_)) => other
+                .patterns()
+                .all(|theirs| self.patterns().any(|mine| pattern_covers(mine, theirs))),
+        }
+    }
+
+    pub fn to_scope(self) -> ResourceScope {
+        match self {
+            Self::All => ResourceScope::All,
+            Self::Only(joined) => ResourceScope::Only(CompactString::new(joined)),
         }
     }
 }
@@ -189,9 +227,9 @@ mod tests {
         let repo = res("repo:123e4567-e89b-12d3-a456-426614174000");
         assert_eq!(repo.kind(), "repo");
         assert_eq!(repo.id(), "123e4567-e89b-12d3-a456-426614174000");
-        assert!(ResourcePattern::parse("app:*").is_ok());
+        assert!(check_pattern("app:*").is_ok());
         for bad in ["repo", ":1", "repo:", "Repo:1", "repo:a b", "*", "1repo:1"] {
-            assert!(ResourcePattern::parse(bad).is_err(), "{bad}");
+            assert!(check_pattern(bad).is_err(), "{bad}");
         }
         assert!(Resource::parse("repo:*").is_err());
     }

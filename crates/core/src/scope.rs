@@ -22,7 +22,7 @@ pub enum Level {
 
 /// Flashback's access levels: READ grants read-level scopes, WRITE read and write,
 /// ADMIN all three. None of them grants tessera's own `tokens:*` scopes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Access {
     #[serde(rename = "READ")]
     Read,

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::grant::Grant;
+use crate::grant::Powers;
 use crate::ratelimit::{self, RateDecision, RateLimit};
 use crate::resource::Resource;
 use crate::scope::ScopeSet;
@@ -56,7 +56,7 @@ pub struct Verdict {
 
 /// Whether a token that exists may be used at all right now: `Valid`, `Expired` or
 /// `Revoked`. Spends nothing (introspection, and requests no rule lets through).
-pub fn standing(grant: &Grant, revoked: bool, now_ms: i64) -> Code {
+pub fn standing(grant: Powers<'_>, revoked: bool, now_ms: i64) -> Code {
     if grant.expires_at.is_some_and(|at| at <= now_ms) {
         Code::Expired
     } else if revoked {
@@ -79,7 +79,7 @@ pub enum Admission {
 
 /// Every check but the rate limit's, which needs the token's bucket: the index holds
 /// it for a single node, Redis for a cluster.
-pub fn admit(grant: &Grant, revoked: bool, need: &Requirement, now_ms: i64) -> Admission {
+pub fn admit(grant: Powers<'_>, revoked: bool, need: &Requirement, now_ms: i64) -> Admission {
     let standing = standing(grant, revoked, now_ms);
     if standing != Code::Valid {
         return Admission::Refused(standing);
@@ -118,7 +118,13 @@ impl Verdict {
 
 /// Decides a request for a token that exists. `tat` is the token's stored
 /// rate-limit state (see [`ratelimit`]); `now_ms` milliseconds since the epoch.
-pub fn decide(grant: &Grant, revoked: bool, need: &Requirement, now_ms: i64, tat: u64) -> Verdict {
+pub fn decide(
+    grant: Powers<'_>,
+    revoked: bool,
+    need: &Requirement,
+    now_ms: i64,
+    tat: u64,
+) -> Verdict {
     let now_ns = ratelimit::nanos_from_millis(now_ms);
     match admit(grant, revoked, need, now_ms) {
         Admission::Refused(code) => Verdict {
@@ -141,6 +147,7 @@ pub fn decide(grant: &Grant, revoked: bool, need: &Requirement, now_ms: i64, tat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grant::Grant;
     use crate::ratelimit::RateLimit;
     use crate::resource::ResourceScope;
     use crate::scope::ScopeCatalogue;
@@ -167,19 +174,46 @@ mod tests {
     fn checks_run_in_the_documented_order() {
         let (c, grant) = setup();
         let ok = need(&c, "repo:read", "repo:a");
-        assert_eq!(decide(&grant, false, &ok, 5_000, 0).code, Code::Valid);
-        // Expired wins over revoked, revoked over forbidden.
-        assert_eq!(decide(&grant, true, &ok, 10_000, 0).code, Code::Expired);
         assert_eq!(
-            decide(&grant, true, &need(&c, "repo:write", "repo:a"), 5_000, 0).code,
+            decide(grant.powers(), false, &ok, 5_000, 0).code,
+            Code::Valid
+        );
+        // Expired wins over revoked, revoked over forbidden.
+        assert_eq!(
+            decide(grant.powers(), true, &ok, 10_000, 0).code,
+            Code::Expired
+        );
+        assert_eq!(
+            decide(
+                grant.powers(),
+                true,
+                &need(&c, "repo:write", "repo:a"),
+                5_000,
+                0
+            )
+            .code,
             Code::Revoked
         );
         assert_eq!(
-            decide(&grant, false, &need(&c, "repo:write", "repo:a"), 5_000, 0).code,
+            decide(
+                grant.powers(),
+                false,
+                &need(&c, "repo:write", "repo:a"),
+                5_000,
+                0
+            )
+            .code,
             Code::Forbidden
         );
         assert_eq!(
-            decide(&grant, false, &need(&c, "repo:read", "repo:b"), 5_000, 0).code,
+            decide(
+                grant.powers(),
+                false,
+                &need(&c, "repo:read", "repo:b"),
+                5_000,
+                0
+            )
+            .code,
             Code::Forbidden
         );
     }
@@ -187,12 +221,18 @@ mod tests {
     #[test]
     fn only_allowed_requests_spend_budget() {
         let (c, grant) = setup();
-        let forbidden = decide(&grant, false, &need(&c, "repo:write", "repo:a"), 5_000, 0);
+        let forbidden = decide(
+            grant.powers(),
+            false,
+            &need(&c, "repo:write", "repo:a"),
+            5_000,
+            0,
+        );
         assert_eq!(forbidden.next_tat, None);
         let ok = need(&c, "repo:read", "repo:a");
-        let first = decide(&grant, false, &ok, 5_000, 0);
-        let second = decide(&grant, false, &ok, 5_000, first.next_tat.unwrap());
-        let third = decide(&grant, false, &ok, 5_000, second.next_tat.unwrap());
+        let first = decide(grant.powers(), false, &ok, 5_000, 0);
+        let second = decide(grant.powers(), false, &ok, 5_000, first.next_tat.unwrap());
+        let third = decide(grant.powers(), false, &ok, 5_000, second.next_tat.unwrap());
         assert_eq!(third.code, Code::RateLimited);
         assert_eq!(third.rate.unwrap().retry_after_ms, 1000);
     }

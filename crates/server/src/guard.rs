@@ -73,8 +73,7 @@ impl Engine {
             refused => {
                 // Nothing this token could hold lets the request through; tell a
                 // dead token so, and a live one why.
-                let entry = slot.entry();
-                let standing = verify::standing(&entry.grant, entry.is_revoked(), self.now_ms());
+                let standing = verify::standing(slot.powers(), slot.is_revoked(), self.now_ms());
                 if standing != Code::Valid {
                     return Err(ServiceError::InvalidToken { code: standing }.into());
                 }
@@ -135,14 +134,9 @@ impl Engine {
 }
 
 fn rate_report(checked: &Checked) -> Option<RateReport> {
-    let limit = checked.entry().grant.rate_limit?;
+    let limit = checked.slot.powers().rate_limit?;
     let decision = checked.verdict.rate?;
-    let policy = checked
-        .entry()
-        .rate_profile
-        .as_deref()
-        .unwrap_or("token")
-        .to_owned();
+    let policy = checked.slot.rate_profile().unwrap_or("token").to_owned();
     Some(RateReport {
         policy,
         limit,

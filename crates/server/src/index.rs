@@ -31,19 +31,27 @@ use compact_str::CompactString;
 use hashbrown::HashTable;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Map, Value};
-use tessera_core::grant::Grant;
+use smallvec::SmallVec;
+use subtle::ConstantTimeEq;
+use tessera_core::grant::{Grant, Powers};
+use tessera_core::ratelimit::RateLimit;
 use tessera_core::record::{ScopeGrant, TokenRecord};
-use tessera_core::scope::{Access, ScopeCatalogue};
+use tessera_core::resource::Resources;
+use tessera_core::scope::{Access, ScopeCatalogue, ScopeSet};
 use tessera_core::token::{Pepper, Presented, TokenHash, TokenHasher, TokenPrefix};
 use tessera_core::verify::{self, Requirement, Verdict};
 use tessera_store::{Change, ChangeSeq};
 
+/// A handle on one version of a token in the index. `triomphe`'s `Arc` has no weak
+/// count: its header is 8 bytes, which with [`Slot`] makes exactly one 192-byte
+/// allocator block (see [`Slot`]).
+pub type SlotRef = triomphe::Arc<Slot>;
+
 /// The scopes as a token was granted them, for answers: patterns or an access level.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum GrantedScopes {
-    /// The patterns joined by spaces (a pattern never holds one), kept once for
-    /// every token granted the same list.
-    Patterns(Arc<str>),
+    /// The patterns joined by spaces (a pattern never holds one).
+    Patterns(Box<str>),
     Access(Access),
 }
 
@@ -66,69 +74,244 @@ impl GrantedScopes {
     }
 }
 
-/// What the index keeps of a token: what a verification decides on and what it
-/// answers with, as of the write numbered `seq`. Description, `start`, timestamps
-/// other than creation and usage totals live in the store (see `Engine::record`).
-///
-/// Laid out in declaration order (`repr(C)`), what a check reads first: see [`Slot`].
-#[derive(Debug)]
-#[repr(C)]
-pub struct Entry {
-    pub seq: ChangeSeq,
-    pub grant: Grant,
-    pub revoked_at: Option<i64>,
-    pub is_admin: bool,
-    pub created_at: i64,
-    /// Inline up to 24 bytes, as most names and owners are.
-    pub name: CompactString,
-    pub owner: Option<CompactString>,
-    pub meta: Option<Box<Map<String, Value>>>,
-    pub scopes: GrantedScopes,
+/// What many tokens have in common: the token that made them, and the powers and
+/// rate limit they were granted, in the same words. Kept once for all of them (see
+/// [`Families`]): a deployment's tokens come in few such families, so a token pays
+/// one pointer for all of it, and the scope bitset a check reads stays in cache.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Family {
+    scopes: ScopeSet,
+    rate_limit: Option<RateLimit>,
+    granted: GrantedScopes,
     /// The rate-limit profile the limit came from, if any.
-    pub rate_profile: Option<Arc<str>>,
-}
-
-impl Entry {
-    pub fn is_revoked(&self) -> bool {
-        self.revoked_at.is_some()
-    }
-}
-
-/// One token in the index, as the write numbered `entry.seq` left it: what never
-/// changes (hash, id, parent), its settings, and its live counters.
-///
-/// Laid out in declaration order (`repr(C)`): what every check reads and writes
-/// (hash, counters, grant, revocation) comes first, in the first three cache lines
-/// of the block, and what only answers and the API read comes after. At a million
-/// tokens and more a slot is rarely in cache, and lines fetched together cost about
-/// one miss.
-#[repr(C)]
-pub struct Slot {
-    hash: TokenHash,
-    /// GCRA theoretical arrival time, nanoseconds.
-    tat: AtomicU64,
-    /// Uses not yet written to the store; the store holds the rest.
-    pending_uses: AtomicU64,
-    last_used_at: AtomicI64,
-    entry: Entry,
-    id: CompactString,
+    rate_profile: Option<Box<str>>,
+    is_admin: bool,
     parent: Option<CompactString>,
 }
 
+/// Every family ever seen, each kept once. Never emptied: it holds one entry per
+/// distinct (parent, powers) ever granted, far fewer than tokens.
+#[derive(Default)]
+struct Families(Mutex<HashSet<Arc<Family>>>);
+
+impl Families {
+    fn intern(&self, family: Family) -> Arc<Family> {
+        let mut known = self.0.lock();
+        if let Some(found) = known.get(&family) {
+            return Arc::clone(found);
+        }
+        let shared = Arc::new(family);
+        known.insert(Arc::clone(&shared));
+        shared
+    }
+}
+
+/// A token's own texts, packed into one buffer: its id, name, owner and resource
+/// patterns (joined by spaces). Inline up to 80 bytes, as realistic ones are
+/// (`tok_…` 20, a name 20 to 30, an owner 10 to 20, one resource 20), else on the
+/// heap; one buffer instead of four strings saves three lengths and three
+/// capacities, which at 10M tokens is a quarter of a gigabyte.
+struct Texts {
+    bytes: SmallVec<[u8; 80]>,
+    /// Where the id, the name and the owner end in `bytes`; the patterns run to the
+    /// end. Validated settings keep these far below `u16::MAX` (see [`Texts::clip`]).
+    ends: [u16; 3],
+    flags: u8,
+}
+
+impl Texts {
+    const HAS_OWNER: u8 = 1;
+    const ALL_RESOURCES: u8 = 2;
+    /// Longest id, name or owner kept: far beyond what validation lets through, so
+    /// it never cuts a real one, and the ends always fit a `u16`.
+    const MOST: usize = 16_000;
+
+    fn new(id: &str, name: &str, owner: Option<&str>, resources: Resources<'_>) -> Self {
+        let patterns = match resources {
+            Resources::All => "",
+            Resources::Only(joined) => joined,
+        };
+        let (id, name, owner_text) = (
+            Self::clip(id),
+            Self::clip(name),
+            Self::clip(owner.unwrap_or_default()),
+        );
+        let mut bytes = SmallVec::new();
+        let mut ends = [0u16; 3];
+        for (end, text) in ends.iter_mut().zip([id, name, owner_text]) {
+            bytes.extend_from_slice(text.as_bytes());
+            *end = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
+        }
+        bytes.extend_from_slice(patterns.as_bytes());
+        let mut flags = 0;
+        if owner.is_some() {
+            flags |= Self::HAS_OWNER;
+        }
+        if resources == Resources::All {
+            flags |= Self::ALL_RESOURCES;
+        }
+        Self { bytes, ends, flags }
+    }
+
+    fn clip(text: &str) -> &str {
+        if text.len() <= Self::MOST {
+            return text;
+        }
+        let mut end = Self::MOST;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        &text[..end]
+    }
+
+    /// The text between two ends: whole strings were written there, so it is UTF-8.
+    fn between(&self, from: u16, to: Option<u16>) -> &str {
+        let bytes = match to {
+            Some(to) => self.bytes.get(usize::from(from)..usize::from(to)),
+            None => self.bytes.get(usize::from(from)..),
+        };
+        bytes
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+
+    fn id(&self) -> &str {
+        self.between(0, Some(self.ends[0]))
+    }
+
+    fn name(&self) -> &str {
+        self.between(self.ends[0], Some(self.ends[1]))
+    }
+
+    fn owner(&self) -> Option<&str> {
+        (self.flags & Self::HAS_OWNER != 0).then(|| self.between(self.ends[1], Some(self.ends[2])))
+    }
+
+    fn resources(&self) -> Resources<'_> {
+        if self.flags & Self::ALL_RESOURCES != 0 {
+            Resources::All
+        } else {
+            Resources::Only(self.between(self.ends[2], None))
+        }
+    }
+}
+
+/// The part of a token's hash the index keeps and looks up by: 128 bits. Finding a
+/// token by another's 128 bits would take some 2^128 guesses at an HMAC under a key
+/// the guesser does not know; the other half would add nothing but 16 bytes a token.
+type IndexedHash = [u8; 16];
+
+fn indexed(hash: &TokenHash) -> IndexedHash {
+    let mut kept = [0u8; 16];
+    kept.copy_from_slice(&hash.0[..16]);
+    kept
+}
+
+/// `expires_at` of a token that never expires, and `revoked_at` of one not revoked:
+/// an `Option<i64>` would take 16 bytes where these take 8.
+const NEVER: i64 = i64::MAX;
+const NOT_REVOKED: i64 = i64::MIN;
+
+/// One token in the index, as the write numbered `seq` left it: what a verification
+/// decides on and answers with, and its live counters. Description, `start`,
+/// timestamps other than creation and usage totals live in the store (see
+/// `Engine::record`).
+///
+/// Sized to make, with [`SlotRef`]'s 8-byte count, one 192-byte block of the
+/// allocator (a size class of its own: nothing is wasted rounding up) and laid out in
+/// declaration order (`repr(C)`): what every check reads and writes comes first, in
+/// the block's first cache line; what answers and the API read follows. At a million
+/// tokens and more a slot is rarely in cache, and each line is a miss.
+///
+/// An edit builds a new slot and swaps it into the tables; the rate-limit state
+/// carries over (see [`Slot::carry_over`]).
+#[repr(C)]
+pub struct Slot {
+    hash: IndexedHash,
+    /// GCRA theoretical arrival time, nanoseconds.
+    tat: AtomicU64,
+    expires_at: i64,
+    revoked_at: i64,
+    family: Arc<Family>,
+    seq: ChangeSeq,
+    created_at: i64,
+    last_used_at: AtomicI64,
+    /// Uses not yet written to the store; the store holds the rest.
+    pending_uses: AtomicU64,
+    meta: Option<Box<Map<String, Value>>>,
+    texts: Texts,
+}
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 184);
+
 impl Slot {
-    /// The token's settings in this version of the slot. A slot held across an
-    /// `await` may have been replaced since: [`TokenIndex::current`] gives the newest.
-    pub fn entry(&self) -> &Entry {
-        &self.entry
+    /// The change number of the write this version of the token comes from. A slot
+    /// held across an `await` may have been replaced since: [`TokenIndex::current`]
+    /// gives the newest.
+    pub fn seq(&self) -> ChangeSeq {
+        self.seq
     }
 
     pub fn id(&self) -> &str {
-        self.id.as_str()
+        self.texts.id()
     }
 
     /// The token that created this one; `None` for admin tokens.
     pub fn parent_id(&self) -> Option<&str> {
-        self.parent.as_ref().map(CompactString::as_str)
+        self.family.parent.as_deref()
+    }
+
+    pub fn name(&self) -> &str {
+        self.texts.name()
+    }
+
+    pub fn owner(&self) -> Option<&str> {
+        self.texts.owner()
+    }
+
+    pub fn meta(&self) -> Option<&Map<String, Value>> {
+        self.meta.as_deref()
+    }
+
+    pub fn granted_scopes(&self) -> &GrantedScopes {
+        &self.family.granted
+    }
+
+    /// The rate-limit profile the limit came from, if any.
+    pub fn rate_profile(&self) -> Option<&str> {
+        self.family.rate_profile.as_deref()
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.family.is_admin
+    }
+
+    pub fn revoked_at(&self) -> Option<i64> {
+        (self.revoked_at != NOT_REVOKED).then_some(self.revoked_at)
+    }
+
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at != NOT_REVOKED
+    }
+
+    pub fn created_at(&self) -> i64 {
+        self.created_at
+    }
+
+    /// What checks decide on, borrowed.
+    pub fn powers(&self) -> Powers<'_> {
+        Powers {
+            scopes: &self.family.scopes,
+            resources: self.texts.resources(),
+            expires_at: (self.expires_at != NEVER).then_some(self.expires_at),
+            rate_limit: self.family.rate_limit,
+        }
+    }
+
+    /// The token's powers as a [`Grant`] of its own, for the rules that compare
+    /// grants (creation, edits).
+    pub fn grant(&self) -> Grant {
+        self.powers().to_grant()
     }
 
     /// Adds the uses not yet written to a stored record's counts. The caller holds
@@ -159,39 +342,30 @@ impl Slot {
             .saturating_sub(uses)
     }
 
-    /// The next version of this token, with `entry` as its settings. The rate-limit
-    /// state and the time of last use carry over. A check that found the old version
-    /// just before the swap still spends from the old state, so at most one request
-    /// per core in flight at that instant goes uncounted against the limit.
+    /// Makes this slot, the next version of `previous`, keep its rate-limit state
+    /// and time of last use. A check that found the old version just before the
+    /// swap still spends from the old state, so at most one request per core in
+    /// flight at that instant goes uncounted against the limit.
     ///
     /// Unwritten uses stay with the version that counted them: it is queued for the
     /// usage writer, which writes them from there. Moving them could count them
     /// twice if a flush had already read them. Until that flush (one usage period),
     /// an answer about the new version shows the stored count without them.
-    fn succeeded_by(&self, entry: Entry) -> Self {
-        Self {
-            hash: self.hash,
-            id: self.id.clone(),
-            parent: self.parent.clone(),
-            entry,
-            tat: AtomicU64::new(self.tat.load(Ordering::Acquire)),
-            pending_uses: AtomicU64::new(0),
-            last_used_at: AtomicI64::new(self.last_used_at.load(Ordering::Relaxed)),
-        }
+    fn carry_over(&self, previous: &Slot) {
+        self.tat
+            .store(previous.tat.load(Ordering::Acquire), Ordering::Release);
+        self.last_used_at.fetch_max(
+            previous.last_used_at.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
     }
 }
 
-/// The result of checking a token that is in the index.
+/// The result of checking a token that is in the index: the version of the token
+/// the verdict was reached on, and the verdict.
 pub struct Checked {
-    pub slot: Arc<Slot>,
+    pub slot: SlotRef,
     pub verdict: Verdict,
-}
-
-impl Checked {
-    /// The settings the verdict was reached on.
-    pub fn entry(&self) -> &Entry {
-        self.slot.entry()
-    }
 }
 
 /// Shards of the hash table: a power of two, well above the core count.
@@ -201,48 +375,31 @@ const SHARDS: usize = 64;
 /// taking a read lock writes the lock word, and two cores reading different shards
 /// must not fight over one line.
 #[repr(align(128))]
-struct Shard(RwLock<HashTable<Arc<Slot>>>);
+struct Shard(RwLock<HashTable<SlotRef>>);
 
 /// Where a token hash is looked up: its first 8 bytes pick the bucket (the digest is
 /// uniform already, so no hasher runs) and byte 8 the shard.
-fn bucket_of(hash: &TokenHash) -> u64 {
+fn bucket_of(hash: &IndexedHash) -> u64 {
     let mut first = [0u8; 8];
-    first.copy_from_slice(&hash.0[..8]);
+    first.copy_from_slice(&hash[..8]);
     u64::from_le_bytes(first)
 }
 
-fn shard_of(hash: &TokenHash) -> usize {
-    usize::from(hash.0[8]) % SHARDS
-}
-
-/// Texts many tokens share (scope lists, profile names), kept once. Never emptied:
-/// it holds at most one text per distinct scope list or profile ever granted.
-#[derive(Default)]
-struct Interner(Mutex<HashSet<Arc<str>>>);
-
-impl Interner {
-    fn intern(&self, text: &str) -> Arc<str> {
-        let mut known = self.0.lock();
-        if let Some(found) = known.get(text) {
-            return Arc::clone(found);
-        }
-        let shared: Arc<str> = text.into();
-        known.insert(Arc::clone(&shared));
-        shared
-    }
+fn shard_of(hash: &IndexedHash) -> usize {
+    usize::from(hash[8]) % SHARDS
 }
 
 /// Every token of the deployment, in memory.
 pub struct TokenIndex {
     by_hash: Box<[Shard]>,
-    by_id: RwLock<HashTable<Arc<Slot>>>,
+    by_id: RwLock<HashTable<SlotRef>>,
     /// Ids are chosen by the server but looked up from requests: a keyed hasher.
     id_hasher: RandomState,
-    children: RwLock<HashMap<CompactString, Vec<Arc<Slot>>>>,
-    shared_texts: Interner,
+    children: RwLock<HashMap<CompactString, Vec<SlotRef>>>,
+    families: Families,
     catalogue: ScopeCatalogue,
     /// Tokens used since the last usage flush.
-    dirty: Mutex<Vec<Arc<Slot>>>,
+    dirty: Mutex<Vec<SlotRef>>,
 }
 
 impl TokenIndex {
@@ -254,7 +411,7 @@ impl TokenIndex {
             by_id: RwLock::new(HashTable::new()),
             id_hasher: RandomState::new(),
             children: RwLock::new(HashMap::new()),
-            shared_texts: Interner::default(),
+            families: Families::default(),
             catalogue,
             dirty: Mutex::new(Vec::new()),
         };
@@ -276,33 +433,46 @@ impl TokenIndex {
         self.len() == 0
     }
 
-    fn entry_for(&self, record: TokenRecord, seq: ChangeSeq) -> Entry {
+    /// The slot of `record` as the write numbered `seq` left it, with fresh counters.
+    fn slot_for(&self, record: TokenRecord, seq: ChangeSeq) -> Slot {
         let grant = if record.is_admin {
             Grant::unlimited(&self.catalogue)
         } else {
             Grant::of(&record.settings, &self.catalogue)
         };
         let settings = record.settings;
-        let scopes = match &settings.scopes {
-            ScopeGrant::Patterns(patterns) => {
-                GrantedScopes::Patterns(self.shared_texts.intern(&patterns.join(" ")))
-            }
+        let granted = match &settings.scopes {
+            ScopeGrant::Patterns(patterns) => GrantedScopes::Patterns(patterns.join(" ").into()),
             ScopeGrant::Access(access) => GrantedScopes::Access(*access),
         };
-        Entry {
-            seq,
-            grant,
-            is_admin: record.is_admin,
-            revoked_at: record.revoked_at,
-            created_at: record.created_at,
-            name: CompactString::from(settings.name),
-            owner: settings.owner.map(CompactString::from),
-            meta: settings.meta.map(Box::new),
-            scopes,
+        let family = self.families.intern(Family {
+            scopes: grant.scopes.clone(),
+            rate_limit: grant.rate_limit,
+            granted,
             rate_profile: settings
                 .rate_limit
                 .and_then(|limit| limit.profile)
-                .map(|name| self.shared_texts.intern(&name)),
+                .map(String::into_boxed_str),
+            is_admin: record.is_admin,
+            parent: record.parent_id.as_deref().map(CompactString::new),
+        });
+        Slot {
+            hash: indexed(&record.hash),
+            tat: AtomicU64::new(0),
+            expires_at: grant.expires_at.unwrap_or(NEVER),
+            revoked_at: record.revoked_at.unwrap_or(NOT_REVOKED),
+            family,
+            seq,
+            created_at: record.created_at,
+            last_used_at: AtomicI64::new(record.last_used_at.unwrap_or(0)),
+            pending_uses: AtomicU64::new(0),
+            meta: settings.meta.map(Box::new),
+            texts: Texts::new(
+                &record.id,
+                &settings.name,
+                settings.owner.as_deref(),
+                grant.resources.view(),
+            ),
         }
     }
 
@@ -311,7 +481,7 @@ impl TokenIndex {
     }
 
     /// Brings in a token as the write numbered `seq` left it: adds it if it is new,
-    /// else swaps in its next version (see [`Slot::succeeded_by`]) unless the index
+    /// else swaps in its next version (see [`Slot::carry_over`]) unless the index
     /// already holds a newer one. A token's hash never changes, so an edit keeps the
     /// slot under the same key of the hash table.
     ///
@@ -319,93 +489,82 @@ impl TokenIndex {
     /// ids lock is held throughout, so two writers bringing in the same token cannot
     /// interleave.
     pub fn apply(&self, seq: ChangeSeq, record: TokenRecord) {
-        let id = CompactString::new(&record.id);
-        let hash = record.hash;
-        let parent = record.parent_id.as_deref().map(CompactString::new);
-        let last_used_at = record.last_used_at.unwrap_or(0);
-        let entry = self.entry_for(record, seq);
-        let id_bucket = self.id_bucket(id.as_str());
+        let id_bucket = self.id_bucket(&record.id);
+        let slot = SlotRef::new(self.slot_for(record, seq));
         let mut ids = self.by_id.write();
-        if let Some(held) = ids.find_mut(id_bucket, |s| s.id == id) {
-            if held.entry.seq >= seq {
+        if let Some(held) = ids.find_mut(id_bucket, |s| s.id() == slot.id()) {
+            if held.seq >= seq {
                 return;
             }
-            let previous = Arc::clone(held);
-            let next = Arc::new(previous.succeeded_by(entry));
-            *held = Arc::clone(&next);
+            let previous = SlotRef::clone(held);
+            slot.carry_over(&previous);
+            *held = SlotRef::clone(&slot);
             if let Some(held) = self.by_hash[shard_of(&previous.hash)]
                 .0
                 .write()
-                .find_mut(bucket_of(&previous.hash), |s| Arc::ptr_eq(s, &previous))
+                .find_mut(bucket_of(&previous.hash), |s| SlotRef::ptr_eq(s, &previous))
             {
-                *held = Arc::clone(&next);
+                *held = SlotRef::clone(&slot);
             }
-            if let Some(parent) = &next.parent
+            if let Some(parent) = slot.parent_id()
                 && let Some(siblings) = self.children.write().get_mut(parent)
-                && let Some(held) = siblings.iter_mut().find(|s| Arc::ptr_eq(s, &previous))
+                && let Some(held) = siblings.iter_mut().find(|s| SlotRef::ptr_eq(s, &previous))
             {
-                *held = Arc::clone(&next);
+                *held = slot;
             }
             return;
         }
-        let slot = Arc::new(Slot {
-            hash,
-            id,
-            parent,
-            entry,
-            tat: AtomicU64::new(0),
-            pending_uses: AtomicU64::new(0),
-            last_used_at: AtomicI64::new(last_used_at),
-        });
-        ids.insert_unique(id_bucket, Arc::clone(&slot), |s| self.id_bucket(s.id()));
-        self.by_hash[shard_of(&hash)].0.write().insert_unique(
-            bucket_of(&hash),
-            Arc::clone(&slot),
+        ids.insert_unique(id_bucket, SlotRef::clone(&slot), |s| self.id_bucket(s.id()));
+        self.by_hash[shard_of(&slot.hash)].0.write().insert_unique(
+            bucket_of(&slot.hash),
+            SlotRef::clone(&slot),
             |s| bucket_of(&s.hash),
         );
-        if let Some(parent) = slot.parent.clone() {
+        if let Some(parent) = slot.parent_id() {
+            let parent = CompactString::new(parent);
             self.children.write().entry(parent).or_default().push(slot);
         }
     }
 
     /// The newest version of `slot`'s token: the one a request that started before
     /// an edit should judge the caller by now.
-    pub fn current(&self, slot: &Arc<Slot>) -> Arc<Slot> {
-        self.by_id(slot.id()).unwrap_or_else(|| Arc::clone(slot))
+    pub fn current(&self, slot: &SlotRef) -> SlotRef {
+        self.by_id(slot.id())
+            .unwrap_or_else(|| SlotRef::clone(slot))
     }
 
-    pub fn by_id(&self, id: &str) -> Option<Arc<Slot>> {
+    pub fn by_id(&self, id: &str) -> Option<SlotRef> {
         self.by_id
             .read()
             .find(self.id_bucket(id), |s| s.id() == id)
             .cloned()
     }
 
-    pub fn by_hash(&self, hash: &TokenHash) -> Option<Arc<Slot>> {
-        // `==` on hashes is constant time.
-        self.by_hash[shard_of(hash)]
+    pub fn by_hash(&self, hash: &TokenHash) -> Option<SlotRef> {
+        let hash = indexed(hash);
+        self.by_hash[shard_of(&hash)]
             .0
             .read()
-            .find(bucket_of(hash), |s| s.hash == *hash)
+            .find(bucket_of(&hash), |s| bool::from(s.hash.ct_eq(&hash)))
             .cloned()
     }
 
     /// Tokens made by no other token: admin tokens. A full scan, for rare admin work.
-    pub fn root_slots(&self) -> Vec<Arc<Slot>> {
+    pub fn root_slots(&self) -> Vec<SlotRef> {
         self.by_id
             .read()
             .iter()
-            .filter(|slot| slot.parent.is_none())
+            .filter(|slot| slot.parent_id().is_none())
             .cloned()
             .collect()
     }
 
     /// Every token created through `id`, directly or further down.
-    pub fn descendants(&self, id: &str) -> Vec<Arc<Slot>> {
+    pub fn descendants(&self, id: &str) -> Vec<SlotRef> {
         // Read before taking `children`: `apply` locks ids first, then children.
         let most = self.len();
         let children = self.children.read();
-        let mut found: Vec<Arc<Slot>> = Vec::new();
+        let mut found: Vec<SlotRef> = Vec::new();
         let mut next = 0;
         let mut parent = id;
         // More descendants than tokens would mean a cycle in stored parents: stop.
@@ -443,11 +602,12 @@ impl TokenIndex {
     }
 
     /// Decides a request for a token already looked up.
-    pub fn check_slot(&self, slot: Arc<Slot>, need: &Requirement, now_ms: i64) -> Checked {
-        let entry = &slot.entry;
+    pub fn check_slot(&self, slot: SlotRef, need: &Requirement, now_ms: i64) -> Checked {
+        let powers = slot.powers();
+        let revoked = slot.is_revoked();
         loop {
             let tat = slot.tat.load(Ordering::Acquire);
-            let verdict = verify::decide(&entry.grant, entry.is_revoked(), need, now_ms, tat);
+            let verdict = verify::decide(powers, revoked, need, now_ms, tat);
             if let Some(next_tat) = verdict.next_tat
                 && slot
                     .tat
@@ -463,30 +623,30 @@ impl TokenIndex {
 
     /// Records a verdict reached on `slot` (here or by the shared limiter): counts
     /// the use if it was allowed.
-    pub fn settle(&self, slot: Arc<Slot>, verdict: Verdict, now_ms: i64) -> Checked {
+    pub fn settle(&self, slot: SlotRef, verdict: Verdict, now_ms: i64) -> Checked {
         if verdict.code == verify::Code::Valid {
             self.count_use(&slot, now_ms);
         }
         Checked { slot, verdict }
     }
 
-    fn count_use(&self, slot: &Arc<Slot>, now_ms: i64) {
+    fn count_use(&self, slot: &SlotRef, now_ms: i64) {
         // Most uses fall in a millisecond already recorded: a read, not a write.
         if slot.last_used_at.load(Ordering::Relaxed) < now_ms {
             slot.last_used_at.fetch_max(now_ms, Ordering::Relaxed);
         }
         if slot.pending_uses.fetch_add(1, Ordering::AcqRel) == 0 {
-            self.dirty.lock().push(Arc::clone(slot));
+            self.dirty.lock().push(SlotRef::clone(slot));
         }
     }
 
     /// Takes the tokens used since the last call, for the usage writer.
-    pub fn take_dirty(&self) -> Vec<Arc<Slot>> {
+    pub fn take_dirty(&self) -> Vec<SlotRef> {
         std::mem::take(&mut *self.dirty.lock())
     }
 
     /// Queues a token for the next usage flush again.
-    pub fn requeue(&self, slot: Arc<Slot>) {
+    pub fn requeue(&self, slot: SlotRef) {
         self.dirty.lock().push(slot);
     }
 }
@@ -523,7 +683,7 @@ impl Verifier {
 
     /// The token `secret` is, if it exists. Malformed text and a bad checksum find
     /// nothing without hashing.
-    pub fn find(&self, secret: &str) -> Option<Arc<Slot>> {
+    pub fn find(&self, secret: &str) -> Option<SlotRef> {
         let token = Presented::parse(&self.prefix, secret)?;
         self.index.by_hash(&self.hasher.hash_presented(token))
     }
@@ -626,7 +786,7 @@ mod tests {
 
     #[test]
     fn a_newer_snapshot_wins_whichever_arrives_first() {
-        let name_of = |index: &TokenIndex| index.by_id("tok_x").map(|s| s.entry().name.to_string());
+        let name_of = |index: &TokenIndex| index.by_id("tok_x").map(|s| s.name().to_owned());
         let (index, hasher) = index();
         let (older, _) = record("tok_x", None, &hasher);
         let mut newer = older.clone();
@@ -668,17 +828,49 @@ mod tests {
         child.settings.name = "renamed".into();
         index.apply(3, child);
         let after = index.by_id("tok_child").expect("indexed");
-        assert_eq!(after.entry().name, "renamed");
-        assert!(Arc::ptr_eq(&index.current(&before), &after));
-        assert!(Arc::ptr_eq(
+        assert_eq!(after.name(), "renamed");
+        assert!(SlotRef::ptr_eq(&index.current(&before), &after));
+        assert!(SlotRef::ptr_eq(
             &index.by_hash(&hasher.hash(&secret)).expect("indexed"),
             &after
         ));
-        assert!(Arc::ptr_eq(&index.descendants("tok_root")[0], &after));
+        assert!(SlotRef::ptr_eq(&index.descendants("tok_root")[0], &after));
         // The budget stays spent; the use waits to be written from the version
         // that counted it.
         assert_eq!(check(&index), verify::Code::RateLimited);
         assert_eq!((before.pending().0, after.pending().0), (1, 0));
-        assert!(index.take_dirty().iter().any(|s| Arc::ptr_eq(s, &before)));
+        assert!(
+            index
+                .take_dirty()
+                .iter()
+                .any(|s| SlotRef::ptr_eq(s, &before))
+        );
+    }
+
+    #[test]
+    fn texts_come_back_as_written_inline_or_not() {
+        let long = "n".repeat(300);
+        for (id, name, owner, resources) in [
+            (
+                "tok_a",
+                "short",
+                Some("user_1"),
+                Resources::Only("repo:a app:*"),
+            ),
+            ("tok_b", long.as_str(), None, Resources::All),
+            ("tok_c", "", Some(""), Resources::Only("")),
+            (
+                "tok_d",
+                "ünïcødé",
+                Some(long.as_str()),
+                Resources::Only("repo:x"),
+            ),
+        ] {
+            let texts = Texts::new(id, name, owner, resources);
+            assert_eq!(
+                (texts.id(), texts.name(), texts.owner(), texts.resources()),
+                (id, name, owner, resources)
+            );
+        }
     }
 }

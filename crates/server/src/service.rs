@@ -23,7 +23,7 @@ use tessera_store::{Basis, ChangeSeq, ListPage, ListQuery, StoreError, TokenStor
 
 use crate::config::{Config, RedisFailure};
 use crate::error::ServiceError;
-use crate::index::{Checked, Entry, Slot, TokenIndex, Verifier};
+use crate::index::{Checked, Slot, SlotRef, TokenIndex, Verifier};
 use crate::limiter::SharedLimiter;
 use crate::metrics::Metrics;
 
@@ -46,7 +46,7 @@ impl std::fmt::Debug for Credential {
 /// (see `Engine::current_manager` for the token as it is now).
 #[derive(Clone)]
 pub struct Caller {
-    pub slot: Arc<Slot>,
+    pub slot: SlotRef,
 }
 
 impl Caller {
@@ -54,12 +54,8 @@ impl Caller {
         self.slot.id()
     }
 
-    pub fn entry(&self) -> &Entry {
-        self.slot.entry()
-    }
-
     pub fn is_admin(&self) -> bool {
-        self.entry().is_admin
+        self.slot.is_admin()
     }
 }
 
@@ -191,10 +187,10 @@ impl Engine {
 
     /// True when the store holds an admin token that still works.
     pub fn has_active_admin(&self) -> bool {
-        self.index().root_slots().iter().any(|slot| {
-            let entry = slot.entry();
-            entry.is_admin && !entry.is_revoked()
-        })
+        self.index()
+            .root_slots()
+            .iter()
+            .any(|slot| slot.is_admin() && !slot.is_revoked())
     }
 
     /// What a request needs, from scope names and a resource as a client writes them.
@@ -261,7 +257,7 @@ impl Engine {
 
     /// The token a credential names, if it exists. Malformed text and a bad checksum
     /// find nothing without a lookup.
-    pub(crate) fn lookup(&self, secret: &str, key_id: Option<&str>) -> Option<Arc<Slot>> {
+    pub(crate) fn lookup(&self, secret: &str, key_id: Option<&str>) -> Option<SlotRef> {
         let slot = self.verifier.find(secret)?;
         if let Some(key) = key_id.filter(|k| k.starts_with(&format!("{ID_KIND}_")))
             && key != slot.id()
@@ -274,13 +270,12 @@ impl Engine {
     /// Decides a request for a token already looked up; only an allowed request
     /// spends rate-limit budget, from the node's own bucket or, in a cluster with
     /// Redis, from the bucket every node shares.
-    pub(crate) async fn check_slot(&self, slot: Arc<Slot>, need: &Requirement) -> Checked {
+    pub(crate) async fn check_slot(&self, slot: SlotRef, need: &Requirement) -> Checked {
         let now = self.clock.now_ms();
         let Some(shared) = &self.shared_limiter else {
             return self.index().check_slot(slot, need, now);
         };
-        let entry = slot.entry();
-        let limit = match verify::admit(&entry.grant, entry.is_revoked(), need, now) {
+        let limit = match verify::admit(slot.powers(), slot.is_revoked(), need, now) {
             Admission::Limited(limit) => limit,
             // Decided without spending budget: nothing to share.
             Admission::Refused(_) | Admission::Unlimited => {
@@ -363,16 +358,15 @@ impl Engine {
     /// manager. A caller revoked, expired or narrowed since it authenticated cannot act
     /// with its old powers (and a revocation, which walks only the descendants that
     /// exist, cannot miss a token it was still creating).
-    fn current_manager(&self, caller: &Caller) -> Result<Arc<Slot>, ServiceError> {
+    fn current_manager(&self, caller: &Caller) -> Result<SlotRef, ServiceError> {
         let slot = self.index().current(&caller.slot);
-        let current = slot.entry();
-        if current.is_revoked() {
+        if slot.is_revoked() {
             return Err(ServiceError::InvalidToken {
                 code: Code::Revoked,
             });
         }
-        if current
-            .grant
+        if slot
+            .powers()
             .expires_at
             .is_some_and(|at| at <= self.clock.now_ms())
         {
@@ -380,7 +374,7 @@ impl Engine {
                 code: Code::Expired,
             });
         }
-        if !self.holds(current, TOKENS_MANAGE) {
+        if !self.holds(&slot, TOKENS_MANAGE) {
             return Err(ServiceError::needs_scope(TOKENS_MANAGE));
         }
         Ok(slot)
@@ -392,7 +386,7 @@ impl Engine {
     /// edits the token.
     fn bound_by_parent(
         &self,
-        parent: &Entry,
+        parent: &Slot,
         settings: &mut Settings,
         rate_limit_given: bool,
     ) -> Result<(), ServiceError> {
@@ -400,13 +394,13 @@ impl Engine {
             code: "escalation",
             detail: e.detail,
         };
-        Grant::inherit_bounds(settings, &parent.grant, rate_limit_given);
-        if !parent.is_admin {
-            grant::inherit_owner(&mut settings.owner, parent.owner.as_deref())
-                .map_err(escalation)?;
+        let parent_grant = parent.grant();
+        Grant::inherit_bounds(settings, &parent_grant, rate_limit_given);
+        if !parent.is_admin() {
+            grant::inherit_owner(&mut settings.owner, parent.owner()).map_err(escalation)?;
         }
         Grant::of(settings, self.index().catalogue())
-            .ensure_within(&parent.grant, self.index().catalogue())
+            .ensure_within(&parent_grant, self.index().catalogue())
             .map_err(escalation)
     }
 
@@ -418,9 +412,8 @@ impl Engine {
             .index()
             .descendants(id)
             .iter()
-            .map(|slot| slot.entry())
-            .filter(|entry| !entry.is_revoked())
-            .filter(|entry| entry.grant.ensure_within(narrowed, catalogue).is_err())
+            .filter(|slot| !slot.is_revoked())
+            .filter(|slot| slot.grant().ensure_within(narrowed, catalogue).is_err())
             .count();
         if exceeding == 0 {
             return Ok(());
@@ -447,11 +440,10 @@ impl Engine {
         to_completion(async move {
             let _order = engine.writes.lock().await;
             let manager = engine.current_manager(&caller)?;
-            let parent = manager.entry();
-            engine.bound_by_parent(parent, &mut settings, rate_limit_given)?;
+            engine.bound_by_parent(&manager, &mut settings, rate_limit_given)?;
             let (record, secret) = engine.new_record(settings, Some(caller.id().to_owned()), false);
             let basis = Basis {
-                parent: Some(parent.seq),
+                parent: Some(manager.seq()),
                 ..Basis::default()
             };
             let seq = engine.stored(engine.store.insert(&record, basis)).await?;
@@ -525,7 +517,7 @@ impl Engine {
     }
 
     /// The token `id` if the caller may see it: the admin sees all, a manager its subtree.
-    fn visible(&self, caller: &Caller, id: &str) -> Result<Arc<Slot>, ServiceError> {
+    fn visible(&self, caller: &Caller, id: &str) -> Result<SlotRef, ServiceError> {
         let not_found = || ServiceError::NotFound {
             what: format!("token {id:?}"),
         };
@@ -573,7 +565,7 @@ impl Engine {
         &self,
         caller: &Caller,
         secret: &str,
-    ) -> Result<Arc<Slot>, ServiceError> {
+    ) -> Result<SlotRef, ServiceError> {
         let not_found = || ServiceError::NotFound {
             what: "token".into(),
         };
@@ -599,11 +591,10 @@ impl Engine {
                 engine.current_manager(&caller)?;
             }
             let slot = engine.visible(&caller, &id)?;
-            let current = slot.entry();
-            // The whole record is in the store only. If it is newer than `current`,
-            // the write below names `current.seq` and is refused as stale (409).
+            // The whole record is in the store only. If it is newer than `slot`, the
+            // write below names `slot.seq()` and is refused as stale (409).
             let mut record = engine.record(&slot).await?;
-            if record.revoked_at.is_some() || current.is_revoked() {
+            if record.revoked_at.is_some() || slot.is_revoked() {
                 return Err(ServiceError::Conflict {
                     code: "token_revoked",
                     detail: "this token is revoked and cannot be changed; create a new one".into(),
@@ -613,7 +604,7 @@ impl Engine {
                 Some(parent_id) if !record.is_admin => engine.index().by_id(parent_id),
                 _ => None,
             };
-            let Some(parent) = parent_slot.as_deref().map(Slot::entry) else {
+            let Some(parent) = parent_slot.as_deref() else {
                 return Err(admin_untouchable());
             };
             let mut draft = record.settings.to_draft();
@@ -627,8 +618,8 @@ impl Engine {
             record.settings = settings;
             record.updated_at = engine.clock.now_ms();
             let basis = Basis {
-                token: Some(current.seq),
-                parent: Some(parent.seq),
+                token: Some(slot.seq()),
+                parent: Some(parent.seq()),
                 children_known_up_to: Some(engine.applied_seq()),
             };
             let seq = engine.stored(engine.store.update(&record, basis)).await?;
@@ -653,7 +644,7 @@ impl Engine {
     /// A text that names no live token is not an error; there is nothing to do.
     pub async fn revoke_presented(self: &Arc<Self>, secret: &str) -> Result<(), ServiceError> {
         match self.lookup(secret, None) {
-            Some(slot) if !slot.entry().is_revoked() => self.revoke_subtree(slot).await.map(drop),
+            Some(slot) if !slot.is_revoked() => self.revoke_subtree(slot).await.map(drop),
             _ => Ok(()),
         }
     }
@@ -666,9 +657,8 @@ impl Engine {
 
     /// The token in `slot` as a caller, if it may be used now (neither revoked nor
     /// expired); otherwise why not.
-    fn live_caller(&self, slot: Arc<Slot>) -> Result<Caller, Code> {
-        let entry = slot.entry();
-        match tessera_core::verify::standing(&entry.grant, entry.is_revoked(), self.clock.now_ms())
+    fn live_caller(&self, slot: SlotRef) -> Result<Caller, Code> {
+        match tessera_core::verify::standing(slot.powers(), slot.is_revoked(), self.clock.now_ms())
         {
             Code::Valid => Ok(Caller { slot }),
             standing => Err(standing),
@@ -695,18 +685,17 @@ impl Engine {
 
     /// Whether `caller` holds `tokens:manage`.
     pub fn may_manage_tokens(&self, caller: &Caller) -> bool {
-        self.holds(caller.entry(), TOKENS_MANAGE)
+        self.holds(&caller.slot, TOKENS_MANAGE)
     }
 
     /// Whether `caller` may see tokens: `tokens:read`, or `tokens:manage`.
     pub fn may_read_tokens(&self, caller: &Caller) -> bool {
-        self.holds(caller.entry(), TOKENS_READ) || self.holds(caller.entry(), TOKENS_MANAGE)
+        self.holds(&caller.slot, TOKENS_READ) || self.holds(&caller.slot, TOKENS_MANAGE)
     }
 
     /// Whether a token holds one of tessera's own scopes.
-    fn holds(&self, entry: &Entry, scope: &str) -> bool {
-        entry
-            .grant
+    fn holds(&self, slot: &Slot, scope: &str) -> bool {
+        slot.powers()
             .scopes
             .contains_all(&self.index().catalogue().own(scope))
     }
@@ -716,18 +705,14 @@ impl Engine {
         self: &Arc<Self>,
         caller: &Caller,
     ) -> Result<TokenRecord, ServiceError> {
-        self.revoke_subtree(Arc::clone(&caller.slot)).await
+        self.revoke_subtree(SlotRef::clone(&caller.slot)).await
     }
 
-    async fn revoke_subtree(
-        self: &Arc<Self>,
-        slot: Arc<Slot>,
-    ) -> Result<TokenRecord, ServiceError> {
+    async fn revoke_subtree(self: &Arc<Self>, slot: SlotRef) -> Result<TokenRecord, ServiceError> {
         let engine = Arc::clone(self);
         to_completion(async move {
             let _order = engine.writes.lock().await;
-            let target = slot.entry();
-            if target.is_admin {
+            if slot.is_admin() {
                 return Err(admin_untouchable());
             }
             let now = engine.clock.now_ms();
@@ -787,7 +772,7 @@ impl Engine {
         let mut seen = std::collections::HashSet::new();
         for slot in self.index().take_dirty() {
             let (uses, last_used_at) = slot.pending();
-            if uses > 0 && seen.insert(Arc::as_ptr(&slot).addr()) {
+            if uses > 0 && seen.insert(SlotRef::as_ptr(&slot).addr()) {
                 updates.push(UsageUpdate {
                     id: slot.id().to_owned(),
                     uses,

@@ -42,15 +42,12 @@ pub fn set_identity(
         }
         return;
     };
-    let entry = caller.entry();
-    headers.insert(TOKEN_ID, header_text(caller.id()));
-    headers.insert(TOKEN_NAME, header_text(&entry.name));
-    headers.insert(
-        OWNER,
-        header_text(entry.owner.as_deref().unwrap_or_default()),
-    );
+    let slot = &caller.slot;
+    headers.insert(TOKEN_ID, header_text(slot.id()));
+    headers.insert(TOKEN_NAME, header_text(slot.name()));
+    headers.insert(OWNER, header_text(slot.owner().unwrap_or_default()));
     // Scope names are plain ASCII: the joined text becomes the value without a copy.
-    let scopes = catalogue.names_in(&entry.grant.scopes).join(" ");
+    let scopes = catalogue.names_in(slot.powers().scopes).join(" ");
     headers.insert(
         SCOPES,
         HeaderValue::from_maybe_shared(Bytes::from(scopes))

@@ -73,23 +73,17 @@ pub async fn introspect(
     let Some(token) = engine.introspect(&form.token) else {
         return Json(inactive);
     };
-    let (id, entry) = (token.id().to_owned(), token.entry());
+    let (slot, powers) = (&token.slot, token.slot.powers());
     Json(Introspection {
         active: true,
-        scope: Some(
-            engine
-                .index()
-                .catalogue()
-                .names_in(&entry.grant.scopes)
-                .join(" "),
-        ),
+        scope: Some(engine.index().catalogue().names_in(powers.scopes).join(" ")),
         token_type: Some("bearer"),
-        exp: entry.grant.expires_at.map(|ms| ms.div_euclid(1000)),
-        iat: Some(entry.created_at.div_euclid(1000)),
-        sub: entry.owner.as_deref().map(str::to_owned),
-        jti: Some(id),
-        name: Some(entry.name.to_string()),
-        resources: entry.grant.resources.texts(),
+        exp: powers.expires_at.map(|ms| ms.div_euclid(1000)),
+        iat: Some(slot.created_at().div_euclid(1000)),
+        sub: slot.owner().map(str::to_owned),
+        jti: Some(slot.id().to_owned()),
+        name: Some(slot.name().to_owned()),
+        resources: powers.resources.texts(),
     })
 }
 

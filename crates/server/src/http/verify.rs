@@ -42,19 +42,17 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse<'_> {
         rate_limit: None,
     };
     if let Some(checked) = &outcome.checked {
-        let entry = checked.entry();
-        let (scopes, access) = entry.scopes.fields();
-        answer.token_id = Some(checked.slot.id());
-        answer.name = Some(&entry.name);
-        answer.owner = entry.owner.as_deref();
-        answer.meta = entry.meta.as_deref();
+        let slot = &checked.slot;
+        let powers = slot.powers();
+        let (scopes, access) = slot.granted_scopes().fields();
+        answer.token_id = Some(slot.id());
+        answer.name = Some(slot.name());
+        answer.owner = slot.owner();
+        answer.meta = slot.meta();
         answer.scopes = scopes;
         answer.access = access;
-        answer.resources = entry.grant.resources.texts();
-        answer.expires_at = entry
-            .grant
-            .expires_at
-            .map(tessera_core::timefmt::format_rfc3339);
+        answer.resources = powers.resources.texts();
+        answer.expires_at = powers.expires_at.map(tessera_core::timefmt::format_rfc3339);
         answer.rate_limit = checked.verdict.rate.map(|rate| RateLimitState {
             limit: rate.limit,
             remaining: rate.remaining,

@@ -278,7 +278,7 @@ pub async fn confirm_revoke(
         .index()
         .descendants(&id)
         .iter()
-        .filter(|slot| !slot.entry().is_revoked())
+        .filter(|slot| !slot.is_revoked())
         .count();
     views::confirm_revoke(&signed.viewer(), &record, live_descendants).into_response()
 }

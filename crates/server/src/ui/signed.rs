@@ -36,7 +36,7 @@ pub struct Signed {
 impl Signed {
     pub fn viewer(&self) -> Viewer<'_> {
         Viewer {
-            name: &self.caller.entry().name,
+            name: self.caller.slot.name(),
             csrf: &self.session.csrf,
             can_manage: self.can_manage,
         }

@@ -82,7 +82,7 @@ async fn an_edit_through_one_node_holds_on_the_other() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let narrowed = time_until(Duration::from_secs(5), || {
         a.server.engine.index().by_id(&id).is_some_and(|slot| {
-            slot.entry().scopes.fields().0
+            slot.granted_scopes().fields().0
                 != Some(vec!["repo:read".to_owned(), "repo:write".to_owned()])
         })
     })
