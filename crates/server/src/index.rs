@@ -25,7 +25,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use compact_str::CompactString;
 use hashbrown::HashTable;
@@ -43,8 +43,7 @@ use tessera_core::verify::{self, Requirement, Verdict};
 use tessera_store::{Change, ChangeSeq};
 
 /// A handle on one version of a token in the index. `triomphe`'s `Arc` has no weak
-/// count: its header is 8 bytes, which with [`Slot`] makes exactly one 192-byte
-/// allocator block (see [`Slot`]).
+/// count: its header is 8 bytes where std's takes 16 (see [`Slot`] for why they count).
 pub type SlotRef = triomphe::Arc<Slot>;
 
 /// The scopes as a token was granted them, for answers: patterns or an access level.
@@ -196,14 +195,16 @@ impl Texts {
     }
 }
 
-/// The part of a token's hash the index keeps and looks up by: 128 bits. Finding a
-/// token by another's 128 bits would take some 2^128 guesses at an HMAC under a key
-/// the guesser does not know; the other half would add nothing but 16 bytes a token.
-type IndexedHash = [u8; 16];
+/// The part of a token's hash the index keeps and looks up by: 96 bits, as HMAC
+/// truncated for IPsec and TLS. Finding a token by another's 96 bits would take
+/// some 2^96 guesses at an HMAC under a key the guesser does not know (and the
+/// token checksum refuses random ones before any lookup); the rest of the digest
+/// would add nothing but 20 bytes a token.
+type IndexedHash = [u8; 12];
 
 fn indexed(hash: &TokenHash) -> IndexedHash {
-    let mut kept = [0u8; 16];
-    kept.copy_from_slice(&hash.0[..16]);
+    let mut kept = [0u8; 12];
+    kept.copy_from_slice(&hash.0[..12]);
     kept
 }
 
@@ -217,17 +218,22 @@ const NOT_REVOKED: i64 = i64::MIN;
 /// timestamps other than creation and usage totals live in the store (see
 /// `Engine::record`).
 ///
-/// Sized to make, with [`SlotRef`]'s 8-byte count, one 192-byte block of the
-/// allocator (a size class of its own: nothing is wasted rounding up) and laid out in
-/// declaration order (`repr(C)`): what every check reads and writes comes first, in
-/// the block's first cache line; what answers and the API read follows. At a million
-/// tokens and more a slot is rarely in cache, and each line is a miss.
+/// Sized to make, with [`SlotRef`]'s 8-byte count, a 184-byte request: a million
+/// of them take 193 MB resident under mimalloc, a million 192-byte ones 222 MB.
+/// Laid out in declaration order (`repr(C)`): what every check reads and writes
+/// comes first, in the block's first cache line; what answers and the API read
+/// follows. At a million tokens and more a slot is rarely in cache, and each line
+/// is a miss.
 ///
 /// An edit builds a new slot and swaps it into the tables; the rate-limit state
 /// carries over (see [`Slot::carry_over`]).
 #[repr(C)]
 pub struct Slot {
     hash: IndexedHash,
+    /// Uses not yet written to the store; the store holds the rest. The usage
+    /// writer empties it every period, long before one token could be used 2^32
+    /// times; if it ever were, the count stops there (see `TokenIndex::count_use`).
+    pending_uses: AtomicU32,
     /// GCRA theoretical arrival time, nanoseconds.
     tat: AtomicU64,
     expires_at: i64,
@@ -236,13 +242,11 @@ pub struct Slot {
     seq: ChangeSeq,
     created_at: i64,
     last_used_at: AtomicI64,
-    /// Uses not yet written to the store; the store holds the rest.
-    pending_uses: AtomicU64,
     meta: Option<Box<Map<String, Value>>>,
     texts: Texts,
 }
 
-const _: () = assert!(std::mem::size_of::<Slot>() == 184);
+const _: () = assert!(std::mem::size_of::<Slot>() == 176);
 
 impl Slot {
     /// The change number of the write this version of the token comes from. A slot
@@ -319,7 +323,7 @@ impl Slot {
     pub fn overlay_usage(&self, record: &mut TokenRecord) {
         record.use_count = record
             .use_count
-            .saturating_add(self.pending_uses.load(Ordering::Acquire));
+            .saturating_add(u64::from(self.pending_uses.load(Ordering::Acquire)));
         let last = self.last_used_at.load(Ordering::Relaxed);
         if last > record.last_used_at.unwrap_or(0) {
             record.last_used_at = Some(last);
@@ -329,7 +333,7 @@ impl Slot {
     /// The uses not yet written, and when the last one was.
     pub fn pending(&self) -> (u64, i64) {
         (
-            self.pending_uses.load(Ordering::Acquire),
+            u64::from(self.pending_uses.load(Ordering::Acquire)),
             self.last_used_at.load(Ordering::Relaxed),
         )
     }
@@ -337,9 +341,12 @@ impl Slot {
     /// Records that `uses` of the pending ones are written; returns how many are
     /// still pending (made meanwhile).
     pub fn mark_written(&self, uses: u64) -> u64 {
-        self.pending_uses
-            .fetch_sub(uses, Ordering::AcqRel)
-            .saturating_sub(uses)
+        let uses = u32::try_from(uses).unwrap_or(u32::MAX);
+        u64::from(
+            self.pending_uses
+                .fetch_sub(uses, Ordering::AcqRel)
+                .saturating_sub(uses),
+        )
     }
 
     /// Makes this slot, the next version of `previous`, keep its rate-limit state
@@ -415,10 +422,26 @@ impl TokenIndex {
             catalogue,
             dirty: Mutex::new(Vec::new()),
         };
+        index.reserve(changes.len());
         for change in changes {
             index.apply(change.seq, change.record);
         }
         index
+    }
+
+    /// Makes room for `tokens` more without growing a table on the way: a table
+    /// that grows leaves its old, smaller copy behind, which the allocator takes a
+    /// while to give back (the start-up load of a million tokens would otherwise
+    /// hold some 40 MB of such copies).
+    pub fn reserve(&self, tokens: usize) {
+        self.by_id
+            .write()
+            .reserve(tokens, |s| self.id_bucket(s.id()));
+        // Tokens spread evenly over the shards; an eighth more for the unevenness.
+        let per_shard = tokens / SHARDS + tokens / SHARDS / 8;
+        for shard in &self.by_hash {
+            shard.0.write().reserve(per_shard, |s| bucket_of(&s.hash));
+        }
     }
 
     pub fn catalogue(&self) -> &ScopeCatalogue {
@@ -465,7 +488,7 @@ impl TokenIndex {
             seq,
             created_at: record.created_at,
             last_used_at: AtomicI64::new(record.last_used_at.unwrap_or(0)),
-            pending_uses: AtomicU64::new(0),
+            pending_uses: AtomicU32::new(0),
             meta: settings.meta.map(Box::new),
             texts: Texts::new(
                 &record.id,
@@ -635,8 +658,11 @@ impl TokenIndex {
         if slot.last_used_at.load(Ordering::Relaxed) < now_ms {
             slot.last_used_at.fetch_max(now_ms, Ordering::Relaxed);
         }
-        if slot.pending_uses.fetch_add(1, Ordering::AcqRel) == 0 {
-            self.dirty.lock().push(SlotRef::clone(slot));
+        match slot.pending_uses.fetch_add(1, Ordering::AcqRel) {
+            0 => self.dirty.lock().push(SlotRef::clone(slot)),
+            // Wrapped to 0: stay at the most that can be told instead.
+            u32::MAX => slot.pending_uses.store(u32::MAX, Ordering::Release),
+            _ => {}
         }
     }
 
