@@ -786,6 +786,28 @@ mod tests {
     }
 
     #[test]
+    fn every_token_is_found_as_the_tables_grow_and_strangers_are_not() {
+        let (index, hasher) = index();
+        let secrets: Vec<SecretToken> = (0..3_000)
+            .map(|i| {
+                let (record, secret) = record(&format!("tok_{i}"), None, &hasher);
+                index.apply(1, record);
+                secret
+            })
+            .collect();
+        for (i, secret) in secrets.iter().enumerate() {
+            let found = index
+                .by_hash(&hasher.hash(secret))
+                .map(|s| s.id().to_owned());
+            assert_eq!(found, Some(format!("tok_{i}")));
+        }
+        for _ in 0..1_000 {
+            let (_, stranger) = record("tok_none", None, &hasher);
+            assert!(index.by_hash(&hasher.hash(&stranger)).is_none());
+        }
+    }
+
+    #[test]
     fn descendants_span_every_level_and_ancestry_is_followed() {
         let (index, hasher) = index();
         for (id, parent) in [
