@@ -56,8 +56,8 @@ pub struct Verdict {
 
 /// Whether a token that exists may be used at all right now: `Valid`, `Expired` or
 /// `Revoked`. Spends nothing (introspection, and requests no rule lets through).
-pub fn standing(grant: Powers<'_>, revoked: bool, now_ms: i64) -> Code {
-    if grant.expires_at.is_some_and(|at| at <= now_ms) {
+pub fn standing(powers: Powers<'_>, revoked: bool, now_ms: i64) -> Code {
+    if powers.expires_at.is_some_and(|at| at <= now_ms) {
         Code::Expired
     } else if revoked {
         Code::Revoked
@@ -79,23 +79,23 @@ pub enum Admission {
 
 /// Every check but the rate limit's, which needs the token's bucket: the index holds
 /// it for a single node, Redis for a cluster.
-pub fn admit(grant: Powers<'_>, revoked: bool, need: &Requirement, now_ms: i64) -> Admission {
-    let standing = standing(grant, revoked, now_ms);
+pub fn admit(powers: Powers<'_>, revoked: bool, need: &Requirement, now_ms: i64) -> Admission {
+    let standing = standing(powers, revoked, now_ms);
     if standing != Code::Valid {
         return Admission::Refused(standing);
     }
     let scopes_ok = need
         .scopes
         .as_ref()
-        .is_none_or(|needed| grant.scopes.contains_all(needed));
+        .is_none_or(|needed| powers.scopes.contains_all(needed));
     let resource_ok = need
         .resource
         .as_ref()
-        .is_none_or(|r| grant.resources.allows(r));
+        .is_none_or(|r| powers.resources.allows(r));
     if !scopes_ok || !resource_ok {
         return Admission::Refused(Code::Forbidden);
     }
-    match grant.rate_limit {
+    match powers.rate_limit {
         None => Admission::Unlimited,
         Some(limit) => Admission::Limited(limit),
     }
@@ -119,17 +119,17 @@ impl Verdict {
 /// Decides a request for a token that exists. `tat` is the token's stored
 /// rate-limit state (see [`ratelimit`]); `now_ms` milliseconds since the epoch.
 pub fn decide(
-    grant: Powers<'_>,
+    powers: Powers<'_>,
     revoked: bool,
     need: &Requirement,
     now_ms: i64,
     tat: u64,
 ) -> Verdict {
     let now_ns = ratelimit::nanos_from_millis(now_ms);
-    match admit(grant, revoked, need, now_ms) {
+    match admit(powers, revoked, need, now_ms) {
         Admission::Refused(code) => Verdict {
             code,
-            rate: grant.rate_limit.map(|l| ratelimit::peek(&l, tat, now_ns)),
+            rate: powers.rate_limit.map(|l| ratelimit::peek(&l, tat, now_ns)),
             next_tat: None,
         },
         Admission::Unlimited => Verdict {

@@ -4,20 +4,20 @@
 //! acknowledged, so verification never waits on the database and a revocation holds
 //! from the very next request.
 //!
-//! Each token is one [`Slot`]: what never changes (hash, id, parent), its settings as
-//! of one write, and its live counters, in one allocation. A verification therefore
-//! follows the table to the slot and finds everything it decides on and answers with
-//! there: one dependent memory access fewer than a slot pointing to a separate
-//! settings snapshot, which at a million tokens and more is a cache miss saved on
-//! every check. An edit builds a new slot and swaps it into the tables under their
-//! write locks, and the rate-limit state moves to it (see [`Slot::succeeded_by`]).
+//! Each token is one [`Slot`]: its settings as of one write and its live counters,
+//! in one 192-byte allocator block, with its texts packed inline and what whole
+//! families of tokens share (scopes, rate limit, parent) kept once in a [`Family`].
+//! A verification follows the table to the slot and finds everything it decides on
+//! in the slot's first cache line and its family, which stays in cache. An edit
+//! builds a new slot and swaps it into the tables under their write locks, and the
+//! rate-limit state moves to it (see `Slot::carry_over`).
 //!
 //! Each slot carries the change number of the write it came from, and a slot only
 //! ever replaces an older one. Two writers feed the index (this node's own writes,
 //! and the follower bringing in every node's writes from the store's change feed) in
 //! no particular order; the numbers make the outcome the same either way.
 //!
-//! Memory is kept to what verification decides on and answers with (see [`Entry`]);
+//! Memory is kept to what verification decides on and answers with (see [`Slot`]);
 //! the rest of a token's record is read from the store when an API call asks for it.
 //! The hash map is split into shards so that two cores verifying at once rarely
 //! touch the same lock word.
@@ -75,7 +75,7 @@ impl GrantedScopes {
 
 /// What many tokens have in common: the token that made them, and the powers and
 /// rate limit they were granted, in the same words. Kept once for all of them (see
-/// [`Families`]): a deployment's tokens come in few such families, so a token pays
+/// `Families`): a deployment's tokens come in few such families, so a token pays
 /// one pointer for all of it, and the scope bitset a check reads stays in cache.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Family {
@@ -113,7 +113,7 @@ impl Families {
 struct Texts {
     bytes: SmallVec<[u8; 80]>,
     /// Where the id, the name and the owner end in `bytes`; the patterns run to the
-    /// end. Validated settings keep these far below `u16::MAX` (see [`Texts::clip`]).
+    /// end. Validated settings keep these far below `u16::MAX` (see `Texts::clip`).
     ends: [u16; 3],
     flags: u8,
 }
@@ -226,7 +226,7 @@ const NOT_REVOKED: i64 = i64::MIN;
 /// is a miss.
 ///
 /// An edit builds a new slot and swaps it into the tables; the rate-limit state
-/// carries over (see [`Slot::carry_over`]).
+/// carries over (see `Slot::carry_over`).
 #[repr(C)]
 pub struct Slot {
     hash: IndexedHash,
@@ -504,7 +504,7 @@ impl TokenIndex {
     }
 
     /// Brings in a token as the write numbered `seq` left it: adds it if it is new,
-    /// else swaps in its next version (see [`Slot::carry_over`]) unless the index
+    /// else swaps in its next version (see `Slot::carry_over`) unless the index
     /// already holds a newer one. A token's hash never changes, so an edit keeps the
     /// slot under the same key of the hash table.
     ///
