@@ -89,7 +89,8 @@ pub struct Family {
 }
 
 /// Every family ever seen, each kept once. Never emptied: it holds one entry per
-/// distinct (parent, powers) ever granted, far fewer than tokens.
+/// distinct (parent, powers) ever granted, usually far fewer than tokens, and at
+/// worst (every token made by its own parent, or edited to new powers) one each.
 #[derive(Default)]
 struct Families(Mutex<HashSet<Arc<Family>>>);
 
