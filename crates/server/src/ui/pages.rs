@@ -10,7 +10,7 @@ use tessera_core::record::TokenDraft;
 use crate::error::ServiceError;
 use crate::http::dto::ListParams;
 use crate::service::Engine;
-use crate::ui::form::{FieldError, Fields, TokenForm};
+use crate::ui::form::{FieldError, Fields, TokenForm, non_empty};
 use crate::ui::guard::{see_other, views_response};
 use crate::ui::signed::Signed;
 use crate::ui::views::{self, Choices, FormPage};
@@ -36,7 +36,6 @@ pub async fn list(
         );
         views_response(status, markup)
     };
-    let non_empty = |text: &str| (!text.is_empty()).then(|| text.to_owned());
     let params = ListParams {
         status: non_empty(&filters.status),
         owner: non_empty(&filters.owner),

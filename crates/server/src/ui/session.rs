@@ -9,11 +9,9 @@
 
 use std::collections::HashMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
-use tessera_core::random;
+use tessera_core::base62;
 use tessera_core::token::SecretToken;
 
 /// A session ends this long after it was opened, however busy.
@@ -24,14 +22,12 @@ const MAX_SESSIONS: usize = 10_000;
 /// again pushes out only its own sessions.
 const MAX_SESSIONS_PER_TOKEN: usize = 20;
 
-/// The length of a [`random_secret`]: 32 bytes in unpadded base64url.
+/// The length of a [`random_secret`]: 43 base62 characters, 256 bits.
 pub const SECRET_LEN: usize = 43;
 
-/// A random secret, base64url: session ids and CSRF secrets.
+/// A random secret from the OS CSPRNG: session ids and CSRF secrets.
 pub fn random_secret() -> String {
-    let mut bytes = [0u8; 32];
-    random::fill(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    base62::random_string(SECRET_LEN)
 }
 
 type SessionKey = [u8; 32];
