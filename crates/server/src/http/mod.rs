@@ -47,6 +47,9 @@ pub fn router(engine: Arc<Engine>) -> Router {
         )
         .route(VERIFY_PATH, post(verify::verify))
         .route(authz::AUTHZ_PATH, any(authz::authz))
+        // The wildcard matches no empty rest: `/v1/authz/` is named on its own, so
+        // that the router answers every path `authz::answers_on` sends past it.
+        .route("/v1/authz/", any(authz::authz))
         .route("/v1/authz/{*path}", any(authz::authz))
         .route("/v1/introspect", post(oauth::introspect))
         .route("/v1/revoke", post(oauth::revoke))
