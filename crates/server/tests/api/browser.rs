@@ -114,10 +114,15 @@ impl Browser {
     /// Clicks what leads to another page (a link, a submit button) and waits until
     /// that page has loaded.
     async fn click_and_load(&self, css: &str) {
-        self.script("window.tesseraOldPage = true; return null")
-            .await;
+        self.mark_page().await;
         self.click(css).await;
         self.wait_for_new_page(css).await;
+    }
+
+    /// Marks the page shown now, for [`Browser::wait_for_new_page`].
+    async fn mark_page(&self) {
+        self.script("window.tesseraOldPage = true; return null")
+            .await;
     }
 
     /// Waits until the page marked `tesseraOldPage` has been replaced and loaded.
@@ -282,14 +287,14 @@ async fn an_admin_signs_in_creates_edits_and_revokes_a_token_in_the_browser() {
     assert!(browser.text(".reveal .warning").await.contains("only time"));
     browser.click("button[data-copy]").await;
     // The clipboard answers asynchronously: wait for the button's report.
-    let mut report = String::new();
-    for _ in 0..100 {
-        report = browser.text(".copied").await;
-        if !report.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    browser
+        .wait_for_script(
+            "return document.querySelector('.copied').textContent !== ''",
+            Value::Bool(true),
+            "the copy button reported nothing",
+        )
+        .await;
+    let report = browser.text(".copied").await;
     assert!(
         report.contains("op"),
         "the copy button says what it did: {report:?}"
@@ -440,9 +445,7 @@ async fn a_manager_sees_only_its_own_subtree_and_an_idle_session_ends() {
         .await
         .expect("a focused element");
     focused.send_keys(&team_a).await.expect("type");
-    browser
-        .script("window.tesseraOldPage = true; return null")
-        .await;
+    browser.mark_page().await;
     focused.send_keys("\u{e007}").await.expect("Enter");
     browser.wait_for_new_page("Enter").await;
     assert_eq!(browser.path().await, "/ui/tokens");
