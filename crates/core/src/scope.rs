@@ -262,12 +262,29 @@ impl ScopeCatalogue {
 
     /// The names in `set`, in catalogue order.
     pub fn names_in(&self, set: &ScopeSet) -> Vec<&str> {
+        self.names_of(set).collect()
+    }
+
+    /// The names in `set`, space-separated (as OAuth's `scope` and tessera's
+    /// `X-Tessera-Scopes` carry them), appended to `out` without a list in between.
+    pub fn write_names(&self, set: &ScopeSet, out: &mut String) {
+        for (i, name) in self.names_of(set).enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(name);
+        }
+    }
+
+    fn names_of<'a, 's>(
+        &'a self,
+        set: &'s ScopeSet,
+    ) -> impl Iterator<Item = &'a str> + use<'a, 's> {
         self.defs
             .iter()
             .enumerate()
             .filter(|(bit, _)| set.contains_bit(*bit))
             .map(|(_, def)| def.name.as_str())
-            .collect()
     }
 }
 
@@ -360,6 +377,9 @@ mod tests {
             catalogue.names_in(&events),
             ["events:publish", "events:batch"]
         );
+        let mut joined = "scopes: ".to_owned();
+        catalogue.write_names(&events, &mut joined);
+        assert_eq!(joined, "scopes: events:publish events:batch");
         let everything = catalogue.compile(&strings(&["*"])).unwrap();
         assert!(everything.contains_all(&catalogue.own(TOKENS_MANAGE)));
     }

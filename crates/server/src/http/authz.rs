@@ -122,11 +122,10 @@ pub async fn answer(engine: &Engine, call: &Parts) -> Response {
     {
         Ok(allowed) => {
             let mut response = Response::new(Body::empty());
-            let out = response.headers_mut();
-            out.reserve(8);
-            guarded::set_identity(out, allowed.identity.as_ref(), engine.index().catalogue());
-            guarded::set_rate(out, allowed.rate.as_ref());
-            out.insert(guarded::STATUS, HeaderValue::from_static("200"));
+            let catalogue = engine.index().catalogue();
+            *response.headers_mut() =
+                guarded::allowed_headers(allowed.identity.as_ref(), catalogue);
+            guarded::set_rate(response.headers_mut(), allowed.rate.as_ref());
             response
         }
         Err(denied) => guarded::deny(denied, style),
