@@ -105,8 +105,15 @@ fn identity_values(identity: Option<&Caller>, catalogue: &ScopeCatalogue) -> [He
 /// Appends free text as a header value: bytes outside printable ASCII, and `%`, are
 /// percent-encoded, so names in any script survive every proxy unchanged.
 fn push_header_text(out: &mut String, text: &str) {
-    for byte in text.trim().bytes() {
-        if (b' '..=b'~').contains(&byte) && byte != b'%' {
+    let text = text.trim();
+    let plain = |byte: u8| (b' '..=b'~').contains(&byte) && byte != b'%';
+    // Most ids, names and owners are plain already: copied in one go.
+    if text.bytes().all(plain) {
+        out.push_str(text);
+        return;
+    }
+    for byte in text.bytes() {
+        if plain(byte) {
             out.push(char::from(byte));
         } else {
             // Writing to a String cannot fail.
