@@ -172,21 +172,12 @@ impl<'a> RequestTarget<'a> {
         };
         // A trailing slash is the same request to many servers: match `/x/` as `/x`.
         let path = path.strip_suffix('/').unwrap_or(path);
-        // Most paths hold no byte that needs a closer look: their segments are taken
-        // as they are, with one scan of the path instead of several per segment.
-        let plain = !path
-            .bytes()
-            .any(|b| matches!(b, b'%' | b'\\' | b'\0' | b';'));
         let mut segments = Vec::with_capacity(8);
         for segment in path.split('/').filter(|_| !path.is_empty()) {
             if segment.is_empty() {
                 return Err(TargetError::EmptySegment);
             }
-            let decoded = if plain {
-                Cow::Borrowed(segment)
-            } else {
-                decoded_segment(segment)?
-            };
+            let decoded = decoded_segment(segment)?;
             if decoded == "." || decoded == ".." {
                 return Err(TargetError::DotSegment);
             }
@@ -212,6 +203,13 @@ impl<'a> RequestTarget<'a> {
 /// A path segment decoded, refused if decoding hides a separator in it, or if it
 /// has a path parameter (`/admin;x` is `/admin` to some servers, `..;` is `..`).
 fn decoded_segment(segment: &str) -> Result<Cow<'_, str>, TargetError> {
+    // Most segments hold no byte that needs a closer look: one scan, taken as they are.
+    if !segment
+        .bytes()
+        .any(|b| matches!(b, b'%' | b'\\' | b'\0' | b';'))
+    {
+        return Ok(Cow::Borrowed(segment));
+    }
     let decoded = decode(segment, false)?;
     if decoded.contains(['/', '\\', '\0']) {
         return Err(TargetError::HiddenSeparator);

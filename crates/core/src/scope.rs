@@ -276,6 +276,13 @@ impl ScopeCatalogue {
         }
     }
 
+    /// The names in `set`, space-separated, in a string of their own.
+    pub fn joined_names(&self, set: &ScopeSet) -> String {
+        let mut joined = String::new();
+        self.write_names(set, &mut joined);
+        joined
+    }
+
     fn names_of<'a, 's>(
         &'a self,
         set: &'s ScopeSet,

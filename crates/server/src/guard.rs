@@ -107,7 +107,7 @@ impl Engine {
                 let scopes = need
                     .scopes
                     .as_ref()
-                    .map(|set| catalogue.names_in(set).join(" "))
+                    .map(|set| catalogue.joined_names(set))
                     .unwrap_or_default();
                 let label = route.map_or("this request", |r| r.label.as_str());
                 let mut wanted = Vec::new();

@@ -291,10 +291,6 @@ impl Slot {
         self.family.is_admin
     }
 
-    pub fn revoked_at(&self) -> Option<i64> {
-        (self.revoked_at != NOT_REVOKED).then_some(self.revoked_at)
-    }
-
     pub fn is_revoked(&self) -> bool {
         self.revoked_at != NOT_REVOKED
     }

@@ -259,8 +259,10 @@ impl Engine {
     /// find nothing without a lookup.
     pub(crate) fn lookup(&self, secret: &str, key_id: Option<&str>) -> Option<SlotRef> {
         let slot = self.verifier.find(secret)?;
-        if let Some(key) = key_id.filter(|k| k.starts_with(&format!("{ID_KIND}_")))
-            && key != slot.id()
+        if let Some(key) = key_id.filter(|k| {
+            k.strip_prefix(ID_KIND)
+                .is_some_and(|rest| rest.starts_with('_'))
+        }) && key != slot.id()
         {
             return None;
         }

@@ -76,7 +76,7 @@ pub async fn introspect(
     let (slot, powers) = (&token.slot, token.slot.powers());
     Json(Introspection {
         active: true,
-        scope: Some(engine.index().catalogue().names_in(powers.scopes).join(" ")),
+        scope: Some(engine.index().catalogue().joined_names(powers.scopes)),
         token_type: Some("bearer"),
         exp: powers.expires_at.map(|ms| ms.div_euclid(1000)),
         iat: Some(slot.created_at().div_euclid(1000)),
