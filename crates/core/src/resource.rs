@@ -172,6 +172,14 @@ impl<'a> Resources<'a> {
         joined.split(' ').filter(|p| !p.is_empty())
     }
 
+    /// The patterns as written, space-separated; `None` for every resource.
+    pub fn joined(self) -> Option<&'a str> {
+        match self {
+            Self::All => None,
+            Self::Only(joined) => Some(joined),
+        }
+    }
+
     /// The patterns as written, in order; `None` for every resource.
     pub fn texts(self) -> Option<Vec<String>> {
         match self {

@@ -112,7 +112,9 @@ pub struct RouteTable {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestTarget<'a> {
     method: &'a str,
-    segments: Vec<Cow<'a, str>>,
+    /// Inline up to eight: the paths of real APIs are shorter, and an allocation
+    /// here would be one per guarded request.
+    segments: SmallVec<[Cow<'a, str>; 8]>,
     query: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
@@ -172,7 +174,7 @@ impl<'a> RequestTarget<'a> {
         };
         // A trailing slash is the same request to many servers: match `/x/` as `/x`.
         let path = path.strip_suffix('/').unwrap_or(path);
-        let mut segments = Vec::with_capacity(8);
+        let mut segments = SmallVec::new();
         for segment in path.split('/').filter(|_| !path.is_empty()) {
             if segment.is_empty() {
                 return Err(TargetError::EmptySegment);
@@ -710,9 +712,9 @@ mod tests {
             Err(TargetError::BadMethod)
         );
         let absolute = RequestTarget::parse("GET", "http://example.test:8080/a/b?c=d").unwrap();
-        assert_eq!(absolute.segments, ["a", "b"]);
+        assert_eq!(absolute.segments.as_slice(), ["a", "b"]);
         let trailing = RequestTarget::parse("GET", "/a/b/").unwrap();
-        assert_eq!(trailing.segments, ["a", "b"]);
+        assert_eq!(trailing.segments.as_slice(), ["a", "b"]);
         assert!(
             RequestTarget::parse("GET", "/")
                 .unwrap()

@@ -241,12 +241,13 @@ impl ScopeCatalogue {
 
     /// Compiles scopes a request needs; wildcards are refused there, since "needs
     /// `events:*`" would mean nothing a route can check.
-    pub fn compile_required(&self, scopes: &[String]) -> Result<ScopeSet, ScopeError> {
+    pub fn compile_required(&self, scopes: &[impl AsRef<str>]) -> Result<ScopeSet, ScopeError> {
         let mut set = self.empty();
         for scope in scopes {
+            let scope = scope.as_ref();
             if !is_concrete_scope(scope) {
                 return Err(ScopeError::Malformed {
-                    scope: scope.clone(),
+                    scope: scope.to_owned(),
                 });
             }
             set.union_with(&self.compile_one(scope)?);
@@ -255,9 +256,17 @@ impl ScopeCatalogue {
     }
 
     /// The single-scope set for one of tessera's own scopes.
+    ///
+    /// They close the catalogue, in [`OWN_SCOPES`] order (see [`ScopeCatalogue::new`]),
+    /// so their bits are known without a lookup: every call to tessera's API asks.
     pub fn own(&self, scope: &str) -> ScopeSet {
-        self.compile_one(scope)
-            .unwrap_or_else(|_| unreachable!("tessera's own scopes are always in the catalogue"))
+        let at = OWN_SCOPES
+            .iter()
+            .position(|own| *own == scope)
+            .unwrap_or_else(|| unreachable!("{scope} is not one of tessera's own scopes"));
+        let mut set = self.empty();
+        set.insert(self.defs.len() - OWN_SCOPES.len() + at);
+        set
     }
 
     /// The names in `set`, in catalogue order.
@@ -389,6 +398,25 @@ mod tests {
         assert_eq!(joined, "scopes: events:publish events:batch");
         let everything = catalogue.compile(&strings(&["*"])).unwrap();
         assert!(everything.contains_all(&catalogue.own(TOKENS_MANAGE)));
+    }
+
+    #[test]
+    fn own_scopes_are_found_without_a_lookup_in_any_catalogue() {
+        let custom = ScopeCatalogue::new([
+            ("a:read".to_owned(), Level::Read),
+            // Listed by a deployment too: kept once, where tessera puts it.
+            (TOKENS_VERIFY.to_owned(), Level::Read),
+        ])
+        .unwrap();
+        for catalogue in [ScopeCatalogue::default_catalogue(), custom] {
+            for own in OWN_SCOPES {
+                assert_eq!(
+                    catalogue.own(own),
+                    catalogue.compile_required(&[own]).unwrap(),
+                    "{own}"
+                );
+            }
+        }
     }
 
     #[test]

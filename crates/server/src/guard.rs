@@ -48,7 +48,7 @@ impl Engine {
         &self,
         method: &str,
         uri: &str,
-        credential: Result<Credential, ServiceError>,
+        credential: Result<Credential<'_>, ServiceError>,
     ) -> Result<Allowed, Denied> {
         let target = RequestTarget::parse(method, uri).map_err(|e| ServiceError::Forbidden {
             code: "rejected_target",

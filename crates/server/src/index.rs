@@ -55,20 +55,12 @@ pub enum GrantedScopes {
 }
 
 impl GrantedScopes {
-    /// The `scopes` and `access` fields of an answer: one of them is set.
-    pub fn fields(&self) -> (Option<Vec<String>>, Option<String>) {
+    /// The `scopes` and `access` fields of an answer, one of them set: the patterns
+    /// space-separated, or the access level.
+    pub fn fields(&self) -> (Option<&str>, Option<&'static str>) {
         match self {
-            Self::Patterns(joined) => (
-                Some(
-                    joined
-                        .split(' ')
-                        .filter(|p| !p.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                ),
-                None,
-            ),
-            Self::Access(access) => (None, Some(access.as_str().to_owned())),
+            Self::Patterns(joined) => (Some(joined), None),
+            Self::Access(access) => (None, Some(access.as_str())),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! follower (`crate::feed`) calls; each change carries its number in the store's feed,
 //! so the two paths can meet in any order.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -29,12 +30,14 @@ use crate::metrics::Metrics;
 
 /// A credential as presented: the token's text, and for HTTP Basic the user name,
 /// which must then be the token's id if it looks like one (Flashback's key + secret).
-pub struct Credential {
-    pub secret: String,
+pub struct Credential<'a> {
+    /// Borrowed from the request where it is sent as it is (a bearer token, an
+    /// `X-API-Key`): this is read before every guarded request.
+    pub secret: Cow<'a, str>,
     pub key_id: Option<String>,
 }
 
-impl std::fmt::Debug for Credential {
+impl std::fmt::Debug for Credential<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credential")
             .field("key_id", &self.key_id)
@@ -196,7 +199,7 @@ impl Engine {
     /// What a request needs, from scope names and a resource as a client writes them.
     pub fn requirement(
         &self,
-        scopes: Option<&[String]>,
+        scopes: Option<&[impl AsRef<str>]>,
         resource: Option<&str>,
     ) -> Result<Requirement, ServiceError> {
         let catalogue = self.index().catalogue();
@@ -314,7 +317,7 @@ impl Engine {
     /// Authenticates a call to tessera's own API, which needs `scope` (or none).
     pub async fn authenticate(
         &self,
-        credential: &Credential,
+        credential: &Credential<'_>,
         scope: Option<&'static str>,
     ) -> Result<Caller, ServiceError> {
         let need = Requirement {

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use tessera_core::scope::{TOKENS_MANAGE, TOKENS_READ, TOKENS_VERIFY};
@@ -49,12 +50,21 @@ impl<N: Needs> FromRequestParts<Arc<Engine>> for Authed<N> {
         parts: &mut Parts,
         engine: &Arc<Engine>,
     ) -> Result<Self, Self::Rejection> {
-        let credential =
-            credentials::from_headers(&parts.headers).map_err(IntoResponse::into_response)?;
-        let caller = engine
-            .authenticate(&credential, N::SCOPE)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let caller = caller(engine, &parts.headers, N::SCOPE).await?;
         Ok(Self(caller, PhantomData))
     }
+}
+
+/// The caller a request's headers name, if its token works and has `scope`; else
+/// the problem answer. [`Authed`], and `/v1/verify` off the router, call this.
+pub async fn caller(
+    engine: &Engine,
+    headers: &HeaderMap,
+    scope: Option<&'static str>,
+) -> Result<Caller, Response> {
+    let credential = credentials::from_headers(headers).map_err(IntoResponse::into_response)?;
+    engine
+        .authenticate(&credential, scope)
+        .await
+        .map_err(IntoResponse::into_response)
 }

@@ -1,5 +1,7 @@
 //! The JSON shapes of the native API, and their conversion to and from the core's types.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use tessera_core::record::{
@@ -352,16 +354,66 @@ pub struct TokenList {
     pub next_cursor: Option<String>,
 }
 
-/// `POST /v1/verify`.
-/// No `Debug`: it carries a token.
+/// `POST /v1/verify`, borrowed from the body where it can be: this is read on every
+/// call. No `Debug`: it carries a token.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyRequest {
-    pub token: String,
+pub struct VerifyRequest<'a> {
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    pub token: Text<'a>,
     /// The resource the request touches, `type:id`.
-    pub resource: Option<String>,
+    #[serde(borrow)]
+    #[schema(value_type = Option<String>)]
+    pub resource: Option<Text<'a>>,
     /// Scopes the request needs; all are required.
-    pub scopes: Option<Vec<String>>,
+    #[serde(borrow)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub scopes: Option<Vec<Text<'a>>>,
+}
+
+/// A JSON string, borrowed from the body unless it holds escapes. (serde borrows a
+/// `Cow` field only where it is the field's whole type, not inside an `Option` or
+/// a `Vec`.)
+pub struct Text<'a>(Cow<'a, str>);
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+            fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(text)))
+            }
+        }
+        deserializer.deserialize_str(Visit)
+    }
+}
+
+/// Space-separated words, written as a JSON list without building one: the scopes
+/// and resource patterns of a verify answer, as the index keeps them.
+#[derive(Debug, Clone, Copy)]
+pub struct Words<'a>(pub &'a str);
+
+impl Serialize for Words<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.split(' ').filter(|word| !word.is_empty()))
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -384,9 +436,11 @@ pub struct VerifyResponse<'a> {
     pub owner: Option<&'a str>,
     #[schema(value_type = Option<Object>)]
     pub meta: Option<&'a Map<String, Value>>,
-    pub scopes: Option<Vec<String>>,
-    pub access: Option<String>,
-    pub resources: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub scopes: Option<Words<'a>>,
+    pub access: Option<&'static str>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub resources: Option<Words<'a>>,
     pub expires_at: Option<String>,
     pub rate_limit: Option<RateLimitState>,
 }

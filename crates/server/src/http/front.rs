@@ -16,18 +16,15 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
-use axum::handler::Handler;
+use axum::extract::ConnectInfo;
 use axum::http::Method;
 use axum::response::Response;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use hyper::body::Incoming;
 use tower::ServiceExt;
-use tower::util::BoxCloneSyncService;
 
-use crate::http::authz;
+use crate::http::{authz, verify};
 use crate::service::Engine;
 
 type Answer = BoxFuture<'static, Result<Response, Infallible>>;
@@ -37,20 +34,14 @@ type Answer = BoxFuture<'static, Result<Response, Infallible>>;
 pub struct ApiFront {
     engine: Arc<Engine>,
     router: Router,
-    verify: BoxCloneSyncService<Request, Response, Infallible>,
     direct: bool,
 }
 
 impl ApiFront {
     pub fn new(engine: Arc<Engine>) -> Self {
-        let verify = tower::Layer::layer(
-            &DefaultBodyLimit::max(super::MAX_BODY_BYTES),
-            super::verify::verify.with_state(Arc::clone(&engine)),
-        );
         Self {
             router: super::router(Arc::clone(&engine)),
             engine,
-            verify: BoxCloneSyncService::new(verify),
             direct: !super::request_logging(),
         }
     }
@@ -72,8 +63,8 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ApiFront {
                 });
             }
             if path == super::VERIFY_PATH && request.method() == Method::POST {
-                let verify = self.verify.clone().oneshot(request.map(Body::new));
-                return guarded(verify.map(|answer| answer.unwrap_or_else(|never| match never {})));
+                let engine = Arc::clone(&self.engine);
+                return guarded(async move { verify::answer(&engine, request).await });
             }
         }
         Box::pin(self.router.clone().oneshot(request))

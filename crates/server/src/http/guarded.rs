@@ -2,6 +2,7 @@
 //! identity headers for the API behind, rate-limit fields for the client, and the
 //! denials with their challenges.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
@@ -13,6 +14,7 @@ use tessera_core::ratelimit;
 use tessera_core::scope::ScopeCatalogue;
 
 use crate::guard::{Denied, RateReport};
+use crate::index::{Slot, SlotRef};
 use crate::service::Caller;
 
 pub const TOKEN_ID: HeaderName = HeaderName::from_static("x-tessera-token-id");
@@ -74,13 +76,42 @@ pub fn allowed_headers(identity: Option<&Caller>, catalogue: &ScopeCatalogue) ->
 }
 
 /// The values of the identity headers: token id, name, owner and scopes, empty
-/// without a token. They are written into one buffer and cut from it (two
-/// allocations instead of five; this runs before every guarded request).
+/// without a token.
+///
+/// Remembered for the tokens answered last on this thread, so that a token's many
+/// requests write its values once. A slot is one version of a token and never
+/// changes (an edit swaps in a new slot), so what was written for it stays true;
+/// holding the slot keeps its address from naming another. Hand-written rather than
+/// a cache crate: a direct-mapped table looked up by address is a few instructions,
+/// where writing the values is two allocations and a validation of every byte, and
+/// this runs before every guarded request.
 fn identity_values(identity: Option<&Caller>, catalogue: &ScopeCatalogue) -> [HeaderValue; 4] {
+    type Remembered = Option<(SlotRef, [HeaderValue; 4])>;
+    const WAYS: usize = 64;
+    thread_local! {
+        static RECENT: RefCell<[Remembered; WAYS]> = const { RefCell::new([const { None }; WAYS]) };
+    }
     let Some(caller) = identity else {
         return [const { HeaderValue::from_static("") }; 4];
     };
     let slot = &caller.slot;
+    // Slots are allocated far more than 64 bytes apart: the low bits say nothing.
+    let way = (std::ptr::from_ref::<Slot>(slot).addr() >> 6) % WAYS;
+    RECENT.with_borrow_mut(|recent| {
+        if let Some((seen, values)) = &recent[way]
+            && SlotRef::ptr_eq(seen, slot)
+        {
+            return values.clone();
+        }
+        let values = written_identity(slot, catalogue);
+        recent[way] = Some((SlotRef::clone(slot), values.clone()));
+        values
+    })
+}
+
+/// The identity values written out: into one buffer, cut into four (two
+/// allocations instead of five).
+fn written_identity(slot: &Slot, catalogue: &ScopeCatalogue) -> [HeaderValue; 4] {
     let mut text = String::with_capacity(128);
     let mut ends = [0; 4];
     push_header_text(&mut text, slot.id());

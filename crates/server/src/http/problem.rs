@@ -1,16 +1,20 @@
 //! Errors as RFC 9457 `application/problem+json`, mapped from [`ServiceError`] in this
 //! one place, and the JSON body extractor whose rejections become problems too.
 
+use axum::BoxError;
 use axum::body::Bytes;
-use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
 use utoipa::ToSchema;
 
 use crate::error::ServiceError;
+use crate::http::MAX_BODY_BYTES;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -136,63 +140,99 @@ where
 {
     type Rejection = Response;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        // `axum::Json` parses through serde_path_to_error, to name the field at
-        // fault, which costs as much again as the parse itself (this runs on every
-        // `/v1/verify`). A plain `application/json` body is parsed directly, and
-        // axum's parse runs only to explain a body that failed. Other JSON media
-        // types, and no media type, take axum's way from the start.
-        let plain_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"application/json"));
-        if !plain_json {
-            return match axum::Json::<T>::from_request(request, state).await {
-                Ok(axum::Json(value)) => Ok(Self(value)),
-                Err(rejection) => Err(json_problem(rejection)),
-            };
-        }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| json_problem(rejection.into()))?;
-        match serde_json::from_slice(&bytes) {
-            Ok(value) => Ok(Self(value)),
-            Err(_) => match axum::Json::<T>::from_bytes(&bytes) {
-                Ok(axum::Json(value)) => Ok(Self(value)),
-                Err(rejection) => Err(json_problem(rejection)),
-            },
-        }
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let bytes = json_bytes(&parts.headers, body).await?;
+        parse_json(&bytes)
+            .map(Self)
+            .map_err(IntoResponse::into_response)
     }
 }
 
-fn json_problem(rejection: JsonRejection) -> Response {
-    let (status, code, detail) = match &rejection {
-        JsonRejection::JsonDataError(error) => (
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            format!(
-                "the JSON body does not fit this endpoint: {}",
-                error.body_text()
+/// The body of a JSON request: its media type checked first, then at most
+/// [`MAX_BODY_BYTES`] read. Generic over the body, so that `/v1/verify`, answered
+/// without the router, reads hyper's body as it comes.
+pub async fn json_bytes<B>(headers: &HeaderMap, body: B) -> Result<Bytes, Response>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    if !is_json(headers) {
+        return Err(respond(
+            problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`".to_owned(),
             ),
-        ),
-        JsonRejection::JsonSyntaxError(error) => (
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not valid JSON: {}", error.body_text()),
-        ),
-        JsonRejection::MissingJsonContentType(_) => (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as JSON with `Content-Type: application/json`".to_owned(),
-        ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the body is larger than 64 KiB".to_owned(),
-        ),
-        other => (other.status(), "invalid_body", other.body_text()),
+            &[],
+        ));
+    }
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(respond(
+            problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is larger than {} KiB", MAX_BODY_BYTES / 1024),
+            ),
+            &[],
+        )),
+        Err(_) => Err(respond(
+            problem(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "the body could not be read to its end; send it again".to_owned(),
+            ),
+            &[],
+        )),
+    }
+}
+
+/// A JSON media type, parameters aside: `application/json` or `application/*+json`
+/// (axum's rule).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(Ok(value)) = headers.get(header::CONTENT_TYPE).map(HeaderValue::to_str) else {
+        return false;
     };
-    respond(problem(status, code, detail), &[])
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let subtype = subtype.as_bytes();
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case(b"json")
+            || subtype.len() > 5 && subtype[subtype.len() - 5..].eq_ignore_ascii_case(b"+json"))
+}
+
+/// Parses a JSON body, borrowing from it where `T` does. A body that does not parse
+/// is parsed once more, through serde_path_to_error, to name the field at fault:
+/// naming it on every parse would cost as much again as the parse itself.
+pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ServiceError> {
+    let failure = match serde_json::from_slice(bytes) {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
+    let mut explained = serde_json::Deserializer::from_slice(bytes);
+    let (path, error) = match serde_path_to_error::deserialize::<_, T>(&mut explained) {
+        Err(error) => (error.path().to_string(), error.into_inner()),
+        // Parsed this time: what failed was the text after the value.
+        Ok(_) => (".".to_owned(), failure),
+    };
+    let (code, detail) = match error.classify() {
+        Category::Data if path == "." => (
+            "invalid_body",
+            format!("the JSON body does not fit this endpoint: {error}"),
+        ),
+        Category::Data => (
+            "invalid_body",
+            format!("the JSON body does not fit this endpoint: at `{path}`: {error}"),
+        ),
+        Category::Syntax | Category::Eof | Category::Io => (
+            "malformed_json",
+            format!("the body is not valid JSON: {error}"),
+        ),
+    };
+    Err(ServiceError::BadRequest { code, detail })
 }
 
 /// `axum::extract::Query`, with rejections answered as problems.

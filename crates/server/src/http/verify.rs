@@ -2,28 +2,50 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::State;
+use axum::BoxError;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use tessera_core::scope::TOKENS_VERIFY;
 use tessera_core::verify::Code;
 
-use crate::error::ServiceError;
-use crate::http::auth::{Authed, VerifyTokens};
-use crate::http::dto::{RateLimitState, VerifyRequest, VerifyResponse};
-use crate::http::problem::{ApiJson, Problem};
+use crate::http::auth;
+use crate::http::dto::{RateLimitState, VerifyRequest, VerifyResponse, Words};
+use crate::http::problem::{self, Problem};
 use crate::service::{CheckOutcome, Engine};
 
 #[utoipa::path(post, path = "/v1/verify", tag = "verify", request_body = VerifyRequest,
     responses((status = 200, body = VerifyResponse), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("token" = [])))]
-pub async fn verify(
-    State(engine): State<Arc<Engine>>,
-    Authed(_caller, _): Authed<VerifyTokens>,
-    ApiJson(body): ApiJson<VerifyRequest>,
-) -> Result<Response, ServiceError> {
-    let need = engine.requirement(body.scopes.as_deref(), body.resource.as_deref())?;
-    let outcome = engine.check(&body.token, &need).await;
-    Ok(Json(response(&outcome)).into_response())
+pub async fn verify(State(engine): State<Arc<Engine>>, request: Request) -> Response {
+    answer(&engine, request).await
+}
+
+/// The answer to a verify call; [`crate::http::front`] calls it directly, with
+/// hyper's body, and the router through [`verify`]. Plain code rather than axum
+/// extractors: this runs on every request of the API tessera guards, and the
+/// extractors' boxing and layering cost about as much as the two token checks.
+pub async fn answer<B>(engine: &Engine, call: axum::http::Request<B>) -> Response
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let (parts, body) = call.into_parts();
+    let answered = async {
+        // The caller first: nothing is read for a caller that may not verify.
+        auth::caller(engine, &parts.headers, Some(TOKENS_VERIFY)).await?;
+        let bytes = problem::json_bytes(&parts.headers, body).await?;
+        let asked: VerifyRequest<'_> =
+            problem::parse_json(&bytes).map_err(IntoResponse::into_response)?;
+        let resource = asked.resource.as_ref().map(AsRef::as_ref);
+        let need = engine
+            .requirement(asked.scopes.as_deref(), resource)
+            .map_err(IntoResponse::into_response)?;
+        let outcome = engine.check(asked.token.as_ref(), &need).await;
+        Ok::<_, Response>(json(&response(&outcome)))
+    };
+    answered.await.unwrap_or_else(|refused| refused)
 }
 
 /// The verify answer for an outcome; identity details only when the token exists.
@@ -49,9 +71,9 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse<'_> {
         answer.name = Some(slot.name());
         answer.owner = slot.owner();
         answer.meta = slot.meta();
-        answer.scopes = scopes;
+        answer.scopes = scopes.map(Words);
         answer.access = access;
-        answer.resources = powers.resources.texts();
+        answer.resources = powers.resources.joined().map(Words);
         answer.expires_at = powers.expires_at.map(tessera_core::timefmt::format_rfc3339);
         answer.rate_limit = checked.verdict.rate.map(|rate| RateLimitState {
             limit: rate.limit,
@@ -65,4 +87,22 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse<'_> {
         });
     }
     answer
+}
+
+/// A JSON answer written into a buffer sized for a full one: `axum::Json` starts at
+/// 128 bytes and grows twice for a verify answer.
+fn json(answer: &VerifyResponse<'_>) -> Response {
+    let mut body = Vec::with_capacity(512);
+    match serde_json::to_writer(&mut body, answer) {
+        Ok(()) => {
+            let mut response = Response::new(Body::from(body));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        // Only a broken `Serialize` could get here: answer as the panic guard would.
+        Err(_) => super::panic_response(),
+    }
 }

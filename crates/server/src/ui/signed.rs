@@ -195,7 +195,7 @@ pub async fn sign_in(State(ui): UiState, headers: HeaderMap, body: Bytes) -> Res
         );
     }
     let credential = Credential {
-        secret: token.to_owned(),
+        secret: token.into(),
         key_id: None,
     };
     let caller = match ui.engine.authenticate(&credential, None).await {

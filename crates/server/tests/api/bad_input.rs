@@ -68,6 +68,19 @@ async fn each_bad_body_is_a_400_that_names_the_problem_and_changes_nothing() {
             assert_eq!(refused.body["field"], "scopes");
         }
     }
+    // A body that does not fit says where.
+    let wrong_type = app.post("/v1/tokens", &app.admin, json!({"name": 5})).await;
+    let detail = wrong_type.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("at `name`: invalid type"), "{detail}");
+    let unknown = app
+        .post(
+            "/v1/tokens",
+            &app.admin,
+            json!({"name": "x", "colour": "red"}),
+        )
+        .await;
+    let detail = unknown.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("unknown field `colour`"), "{detail}");
     assert_eq!(app.token_count().await, before);
 }
 

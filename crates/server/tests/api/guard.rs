@@ -143,6 +143,22 @@ async fn forward_auth_allows_with_identity_and_denies_with_challenges() {
             .status,
         StatusCode::OK
     );
+
+    // An edit shows in the very next answer's identity (the values a thread
+    // remembers belong to one version of the token).
+    let edited = app
+        .patch(
+            &format!("/v1/tokens/{id}"),
+            &app.admin,
+            json!({"name": "publisher 2", "owner": "user-8"}),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    app.advance_secs(1);
+    let renamed = nginx(&app, "POST", "/api/v1/apps/1/events", Some(&token)).await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    assert_eq!(renamed.header("x-tessera-token-name"), "publisher 2");
+    assert_eq!(renamed.header("x-tessera-owner"), "user-8");
 }
 
 #[tokio::test]

@@ -222,7 +222,7 @@ async fn a_manager_revoked_mid_request_creates_nothing() {
     let engine = &app.server.as_ref().unwrap().engine;
     // The manager authenticated, and is revoked before its create reaches the store.
     let credential = Credential {
-        secret: boss.clone(),
+        secret: boss.as_str().into(),
         key_id: None,
     };
     let caller = engine

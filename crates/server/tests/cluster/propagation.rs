@@ -80,13 +80,13 @@ async fn an_edit_through_one_node_holds_on_the_other() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let narrowed = time_until(Duration::from_secs(5), || {
-        a.server.engine.index().by_id(&id).is_some_and(|slot| {
-            slot.granted_scopes().fields().0
-                != Some(vec!["repo:read".to_owned(), "repo:write".to_owned()])
+    let narrowed =
+        time_until(Duration::from_secs(5), || {
+            a.server.engine.index().by_id(&id).is_some_and(|slot| {
+                slot.granted_scopes().fields().0 != Some("repo:read repo:write")
+            })
         })
-    })
-    .await;
+        .await;
     assert!(narrowed.is_some(), "a sees the edit");
     assert_eq!(a.verify(&admin, &token, &["repo:write"]).await, "FORBIDDEN");
     assert_eq!(a.verify(&admin, &token, &["repo:read"]).await, "VALID");
