@@ -410,9 +410,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Words<'a>(pub &'a str);
 
+impl<'a> Words<'a> {
+    pub fn iter(self) -> impl Iterator<Item = &'a str> {
+        self.0.split(' ').filter(|word| !word.is_empty())
+    }
+}
+
 impl Serialize for Words<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.split(' ').filter(|word| !word.is_empty()))
+        serializer.collect_seq(self.iter())
     }
 }
 
