@@ -40,17 +40,23 @@ pub struct Resource {
 
 impl Resource {
     pub fn parse(text: &str) -> Result<Self, ResourceError> {
-        let error = || ResourceError {
-            text: text.to_owned(),
-        };
-        let colon = text.find(':').ok_or_else(error)?;
-        let (kind, id) = (&text[..colon], &text[colon + 1..]);
-        match u8::try_from(colon) {
-            Ok(colon) if is_type(kind) && is_id(id) => Ok(Self {
-                text: CompactString::new(text),
-                colon,
+        Self::parse_owned(CompactString::new(text))
+    }
+
+    /// [`Resource::parse`] of a text already built (a route's resource, filled in
+    /// from the path), kept without copying it again.
+    pub fn parse_owned(text: CompactString) -> Result<Self, ResourceError> {
+        let colon = text.find(':').and_then(|colon| {
+            let (kind, id) = (&text[..colon], &text[colon + 1..]);
+            u8::try_from(colon)
+                .ok()
+                .filter(|_| is_type(kind) && is_id(id))
+        });
+        match colon {
+            Some(colon) => Ok(Self { text, colon }),
+            None => Err(ResourceError {
+                text: text.into_string(),
             }),
-            _ => Err(error()),
         }
     }
 

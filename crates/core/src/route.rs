@@ -465,7 +465,7 @@ impl Route {
                 }
             }
         }
-        Resource::parse(&text).map(Some).map_err(|_| ())
+        Resource::parse_owned(text).map(Some).map_err(|_| ())
     }
 }
 

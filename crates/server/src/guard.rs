@@ -50,11 +50,16 @@ impl Engine {
         uri: &str,
         credential: Result<Credential<'_>, ServiceError>,
     ) -> Result<Allowed, Denied> {
-        let target = RequestTarget::parse(method, uri).map_err(|e| ServiceError::Forbidden {
-            code: "rejected_target",
-            detail: format!("{e}; send the request in its plain form"),
-        })?;
-        let resolution = self.config().routes.resolve(&target);
+        // The target lives in this block only: held across the check's `await`, it
+        // would be moved with every guarded request's future.
+        let resolution = {
+            let target =
+                RequestTarget::parse(method, uri).map_err(|e| ServiceError::Forbidden {
+                    code: "rejected_target",
+                    detail: format!("{e}; send the request in its plain form"),
+                })?;
+            self.config().routes.resolve(&target)
+        };
         if let Resolution::Public(_) = resolution {
             return Ok(Allowed {
                 identity: None,

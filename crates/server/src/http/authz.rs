@@ -12,13 +12,14 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ServiceError;
-use crate::http::credentials;
-use crate::http::guarded::{self, DenyStyle, RATE_LIMITED_AS};
+use crate::http::credentials::{self, CredentialHeaders, Seen, X_API_KEY_NAME};
+use crate::http::guarded::{self, DenyStyle, RATE_LIMITED_AS_NAME};
 use crate::http::problem::Problem;
 use crate::service::Engine;
 
@@ -37,42 +38,39 @@ pub fn answers_on(path: &str) -> bool {
 
 /// The headers that describe the guarded request: nginx's pair, then the pair of
 /// Traefik and Caddy.
-const DESCRIBING: [HeaderName; 4] = [
-    HeaderName::from_static("x-original-method"),
-    HeaderName::from_static("x-original-uri"),
-    HeaderName::from_static("x-forwarded-method"),
-    HeaderName::from_static("x-forwarded-uri"),
+const DESCRIBING: [&str; 4] = [
+    "x-original-method",
+    "x-original-uri",
+    "x-forwarded-method",
+    "x-forwarded-uri",
 ];
 
-/// How often a header appeared.
-#[derive(Clone, Copy, Default)]
-enum Seen<'a> {
-    #[default]
-    Absent,
-    Once(&'a HeaderValue),
-    Repeated,
-}
-
-/// The headers forward-auth reads, gathered in one pass over the call's headers:
-/// a hashed lookup for each name, most of them absent, costs more than the pass,
-/// and this runs before every guarded request.
+/// The headers forward-auth reads, its credential's included, gathered in one pass
+/// over the call's headers: a hashed lookup for each name, most of them absent,
+/// costs more than the pass, and this runs before every guarded request. Names are
+/// compared as text: a `HeaderName` constant is built and dropped at each use.
 #[derive(Default)]
 struct ProxyHeaders<'a> {
     /// In the order of [`DESCRIBING`].
     describing: [Seen<'a>; 4],
     rate_limited_as: Option<&'a HeaderValue>,
+    credentials: CredentialHeaders<'a>,
 }
 
 impl<'a> ProxyHeaders<'a> {
     fn gather(headers: &'a HeaderMap) -> Self {
         let mut found = Self::default();
         for (name, value) in headers {
-            if let Some(at) = DESCRIBING.iter().position(|known| known == name) {
-                found.describing[at] = match found.describing[at] {
-                    Seen::Absent => Seen::Once(value),
-                    _ => Seen::Repeated,
-                };
-            } else if name == RATE_LIMITED_AS {
+            if name == AUTHORIZATION {
+                found.credentials.authorization.add(value);
+                continue;
+            }
+            let name = name.as_str();
+            if let Some(at) = DESCRIBING.iter().position(|known| *known == name) {
+                found.describing[at].add(value);
+            } else if name == X_API_KEY_NAME {
+                found.credentials.api_key.add(value);
+            } else if name == RATE_LIMITED_AS_NAME {
                 found.rate_limited_as.get_or_insert(value);
             }
         }
@@ -117,7 +115,7 @@ pub async fn answer(engine: &Engine, call: &Parts) -> Response {
         Err(error) => return error.into_response(),
     };
     match engine
-        .guard(method, &target, credentials::from_headers(headers))
+        .guard(method, &target, credentials::from_found(proxy.credentials))
         .await
     {
         Ok(allowed) => {
@@ -146,12 +144,12 @@ fn guarded_request<'a>(
         forwarded_uri,
     ] = proxy.describing;
     let original = pair(
-        (original_method, &DESCRIBING[0]),
-        (original_uri, &DESCRIBING[1]),
+        (original_method, DESCRIBING[0]),
+        (original_uri, DESCRIBING[1]),
     )?;
     let forwarded = pair(
-        (forwarded_method, &DESCRIBING[2]),
-        (forwarded_uri, &DESCRIBING[3]),
+        (forwarded_method, DESCRIBING[2]),
+        (forwarded_uri, DESCRIBING[3]),
     )?;
     if let Some(path) = envoy_path(uri.path()) {
         // A proxy pointed at `/v1/authz/` by mistake would otherwise have every
@@ -183,10 +181,10 @@ fn guarded_request<'a>(
 
 /// A method + URI header pair: both, or neither.
 fn pair<'a>(
-    method: (Seen<'a>, &HeaderName),
-    uri: (Seen<'a>, &HeaderName),
+    method: (Seen<'a>, &str),
+    uri: (Seen<'a>, &str),
 ) -> Result<Option<(&'a str, &'a str)>, ServiceError> {
-    let text = |(seen, name): (Seen<'a>, &HeaderName)| -> Result<Option<&'a str>, ServiceError> {
+    let text = |(seen, name): (Seen<'a>, &str)| -> Result<Option<&'a str>, ServiceError> {
         match seen {
             Seen::Absent => Ok(None),
             Seen::Once(value) => value

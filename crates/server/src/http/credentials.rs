@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, HeaderName};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -15,21 +15,64 @@ use crate::service::Credential;
 const HOW: &str = "send the token as `Authorization: Bearer <token>`, `Authorization: Api-Key <token>`, \
                    `X-API-Key: <token>`, or HTTP Basic with the token as the password";
 
-pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+/// The header's name as text, for comparing without building a `HeaderName`.
+pub const X_API_KEY_NAME: &str = "x-api-key";
+pub const X_API_KEY: HeaderName = HeaderName::from_static(X_API_KEY_NAME);
+
+/// How often a header appeared in a request.
+#[derive(Clone, Copy, Default)]
+pub enum Seen<'a> {
+    #[default]
+    Absent,
+    Once(&'a HeaderValue),
+    Repeated,
+}
+
+impl<'a> Seen<'a> {
+    /// Counts one more appearance.
+    pub fn add(&mut self, value: &'a HeaderValue) {
+        *self = match self {
+            Self::Absent => Self::Once(value),
+            _ => Self::Repeated,
+        };
+    }
+
+    fn in_headers(headers: &'a HeaderMap, name: &HeaderName) -> Self {
+        let mut seen = Self::Absent;
+        for value in headers.get_all(name) {
+            seen.add(value);
+        }
+        seen
+    }
+}
+
+/// The headers a credential can come in, as a request sent them.
+#[derive(Clone, Copy, Default)]
+pub struct CredentialHeaders<'a> {
+    pub authorization: Seen<'a>,
+    pub api_key: Seen<'a>,
+}
 
 /// The credential a request presents. Errors never quote the header: it holds a secret.
 pub fn from_headers(headers: &HeaderMap) -> Result<Credential<'_>, ServiceError> {
+    from_found(CredentialHeaders {
+        authorization: Seen::in_headers(headers, &AUTHORIZATION),
+        api_key: Seen::in_headers(headers, &X_API_KEY),
+    })
+}
+
+/// [`from_headers`], for headers already found (forward-auth finds them in the one
+/// pass over the call's headers that finds the proxy's).
+pub fn from_found<'a>(found: CredentialHeaders<'a>) -> Result<Credential<'a>, ServiceError> {
     let missing = |what: &str| ServiceError::MissingCredentials {
         detail: format!("{what}: {HOW}"),
     };
-    let single = |name: &HeaderName| {
-        let mut values = headers.get_all(name).iter();
-        match (values.next(), values.next()) {
-            (Some(_), Some(_)) => Err(missing("send one credential, not several")),
-            (value, _) => Ok(value),
-        }
+    let single = |seen: Seen<'a>| match seen {
+        Seen::Repeated => Err(missing("send one credential, not several")),
+        Seen::Once(value) => Ok(Some(value)),
+        Seen::Absent => Ok(None),
     };
-    let value = match (single(&AUTHORIZATION)?, single(&X_API_KEY)?) {
+    let value = match (single(found.authorization)?, single(found.api_key)?) {
         (Some(_), Some(_)) => return Err(missing("send one credential, not several")),
         (None, Some(key)) => {
             let secret = key
