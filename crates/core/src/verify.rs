@@ -125,11 +125,24 @@ pub fn decide(
     now_ms: i64,
     tat: u64,
 ) -> Verdict {
+    let admission = admit(powers, revoked, need, now_ms);
+    conclude(admission, powers.rate_limit, now_ms, tat)
+}
+
+/// The rate limit's step of [`decide`], for a request [`admit`] has judged:
+/// separate, so that a caller retrying a compare-and-swap of `tat` reruns only this.
+/// `rate_limit` is the token's, reported even on a refusal.
+pub fn conclude(
+    admission: Admission,
+    rate_limit: Option<RateLimit>,
+    now_ms: i64,
+    tat: u64,
+) -> Verdict {
     let now_ns = ratelimit::nanos_from_millis(now_ms);
-    match admit(powers, revoked, need, now_ms) {
+    match admission {
         Admission::Refused(code) => Verdict {
             code,
-            rate: powers.rate_limit.map(|l| ratelimit::peek(&l, tat, now_ns)),
+            rate: rate_limit.map(|l| ratelimit::peek(&l, tat, now_ns)),
             next_tat: None,
         },
         Admission::Unlimited => Verdict {

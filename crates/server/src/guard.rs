@@ -139,7 +139,7 @@ impl Engine {
 }
 
 fn rate_report(checked: &Checked) -> Option<RateReport> {
-    let limit = checked.slot.powers().rate_limit?;
+    let limit = checked.slot.rate_limit()?;
     let decision = checked.verdict.rate?;
     let policy = checked.slot.rate_profile().unwrap_or("token").to_owned();
     Some(RateReport {

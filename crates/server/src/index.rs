@@ -39,7 +39,7 @@ use tessera_core::record::{ScopeGrant, TokenRecord};
 use tessera_core::resource::Resources;
 use tessera_core::scope::{Access, ScopeCatalogue, ScopeSet};
 use tessera_core::token::{Pepper, Presented, TokenHash, TokenHasher, TokenPrefix};
-use tessera_core::verify::{self, Requirement, Verdict};
+use tessera_core::verify::{self, Admission, Requirement, Verdict};
 use tessera_store::{Change, ChangeSeq};
 
 /// A handle on one version of a token in the index. `triomphe`'s `Arc` has no weak
@@ -289,6 +289,11 @@ impl Slot {
 
     pub fn created_at(&self) -> i64 {
         self.created_at
+    }
+
+    /// The token's rate limit, if it has one.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.family.rate_limit
     }
 
     /// What checks decide on, borrowed.
@@ -615,11 +620,17 @@ impl TokenIndex {
 
     /// Decides a request for a token already looked up.
     pub fn check_slot(&self, slot: SlotRef, need: &Requirement, now_ms: i64) -> Checked {
-        let powers = slot.powers();
-        let revoked = slot.is_revoked();
+        let admission = verify::admit(slot.powers(), slot.is_revoked(), need, now_ms);
+        self.check_admitted(slot, admission, now_ms)
+    }
+
+    /// Finishes a request [`verify::admit`] has judged, spending from the token's
+    /// own bucket if it was admitted under a rate limit.
+    pub fn check_admitted(&self, slot: SlotRef, admission: Admission, now_ms: i64) -> Checked {
+        let rate_limit = slot.rate_limit();
         loop {
             let tat = slot.tat.load(Ordering::Acquire);
-            let verdict = verify::decide(powers, revoked, need, now_ms, tat);
+            let verdict = verify::conclude(admission, rate_limit, now_ms, tat);
             if let Some(next_tat) = verdict.next_tat
                 && slot
                     .tat

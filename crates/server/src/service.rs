@@ -277,15 +277,11 @@ impl Engine {
     /// Redis, from the bucket every node shares.
     pub(crate) async fn check_slot(&self, slot: SlotRef, need: &Requirement) -> Checked {
         let now = self.clock.now_ms();
-        let Some(shared) = &self.shared_limiter else {
-            return self.index().check_slot(slot, need, now);
-        };
-        let limit = match verify::admit(slot.powers(), slot.is_revoked(), need, now) {
-            Admission::Limited(limit) => limit,
-            // Decided without spending budget: nothing to share.
-            Admission::Refused(_) | Admission::Unlimited => {
-                return self.index().check_slot(slot, need, now);
-            }
+        let admission = verify::admit(slot.powers(), slot.is_revoked(), need, now);
+        // Only a request admitted under a rate limit spends budget, and only a shared
+        // bucket needs the network.
+        let (Some(shared), Admission::Limited(limit)) = (&self.shared_limiter, admission) else {
+            return self.index().check_admitted(slot, admission, now);
         };
         match shared.check(slot.id(), &limit).await {
             Ok(decision) => self
@@ -294,7 +290,7 @@ impl Engine {
             Err(_) => {
                 self.metrics.rate_limiter_failures.increment();
                 match self.config.redis_failure {
-                    RedisFailure::Open => self.index().check_slot(slot, need, now),
+                    RedisFailure::Open => self.index().check_admitted(slot, admission, now),
                     RedisFailure::Closed => {
                         let wait_ms =
                             u64::try_from(crate::limiter::RETRY_AFTER_FAILURE.as_millis())
@@ -365,19 +361,9 @@ impl Engine {
     /// exist, cannot miss a token it was still creating).
     fn current_manager(&self, caller: &Caller) -> Result<SlotRef, ServiceError> {
         let slot = self.index().current(&caller.slot);
-        if slot.is_revoked() {
-            return Err(ServiceError::InvalidToken {
-                code: Code::Revoked,
-            });
-        }
-        if slot
-            .powers()
-            .expires_at
-            .is_some_and(|at| at <= self.clock.now_ms())
-        {
-            return Err(ServiceError::InvalidToken {
-                code: Code::Expired,
-            });
+        let standing = verify::standing(slot.powers(), slot.is_revoked(), self.clock.now_ms());
+        if standing != Code::Valid {
+            return Err(ServiceError::InvalidToken { code: standing });
         }
         if !self.holds(&slot, TOKENS_MANAGE) {
             return Err(ServiceError::needs_scope(TOKENS_MANAGE));
