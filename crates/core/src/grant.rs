@@ -27,17 +27,6 @@ pub struct Powers<'a> {
     pub rate_limit: Option<RateLimit>,
 }
 
-impl Powers<'_> {
-    pub fn to_grant(self) -> Grant {
-        Grant {
-            scopes: self.scopes.clone(),
-            resources: self.resources.to_scope(),
-            expires_at: self.expires_at,
-            rate_limit: self.rate_limit,
-        }
-    }
-}
-
 /// A token tried to give another more than it has itself.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{detail}")]
@@ -79,7 +68,7 @@ impl Grant {
     /// by a manager that expires, or is rate limited, never outlives or outpaces it
     /// just because the request did not say. A deployment default the request did not
     /// choose (`rate_limit_given` false) gives way to a tighter parent limit.
-    pub fn inherit_bounds(settings: &mut Settings, parent: &Grant, rate_limit_given: bool) {
+    pub fn inherit_bounds(settings: &mut Settings, parent: Powers<'_>, rate_limit_given: bool) {
         if settings.expires_at.is_none() {
             settings.expires_at = parent.expires_at;
         }
@@ -97,15 +86,17 @@ impl Grant {
             }
         }
     }
+}
 
+impl Powers<'_> {
     /// Ok when everything `self` allows, `parent` allows too.
     pub fn ensure_within(
-        &self,
-        parent: &Grant,
+        self,
+        parent: Powers<'_>,
         catalogue: &ScopeCatalogue,
     ) -> Result<(), Escalation> {
-        if !parent.scopes.contains_all(&self.scopes) {
-            let extra = catalogue.names_in(&self.scopes.difference(&parent.scopes));
+        if !parent.scopes.contains_all(self.scopes) {
+            let extra = catalogue.names_in(&self.scopes.difference(parent.scopes));
             return Err(Escalation {
                 field: "scopes",
                 detail: format!(
@@ -114,7 +105,7 @@ impl Grant {
                 ),
             });
         }
-        if !parent.resources.covers(&self.resources) {
+        if !parent.resources.covers(self.resources) {
             return Err(Escalation {
                 field: "resources",
                 detail: "you cannot grant resources beyond your own: list only resources your token may touch".into(),
@@ -221,7 +212,8 @@ mod tests {
                 Some(100),
                 Some((60, 10))
             )
-            .ensure_within(&parent, &c)
+            .powers()
+            .ensure_within(parent.powers(), &c)
             .is_ok()
         );
         let cases = [
@@ -279,7 +271,14 @@ mod tests {
             ),
         ];
         for (child, field) in cases {
-            assert_eq!(child.ensure_within(&parent, &c).unwrap_err().field, field);
+            assert_eq!(
+                child
+                    .powers()
+                    .ensure_within(parent.powers(), &c)
+                    .unwrap_err()
+                    .field,
+                field
+            );
         }
     }
 
@@ -287,7 +286,11 @@ mod tests {
     fn unlimited_contains_everything() {
         let c = ScopeCatalogue::default_catalogue();
         let any = grant(&c, &["*"], None, None, None);
-        assert!(any.ensure_within(&Grant::unlimited(&c), &c).is_ok());
+        assert!(
+            any.powers()
+                .ensure_within(Grant::unlimited(&c).powers(), &c)
+                .is_ok()
+        );
     }
 
     proptest! {
@@ -305,8 +308,8 @@ mod tests {
                 grant(&c, &["repo:read"], Some(&["repo:b"]), Some(10), Some((1, 1))),
             ];
             let (top, mid, low) = (&options[a], &options[b], &options[d]);
-            if mid.ensure_within(top, &c).is_ok() && low.ensure_within(mid, &c).is_ok() {
-                prop_assert!(low.ensure_within(top, &c).is_ok());
+            if mid.powers().ensure_within(top.powers(), &c).is_ok() && low.powers().ensure_within(mid.powers(), &c).is_ok() {
+                prop_assert!(low.powers().ensure_within(top.powers(), &c).is_ok());
             }
         }
     }

@@ -144,21 +144,6 @@ impl ResourceScope {
             Self::Only(joined) => Resources::Only(joined),
         }
     }
-
-    /// The patterns as written, in order; `None` for every resource. The inverse of
-    /// [`ResourceScope::parse`].
-    pub fn texts(&self) -> Option<Vec<String>> {
-        self.view().texts()
-    }
-
-    pub fn allows(&self, resource: &Resource) -> bool {
-        self.view().allows(resource)
-    }
-
-    /// True when every resource `other` allows, `self` allows too.
-    pub fn covers(&self, other: &ResourceScope) -> bool {
-        self.view().covers(other.view())
-    }
 }
 
 /// A [`ResourceScope`] borrowed: all resources, or valid patterns joined by spaces.
@@ -213,13 +198,6 @@ impl<'a> Resources<'a> {
                 .all(|theirs| self.patterns().any(|mine| pattern_covers(mine, theirs))),
         }
     }
-
-    pub fn to_scope(self) -> ResourceScope {
-        match self {
-            Self::All => ResourceScope::All,
-            Self::Only(joined) => ResourceScope::Only(CompactString::new(joined)),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -230,6 +208,11 @@ mod tests {
     fn scope(items: &[&str]) -> ResourceScope {
         let owned: Vec<String> = items.iter().map(|s| (*s).to_owned()).collect();
         ResourceScope::parse(Some(&owned)).unwrap()
+    }
+
+    /// True when the patterns `mine` cover every resource `theirs` allows.
+    fn covers(mine: &[&str], theirs: &ResourceScope) -> bool {
+        scope(mine).view().covers(theirs.view())
     }
 
     fn res(text: &str) -> Resource {
@@ -252,27 +235,27 @@ mod tests {
     fn texts_give_back_what_was_parsed() {
         let written = vec!["repo:a".to_owned(), "app:*".to_owned()];
         let parsed = ResourceScope::parse(Some(&written)).unwrap();
-        assert_eq!(parsed.texts(), Some(written));
-        assert_eq!(ResourceScope::All.texts(), None);
+        assert_eq!(parsed.view().texts(), Some(written));
+        assert_eq!(ResourceScope::All.view().texts(), None);
     }
 
     #[test]
     fn matching() {
         let granted = scope(&["repo:a", "app:*"]);
-        assert!(granted.allows(&res("repo:a")));
-        assert!(!granted.allows(&res("repo:b")));
-        assert!(granted.allows(&res("app:42")));
-        assert!(!granted.allows(&res("channel:42")));
-        assert!(ResourceScope::All.allows(&res("channel:42")));
+        assert!(granted.view().allows(&res("repo:a")));
+        assert!(!granted.view().allows(&res("repo:b")));
+        assert!(granted.view().allows(&res("app:42")));
+        assert!(!granted.view().allows(&res("channel:42")));
+        assert!(ResourceScope::All.view().allows(&res("channel:42")));
     }
 
     #[test]
     fn covering() {
-        assert!(scope(&["repo:*"]).covers(&scope(&["repo:a", "repo:b"])));
-        assert!(!scope(&["repo:a"]).covers(&scope(&["repo:*"])));
-        assert!(!scope(&["repo:a"]).covers(&ResourceScope::All));
-        assert!(ResourceScope::All.covers(&scope(&["repo:a"])));
-        assert!(scope(&["repo:a"]).covers(&scope(&[])));
+        assert!(covers(&["repo:*"], &scope(&["repo:a", "repo:b"])));
+        assert!(!covers(&["repo:a"], &scope(&["repo:*"])));
+        assert!(!covers(&["repo:a"], &ResourceScope::All));
+        assert!(ResourceScope::All.view().covers(scope(&["repo:a"]).view()));
+        assert!(covers(&["repo:a"], &scope(&[])));
     }
 
     proptest! {
@@ -288,8 +271,8 @@ mod tests {
             let parent_scope = scope(&parent.iter().map(|i| patterns[*i]).collect::<Vec<_>>());
             let child_scope = scope(&child.iter().map(|i| patterns[*i]).collect::<Vec<_>>());
             let probe = res(probes[probe]);
-            if parent_scope.covers(&child_scope) && child_scope.allows(&probe) {
-                prop_assert!(parent_scope.allows(&probe));
+            if parent_scope.view().covers(child_scope.view()) && child_scope.view().allows(&probe) {
+                prop_assert!(parent_scope.view().allows(&probe));
             }
         }
     }

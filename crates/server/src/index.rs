@@ -306,12 +306,6 @@ impl Slot {
         }
     }
 
-    /// The token's powers as a [`Grant`] of its own, for the rules that compare
-    /// grants (creation, edits).
-    pub fn grant(&self) -> Grant {
-        self.powers().to_grant()
-    }
-
     /// Adds the uses not yet written to a stored record's counts. The caller holds
     /// off the usage writer (see `Engine::flush_usage`), so no use is counted twice.
     pub fn overlay_usage(&self, record: &mut TokenRecord) {

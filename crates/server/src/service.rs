@@ -385,13 +385,14 @@ impl Engine {
             code: "escalation",
             detail: e.detail,
         };
-        let parent_grant = parent.grant();
-        Grant::inherit_bounds(settings, &parent_grant, rate_limit_given);
+        let parent_powers = parent.powers();
+        Grant::inherit_bounds(settings, parent_powers, rate_limit_given);
         if !parent.is_admin() {
             grant::inherit_owner(&mut settings.owner, parent.owner()).map_err(escalation)?;
         }
         Grant::of(settings, self.index().catalogue())
-            .ensure_within(&parent_grant, self.index().catalogue())
+            .powers()
+            .ensure_within(parent_powers, self.index().catalogue())
             .map_err(escalation)
     }
 
@@ -404,7 +405,11 @@ impl Engine {
             .descendants(id)
             .iter()
             .filter(|slot| !slot.is_revoked())
-            .filter(|slot| slot.grant().ensure_within(narrowed, catalogue).is_err())
+            .filter(|slot| {
+                slot.powers()
+                    .ensure_within(narrowed.powers(), catalogue)
+                    .is_err()
+            })
             .count();
         if exceeding == 0 {
             return Ok(());
