@@ -80,21 +80,44 @@ pub struct Family {
     parent: Option<CompactString>,
 }
 
-/// Every family ever seen, each kept once. Never emptied: it holds one entry per
-/// distinct (parent, powers) ever granted, usually far fewer than tokens, and at
-/// worst (every token made by its own parent, or edited to new powers) one each.
+/// Every family in use, each kept once: usually far fewer than tokens, at worst
+/// (every token made by its own parent) one each. A family no slot holds any more
+/// (its tokens revoked and gone, or edited to other powers) is swept out once the set
+/// has doubled since the last sweep, so sweeping costs each insertion O(1) on average
+/// and the set stays within twice the families in use.
 #[derive(Default)]
-struct Families(Mutex<HashSet<Arc<Family>>>);
+struct Families(Mutex<FamilySet>);
+
+#[derive(Default)]
+struct FamilySet {
+    known: HashSet<Arc<Family>>,
+    /// The size at which the next insertion sweeps first.
+    sweep_at: usize,
+}
 
 impl Families {
+    /// Below this, sweeping is not worth a pass.
+    const LEAST_SWEEP: usize = 1024;
+
     fn intern(&self, family: Family) -> Arc<Family> {
-        let mut known = self.0.lock();
-        if let Some(found) = known.get(&family) {
+        let mut set = self.0.lock();
+        if let Some(found) = set.known.get(&family) {
             return Arc::clone(found);
         }
+        if set.known.len() >= set.sweep_at {
+            // Only this set clones a family, under this lock: a count of 1 cannot
+            // rise while the lock is held.
+            set.known.retain(|known| Arc::strong_count(known) > 1);
+            set.sweep_at = (set.known.len() * 2).max(Self::LEAST_SWEEP);
+        }
         let shared = Arc::new(family);
-        known.insert(Arc::clone(&shared));
+        set.known.insert(Arc::clone(&shared));
         shared
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().known.len()
     }
 }
 
@@ -844,6 +867,42 @@ mod tests {
         });
         assert_eq!(index.len(), 1);
         assert_eq!(name_of(&index).as_deref(), Some("renamed"));
+    }
+
+    #[test]
+    fn families_no_token_holds_are_swept() {
+        let (index, hasher) = index();
+        let limited = |record: &mut TokenRecord, per_minute: u32| {
+            record.settings.rate_limit = Some(tessera_core::record::RateLimitSetting {
+                profile: None,
+                per_minute,
+                burst: 1,
+            });
+        };
+        // 3,000 tokens of 3,000 families, then every one edited into the same family.
+        let mut records: Vec<TokenRecord> = (0..3000)
+            .map(|i| record(&format!("tok_{i}"), None, &hasher).0)
+            .collect();
+        for (i, record) in records.iter_mut().enumerate() {
+            limited(record, u32::try_from(i).unwrap() + 1);
+            index.apply(1, record.clone());
+        }
+        assert_eq!(index.families.len(), 3000);
+        for record in &mut records {
+            limited(record, 1_000_000);
+            index.apply(2, record.clone());
+        }
+        // The 3,000 left behind go at the sweep of the first insertion into a set of
+        // 4,096: what stays is the shared family and the 1,096 new ones.
+        assert_eq!(index.families.len(), 3001);
+        for i in 0..1096 {
+            let mut new = record(&format!("tok_new_{i}"), None, &hasher).0;
+            limited(&mut new, 2_000_000 + i);
+            index.apply(3, new);
+        }
+        assert_eq!(index.families.len(), 1097);
+        let shared = index.by_id("tok_0").and_then(|slot| slot.rate_limit());
+        assert_eq!(shared.map(|limit| limit.per_minute), Some(1_000_000));
     }
 
     #[test]
