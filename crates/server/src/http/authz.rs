@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ServiceError;
 use crate::http::credentials::{self, CredentialHeaders, Seen, X_API_KEY_NAME};
-use crate::http::guarded::{self, DenyStyle, RATE_LIMITED_AS_NAME};
+use crate::http::guarded::{self, DenyStyle, RATE_LIMITED_AS};
 use crate::http::problem::Problem;
 use crate::service::Engine;
 
@@ -70,7 +70,7 @@ impl<'a> ProxyHeaders<'a> {
                 found.describing[at].add(value);
             } else if name == X_API_KEY_NAME {
                 found.credentials.api_key.add(value);
-            } else if name == RATE_LIMITED_AS_NAME {
+            } else if name == RATE_LIMITED_AS {
                 found.rate_limited_as.get_or_insert(value);
             }
         }

@@ -25,8 +25,8 @@ pub const SCOPES: HeaderName = HeaderName::from_static("x-tessera-scopes");
 pub const STATUS: HeaderName = HeaderName::from_static("x-tessera-status");
 /// Sent by a proxy that cannot pass a 429 on (nginx's `auth_request` turns anything
 /// but 2xx, 401 and 403 into a 500): the status to answer a rate-limited request with.
-pub const RATE_LIMITED_AS_NAME: &str = "x-tessera-rate-limited-as";
-pub const RATE_LIMITED_AS: HeaderName = HeaderName::from_static(RATE_LIMITED_AS_NAME);
+/// Only read, so kept as text (see `authz::ProxyHeaders`).
+pub const RATE_LIMITED_AS: &str = "x-tessera-rate-limited-as";
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
