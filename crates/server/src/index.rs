@@ -542,7 +542,7 @@ impl TokenIndex {
             }
             if let Some(parent) = slot.parent_id()
                 && let Some(siblings) = self.children.write().get_mut(parent)
-                && let Some(held) = siblings.iter_mut().find(|s| SlotRef::ptr_eq(s, &previous))
+                && let Some(held) = sibling_of(siblings, &previous)
             {
                 *held = slot;
             }
@@ -692,6 +692,23 @@ impl TokenIndex {
     pub fn requeue(&self, slot: SlotRef) {
         self.dirty.lock().push(slot);
     }
+}
+
+/// Where `slot` sits among its siblings. They are pushed as they are created, so
+/// their creation times ascend and a binary search finds the few created in the
+/// same millisecond: an edit of one of a million tokens made by one manager need
+/// not scan the million. Should a clock have stepped back between two creations,
+/// the order breaks and the whole list is scanned instead.
+fn sibling_of<'a>(siblings: &'a mut [SlotRef], slot: &SlotRef) -> Option<&'a mut SlotRef> {
+    let created = slot.created_at;
+    let from = siblings.partition_point(|s| s.created_at < created);
+    let found = siblings[from..]
+        .iter()
+        .take_while(|s| s.created_at == created)
+        .position(|s| SlotRef::ptr_eq(s, slot))
+        .map(|at| from + at)
+        .or_else(|| siblings.iter().position(|s| SlotRef::ptr_eq(s, slot)));
+    found.map(|at| &mut siblings[at])
 }
 
 /// The whole local verification: parse the presented text, hash it, look it up and
@@ -867,6 +884,31 @@ mod tests {
         });
         assert_eq!(index.len(), 1);
         assert_eq!(name_of(&index).as_deref(), Some("renamed"));
+    }
+
+    #[test]
+    fn an_edit_replaces_the_right_sibling_even_after_a_clock_step_back() {
+        let (index, hasher) = index();
+        index.apply(1, record("tok_root", None, &hasher).0);
+        // Created at 5, 3 (the clock stepped back), 5, 5 and 9 milliseconds.
+        let mut children = Vec::new();
+        for (i, created_at) in [5, 3, 5, 5, 9].into_iter().enumerate() {
+            let mut child = record(&format!("tok_{i}"), Some("tok_root"), &hasher).0;
+            child.created_at = created_at;
+            index.apply(2 + i as ChangeSeq, child.clone());
+            children.push(child);
+        }
+        for (i, child) in children.iter_mut().enumerate() {
+            child.settings.name = format!("edited {i}");
+            index.apply(10 + i as ChangeSeq, child.clone());
+        }
+        let siblings = index.descendants("tok_root");
+        assert_eq!(siblings.len(), 5);
+        for sibling in &siblings {
+            let current = index.by_id(sibling.id()).expect("indexed");
+            assert!(SlotRef::ptr_eq(sibling, &current), "{}", sibling.id());
+            assert!(sibling.name().starts_with("edited"));
+        }
     }
 
     #[test]
