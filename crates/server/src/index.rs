@@ -422,7 +422,7 @@ pub struct TokenIndex {
 
 impl TokenIndex {
     pub fn new(catalogue: ScopeCatalogue, changes: Vec<Change>) -> Self {
-        let index = Self {
+        let mut index = Self {
             by_hash: (0..SHARDS)
                 .map(|_| Shard(RwLock::new(HashTable::new())))
                 .collect(),
@@ -436,6 +436,14 @@ impl TokenIndex {
         index.reserve(changes.len());
         for change in changes {
             index.apply(change.seq, change.record);
+        }
+        // Tokens load in the order of their last change, not of their creation: put
+        // each family of siblings back in creation order (see `sibling_of`). Most
+        // are in order already, which one pass tells.
+        for siblings in index.children.get_mut().values_mut() {
+            if !siblings.is_sorted_by_key(|s| s.created_at) {
+                siblings.sort_by_cached_key(|s| s.created_at);
+            }
         }
         index
     }
@@ -694,11 +702,12 @@ impl TokenIndex {
     }
 }
 
-/// Where `slot` sits among its siblings. They are pushed as they are created, so
-/// their creation times ascend and a binary search finds the few created in the
-/// same millisecond: an edit of one of a million tokens made by one manager need
-/// not scan the million. Should a clock have stepped back between two creations,
-/// the order breaks and the whole list is scanned instead.
+/// Where `slot` sits among its siblings. They are pushed as they are created (and
+/// put back in that order at start-up), so their creation times ascend and a binary
+/// search finds the few created in the same millisecond: an edit of one of a million
+/// tokens made by one manager need not scan the million. Where the order breaks (a
+/// clock stepped back between two creations, or a follower caught up in the order
+/// of last changes), the whole list is scanned instead.
 fn sibling_of<'a>(siblings: &'a mut [SlotRef], slot: &SlotRef) -> Option<&'a mut SlotRef> {
     let created = slot.created_at;
     let from = siblings.partition_point(|s| s.created_at < created);
@@ -909,6 +918,28 @@ mod tests {
             assert!(SlotRef::ptr_eq(sibling, &current), "{}", sibling.id());
             assert!(sibling.name().starts_with("edited"));
         }
+    }
+
+    #[test]
+    fn siblings_loaded_in_change_order_are_put_in_creation_order() {
+        let hasher = TokenHasher::new(&Pepper::generate());
+        let mut changes = vec![Change {
+            seq: 1,
+            record: record("tok_root", None, &hasher).0,
+        }];
+        // The one created first was changed last.
+        for (seq, created_at) in [(2, 20), (3, 30), (4, 10)] {
+            let mut child = record(&format!("tok_{created_at}"), Some("tok_root"), &hasher).0;
+            child.created_at = created_at;
+            changes.push(Change { seq, record: child });
+        }
+        let index = TokenIndex::new(ScopeCatalogue::default_catalogue(), changes);
+        let order: Vec<i64> = index
+            .descendants("tok_root")
+            .iter()
+            .map(|s| s.created_at())
+            .collect();
+        assert_eq!(order, [10, 20, 30]);
     }
 
     #[test]
