@@ -82,7 +82,7 @@ pub struct Family {
 
 /// Every family in use, each kept once: usually far fewer than tokens, at worst
 /// (every token made by its own parent) one each. A family no slot holds any more
-/// (its tokens revoked and gone, or edited to other powers) is swept out once the set
+/// (its tokens all edited to other powers) is swept out once the set
 /// has doubled since the last sweep, so sweeping costs each insertion O(1) on average
 /// and the set stays within twice the families in use.
 #[derive(Default)]
@@ -438,7 +438,7 @@ impl TokenIndex {
             index.apply(change.seq, change.record);
         }
         // Tokens load in the order of their last change, not of their creation: put
-        // each family of siblings back in creation order (see `sibling_of`). Most
+        // each parent's children back in creation order (see `sibling_of`). Most
         // are in order already, which one pass tells.
         for siblings in index.children.get_mut().values_mut() {
             if !siblings.is_sorted_by_key(|s| s.created_at) {
