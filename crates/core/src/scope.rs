@@ -223,20 +223,24 @@ impl ScopeCatalogue {
                 Ok(set)
             };
         }
-        if !is_concrete_scope(pattern) {
-            return Err(ScopeError::Malformed {
-                scope: pattern.to_owned(),
-            });
-        }
-        let bit = self
-            .by_name
-            .get(pattern)
-            .ok_or_else(|| ScopeError::Unknown {
-                scope: pattern.to_owned(),
-            })?;
         let mut set = self.empty();
-        set.insert(*bit);
+        set.insert(self.concrete_bit(pattern)?);
         Ok(set)
+    }
+
+    /// The bit of a concrete scope, `category:action`. Looked up first: every name
+    /// in the catalogue is a concrete scope, so a hit needs no check, and the check
+    /// runs only to say why a miss is one (this runs on every verify).
+    fn concrete_bit(&self, scope: &str) -> Result<usize, ScopeError> {
+        if let Some(bit) = self.by_name.get(scope) {
+            return Ok(*bit);
+        }
+        let scope = scope.to_owned();
+        Err(if is_concrete_scope(&scope) {
+            ScopeError::Unknown { scope }
+        } else {
+            ScopeError::Malformed { scope }
+        })
     }
 
     /// Compiles scopes a request needs; wildcards are refused there, since "needs
@@ -244,20 +248,7 @@ impl ScopeCatalogue {
     pub fn compile_required(&self, scopes: &[impl AsRef<str>]) -> Result<ScopeSet, ScopeError> {
         let mut set = self.empty();
         for scope in scopes {
-            let scope = scope.as_ref();
-            // Every name in the catalogue is a concrete scope: found, it is one.
-            // The checks run only to say why one is not (this runs on every verify).
-            if let Some(bit) = self.by_name.get(scope) {
-                set.insert(*bit);
-            } else if !is_concrete_scope(scope) {
-                return Err(ScopeError::Malformed {
-                    scope: scope.to_owned(),
-                });
-            } else {
-                return Err(ScopeError::Unknown {
-                    scope: scope.to_owned(),
-                });
-            }
+            set.insert(self.concrete_bit(scope.as_ref())?);
         }
         Ok(set)
     }
@@ -469,6 +460,18 @@ mod tests {
             })
         );
         assert!(catalogue.compile_required(&strings(&["events:*"])).is_err());
+        assert!(matches!(
+            catalogue.compile_required(&["events:*"]),
+            Err(ScopeError::Malformed { .. })
+        ));
+        assert!(matches!(
+            catalogue.compile_required(&["nope:read"]),
+            Err(ScopeError::Unknown { .. })
+        ));
+        assert!(matches!(
+            catalogue.compile(&strings(&["Events:publish"])),
+            Err(ScopeError::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -100,8 +100,7 @@ pub async fn authz(State(engine): State<Arc<Engine>>, request: Request) -> Respo
 
 /// The forward-auth answer to a call; [`crate::http::front`] calls it directly.
 pub async fn answer(engine: &Engine, call: &Parts) -> Response {
-    let headers = &call.headers;
-    let proxy = ProxyHeaders::gather(headers);
+    let proxy = ProxyHeaders::gather(&call.headers);
     let style = DenyStyle {
         basic_challenge: false,
         rate_limited_as: proxy
