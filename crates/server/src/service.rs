@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use tessera_core::clock::Clock;
 use tessera_core::grant::{self, Escalation, Grant};
 use tessera_core::random;
-use tessera_core::ratelimit::RateDecision;
+use tessera_core::ratelimit::{RateDecision, RateLimit};
 use tessera_core::record::{Omitted, Policy, ScopeGrant, Settings, TokenDraft, TokenRecord};
 use tessera_core::resource::Resource;
 use tessera_core::scope::{ScopeError, TOKENS_MANAGE, TOKENS_READ};
@@ -283,6 +283,22 @@ impl Engine {
         let (Some(shared), Admission::Limited(limit)) = (&self.shared_limiter, admission) else {
             return self.index().check_admitted(slot, admission, now);
         };
+        // Boxed: the Redis call's state is large, and inline it would be part of (and
+        // copied with) every check's future, which the index answers without waiting.
+        Box::pin(self.check_shared(shared, slot, admission, limit, now)).await
+    }
+
+    /// [`Engine::check_slot`] from the bucket every node shares; when Redis fails,
+    /// `redis_failure` says whether the node's own bucket decides or the request is
+    /// refused.
+    async fn check_shared(
+        &self,
+        shared: &SharedLimiter,
+        slot: SlotRef,
+        admission: Admission,
+        limit: RateLimit,
+        now: i64,
+    ) -> Checked {
         match shared.check(slot.id(), &limit).await {
             Ok(decision) => self
                 .index()

@@ -57,14 +57,24 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ApiFront {
             let path = request.uri().path();
             if authz::answers_on(path) {
                 let engine = Arc::clone(&self.engine);
-                return guarded(async move {
-                    let (parts, _) = request.into_parts();
-                    authz::answer(&engine, &parts).await
-                });
+                // The call has no body to read: only its head goes into the future.
+                let (parts, _) = request.into_parts();
+                return guarded(async move { authz::answer(&engine, &parts).await });
             }
             if path == super::VERIFY_PATH && request.method() == Method::POST {
                 let engine = Arc::clone(&self.engine);
-                return guarded(async move { verify::answer(&engine, request).await });
+                return guarded(async move {
+                    let answer = verify::answer(&engine, request).await;
+                    // Written after the other connections ready in this turn have
+                    // been answered too, so that a client waiting on several is woken
+                    // once for a batch of answers, not once for each. On one core with
+                    // `wrk` on the other, the client slept after a third of verify's
+                    // answers without this and after 4% with it, and verify served 8
+                    // to 10% more requests in every paired run. Forward-auth, whose
+                    // answers come sooner, gained nothing or lost, so it writes at once.
+                    tokio::task::yield_now().await;
+                    answer
+                });
             }
         }
         Box::pin(self.router.clone().oneshot(request))
