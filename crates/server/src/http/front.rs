@@ -68,10 +68,11 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ApiFront {
                     // Written after the other connections ready in this turn have
                     // been answered too, so that a client waiting on several is woken
                     // once for a batch of answers, not once for each. On one core with
-                    // `wrk` on the other, the client slept after a third of verify's
-                    // answers without this and after 4% with it, and verify served 8
-                    // to 10% more requests in every paired run. Forward-auth, whose
-                    // answers come sooner, gained nothing or lost, so it writes at once.
+                    // `wrk` on the other, the client slept after about a third of
+                    // verify's answers without this and after 4% with it, and verify
+                    // served 3 to 14% more requests in every paired run. Forward-auth,
+                    // whose answers come sooner, gained nothing or lost, so it writes
+                    // at once (BENCHMARKS.md, "Written in batches").
                     tokio::task::yield_now().await;
                     answer
                 });
