@@ -283,8 +283,9 @@ impl Engine {
         let (Some(shared), Admission::Limited(limit)) = (&self.shared_limiter, admission) else {
             return self.index().check_admitted(slot, admission, now);
         };
-        // Boxed: the Redis call's state is large, and inline it would be part of (and
-        // copied with) every check's future, which the index answers without waiting.
+        // Boxed: inline, the Redis call's state made every check's future 2,336 bytes
+        // instead of 48 (and forward-auth's 5,400 instead of 824), copied as each
+        // future starts, though the index answers nearly every check without waiting.
         Box::pin(self.check_shared(shared, slot, admission, limit, now)).await
     }
 
