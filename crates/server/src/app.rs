@@ -15,12 +15,13 @@ use axum::serve::{Listener, ListenerExt};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tessera_core::clock::Clock;
 use tessera_core::token::{Pepper, SecretToken};
 use tessera_store::{PostgresStore, SqliteStore, TokenStore};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::http::front::{ApiFront, ConnectedRouter};
@@ -240,14 +241,29 @@ impl Server {
                     stopped.clone(),
                 ))
             });
-            let api = serve_until(listener, |_| api_front.clone(), stopped.clone());
+            let api_stopped = stopped.clone();
+            let api = serve_until(
+                listener,
+                |stream, _, watcher| {
+                    crate::http::direct::serve(
+                        stream,
+                        api_front.clone(),
+                        api_stopped.clone(),
+                        watcher,
+                    )
+                },
+                stopped.clone(),
+            );
             match gateway {
                 Some((listener, _, router)) => {
                     let gateway = serve_until(
                         listener,
-                        |client| ConnectedRouter {
-                            router: router.clone(),
-                            client,
+                        |stream, client, watcher| {
+                            let router = ConnectedRouter {
+                                router: router.clone(),
+                                client,
+                            };
+                            serve_with_hyper(stream, router, watcher)
                         },
                         stopped,
                     );
@@ -323,19 +339,15 @@ async fn bind(
 }
 
 /// Serves HTTP/1.1 on `listener` until `stop` turns true, then finishes the requests
-/// under way. `service_for` gives each connection its service, knowing the client.
-async fn serve_until<S>(
+/// under way. `serve_connection` serves one accepted connection; a hyper connection it
+/// runs is handed to the watcher, which tells it to finish when `stop` turns true.
+async fn serve_until<F, Fut>(
     listener: tokio::net::TcpListener,
-    service_for: impl Fn(SocketAddr) -> S,
+    serve_connection: F,
     mut stop: watch::Receiver<bool>,
 ) where
-    S: hyper::service::Service<
-            hyper::Request<Incoming>,
-            Response = axum::response::Response,
-            Error = Infallible,
-        > + Send
-        + 'static,
-    S::Future: Send + 'static,
+    F: Fn(tokio::net::TcpStream, SocketAddr, Watcher) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
 {
     // Answers are small and each one ends an exchange: send them at once, not after
     // Nagle's algorithm waits for more.
@@ -345,6 +357,7 @@ async fn serve_until<S>(
         }
     });
     let connections = GracefulShutdown::new();
+    let tasks = TaskTracker::new();
     loop {
         // axum's `accept` retries what a busy server can recover from (such as
         // running out of file descriptors) after a pause.
@@ -352,17 +365,30 @@ async fn serve_until<S>(
             accepted = Listener::accept(&mut listener) => accepted,
             _ = stop.wait_for(|stopped| *stopped) => break,
         };
-        let connection =
-            http1::Builder::new().serve_connection(TokioIo::new(stream), service_for(client));
-        let connection = connections.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "a connection ended with an error");
-            }
-        });
+        tasks.spawn(serve_connection(stream, client, connections.watcher()));
     }
     drop(listener);
     connections.shutdown().await;
+    tasks.close();
+    tasks.wait().await;
+}
+
+/// Serves one connection with hyper, until it ends or the watcher says to finish.
+pub(crate) async fn serve_with_hyper<S, I>(io: I, service: S, watcher: Watcher)
+where
+    S: hyper::service::Service<
+            hyper::Request<Incoming>,
+            Response = axum::response::Response,
+            Error = Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let connection = http1::Builder::new().serve_connection(TokioIo::new(io), service);
+    if let Err(error) = watcher.watch(connection).await {
+        tracing::debug!(%error, "a connection ended with an error");
+    }
 }
 
 /// Writes usage counts every `period`, off the request path, until told to stop. A

@@ -7,18 +7,18 @@
 //! `X-Forwarded-Uri` (Traefik, Caddy). Half a pair, two pairs that disagree, or no
 //! pair at all is refused: guessing would let a client's own headers pick the route.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::uri::PathAndQuery;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ServiceError;
-use crate::http::credentials::{self, CredentialHeaders, Seen, X_API_KEY_NAME};
+use crate::guard::Allowed;
+use crate::http::credentials::{self, CredentialHeaders, Seen};
 use crate::http::guarded::{self, DenyStyle, RATE_LIMITED_AS};
 use crate::http::problem::Problem;
 use crate::service::Engine;
@@ -48,29 +48,28 @@ const DESCRIBING: [&str; 4] = [
 /// The headers forward-auth reads, its credential's included, gathered in one pass
 /// over the call's headers: a hashed lookup for each name, most of them absent,
 /// costs more than the pass, and this runs before every guarded request. Names are
-/// compared as text: a `HeaderName` constant is built and dropped at each use.
+/// compared as text in any case, as they come on the wire.
 #[derive(Default)]
 struct ProxyHeaders<'a> {
     /// In the order of [`DESCRIBING`].
     describing: [Seen<'a>; 4],
-    rate_limited_as: Option<&'a HeaderValue>,
+    rate_limited_as: Option<&'a [u8]>,
     credentials: CredentialHeaders<'a>,
 }
 
 impl<'a> ProxyHeaders<'a> {
-    fn gather(headers: &'a HeaderMap) -> Self {
+    fn gather(headers: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
         let mut found = Self::default();
         for (name, value) in headers {
-            if name == AUTHORIZATION {
-                found.credentials.authorization.add(value);
+            if found.credentials.note(name, value) {
                 continue;
             }
-            let name = name.as_str();
-            if let Some(at) = DESCRIBING.iter().position(|known| *known == name) {
+            if let Some(at) = DESCRIBING
+                .iter()
+                .position(|known| known.eq_ignore_ascii_case(name))
+            {
                 found.describing[at].add(value);
-            } else if name == X_API_KEY_NAME {
-                found.credentials.api_key.add(value);
-            } else if name == RATE_LIMITED_AS {
+            } else if name.eq_ignore_ascii_case(RATE_LIMITED_AS) {
                 found.rate_limited_as.get_or_insert(value);
             }
         }
@@ -100,42 +99,58 @@ pub async fn authz(State(engine): State<Arc<Engine>>, request: Request) -> Respo
 
 /// The forward-auth answer to a call; [`crate::http::front`] calls it directly.
 pub async fn answer(engine: &Engine, call: &Parts) -> Response {
-    let proxy = ProxyHeaders::gather(&call.headers);
+    let target = call.uri.path_and_query().map_or("/", PathAndQuery::as_str);
+    let headers = call
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+    match decide(engine, call.method.as_str(), target, headers).await {
+        Ok(allowed) => {
+            let mut response = Response::new(Body::empty());
+            guarded::set_allowed(
+                response.headers_mut(),
+                allowed.identity.as_ref(),
+                engine.index().catalogue(),
+                allowed.rate.as_ref(),
+            );
+            response
+        }
+        Err(refused) => refused,
+    }
+}
+
+/// Forward-auth's decision on a call, from its method, request target and headers
+/// (names in any case): what to pass on with a 200, or the refusal to answer with.
+pub async fn decide<'a>(
+    engine: &Engine,
+    method: &'a str,
+    target: &'a str,
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Result<Allowed, Response> {
+    let proxy = ProxyHeaders::gather(headers);
     let style = DenyStyle {
         basic_challenge: false,
         rate_limited_as: proxy
             .rate_limited_as
-            .and_then(|v| v.to_str().ok())
+            .and_then(credentials::header_text)
             .and_then(|v| v.trim().parse::<StatusCode>().ok())
             .filter(|s| s.is_client_error()),
     };
-    let (method, target) = match guarded_request(&call.method, &call.uri, &proxy) {
-        Ok(found) => found,
-        Err(error) => return error.into_response(),
-    };
-    match engine
-        .guard(method, &target, credentials::from_found(proxy.credentials))
+    let (method, target) =
+        guarded_request(method, target, &proxy).map_err(IntoResponse::into_response)?;
+    engine
+        .guard(method, target, credentials::from_found(proxy.credentials))
         .await
-    {
-        Ok(allowed) => {
-            let mut response = Response::new(Body::empty());
-            let catalogue = engine.index().catalogue();
-            *response.headers_mut() =
-                guarded::allowed_headers(allowed.identity.as_ref(), catalogue);
-            guarded::set_rate(response.headers_mut(), allowed.rate.as_ref());
-            response
-        }
-        Err(denied) => guarded::deny(denied, style),
-    }
+        .map_err(|denied| guarded::deny(denied, style))
 }
 
 /// The method and request target being guarded, borrowed from the call where it
-/// can be: this runs before every guarded request.
+/// can be: this runs before every guarded request. `target` is the call's own.
 fn guarded_request<'a>(
-    method: &'a Method,
-    uri: &'a Uri,
+    method: &'a str,
+    target: &'a str,
     proxy: &ProxyHeaders<'a>,
-) -> Result<(&'a str, Cow<'a, str>), ServiceError> {
+) -> Result<(&'a str, &'a str), ServiceError> {
     let [
         original_method,
         original_uri,
@@ -150,7 +165,8 @@ fn guarded_request<'a>(
         (forwarded_method, DESCRIBING[2]),
         (forwarded_uri, DESCRIBING[3]),
     )?;
-    if let Some(path) = envoy_path(uri.path()) {
+    let path = target.split_once('?').map_or(target, |(path, _)| path);
+    if envoy_path(path).is_some() {
         // A proxy pointed at `/v1/authz/` by mistake would otherwise have every
         // request judged as `/`: two descriptions of the request are one too many.
         if original.is_some() || forwarded.is_some() {
@@ -158,17 +174,14 @@ fn guarded_request<'a>(
                 "the request is described twice: by the path after {AUTHZ_PATH} and by X-Original-*/X-Forwarded-* headers; call {AUTHZ_PATH} itself with the headers, or {AUTHZ_PATH}/<path> without them"
             )));
         }
-        let target = match uri.query() {
-            Some(query) => Cow::Owned(format!("{path}?{query}")),
-            None => Cow::Borrowed(path),
-        };
-        return Ok((method.as_str(), target));
+        // What follows `/v1/authz`, the query included, is the guarded target.
+        return Ok((method, &target[AUTHZ_PATH.len()..]));
     }
     match (original, forwarded) {
         (Some(a), Some(b)) if a != b => Err(bad(
             "X-Original-* and X-Forwarded-* name different requests; have the proxy send one pair",
         )),
-        (Some((method, uri)), _) | (None, Some((method, uri))) => Ok((method, Cow::Borrowed(uri))),
+        (Some(found), _) | (None, Some(found)) => Ok(found),
         (None, None) => Err(ServiceError::BadRequest {
             code: "missing_forwarded_request",
             detail: format!(
@@ -186,10 +199,9 @@ fn pair<'a>(
     let text = |(seen, name): (Seen<'a>, &str)| -> Result<Option<&'a str>, ServiceError> {
         match seen {
             Seen::Absent => Ok(None),
-            Seen::Once(value) => value
-                .to_str()
+            Seen::Once(value) => credentials::header_text(value)
                 .map(|v| Some(v.trim()))
-                .map_err(|_| bad(&format!("{name} is not readable text"))),
+                .ok_or_else(|| bad(&format!("{name} is not readable text"))),
             Seen::Repeated => Err(bad(&format!("{name} appears more than once"))),
         }
     };
@@ -214,26 +226,15 @@ fn bad(detail: &str) -> ServiceError {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, value.parse().unwrap());
-        }
-        map
-    }
-
     fn find(
         method: &str,
         uri: &str,
         pairs: &[(&'static str, &'static str)],
     ) -> Result<(String, String), String> {
-        let (method, uri, headers) = (
-            method.parse().unwrap(),
-            uri.parse().unwrap(),
-            headers(pairs),
-        );
-        guarded_request(&method, &uri, &ProxyHeaders::gather(&headers))
-            .map(|(method, target)| (method.to_owned(), target.into_owned()))
+        let found =
+            ProxyHeaders::gather(pairs.iter().map(|&(name, value)| (name, value.as_bytes())));
+        guarded_request(method, uri, &found)
+            .map(|(method, target)| (method.to_owned(), target.to_owned()))
             .map_err(|e| e.to_string())
     }
 

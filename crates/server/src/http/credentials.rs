@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -19,18 +19,18 @@ const HOW: &str = "send the token as `Authorization: Bearer <token>`, `Authoriza
 pub const X_API_KEY_NAME: &str = "x-api-key";
 pub const X_API_KEY: HeaderName = HeaderName::from_static(X_API_KEY_NAME);
 
-/// How often a header appeared in a request.
+/// How often a header appeared in a request, and its value's bytes if once.
 #[derive(Clone, Copy, Default)]
 pub enum Seen<'a> {
     #[default]
     Absent,
-    Once(&'a HeaderValue),
+    Once(&'a [u8]),
     Repeated,
 }
 
 impl<'a> Seen<'a> {
     /// Counts one more appearance.
-    pub fn add(&mut self, value: &'a HeaderValue) {
+    pub fn add(&mut self, value: &'a [u8]) {
         *self = match self {
             Self::Absent => Self::Once(value),
             _ => Self::Repeated,
@@ -40,10 +40,20 @@ impl<'a> Seen<'a> {
     fn in_headers(headers: &'a HeaderMap, name: &HeaderName) -> Self {
         let mut seen = Self::Absent;
         for value in headers.get_all(name) {
-            seen.add(value);
+            seen.add(value.as_bytes());
         }
         seen
     }
+}
+
+/// A header value as text, if it is what `HeaderValue::to_str` accepts: visible
+/// ASCII, spaces and tabs.
+pub fn header_text(value: &[u8]) -> Option<&str> {
+    value
+        .iter()
+        .all(|&byte| byte == b'\t' || (b' '..=b'~').contains(&byte))
+        .then(|| std::str::from_utf8(value).ok())
+        .flatten()
 }
 
 /// The headers a credential can come in, as a request sent them.
@@ -51,6 +61,21 @@ impl<'a> Seen<'a> {
 pub struct CredentialHeaders<'a> {
     pub authorization: Seen<'a>,
     pub api_key: Seen<'a>,
+}
+
+impl<'a> CredentialHeaders<'a> {
+    /// Notes a header of a request if it can hold a credential; false if not. The
+    /// name may be in any case, as on the wire.
+    pub fn note(&mut self, name: &str, value: &'a [u8]) -> bool {
+        if name.eq_ignore_ascii_case(AUTHORIZATION.as_str()) {
+            self.authorization.add(value);
+        } else if name.eq_ignore_ascii_case(X_API_KEY_NAME) {
+            self.api_key.add(value);
+        } else {
+            return false;
+        }
+        true
+    }
 }
 
 /// The credential a request presents. Errors never quote the header: it holds a secret.
@@ -75,9 +100,8 @@ pub fn from_found<'a>(found: CredentialHeaders<'a>) -> Result<Credential<'a>, Se
     let value = match (single(found.authorization)?, single(found.api_key)?) {
         (Some(_), Some(_)) => return Err(missing("send one credential, not several")),
         (None, Some(key)) => {
-            let secret = key
-                .to_str()
-                .map_err(|_| missing("the X-API-Key header is not readable text"))?;
+            let secret = header_text(key)
+                .ok_or_else(|| missing("the X-API-Key header is not readable text"))?;
             return Ok(Credential {
                 secret: Cow::Borrowed(secret.trim()),
                 key_id: None,
@@ -86,9 +110,8 @@ pub fn from_found<'a>(found: CredentialHeaders<'a>) -> Result<Credential<'a>, Se
         (Some(value), None) => value,
         (None, None) => return Err(missing("no credentials")),
     };
-    let value = value
-        .to_str()
-        .map_err(|_| missing("the Authorization header is not readable text"))?;
+    let value = header_text(value)
+        .ok_or_else(|| missing("the Authorization header is not readable text"))?;
     let (scheme, rest) = value
         .trim()
         .split_once(' ')

@@ -45,6 +45,11 @@ impl ApiFront {
             direct: !super::request_logging(),
         }
     }
+
+    /// The engine the hot paths ask, when they are answered without the router.
+    pub fn direct_engine(&self) -> Option<&Arc<Engine>> {
+        self.direct.then_some(&self.engine)
+    }
 }
 
 impl hyper::service::Service<hyper::Request<Incoming>> for ApiFront {

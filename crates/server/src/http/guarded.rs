@@ -4,7 +4,6 @@
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::sync::LazyLock;
 
 use axum::body::Bytes;
 use axum::http::header::{HeaderName, WWW_AUTHENTICATE};
@@ -36,48 +35,48 @@ pub const IDENTITY_PREFIX: &str = "x-tessera-";
 /// The identity headers, in the order [`identity_values`] gives their values.
 const IDENTITY: [HeaderName; 4] = [TOKEN_ID, TOKEN_NAME, OWNER, SCOPES];
 
+/// Where an answer's header fields go: a `HeaderMap`, or an answer written by hand
+/// ([`crate::http::direct`]). A field set twice keeps the last value.
+pub trait HeaderSink {
+    fn set(&mut self, name: &HeaderName, value: &HeaderValue);
+}
+
+impl HeaderSink for HeaderMap {
+    fn set(&mut self, name: &HeaderName, value: &HeaderValue) {
+        self.insert(name.clone(), value.clone());
+    }
+}
+
 /// Sets the identity headers, always all four, empty when there is no token (a
 /// public route), so that a proxy copying them overwrites any a client sent.
 pub fn set_identity(
-    headers: &mut HeaderMap,
+    headers: &mut impl HeaderSink,
     identity: Option<&Caller>,
     catalogue: &ScopeCatalogue,
 ) {
-    for (name, value) in IDENTITY
-        .into_iter()
-        .zip(identity_values(identity, catalogue))
-    {
-        headers.insert(name, value);
-    }
-}
-
-/// The headers of forward-auth's 200: the identity headers, then `X-Tessera-Status`.
-///
-/// Hand-tuned, since it runs before every guarded request: the names are laid out
-/// once in a template, and each answer clones it and fills in the values in order,
-/// instead of hashing five header names into a new map every time.
-pub fn allowed_headers(identity: Option<&Caller>, catalogue: &ScopeCatalogue) -> HeaderMap {
-    static TEMPLATE: LazyLock<HeaderMap> = LazyLock::new(|| {
-        let mut template = HeaderMap::with_capacity(8);
-        for name in IDENTITY {
-            template.insert(name, HeaderValue::from_static(""));
+    with_identity_values(identity, catalogue, |values| {
+        for (name, value) in IDENTITY.iter().zip(values) {
+            headers.set(name, value);
         }
-        template.insert(STATUS, HeaderValue::from_static("200"));
-        template
     });
-    let mut headers = TEMPLATE.clone();
-    // A map iterates its values in the order they were inserted.
-    for (slot, value) in headers
-        .values_mut()
-        .zip(identity_values(identity, catalogue))
-    {
-        *slot = value;
-    }
-    headers
 }
 
-/// The values of the identity headers: token id, name, owner and scopes, empty
-/// without a token.
+/// The headers of forward-auth's 200: the identity headers, `X-Tessera-Status`,
+/// and the rate-limit fields when the token has a rate limit.
+pub fn set_allowed(
+    headers: &mut impl HeaderSink,
+    identity: Option<&Caller>,
+    catalogue: &ScopeCatalogue,
+    rate: Option<&RateReport>,
+) {
+    const OK: HeaderValue = HeaderValue::from_static("200");
+    set_identity(headers, identity, catalogue);
+    headers.set(&STATUS, &OK);
+    set_rate(headers, rate);
+}
+
+/// Calls `with` on the values of the identity headers: token id, name, owner and
+/// scopes, empty without a token.
 ///
 /// Remembered for the tokens answered last on this thread, so that a token's many
 /// requests write its values once. A slot is one version of a token and never
@@ -86,27 +85,33 @@ pub fn allowed_headers(identity: Option<&Caller>, catalogue: &ScopeCatalogue) ->
 /// a cache crate: a direct-mapped table looked up by address is a few instructions,
 /// where writing the values is two allocations and a validation of every byte, and
 /// this runs before every guarded request.
-fn identity_values(identity: Option<&Caller>, catalogue: &ScopeCatalogue) -> [HeaderValue; 4] {
+fn with_identity_values<R>(
+    identity: Option<&Caller>,
+    catalogue: &ScopeCatalogue,
+    with: impl FnOnce(&[HeaderValue; 4]) -> R,
+) -> R {
     type Remembered = Option<(SlotRef, [HeaderValue; 4])>;
     const WAYS: usize = 64;
+    const EMPTY: [HeaderValue; 4] = [const { HeaderValue::from_static("") }; 4];
     thread_local! {
         static RECENT: RefCell<[Remembered; WAYS]> = const { RefCell::new([const { None }; WAYS]) };
     }
     let Some(caller) = identity else {
-        return [const { HeaderValue::from_static("") }; 4];
+        return with(&EMPTY);
     };
     let slot = &caller.slot;
     // Slots are allocated far more than 64 bytes apart: the low bits say nothing.
     let way = (std::ptr::from_ref::<Slot>(slot).addr() >> 6) % WAYS;
     RECENT.with_borrow_mut(|recent| {
-        if let Some((seen, values)) = &recent[way]
-            && SlotRef::ptr_eq(seen, slot)
-        {
-            return values.clone();
+        let remembered = &mut recent[way];
+        match remembered {
+            Some((seen, values)) if SlotRef::ptr_eq(seen, slot) => with(values),
+            _ => {
+                let (_, values) =
+                    remembered.insert((SlotRef::clone(slot), written_identity(slot, catalogue)));
+                with(values)
+            }
         }
-        let values = written_identity(slot, catalogue);
-        recent[way] = Some((SlotRef::clone(slot), values.clone()));
-        values
     })
 }
 
@@ -155,7 +160,7 @@ fn push_header_text(out: &mut String, text: &str) {
 }
 
 /// Adds `RateLimit-Policy` and `RateLimit` when the token has a rate limit.
-pub fn set_rate(headers: &mut HeaderMap, rate: Option<&RateReport>) {
+pub fn set_rate(headers: &mut impl HeaderSink, rate: Option<&RateReport>) {
     let Some(rate) = rate else { return };
     let fields = [
         (
@@ -169,7 +174,7 @@ pub fn set_rate(headers: &mut HeaderMap, rate: Option<&RateReport>) {
     ];
     for (name, value) in fields {
         if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
+            headers.set(&name, &value);
         }
     }
 }
@@ -226,8 +231,14 @@ mod tests {
     }
 
     #[test]
-    fn allowed_headers_are_filled_in_by_name() {
-        let headers = allowed_headers(None, &ScopeCatalogue::default_catalogue());
+    fn allowed_headers_without_a_token() {
+        let mut headers = HeaderMap::new();
+        set_allowed(
+            &mut headers,
+            None,
+            &ScopeCatalogue::default_catalogue(),
+            None,
+        );
         let names: Vec<_> = headers.keys().map(HeaderName::as_str).collect();
         assert_eq!(
             names,

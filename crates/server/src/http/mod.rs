@@ -18,6 +18,7 @@ pub mod auth;
 pub mod authz;
 pub mod compat;
 pub mod credentials;
+pub mod direct;
 pub mod dto;
 pub mod front;
 pub mod guarded;

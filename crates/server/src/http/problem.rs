@@ -157,15 +157,8 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
-    if !is_json(headers) {
-        return Err(respond(
-            problem(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as JSON with `Content-Type: application/json`".to_owned(),
-            ),
-            &[],
-        ));
+    if !is_json(headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes)) {
+        return Err(unsupported_media_type());
     }
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
@@ -188,10 +181,22 @@ where
     }
 }
 
+/// The answer to a body whose `Content-Type` is not JSON ([`is_json`]).
+pub fn unsupported_media_type() -> Response {
+    respond(
+        problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`".to_owned(),
+        ),
+        &[],
+    )
+}
+
 /// A JSON media type, parameters aside: `application/json` or `application/*+json`
-/// (axum's rule).
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(Ok(value)) = headers.get(header::CONTENT_TYPE).map(HeaderValue::to_str) else {
+/// (axum's rule), given the `Content-Type` value's bytes if one was sent.
+pub fn is_json(content_type: Option<&[u8]>) -> bool {
+    let Some(value) = content_type.and_then(crate::http::credentials::header_text) else {
         return false;
     };
     let essence = value.split(';').next().unwrap_or_default().trim();

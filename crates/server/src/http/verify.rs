@@ -11,6 +11,7 @@ use tessera_core::scope::TOKENS_VERIFY;
 use tessera_core::verify::Code;
 
 use crate::http::auth;
+use crate::http::credentials::{self, CredentialHeaders};
 use crate::http::dto::{RateLimitState, VerifyRequest, VerifyResponse, Words};
 use crate::http::problem::{self, Problem};
 use crate::service::{CheckOutcome, Engine};
@@ -36,16 +37,54 @@ where
         // The caller first: nothing is read for a caller that may not verify.
         auth::caller(engine, &parts.headers, Some(TOKENS_VERIFY)).await?;
         let bytes = problem::json_bytes(&parts.headers, body).await?;
-        let asked: VerifyRequest<'_> =
-            problem::parse_json(&bytes).map_err(IntoResponse::into_response)?;
-        let resource = asked.resource.as_ref().map(AsRef::as_ref);
-        let need = engine
-            .requirement(asked.scopes.as_deref(), resource)
-            .map_err(IntoResponse::into_response)?;
-        let outcome = engine.check(asked.token.as_ref(), &need).await;
-        Ok::<_, Response>(json(&response(&outcome)))
+        checked(engine, &bytes).await
     };
-    answered.await.unwrap_or_else(|refused| refused)
+    match answered.await {
+        Ok(body) => json_response(body),
+        Err(refused) => refused,
+    }
+}
+
+/// The answer to a verify call read whole: its headers (names in any case) and
+/// body. `Ok` is the JSON body of a 200.
+pub async fn answer_read<'a>(
+    engine: &Engine,
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    body: &[u8],
+) -> Result<Vec<u8>, Response> {
+    let mut credentials = CredentialHeaders::default();
+    let mut content_type = None;
+    for (name, value) in headers {
+        if !credentials.note(name, value)
+            && name.eq_ignore_ascii_case(header::CONTENT_TYPE.as_str())
+        {
+            content_type = Some(value);
+        }
+    }
+    let credential = credentials::from_found(credentials).map_err(IntoResponse::into_response)?;
+    engine
+        .authenticate(&credential, Some(TOKENS_VERIFY))
+        .await
+        .map_err(IntoResponse::into_response)?;
+    if !problem::is_json(content_type) {
+        return Err(problem::unsupported_media_type());
+    }
+    checked(engine, body).await
+}
+
+/// The JSON answer to a verify request's body, from a caller that may verify.
+async fn checked(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, Response> {
+    let asked: VerifyRequest<'_> =
+        problem::parse_json(body).map_err(IntoResponse::into_response)?;
+    let resource = asked.resource.as_ref().map(AsRef::as_ref);
+    let need = engine
+        .requirement(asked.scopes.as_deref(), resource)
+        .map_err(IntoResponse::into_response)?;
+    let outcome = engine.check(asked.token.as_ref(), &need).await;
+    let mut json = Vec::with_capacity(512);
+    // Only a broken `Serialize` could fail: answer as the panic guard would.
+    write_json(&response(&outcome), &mut json).map_err(|_| super::panic_response())?;
+    Ok(json)
 }
 
 /// The verify answer for an outcome; identity details only when the token exists.
@@ -89,21 +128,14 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse<'_> {
     answer
 }
 
-/// The answer as a JSON response.
-fn json(answer: &VerifyResponse<'_>) -> Response {
-    let mut body = Vec::with_capacity(512);
-    match write_json(answer, &mut body) {
-        Ok(()) => {
-            let mut response = Response::new(Body::from(body));
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
-        }
-        // Only a broken `Serialize` could get here: answer as the panic guard would.
-        Err(_) => super::panic_response(),
-    }
+/// A JSON body as a 200 response.
+fn json_response(body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// Writes what `serde_json::to_writer(answer)` writes, by hand: the derive spends

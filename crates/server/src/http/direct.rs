@@ -1,0 +1,384 @@
+//! The API listener's connections: tessera's own HTTP/1.1 loop for the two calls a
+//! guarded API makes before each of its requests (forward-auth and `POST
+//! /v1/verify`), and hyper for everything else.
+//!
+//! Why by hand: on one core, hyper's framing and the header maps it builds for each
+//! request and answer cost as much as the token check they carry (BENCHMARKS.md,
+//! "What hyper costs"), and these two calls come before every request of the API
+//! tessera guards.
+//!
+//! What keeps it safe: the loop answers only requests it understands completely: a
+//! whole HTTP/1.1 head that httparse accepts, on one of the two paths, with its body
+//! framed by a single `Content-Length` and nothing that changes the framing or the
+//! connection (`Transfer-Encoding`, `Upgrade`, `Expect`, `Connection` other than
+//! `keep-alive`). At the first request that is anything else, the connection is
+//! handed to hyper as it stands, that request's bytes first, and hyper serves it to
+//! its end. So two parsers never judge the same bytes, which is what request
+//! smuggling needs, and every request outside the two is hyper's alone.
+
+use std::cell::RefCell;
+use std::io;
+use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::FutureExt;
+use http_body_util::BodyExt;
+use hyper_util::server::graceful::Watcher;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::http::front::ApiFront;
+use crate::http::guarded::{self, HeaderSink};
+use crate::http::{MAX_BODY_BYTES, VERIFY_PATH, authz, verify};
+use crate::service::Engine;
+
+/// A request with more header fields than this goes to hyper (which takes 100).
+const MAX_HEADERS: usize = 32;
+/// A head longer than this goes to hyper, which answers it as it should.
+const MAX_HEAD_BYTES: usize = 8 * 1024;
+
+/// Serves one connection of the API listener until it ends, or until `stop` turns
+/// true between requests. With request logging on, hyper serves it all: the
+/// router's trace layer logs each request.
+pub async fn serve(
+    mut stream: TcpStream,
+    front: ApiFront,
+    stop: watch::Receiver<bool>,
+    watcher: Watcher,
+) {
+    let Some(engine) = front.direct_engine().cloned() else {
+        return crate::app::serve_with_hyper(stream, front, watcher).await;
+    };
+    let mut input = BytesMut::with_capacity(4096);
+    let mut output = Vec::with_capacity(1024);
+    // One waiter for the whole connection: registering one for every read would
+    // cost more than the rest of the wait.
+    let mut stop_now = stop.clone();
+    let mut stopped = pin!(async move {
+        let mut stop = stop;
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    });
+    loop {
+        let mut verified = false;
+        // Answers every whole request read so far, in order.
+        loop {
+            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let call = match next(&input, &mut fields) {
+                Next::Call(call) => call,
+                Next::Partial => break,
+                Next::Other => {
+                    if !output.is_empty() && stream.write_all(&output).await.is_err() {
+                        return;
+                    }
+                    let read = input.freeze();
+                    let stream = Prefixed { read, stream };
+                    return crate::app::serve_with_hyper(stream, front, watcher).await;
+                }
+            };
+            verified |= matches!(call.path, HotPath::Verify);
+            let (length, written) = (call.length, output.len());
+            let answered = AssertUnwindSafe(answer(&engine, call, &mut output))
+                .catch_unwind()
+                .await;
+            if answered.is_err() {
+                // Answered as the router's panic guard would, without what the
+                // handler wrote before it failed.
+                output.truncate(written);
+                encode(super::panic_response(), &mut output).await;
+            }
+            input.advance(length);
+        }
+        if !output.is_empty() {
+            if verified {
+                // Written after the other connections ready in this turn have been
+                // answered too, so that a client waiting on several is woken once
+                // for a batch of answers, not once for each. On one core with `wrk`
+                // on the other, the client slept after about a third of verify's
+                // answers without this and after 4% with it, and verify served 3 to
+                // 14% more requests in every paired run. Forward-auth, whose answers
+                // come sooner, gained nothing or lost, so it writes at once
+                // (BENCHMARKS.md, "Written in batches").
+                tokio::task::yield_now().await;
+            }
+            if stream.write_all(&output).await.is_err() {
+                return;
+            }
+            output.clear();
+        }
+        let idle = input.is_empty();
+        if idle && *stop_now.borrow_and_update() {
+            return;
+        }
+        if input.capacity() - input.len() < 1024 {
+            input.reserve(4096);
+        }
+        tokio::select! {
+            biased;
+            read = stream.read_buf(&mut input) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
+            () = &mut stopped, if idle => return,
+        }
+    }
+}
+
+/// The two calls this loop answers.
+enum HotPath {
+    ForwardAuth,
+    Verify,
+}
+
+/// A whole request on a hot path, borrowed from the bytes read.
+struct Call<'a> {
+    path: HotPath,
+    method: &'a str,
+    target: &'a str,
+    headers: &'a [httparse::Header<'a>],
+    body: &'a [u8],
+    /// Head and body, in bytes.
+    length: usize,
+}
+
+impl<'a> Call<'a> {
+    fn fields(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + use<'a> {
+        self.headers.iter().map(|field| (field.name, field.value))
+    }
+}
+
+/// What the bytes read so far start with.
+enum Next<'a> {
+    Call(Call<'a>),
+    /// The start of a request: read more.
+    Partial,
+    /// A request that is not a hot path's, or that this loop does not take whole:
+    /// hyper answers it and the rest of the connection.
+    Other,
+}
+
+fn next<'a>(input: &'a [u8], fields: &'a mut [httparse::Header<'a>]) -> Next<'a> {
+    let mut request = httparse::Request::new(fields);
+    let head_length = match request.parse(input) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) if input.len() <= MAX_HEAD_BYTES => return Next::Partial,
+        _ => return Next::Other,
+    };
+    let (Some(method), Some(target), Some(1)) = (request.method, request.path, request.version)
+    else {
+        return Next::Other;
+    };
+    // Origin form only, in the bytes a URI may hold.
+    if !target.starts_with('/') || !target.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Next::Other;
+    }
+    let path = target.split_once('?').map_or(target, |(path, _)| path);
+    let hot = if authz::answers_on(path) && method != "HEAD" && method != "CONNECT" {
+        HotPath::ForwardAuth
+    } else if path == VERIFY_PATH && method == "POST" {
+        HotPath::Verify
+    } else {
+        return Next::Other;
+    };
+    let Some(body_length) = body_length(request.headers) else {
+        return Next::Other;
+    };
+    match (&hot, body_length) {
+        (HotPath::ForwardAuth, Some(0) | None) | (HotPath::Verify, Some(0..=MAX_BODY_BYTES)) => {}
+        _ => return Next::Other,
+    }
+    let length = head_length + body_length.unwrap_or(0);
+    let Some(body) = input.get(head_length..length) else {
+        return Next::Partial;
+    };
+    Next::Call(Call {
+        path: hot,
+        method,
+        target,
+        headers: request.headers,
+        body,
+        length,
+    })
+}
+
+/// The body's length as `Content-Length` gives it (`Some(None)` without one), or
+/// `None` if a field makes the framing or the connection anything but plain.
+fn body_length(fields: &[httparse::Header<'_>]) -> Option<Option<usize>> {
+    let mut length = None;
+    for field in fields {
+        let name = field.name;
+        if name.eq_ignore_ascii_case(CONTENT_LENGTH.as_str()) {
+            let digits = field.value;
+            if length.is_some() || digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            length = Some(std::str::from_utf8(digits).ok()?.parse().ok()?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("upgrade")
+            || name.eq_ignore_ascii_case("expect")
+            || (name.eq_ignore_ascii_case("connection")
+                && !field.value.eq_ignore_ascii_case(b"keep-alive"))
+        {
+            return None;
+        }
+    }
+    Some(length)
+}
+
+/// Writes the answer to a call.
+async fn answer(engine: &Engine, call: Call<'_>, output: &mut Vec<u8>) {
+    match call.path {
+        HotPath::ForwardAuth => {
+            match authz::decide(engine, call.method, call.target, call.fields()).await {
+                Ok(allowed) => {
+                    let mut wire = Wire::start(output, StatusCode::OK);
+                    let catalogue = engine.index().catalogue();
+                    let (identity, rate) = (allowed.identity.as_ref(), allowed.rate.as_ref());
+                    guarded::set_allowed(&mut wire, identity, catalogue, rate);
+                    wire.finish(b"");
+                }
+                Err(refused) => encode(refused, output).await,
+            }
+        }
+        HotPath::Verify => match verify::answer_read(engine, call.fields(), call.body).await {
+            Ok(json) => {
+                let mut wire = Wire::start(output, StatusCode::OK);
+                wire.field(b"content-type", b"application/json");
+                wire.finish(&json);
+            }
+            Err(refused) => encode(refused, output).await,
+        },
+    }
+}
+
+/// Writes a response made for the router (a refusal, with its problem body).
+async fn encode(response: Response, output: &mut Vec<u8>) {
+    let (head, body) = response.into_parts();
+    // tessera's answers are whole in memory: a body that fails is a bug, answered
+    // as one.
+    let Ok(body) = body.collect().await else {
+        return Box::pin(encode(super::panic_response(), output)).await;
+    };
+    let mut wire = Wire::start(output, head.status);
+    for (name, value) in &head.headers {
+        if name != CONTENT_LENGTH {
+            wire.set(name, value);
+        }
+    }
+    wire.finish(&body.to_bytes());
+}
+
+/// An answer written by hand into the connection's output, field by field, as
+/// hyper would write it.
+struct Wire<'a>(&'a mut Vec<u8>);
+
+impl<'a> Wire<'a> {
+    fn start(output: &'a mut Vec<u8>, status: StatusCode) -> Self {
+        output.extend_from_slice(b"HTTP/1.1 ");
+        output.extend_from_slice(status.as_str().as_bytes());
+        output.push(b' ');
+        output.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+        output.extend_from_slice(b"\r\n");
+        Self(output)
+    }
+
+    fn field(&mut self, name: &[u8], value: &[u8]) {
+        self.0.extend_from_slice(name);
+        self.0.extend_from_slice(b": ");
+        self.0.extend_from_slice(value);
+        self.0.extend_from_slice(b"\r\n");
+    }
+
+    /// Ends the head with `Content-Length` and `Date`, then writes the body.
+    fn finish(mut self, body: &[u8]) {
+        let mut digits = itoa::Buffer::new();
+        self.field(b"content-length", digits.format(body.len()).as_bytes());
+        with_date(|date| self.field(b"date", date));
+        self.0.extend_from_slice(b"\r\n");
+        self.0.extend_from_slice(body);
+    }
+}
+
+/// Each field as it is set: an answer sets each once.
+impl HeaderSink for Wire<'_> {
+    fn set(&mut self, name: &HeaderName, value: &HeaderValue) {
+        self.field(name.as_str().as_bytes(), value.as_bytes());
+    }
+}
+
+/// Calls `with` on the `Date` field's value for now, formatted at most once a second
+/// on each thread, as hyper does.
+fn with_date(with: impl FnOnce(&[u8])) {
+    thread_local! {
+        static DATE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    DATE.with_borrow_mut(|(formatted_at, text)| {
+        if *formatted_at != second {
+            *text = httpdate::fmt_http_date(now);
+            *formatted_at = second;
+        }
+        with(text.as_bytes());
+    });
+}
+
+/// A connection whose first bytes were read already: they are read again first.
+struct Prefixed {
+    read: Bytes,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.read.is_empty() {
+            return Pin::new(&mut self.stream).poll_read(cx, buf);
+        }
+        let count = self.read.len().min(buf.remaining());
+        buf.put_slice(&self.read[..count]);
+        self.read.advance(count);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
