@@ -31,7 +31,7 @@ scopes = ["channels:read"]
 resource = "app:{app_id}"
 "#;
 
-fn with_routes(config: &mut Config) {
+pub fn with_routes(config: &mut Config) {
     let file: FileConfig = toml::from_str(ROUTES).expect("routes parse");
     config.routes = Config::from_file(file, &ProcessEnvironment)
         .expect("routes are valid")

@@ -9,3 +9,4 @@ mod lifecycle;
 mod listing;
 mod managers;
 mod ui;
+mod wire;
