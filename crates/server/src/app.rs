@@ -21,7 +21,6 @@ use tessera_core::token::{Pepper, SecretToken};
 use tessera_store::{PostgresStore, SqliteStore, TokenStore};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::http::front::{ApiFront, ConnectedRouter};
@@ -339,8 +338,9 @@ async fn bind(
 }
 
 /// Serves HTTP/1.1 on `listener` until `stop` turns true, then finishes the requests
-/// under way. `serve_connection` serves one accepted connection; a hyper connection it
-/// runs is handed to the watcher, which tells it to finish when `stop` turns true.
+/// under way. `serve_connection` serves one accepted connection, holding its watcher
+/// until it ends; a hyper connection it runs is handed to the watcher, which tells it
+/// to finish when `stop` turns true.
 async fn serve_until<F, Fut>(
     listener: tokio::net::TcpListener,
     serve_connection: F,
@@ -356,8 +356,8 @@ async fn serve_until<F, Fut>(
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
     });
+    // Every connection holds a watcher until it ends, so `shutdown` waits for all.
     let connections = GracefulShutdown::new();
-    let tasks = TaskTracker::new();
     loop {
         // axum's `accept` retries what a busy server can recover from (such as
         // running out of file descriptors) after a pause.
@@ -365,12 +365,10 @@ async fn serve_until<F, Fut>(
             accepted = Listener::accept(&mut listener) => accepted,
             _ = stop.wait_for(|stopped| *stopped) => break,
         };
-        tasks.spawn(serve_connection(stream, client, connections.watcher()));
+        tokio::spawn(serve_connection(stream, client, connections.watcher()));
     }
     drop(listener);
     connections.shutdown().await;
-    tasks.close();
-    tasks.wait().await;
 }
 
 /// Serves one connection with hyper, until it ends or the watcher says to finish.

@@ -132,7 +132,7 @@ pub async fn decide<'a>(
         basic_challenge: false,
         rate_limited_as: proxy
             .rate_limited_as
-            .and_then(credentials::header_text)
+            .and_then(super::header_text)
             .and_then(|v| v.trim().parse::<StatusCode>().ok())
             .filter(|s| s.is_client_error()),
     };
@@ -199,7 +199,7 @@ fn pair<'a>(
     let text = |(seen, name): (Seen<'a>, &str)| -> Result<Option<&'a str>, ServiceError> {
         match seen {
             Seen::Absent => Ok(None),
-            Seen::Once(value) => credentials::header_text(value)
+            Seen::Once(value) => super::header_text(value)
                 .map(|v| Some(v.trim()))
                 .ok_or_else(|| bad(&format!("{name} is not readable text"))),
             Seen::Repeated => Err(bad(&format!("{name} appears more than once"))),

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::error::ServiceError;
+use crate::http::header_text;
 use crate::service::Credential;
 
 const HOW: &str = "send the token as `Authorization: Bearer <token>`, `Authorization: Api-Key <token>`, \
@@ -44,16 +45,6 @@ impl<'a> Seen<'a> {
         }
         seen
     }
-}
-
-/// A header value as text, if it is what `HeaderValue::to_str` accepts: visible
-/// ASCII, spaces and tabs.
-pub fn header_text(value: &[u8]) -> Option<&str> {
-    value
-        .iter()
-        .all(|&byte| byte == b'\t' || (b' '..=b'~').contains(&byte))
-        .then(|| std::str::from_utf8(value).ok())
-        .flatten()
 }
 
 /// The headers a credential can come in, as a request sent them.

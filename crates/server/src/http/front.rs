@@ -1,14 +1,16 @@
-//! What every connection to a listener runs, as a hyper service.
+//! What every connection to a listener runs once hyper serves it, as a hyper service.
 //!
-//! On the API listener, the two calls a guarded API makes before each of its own
+//! An API connection starts on tessera's own loop ([`super::direct`]) and comes here
+//! at its first request that the loop does not take (all of them with request
+//! logging on). Here too the two calls a guarded API makes before each of its own
 //! requests (forward-auth and `POST /v1/verify`) go straight to their handlers, and
-//! everything else through the router. Measured on one core, the router and its
-//! layers (route matching, boxed route services, the panic-guard layer, request
-//! extensions) cost about as much per request as the token check itself; on these
-//! two paths that is a third of what tessera adds to a bare HTTP server. The direct
-//! path keeps what the layers give: a panic is answered with the same 500 problem,
-//! and `/v1/verify` has the same body limit. With request logging on (debug level)
-//! every request takes the router, whose trace layer does the logging.
+//! everything else through the router: a backend may well manage tokens and verify
+//! them on one connection. Measured on one core, the router and its layers (route
+//! matching, boxed route services, the panic-guard layer, request extensions) cost
+//! about as much per request as the token check itself. The direct path keeps what
+//! the layers give: a panic is answered with the same 500 problem, and `/v1/verify`
+//! has the same body limit. With request logging on (debug level) every request
+//! takes the router, whose trace layer does the logging.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -71,13 +73,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for ApiFront {
                 return guarded(async move {
                     let answer = verify::answer(&engine, request).await;
                     // Written after the other connections ready in this turn have
-                    // been answered too, so that a client waiting on several is woken
-                    // once for a batch of answers, not once for each. On one core with
-                    // `wrk` on the other, the client slept after about a third of
-                    // verify's answers without this and after 4% with it, and verify
-                    // served 3 to 14% more requests in every paired run. Forward-auth,
-                    // whose answers come sooner, gained nothing or lost, so it writes
-                    // at once (BENCHMARKS.md, "Written in batches").
+                    // been answered, as on tessera's own loop (`direct::serve`).
                     tokio::task::yield_now().await;
                     answer
                 });

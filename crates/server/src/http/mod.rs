@@ -74,6 +74,17 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(ui)
 }
 
+/// A header value as text, if it is what `HeaderValue::to_str` accepts: visible
+/// ASCII, spaces and tabs. Header values come as bytes from the hand-written loop
+/// ([`direct`]) as from hyper.
+pub fn header_text(value: &[u8]) -> Option<&str> {
+    value
+        .iter()
+        .all(|&byte| byte == b'\t' || (b' '..=b'~').contains(&byte))
+        .then(|| std::str::from_utf8(value).ok())
+        .flatten()
+}
+
 /// True when requests are logged (one line each, at debug level). Below that (the
 /// default, info), the trace layer would still time, wrap and classify every request
 /// to log nothing, so it is left out; the log filter is set once, before the
@@ -136,4 +147,19 @@ async fn method_not_allowed() -> Response {
         "method_not_allowed",
         "this endpoint does not take that method; see /openapi.json".into(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn header_text_reads_what_header_value_reads(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            if let Ok(value) = HeaderValue::from_bytes(&bytes) {
+                prop_assert_eq!(super::header_text(&bytes), value.to_str().ok());
+            }
+        }
+    }
 }

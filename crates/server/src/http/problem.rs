@@ -196,7 +196,7 @@ pub fn unsupported_media_type() -> Response {
 /// A JSON media type, parameters aside: `application/json` or `application/*+json`
 /// (axum's rule), given the `Content-Type` value's bytes if one was sent.
 pub fn is_json(content_type: Option<&[u8]>) -> bool {
-    let Some(value) = content_type.and_then(crate::http::credentials::header_text) else {
+    let Some(value) = content_type.and_then(crate::http::header_text) else {
         return false;
     };
     let essence = value.split(';').next().unwrap_or_default().trim();
