@@ -56,7 +56,7 @@ impl<N: Needs> FromRequestParts<Arc<Engine>> for Authed<N> {
 }
 
 /// The caller a request's headers name, if its token works and has `scope`; else
-/// the problem answer. [`Authed`], and `/v1/verify` off the router, call this.
+/// the problem answer.
 pub async fn caller(
     engine: &Engine,
     headers: &HeaderMap,

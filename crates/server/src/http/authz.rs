@@ -100,10 +100,7 @@ pub async fn authz(State(engine): State<Arc<Engine>>, request: Request) -> Respo
 /// The forward-auth answer to a call; [`crate::http::front`] calls it directly.
 pub async fn answer(engine: &Engine, call: &Parts) -> Response {
     let target = call.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-    let headers = call
-        .headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+    let headers = super::header_fields(&call.headers);
     match decide(engine, call.method.as_str(), target, headers).await {
         Ok(allowed) => {
             let mut response = Response::new(Body::empty());

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{any, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -83,6 +83,13 @@ pub fn header_text(value: &[u8]) -> Option<&str> {
         .all(|&byte| byte == b'\t' || (b' '..=b'~').contains(&byte))
         .then(|| std::str::from_utf8(value).ok())
         .flatten()
+}
+
+/// A `HeaderMap`'s fields as the hot paths read them: names and values' bytes.
+pub fn header_fields(headers: &HeaderMap) -> impl Iterator<Item = (&str, &[u8])> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
 }
 
 /// True when requests are logged (one line each, at debug level). Below that (the

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use tessera_core::scope::TOKENS_VERIFY;
 use tessera_core::verify::Code;
 
-use crate::http::auth;
 use crate::http::credentials::{self, CredentialHeaders};
 use crate::http::dto::{RateLimitState, VerifyRequest, VerifyResponse, Words};
 use crate::http::problem::{self, Problem};
@@ -35,7 +34,7 @@ where
     let (parts, body) = call.into_parts();
     let answered = async {
         // The caller first: nothing is read for a caller that may not verify.
-        auth::caller(engine, &parts.headers, Some(TOKENS_VERIFY)).await?;
+        verifier(engine, super::header_fields(&parts.headers)).await?;
         let bytes = problem::json_bytes(&parts.headers, body).await?;
         checked(engine, &bytes).await
     };
@@ -52,13 +51,26 @@ pub async fn answer_read<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     body: &[u8],
 ) -> Result<Vec<u8>, Response> {
+    let content_type = verifier(engine, headers).await?;
+    if !problem::is_json(content_type) {
+        return Err(problem::unsupported_media_type());
+    }
+    checked(engine, body).await
+}
+
+/// Refuses a caller that may not verify, read from the call's header fields in one
+/// pass, which also finds the `Content-Type` value, returned.
+async fn verifier<'a>(
+    engine: &Engine,
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Result<Option<&'a [u8]>, Response> {
     let mut credentials = CredentialHeaders::default();
     let mut content_type = None;
     for (name, value) in headers {
         if !credentials.note(name, value)
             && name.eq_ignore_ascii_case(header::CONTENT_TYPE.as_str())
         {
-            content_type = Some(value);
+            content_type.get_or_insert(value);
         }
     }
     let credential = credentials::from_found(credentials).map_err(IntoResponse::into_response)?;
@@ -66,10 +78,7 @@ pub async fn answer_read<'a>(
         .authenticate(&credential, Some(TOKENS_VERIFY))
         .await
         .map_err(IntoResponse::into_response)?;
-    if !problem::is_json(content_type) {
-        return Err(problem::unsupported_media_type());
-    }
-    checked(engine, body).await
+    Ok(content_type)
 }
 
 /// The JSON answer to a verify request's body, from a caller that may verify.
