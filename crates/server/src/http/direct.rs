@@ -104,9 +104,9 @@ pub async fn serve(
                 // for a batch of answers, not once for each. On one core with `wrk`
                 // on the other, the client slept after about a third of verify's
                 // answers without this and after 4% with it, and verify served 3 to
-                // 14% more requests in every paired run. Forward-auth, whose answers
-                // come sooner, gained nothing or lost, so it writes at once
-                // (BENCHMARKS.md, "Written in batches").
+                // 14% more requests in every paired run (measured when hyper served
+                // verify). Forward-auth, whose answers come sooner, gained nothing or
+                // lost, so it writes at once (BENCHMARKS.md, "Written in batches").
                 tokio::task::yield_now().await;
             }
             if stream.write_all(&output).await.is_err() {
@@ -335,6 +335,7 @@ fn with_date(with: impl FnOnce(&[u8])) {
 }
 
 /// A connection whose first bytes were read already: they are read again first.
+/// (tokio's `chain` reads this way, but gives no way to write.)
 struct Prefixed {
     read: Bytes,
     stream: TcpStream,

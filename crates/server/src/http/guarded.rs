@@ -32,11 +32,12 @@ pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// Every header a client may not set itself: those tessera sets for the API behind.
 pub const IDENTITY_PREFIX: &str = "x-tessera-";
 
-/// The identity headers, in the order [`identity_values`] gives their values.
+/// The identity headers, in the order [`with_identity_values`] gives their values.
 const IDENTITY: [HeaderName; 4] = [TOKEN_ID, TOKEN_NAME, OWNER, SCOPES];
 
 /// Where an answer's header fields go: a `HeaderMap`, or an answer written by hand
-/// ([`crate::http::direct`]). A field set twice keeps the last value.
+/// ([`crate::http::direct`]). Each field is set once: set twice, a `HeaderMap` would
+/// keep the last value and the wire would carry both.
 pub trait HeaderSink {
     fn set(&mut self, name: &HeaderName, value: &HeaderValue);
 }
