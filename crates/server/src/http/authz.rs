@@ -261,6 +261,18 @@ mod tests {
             ),
             want
         );
+        // Names as they come on the wire, in any case (tessera's own loop reads them so).
+        assert_eq!(
+            find(
+                "GET",
+                "/v1/authz",
+                &[
+                    ("X-Original-Method", "POST"),
+                    ("X-ORIGINAL-URI", "/api/x?y=1")
+                ]
+            ),
+            want
+        );
     }
 
     #[test]
