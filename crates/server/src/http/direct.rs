@@ -193,10 +193,10 @@ fn next<'a>(input: &'a [u8], fields: &'a mut [httparse::Header<'a>]) -> Next<'a>
         return Next::Other;
     };
     match (&hot, body_length) {
-        (HotPath::ForwardAuth, Some(0) | None) | (HotPath::Verify, Some(0..=MAX_BODY_BYTES)) => {}
+        (HotPath::ForwardAuth, 0) | (HotPath::Verify, 0..=MAX_BODY_BYTES) => {}
         _ => return Next::Other,
     }
-    let length = head_length + body_length.unwrap_or(0);
+    let length = head_length + body_length;
     let Some(body) = input.get(head_length..length) else {
         return Next::Partial;
     };
@@ -210,9 +210,10 @@ fn next<'a>(input: &'a [u8], fields: &'a mut [httparse::Header<'a>]) -> Next<'a>
     })
 }
 
-/// The body's length as `Content-Length` gives it (`Some(None)` without one), or
-/// `None` if a field makes the framing or the connection anything but plain.
-fn body_length(fields: &[httparse::Header<'_>]) -> Option<Option<usize>> {
+/// The body's length: as `Content-Length` gives it, 0 without one (HTTP/1.1 with no
+/// `Transfer-Encoding` either). `None` if a field makes the framing or the connection
+/// anything but plain.
+fn body_length(fields: &[httparse::Header<'_>]) -> Option<usize> {
     let mut length = None;
     for field in fields {
         let name = field.name;
@@ -231,7 +232,7 @@ fn body_length(fields: &[httparse::Header<'_>]) -> Option<Option<usize>> {
             return None;
         }
     }
-    Some(length)
+    Some(length.unwrap_or(0))
 }
 
 /// Writes the answer to a call.

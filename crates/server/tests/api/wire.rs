@@ -141,9 +141,13 @@ fn forward_auth(token: &str, app_id: u32, extra: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A verify request's body: may `token` publish to app 1?
+fn verify_body(token: &str) -> String {
+    json!({"token": token, "scopes": ["events:publish"], "resource": "app:1"}).to_string()
+}
+
 fn verify(caller: &str, token: &str) -> Vec<u8> {
-    let body = json!({"token": token, "scopes": ["events:publish"], "resource": "app:1"});
-    let body = body.to_string();
+    let body = verify_body(token);
     format!(
         "POST /v1/verify HTTP/1.1\r\nHost: tessera\r\nAuthorization: Bearer {caller}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -198,8 +202,7 @@ async fn a_request_the_loop_does_not_take_whole_goes_to_hyper_with_the_connectio
     let token = publisher(&app).await;
     let allowed = forward_auth(&token, 1, "");
     let chunked_verify = {
-        let body = json!({"token": token, "scopes": ["events:publish"], "resource": "app:1"});
-        let body = body.to_string();
+        let body = verify_body(&token);
         format!(
             "POST /v1/verify HTTP/1.1\r\nHost: tessera\r\nAuthorization: Bearer {}\r\n\
              Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
@@ -267,6 +270,12 @@ async fn the_loop_and_hyper_give_the_same_answers() {
         forward_auth("tsr_notatoken", 1, ""),
         verify(&app.admin, &token),
         verify(&token, &token),
+        format!(
+            "POST /v1/verify HTTP/1.1\r\nHost: tessera\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\n\r\n",
+            app.admin
+        )
+        .into_bytes(),
     ];
     let handed_over = b"GET /healthz HTTP/1.1\r\nHost: tessera\r\n\r\n";
     for call in calls {
