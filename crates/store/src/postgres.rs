@@ -19,7 +19,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
-use crate::rows::{self, COLUMNS, Dialect, RawRow, SettingsColumns, SqlValue, Standing};
+use crate::rows::{self, Dialect, RawRow, ReadColumn, SqlValue, Standing};
 use crate::{
     Basis, ChangeSeq, Changes, FeedSignal, ListPage, ListQuery, Revocation, StoreError, TokenStore,
     UsageUpdate,
@@ -250,35 +250,58 @@ fn pg(error: tokio_postgres::Error) -> StoreError {
     }
 }
 
+impl ReadColumn for Row {
+    type Error = tokio_postgres::Error;
+
+    fn text(&self, name: &str) -> Result<String, Self::Error> {
+        self.try_get(name)
+    }
+
+    fn opt_text(&self, name: &str) -> Result<Option<String>, Self::Error> {
+        self.try_get(name)
+    }
+
+    fn int(&self, name: &str) -> Result<i64, Self::Error> {
+        self.try_get(name)
+    }
+
+    fn opt_int(&self, name: &str) -> Result<Option<i64>, Self::Error> {
+        self.try_get(name)
+    }
+
+    fn bytes(&self, name: &str) -> Result<Vec<u8>, Self::Error> {
+        self.try_get(name)
+    }
+
+    fn boolean(&self, name: &str) -> Result<bool, Self::Error> {
+        self.try_get(name)
+    }
+}
+
 fn read_row(row: &Row) -> Result<RawRow, StoreError> {
-    let raw = || -> Result<RawRow, tokio_postgres::Error> {
-        Ok(RawRow {
-            seq: row.try_get(0)?,
-            id: row.try_get(1)?,
-            hash: row.try_get(2)?,
-            start: row.try_get(3)?,
-            is_admin: row.try_get(4)?,
-            name: row.try_get(5)?,
-            description: row.try_get(6)?,
-            scopes: row.try_get(7)?,
-            access: row.try_get(8)?,
-            resources: row.try_get(9)?,
-            rate_profile: row.try_get(10)?,
-            rate_per_minute: row.try_get(11)?,
-            rate_burst: row.try_get(12)?,
-            expires_at: row.try_get(13)?,
-            owner: row.try_get(14)?,
-            meta: row.try_get(15)?,
-            parent_id: row.try_get(16)?,
-            created_at: row.try_get(17)?,
-            updated_at: row.try_get(18)?,
-            revoked_at: row.try_get(19)?,
-            last_used_at: row.try_get(20)?,
-            use_count: row.try_get(21)?,
-            change_seq: row.try_get(22)?,
-        })
-    };
-    raw().map_err(|e| StoreError::Corrupt(format!("a token row does not read back: {e}")))
+    RawRow::read(row)
+        .map_err(|e| StoreError::Corrupt(format!("a token row does not read back: {e}")))
+}
+
+/// A value as tokio-postgres binds it.
+fn param(value: &SqlValue) -> &(dyn ToSql + Sync) {
+    // Typed NULLs: the server has inferred each parameter's type, and tokio-postgres
+    // checks the value against it even when the value is NULL.
+    static NO_TEXT: Option<String> = None;
+    static NO_INT: Option<i64> = None;
+    match value {
+        SqlValue::Text(text) => text,
+        SqlValue::Int(number) => number,
+        SqlValue::Bool(flag) => flag,
+        SqlValue::Bytes(bytes) => bytes,
+        SqlValue::NullText => &NO_TEXT,
+        SqlValue::NullInt => &NO_INT,
+    }
+}
+
+/// Values as tokio-postgres binds them, in order.
+fn params(values: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(param).collect()
 }
 
 /// Starts a change: a transaction holding the next change number (and the feed's lock).
@@ -313,17 +336,18 @@ async fn standing(
 ) -> Result<Option<Standing>, StoreError> {
     Ok(tx
         .query_opt(
-            "SELECT change_seq, revoked_at IS NOT NULL FROM tokens WHERE id = $1",
+            "SELECT change_seq, revoked_at IS NOT NULL AS revoked FROM tokens WHERE id = $1",
             &[&id],
         )
         .await
         .map_err(pg)?
         .map(|row| Standing {
-            seq: row.get(0),
-            revoked: row.get(1),
+            seq: row.get("change_seq"),
+            revoked: row.get("revoked"),
         }))
 }
 
+/// Inserts a token with all its columns, then its resource rows.
 async fn insert_row(
     tx: &deadpool_postgres::Transaction<'_>,
     record: &TokenRecord,
@@ -333,29 +357,9 @@ async fn insert_row(
     if let Some(parent) = &record.parent_id {
         rows::check_standing(parent, standing(tx, parent).await?, basis.parent)?;
     }
-    let use_count = i64::try_from(record.use_count).unwrap_or(i64::MAX);
-    tx.execute(
-        "INSERT INTO tokens (id, hash, start, is_admin, name, parent_id, created_at, updated_at, \
-         revoked_at, last_used_at, use_count, change_seq) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        &[
-            &record.id,
-            &&record.hash.0[..],
-            &record.start,
-            &record.is_admin,
-            &record.settings.name,
-            &record.parent_id,
-            &record.created_at,
-            &record.updated_at,
-            &record.revoked_at,
-            &record.last_used_at,
-            &use_count,
-            &seq,
-        ],
-    )
-    .await
-    .map_err(pg)?;
-    write_settings(tx, record, seq).await
+    let (sql, values) = rows::insert_sql(record, seq, &DIALECT);
+    tx.execute(&sql, &params(&values)).await.map_err(pg)?;
+    write_resources(tx, record).await
 }
 
 /// Checks an edit's [`Basis`]: the token and its parent are live and unchanged, and
@@ -384,47 +388,32 @@ async fn check_edit(
     Ok(())
 }
 
+/// Writes a live token's settings, `updated_at` and resource rows.
 async fn write_settings(
     tx: &deadpool_postgres::Transaction<'_>,
     record: &TokenRecord,
     seq: ChangeSeq,
 ) -> Result<(), StoreError> {
-    let s = &record.settings;
-    let columns = SettingsColumns::of(s);
-    let changed = tx
-        .execute(
-            "UPDATE tokens SET name = $2, description = $3, scopes = $4, access = $5, resources = $6, \
-             rate_profile = $7, rate_per_minute = $8, rate_burst = $9, expires_at = $10, owner = $11, \
-             meta = $12, updated_at = $13, change_seq = $14 WHERE id = $1 AND revoked_at IS NULL",
-            &[
-                &record.id,
-                &s.name,
-                &s.description,
-                &columns.scopes,
-                &columns.access,
-                &columns.resources,
-                &columns.rate_profile,
-                &columns.rate_per_minute,
-                &columns.rate_burst,
-                &s.expires_at,
-                &s.owner,
-                &columns.meta,
-                &record.updated_at,
-                &seq,
-            ],
-        )
-        .await
-        .map_err(pg)?;
+    let (sql, values) = rows::update_sql(record, seq, &DIALECT);
+    let changed = tx.execute(&sql, &params(&values)).await.map_err(pg)?;
     if changed != 1 {
         return Err(rows::revoked(&record.id));
     }
+    write_resources(tx, record).await
+}
+
+/// Replaces a token's resource rows, which listings by resource search.
+async fn write_resources(
+    tx: &deadpool_postgres::Transaction<'_>,
+    record: &TokenRecord,
+) -> Result<(), StoreError> {
     tx.execute(
         "DELETE FROM token_resources WHERE token_id = $1",
         &[&record.id],
     )
     .await
     .map_err(pg)?;
-    for pattern in s.resources.iter().flatten() {
+    for pattern in record.settings.resources.iter().flatten() {
         tx.execute(
             "INSERT INTO token_resources (token_id, pattern) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             &[&record.id, pattern],
@@ -476,7 +465,8 @@ impl TokenStore for PostgresStore {
         let rows = tx
             .query(
                 &format!(
-                    "SELECT {COLUMNS} FROM tokens WHERE change_seq > $1 ORDER BY change_seq, seq"
+                    "SELECT {} FROM tokens WHERE change_seq > $1 ORDER BY change_seq, seq",
+                    rows::columns()
                 ),
                 &[&seq],
             )
@@ -528,7 +518,8 @@ impl TokenStore for PostgresStore {
             .query(
                 &format!(
                     "UPDATE tokens SET revoked_at = $1, updated_at = $1, change_seq = $2 \
-                     WHERE is_admin AND revoked_at IS NULL RETURNING {COLUMNS}"
+                     WHERE is_admin AND revoked_at IS NULL RETURNING {}",
+                    rows::columns()
                 ),
                 &[&record.created_at, &seq],
             )
@@ -569,7 +560,7 @@ impl TokenStore for PostgresStore {
         let client = self.client().await?;
         client
             .query_opt(
-                &format!("SELECT {COLUMNS} FROM tokens WHERE id = $1"),
+                &format!("SELECT {} FROM tokens WHERE id = $1", rows::columns()),
                 &[&id],
             )
             .await
@@ -580,21 +571,8 @@ impl TokenStore for PostgresStore {
 
     async fn list(&self, query: &ListQuery) -> Result<ListPage, StoreError> {
         let (sql, values) = rows::list_sql(query, &DIALECT);
-        let values: Vec<Box<dyn ToSql + Sync + Send>> = values
-            .into_iter()
-            .map(|value| -> Box<dyn ToSql + Sync + Send> {
-                match value {
-                    SqlValue::Text(text) => Box::new(text),
-                    SqlValue::Int(number) => Box::new(number),
-                }
-            })
-            .collect();
-        let params: Vec<&(dyn ToSql + Sync)> = values
-            .iter()
-            .map(|value| value.as_ref() as &(dyn ToSql + Sync))
-            .collect();
         let client = self.client().await?;
-        let rows = client.query(&sql, &params).await.map_err(pg)?;
+        let rows = client.query(&sql, &params(&values)).await.map_err(pg)?;
         rows::into_page(rows.iter().map(read_row), query.limit)
     }
 

@@ -1,5 +1,11 @@
-//! What the SQL backends share: how a token maps to columns and back, and how a listing
-//! becomes one SQL query. Each backend only binds and reads values its own way.
+//! What the SQL backends share: how a token maps to columns and back, and the SQL that
+//! writes and lists tokens. Each backend only binds and reads values its own way.
+//!
+//! A token's columns are named here and nowhere else but the schema: in the lists
+//! [`FIXED_COLUMNS`] and [`SETTINGS_COLUMNS`] for writing (each with a function giving
+//! its values in the same order) and in [`RawRow::read`] for reading. The tests below
+//! write a token through the lists and read it back by name, so the three cannot drift
+//! apart. The schema itself is each backend's migrations.
 
 use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord};
 use tessera_core::scope::Access;
@@ -7,10 +13,58 @@ use tessera_core::token::TokenHash;
 
 use crate::{Change, ChangeSeq, ListQuery, StoreError};
 
-/// The columns every token query reads, in [`RawRow`] order.
-pub const COLUMNS: &str = "seq, id, hash, start, is_admin, name, description, scopes, access, \
-     resources, rate_profile, rate_per_minute, rate_burst, expires_at, owner, meta, parent_id, \
-     created_at, updated_at, revoked_at, last_used_at, use_count, change_seq";
+/// Columns a token gets when it is stored and that no edit rewrites (`seq`, the listing
+/// order, is numbered by the database).
+const FIXED_COLUMNS: &[&str] = &[
+    "id",
+    "hash",
+    "start",
+    "is_admin",
+    "parent_id",
+    "created_at",
+    "revoked_at",
+    "last_used_at",
+    "use_count",
+];
+
+/// Columns every write of a live token's settings sets: the settings, then the write's
+/// marks. [`settings_values`] gives their values, in this order.
+const SETTINGS_COLUMNS: &[&str] = &[
+    "name",
+    "description",
+    "scopes",
+    "access",
+    "resources",
+    "rate_profile",
+    "rate_per_minute",
+    "rate_burst",
+    "expires_at",
+    "owner",
+    "meta",
+    "updated_at",
+    "change_seq",
+];
+
+/// The columns every token query reads: `seq`, then every column a token is stored with.
+pub fn columns() -> String {
+    std::iter::once("seq")
+        .chain(FIXED_COLUMNS.iter().copied())
+        .chain(SETTINGS_COLUMNS.iter().copied())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads one column of a result row by name, the backend's own way; [`RawRow::read`]
+/// names the columns once for every backend.
+pub trait ReadColumn {
+    type Error;
+    fn text(&self, name: &str) -> Result<String, Self::Error>;
+    fn opt_text(&self, name: &str) -> Result<Option<String>, Self::Error>;
+    fn int(&self, name: &str) -> Result<i64, Self::Error>;
+    fn opt_int(&self, name: &str) -> Result<Option<i64>, Self::Error>;
+    fn bytes(&self, name: &str) -> Result<Vec<u8>, Self::Error>;
+    fn boolean(&self, name: &str) -> Result<bool, Self::Error>;
+}
 
 /// A row as the database hands it over, before it is checked into a [`TokenRecord`].
 pub struct RawRow {
@@ -48,40 +102,129 @@ fn json_list(list: Option<&Vec<String>>) -> Option<String> {
     list.map(|items| serde_json::Value::from(items.clone()).to_string())
 }
 
-/// The columns a record's settings occupy that are not stored as they are.
-pub struct SettingsColumns {
-    pub scopes: Option<String>,
-    pub access: Option<&'static str>,
-    pub resources: Option<String>,
-    pub meta: Option<String>,
-    pub rate_profile: Option<String>,
-    pub rate_per_minute: Option<i64>,
-    pub rate_burst: Option<i64>,
+/// What storing `record` puts in [`FIXED_COLUMNS`], in that order.
+fn fixed_values(record: &TokenRecord) -> [SqlValue; FIXED_COLUMNS.len()] {
+    [
+        record.id.clone().into(),
+        SqlValue::Bytes(record.hash.0.to_vec()),
+        record.start.clone().into(),
+        SqlValue::Bool(record.is_admin),
+        record.parent_id.clone().into(),
+        record.created_at.into(),
+        record.revoked_at.into(),
+        record.last_used_at.into(),
+        i64::try_from(record.use_count).unwrap_or(i64::MAX).into(),
+    ]
 }
 
-impl SettingsColumns {
-    pub fn of(settings: &Settings) -> Self {
-        let (scopes, access) = match &settings.scopes {
-            ScopeGrant::Patterns(patterns) => (json_list(Some(patterns)), None),
-            ScopeGrant::Access(access) => (None, Some(access.as_str())),
-        };
-        let limit = settings.rate_limit.as_ref();
-        Self {
-            scopes,
-            access,
-            resources: json_list(settings.resources.as_ref()),
-            meta: settings
-                .meta
-                .as_ref()
-                .map(|m| serde_json::Value::Object(m.clone()).to_string()),
-            rate_profile: limit.and_then(|l| l.profile.clone()),
-            rate_per_minute: limit.map(|l| i64::from(l.per_minute)),
-            rate_burst: limit.map(|l| i64::from(l.burst)),
-        }
-    }
+/// What the write numbered `seq` puts in [`SETTINGS_COLUMNS`] for `record`, in that
+/// order. Settings that are not plain values are stored as JSON text.
+fn settings_values(record: &TokenRecord, seq: ChangeSeq) -> [SqlValue; SETTINGS_COLUMNS.len()] {
+    let s = &record.settings;
+    let (scopes, access) = match &s.scopes {
+        ScopeGrant::Patterns(patterns) => (json_list(Some(patterns)), None),
+        ScopeGrant::Access(access) => (None, Some(access.as_str().to_owned())),
+    };
+    let limit = s.rate_limit.as_ref();
+    [
+        s.name.clone().into(),
+        s.description.clone().into(),
+        scopes.into(),
+        access.into(),
+        json_list(s.resources.as_ref()).into(),
+        limit.and_then(|l| l.profile.clone()).into(),
+        limit.map(|l| i64::from(l.per_minute)).into(),
+        limit.map(|l| i64::from(l.burst)).into(),
+        s.expires_at.into(),
+        s.owner.clone().into(),
+        s.meta
+            .as_ref()
+            .map(|m| serde_json::Value::Object(m.clone()).to_string())
+            .into(),
+        record.updated_at.into(),
+        seq.into(),
+    ]
+}
+
+/// Stores a new token as the write numbered `seq`: the statement and its bound values.
+pub fn insert_sql(
+    record: &TokenRecord,
+    seq: ChangeSeq,
+    dialect: &Dialect,
+) -> (String, Vec<SqlValue>) {
+    let names: Vec<&str> = FIXED_COLUMNS
+        .iter()
+        .chain(SETTINGS_COLUMNS)
+        .copied()
+        .collect();
+    let placeholders: Vec<String> = (1..=names.len()).map(dialect.placeholder).collect();
+    let sql = format!(
+        "INSERT INTO tokens ({}) VALUES ({})",
+        names.join(", "),
+        placeholders.join(", ")
+    );
+    let values = fixed_values(record)
+        .into_iter()
+        .chain(settings_values(record, seq))
+        .collect();
+    (sql, values)
+}
+
+/// Rewrites a live token's settings as the write numbered `seq`: the statement and its
+/// bound values. It changes no row if the token is revoked.
+pub fn update_sql(
+    record: &TokenRecord,
+    seq: ChangeSeq,
+    dialect: &Dialect,
+) -> (String, Vec<SqlValue>) {
+    let p = dialect.placeholder;
+    // The id is bound first, the settings after it.
+    let assignments: Vec<String> = SETTINGS_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(index, name)| format!("{name} = {}", p(index + 2)))
+        .collect();
+    let sql = format!(
+        "UPDATE tokens SET {} WHERE id = {} AND revoked_at IS NULL",
+        assignments.join(", "),
+        p(1)
+    );
+    let values = std::iter::once(record.id.clone().into())
+        .chain(settings_values(record, seq))
+        .collect();
+    (sql, values)
 }
 
 impl RawRow {
+    /// Reads a row of the token columns ([`columns`]), each by its name.
+    pub fn read<R: ReadColumn + ?Sized>(row: &R) -> Result<Self, R::Error> {
+        Ok(Self {
+            seq: row.int("seq")?,
+            id: row.text("id")?,
+            hash: row.bytes("hash")?,
+            start: row.text("start")?,
+            is_admin: row.boolean("is_admin")?,
+            name: row.text("name")?,
+            description: row.opt_text("description")?,
+            scopes: row.opt_text("scopes")?,
+            access: row.opt_text("access")?,
+            resources: row.opt_text("resources")?,
+            rate_profile: row.opt_text("rate_profile")?,
+            rate_per_minute: row.opt_int("rate_per_minute")?,
+            rate_burst: row.opt_int("rate_burst")?,
+            expires_at: row.opt_int("expires_at")?,
+            owner: row.opt_text("owner")?,
+            meta: row.opt_text("meta")?,
+            parent_id: row.opt_text("parent_id")?,
+            created_at: row.int("created_at")?,
+            updated_at: row.int("updated_at")?,
+            revoked_at: row.opt_int("revoked_at")?,
+            last_used_at: row.opt_int("last_used_at")?,
+            use_count: row.int("use_count")?,
+            change_seq: row.int("change_seq")?,
+        })
+    }
+
     pub fn into_change(self) -> Result<Change, StoreError> {
         let seq = self.change_seq;
         Ok(Change {
@@ -158,10 +301,42 @@ impl RawRow {
     }
 }
 
-/// A value bound to a listing query.
+/// A value bound to a statement; each backend binds it its own way.
+#[derive(Debug, PartialEq)]
 pub enum SqlValue {
     Text(String),
     Int(i64),
+    Bool(bool),
+    Bytes(Vec<u8>),
+    /// NULL in a text column. NULLs carry their column's kind because PostgreSQL
+    /// checks a parameter's type even when its value is NULL.
+    NullText,
+    /// NULL in a number column.
+    NullInt,
+}
+
+impl From<String> for SqlValue {
+    fn from(text: String) -> Self {
+        Self::Text(text)
+    }
+}
+
+impl From<i64> for SqlValue {
+    fn from(number: i64) -> Self {
+        Self::Int(number)
+    }
+}
+
+impl From<Option<String>> for SqlValue {
+    fn from(text: Option<String>) -> Self {
+        text.map_or(Self::NullText, Self::Text)
+    }
+}
+
+impl From<Option<i64>> for SqlValue {
+    fn from(number: Option<i64>) -> Self {
+        number.map_or(Self::NullInt, Self::Int)
+    }
 }
 
 /// How a backend spells what differs between SQL dialects.
@@ -232,8 +407,10 @@ pub fn list_sql(query: &ListQuery, dialect: &Dialect) -> (String, Vec<SqlValue>)
         format!("WHERE {}", conditions.join(" AND "))
     };
     let fetch = bind(SqlValue::Int(i64::from(query.limit) + 1));
-    let sql =
-        format!("{with}SELECT {COLUMNS} FROM tokens {filter} ORDER BY seq DESC LIMIT {fetch}");
+    let sql = format!(
+        "{with}SELECT {columns} FROM tokens {filter} ORDER BY seq DESC LIMIT {fetch}",
+        columns = columns()
+    );
     (sql, values)
 }
 
@@ -305,9 +482,174 @@ pub fn revoke_subtree_sql(dialect: &Dialect) -> String {
         "WITH RECURSIVE subtree(id) AS (SELECT {root} \
          UNION SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id) \
          UPDATE tokens SET revoked_at = {at}, updated_at = {at}, change_seq = {seq} \
-         WHERE id IN (SELECT id FROM subtree) AND revoked_at IS NULL RETURNING {COLUMNS}",
+         WHERE id IN (SELECT id FROM subtree) AND revoked_at IS NULL RETURNING {columns}",
+        columns = columns(),
         root = dialect.text_param.replace("{}", &p(1)),
         at = p(2),
         seq = p(3),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// A row as a backend would read it back after [`insert_sql`]: the bound values
+    /// under the column names, and `seq`.
+    struct Stored(HashMap<String, SqlValue>);
+
+    impl Stored {
+        fn of(record: &TokenRecord, seq: ChangeSeq) -> Self {
+            let (sql, values) = insert_sql(record, seq, &TEST_DIALECT);
+            let names = sql
+                .split_once('(')
+                .and_then(|(_, rest)| rest.split_once(')'))
+                .map(|(names, _)| names)
+                .unwrap();
+            assert!(sql.ends_with(&format!("${})", values.len())), "{sql}");
+            let mut row: HashMap<String, SqlValue> =
+                names.split(", ").map(String::from).zip(values).collect();
+            assert_eq!(row.len(), FIXED_COLUMNS.len() + SETTINGS_COLUMNS.len());
+            row.insert("seq".into(), SqlValue::Int(99));
+            Self(row)
+        }
+
+        fn value(&self, name: &str) -> Result<&SqlValue, String> {
+            assert!(
+                columns().split(", ").any(|column| column == name),
+                "{name} is read but not selected"
+            );
+            self.0.get(name).ok_or_else(|| format!("no column {name}"))
+        }
+    }
+
+    impl ReadColumn for Stored {
+        type Error = String;
+        fn text(&self, name: &str) -> Result<String, String> {
+            match self.value(name)? {
+                SqlValue::Text(text) => Ok(text.clone()),
+                other => Err(format!("{name} is {other:?}")),
+            }
+        }
+        fn opt_text(&self, name: &str) -> Result<Option<String>, String> {
+            match self.value(name)? {
+                SqlValue::NullText => Ok(None),
+                _ => self.text(name).map(Some),
+            }
+        }
+        fn int(&self, name: &str) -> Result<i64, String> {
+            match self.value(name)? {
+                SqlValue::Int(number) => Ok(*number),
+                other => Err(format!("{name} is {other:?}")),
+            }
+        }
+        fn opt_int(&self, name: &str) -> Result<Option<i64>, String> {
+            match self.value(name)? {
+                SqlValue::NullInt => Ok(None),
+                _ => self.int(name).map(Some),
+            }
+        }
+        fn bytes(&self, name: &str) -> Result<Vec<u8>, String> {
+            match self.value(name)? {
+                SqlValue::Bytes(bytes) => Ok(bytes.clone()),
+                other => Err(format!("{name} is {other:?}")),
+            }
+        }
+        fn boolean(&self, name: &str) -> Result<bool, String> {
+            match self.value(name)? {
+                SqlValue::Bool(flag) => Ok(*flag),
+                other => Err(format!("{name} is {other:?}")),
+            }
+        }
+    }
+
+    const TEST_DIALECT: Dialect = Dialect {
+        placeholder: |n| format!("${n}"),
+        contains: |haystack, needle| format!("strpos({haystack}, {needle}) > 0"),
+        text_param: "{}",
+    };
+
+    /// Every field set, and no two numbers alike, so a value written under the wrong
+    /// column reads back wrong.
+    fn full() -> TokenRecord {
+        TokenRecord {
+            id: "full".into(),
+            hash: TokenHash([7; 32]),
+            start: "tsr_full".into(),
+            is_admin: true,
+            settings: Settings {
+                name: "Full".into(),
+                description: Some("every field".into()),
+                scopes: ScopeGrant::Patterns(vec!["repo:read".into()]),
+                resources: Some(vec!["repo:a".into()]),
+                rate_limit: Some(RateLimitSetting {
+                    profile: Some("slow".into()),
+                    per_minute: 11,
+                    burst: 12,
+                }),
+                expires_at: Some(13),
+                owner: Some("alice".into()),
+                meta: json!({"k": 1}).as_object().cloned(),
+            },
+            parent_id: Some("parent".into()),
+            created_at: 14,
+            updated_at: 15,
+            revoked_at: Some(16),
+            last_used_at: Some(17),
+            use_count: 18,
+        }
+    }
+
+    fn sparse() -> TokenRecord {
+        let mut record = full();
+        record.is_admin = false;
+        record.settings = Settings {
+            name: "Sparse".into(),
+            description: None,
+            scopes: ScopeGrant::Access(Access::Write),
+            resources: None,
+            rate_limit: None,
+            expires_at: None,
+            owner: None,
+            meta: None,
+        };
+        record.parent_id = None;
+        record.revoked_at = None;
+        record.last_used_at = None;
+        record
+    }
+
+    #[test]
+    fn what_is_written_reads_back_by_name() {
+        for record in [full(), sparse()] {
+            let raw = RawRow::read(&Stored::of(&record, 20)).unwrap();
+            assert_eq!((raw.seq, raw.change_seq), (99, 20));
+            assert_eq!(raw.into_record().unwrap(), record);
+        }
+    }
+
+    #[test]
+    fn an_edit_writes_what_an_insert_writes_under_the_same_names() {
+        let record = full();
+        let stored = Stored::of(&record, 20);
+        let (sql, values) = update_sql(&record, 20, &TEST_DIALECT);
+        let (assignments, filter) = sql
+            .strip_prefix("UPDATE tokens SET ")
+            .and_then(|rest| rest.split_once(" WHERE "))
+            .unwrap();
+        assert_eq!(filter, "id = $1 AND revoked_at IS NULL");
+        assert_eq!(values[0], SqlValue::Text(record.id.clone()));
+        let assignments: Vec<&str> = assignments.split(", ").collect();
+        assert_eq!(assignments.len(), SETTINGS_COLUMNS.len());
+        assert_eq!(values.len(), assignments.len() + 1);
+        for assignment in assignments {
+            let (name, placeholder) = assignment.split_once(" = $").unwrap();
+            let index: usize = placeholder.parse().unwrap();
+            assert_eq!(&values[index - 1], stored.value(name).unwrap(), "{name}");
+        }
+    }
 }

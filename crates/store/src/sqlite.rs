@@ -8,10 +8,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use tessera_core::record::TokenRecord;
 
-use crate::rows::{self, COLUMNS, Dialect, RawRow, SettingsColumns, SqlValue, Standing};
+use crate::rows::{self, Dialect, RawRow, ReadColumn, SqlValue, Standing};
 use crate::{
     Basis, ChangeSeq, Changes, ListPage, ListQuery, Revocation, StoreError, TokenStore, UsageUpdate,
 };
@@ -209,12 +210,12 @@ fn write_resources(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Resu
 /// Token `id`'s change number and whether it is revoked; `None` if there is no such token.
 fn standing(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<Option<Standing>, StoreError> {
     tx.query_row(
-        "SELECT change_seq, revoked_at IS NOT NULL FROM tokens WHERE id = ?1",
+        "SELECT change_seq, revoked_at IS NOT NULL AS revoked FROM tokens WHERE id = ?1",
         [id],
         |row| {
             Ok(Standing {
-                seq: row.get(0)?,
-                revoked: row.get(1)?,
+                seq: row.get("change_seq")?,
+                revoked: row.get("revoked")?,
             })
         },
     )
@@ -222,7 +223,7 @@ fn standing(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<Option<Standing>
     .map_err(unavailable)
 }
 
-/// Inserts a token: its fixed columns here, its settings through [`write_settings`].
+/// Inserts a token with all its columns, then its resource rows.
 fn insert_row(
     tx: &rusqlite::Transaction<'_>,
     record: &TokenRecord,
@@ -232,27 +233,10 @@ fn insert_row(
     if let Some(parent) = &record.parent_id {
         rows::check_standing(parent, standing(tx, parent)?, basis.parent)?;
     }
-    tx.execute(
-        "INSERT INTO tokens (id, hash, start, is_admin, name, parent_id, created_at, updated_at, \
-         revoked_at, last_used_at, use_count, change_seq) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
-            record.id,
-            &record.hash.0[..],
-            record.start,
-            record.is_admin,
-            record.settings.name,
-            record.parent_id,
-            record.created_at,
-            record.updated_at,
-            record.revoked_at,
-            record.last_used_at,
-            i64::try_from(record.use_count).unwrap_or(i64::MAX),
-            seq,
-        ],
-    )
-    .map_err(unavailable)?;
-    write_settings(tx, record, seq)
+    let (sql, values) = rows::insert_sql(record, seq, &DIALECT);
+    tx.execute(&sql, params_from_iter(&values))
+        .map_err(unavailable)?;
+    write_resources(tx, record)
 }
 
 /// Checks an edit's [`Basis`]: the token and its parent are live and unchanged, and
@@ -288,30 +272,9 @@ fn write_settings(
     record: &TokenRecord,
     seq: ChangeSeq,
 ) -> Result<(), StoreError> {
-    let s = &record.settings;
-    let columns = SettingsColumns::of(s);
+    let (sql, values) = rows::update_sql(record, seq, &DIALECT);
     let changed = tx
-        .execute(
-            "UPDATE tokens SET name = ?2, description = ?3, scopes = ?4, access = ?5, resources = ?6, \
-             rate_profile = ?7, rate_per_minute = ?8, rate_burst = ?9, expires_at = ?10, owner = ?11, \
-             meta = ?12, updated_at = ?13, change_seq = ?14 WHERE id = ?1 AND revoked_at IS NULL",
-            params![
-                record.id,
-                s.name,
-                s.description,
-                columns.scopes,
-                columns.access,
-                columns.resources,
-                columns.rate_profile,
-                columns.rate_per_minute,
-                columns.rate_burst,
-                s.expires_at,
-                s.owner,
-                columns.meta,
-                record.updated_at,
-                seq,
-            ],
-        )
+        .execute(&sql, params_from_iter(&values))
         .map_err(unavailable)?;
     if changed != 1 {
         return Err(rows::revoked(&record.id));
@@ -319,32 +282,50 @@ fn write_settings(
     write_resources(tx, record)
 }
 
+impl rusqlite::ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            SqlValue::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+            SqlValue::Int(number) => ToSqlOutput::Owned(Value::Integer(*number)),
+            SqlValue::Bool(flag) => ToSqlOutput::Owned(Value::Integer(i64::from(*flag))),
+            SqlValue::Bytes(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
+            SqlValue::NullText | SqlValue::NullInt => ToSqlOutput::Owned(Value::Null),
+        })
+    }
+}
+
+impl ReadColumn for Row<'_> {
+    type Error = rusqlite::Error;
+
+    fn text(&self, name: &str) -> rusqlite::Result<String> {
+        self.get(name)
+    }
+
+    fn opt_text(&self, name: &str) -> rusqlite::Result<Option<String>> {
+        self.get(name)
+    }
+
+    fn int(&self, name: &str) -> rusqlite::Result<i64> {
+        self.get(name)
+    }
+
+    fn opt_int(&self, name: &str) -> rusqlite::Result<Option<i64>> {
+        self.get(name)
+    }
+
+    fn bytes(&self, name: &str) -> rusqlite::Result<Vec<u8>> {
+        self.get(name)
+    }
+
+    fn boolean(&self, name: &str) -> rusqlite::Result<bool> {
+        self.get(name)
+    }
+}
+
+/// Reads a token row; a named function, as rusqlite's row callbacks must take a row
+/// of any statement.
 fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
-    Ok(RawRow {
-        seq: row.get(0)?,
-        id: row.get(1)?,
-        hash: row.get(2)?,
-        start: row.get(3)?,
-        is_admin: row.get(4)?,
-        name: row.get(5)?,
-        description: row.get(6)?,
-        scopes: row.get(7)?,
-        access: row.get(8)?,
-        resources: row.get(9)?,
-        rate_profile: row.get(10)?,
-        rate_per_minute: row.get(11)?,
-        rate_burst: row.get(12)?,
-        expires_at: row.get(13)?,
-        owner: row.get(14)?,
-        meta: row.get(15)?,
-        parent_id: row.get(16)?,
-        created_at: row.get(17)?,
-        updated_at: row.get(18)?,
-        revoked_at: row.get(19)?,
-        last_used_at: row.get(20)?,
-        use_count: row.get(21)?,
-        change_seq: row.get(22)?,
-    })
+    RawRow::read(row)
 }
 
 #[async_trait]
@@ -382,7 +363,8 @@ impl TokenStore for SqliteStore {
                 .map_err(unavailable)?;
             let mut statement = tx
                 .prepare(&format!(
-                    "SELECT {COLUMNS} FROM tokens WHERE change_seq > ?1 ORDER BY change_seq, seq"
+                    "SELECT {} FROM tokens WHERE change_seq > ?1 ORDER BY change_seq, seq",
+                    rows::columns()
                 ))
                 .map_err(unavailable)?;
             let changes = statement
@@ -428,7 +410,8 @@ impl TokenStore for SqliteStore {
             let mut statement = tx
                 .prepare(&format!(
                     "UPDATE tokens SET revoked_at = ?1, updated_at = ?1, change_seq = ?2 \
-                     WHERE is_admin = 1 AND revoked_at IS NULL RETURNING {COLUMNS}"
+                     WHERE is_admin = 1 AND revoked_at IS NULL RETURNING {}",
+                    rows::columns()
                 ))
                 .map_err(unavailable)?;
             let revoked = statement
@@ -471,7 +454,7 @@ impl TokenStore for SqliteStore {
         let id = id.to_owned();
         self.with_conn(move |conn| {
             conn.query_row(
-                &format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"),
+                &format!("SELECT {} FROM tokens WHERE id = ?1", rows::columns()),
                 [&id],
                 read_row,
             )
@@ -487,13 +470,9 @@ impl TokenStore for SqliteStore {
         let query = query.clone();
         self.with_conn(move |conn| {
             let (sql, values) = rows::list_sql(&query, &DIALECT);
-            let values = values.into_iter().map(|value| match value {
-                SqlValue::Text(text) => rusqlite::types::Value::Text(text),
-                SqlValue::Int(number) => rusqlite::types::Value::Integer(number),
-            });
             let mut statement = conn.prepare(&sql).map_err(unavailable)?;
             let rows = statement
-                .query_map(rusqlite::params_from_iter(values), read_row)
+                .query_map(params_from_iter(&values), read_row)
                 .map_err(unavailable)?;
             rows::into_page(rows.map(|row| row.map_err(unavailable)), query.limit)
         })
@@ -526,5 +505,51 @@ impl TokenStore for SqliteStore {
                 .map_err(unavailable)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written before the change feed existed still opens, and its tokens
+    /// read back (the migration added `change_seq` after the other columns).
+    #[tokio::test]
+    async fn a_database_from_the_first_schema_opens_and_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(MIGRATIONS[0]).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        old.execute(
+            "INSERT INTO tokens (id, hash, start, is_admin, name, scopes, expires_at, owner, \
+             created_at, updated_at) \
+             VALUES ('old', ?1, 'tsr_old', 0, 'Old', '[\"repo:read\"]', 5, 'bob', 1, 2)",
+            [&[3u8; 32][..]],
+        )
+        .unwrap();
+        drop(old);
+
+        let store = SqliteStore::open(&path).unwrap();
+        let loaded = store.load_all().await.unwrap();
+        assert_eq!(loaded.up_to, 1);
+        let [change] = &loaded.changes[..] else {
+            panic!("one token, got {:?}", loaded.changes);
+        };
+        assert_eq!(change.seq, 1);
+        let token = &change.record;
+        assert_eq!(
+            (
+                token.id.as_str(),
+                token.settings.name.as_str(),
+                token.updated_at
+            ),
+            ("old", "Old", 2)
+        );
+        assert_eq!(
+            (token.settings.expires_at, token.settings.owner.as_deref()),
+            (Some(5), Some("bob"))
+        );
+        assert_eq!(store.get("old").await.unwrap().as_ref(), Some(token));
     }
 }
