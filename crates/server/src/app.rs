@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::response::Response;
 use axum::serve::{Listener, ListenerExt};
+use futures_util::future::BoxFuture;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -21,9 +25,9 @@ use tessera_core::token::{Pepper, SecretToken};
 use tessera_store::{PostgresStore, SqliteStore, TokenStore};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use tower::ServiceExt;
 
 use crate::config::Config;
-use crate::http::front::{ApiFront, ConnectedRouter};
 use crate::limiter::SharedLimiter;
 use crate::service::Engine;
 
@@ -223,7 +227,7 @@ impl Server {
         };
         let gateway_addr = gateway.as_ref().map(|(_, addr, _)| *addr);
         let (shutdown, stopped) = watch::channel(false);
-        let api_front = ApiFront::new(Arc::clone(&engine));
+        let api_router = crate::http::router(Arc::clone(&engine));
         let serving_engine = Arc::clone(&engine);
         let task = tokio::spawn(async move {
             let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
@@ -244,9 +248,10 @@ impl Server {
             let api = serve_until(
                 listener,
                 |stream, _, watcher| {
-                    crate::http::direct::serve(
+                    crate::http::connection::serve(
                         stream,
-                        api_front.clone(),
+                        Arc::clone(&serving_engine),
+                        api_router.clone(),
                         api_stopped.clone(),
                         watcher,
                     )
@@ -258,10 +263,7 @@ impl Server {
                     let gateway = serve_until(
                         listener,
                         |stream, client, watcher| {
-                            let router = ConnectedRouter {
-                                router: router.clone(),
-                                client,
-                            };
+                            let router = RouterService::new(router.clone(), Some(client));
                             serve_with_hyper(stream, router, watcher)
                         },
                         stopped,
@@ -374,11 +376,8 @@ async fn serve_until<F, Fut>(
 /// Serves one connection with hyper, until it ends or the watcher says to finish.
 pub(crate) async fn serve_with_hyper<S, I>(io: I, service: S, watcher: Watcher)
 where
-    S: hyper::service::Service<
-            hyper::Request<Incoming>,
-            Response = axum::response::Response,
-            Error = Infallible,
-        > + Send
+    S: hyper::service::Service<hyper::Request<Incoming>, Response = Response, Error = Infallible>
+        + Send
         + 'static,
     S::Future: Send + 'static,
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -386,6 +385,33 @@ where
     let connection = http1::Builder::new().serve_connection(TokioIo::new(io), service);
     if let Err(error) = watcher.watch(connection).await {
         tracing::debug!(%error, "a connection ended with an error");
+    }
+}
+
+/// A router as hyper's service, telling its handlers which client they serve
+/// ([`ConnectInfo`]) where they ask (the gateway's do).
+#[derive(Clone)]
+pub(crate) struct RouterService {
+    router: Router,
+    client: Option<SocketAddr>,
+}
+
+impl RouterService {
+    pub(crate) fn new(router: Router, client: Option<SocketAddr>) -> Self {
+        Self { router, client }
+    }
+}
+
+impl hyper::service::Service<hyper::Request<Incoming>> for RouterService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn call(&self, mut request: hyper::Request<Incoming>) -> Self::Future {
+        if let Some(client) = self.client {
+            request.extensions_mut().insert(ConnectInfo(client));
+        }
+        Box::pin(self.router.clone().oneshot(request))
     }
 }
 

@@ -9,17 +9,15 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
-use axum::http::uri::PathAndQuery;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ServiceError;
 use crate::guard::Allowed;
 use crate::http::credentials::{self, CredentialHeaders, Seen};
 use crate::http::guarded::{self, DenyStyle, RATE_LIMITED_AS};
+use crate::http::hot::{self, HotPath};
 use crate::http::problem::Problem;
 use crate::service::Engine;
 
@@ -93,27 +91,7 @@ impl<'a> ProxyHeaders<'a> {
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 429, body = Problem)),
     security(("token" = [])))]
 pub async fn authz(State(engine): State<Arc<Engine>>, request: Request) -> Response {
-    let (parts, _) = request.into_parts();
-    answer(&engine, &parts).await
-}
-
-/// The forward-auth answer to a call; [`crate::http::front`] calls it directly.
-pub async fn answer(engine: &Engine, call: &Parts) -> Response {
-    let target = call.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-    let headers = super::header_fields(&call.headers);
-    match decide(engine, call.method.as_str(), target, headers).await {
-        Ok(allowed) => {
-            let mut response = Response::new(Body::empty());
-            guarded::set_allowed(
-                response.headers_mut(),
-                allowed.identity.as_ref(),
-                engine.index().catalogue(),
-                allowed.rate.as_ref(),
-            );
-            response
-        }
-        Err(refused) => refused,
-    }
+    hot::answer_routed(&engine, HotPath::ForwardAuth, request).await
 }
 
 /// Forward-auth's decision on a call, from its method, request target and headers

@@ -36,7 +36,7 @@ pub const IDENTITY_PREFIX: &str = "x-tessera-";
 const IDENTITY: [HeaderName; 4] = [TOKEN_ID, TOKEN_NAME, OWNER, SCOPES];
 
 /// Where an answer's header fields go: a `HeaderMap`, or an answer written by hand
-/// ([`crate::http::direct`]). Each field is set once: set twice, a `HeaderMap` would
+/// ([`crate::http::connection`]). Each field is set once: set twice, a `HeaderMap` would
 /// keep the last value and the wire would carry both.
 pub trait HeaderSink {
     fn set(&mut self, name: &HeaderName, value: &HeaderValue);

@@ -17,11 +17,11 @@ use crate::service::Engine;
 pub mod auth;
 pub mod authz;
 pub mod compat;
+pub mod connection;
 pub mod credentials;
-pub mod direct;
 pub mod dto;
-pub mod front;
 pub mod guarded;
+pub mod hot;
 pub mod meta;
 pub mod oauth;
 pub mod problem;
@@ -76,7 +76,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
 
 /// A header value as text, if it is what `HeaderValue::to_str` accepts: visible
 /// ASCII, spaces and tabs. Header values come as bytes from the hand-written loop
-/// ([`direct`]) as from hyper.
+/// ([`connection`]) as from hyper.
 pub fn header_text(value: &[u8]) -> Option<&str> {
     value
         .iter()
@@ -94,8 +94,8 @@ pub fn header_fields(headers: &HeaderMap) -> impl Iterator<Item = (&str, &[u8])>
 
 /// True when requests are logged (one line each, at debug level). Below that (the
 /// default, info), the trace layer would still time, wrap and classify every request
-/// to log nothing, so it is left out; the log filter is set once, before the
-/// listeners start.
+/// to log nothing, so it is left out, and the own loop does not time its requests;
+/// the log filter is set once, before the listeners start.
 pub fn request_logging() -> bool {
     tracing::enabled!(Level::DEBUG)
         || tracing::enabled!(target: "tower_http::trace::on_response", Level::DEBUG)

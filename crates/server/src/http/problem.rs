@@ -1,8 +1,7 @@
 //! Errors as RFC 9457 `application/problem+json`, mapped from [`ServiceError`] in this
 //! one place, and the JSON body extractor whose rejections become problems too.
 
-use axum::BoxError;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -149,17 +148,19 @@ where
     }
 }
 
-/// The body of a JSON request: its media type checked first, then at most
-/// [`MAX_BODY_BYTES`] read. Generic over the body, so that `/v1/verify`, answered
-/// without the router, reads hyper's body as it comes.
-pub async fn json_bytes<B>(headers: &HeaderMap, body: B) -> Result<Bytes, Response>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
+/// The body of a JSON request: its media type checked first, then the body read
+/// ([`read_body`]).
+pub async fn json_bytes(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
     if !is_json(headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes)) {
         return Err(unsupported_media_type());
     }
+    read_body(body).await
+}
+
+/// A request body read whole, at most [`MAX_BODY_BYTES`]: the one body limit of
+/// every endpoint that reads a body itself (the router's `DefaultBodyLimit` holds
+/// its extractors to the same number).
+pub async fn read_body(body: Body) -> Result<Bytes, Response> {
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<LengthLimitError>() => Err(respond(

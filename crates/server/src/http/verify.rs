@@ -2,16 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::BoxError;
-use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use tessera_core::scope::TOKENS_VERIFY;
 use tessera_core::verify::Code;
 
 use crate::http::credentials::{self, CredentialHeaders};
 use crate::http::dto::{RateLimitState, VerifyRequest, VerifyResponse, Words};
+use crate::http::hot::{self, HotPath};
 use crate::http::problem::{self, Problem};
 use crate::service::{CheckOutcome, Engine};
 
@@ -19,43 +18,25 @@ use crate::service::{CheckOutcome, Engine};
     responses((status = 200, body = VerifyResponse), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("token" = [])))]
 pub async fn verify(State(engine): State<Arc<Engine>>, request: Request) -> Response {
-    answer(&engine, request).await
+    hot::answer_routed(&engine, HotPath::Verify, request).await
 }
 
-/// The answer to a verify call; [`crate::http::front`] calls it directly, with
-/// hyper's body, and the router through [`verify`]. Plain code rather than axum
-/// extractors: this runs on every request of the API tessera guards, and the
-/// extractors' boxing and layering cost about as much as the two token checks.
-pub async fn answer<B>(engine: &Engine, call: axum::http::Request<B>) -> Response
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    let (parts, body) = call.into_parts();
-    let answered = async {
-        // The caller first: nothing is read for a caller that may not verify.
-        verifier(engine, super::header_fields(&parts.headers)).await?;
-        let bytes = problem::json_bytes(&parts.headers, body).await?;
-        checked(engine, &bytes).await
-    };
-    match answered.await {
-        Ok(body) => json_response(body),
-        Err(refused) => refused,
-    }
-}
-
-/// The answer to a verify call read whole: its headers (names in any case) and
-/// body. `Ok` is the JSON body of a 200.
-pub async fn answer_read<'a>(
+/// The answer to a verify call ([`hot::answer`] calls it for both transports): its
+/// header fields (names in any case) and body. `Ok` is the JSON body of a 200.
+/// Plain code rather than axum extractors: this runs on every request of the API
+/// tessera guards, and the extractors' boxing and layering cost about as much as the
+/// two token checks. The caller is judged first: nothing of the body is looked at
+/// for a caller that may not verify.
+pub async fn answer<'a>(
     engine: &Engine,
     headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
-    body: &[u8],
+    body: Result<&[u8], Response>,
 ) -> Result<Vec<u8>, Response> {
     let content_type = verifier(engine, headers).await?;
     if !problem::is_json(content_type) {
         return Err(problem::unsupported_media_type());
     }
-    checked(engine, body).await
+    checked(engine, body?).await
 }
 
 /// Refuses a caller that may not verify, read from the call's header fields in one
@@ -135,16 +116,6 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse<'_> {
         });
     }
     answer
-}
-
-/// A JSON body as a 200 response.
-fn json_response(body: Vec<u8>) -> Response {
-    let mut response = Response::new(Body::from(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
 }
 
 /// Writes what `serde_json::to_writer(answer)` writes, by hand: the derive spends

@@ -1,4 +1,4 @@
-//! The API listener's own HTTP/1.1 loop (`http::direct`), spoken to in bytes:
+//! The API listener's own HTTP/1.1 loop (`http::connection`), spoken to in bytes:
 //! pipelined and split requests on the two hot paths, and every request the loop
 //! does not take whole handed to hyper, with the rest of its connection.
 
@@ -276,8 +276,31 @@ async fn the_loop_and_hyper_give_the_same_answers() {
             app.admin
         )
         .into_bytes(),
+        // Refusals of every kind: not JSON, no caller, broken JSON, no guarded request.
+        String::from_utf8(verify(&app.admin, &token))
+            .expect("text")
+            .replace("application/json", "text/plain")
+            .into_bytes(),
+        b"POST /v1/verify HTTP/1.1\r\nHost: tessera\r\nContent-Type: application/json\r\n\
+          Content-Length: 2\r\n\r\n{}"
+            .to_vec(),
+        format!(
+            "POST /v1/verify HTTP/1.1\r\nHost: tessera\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 9\r\n\r\n{{\"token\":",
+            app.admin
+        )
+        .into_bytes(),
+        format!("GET /v1/authz HTTP/1.1\r\nHost: tessera\r\nAuthorization: Bearer {token}\r\n\r\n")
+            .into_bytes(),
+        // Envoy's form: the guarded path after /v1/authz.
+        format!(
+            "POST /v1/authz/api/v1/apps/1/events HTTP/1.1\r\nHost: tessera\r\n\
+             Authorization: Bearer {token}\r\n\r\n"
+        )
+        .into_bytes(),
     ];
     let handed_over = b"GET /healthz HTTP/1.1\r\nHost: tessera\r\n\r\n";
+    let mut statuses = Vec::new();
     for call in calls {
         let mut direct = Wire::open(&app).await;
         direct.send(&call).await;
@@ -286,5 +309,10 @@ async fn the_loop_and_hyper_give_the_same_answers() {
         hyper.send(&[&handed_over[..], &call].concat()).await;
         let hyper = hyper.answers(2).await.remove(1);
         assert_eq!(direct.without_date(), hyper.without_date());
+        statuses.push(direct.status);
     }
+    assert_eq!(
+        statuses,
+        [200, 403, 401, 200, 403, 400, 415, 401, 400, 400, 200]
+    );
 }

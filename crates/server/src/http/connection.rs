@@ -20,25 +20,24 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use axum::Router;
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::response::Response;
 use bytes::{Buf, Bytes, BytesMut};
-use futures_util::FutureExt;
-use http_body_util::BodyExt;
 use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::http::front::ApiFront;
-use crate::http::guarded::{self, HeaderSink};
-use crate::http::{MAX_BODY_BYTES, VERIFY_PATH, authz, verify};
+use crate::app::RouterService;
+use crate::http::MAX_BODY_BYTES;
+use crate::http::guarded::HeaderSink;
+use crate::http::hot::{self, AnswerSink, Call, HotPath};
 use crate::service::Engine;
 
 /// A request with more header fields than this goes to hyper (which takes 100).
@@ -47,17 +46,17 @@ const MAX_HEADERS: usize = 32;
 const MAX_HEAD_BYTES: usize = 8 * 1024;
 
 /// Serves one connection of the API listener until it ends, or until `stop` turns
-/// true between requests. With request logging on, hyper serves it all: the
-/// router's trace layer logs each request.
+/// true between requests. Requests to the hot endpoints are answered here, at any
+/// log level (each logged here as the router's trace layer logs the rest); the first
+/// other request hands the connection to hyper and the router.
 pub async fn serve(
     mut stream: TcpStream,
-    front: ApiFront,
+    engine: Arc<Engine>,
+    router: Router,
     stop: watch::Receiver<bool>,
     watcher: Watcher,
 ) {
-    let Some(engine) = front.direct_engine().cloned() else {
-        return crate::app::serve_with_hyper(stream, front, watcher).await;
-    };
+    let logging = super::request_logging();
     let mut input = BytesMut::with_capacity(4096);
     let mut output = Vec::with_capacity(1024);
     // One waiter for the whole connection: registering one for every read would
@@ -72,8 +71,8 @@ pub async fn serve(
         // Answers every whole request read so far, in order.
         loop {
             let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let call = match next(&input, &mut fields) {
-                Next::Call(call) => call,
+            let request = match next(&input, &mut fields) {
+                Next::Request(request) => request,
                 Next::Partial => break,
                 Next::Other => {
                     if !output.is_empty() && stream.write_all(&output).await.is_err() {
@@ -81,19 +80,17 @@ pub async fn serve(
                     }
                     let read = input.freeze();
                     let stream = Prefixed { read, stream };
-                    return crate::app::serve_with_hyper(stream, front, watcher).await;
+                    let service = RouterService::new(router, None);
+                    return crate::app::serve_with_hyper(stream, service, watcher).await;
                 }
             };
-            verified |= matches!(call.path, HotPath::Verify);
-            let (length, written) = (call.length, output.len());
-            let answered = AssertUnwindSafe(answer(&engine, call, &mut output))
-                .catch_unwind()
-                .await;
-            if answered.is_err() {
-                // Answered as the router's panic guard would, without what the
-                // handler wrote before it failed.
-                output.truncate(written);
-                encode(super::panic_response(), &mut output).await;
+            let path = request.call.path;
+            verified |= path == HotPath::Verify;
+            let started = logging.then(Instant::now);
+            let length = request.length;
+            let status = hot::answer(&engine, request.call, &mut Wire::new(&mut output)).await;
+            if let Some(started) = started {
+                log(path, status, started);
             }
             input.advance(length);
         }
@@ -101,12 +98,9 @@ pub async fn serve(
             if verified {
                 // Written after the other connections ready in this turn have been
                 // answered too, so that a client waiting on several is woken once
-                // for a batch of answers, not once for each. On one core with `wrk`
-                // on the other, the client slept after about a third of verify's
-                // answers without this and after 4% with it, and verify served 3 to
-                // 14% more requests in every paired run (measured when hyper served
-                // verify). Forward-auth, whose answers come sooner, gained nothing or
-                // lost, so it writes at once (BENCHMARKS.md, "Written in batches").
+                // for a batch of answers, not once for each. Forward-auth, whose
+                // answers come sooner, gained nothing from this, so it writes at once
+                // (BENCHMARKS.md, "Written in batches").
                 tokio::task::yield_now().await;
             }
             if stream.write_all(&output).await.is_err() {
@@ -132,32 +126,34 @@ pub async fn serve(
     }
 }
 
-/// The two calls this loop answers.
-enum HotPath {
-    ForwardAuth,
-    Verify,
+/// One line per request, at debug level, as the router's trace layer writes for
+/// every other request: the route, never the path.
+fn log(path: HotPath, status: StatusCode, started: Instant) {
+    tracing::debug!(
+        surface = "api",
+        route = path.route(),
+        status = status.as_u16(),
+        latency_us = started.elapsed().as_micros(),
+        "finished processing request"
+    );
 }
 
-/// A whole request on a hot path, borrowed from the bytes read.
-struct Call<'a> {
-    path: HotPath,
-    method: &'a str,
-    target: &'a str,
-    headers: &'a [httparse::Header<'a>],
-    body: &'a [u8],
+/// The header fields of a request read by this loop, as [`hot::answer`] reads them.
+type Fields<'a> = std::iter::Map<
+    std::slice::Iter<'a, httparse::Header<'a>>,
+    fn(&'a httparse::Header<'a>) -> (&'a str, &'a [u8]),
+>;
+
+/// A whole request to a hot endpoint, borrowed from the bytes read.
+struct HotRequest<'a> {
+    call: Call<'a, Fields<'a>>,
     /// Head and body, in bytes.
     length: usize,
 }
 
-impl<'a> Call<'a> {
-    fn fields(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + use<'a> {
-        self.headers.iter().map(|field| (field.name, field.value))
-    }
-}
-
 /// What the bytes read so far start with.
 enum Next<'a> {
-    Call(Call<'a>),
+    Request(HotRequest<'a>),
     /// The start of a request: read more.
     Partial,
     /// A request that is not a hot path's, or that this loop does not take whole:
@@ -182,17 +178,13 @@ fn next<'a>(input: &'a [u8], fields: &'a mut [httparse::Header<'a>]) -> Next<'a>
     }
     let path = target.split_once('?').map_or(target, |(path, _)| path);
     // HEAD is answered without a body: hyper knows how.
-    let hot = if authz::answers_on(path) && method != "HEAD" {
-        HotPath::ForwardAuth
-    } else if path == VERIFY_PATH && method == "POST" {
-        HotPath::Verify
-    } else {
+    let Some(hot) = HotPath::of(method, path).filter(|_| method != "HEAD") else {
         return Next::Other;
     };
     let Some(body_length) = body_length(request.headers) else {
         return Next::Other;
     };
-    match (&hot, body_length) {
+    match (hot, body_length) {
         (HotPath::ForwardAuth, 0) | (HotPath::Verify, 0..=MAX_BODY_BYTES) => {}
         _ => return Next::Other,
     }
@@ -200,12 +192,18 @@ fn next<'a>(input: &'a [u8], fields: &'a mut [httparse::Header<'a>]) -> Next<'a>
     let Some(body) = input.get(head_length..length) else {
         return Next::Partial;
     };
-    Next::Call(Call {
-        path: hot,
-        method,
-        target,
-        headers: request.headers,
-        body,
+    let fields: Fields<'a> = request
+        .headers
+        .iter()
+        .map(|field| (field.name, field.value));
+    Next::Request(HotRequest {
+        call: Call {
+            path: hot,
+            method,
+            target,
+            fields,
+            body: Ok(body),
+        },
         length,
     })
 }
@@ -235,77 +233,25 @@ fn body_length(fields: &[httparse::Header<'_>]) -> Option<usize> {
     Some(length.unwrap_or(0))
 }
 
-/// Writes the answer to a call.
-async fn answer(engine: &Engine, call: Call<'_>, output: &mut Vec<u8>) {
-    match call.path {
-        HotPath::ForwardAuth => {
-            match authz::decide(engine, call.method, call.target, call.fields()).await {
-                Ok(allowed) => {
-                    let mut wire = Wire::start(output, StatusCode::OK);
-                    let catalogue = engine.index().catalogue();
-                    let (identity, rate) = (allowed.identity.as_ref(), allowed.rate.as_ref());
-                    guarded::set_allowed(&mut wire, identity, catalogue, rate);
-                    wire.finish(b"");
-                }
-                Err(refused) => encode(refused, output).await,
-            }
-        }
-        HotPath::Verify => match verify::answer_read(engine, call.fields(), call.body).await {
-            Ok(json) => {
-                let mut wire = Wire::start(output, StatusCode::OK);
-                wire.field(b"content-type", b"application/json");
-                wire.finish(&json);
-            }
-            Err(refused) => encode(refused, output).await,
-        },
-    }
-}
-
-/// Writes a response made for the router (a refusal, with its problem body).
-async fn encode(response: Response, output: &mut Vec<u8>) {
-    let (head, body) = response.into_parts();
-    // tessera's answers are whole in memory: a body that fails is a bug, answered
-    // as one.
-    let Ok(body) = body.collect().await else {
-        return Box::pin(encode(super::panic_response(), output)).await;
-    };
-    let mut wire = Wire::start(output, head.status);
-    for (name, value) in &head.headers {
-        if name != CONTENT_LENGTH {
-            wire.set(name, value);
-        }
-    }
-    wire.finish(&body.to_bytes());
-}
-
 /// An answer written by hand into the connection's output, field by field, as
 /// hyper would write it.
-struct Wire<'a>(&'a mut Vec<u8>);
+struct Wire<'a> {
+    output: &'a mut Vec<u8>,
+    /// Where the answer being written starts in `output`.
+    start: usize,
+}
 
 impl<'a> Wire<'a> {
-    fn start(output: &'a mut Vec<u8>, status: StatusCode) -> Self {
-        output.extend_from_slice(b"HTTP/1.1 ");
-        output.extend_from_slice(status.as_str().as_bytes());
-        output.push(b' ');
-        output.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-        output.extend_from_slice(b"\r\n");
-        Self(output)
+    fn new(output: &'a mut Vec<u8>) -> Self {
+        let start = output.len();
+        Self { output, start }
     }
 
     fn field(&mut self, name: &[u8], value: &[u8]) {
-        self.0.extend_from_slice(name);
-        self.0.extend_from_slice(b": ");
-        self.0.extend_from_slice(value);
-        self.0.extend_from_slice(b"\r\n");
-    }
-
-    /// Ends the head with `Content-Length` and `Date`, then writes the body.
-    fn finish(mut self, body: &[u8]) {
-        let mut digits = itoa::Buffer::new();
-        self.field(b"content-length", digits.format(body.len()).as_bytes());
-        with_date(|date| self.field(b"date", date));
-        self.0.extend_from_slice(b"\r\n");
-        self.0.extend_from_slice(body);
+        self.output.extend_from_slice(name);
+        self.output.extend_from_slice(b": ");
+        self.output.extend_from_slice(value);
+        self.output.extend_from_slice(b"\r\n");
     }
 }
 
@@ -313,6 +259,31 @@ impl<'a> Wire<'a> {
 impl HeaderSink for Wire<'_> {
     fn set(&mut self, name: &HeaderName, value: &HeaderValue) {
         self.field(name.as_str().as_bytes(), value.as_bytes());
+    }
+}
+
+impl AnswerSink for Wire<'_> {
+    fn start(&mut self, status: StatusCode) {
+        self.start = self.output.len();
+        self.output.extend_from_slice(b"HTTP/1.1 ");
+        self.output.extend_from_slice(status.as_str().as_bytes());
+        self.output.push(b' ');
+        self.output
+            .extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+        self.output.extend_from_slice(b"\r\n");
+    }
+
+    /// Ends the head with `Content-Length` and `Date`, then writes the body.
+    fn finish(&mut self, body: Bytes) {
+        let mut digits = itoa::Buffer::new();
+        self.field(b"content-length", digits.format(body.len()).as_bytes());
+        with_date(|date| self.field(b"date", date));
+        self.output.extend_from_slice(b"\r\n");
+        self.output.extend_from_slice(&body);
+    }
+
+    fn abandon(&mut self) {
+        self.output.truncate(self.start);
     }
 }
 
