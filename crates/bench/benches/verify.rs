@@ -9,9 +9,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Bencher, Criterion};
-use tessera_bench::{Fixture, NOW_MS, Probe, parse_sizes, size_label};
+use tessera_bench::{Fixture, Probe, check, parse_sizes, size_label};
 use tessera_core::token::{SecretToken, TokenHasher};
-use tessera_server::index::Verifier;
+use tessera_engine::Engine;
 
 /// Runs `each` over the probes in turn, `iters` times.
 fn cycle(probes: &[Probe], iters: u64, start: usize, mut each: impl FnMut(&Probe)) {
@@ -53,8 +53,9 @@ fn two_cores(b: &mut Bencher<'_>, probes: &[Probe], each: impl Fn(&Probe) + Sync
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn verify(verifier: &Verifier, probe: &Probe) {
-    black_box(verifier.check(black_box(&probe.secret), &probe.need, NOW_MS));
+/// One verification as production runs it: the engine's check.
+fn verify(engine: &Engine, probe: &Probe) {
+    black_box(check(engine, black_box(probe)));
 }
 
 fn bench_size(c: &mut Criterion, size: usize) {
@@ -73,13 +74,13 @@ fn bench_size(c: &mut Criterion, size: usize) {
         ("FORBIDDEN", &fixture.forbidden),
         ("RATE_LIMITED", &fixture.rate_limited),
     ];
-    let verifier = &fixture.verifier;
+    let engine = &fixture.engine;
     for (outcome, probes) in outcomes {
         group.bench_function(format!("{outcome}-1core"), |b| {
-            one_core(b, probes, |p| verify(verifier, p));
+            one_core(b, probes, |p| verify(engine, p));
         });
         group.bench_function(format!("{outcome}-2cores"), |b| {
-            two_cores(b, probes, |p| verify(verifier, p));
+            two_cores(b, probes, |p| verify(engine, p));
         });
     }
     group.finish();
@@ -88,8 +89,8 @@ fn bench_size(c: &mut Criterion, size: usize) {
 /// The floor: keyed HMAC-SHA-256 of the token text, as verification computes it.
 fn bench_baseline(c: &mut Criterion) {
     let fixture = Fixture::new(1_000);
-    let hasher: &TokenHasher = fixture.verifier.hasher();
-    let prefix = fixture.verifier.prefix();
+    let hasher: &TokenHasher = &fixture.hasher;
+    let prefix = &fixture.prefix;
     // The text is parsed once, outside the loop: the baseline is the hash alone.
     let parsed: Vec<SecretToken> = fixture
         .valid

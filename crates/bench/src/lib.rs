@@ -6,12 +6,18 @@
 //! compare against) and `src/bin/scale.rs` (memory, start-up and write throughput).
 //! `scripts/bench` runs them all and `BENCHMARKS.md` reports them.
 
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use tessera_core::clock::ManualClock;
 use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, TokenRecord};
 use tessera_core::resource::Resource;
 use tessera_core::scope::ScopeCatalogue;
 use tessera_core::token::{Pepper, SecretToken, TokenHasher, TokenPrefix};
-use tessera_core::verify::Requirement;
-use tessera_server::index::{TokenIndex, Verifier};
+use tessera_core::verify::{Code, Requirement};
+use tessera_engine::index::TokenIndex;
+use tessera_engine::{Engine, EngineConfig};
+use tessera_store::SqliteStore;
 
 /// Tokens whose text a benchmark keeps, to present them: enough that their index
 /// entries do not all sit in the CPU caches, as in a real deployment.
@@ -83,9 +89,16 @@ pub struct Probe {
     pub need: Requirement,
 }
 
-/// An index of `size` realistic tokens plus the probes of every outcome.
+/// An engine whose index holds `size` realistic tokens, plus the probes of every
+/// outcome. The engine is production's, over an empty SQLite store: the tokens go
+/// straight into its index (a 10M-token store would take an hour to write), and a
+/// check never touches the store.
 pub struct Fixture {
-    pub verifier: Verifier,
+    pub engine: Engine,
+    pub hasher: TokenHasher,
+    pub prefix: TokenPrefix,
+    /// Holds the store's file for as long as the engine lives.
+    _store_dir: tempfile::TempDir,
     /// Tokens of the index, each with a request it allows: `VALID`.
     pub valid: Vec<Probe>,
     /// The same tokens with one character changed: `NOT_FOUND` by checksum.
@@ -130,14 +143,46 @@ pub fn fill_index(
     sampled
 }
 
+/// The engine's check, as the HTTP hot paths call it. Without a shared limiter a
+/// check never waits, so its future is ready when first polled: `None` would mean
+/// a check that waited, which the benchmarks must not time.
+pub fn check(engine: &Engine, probe: &Probe) -> Option<Code> {
+    engine
+        .check(&probe.secret, &probe.need)
+        .now_or_never()
+        .map(|outcome| outcome.code)
+}
+
+/// Production's engine over an empty SQLite store in `dir`, its clock stopped at
+/// [`NOW_MS`].
+pub fn open_engine(dir: &std::path::Path, pepper: &Pepper) -> Result<Engine, String> {
+    let store = SqliteStore::open(&dir.join("bench.db")).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime
+        .block_on(Engine::open(
+            EngineConfig::default(),
+            Arc::new(store),
+            pepper,
+            Arc::new(ManualClock::new(NOW_MS)),
+            None,
+        ))
+        .map_err(|e| e.to_string())
+}
+
 impl Fixture {
     pub fn new(size: usize) -> Self {
         let catalogue = ScopeCatalogue::default_catalogue();
         let prefix = TokenPrefix::default();
         let pepper = pepper();
         let hasher = TokenHasher::new(&pepper);
-        let index = TokenIndex::new(catalogue.clone(), Vec::new());
-        let sampled = fill_index(&index, size, &hasher, &prefix);
+        let store_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("a temporary dir: {e}"));
+        let engine = open_engine(store_dir.path(), &pepper)
+            .unwrap_or_else(|e| panic!("the benchmark's engine: {e}"));
+        let index = engine.index();
+        index.reserve(size + 1024);
+        let sampled = fill_index(index, size, &hasher, &prefix);
 
         // A few more tokens with a tiny limit, spent below.
         let mut spent = Vec::new();
@@ -152,7 +197,6 @@ impl Fixture {
             index.apply(1, record);
             spent.push((i, secret));
         }
-        let verifier = Verifier::new(prefix.clone(), &pepper, index);
 
         let probe = |(i, secret): &(usize, SecretToken), scope: &str| Probe {
             secret: secret.expose().to_owned(),
@@ -163,7 +207,7 @@ impl Fixture {
         let rate_limited: Vec<Probe> = spent.iter().map(|s| probe(s, "repo:read")).collect();
         for p in &rate_limited {
             // The one request of the burst.
-            verifier.check(&p.secret, &p.need, NOW_MS);
+            check(&engine, p);
         }
         let bad_checksum = valid
             .iter()
@@ -180,7 +224,10 @@ impl Fixture {
             })
             .collect();
         Self {
-            verifier,
+            engine,
+            hasher,
+            prefix,
+            _store_dir: store_dir,
             valid,
             bad_checksum,
             unknown,

@@ -28,8 +28,8 @@ use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use crate::config::Config;
-use crate::limiter::SharedLimiter;
-use crate::service::Engine;
+use tessera_engine::Engine;
+use tessera_engine::limiter::SharedLimiter;
 
 /// Why tessera could not start, in words for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -156,7 +156,7 @@ pub async fn open(
         .map(|url| SharedLimiter::new(url.expose()))
         .transpose()
         .map_err(StartError)?;
-    let engine = Engine::open(config, store, &pepper, clock, shared_limiter)
+    let engine = Engine::open(config.engine, store, &pepper, clock, shared_limiter)
         .await
         .map_err(|e| StartError(e.to_string()))?;
     Ok((Arc::new(engine), dir))
@@ -205,6 +205,7 @@ impl Server {
         let listen = config.listen;
         let gateway_config = config.gateway.clone();
         let flush_every = Duration::from_millis(config.usage_flush_ms);
+        let ui_session_idle_ms = config.ui_session_idle_ms;
         let poll_every = Duration::from_millis(config.change_poll_ms);
         let (engine, dir) = open(config, clock).await?;
         let admin = if engine.has_active_admin() {
@@ -227,7 +228,7 @@ impl Server {
         };
         let gateway_addr = gateway.as_ref().map(|(_, addr, _)| *addr);
         let (shutdown, stopped) = watch::channel(false);
-        let api_router = crate::http::router(Arc::clone(&engine));
+        let api_router = crate::http::router(Arc::clone(&engine), ui_session_idle_ms);
         let serving_engine = Arc::clone(&engine);
         let task = tokio::spawn(async move {
             let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
@@ -237,7 +238,7 @@ impl Server {
                 flusher_stopped,
             ));
             let follower = serving_engine.store().change_signals().map(|signals| {
-                tokio::spawn(crate::feed::follow(
+                tokio::spawn(tessera_engine::feed::follow(
                     Arc::clone(&serving_engine),
                     signals,
                     poll_every,

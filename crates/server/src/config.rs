@@ -11,6 +11,7 @@ use tessera_core::record::{RateLimitRequest, RateLimitSetting};
 use tessera_core::route::{RouteSpec, RouteTable, Unmatched};
 use tessera_core::scope::{Level, ScopeCatalogue};
 use tessera_core::token::TokenPrefix;
+use tessera_engine::{EngineConfig, RedisFailure};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7900";
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
@@ -97,31 +98,6 @@ impl std::fmt::Debug for ConnectionUrl {
     }
 }
 
-/// What a check of a rate-limited token does when the shared limiter (Redis) cannot
-/// be reached.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum RedisFailure {
-    /// Go on with this node's own limiter (limits then hold per node, not per
-    /// cluster); counted in `/metrics` and logged.
-    #[default]
-    Open,
-    /// Deny as rate-limited (429, `Retry-After: 1`) until Redis answers again.
-    Closed,
-}
-
-impl RedisFailure {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "open" => Ok(Self::Open),
-            "closed" => Ok(Self::Closed),
-            _ => Err(format!(
-                "redis_failure {text:?} must be \"open\" or \"closed\""
-            )),
-        }
-    }
-}
-
 /// A rate limit in the config file: `{ profile = "restricted" }` or `{ per_minute = 60, burst = 10 }`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -180,15 +156,11 @@ pub struct FileConfig {
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    pub token_prefix: TokenPrefix,
+    /// What the engine runs with: token format, catalogue, bounds, route rules.
+    pub engine: EngineConfig,
     /// From config or environment; otherwise the data dir's `pepper` file.
     pub pepper: Option<String>,
-    pub max_token_lifetime_ms: Option<i64>,
-    pub default_rate_limit: Option<RateLimitSetting>,
-    pub extra_profiles: Vec<(String, RateLimit)>,
-    pub catalogue: ScopeCatalogue,
     pub usage_flush_ms: u64,
-    pub routes: RouteTable,
     /// Set when tessera also proxies a guarded API.
     pub gateway: Option<GatewayConfig>,
     /// PostgreSQL instead of SQLite.
@@ -196,7 +168,6 @@ pub struct Config {
     pub change_poll_ms: u64,
     /// Cluster-wide rate limits in Redis instead of per node.
     pub redis_url: Option<ConnectionUrl>,
-    pub redis_failure: RedisFailure,
     /// A web UI session ends after this long without a request.
     pub ui_session_idle_ms: i64,
 }
@@ -208,19 +179,13 @@ impl Default for Config {
                 .parse()
                 .unwrap_or_else(|_| unreachable!("a valid address")),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
-            token_prefix: TokenPrefix::default(),
+            engine: EngineConfig::default(),
             pepper: None,
-            max_token_lifetime_ms: None,
-            default_rate_limit: None,
-            extra_profiles: Vec::new(),
-            catalogue: ScopeCatalogue::default_catalogue(),
             usage_flush_ms: 1000,
-            routes: RouteTable::default(),
             gateway: None,
             database_url: None,
             change_poll_ms: DEFAULT_CHANGE_POLL_MS,
             redis_url: None,
-            redis_failure: RedisFailure::Open,
             ui_session_idle_ms: DEFAULT_UI_SESSION_IDLE_MINUTES * 60_000,
         }
     }
@@ -241,15 +206,6 @@ impl Environment for ProcessEnvironment {
 }
 
 impl Config {
-    /// Every named rate-limit profile: the built-in ones, then the config file's.
-    pub fn rate_limit_profiles(&self) -> Vec<(String, RateLimit)> {
-        tessera_core::ratelimit::PROFILES
-            .iter()
-            .map(|(name, limit)| ((*name).to_owned(), *limit))
-            .chain(self.extra_profiles.iter().cloned())
-            .collect()
-    }
-
     /// Reads the file at `path` (if any), then the environment, into a checked config.
     pub fn load(path: Option<&Path>, env: &dyn Environment) -> Result<Self, String> {
         let file = match path {
@@ -278,7 +234,7 @@ impl Config {
             config.data_dir = dir;
         }
         if let Some(prefix) = env.var("TESSERA_TOKEN_PREFIX").or(file.token_prefix) {
-            config.token_prefix = TokenPrefix::new(&prefix)?;
+            config.engine.token_prefix = TokenPrefix::new(&prefix)?;
         }
         config.pepper = env.var("TESSERA_PEPPER").or(file.pepper);
         let lifetime = match env.var("TESSERA_MAX_TOKEN_LIFETIME") {
@@ -287,7 +243,7 @@ impl Config {
             })?),
             None => file.max_token_lifetime,
         };
-        config.max_token_lifetime_ms = match lifetime {
+        config.engine.max_token_lifetime_ms = match lifetime {
             Some(0) => return Err("max_token_lifetime must be at least 1 second".into()),
             Some(seconds) => Some(i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX)),
             None => None,
@@ -295,13 +251,14 @@ impl Config {
         for (name, limit) in &file.rate_limit_profiles {
             let checked =
                 custom_limit(limit).map_err(|e| format!("rate_limit_profiles.{name}: {e}"))?;
-            config.extra_profiles.push((name.clone(), checked));
+            config.engine.extra_profiles.push((name.clone(), checked));
         }
         if let Some(scopes) = file.scopes {
-            config.catalogue = ScopeCatalogue::new(scopes.into_iter().map(|s| (s.name, s.level)))?;
+            config.engine.catalogue =
+                ScopeCatalogue::new(scopes.into_iter().map(|s| (s.name, s.level)))?;
         }
         if let Some(limit) = &file.default_rate_limit {
-            config.default_rate_limit = Some(config.rate_limit_setting(limit)?);
+            config.engine.default_rate_limit = Some(rate_limit_setting(&config.engine, limit)?);
         }
         if let Some(minutes) = file.ui_session_idle_minutes {
             if minutes == 0 {
@@ -313,7 +270,8 @@ impl Config {
         if let Some(ms) = file.usage_flush_ms {
             config.usage_flush_ms = ms.max(10);
         }
-        config.routes = RouteTable::new(&file.route, file.unmatched_routes, &config.catalogue)?;
+        config.engine.routes =
+            RouteTable::new(&file.route, file.unmatched_routes, &config.engine.catalogue)?;
         if let Some(gateway) = &file.gateway {
             let upstream = gateway
                 .upstream
@@ -336,7 +294,7 @@ impl Config {
         if let Some(url) = env.var("TESSERA_REDIS_URL").or(file.redis_url) {
             config.set_redis_url(&url)?;
         }
-        config.redis_failure = match env.var("TESSERA_REDIS_FAILURE") {
+        config.engine.redis_failure = match env.var("TESSERA_REDIS_FAILURE") {
             Some(text) => RedisFailure::parse(&text)?,
             None => file.redis_failure.unwrap_or_default(),
         };
@@ -367,32 +325,35 @@ impl Config {
         self.redis_url = Some(ConnectionUrl::new(url));
         Ok(())
     }
+}
 
-    fn rate_limit_setting(&self, limit: &RateLimitConfig) -> Result<RateLimitSetting, String> {
-        match &limit.profile {
-            Some(name) => {
-                let found = self
-                    .extra_profiles
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, l)| *l)
-                    .or_else(|| tessera_core::ratelimit::profile(name))
-                    .ok_or_else(|| format!("default_rate_limit: unknown profile {name:?}"))?;
-                Ok(RateLimitSetting {
-                    profile: Some(name.clone()),
-                    per_minute: found.per_minute,
-                    burst: found.burst,
-                })
-            }
-            None => {
-                let checked =
-                    custom_limit(limit).map_err(|e| format!("default_rate_limit: {e}"))?;
-                Ok(RateLimitSetting {
-                    profile: None,
-                    per_minute: checked.per_minute,
-                    burst: checked.burst,
-                })
-            }
+/// The default rate limit the config file names, checked against the profiles.
+fn rate_limit_setting(
+    engine: &EngineConfig,
+    limit: &RateLimitConfig,
+) -> Result<RateLimitSetting, String> {
+    match &limit.profile {
+        Some(name) => {
+            let found = engine
+                .extra_profiles
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, l)| *l)
+                .or_else(|| tessera_core::ratelimit::profile(name))
+                .ok_or_else(|| format!("default_rate_limit: unknown profile {name:?}"))?;
+            Ok(RateLimitSetting {
+                profile: Some(name.clone()),
+                per_minute: found.per_minute,
+                burst: found.burst,
+            })
+        }
+        None => {
+            let checked = custom_limit(limit).map_err(|e| format!("default_rate_limit: {e}"))?;
+            Ok(RateLimitSetting {
+                profile: None,
+                per_minute: checked.per_minute,
+                burst: checked.burst,
+            })
         }
     }
 }
@@ -466,12 +427,12 @@ mod tests {
         let env = Vars(HashMap::from([("TESSERA_TOKEN_PREFIX", "rly")]));
         let config = Config::from_file(file, &env).unwrap();
         assert_eq!(config.listen.port(), 1);
-        assert_eq!(config.token_prefix.as_str(), "rly");
-        assert_eq!(config.max_token_lifetime_ms, Some(60_000));
-        assert_eq!(config.default_rate_limit.unwrap().per_minute, 600);
-        assert!(config.catalogue.names().contains(&"billing:read"));
-        assert!(!config.catalogue.names().contains(&"events:publish"));
-        assert!(config.catalogue.names().contains(&"tokens:manage"));
+        assert_eq!(config.engine.token_prefix.as_str(), "rly");
+        assert_eq!(config.engine.max_token_lifetime_ms, Some(60_000));
+        assert_eq!(config.engine.default_rate_limit.unwrap().per_minute, 600);
+        assert!(config.engine.catalogue.names().contains(&"billing:read"));
+        assert!(!config.engine.catalogue.names().contains(&"events:publish"));
+        assert!(config.engine.catalogue.names().contains(&"tokens:manage"));
     }
 
     #[test]
@@ -490,7 +451,7 @@ mod tests {
         )
         .unwrap();
         let config = Config::from_file(file, &Vars(HashMap::new())).unwrap();
-        assert!(!config.routes.is_empty());
+        assert!(!config.engine.routes.is_empty());
         let gateway = config.gateway.unwrap();
         assert_eq!(gateway.listen.port(), 7901);
         assert_eq!(gateway.upstream.path(), "/base");

@@ -14,17 +14,17 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{self, HeaderName};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::config::GatewayConfig;
-use crate::error::ServiceError;
 use crate::http::credentials::{self, X_API_KEY};
-use crate::http::guarded::{self, DenyStyle, IDENTITY_PREFIX};
+use crate::http::guard_fields::{self, DenyStyle, IDENTITY_PREFIX};
 use crate::http::problem;
-use crate::service::Engine;
+use tessera_engine::Engine;
+use tessera_engine::EngineError;
 
 /// How long to wait for the upstream to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -83,7 +83,7 @@ async fn proxy(
     {
         Ok(allowed) => allowed,
         Err(denied) => {
-            return guarded::deny(
+            return guard_fields::deny(
                 denied,
                 DenyStyle {
                     basic_challenge: true,
@@ -94,11 +94,10 @@ async fn proxy(
     };
 
     let Ok(uri) = upstream_uri(&gateway.config.upstream, &target) else {
-        return ServiceError::BadRequest {
+        return problem::error_response(EngineError::BadRequest {
             code: "rejected_target",
             detail: "the request target cannot be passed on".into(),
-        }
-        .into_response();
+        });
     };
     let original_host = parts.headers.get(header::HOST).cloned();
     let headers = &mut parts.headers;
@@ -115,7 +114,7 @@ async fn proxy(
         headers.remove(header::AUTHORIZATION);
         headers.remove(X_API_KEY);
     }
-    guarded::set_identity(
+    guard_fields::set_identity(
         headers,
         allowed.identity.as_ref(),
         gateway.engine.index().catalogue(),
@@ -165,7 +164,7 @@ async fn proxy(
         }
     };
     strip_hop_by_hop(response.headers_mut());
-    guarded::set_rate(response.headers_mut(), allowed.rate.as_ref());
+    guard_fields::set_rate(response.headers_mut(), allowed.rate.as_ref());
     response
 }
 

@@ -14,9 +14,9 @@ use tessera_bench::{fill_index, pepper, realistic_record, realistic_settings, si
 use tessera_core::clock::SystemClock;
 use tessera_core::scope::ScopeCatalogue;
 use tessera_core::token::{Pepper, TokenHasher, TokenPrefix};
+use tessera_engine::index::TokenIndex;
 use tessera_server::Server;
 use tessera_server::config::Config;
-use tessera_server::index::TokenIndex;
 use tessera_store::SqliteStore;
 
 #[derive(Parser)]

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tessera_core::scope::{TOKENS_MANAGE, TOKENS_READ, TOKENS_VERIFY};
 
 use crate::http::credentials;
-use crate::service::{Caller, Engine};
+use crate::http::problem;
+use tessera_engine::{Caller, Engine};
 
 /// The scope an endpoint needs.
 pub trait Needs: Send + Sync + 'static {
@@ -62,9 +63,9 @@ pub async fn caller(
     headers: &HeaderMap,
     scope: Option<&'static str>,
 ) -> Result<Caller, Response> {
-    let credential = credentials::from_headers(headers).map_err(IntoResponse::into_response)?;
+    let credential = credentials::from_headers(headers).map_err(problem::error_response)?;
     engine
         .authenticate(&credential, scope)
         .await
-        .map_err(IntoResponse::into_response)
+        .map_err(problem::error_response)
 }

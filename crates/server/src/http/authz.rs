@@ -11,15 +11,16 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use crate::error::ServiceError;
-use crate::guard::Allowed;
 use crate::http::credentials::{self, CredentialHeaders, Seen};
-use crate::http::guarded::{self, DenyStyle, RATE_LIMITED_AS};
+use crate::http::guard_fields::{self, DenyStyle, RATE_LIMITED_AS};
 use crate::http::hot::{self, HotPath};
+use crate::http::problem;
 use crate::http::problem::Problem;
-use crate::service::Engine;
+use tessera_engine::Engine;
+use tessera_engine::EngineError;
+use tessera_engine::guard::Allowed;
 
 /// The path forward-auth answers on; anything after it is the guarded path.
 pub const AUTHZ_PATH: &str = "/v1/authz";
@@ -112,11 +113,11 @@ pub async fn decide<'a>(
             .filter(|s| s.is_client_error()),
     };
     let (method, target) =
-        guarded_request(method, target, &proxy).map_err(IntoResponse::into_response)?;
+        guarded_request(method, target, &proxy).map_err(problem::error_response)?;
     engine
         .guard(method, target, credentials::from_found(proxy.credentials))
         .await
-        .map_err(|denied| guarded::deny(denied, style))
+        .map_err(|denied| guard_fields::deny(denied, style))
 }
 
 /// The method and request target being guarded, borrowed from the call where it
@@ -125,7 +126,7 @@ fn guarded_request<'a>(
     method: &'a str,
     target: &'a str,
     proxy: &ProxyHeaders<'a>,
-) -> Result<(&'a str, &'a str), ServiceError> {
+) -> Result<(&'a str, &'a str), EngineError> {
     let [
         original_method,
         original_uri,
@@ -157,7 +158,7 @@ fn guarded_request<'a>(
             "X-Original-* and X-Forwarded-* name different requests; have the proxy send one pair",
         )),
         (Some(found), _) | (None, Some(found)) => Ok(found),
-        (None, None) => Err(ServiceError::BadRequest {
+        (None, None) => Err(EngineError::BadRequest {
             code: "missing_forwarded_request",
             detail: format!(
                 "no request to check: send X-Original-Method and X-Original-URI (nginx), X-Forwarded-Method and X-Forwarded-Uri (Traefik, Caddy), or call {AUTHZ_PATH}/<path> (Envoy)"
@@ -170,8 +171,8 @@ fn guarded_request<'a>(
 fn pair<'a>(
     method: (Seen<'a>, &str),
     uri: (Seen<'a>, &str),
-) -> Result<Option<(&'a str, &'a str)>, ServiceError> {
-    let text = |(seen, name): (Seen<'a>, &str)| -> Result<Option<&'a str>, ServiceError> {
+) -> Result<Option<(&'a str, &'a str)>, EngineError> {
+    let text = |(seen, name): (Seen<'a>, &str)| -> Result<Option<&'a str>, EngineError> {
         match seen {
             Seen::Absent => Ok(None),
             Seen::Once(value) => super::header_text(value)
@@ -190,8 +191,8 @@ fn pair<'a>(
     }
 }
 
-fn bad(detail: &str) -> ServiceError {
-    ServiceError::BadRequest {
+fn bad(detail: &str) -> EngineError {
+    EngineError::BadRequest {
         code: "invalid_forwarded_request",
         detail: detail.to_owned(),
     }

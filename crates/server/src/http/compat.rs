@@ -10,19 +10,20 @@ use serde::{Deserialize, Serialize};
 use tessera_core::record::{TokenDraft, TokenRecord};
 use utoipa::ToSchema;
 
-use crate::error::ServiceError;
 use crate::http::auth::{Authed, ManageTokens, ReadTokens};
+use crate::http::problem::ApiError;
 use crate::http::problem::{ApiJson, Problem};
-use crate::service::Engine;
+use tessera_engine::Engine;
+use tessera_engine::EngineError;
 
 const REPO: &str = "repo:";
 
 /// `repo:<id>` for one repository; `*` or a malformed id is refused, never a wildcard.
-fn repo_resource(id: &str) -> Result<String, ServiceError> {
+fn repo_resource(id: &str) -> Result<String, EngineError> {
     let text = format!("{REPO}{id}");
     tessera_core::resource::Resource::parse(&text)
         .map(|_| text)
-        .map_err(|_| ServiceError::BadRequest {
+        .map_err(|_| EngineError::BadRequest {
             code: "invalid_repo_id",
             detail: format!("repository id {id:?} must be 1 to 200 visible characters, and not *"),
         })
@@ -74,12 +75,13 @@ pub async fn relace_create(
     State(engine): State<Arc<Engine>>,
     Authed(caller, _): Authed<ManageTokens>,
     ApiJson(body): ApiJson<RepoTokenRequest>,
-) -> Result<Json<RepoTokenCreated>, ServiceError> {
+) -> Result<Json<RepoTokenCreated>, ApiError> {
     if body.repo_ids.is_empty() {
-        return Err(ServiceError::BadRequest {
+        return Err(EngineError::BadRequest {
             code: "missing_repo_ids",
             detail: "repo_ids must list at least one repository id".into(),
-        });
+        }
+        .into());
     }
     let draft = TokenDraft {
         name: Some(body.name),
@@ -108,7 +110,7 @@ pub async fn relace_get(
     State(engine): State<Arc<Engine>>,
     Authed(caller, _): Authed<ReadTokens>,
     Path(token): Path<String>,
-) -> Result<Json<RepoTokenInfo>, ServiceError> {
+) -> Result<Json<RepoTokenInfo>, ApiError> {
     let record = engine.find_by_secret(&caller, &token).await?;
     Ok(Json(RepoTokenInfo {
         id: record.id.clone(),
@@ -130,7 +132,7 @@ pub async fn relace_delete(
     State(engine): State<Arc<Engine>>,
     Authed(caller, _): Authed<ManageTokens>,
     Path(token): Path<String>,
-) -> Result<StatusCode, ServiceError> {
+) -> Result<StatusCode, ApiError> {
     let slot = engine.find_visible_by_secret(&caller, &token)?;
     engine.revoke(&caller, slot.id()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -165,8 +167,8 @@ pub async fn flashback_create(
     Authed(caller, _): Authed<ManageTokens>,
     Path(repo_id): Path<String>,
     ApiJson(body): ApiJson<RepoKeyRequest>,
-) -> Result<Json<RepoKeyCreated>, ServiceError> {
-    let access = body.access_type.ok_or_else(|| ServiceError::BadRequest {
+) -> Result<Json<RepoKeyCreated>, ApiError> {
+    let access = body.access_type.ok_or_else(|| EngineError::BadRequest {
         code: "missing_access_type",
         detail: "accessType is required: READ, WRITE or ADMIN".into(),
     })?;

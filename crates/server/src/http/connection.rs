@@ -36,9 +36,9 @@ use tokio::sync::watch;
 
 use crate::app::RouterService;
 use crate::http::MAX_BODY_BYTES;
-use crate::http::guarded::HeaderSink;
+use crate::http::guard_fields::HeaderSink;
 use crate::http::hot::{self, AnswerSink, Call, HotPath};
-use crate::service::Engine;
+use tessera_engine::Engine;
 
 /// A request with more header fields than this goes to hyper (which takes 100).
 const MAX_HEADERS: usize = 32;

@@ -9,9 +9,9 @@ use axum::http::{HeaderMap, HeaderName};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::error::ServiceError;
 use crate::http::header_text;
-use crate::service::Credential;
+use tessera_engine::Credential;
+use tessera_engine::EngineError;
 
 const HOW: &str = "send the token as `Authorization: Bearer <token>`, `Authorization: Api-Key <token>`, \
                    `X-API-Key: <token>`, or HTTP Basic with the token as the password";
@@ -70,7 +70,7 @@ impl<'a> CredentialHeaders<'a> {
 }
 
 /// The credential a request presents. Errors never quote the header: it holds a secret.
-pub fn from_headers(headers: &HeaderMap) -> Result<Credential<'_>, ServiceError> {
+pub fn from_headers(headers: &HeaderMap) -> Result<Credential<'_>, EngineError> {
     from_found(CredentialHeaders {
         authorization: Seen::in_headers(headers, &AUTHORIZATION),
         api_key: Seen::in_headers(headers, &X_API_KEY),
@@ -79,8 +79,8 @@ pub fn from_headers(headers: &HeaderMap) -> Result<Credential<'_>, ServiceError>
 
 /// [`from_headers`], for headers already found (forward-auth finds them in the one
 /// pass over the call's headers that finds the proxy's).
-pub fn from_found<'a>(found: CredentialHeaders<'a>) -> Result<Credential<'a>, ServiceError> {
-    let missing = |what: &str| ServiceError::MissingCredentials {
+pub fn from_found<'a>(found: CredentialHeaders<'a>) -> Result<Credential<'a>, EngineError> {
+    let missing = |what: &str| EngineError::MissingCredentials {
         detail: format!("{what}: {HOW}"),
     };
     let single = |seen: Seen<'a>| match seen {

@@ -12,7 +12,7 @@ use tessera_store::ListQuery;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::config::rate_limit_request;
-use crate::error::ServiceError;
+use tessera_engine::EngineError;
 
 /// A rate limit in a request: `{"profile": NAME}` or `{"per_minute": N, "burst": M}`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -25,7 +25,7 @@ pub struct RateLimitBody {
 }
 
 impl RateLimitBody {
-    fn into_request(self) -> Result<tessera_core::record::RateLimitRequest, ServiceError> {
+    fn into_request(self) -> Result<tessera_core::record::RateLimitRequest, EngineError> {
         rate_limit_request(self.profile, self.per_minute, self.burst)
             .map_err(|detail| InputError::new("rate_limit", "invalid_rate_limit", detail).into())
     }
@@ -57,7 +57,7 @@ pub struct CreateTokenRequest {
     pub meta: Option<Value>,
 }
 
-fn expiry(at: Option<String>, within: Option<i64>) -> Result<Option<ExpiryRequest>, ServiceError> {
+fn expiry(at: Option<String>, within: Option<i64>) -> Result<Option<ExpiryRequest>, EngineError> {
     match (at, within) {
         (Some(_), Some(_)) => Err(InputError::new(
             "expires_at",
@@ -72,7 +72,7 @@ fn expiry(at: Option<String>, within: Option<i64>) -> Result<Option<ExpiryReques
 }
 
 impl CreateTokenRequest {
-    pub fn into_draft(self) -> Result<TokenDraft, ServiceError> {
+    pub fn into_draft(self) -> Result<TokenDraft, EngineError> {
         Ok(TokenDraft {
             name: self.name,
             description: self.description,
@@ -134,7 +134,7 @@ pub struct UpdateTokenRequest {
 
 impl UpdateTokenRequest {
     /// Applies the given fields to a token's current settings.
-    pub fn apply(self, draft: &mut TokenDraft) -> Result<(), ServiceError> {
+    pub fn apply(self, draft: &mut TokenDraft) -> Result<(), EngineError> {
         if let Some(name) = self.name {
             draft.name = Some(name);
         }
@@ -303,8 +303,8 @@ const MAX_PAGE: u32 = 100;
 impl ListParams {
     /// The store query these parameters ask for, or what is wrong with them: the API's
     /// listing and the web UI's both go through here.
-    pub fn into_query(self) -> Result<ListQuery, ServiceError> {
-        let bad = |code, detail: String| ServiceError::BadRequest { code, detail };
+    pub fn into_query(self) -> Result<ListQuery, EngineError> {
+        let bad = |code, detail: String| EngineError::BadRequest { code, detail };
         let status = self
             .status
             .map(|s| {

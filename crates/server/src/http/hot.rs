@@ -19,10 +19,10 @@ use axum::response::Response;
 use futures_util::FutureExt;
 use http_body_util::BodyExt;
 
-use crate::guard::Allowed;
-use crate::http::guarded::{self, HeaderSink};
+use crate::http::guard_fields::{self, HeaderSink};
 use crate::http::{VERIFY_PATH, authz, problem, verify};
-use crate::service::Engine;
+use tessera_engine::Engine;
+use tessera_engine::guard::Allowed;
 
 /// The two hot endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +131,7 @@ async fn write(engine: &Engine, decided: Decided, sink: &mut impl AnswerSink) ->
             sink.start(StatusCode::OK);
             let catalogue = engine.index().catalogue();
             let (identity, rate) = (allowed.identity.as_ref(), allowed.rate.as_ref());
-            guarded::set_allowed(sink, identity, catalogue, rate);
+            guard_fields::set_allowed(sink, identity, catalogue, rate);
             sink.finish(Bytes::new());
             StatusCode::OK
         }

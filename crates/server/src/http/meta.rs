@@ -11,8 +11,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{authz, compat, dto, oauth, problem, tokens, verify};
-use crate::metrics::{self, Sample};
-use crate::service::Engine;
+use tessera_engine::Engine;
+use tessera_engine::metrics::{self, Sample};
 
 /// Liveness: the process answers.
 pub async fn healthz() -> Json<Value> {
@@ -90,7 +90,7 @@ impl Modify for TokenAuth {
         verify::verify, catalogue, authz::authz, oauth::introspect, oauth::revoke,
         compat::relace_create, compat::relace_get, compat::relace_delete, compat::flashback_create,
     ),
-    components(schemas(oauth::TokenForm, oauth::Introspection, problem::Problem, dto::CreateTokenRequest, dto::UpdateTokenRequest, dto::RateLimitBody)),
+    components(schemas(oauth::PresentedTokenForm, oauth::Introspection, problem::Problem, dto::CreateTokenRequest, dto::UpdateTokenRequest, dto::RateLimitBody)),
     modifiers(&TokenAuth)
 )]
 pub struct ApiDoc;
@@ -129,7 +129,7 @@ pub struct Catalogue {
 #[utoipa::path(get, path = "/v1/catalogue", tag = "tokens",
     responses((status = 200, body = Catalogue), (status = 401, body = problem::Problem)), security(("token" = [])))]
 pub async fn catalogue(
-    axum::extract::State(engine): axum::extract::State<std::sync::Arc<crate::service::Engine>>,
+    axum::extract::State(engine): axum::extract::State<std::sync::Arc<tessera_engine::Engine>>,
     _caller: crate::http::auth::Authed<crate::http::auth::AnyToken>,
 ) -> Json<Catalogue> {
     let config = engine.config();

@@ -12,7 +12,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::service::Engine;
+use tessera_engine::Engine;
 
 pub mod auth;
 pub mod authz;
@@ -20,7 +20,7 @@ pub mod compat;
 pub mod connection;
 pub mod credentials;
 pub mod dto;
-pub mod guarded;
+pub mod guard_fields;
 pub mod hot;
 pub mod meta;
 pub mod oauth;
@@ -33,7 +33,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub const VERIFY_PATH: &str = "/v1/verify";
 
-pub fn router(engine: Arc<Engine>) -> Router {
+/// The API's and the pages' routes; a page session ends after `ui_session_idle_ms`
+/// without a request.
+pub fn router(engine: Arc<Engine>, ui_session_idle_ms: i64) -> Router {
     let api = Router::new()
         .route("/v1/tokens", post(tokens::create).get(tokens::list))
         .route(
@@ -68,7 +70,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
-    let ui = with_logging_and_panic_guard(crate::ui::router(Arc::clone(&engine)), "ui");
+    let ui = with_logging_and_panic_guard(
+        crate::ui::router(Arc::clone(&engine), ui_session_idle_ms),
+        "ui",
+    );
     with_logging_and_panic_guard(api, "api")
         .with_state(engine)
         .merge(ui)

@@ -9,14 +9,14 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::ServiceError;
 use crate::http::auth::{Authed, VerifyTokens};
+use crate::http::problem::ApiError;
 use crate::http::problem::{ApiForm, Problem};
-use crate::service::Engine;
+use tessera_engine::Engine;
 
 /// The form both endpoints take.
 #[derive(Deserialize, ToSchema)]
-pub struct TokenForm {
+pub struct PresentedTokenForm {
     pub token: String,
     /// Accepted and ignored: tessera has one kind of token.
     #[allow(dead_code)]
@@ -51,13 +51,13 @@ pub struct Introspection {
 }
 
 #[utoipa::path(post, path = "/v1/introspect", tag = "oauth",
-    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PresentedTokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = Introspection), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("token" = [])))]
 pub async fn introspect(
     State(engine): State<Arc<Engine>>,
     Authed(_caller, _): Authed<VerifyTokens>,
-    ApiForm(form): ApiForm<TokenForm>,
+    ApiForm(form): ApiForm<PresentedTokenForm>,
 ) -> Json<Introspection> {
     let inactive = Introspection {
         active: false,
@@ -88,14 +88,14 @@ pub async fn introspect(
 }
 
 #[utoipa::path(post, path = "/v1/revoke", tag = "oauth",
-    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PresentedTokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Revoked, or not a live token: the answer is the same"), (status = 400, body = Problem), (status = 409, body = Problem)))]
 /// Whoever holds a token may revoke it (and the tokens made through it); holding it
 /// is the proof. Always 200, so the answer tells nothing about the token.
 pub async fn revoke(
     State(engine): State<Arc<Engine>>,
-    ApiForm(form): ApiForm<TokenForm>,
-) -> Result<StatusCode, ServiceError> {
+    ApiForm(form): ApiForm<PresentedTokenForm>,
+) -> Result<StatusCode, ApiError> {
     engine.revoke_presented(&form.token).await?;
     Ok(StatusCode::OK)
 }

@@ -1,4 +1,4 @@
-//! Errors as RFC 9457 `application/problem+json`, mapped from [`ServiceError`] in this
+//! Errors as RFC 9457 `application/problem+json`, mapped from [`EngineError`] in this
 //! one place, and the JSON body extractor whose rejections become problems too.
 
 use axum::body::{Body, Bytes};
@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
 use utoipa::ToSchema;
 
-use crate::error::ServiceError;
 use crate::http::MAX_BODY_BYTES;
+use tessera_engine::EngineError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -67,29 +67,70 @@ pub fn retry_after_seconds(ms: u64) -> String {
     ms.div_ceil(1000).max(1).to_string()
 }
 
-impl IntoResponse for ServiceError {
+/// An engine error on its way out as an RFC 9457 problem: handlers return it, and
+/// `?` turns an [`EngineError`] into it.
+#[derive(Debug)]
+pub struct ApiError(pub EngineError);
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> Self {
+        Self(error)
+    }
+}
+
+/// An engine error as a problem response.
+pub fn error_response(error: EngineError) -> Response {
+    ApiError(error).into_response()
+}
+
+/// The HTTP status of an engine error, for every surface (API problems, UI pages).
+pub trait HttpStatus {
+    fn status(&self) -> StatusCode;
+}
+
+impl HttpStatus for EngineError {
+    fn status(&self) -> StatusCode {
+        match self {
+            EngineError::Input(_) | EngineError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            EngineError::MissingCredentials { .. } | EngineError::InvalidToken { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
+            EngineError::InsufficientScope { .. } | EngineError::Forbidden { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            EngineError::NotFound { .. } => StatusCode::NOT_FOUND,
+            EngineError::Conflict { .. } => StatusCode::CONFLICT,
+            EngineError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            EngineError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let detail = self.to_string();
-        let status = self.status();
-        let challenge = |error: &str, extra: String| {
+        let ApiError(error) = self;
+        let detail = error.to_string();
+        let status = error.status();
+        let challenge = |kind: &str, extra: String| {
             (
                 header::WWW_AUTHENTICATE,
-                format!("Bearer realm=\"tessera\", error=\"{error}\"{extra}"),
+                format!("Bearer realm=\"tessera\", error=\"{kind}\"{extra}"),
             )
         };
-        match self {
-            ServiceError::Input(input) => {
+        match error {
+            EngineError::Input(input) => {
                 let mut body = problem(status, input.code, input.detail);
                 body.field = Some(input.field);
                 body.valid = input.valid;
                 respond(body, &[])
             }
-            ServiceError::BadRequest { code, .. } => respond(problem(status, code, detail), &[]),
-            ServiceError::MissingCredentials { .. } => respond(
+            EngineError::BadRequest { code, .. } => respond(problem(status, code, detail), &[]),
+            EngineError::MissingCredentials { .. } => respond(
                 problem(status, "missing_credentials", detail),
                 &[(header::WWW_AUTHENTICATE, "Bearer realm=\"tessera\"".into())],
             ),
-            ServiceError::InvalidToken { .. } => respond(
+            EngineError::InvalidToken { .. } => respond(
                 problem(
                     status,
                     "invalid_token",
@@ -97,7 +138,7 @@ impl IntoResponse for ServiceError {
                 ),
                 &[challenge("invalid_token", String::new())],
             ),
-            ServiceError::InsufficientScope { ref scope, .. } => {
+            EngineError::InsufficientScope { ref scope, .. } => {
                 let scope = format!(", scope=\"{scope}\"");
                 respond(
                     problem(
@@ -108,18 +149,18 @@ impl IntoResponse for ServiceError {
                     &[challenge("insufficient_scope", scope)],
                 )
             }
-            ServiceError::Forbidden { code, .. } => respond(problem(status, code, detail), &[]),
-            ServiceError::NotFound { .. } => respond(problem(status, "not_found", detail), &[]),
-            ServiceError::Conflict { code, .. } => respond(problem(status, code, detail), &[]),
-            ServiceError::RateLimited { retry_after_ms, .. } => respond(
+            EngineError::Forbidden { code, .. } => respond(problem(status, code, detail), &[]),
+            EngineError::NotFound { .. } => respond(problem(status, "not_found", detail), &[]),
+            EngineError::Conflict { code, .. } => respond(problem(status, code, detail), &[]),
+            EngineError::RateLimited { retry_after_ms, .. } => respond(
                 problem(status, "rate_limited", detail),
                 &[(header::RETRY_AFTER, retry_after_seconds(retry_after_ms))],
             ),
-            ServiceError::Unavailable(_) => respond(
+            EngineError::Unavailable(_) => respond(
                 problem(status, "unavailable", detail),
                 &[(header::RETRY_AFTER, "1".into())],
             ),
-            ServiceError::Internal(_) => respond(problem(status, "internal", detail), &[]),
+            EngineError::Internal(_) => respond(problem(status, "internal", detail), &[]),
         }
     }
 }
@@ -142,9 +183,7 @@ where
     async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
         let bytes = json_bytes(&parts.headers, body).await?;
-        parse_json(&bytes)
-            .map(Self)
-            .map_err(IntoResponse::into_response)
+        parse_json(&bytes).map(Self).map_err(error_response)
     }
 }
 
@@ -213,7 +252,7 @@ pub fn is_json(content_type: Option<&[u8]>) -> bool {
 /// Parses a JSON body, borrowing from it where `T` does. A body that does not parse
 /// is parsed once more, through serde_path_to_error, to name the field at fault:
 /// naming it on every parse would cost as much again as the parse itself.
-pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ServiceError> {
+pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, EngineError> {
     let failure = match serde_json::from_slice(bytes) {
         Ok(value) => return Ok(value),
         Err(error) => error,
@@ -238,7 +277,7 @@ pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ServiceE
             format!("the body is not valid JSON: {error}"),
         ),
     };
-    Err(ServiceError::BadRequest { code, detail })
+    Err(EngineError::BadRequest { code, detail })
 }
 
 /// `axum::extract::Query`, with rejections answered as problems.

@@ -6,13 +6,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use crate::error::ServiceError;
 use crate::http::auth::{AnyToken, Authed, ManageTokens, ReadTokens};
 use crate::http::dto::{
     CreateTokenRequest, CreatedToken, ListParams, TokenList, TokenView, UpdateTokenRequest,
 };
+use crate::http::problem::ApiError;
 use crate::http::problem::{ApiJson, ApiQuery, Problem};
-use crate::service::Engine;
+use tessera_engine::Engine;
 
 type EngineState = State<Arc<Engine>>;
 
@@ -25,7 +25,7 @@ pub async fn create(
     State(engine): EngineState,
     Authed(caller, _): Authed<ManageTokens>,
     ApiJson(body): ApiJson<CreateTokenRequest>,
-) -> Result<(StatusCode, Json<CreatedToken>), ServiceError> {
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let (record, secret) = engine.create(&caller, body.into_draft()?).await?;
     let created = CreatedToken {
         token: secret.expose().to_owned(),
@@ -43,7 +43,7 @@ pub async fn list(
     State(engine): EngineState,
     Authed(caller, _): Authed<ReadTokens>,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> Result<Json<TokenList>, ServiceError> {
+) -> Result<Json<TokenList>, ApiError> {
     let query = params.into_query()?;
     let page = engine.list(&caller, query).await?;
     let now = engine.now_ms();
@@ -59,7 +59,7 @@ pub async fn show(
     State(engine): EngineState,
     Authed(caller, _): Authed<ReadTokens>,
     Path(id): Path<String>,
-) -> Result<Json<TokenView>, ServiceError> {
+) -> Result<Json<TokenView>, ApiError> {
     Ok(Json(TokenView::of(
         &engine.get(&caller, &id).await?,
         engine.now_ms(),
@@ -75,7 +75,7 @@ pub async fn update(
     Authed(caller, _): Authed<ManageTokens>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateTokenRequest>,
-) -> Result<Json<TokenView>, ServiceError> {
+) -> Result<Json<TokenView>, ApiError> {
     let record = engine
         .update(&caller, &id, |draft| body.apply(draft))
         .await?;
@@ -91,7 +91,7 @@ pub async fn revoke(
     State(engine): EngineState,
     Authed(caller, _): Authed<ManageTokens>,
     Path(id): Path<String>,
-) -> Result<Json<TokenView>, ServiceError> {
+) -> Result<Json<TokenView>, ApiError> {
     let record = engine.revoke(&caller, &id).await?;
     Ok(Json(TokenView::of(&record, engine.now_ms())))
 }
@@ -102,7 +102,7 @@ pub async fn revoke(
 pub async fn whoami(
     State(engine): EngineState,
     Authed(caller, _): Authed<AnyToken>,
-) -> Result<Json<TokenView>, ServiceError> {
+) -> Result<Json<TokenView>, ApiError> {
     let record = engine.record(&caller.slot).await?;
     Ok(Json(TokenView::of(&record, engine.now_ms())))
 }
@@ -114,7 +114,7 @@ pub async fn whoami(
 pub async fn revoke_self(
     State(engine): EngineState,
     Authed(caller, _): Authed<AnyToken>,
-) -> Result<Json<TokenView>, ServiceError> {
+) -> Result<Json<TokenView>, ApiError> {
     let record = engine.revoke_self(&caller).await?;
     Ok(Json(TokenView::of(&record, engine.now_ms())))
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tessera_core::scope::TOKENS_VERIFY;
 use tessera_core::verify::Code;
 
@@ -12,7 +12,7 @@ use crate::http::credentials::{self, CredentialHeaders};
 use crate::http::dto::{RateLimitState, VerifyRequest, VerifyResponse, Words};
 use crate::http::hot::{self, HotPath};
 use crate::http::problem::{self, Problem};
-use crate::service::{CheckOutcome, Engine};
+use tessera_engine::{CheckOutcome, Engine};
 
 #[utoipa::path(post, path = "/v1/verify", tag = "verify", request_body = VerifyRequest,
     responses((status = 200, body = VerifyResponse), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
@@ -54,22 +54,21 @@ async fn verifier<'a>(
             content_type.get_or_insert(value);
         }
     }
-    let credential = credentials::from_found(credentials).map_err(IntoResponse::into_response)?;
+    let credential = credentials::from_found(credentials).map_err(problem::error_response)?;
     engine
         .authenticate(&credential, Some(TOKENS_VERIFY))
         .await
-        .map_err(IntoResponse::into_response)?;
+        .map_err(problem::error_response)?;
     Ok(content_type)
 }
 
 /// The JSON answer to a verify request's body, from a caller that may verify.
 async fn checked(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, Response> {
-    let asked: VerifyRequest<'_> =
-        problem::parse_json(body).map_err(IntoResponse::into_response)?;
+    let asked: VerifyRequest<'_> = problem::parse_json(body).map_err(problem::error_response)?;
     let resource = asked.resource.as_ref().map(AsRef::as_ref);
     let need = engine
         .requirement(asked.scopes.as_deref(), resource)
-        .map_err(IntoResponse::into_response)?;
+        .map_err(problem::error_response)?;
     let outcome = engine.check(asked.token.as_ref(), &need).await;
     let mut json = Vec::with_capacity(512);
     // Only a broken `Serialize` could fail: answer as the panic guard would.

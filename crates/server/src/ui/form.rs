@@ -5,8 +5,8 @@
 use tessera_core::record::{ExpiryRequest, InputError, RateLimitRequest, TokenDraft, TokenRecord};
 use tessera_core::timefmt::{format_rfc3339, parse_rfc3339};
 
-use crate::error::ServiceError;
 use crate::http::dto::scope_fields;
+use tessera_engine::EngineError;
 
 /// An `application/x-www-form-urlencoded` body. Kept as pairs, because a group of
 /// checkboxes sends one name many times, which serde's form decoding does not take.
@@ -109,9 +109,9 @@ impl FieldError {
 
     /// Where a service error belongs on the form: next to its field if it has one,
     /// else at the top.
-    pub fn from_service(error: &ServiceError) -> Self {
+    pub fn from_service(error: &EngineError) -> Self {
         match error {
-            ServiceError::Input(input) => Self::from_input(input),
+            EngineError::Input(input) => Self::from_input(input),
             other => Self::new("form", other.to_string()),
         }
     }

@@ -21,11 +21,11 @@ use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use crate::service::Engine;
 use session::Sessions;
+use tessera_engine::Engine;
 
 pub mod form;
-pub mod guard;
+pub mod hardening;
 pub mod pages;
 pub mod session;
 pub mod signed;
@@ -47,9 +47,10 @@ pub struct Ui {
 
 pub(crate) type UiState = State<Arc<Ui>>;
 
-pub fn router(engine: Arc<Engine>) -> Router {
+/// The pages' routes; a session ends after `session_idle_ms` without a request.
+pub fn router(engine: Arc<Engine>, session_idle_ms: i64) -> Router {
     let ui = Arc::new(Ui {
-        sessions: Sessions::new(engine.config().ui_session_idle_ms),
+        sessions: Sessions::new(session_idle_ms),
         engine,
     });
     Router::new()
@@ -80,7 +81,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             get(|| asset("text/javascript", SCRIPT)),
         )
         .layer(DefaultBodyLimit::max(crate::http::MAX_BODY_BYTES))
-        .layer(middleware::from_fn(guard::guard_and_harden))
+        .layer(middleware::from_fn(hardening::guard_and_harden))
         .with_state(ui)
 }
 

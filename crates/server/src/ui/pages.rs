@@ -7,14 +7,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tessera_core::record::TokenDraft;
 
-use crate::error::ServiceError;
 use crate::http::dto::ListParams;
-use crate::service::Engine;
+use crate::http::problem::HttpStatus;
 use crate::ui::form::{FieldError, Fields, TokenForm, non_empty};
-use crate::ui::guard::{see_other, views_response};
+use crate::ui::hardening::{see_other, views_response};
 use crate::ui::signed::Signed;
 use crate::ui::views::{self, Choices, FormPage};
 use crate::ui::{PAGE_SIZE, Ui, UiState};
+use tessera_engine::Engine;
+use tessera_engine::EngineError;
 
 pub async fn list(
     State(ui): UiState,
@@ -120,7 +121,7 @@ fn form_again(
 }
 
 /// Client mistakes on a form are 422 (the form is shown again); refusals keep theirs.
-fn form_status(error: &ServiceError) -> StatusCode {
+fn form_status(error: &EngineError) -> StatusCode {
     match error.status() {
         StatusCode::BAD_REQUEST => StatusCode::UNPROCESSABLE_ENTITY,
         other => other,

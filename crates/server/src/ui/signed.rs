@@ -9,13 +9,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 
-use crate::error::ServiceError;
-use crate::service::{Caller, Credential};
+use crate::http::problem::HttpStatus;
 use crate::ui::form::Fields;
-use crate::ui::guard::{cookie, secrets_match, see_other, set_cookie, views_response};
+use crate::ui::hardening::{cookie, secrets_match, see_other, set_cookie, views_response};
 use crate::ui::session::{self, Current, Missing, SECRET_LEN};
 use crate::ui::views::{self, Viewer};
 use crate::ui::{SESSION_COOKIE, SIGN_IN_COOKIE, Ui, UiState};
+use tessera_engine::EngineError;
+use tessera_engine::{Caller, Credential};
 
 /// Why a signed-in request is refused before it reaches the engine.
 #[derive(Clone, Copy, Debug)]
@@ -88,9 +89,9 @@ impl Signed {
     }
 
     /// A page for a service error outside a form.
-    pub fn failure(&self, error: &ServiceError) -> Response {
+    pub fn failure(&self, error: &EngineError) -> Response {
         let (title, detail) = match error {
-            ServiceError::NotFound { .. } => (
+            EngineError::NotFound { .. } => (
                 "Token not found",
                 "There is no such token among those you can see.".to_owned(),
             ),
@@ -202,10 +203,10 @@ pub async fn sign_in(State(ui): UiState, headers: HeaderMap, body: Bytes) -> Res
         Ok(caller) => caller,
         Err(error) => {
             let message = match &error {
-                ServiceError::RateLimited { .. } => {
+                EngineError::RateLimited { .. } => {
                     "This token is over its rate limit; wait a moment and try again.".to_owned()
                 }
-                ServiceError::Unavailable(detail) => detail.clone(),
+                EngineError::Unavailable(detail) => detail.clone(),
                 other => {
                     format!("That token cannot sign in: {other}. Check that it was pasted whole.")
                 }

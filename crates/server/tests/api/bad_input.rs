@@ -206,7 +206,7 @@ async fn transport_level_mistakes() {
 
 #[tokio::test]
 async fn a_maximum_lifetime_requires_and_caps_expiry() {
-    let app = TestApp::spawn_with(|c| c.max_token_lifetime_ms = Some(86_400_000)).await;
+    let app = TestApp::spawn_with(|c| c.engine.max_token_lifetime_ms = Some(86_400_000)).await;
     app.post("/v1/tokens", &app.admin, json!({"name": "forever"}))
         .await
         .assert_problem(400, "expiry_required");

@@ -310,7 +310,7 @@ async fn flashback_key_and_secret() {
 #[tokio::test]
 async fn a_deployment_prefix_and_the_api_description() {
     let app = TestApp::spawn_with(|c| {
-        c.token_prefix = tessera_core::token::TokenPrefix::new("rly").unwrap()
+        c.engine.token_prefix = tessera_core::token::TokenPrefix::new("rly").unwrap()
     })
     .await;
     assert!(app.admin.starts_with("rly_"));

@@ -33,8 +33,9 @@ resource = "app:{app_id}"
 
 pub fn with_routes(config: &mut Config) {
     let file: FileConfig = toml::from_str(ROUTES).expect("routes parse");
-    config.routes = Config::from_file(file, &ProcessEnvironment)
+    config.engine.routes = Config::from_file(file, &ProcessEnvironment)
         .expect("routes are valid")
+        .engine
         .routes;
 }
 

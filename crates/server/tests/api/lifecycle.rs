@@ -106,7 +106,7 @@ async fn rate_limits_deny_then_refill() {
 #[tokio::test]
 async fn a_default_rate_limit_applies_to_tokens_that_set_none() {
     let app = TestApp::spawn_with(|c| {
-        c.default_rate_limit = Some(tessera_core::record::RateLimitSetting {
+        c.engine.default_rate_limit = Some(tessera_core::record::RateLimitSetting {
             profile: None,
             per_minute: 60,
             burst: 1,

@@ -214,8 +214,8 @@ async fn managers_see_only_their_subtree_and_revocation_cascades() {
 #[tokio::test]
 async fn a_manager_revoked_mid_request_creates_nothing() {
     use tessera_core::record::TokenDraft;
-    use tessera_server::error::ServiceError;
-    use tessera_server::service::Credential;
+    use tessera_engine::Credential;
+    use tessera_engine::EngineError;
 
     let app = TestApp::spawn().await;
     let (boss_id, boss) = manager(&app, "tenant-a").await;
@@ -238,7 +238,7 @@ async fn a_manager_revoked_mid_request_creates_nothing() {
         ..TokenDraft::default()
     };
     let refused = engine.create(&caller, draft).await;
-    assert!(matches!(refused, Err(ServiceError::InvalidToken { .. })));
+    assert!(matches!(refused, Err(EngineError::InvalidToken { .. })));
     let orphans = app.get("/v1/tokens?name=orphan", &app.admin).await;
     assert_eq!(orphans.body["tokens"], json!([]));
 }
@@ -301,7 +301,7 @@ async fn edits_stay_within_the_parent_and_never_strand_descendants() {
 #[tokio::test]
 async fn a_looser_deployment_default_gives_way_to_the_managers_limit() {
     let app = TestApp::spawn_with(|c| {
-        c.default_rate_limit = Some(tessera_core::record::RateLimitSetting {
+        c.engine.default_rate_limit = Some(tessera_core::record::RateLimitSetting {
             profile: None,
             per_minute: 6000,
             burst: 1000,

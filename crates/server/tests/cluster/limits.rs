@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use serde_json::json;
 use tessera_core::ratelimit::{self, RateLimit};
-use tessera_server::config::RedisFailure;
-use tessera_server::limiter::SharedLimiter;
+use tessera_engine::RedisFailure;
+use tessera_engine::limiter::SharedLimiter;
 use tessera_testkit::{Postgres, Redis};
 
 use crate::nodes::{Cluster, Node};
@@ -147,7 +147,7 @@ async fn a_redis_outage_fails_open_or_closed_as_configured_and_recovers() {
     cluster.redis_url = Some(redis.url());
     let (open, admin) = cluster.start().await;
     let admin = admin.expect("the first node makes the admin token");
-    cluster.tweak = Arc::new(|config| config.redis_failure = RedisFailure::Closed);
+    cluster.tweak = Arc::new(|config| config.engine.redis_failure = RedisFailure::Closed);
     let (closed, _) = cluster.start().await;
     let (_, token) = open
         .create(&admin, json!({"name": "limited", "scopes": ["repo:read"], "rate_limit": {"per_minute": 600, "burst": 100}}))
@@ -179,13 +179,13 @@ async fn a_redis_outage_fails_open_or_closed_as_configured_and_recovers() {
     );
 
     redis.resume();
-    tokio::time::sleep(tessera_server::limiter::RETRY_AFTER_FAILURE * 2).await;
+    tokio::time::sleep(tessera_engine::limiter::RETRY_AFTER_FAILURE * 2).await;
     for node in [&open, &closed] {
         let failures = node.server.engine.metrics().rate_limiter_failures.get();
         let mut code = node.verify(&admin, &token, &[]).await;
         if code != "VALID" {
             // The first call after the rest may still meet the old connection.
-            tokio::time::sleep(tessera_server::limiter::RETRY_AFTER_FAILURE * 2).await;
+            tokio::time::sleep(tessera_engine::limiter::RETRY_AFTER_FAILURE * 2).await;
             code = node.verify(&admin, &token, &[]).await;
         }
         assert_eq!(code, "VALID");

@@ -1,13 +1,13 @@
-//! The one error type of the service. `http::problem` maps it to responses, in one place.
+//! The one error type of the engine. It says what went wrong in the engine's terms;
+//! the server maps it to HTTP responses and pages, in one place.
 
-use axum::http::StatusCode;
 use tessera_core::ratelimit::RateDecision;
 use tessera_core::record::InputError;
 use tessera_core::verify::Code;
 use tessera_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
+pub enum EngineError {
     /// A field of the request is wrong.
     #[error("{0}")]
     Input(#[from] InputError),
@@ -43,36 +43,18 @@ pub enum ServiceError {
     Internal(String),
 }
 
-impl ServiceError {
+impl EngineError {
     /// A call to tessera's own API that needs `scope`.
     pub fn needs_scope(scope: &str) -> Self {
-        ServiceError::InsufficientScope {
+        EngineError::InsufficientScope {
             scope: scope.to_owned(),
             detail: format!("this call needs the scope {scope}"),
         }
     }
 
-    /// The HTTP status of this error, for every surface (API problems, UI pages).
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ServiceError::Input(_) | ServiceError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ServiceError::MissingCredentials { .. } | ServiceError::InvalidToken { .. } => {
-                StatusCode::UNAUTHORIZED
-            }
-            ServiceError::InsufficientScope { .. } | ServiceError::Forbidden { .. } => {
-                StatusCode::FORBIDDEN
-            }
-            ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ServiceError::Conflict { .. } => StatusCode::CONFLICT,
-            ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
     /// A request refused by its token's rate limit.
     pub fn rate_limited(decision: &RateDecision) -> Self {
-        ServiceError::RateLimited {
+        EngineError::RateLimited {
             retry_after_ms: decision.retry_after_ms,
             limit: decision.limit,
             reset_ms: decision.reset_ms,
@@ -88,26 +70,26 @@ fn describe(code: Code) -> &'static str {
     }
 }
 
-impl From<StoreError> for ServiceError {
+impl From<StoreError> for EngineError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(detail) => {
                 tracing::error!(%detail, "store unavailable");
-                ServiceError::Unavailable(
+                EngineError::Unavailable(
                     "the database is unavailable; nothing was changed, retry shortly".into(),
                 )
             }
-            StoreError::Stale(detail) => ServiceError::Conflict {
+            StoreError::Stale(detail) => EngineError::Conflict {
                 code: "concurrent_change",
                 detail: format!(
                     "{detail}; nothing was changed: retry, and the change is checked against the current state"
                 ),
             },
-            StoreError::Rejected(detail) => ServiceError::BadRequest {
+            StoreError::Rejected(detail) => EngineError::BadRequest {
                 code: "invalid_value",
                 detail,
             },
-            StoreError::Revoked(detail) => ServiceError::Conflict {
+            StoreError::Revoked(detail) => EngineError::Conflict {
                 code: "token_revoked",
                 detail: format!(
                     "{detail} (a moment ago, perhaps through another node); nothing was changed"
@@ -115,7 +97,7 @@ impl From<StoreError> for ServiceError {
             },
             other => {
                 tracing::error!(error = %other, "store failure");
-                ServiceError::Internal("the store failed; nothing was changed".into())
+                EngineError::Internal("the store failed; nothing was changed".into())
             }
         }
     }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tessera_store::FeedSignal;
 use tokio::sync::watch;
 
-use crate::service::Engine;
+use crate::lifecycle::Engine;
 
 /// Follows `signals` (and polls every `period`) until `stop` turns true.
 pub async fn follow(

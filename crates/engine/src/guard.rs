@@ -7,10 +7,10 @@ use tessera_core::ratelimit::{RateDecision, RateLimit};
 use tessera_core::route::{RequestTarget, Resolution, Unmatched};
 use tessera_core::verify::{self, Code, Requirement};
 
-use crate::error::ServiceError;
+use crate::error::EngineError;
 use crate::index::Checked;
-use crate::service::Caller;
-use crate::service::{Credential, Engine};
+use crate::lifecycle::Caller;
+use crate::lifecycle::{Credential, Engine};
 
 /// The rate limit a decision was made under, for the `RateLimit*` response fields.
 pub struct RateReport {
@@ -29,12 +29,12 @@ pub struct Allowed {
 
 /// A request that may not pass, and why.
 pub struct Denied {
-    pub error: ServiceError,
+    pub error: EngineError,
     pub rate: Option<Box<RateReport>>,
 }
 
-impl From<ServiceError> for Denied {
-    fn from(error: ServiceError) -> Self {
+impl From<EngineError> for Denied {
+    fn from(error: EngineError) -> Self {
         Self { error, rate: None }
     }
 }
@@ -48,16 +48,15 @@ impl Engine {
         &self,
         method: &str,
         uri: &str,
-        credential: Result<Credential<'_>, ServiceError>,
+        credential: Result<Credential<'_>, EngineError>,
     ) -> Result<Allowed, Denied> {
         // The target lives in this block only: held across the check's `await`, it
         // would be moved with every guarded request's future.
         let resolution = {
-            let target =
-                RequestTarget::parse(method, uri).map_err(|e| ServiceError::Forbidden {
-                    code: "rejected_target",
-                    detail: format!("{e}; send the request in its plain form"),
-                })?;
+            let target = RequestTarget::parse(method, uri).map_err(|e| EngineError::Forbidden {
+                code: "rejected_target",
+                detail: format!("{e}; send the request in its plain form"),
+            })?;
             self.config().routes.resolve(&target)
         };
         if let Resolution::Public(_) = resolution {
@@ -69,7 +68,7 @@ impl Engine {
         let credential = credential?;
         let slot = self
             .lookup(&credential.secret, credential.key_id.as_deref())
-            .ok_or(ServiceError::InvalidToken {
+            .ok_or(EngineError::InvalidToken {
                 code: Code::NotFound,
             })?;
         let (route, need) = match resolution {
@@ -80,17 +79,17 @@ impl Engine {
                 // dead token so, and a live one why.
                 let standing = verify::standing(slot.powers(), slot.is_revoked(), self.now_ms());
                 if standing != Code::Valid {
-                    return Err(ServiceError::InvalidToken { code: standing }.into());
+                    return Err(EngineError::InvalidToken { code: standing }.into());
                 }
                 return Err(match refused {
-                    Resolution::BadResource(route) => ServiceError::Forbidden {
+                    Resolution::BadResource(route) => EngineError::Forbidden {
                         code: "invalid_resource",
                         detail: format!(
                             "{} matched, but the path does not name a valid resource",
                             route.label
                         ),
                     },
-                    _ => ServiceError::Forbidden {
+                    _ => EngineError::Forbidden {
                         code: "no_route",
                         detail: "no route rule matches this request, and unmatched requests are denied; add a [[route]] for it".into(),
                     },
@@ -123,13 +122,13 @@ impl Engine {
                     // The type only: the id comes from the path, which is not echoed.
                     wanted.push(format!("access to the {} this path names", resource.kind()));
                 }
-                ServiceError::InsufficientScope {
+                EngineError::InsufficientScope {
                     detail: format!("{label} needs {}", wanted.join(" and ")),
                     scope: scopes,
                 }
             }
-            (Code::RateLimited, Some(rate)) => ServiceError::rate_limited(&rate),
-            (code, _) => ServiceError::InvalidToken { code },
+            (Code::RateLimited, Some(rate)) => EngineError::rate_limited(&rate),
+            (code, _) => EngineError::InvalidToken { code },
         };
         Err(Denied {
             error,

@@ -8,13 +8,15 @@ use std::fmt::Write as _;
 use axum::body::Bytes;
 use axum::http::header::{HeaderName, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tessera_core::ratelimit;
 use tessera_core::scope::ScopeCatalogue;
 
-use crate::guard::{Denied, RateReport};
-use crate::index::{Slot, SlotRef};
-use crate::service::Caller;
+use tessera_engine::Caller;
+use tessera_engine::guard::{Denied, RateReport};
+use tessera_engine::index::{Slot, SlotRef};
+
+use crate::http::problem;
 
 pub const TOKEN_ID: HeaderName = HeaderName::from_static("x-tessera-token-id");
 pub const TOKEN_NAME: HeaderName = HeaderName::from_static("x-tessera-token-name");
@@ -193,7 +195,7 @@ pub struct DenyStyle {
 pub fn deny(denied: Denied, style: DenyStyle) -> Response {
     // The rate fields are taken first: the error is consumed by the response.
     let rate = denied.rate;
-    let mut response = denied.error.into_response();
+    let mut response = problem::error_response(denied.error);
     let status = response.status();
     let headers = response.headers_mut();
     set_rate(headers, rate.as_deref());

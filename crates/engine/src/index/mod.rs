@@ -22,369 +22,31 @@
 //! The hash map is split into shards so that two cores verifying at once rarely
 //! touch the same lock word.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64};
 
 use compact_str::CompactString;
 use hashbrown::HashTable;
 use parking_lot::{Mutex, RwLock};
-use serde_json::{Map, Value};
-use smallvec::SmallVec;
 use subtle::ConstantTimeEq;
-use tessera_core::grant::{Grant, Powers};
-use tessera_core::ratelimit::RateLimit;
+use tessera_core::grant::Grant;
 use tessera_core::record::{ScopeGrant, TokenRecord};
-use tessera_core::resource::Resources;
-use tessera_core::scope::{Access, ScopeCatalogue, ScopeSet};
-use tessera_core::token::{Pepper, Presented, TokenHash, TokenHasher, TokenPrefix};
-use tessera_core::verify::{self, Admission, Requirement, Verdict};
+use tessera_core::scope::ScopeCatalogue;
+use tessera_core::token::TokenHash;
 use tessera_store::{Change, ChangeSeq};
 
-/// A handle on one version of a token in the index. `triomphe`'s `Arc` has no weak
-/// count: its header is 8 bytes where std's takes 16 (see [`Slot`] for why they count).
-pub type SlotRef = triomphe::Arc<Slot>;
+mod family;
+mod slot;
+mod spend;
+mod verifier;
 
-/// The scopes as a token was granted them, for answers: patterns or an access level.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum GrantedScopes {
-    /// The patterns joined by spaces (a pattern never holds one).
-    Patterns(Box<str>),
-    Access(Access),
-}
+pub use family::GrantedScopes;
+pub use slot::{Checked, Slot, SlotRef};
+pub use verifier::Verifier;
 
-impl GrantedScopes {
-    /// The `scopes` and `access` fields of an answer, one of them set: the patterns
-    /// space-separated, or the access level.
-    pub fn fields(&self) -> (Option<&str>, Option<&'static str>) {
-        match self {
-            Self::Patterns(joined) => (Some(joined), None),
-            Self::Access(access) => (None, Some(access.as_str())),
-        }
-    }
-}
-
-/// What many tokens have in common: the token that made them, and the powers and
-/// rate limit they were granted, in the same words. Kept once for all of them (see
-/// `Families`): a deployment's tokens come in few such families, so a token pays
-/// one pointer for all of it, and the scope bitset a check reads stays in cache.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct Family {
-    scopes: ScopeSet,
-    rate_limit: Option<RateLimit>,
-    granted: GrantedScopes,
-    /// The rate-limit profile the limit came from, if any.
-    rate_profile: Option<Box<str>>,
-    is_admin: bool,
-    parent: Option<CompactString>,
-}
-
-/// Every family in use, each kept once: usually far fewer than tokens, at worst
-/// (every token made by its own parent) one each. A family no slot holds any more
-/// (its tokens all edited to other powers) is swept out once the set
-/// has doubled since the last sweep, so sweeping costs each insertion O(1) on average
-/// and the set stays within twice the families in use.
-#[derive(Default)]
-struct Families(Mutex<FamilySet>);
-
-#[derive(Default)]
-struct FamilySet {
-    known: HashSet<Arc<Family>>,
-    /// The size at which the next insertion sweeps first.
-    sweep_at: usize,
-}
-
-impl Families {
-    /// Below this, sweeping is not worth a pass.
-    const LEAST_SWEEP: usize = 1024;
-
-    fn intern(&self, family: Family) -> Arc<Family> {
-        let mut set = self.0.lock();
-        if let Some(found) = set.known.get(&family) {
-            return Arc::clone(found);
-        }
-        if set.known.len() >= set.sweep_at {
-            // Only this set clones a family, under this lock: a count of 1 cannot
-            // rise while the lock is held.
-            set.known.retain(|known| Arc::strong_count(known) > 1);
-            set.sweep_at = (set.known.len() * 2).max(Self::LEAST_SWEEP);
-        }
-        let shared = Arc::new(family);
-        set.known.insert(Arc::clone(&shared));
-        shared
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.0.lock().known.len()
-    }
-}
-
-/// A token's own texts, packed into one buffer: its id, name, owner and resource
-/// patterns (joined by spaces). Inline up to 80 bytes, as realistic ones are
-/// (`tok_…` 20, a name 20 to 30, an owner 10 to 20, one resource 20), else on the
-/// heap; one buffer instead of four strings saves three lengths and three
-/// capacities, which at 10M tokens is a quarter of a gigabyte.
-struct Texts {
-    bytes: SmallVec<[u8; 80]>,
-    /// Where the id, the name and the owner end in `bytes`; the patterns run to the
-    /// end. Validated settings keep these far below `u16::MAX` (see `Texts::clip`).
-    ends: [u16; 3],
-    flags: u8,
-}
-
-impl Texts {
-    const HAS_OWNER: u8 = 1;
-    const ALL_RESOURCES: u8 = 2;
-    /// Longest id, name or owner kept: far beyond what validation lets through, so
-    /// it never cuts a real one, and the ends always fit a `u16`.
-    const MOST: usize = 16_000;
-
-    fn new(id: &str, name: &str, owner: Option<&str>, resources: Resources<'_>) -> Self {
-        let patterns = match resources {
-            Resources::All => "",
-            Resources::Only(joined) => joined,
-        };
-        let (id, name, owner_text) = (
-            Self::clip(id),
-            Self::clip(name),
-            Self::clip(owner.unwrap_or_default()),
-        );
-        let mut bytes = SmallVec::new();
-        let mut ends = [0u16; 3];
-        for (end, text) in ends.iter_mut().zip([id, name, owner_text]) {
-            bytes.extend_from_slice(text.as_bytes());
-            *end = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
-        }
-        bytes.extend_from_slice(patterns.as_bytes());
-        let mut flags = 0;
-        if owner.is_some() {
-            flags |= Self::HAS_OWNER;
-        }
-        if resources == Resources::All {
-            flags |= Self::ALL_RESOURCES;
-        }
-        Self { bytes, ends, flags }
-    }
-
-    fn clip(text: &str) -> &str {
-        if text.len() <= Self::MOST {
-            return text;
-        }
-        let mut end = Self::MOST;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        &text[..end]
-    }
-
-    /// The text between two ends: whole strings were written there, so it is UTF-8.
-    fn between(&self, from: u16, to: Option<u16>) -> &str {
-        let bytes = match to {
-            Some(to) => self.bytes.get(usize::from(from)..usize::from(to)),
-            None => self.bytes.get(usize::from(from)..),
-        };
-        bytes
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or_default()
-    }
-
-    fn id(&self) -> &str {
-        self.between(0, Some(self.ends[0]))
-    }
-
-    fn name(&self) -> &str {
-        self.between(self.ends[0], Some(self.ends[1]))
-    }
-
-    fn owner(&self) -> Option<&str> {
-        (self.flags & Self::HAS_OWNER != 0).then(|| self.between(self.ends[1], Some(self.ends[2])))
-    }
-
-    fn resources(&self) -> Resources<'_> {
-        if self.flags & Self::ALL_RESOURCES != 0 {
-            Resources::All
-        } else {
-            Resources::Only(self.between(self.ends[2], None))
-        }
-    }
-}
-
-/// The part of a token's hash the index keeps and looks up by: 96 bits, as HMAC
-/// truncated for IPsec and TLS. Finding a token by another's 96 bits would take
-/// some 2^96 guesses at an HMAC under a key the guesser does not know (and the
-/// token checksum refuses random ones before any lookup); the rest of the digest
-/// would add nothing but 20 bytes a token.
-type IndexedHash = [u8; 12];
-
-fn indexed(hash: &TokenHash) -> IndexedHash {
-    let mut kept = [0u8; 12];
-    kept.copy_from_slice(&hash.0[..12]);
-    kept
-}
-
-/// `expires_at` of a token that never expires, and `revoked_at` of one not revoked:
-/// an `Option<i64>` would take 16 bytes where these take 8.
-const NEVER: i64 = i64::MAX;
-const NOT_REVOKED: i64 = i64::MIN;
-
-/// One token in the index, as the write numbered `seq` left it: what a verification
-/// decides on and answers with, and its live counters. Description, `start`,
-/// timestamps other than creation and usage totals live in the store (see
-/// `Engine::record`).
-///
-/// Sized to make, with [`SlotRef`]'s 8-byte count, a 184-byte request: a million
-/// of them take 193 MB resident under mimalloc, a million 192-byte ones 222 MB.
-/// Laid out in declaration order (`repr(C)`): what every check reads and writes
-/// comes first, in the block's first cache line; what answers and the API read
-/// follows. At a million tokens and more a slot is rarely in cache, and each line
-/// is a miss.
-///
-/// An edit builds a new slot and swaps it into the tables; the rate-limit state
-/// carries over (see `Slot::carry_over`).
-#[repr(C)]
-pub struct Slot {
-    hash: IndexedHash,
-    /// Uses not yet written to the store; the store holds the rest. The usage
-    /// writer empties it every period, long before one token could be used 2^32
-    /// times; if it ever were, the count stops there (see `TokenIndex::count_use`).
-    pending_uses: AtomicU32,
-    /// GCRA theoretical arrival time, nanoseconds.
-    tat: AtomicU64,
-    expires_at: i64,
-    revoked_at: i64,
-    family: Arc<Family>,
-    seq: ChangeSeq,
-    created_at: i64,
-    last_used_at: AtomicI64,
-    meta: Option<Box<Map<String, Value>>>,
-    texts: Texts,
-}
-
-const _: () = assert!(std::mem::size_of::<Slot>() == 176);
-
-impl Slot {
-    /// The change number of the write this version of the token comes from. A slot
-    /// held across an `await` may have been replaced since: [`TokenIndex::current`]
-    /// gives the newest.
-    pub fn seq(&self) -> ChangeSeq {
-        self.seq
-    }
-
-    pub fn id(&self) -> &str {
-        self.texts.id()
-    }
-
-    /// The token that created this one; `None` for admin tokens.
-    pub fn parent_id(&self) -> Option<&str> {
-        self.family.parent.as_deref()
-    }
-
-    pub fn name(&self) -> &str {
-        self.texts.name()
-    }
-
-    pub fn owner(&self) -> Option<&str> {
-        self.texts.owner()
-    }
-
-    pub fn meta(&self) -> Option<&Map<String, Value>> {
-        self.meta.as_deref()
-    }
-
-    pub fn granted_scopes(&self) -> &GrantedScopes {
-        &self.family.granted
-    }
-
-    /// The rate-limit profile the limit came from, if any.
-    pub fn rate_profile(&self) -> Option<&str> {
-        self.family.rate_profile.as_deref()
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.family.is_admin
-    }
-
-    pub fn is_revoked(&self) -> bool {
-        self.revoked_at != NOT_REVOKED
-    }
-
-    pub fn created_at(&self) -> i64 {
-        self.created_at
-    }
-
-    /// The token's rate limit, if it has one.
-    pub fn rate_limit(&self) -> Option<RateLimit> {
-        self.family.rate_limit
-    }
-
-    /// What checks decide on, borrowed.
-    pub fn powers(&self) -> Powers<'_> {
-        Powers {
-            scopes: &self.family.scopes,
-            resources: self.texts.resources(),
-            expires_at: (self.expires_at != NEVER).then_some(self.expires_at),
-            rate_limit: self.family.rate_limit,
-        }
-    }
-
-    /// Adds the uses not yet written to a stored record's counts. The caller holds
-    /// off the usage writer (see `Engine::flush_usage`), so no use is counted twice.
-    pub fn overlay_usage(&self, record: &mut TokenRecord) {
-        record.use_count = record
-            .use_count
-            .saturating_add(u64::from(self.pending_uses.load(Ordering::Acquire)));
-        let last = self.last_used_at.load(Ordering::Relaxed);
-        if last > record.last_used_at.unwrap_or(0) {
-            record.last_used_at = Some(last);
-        }
-    }
-
-    /// The uses not yet written, and when the last one was.
-    pub fn pending(&self) -> (u64, i64) {
-        (
-            u64::from(self.pending_uses.load(Ordering::Acquire)),
-            self.last_used_at.load(Ordering::Relaxed),
-        )
-    }
-
-    /// Records that `uses` of the pending ones are written; returns how many are
-    /// still pending (made meanwhile).
-    pub fn mark_written(&self, uses: u64) -> u64 {
-        let uses = u32::try_from(uses).unwrap_or(u32::MAX);
-        u64::from(
-            self.pending_uses
-                .fetch_sub(uses, Ordering::AcqRel)
-                .saturating_sub(uses),
-        )
-    }
-
-    /// Makes this slot, the next version of `previous`, keep its rate-limit state
-    /// and time of last use. A check that found the old version just before the
-    /// swap still spends from the old state, so at most one request per core in
-    /// flight at that instant goes uncounted against the limit.
-    ///
-    /// Unwritten uses stay with the version that counted them: it is queued for the
-    /// usage writer, which writes them from there. Moving them could count them
-    /// twice if a flush had already read them. Until that flush (one usage period),
-    /// an answer about the new version shows the stored count without them.
-    fn carry_over(&self, previous: &Slot) {
-        self.tat
-            .store(previous.tat.load(Ordering::Acquire), Ordering::Release);
-        self.last_used_at.fetch_max(
-            previous.last_used_at.load(Ordering::Relaxed),
-            Ordering::Relaxed,
-        );
-    }
-}
-
-/// The result of checking a token that is in the index: the version of the token
-/// the verdict was reached on, and the verdict.
-pub struct Checked {
-    pub slot: SlotRef,
-    pub verdict: Verdict,
-}
+use family::{Families, Family};
+use slot::{IndexedHash, NEVER, NOT_REVOKED, Texts, indexed};
 
 /// Shards of the hash table: a power of two, well above the core count.
 const SHARDS: usize = 64;
@@ -642,64 +304,6 @@ impl TokenIndex {
         }
         false
     }
-
-    /// Decides a request for a token already looked up.
-    pub fn check_slot(&self, slot: SlotRef, need: &Requirement, now_ms: i64) -> Checked {
-        let admission = verify::admit(slot.powers(), slot.is_revoked(), need, now_ms);
-        self.check_admitted(slot, admission, now_ms)
-    }
-
-    /// Finishes a request [`verify::admit`] has judged, spending from the token's
-    /// own bucket if it was admitted under a rate limit.
-    pub fn check_admitted(&self, slot: SlotRef, admission: Admission, now_ms: i64) -> Checked {
-        let rate_limit = slot.rate_limit();
-        loop {
-            let tat = slot.tat.load(Ordering::Acquire);
-            let verdict = verify::conclude(admission, rate_limit, now_ms, tat);
-            if let Some(next_tat) = verdict.next_tat
-                && slot
-                    .tat
-                    .compare_exchange(tat, next_tat, Ordering::AcqRel, Ordering::Acquire)
-                    .is_err()
-            {
-                // Another request spent budget at the same moment: decide again.
-                continue;
-            }
-            return self.settle(slot, verdict, now_ms);
-        }
-    }
-
-    /// Records a verdict reached on `slot` (here or by the shared limiter): counts
-    /// the use if it was allowed.
-    pub fn settle(&self, slot: SlotRef, verdict: Verdict, now_ms: i64) -> Checked {
-        if verdict.code == verify::Code::Valid {
-            self.count_use(&slot, now_ms);
-        }
-        Checked { slot, verdict }
-    }
-
-    fn count_use(&self, slot: &SlotRef, now_ms: i64) {
-        // Most uses fall in a millisecond already recorded: a read, not a write.
-        if slot.last_used_at.load(Ordering::Relaxed) < now_ms {
-            slot.last_used_at.fetch_max(now_ms, Ordering::Relaxed);
-        }
-        match slot.pending_uses.fetch_add(1, Ordering::AcqRel) {
-            0 => self.dirty.lock().push(SlotRef::clone(slot)),
-            // Wrapped to 0: stay at the most that can be told instead.
-            u32::MAX => slot.pending_uses.store(u32::MAX, Ordering::Release),
-            _ => {}
-        }
-    }
-
-    /// Takes the tokens used since the last call, for the usage writer.
-    pub fn take_dirty(&self) -> Vec<SlotRef> {
-        std::mem::take(&mut *self.dirty.lock())
-    }
-
-    /// Queues a token for the next usage flush again.
-    pub fn requeue(&self, slot: SlotRef) {
-        self.dirty.lock().push(slot);
-    }
 }
 
 /// Where `slot` sits among its siblings. They are pushed as they are created (and
@@ -720,56 +324,14 @@ fn sibling_of<'a>(siblings: &'a mut [SlotRef], slot: &SlotRef) -> Option<&'a mut
     found.map(|at| &mut siblings[at])
 }
 
-/// The whole local verification: parse the presented text, hash it, look it up and
-/// decide. Synchronous and free of I/O, so the benchmarks measure exactly what a
-/// request pays.
-pub struct Verifier {
-    prefix: TokenPrefix,
-    hasher: TokenHasher,
-    index: TokenIndex,
-}
-
-impl Verifier {
-    pub fn new(prefix: TokenPrefix, pepper: &Pepper, index: TokenIndex) -> Self {
-        Self {
-            prefix,
-            hasher: TokenHasher::new(pepper),
-            index,
-        }
-    }
-
-    pub fn index(&self) -> &TokenIndex {
-        &self.index
-    }
-
-    pub fn hasher(&self) -> &TokenHasher {
-        &self.hasher
-    }
-
-    pub fn prefix(&self) -> &TokenPrefix {
-        &self.prefix
-    }
-
-    /// The token `secret` is, if it exists. Malformed text and a bad checksum find
-    /// nothing without hashing.
-    pub fn find(&self, secret: &str) -> Option<SlotRef> {
-        let token = Presented::parse(&self.prefix, secret)?;
-        self.index.by_hash(&self.hasher.hash_presented(token))
-    }
-
-    /// Finds and decides in one step, spending from the node's own bucket; `None` is
-    /// `NOT_FOUND`.
-    pub fn check(&self, secret: &str, need: &Requirement, now_ms: i64) -> Option<Checked> {
-        let slot = self.find(secret)?;
-        Some(self.index.check_slot(slot, need, now_ms))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use tessera_core::record::Settings;
+    use tessera_core::resource::Resources;
     use tessera_core::token::SecretToken;
+    use tessera_core::token::{Pepper, TokenHasher, TokenPrefix};
+    use tessera_core::verify::{self, Requirement};
 
     fn record(id: &str, parent: Option<&str>, hasher: &TokenHasher) -> (TokenRecord, SecretToken) {
         let secret = SecretToken::generate(&TokenPrefix::default());
@@ -991,10 +553,13 @@ mod tests {
         index.apply(2, child.clone());
         let check = |index: &TokenIndex| {
             let slot = index.by_hash(&hasher.hash(&secret)).expect("indexed");
-            index
-                .check_slot(slot, &Requirement::default(), 1_000)
-                .verdict
-                .code
+            let admission = verify::admit(
+                slot.powers(),
+                slot.is_revoked(),
+                &Requirement::default(),
+                1_000,
+            );
+            index.check_admitted(slot, admission, 1_000).verdict.code
         };
         assert_eq!(check(&index), verify::Code::Valid);
         let before = index.by_id("tok_child").expect("indexed");

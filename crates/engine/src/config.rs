@@ -1,0 +1,76 @@
+//! What the engine runs with: the token format, the scope catalogue, the bounds on
+//! what tokens may be given, the route rules and the shared limiter's failure mode.
+//! The server reads these from its configuration file and environment.
+
+use serde::Deserialize;
+use tessera_core::ratelimit::RateLimit;
+use tessera_core::record::RateLimitSetting;
+use tessera_core::route::RouteTable;
+use tessera_core::scope::ScopeCatalogue;
+use tessera_core::token::TokenPrefix;
+
+/// The engine's settings, checked.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub token_prefix: TokenPrefix,
+    /// The longest a token may live; `None`: no limit.
+    pub max_token_lifetime_ms: Option<i64>,
+    /// The rate limit of a token created without one, if any.
+    pub default_rate_limit: Option<RateLimitSetting>,
+    /// Named rate-limit profiles beside the built-in ones.
+    pub extra_profiles: Vec<(String, RateLimit)>,
+    pub catalogue: ScopeCatalogue,
+    /// What a guarded request needs.
+    pub routes: RouteTable,
+    pub redis_failure: RedisFailure,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            token_prefix: TokenPrefix::default(),
+            max_token_lifetime_ms: None,
+            default_rate_limit: None,
+            extra_profiles: Vec::new(),
+            catalogue: ScopeCatalogue::default_catalogue(),
+            routes: RouteTable::default(),
+            redis_failure: RedisFailure::Open,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Every named rate-limit profile: the built-in ones, then the configured ones.
+    pub fn rate_limit_profiles(&self) -> Vec<(String, RateLimit)> {
+        tessera_core::ratelimit::PROFILES
+            .iter()
+            .map(|(name, limit)| ((*name).to_owned(), *limit))
+            .chain(self.extra_profiles.iter().cloned())
+            .collect()
+    }
+}
+
+/// What a check of a rate-limited token does when the shared limiter (Redis) cannot
+/// be reached.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisFailure {
+    /// Go on with this node's own limiter (limits then hold per node, not per
+    /// cluster); counted in `/metrics` and logged.
+    #[default]
+    Open,
+    /// Deny as rate-limited (429, `Retry-After: 1`) until Redis answers again.
+    Closed,
+}
+
+impl RedisFailure {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "open" => Ok(Self::Open),
+            "closed" => Ok(Self::Closed),
+            _ => Err(format!(
+                "redis_failure {text:?} must be \"open\" or \"closed\""
+            )),
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! One token in the index ([`Slot`]): what a verification decides on and answers
+//! with, packed into one allocator block, and its live counters.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+
+use serde_json::{Map, Value};
+use smallvec::SmallVec;
+use tessera_core::grant::Powers;
+use tessera_core::ratelimit::RateLimit;
+use tessera_core::record::TokenRecord;
+use tessera_core::resource::Resources;
+use tessera_core::token::TokenHash;
+use tessera_core::verify::Verdict;
+use tessera_store::ChangeSeq;
+
+use super::family::{Family, GrantedScopes};
+
+/// A handle on one version of a token in the index. `triomphe`'s `Arc` has no weak
+/// count: its header is 8 bytes where std's takes 16 (see [`Slot`] for why they count).
+pub type SlotRef = triomphe::Arc<Slot>;
+
+/// A token's own texts, packed into one buffer: its id, name, owner and resource
+/// patterns (joined by spaces). Inline up to 80 bytes, as realistic ones are
+/// (`tok_…` 20, a name 20 to 30, an owner 10 to 20, one resource 20), else on the
+/// heap; one buffer instead of four strings saves three lengths and three
+/// capacities, which at 10M tokens is a quarter of a gigabyte.
+pub(super) struct Texts {
+    bytes: SmallVec<[u8; 80]>,
+    /// Where the id, the name and the owner end in `bytes`; the patterns run to the
+    /// end. Validated settings keep these far below `u16::MAX` (see `Texts::clip`).
+    ends: [u16; 3],
+    flags: u8,
+}
+
+impl Texts {
+    const HAS_OWNER: u8 = 1;
+    const ALL_RESOURCES: u8 = 2;
+    /// Longest id, name or owner kept: far beyond what validation lets through, so
+    /// it never cuts a real one, and the ends always fit a `u16`.
+    const MOST: usize = 16_000;
+
+    pub(super) fn new(id: &str, name: &str, owner: Option<&str>, resources: Resources<'_>) -> Self {
+        let patterns = match resources {
+            Resources::All => "",
+            Resources::Only(joined) => joined,
+        };
+        let (id, name, owner_text) = (
+            Self::clip(id),
+            Self::clip(name),
+            Self::clip(owner.unwrap_or_default()),
+        );
+        let mut bytes = SmallVec::new();
+        let mut ends = [0u16; 3];
+        for (end, text) in ends.iter_mut().zip([id, name, owner_text]) {
+            bytes.extend_from_slice(text.as_bytes());
+            *end = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
+        }
+        bytes.extend_from_slice(patterns.as_bytes());
+        let mut flags = 0;
+        if owner.is_some() {
+            flags |= Self::HAS_OWNER;
+        }
+        if resources == Resources::All {
+            flags |= Self::ALL_RESOURCES;
+        }
+        Self { bytes, ends, flags }
+    }
+
+    fn clip(text: &str) -> &str {
+        if text.len() <= Self::MOST {
+            return text;
+        }
+        let mut end = Self::MOST;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        &text[..end]
+    }
+
+    /// The text between two ends: whole strings were written there, so it is UTF-8.
+    fn between(&self, from: u16, to: Option<u16>) -> &str {
+        let bytes = match to {
+            Some(to) => self.bytes.get(usize::from(from)..usize::from(to)),
+            None => self.bytes.get(usize::from(from)..),
+        };
+        bytes
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn id(&self) -> &str {
+        self.between(0, Some(self.ends[0]))
+    }
+
+    pub(super) fn name(&self) -> &str {
+        self.between(self.ends[0], Some(self.ends[1]))
+    }
+
+    pub(super) fn owner(&self) -> Option<&str> {
+        (self.flags & Self::HAS_OWNER != 0).then(|| self.between(self.ends[1], Some(self.ends[2])))
+    }
+
+    pub(super) fn resources(&self) -> Resources<'_> {
+        if self.flags & Self::ALL_RESOURCES != 0 {
+            Resources::All
+        } else {
+            Resources::Only(self.between(self.ends[2], None))
+        }
+    }
+}
+
+/// The part of a token's hash the index keeps and looks up by: 96 bits, as HMAC
+/// truncated for IPsec and TLS. Finding a token by another's 96 bits would take
+/// some 2^96 guesses at an HMAC under a key the guesser does not know (and the
+/// token checksum refuses random ones before any lookup); the rest of the digest
+/// would add nothing but 20 bytes a token.
+pub(super) type IndexedHash = [u8; 12];
+
+pub(super) fn indexed(hash: &TokenHash) -> IndexedHash {
+    let mut kept = [0u8; 12];
+    kept.copy_from_slice(&hash.0[..12]);
+    kept
+}
+
+/// `expires_at` of a token that never expires, and `revoked_at` of one not revoked:
+/// an `Option<i64>` would take 16 bytes where these take 8.
+pub(super) const NEVER: i64 = i64::MAX;
+pub(super) const NOT_REVOKED: i64 = i64::MIN;
+
+/// One token in the index, as the write numbered `seq` left it: what a verification
+/// decides on and answers with, and its live counters. Description, `start`,
+/// timestamps other than creation and usage totals live in the store (see
+/// `Engine::record`).
+///
+/// Sized to make, with [`SlotRef`]'s 8-byte count, a 184-byte request: a million
+/// of them take 193 MB resident under mimalloc, a million 192-byte ones 222 MB.
+/// Laid out in declaration order (`repr(C)`): what every check reads and writes
+/// comes first, in the block's first cache line; what answers and the API read
+/// follows. At a million tokens and more a slot is rarely in cache, and each line
+/// is a miss.
+///
+/// An edit builds a new slot and swaps it into the tables; the rate-limit state
+/// carries over (see `Slot::carry_over`).
+#[repr(C)]
+pub struct Slot {
+    pub(super) hash: IndexedHash,
+    /// Uses not yet written to the store; the store holds the rest. The usage
+    /// writer empties it every period, long before one token could be used 2^32
+    /// times; if it ever were, the count stops there (see `TokenIndex::count_use`).
+    pub(super) pending_uses: AtomicU32,
+    /// GCRA theoretical arrival time, nanoseconds.
+    pub(super) tat: AtomicU64,
+    pub(super) expires_at: i64,
+    pub(super) revoked_at: i64,
+    pub(super) family: Arc<Family>,
+    pub(super) seq: ChangeSeq,
+    pub(super) created_at: i64,
+    pub(super) last_used_at: AtomicI64,
+    pub(super) meta: Option<Box<Map<String, Value>>>,
+    pub(super) texts: Texts,
+}
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 176);
+
+impl Slot {
+    /// The change number of the write this version of the token comes from. A slot
+    /// held across an `await` may have been replaced since: [`TokenIndex::current`]
+    /// gives the newest.
+    pub fn seq(&self) -> ChangeSeq {
+        self.seq
+    }
+
+    pub fn id(&self) -> &str {
+        self.texts.id()
+    }
+
+    /// The token that created this one; `None` for admin tokens.
+    pub fn parent_id(&self) -> Option<&str> {
+        self.family.parent.as_deref()
+    }
+
+    pub fn name(&self) -> &str {
+        self.texts.name()
+    }
+
+    pub fn owner(&self) -> Option<&str> {
+        self.texts.owner()
+    }
+
+    pub fn meta(&self) -> Option<&Map<String, Value>> {
+        self.meta.as_deref()
+    }
+
+    pub fn granted_scopes(&self) -> &GrantedScopes {
+        &self.family.granted
+    }
+
+    /// The rate-limit profile the limit came from, if any.
+    pub fn rate_profile(&self) -> Option<&str> {
+        self.family.rate_profile.as_deref()
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.family.is_admin
+    }
+
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at != NOT_REVOKED
+    }
+
+    pub fn created_at(&self) -> i64 {
+        self.created_at
+    }
+
+    /// The token's rate limit, if it has one.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.family.rate_limit
+    }
+
+    /// What checks decide on, borrowed.
+    pub fn powers(&self) -> Powers<'_> {
+        Powers {
+            scopes: &self.family.scopes,
+            resources: self.texts.resources(),
+            expires_at: (self.expires_at != NEVER).then_some(self.expires_at),
+            rate_limit: self.family.rate_limit,
+        }
+    }
+
+    /// Adds the uses not yet written to a stored record's counts. The caller holds
+    /// off the usage writer (see `Engine::flush_usage`), so no use is counted twice.
+    pub fn overlay_usage(&self, record: &mut TokenRecord) {
+        record.use_count = record
+            .use_count
+            .saturating_add(u64::from(self.pending_uses.load(Ordering::Acquire)));
+        let last = self.last_used_at.load(Ordering::Relaxed);
+        if last > record.last_used_at.unwrap_or(0) {
+            record.last_used_at = Some(last);
+        }
+    }
+
+    /// The uses not yet written, and when the last one was.
+    pub fn pending(&self) -> (u64, i64) {
+        (
+            u64::from(self.pending_uses.load(Ordering::Acquire)),
+            self.last_used_at.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Records that `uses` of the pending ones are written; returns how many are
+    /// still pending (made meanwhile).
+    pub fn mark_written(&self, uses: u64) -> u64 {
+        let uses = u32::try_from(uses).unwrap_or(u32::MAX);
+        u64::from(
+            self.pending_uses
+                .fetch_sub(uses, Ordering::AcqRel)
+                .saturating_sub(uses),
+        )
+    }
+
+    /// Makes this slot, the next version of `previous`, keep its rate-limit state
+    /// and time of last use. A check that found the old version just before the
+    /// swap still spends from the old state, so at most one request per core in
+    /// flight at that instant goes uncounted against the limit.
+    ///
+    /// Unwritten uses stay with the version that counted them: it is queued for the
+    /// usage writer, which writes them from there. Moving them could count them
+    /// twice if a flush had already read them. Until that flush (one usage period),
+    /// an answer about the new version shows the stored count without them.
+    pub(super) fn carry_over(&self, previous: &Slot) {
+        self.tat
+            .store(previous.tat.load(Ordering::Acquire), Ordering::Release);
+        self.last_used_at.fetch_max(
+            previous.last_used_at.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// The result of checking a token that is in the index: the version of the token
+/// the verdict was reached on, and the verdict.
+pub struct Checked {
+    pub slot: SlotRef,
+    pub verdict: Verdict,
+}

@@ -1,0 +1,157 @@
+//! The token lifecycle: every operation on tokens, whatever way it arrives (HTTP API,
+//! compatibility adapters, later the web UI and forward-auth).
+//!
+//! Writes follow one order: validate (pure core), check the caller may do it, write to
+//! the store durably, apply to the in-memory index, and only then answer. Writes made
+//! through other nodes reach the index through [`Engine::catch_up`], which the change
+//! follower (`crate::feed`) calls; each change carries its number in the store's feed,
+//! so the two paths can meet in any order.
+
+mod authority;
+mod check;
+mod read;
+mod usage;
+mod write;
+
+pub use authority::{Caller, Credential};
+pub use check::CheckOutcome;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use tessera_core::clock::Clock;
+use tessera_core::record::TokenRecord;
+use tessera_core::token::Pepper;
+use tessera_store::{ChangeSeq, StoreError, TokenStore};
+
+use crate::config::EngineConfig;
+use crate::error::EngineError;
+use crate::index::{TokenIndex, Verifier};
+use crate::limiter::SharedLimiter;
+use crate::metrics::Metrics;
+
+pub struct Engine {
+    config: EngineConfig,
+    verifier: Verifier,
+    store: Arc<dyn TokenStore>,
+    clock: Arc<dyn Clock>,
+    writes: tokio::sync::Mutex<()>,
+    /// Every change up to this number is in the index.
+    applied: AtomicI64,
+    catching_up: tokio::sync::Mutex<()>,
+    /// Held (shared) while a stored count is read and topped up with the pending
+    /// uses, and (exclusively) while the usage writer moves pending uses to the store.
+    usage: tokio::sync::RwLock<()>,
+    metrics: Metrics,
+    /// Set when rate limits are shared across nodes (Redis).
+    shared_limiter: Option<SharedLimiter>,
+}
+
+impl Engine {
+    /// Checks the store belongs to this pepper and loads every token into the index.
+    /// With `shared_limiter`, rate limits are spent from buckets every node shares.
+    pub async fn open(
+        config: EngineConfig,
+        store: Arc<dyn TokenStore>,
+        pepper: &Pepper,
+        clock: Arc<dyn Clock>,
+        shared_limiter: Option<SharedLimiter>,
+    ) -> Result<Self, StoreError> {
+        store.check_pepper(&pepper.fingerprint()).await?;
+        let snapshot = store.load_all().await?;
+        let index = TokenIndex::new(config.catalogue.clone(), snapshot.changes);
+        Ok(Self {
+            verifier: Verifier::new(config.token_prefix.clone(), pepper, index),
+            config,
+            store,
+            clock,
+            writes: tokio::sync::Mutex::new(()),
+            applied: AtomicI64::new(snapshot.up_to),
+            catching_up: tokio::sync::Mutex::new(()),
+            usage: tokio::sync::RwLock::new(()),
+            metrics: Metrics::default(),
+            shared_limiter,
+        })
+    }
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+    pub fn store(&self) -> &Arc<dyn TokenStore> {
+        &self.store
+    }
+    /// The newest change number up to which the index holds every write.
+    pub fn applied_seq(&self) -> ChangeSeq {
+        self.applied.load(Ordering::Acquire)
+    }
+    /// Brings into the index every write the store numbered after [`Engine::applied_seq`]
+    /// (other nodes' writes, and any of ours it already holds, which change nothing).
+    /// Returns how many tokens changed.
+    pub async fn catch_up(&self) -> Result<usize, StoreError> {
+        let _one_at_a_time = self.catching_up.lock().await;
+        let feed = self.store.changes_since(self.applied_seq()).await?;
+        let count = feed.changes.len();
+        for change in feed.changes {
+            self.index().apply(change.seq, change.record);
+        }
+        self.applied.fetch_max(feed.up_to, Ordering::AcqRel);
+        Ok(count)
+    }
+    /// Runs a store write. One refused as decided on an old copy (another node changed
+    /// a token it depends on a moment ago) first brings the index up to date, so that
+    /// the caller's retry is decided on the current state.
+    pub(super) async fn stored<T>(
+        &self,
+        write: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, EngineError> {
+        match write.await {
+            Err(StoreError::Stale(detail)) => {
+                if let Err(error) = self.catch_up().await {
+                    tracing::warn!(%error, "cannot catch up after a concurrent change");
+                }
+                Err(StoreError::Stale(detail).into())
+            }
+            done => Ok(done?),
+        }
+    }
+    /// Brings the tokens a revocation numbered `seq` revoked into the index, as the
+    /// store returned them.
+    pub(super) fn apply_revocation(&self, seq: ChangeSeq, revoked: Vec<TokenRecord>) {
+        for record in revoked {
+            self.index().apply(seq, record);
+        }
+    }
+    /// Records that this node's own write `seq` is in the index: when every earlier
+    /// write is too, the feed need not be read for it.
+    pub(super) fn applied_own(&self, seq: ChangeSeq) {
+        let _ = self
+            .applied
+            .compare_exchange(seq - 1, seq, Ordering::AcqRel, Ordering::Acquire);
+    }
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+    pub fn index(&self) -> &TokenIndex {
+        self.verifier.index()
+    }
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+    /// True when the store holds an admin token that still works.
+    pub fn has_active_admin(&self) -> bool {
+        self.index()
+            .root_slots()
+            .iter()
+            .any(|slot| slot.is_admin() && !slot.is_revoked())
+    }
+}
+
+/// Runs a write to its end even if the request that asked for it goes away: a handler
+/// dropped between the store's commit and the index update would leave the two
+/// disagreeing (a revoked token still verifying) until the next restart.
+async fn to_completion<T: Send + 'static>(
+    work: impl Future<Output = Result<T, EngineError>> + Send + 'static,
+) -> Result<T, EngineError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| EngineError::Internal(format!("a write task failed: {e}")))?
+}

@@ -1,0 +1,296 @@
+//! Changing tokens: create, edit, revoke, and the admin token's own writes, each
+//! stored durably and then applied to the index before it is acknowledged.
+
+use std::sync::Arc;
+
+use tessera_core::grant::{self, Escalation, Grant};
+use tessera_core::random;
+use tessera_core::record::{Omitted, ScopeGrant, Settings, TokenDraft, TokenRecord};
+use tessera_core::token::SecretToken;
+use tessera_store::Basis;
+
+use crate::error::EngineError;
+use crate::index::{Slot, SlotRef};
+
+use super::authority::Caller;
+use super::check::ID_KIND;
+use super::{Engine, to_completion};
+
+impl Engine {
+    /// Bounds a token's settings by its parent (the token that created it, as it is
+    /// now): open bounds are filled from the parent, anything beyond it is refused. The
+    /// parent lies within its own ancestors, so this bounds the whole chain, whoever
+    /// edits the token.
+    pub(super) fn bound_by_parent(
+        &self,
+        parent: &Slot,
+        settings: &mut Settings,
+        rate_limit_given: bool,
+    ) -> Result<(), EngineError> {
+        let escalation = |e: Escalation| EngineError::Forbidden {
+            code: "escalation",
+            detail: e.detail,
+        };
+        let parent_powers = parent.powers();
+        Grant::inherit_bounds(settings, parent_powers, rate_limit_given);
+        if !parent.is_admin() {
+            grant::inherit_owner(&mut settings.owner, parent.owner()).map_err(escalation)?;
+        }
+        Grant::of(settings, self.index().catalogue())
+            .powers()
+            .ensure_within(parent_powers, self.index().catalogue())
+            .map_err(escalation)
+    }
+    /// Refuses to narrow a token below what the live tokens created through it have:
+    /// their holders would keep powers their parent no longer has.
+    pub(super) fn ensure_covers_descendants(
+        &self,
+        id: &str,
+        narrowed: &Grant,
+    ) -> Result<(), EngineError> {
+        let catalogue = self.index().catalogue();
+        let exceeding = self
+            .index()
+            .descendants(id)
+            .iter()
+            .filter(|slot| !slot.is_revoked())
+            .filter(|slot| {
+                slot.powers()
+                    .ensure_within(narrowed.powers(), catalogue)
+                    .is_err()
+            })
+            .count();
+        if exceeding == 0 {
+            return Ok(());
+        }
+        Err(EngineError::Conflict {
+            code: "descendants_exceed",
+            detail: format!(
+                "{exceeding} live token(s) created through this one have more than the change would leave it; \
+                 narrow or revoke them first"
+            ),
+        })
+    }
+    /// Creates a token on behalf of `caller`, within the caller's own powers.
+    pub async fn create(
+        self: &Arc<Self>,
+        caller: &Caller,
+        draft: TokenDraft,
+    ) -> Result<(TokenRecord, SecretToken), EngineError> {
+        let rate_limit_given = draft.rate_limit.is_some();
+        let mut settings = Settings::validate(draft, &self.policy(), Omitted::Create)?;
+        let engine = Arc::clone(self);
+        let caller = caller.clone();
+        to_completion(async move {
+            let _order = engine.writes.lock().await;
+            let manager = engine.current_manager(&caller)?;
+            engine.bound_by_parent(&manager, &mut settings, rate_limit_given)?;
+            let (record, secret) = engine.new_record(settings, Some(caller.id().to_owned()), false);
+            let basis = Basis {
+                parent: Some(manager.seq()),
+                ..Basis::default()
+            };
+            let seq = engine.stored(engine.store.insert(&record, basis)).await?;
+            engine.index().apply(seq, record.clone());
+            engine.applied_own(seq);
+            Ok((record, secret))
+        })
+        .await
+    }
+    pub(super) fn new_record(
+        &self,
+        settings: Settings,
+        parent_id: Option<String>,
+        is_admin: bool,
+    ) -> (TokenRecord, SecretToken) {
+        let secret = SecretToken::generate(&self.config.token_prefix);
+        let now = self.clock.now_ms();
+        let record = TokenRecord {
+            id: random::identifier(ID_KIND),
+            hash: self.verifier.hasher().hash(&secret),
+            start: secret.start(),
+            is_admin,
+            settings,
+            parent_id,
+            created_at: now,
+            updated_at: now,
+            revoked_at: None,
+            last_used_at: None,
+            use_count: 0,
+        };
+        (record, secret)
+    }
+    /// Makes the deployment's first admin token, unless one exists (in a cluster,
+    /// another node starting at the same moment may have made it): then `None`.
+    pub async fn create_first_admin(self: &Arc<Self>) -> Result<Option<SecretToken>, EngineError> {
+        let (record, secret) = self.new_record(admin_settings(), None, true);
+        let engine = Arc::clone(self);
+        to_completion(async move {
+            let _order = engine.writes.lock().await;
+            match engine.store.insert_first_admin(&record).await? {
+                Some(seq) => {
+                    engine.index().apply(seq, record);
+                    engine.applied_own(seq);
+                    Ok(Some(secret))
+                }
+                None => {
+                    engine.catch_up().await?;
+                    Ok(None)
+                }
+            }
+        })
+        .await
+    }
+    /// Makes a new admin token and revokes any earlier one (`tessera admin reset-token`).
+    pub async fn create_admin(self: &Arc<Self>) -> Result<SecretToken, EngineError> {
+        let (record, secret) = self.new_record(admin_settings(), None, true);
+        let engine = Arc::clone(self);
+        to_completion(async move {
+            let _order = engine.writes.lock().await;
+            let revocation = engine.store.replace_admin(&record).await?;
+            engine.apply_revocation(revocation.seq, revocation.revoked);
+            engine.index().apply(revocation.seq, record);
+            engine.applied_own(revocation.seq);
+            Ok(())
+        })
+        .await?;
+        Ok(secret)
+    }
+    /// Changes a token's settings: `change` edits the current settings as a draft,
+    /// which is then validated whole, bounded by the token's parent, and refused if
+    /// tokens created through it would then have more than it.
+    pub async fn update(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: &str,
+        change: impl FnOnce(&mut TokenDraft) -> Result<(), EngineError> + Send + 'static,
+    ) -> Result<TokenRecord, EngineError> {
+        let engine = Arc::clone(self);
+        let caller = caller.clone();
+        let id = id.to_owned();
+        to_completion(async move {
+            let _order = engine.writes.lock().await;
+            if !caller.is_admin() {
+                engine.current_manager(&caller)?;
+            }
+            let slot = engine.visible(&caller, &id)?;
+            // The whole record is in the store only. If it is newer than `slot`, the
+            // write below names `slot.seq()` and is refused as stale (409).
+            let mut record = engine.record(&slot).await?;
+            if record.revoked_at.is_some() || slot.is_revoked() {
+                return Err(EngineError::Conflict {
+                    code: "token_revoked",
+                    detail: "this token is revoked and cannot be changed; create a new one".into(),
+                });
+            }
+            let parent_slot = match &record.parent_id {
+                Some(parent_id) if !record.is_admin => engine.index().by_id(parent_id),
+                _ => None,
+            };
+            let Some(parent) = parent_slot.as_deref() else {
+                return Err(admin_untouchable());
+            };
+            let mut draft = record.settings.to_draft();
+            change(&mut draft)?;
+            let mut settings = Settings::validate(draft, &engine.policy(), Omitted::Complete)?;
+            engine.bound_by_parent(parent, &mut settings, true)?;
+            engine.ensure_covers_descendants(
+                &id,
+                &Grant::of(&settings, engine.index().catalogue()),
+            )?;
+            record.settings = settings;
+            record.updated_at = engine.clock.now_ms();
+            let basis = Basis {
+                token: Some(slot.seq()),
+                parent: Some(parent.seq()),
+                children_known_up_to: Some(engine.applied_seq()),
+            };
+            let seq = engine.stored(engine.store.update(&record, basis)).await?;
+            engine.index().apply(seq, record.clone());
+            engine.applied_own(seq);
+            Ok(record)
+        })
+        .await
+    }
+    /// Revokes a token and every token created through it, at once. Idempotent.
+    pub async fn revoke(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<TokenRecord, EngineError> {
+        let slot = self.visible(caller, id)?;
+        self.revoke_subtree(slot).await
+    }
+    /// RFC 7009: revokes the token whose text is presented, and its descendants.
+    /// A text that names no live token is not an error; there is nothing to do.
+    pub async fn revoke_presented(self: &Arc<Self>, secret: &str) -> Result<(), EngineError> {
+        match self.lookup(secret, None) {
+            Some(slot) if !slot.is_revoked() => self.revoke_subtree(slot).await.map(drop),
+            _ => Ok(()),
+        }
+    }
+    /// A token revokes itself (the end of a sandbox session).
+    pub async fn revoke_self(
+        self: &Arc<Self>,
+        caller: &Caller,
+    ) -> Result<TokenRecord, EngineError> {
+        self.revoke_subtree(SlotRef::clone(&caller.slot)).await
+    }
+    pub(super) async fn revoke_subtree(
+        self: &Arc<Self>,
+        slot: SlotRef,
+    ) -> Result<TokenRecord, EngineError> {
+        let engine = Arc::clone(self);
+        to_completion(async move {
+            let _order = engine.writes.lock().await;
+            if slot.is_admin() {
+                return Err(admin_untouchable());
+            }
+            let now = engine.clock.now_ms();
+            // The store walks the descendants it holds, those made through other
+            // nodes and not yet followed here included.
+            let settled = engine.usage.read().await;
+            let revocation = engine.store.revoke_subtree(slot.id(), now).await?;
+            let answer = revocation
+                .revoked
+                .iter()
+                .find(|record| record.id == slot.id())
+                .cloned();
+            let answer = answer.map(|mut record| {
+                slot.overlay_usage(&mut record);
+                record
+            });
+            drop(settled);
+            engine.apply_revocation(revocation.seq, revocation.revoked);
+            engine.applied_own(revocation.seq);
+            match answer {
+                Some(record) => Ok(record),
+                // Revoked before: nothing changed, the stored record says when.
+                None => engine.record(&slot).await,
+            }
+        })
+        .await
+    }
+}
+
+fn admin_settings() -> Settings {
+    Settings {
+        name: "admin".into(),
+        description: Some("The deployment's admin token: may do everything.".into()),
+        scopes: ScopeGrant::Patterns(vec!["*".into()]),
+        resources: None,
+        rate_limit: None,
+        expires_at: None,
+        owner: None,
+        meta: None,
+    }
+}
+
+fn admin_untouchable() -> EngineError {
+    EngineError::Conflict {
+        code: "admin_token",
+        detail: "the admin token cannot be changed or revoked through the API; \
+                 replace it offline with `tessera admin reset-token`"
+            .into(),
+    }
+}
