@@ -2,6 +2,7 @@
 //! what it may see and change.
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
 use tessera_core::record::Policy;
 use tessera_core::scope::{TOKENS_MANAGE, TOKENS_READ};
@@ -30,7 +31,7 @@ impl std::fmt::Debug for Credential<'_> {
 }
 
 /// The token a request was made with, as it was when the request authenticated
-/// (see `Engine::current_manager` for the token as it is now).
+/// (see [`Manage`] for the token as it is when a write is made).
 #[derive(Clone)]
 pub struct Caller {
     pub slot: SlotRef,
@@ -46,7 +47,103 @@ impl Caller {
     }
 }
 
+/// Proof that the engine's writes lock is held: every change to tokens is made
+/// under it, one at a time, in the order the store numbers them.
+pub(super) struct Writes<'a> {
+    _held: tokio::sync::MutexGuard<'a, ()>,
+}
+
+/// The right to create, edit and revoke tokens on a manager's behalf, for as long
+/// as the writes lock is held. Only [`Engine::authorize`] makes one: under the
+/// lock, after checking that the caller's token, as it is *now*, is neither revoked
+/// nor expired and holds `tokens:manage` (the admin token holds every scope). Every
+/// engine method that changes another token takes one, so no way in (API, UI,
+/// adapters) can forget the check, and a caller revoked, expired or narrowed since
+/// it authenticated cannot act with its old powers. A revocation, which walks only
+/// the descendants that exist, cannot miss a token the caller was still creating.
+pub(super) struct Manage<'w> {
+    manager: SlotRef,
+    _writes: PhantomData<&'w ()>,
+}
+
+impl<'w> Manage<'w> {
+    /// The manager's token, as it is now.
+    pub(super) fn manager(&self) -> &SlotRef {
+        &self.manager
+    }
+
+    /// The token `id`, if this manager may change it: one created through it (any,
+    /// for the admin). Others are not found, as tokens that do not exist.
+    pub(super) fn target(&self, engine: &Engine, id: &str) -> Result<SlotRef, EngineError> {
+        engine.visible_to(&self.manager, id)
+    }
+
+    /// The right to revoke the token `id` and its descendants.
+    pub(super) fn revocation(&self, engine: &Engine, id: &str) -> Result<Revoke<'w>, EngineError> {
+        Ok(Revoke {
+            target: self.target(engine, id)?,
+            _writes: PhantomData,
+        })
+    }
+}
+
+/// The right to revoke one token and every token created through it, for as long
+/// as the writes lock is held: granted to a manager over its subtree
+/// ([`Manage::revocation`]), or to the token's own holder, who needs no scope to
+/// give it up ([`Engine::own_revocation`]: `/v1/tokens/self`, RFC 7009's
+/// `/v1/revoke`).
+pub(super) struct Revoke<'w> {
+    target: SlotRef,
+    _writes: PhantomData<&'w ()>,
+}
+
+impl Revoke<'_> {
+    pub(super) fn target(&self) -> &SlotRef {
+        &self.target
+    }
+}
+
 impl Engine {
+    /// Takes the writes lock.
+    pub(super) async fn hold_writes(&self) -> Writes<'_> {
+        Writes {
+            _held: self.writes.lock().await,
+        }
+    }
+
+    /// A manager's right to change tokens, checked under the writes lock (see
+    /// [`Manage`]).
+    pub(super) fn authorize<'w>(
+        &self,
+        _writes: &'w Writes<'_>,
+        caller: &Caller,
+    ) -> Result<Manage<'w>, EngineError> {
+        let manager = self.index().current(&caller.slot);
+        let standing = verify::standing(manager.powers(), manager.is_revoked(), self.now_ms());
+        if standing != Code::Valid {
+            return Err(EngineError::InvalidToken { code: standing });
+        }
+        if !self.holds(&manager, TOKENS_MANAGE) {
+            return Err(EngineError::needs_scope(TOKENS_MANAGE));
+        }
+        Ok(Manage {
+            manager,
+            _writes: PhantomData,
+        })
+    }
+
+    /// The right of a token's holder to revoke it and what it created.
+    pub(super) fn own_revocation<'w>(
+        &self,
+        _writes: &'w Writes<'_>,
+        token: &SlotRef,
+    ) -> Revoke<'w> {
+        Revoke {
+            target: self.index().current(token),
+            _writes: PhantomData,
+        }
+    }
+
     pub(super) fn policy(&self) -> Policy<'_> {
         Policy {
             catalogue: self.index().catalogue(),
@@ -56,28 +153,14 @@ impl Engine {
             extra_profiles: &self.config.extra_profiles,
         }
     }
-    /// The caller as it is *now*, read under the write lock: still valid and still a
-    /// manager. A caller revoked, expired or narrowed since it authenticated cannot act
-    /// with its old powers (and a revocation, which walks only the descendants that
-    /// exist, cannot miss a token it was still creating).
-    pub(super) fn current_manager(&self, caller: &Caller) -> Result<SlotRef, EngineError> {
-        let slot = self.index().current(&caller.slot);
-        let standing = verify::standing(slot.powers(), slot.is_revoked(), self.clock.now_ms());
-        if standing != Code::Valid {
-            return Err(EngineError::InvalidToken { code: standing });
-        }
-        if !self.holds(&slot, TOKENS_MANAGE) {
-            return Err(EngineError::needs_scope(TOKENS_MANAGE));
-        }
-        Ok(slot)
-    }
-    /// The token `id` if the caller may see it: the admin sees all, a manager its subtree.
-    pub(super) fn visible(&self, caller: &Caller, id: &str) -> Result<SlotRef, EngineError> {
+    /// The token `id` if `viewer` may see it: the admin sees all, any other token
+    /// those created through it.
+    pub(super) fn visible_to(&self, viewer: &Slot, id: &str) -> Result<SlotRef, EngineError> {
         let not_found = || EngineError::NotFound {
             what: format!("token {id:?}"),
         };
         let slot = self.index().by_id(id).ok_or_else(not_found)?;
-        if caller.is_admin() || self.index().descends_from(id, caller.id()) {
+        if viewer.is_admin() || self.index().descends_from(id, viewer.id()) {
             Ok(slot)
         } else {
             // Same answer as for a token that does not exist: ids do not leak.

@@ -11,7 +11,7 @@ use super::authority::Caller;
 
 impl Engine {
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<TokenRecord, EngineError> {
-        let slot = self.visible(caller, id)?;
+        let slot = self.visible_to(&caller.slot, id)?;
         self.record(&slot).await
     }
     /// A token's whole record: the store's (the index keeps only what verification
@@ -47,7 +47,8 @@ impl Engine {
             what: "token".into(),
         };
         let slot = self.lookup(secret, None).ok_or_else(not_found)?;
-        self.visible(caller, slot.id()).map_err(|_| not_found())
+        self.visible_to(&caller.slot, slot.id())
+            .map_err(|_| not_found())
     }
     /// Lists the tokens the caller may see, newest first.
     pub async fn list(

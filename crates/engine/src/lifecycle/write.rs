@@ -12,7 +12,7 @@ use tessera_store::Basis;
 use crate::error::EngineError;
 use crate::index::{Slot, SlotRef};
 
-use super::authority::Caller;
+use super::authority::{Caller, Manage, Revoke};
 use super::check::ID_KIND;
 use super::{Engine, to_completion};
 
@@ -78,25 +78,40 @@ impl Engine {
         draft: TokenDraft,
     ) -> Result<(TokenRecord, SecretToken), EngineError> {
         let rate_limit_given = draft.rate_limit.is_some();
-        let mut settings = Settings::validate(draft, &self.policy(), Omitted::Create)?;
+        let settings = Settings::validate(draft, &self.policy(), Omitted::Create)?;
         let engine = Arc::clone(self);
         let caller = caller.clone();
         to_completion(async move {
-            let _order = engine.writes.lock().await;
-            let manager = engine.current_manager(&caller)?;
-            engine.bound_by_parent(&manager, &mut settings, rate_limit_given)?;
-            let (record, secret) = engine.new_record(settings, Some(caller.id().to_owned()), false);
-            let basis = Basis {
-                parent: Some(manager.seq()),
-                ..Basis::default()
-            };
-            let seq = engine.stored(engine.store.insert(&record, basis)).await?;
-            engine.index().apply(seq, record.clone());
-            engine.applied_own(seq);
-            Ok((record, secret))
+            let writes = engine.hold_writes().await;
+            let manage = engine.authorize(&writes, &caller)?;
+            engine
+                .insert_child(&manage, settings, rate_limit_given)
+                .await
         })
         .await
     }
+
+    /// Stores a new token made by the manager, bounded by the manager's powers, and
+    /// brings it into the index.
+    async fn insert_child(
+        &self,
+        manage: &Manage<'_>,
+        mut settings: Settings,
+        rate_limit_given: bool,
+    ) -> Result<(TokenRecord, SecretToken), EngineError> {
+        let manager = manage.manager();
+        self.bound_by_parent(manager, &mut settings, rate_limit_given)?;
+        let (record, secret) = self.new_record(settings, Some(manager.id().to_owned()), false);
+        let basis = Basis {
+            parent: Some(manager.seq()),
+            ..Basis::default()
+        };
+        let seq = self.stored(self.store.insert(&record, basis)).await?;
+        self.index().apply(seq, record.clone());
+        self.applied_own(seq);
+        Ok((record, secret))
+    }
+
     pub(super) fn new_record(
         &self,
         settings: Settings,
@@ -126,7 +141,7 @@ impl Engine {
         let (record, secret) = self.new_record(admin_settings(), None, true);
         let engine = Arc::clone(self);
         to_completion(async move {
-            let _order = engine.writes.lock().await;
+            let _writes = engine.hold_writes().await;
             match engine.store.insert_first_admin(&record).await? {
                 Some(seq) => {
                     engine.index().apply(seq, record);
@@ -146,7 +161,7 @@ impl Engine {
         let (record, secret) = self.new_record(admin_settings(), None, true);
         let engine = Arc::clone(self);
         to_completion(async move {
-            let _order = engine.writes.lock().await;
+            let _writes = engine.hold_writes().await;
             let revocation = engine.store.replace_admin(&record).await?;
             engine.apply_revocation(revocation.seq, revocation.revoked);
             engine.index().apply(revocation.seq, record);
@@ -169,107 +184,131 @@ impl Engine {
         let caller = caller.clone();
         let id = id.to_owned();
         to_completion(async move {
-            let _order = engine.writes.lock().await;
-            if !caller.is_admin() {
-                engine.current_manager(&caller)?;
-            }
-            let slot = engine.visible(&caller, &id)?;
-            // The whole record is in the store only. If it is newer than `slot`, the
-            // write below names `slot.seq()` and is refused as stale (409).
-            let mut record = engine.record(&slot).await?;
-            if record.revoked_at.is_some() || slot.is_revoked() {
-                return Err(EngineError::Conflict {
-                    code: "token_revoked",
-                    detail: "this token is revoked and cannot be changed; create a new one".into(),
-                });
-            }
-            let parent_slot = match &record.parent_id {
-                Some(parent_id) if !record.is_admin => engine.index().by_id(parent_id),
-                _ => None,
-            };
-            let Some(parent) = parent_slot.as_deref() else {
-                return Err(admin_untouchable());
-            };
-            let mut draft = record.settings.to_draft();
-            change(&mut draft)?;
-            let mut settings = Settings::validate(draft, &engine.policy(), Omitted::Complete)?;
-            engine.bound_by_parent(parent, &mut settings, true)?;
-            engine.ensure_covers_descendants(
-                &id,
-                &Grant::of(&settings, engine.index().catalogue()),
-            )?;
-            record.settings = settings;
-            record.updated_at = engine.clock.now_ms();
-            let basis = Basis {
-                token: Some(slot.seq()),
-                parent: Some(parent.seq()),
-                children_known_up_to: Some(engine.applied_seq()),
-            };
-            let seq = engine.stored(engine.store.update(&record, basis)).await?;
-            engine.index().apply(seq, record.clone());
-            engine.applied_own(seq);
-            Ok(record)
+            let writes = engine.hold_writes().await;
+            let manage = engine.authorize(&writes, &caller)?;
+            engine.edit(&manage, &id, change).await
         })
         .await
     }
+
+    /// Stores a manager's edit of a token it may change, and brings it into the index.
+    async fn edit(
+        &self,
+        manage: &Manage<'_>,
+        id: &str,
+        change: impl FnOnce(&mut TokenDraft) -> Result<(), EngineError>,
+    ) -> Result<TokenRecord, EngineError> {
+        let slot = manage.target(self, id)?;
+        // The whole record is in the store only. If it is newer than `slot`, the
+        // write below names `slot.seq()` and is refused as stale (409).
+        let mut record = self.record(&slot).await?;
+        if record.revoked_at.is_some() || slot.is_revoked() {
+            return Err(EngineError::Conflict {
+                code: "token_revoked",
+                detail: "this token is revoked and cannot be changed; create a new one".into(),
+            });
+        }
+        let parent_slot = match &record.parent_id {
+            Some(parent_id) if !record.is_admin => self.index().by_id(parent_id),
+            _ => None,
+        };
+        let Some(parent) = parent_slot.as_deref() else {
+            return Err(admin_untouchable());
+        };
+        let mut draft = record.settings.to_draft();
+        change(&mut draft)?;
+        let mut settings = Settings::validate(draft, &self.policy(), Omitted::Complete)?;
+        self.bound_by_parent(parent, &mut settings, true)?;
+        self.ensure_covers_descendants(id, &Grant::of(&settings, self.index().catalogue()))?;
+        record.settings = settings;
+        record.updated_at = self.clock.now_ms();
+        let basis = Basis {
+            token: Some(slot.seq()),
+            parent: Some(parent.seq()),
+            children_known_up_to: Some(self.applied_seq()),
+        };
+        let seq = self.stored(self.store.update(&record, basis)).await?;
+        self.index().apply(seq, record.clone());
+        self.applied_own(seq);
+        Ok(record)
+    }
+
     /// Revokes a token and every token created through it, at once. Idempotent.
     pub async fn revoke(
         self: &Arc<Self>,
         caller: &Caller,
         id: &str,
     ) -> Result<TokenRecord, EngineError> {
-        let slot = self.visible(caller, id)?;
-        self.revoke_subtree(slot).await
+        let engine = Arc::clone(self);
+        let caller = caller.clone();
+        let id = id.to_owned();
+        to_completion(async move {
+            let writes = engine.hold_writes().await;
+            let revocation = engine
+                .authorize(&writes, &caller)?
+                .revocation(&engine, &id)?;
+            engine.revoke_subtree(revocation).await
+        })
+        .await
     }
+
     /// RFC 7009: revokes the token whose text is presented, and its descendants.
     /// A text that names no live token is not an error; there is nothing to do.
     pub async fn revoke_presented(self: &Arc<Self>, secret: &str) -> Result<(), EngineError> {
         match self.lookup(secret, None) {
-            Some(slot) if !slot.is_revoked() => self.revoke_subtree(slot).await.map(drop),
+            Some(slot) if !slot.is_revoked() => self.revoke_own(slot).await.map(drop),
             _ => Ok(()),
         }
     }
+
     /// A token revokes itself (the end of a sandbox session).
     pub async fn revoke_self(
         self: &Arc<Self>,
         caller: &Caller,
     ) -> Result<TokenRecord, EngineError> {
-        self.revoke_subtree(SlotRef::clone(&caller.slot)).await
+        self.revoke_own(SlotRef::clone(&caller.slot)).await
     }
-    pub(super) async fn revoke_subtree(
-        self: &Arc<Self>,
-        slot: SlotRef,
-    ) -> Result<TokenRecord, EngineError> {
+
+    /// The holder of `token` gives it up, with what it created.
+    async fn revoke_own(self: &Arc<Self>, token: SlotRef) -> Result<TokenRecord, EngineError> {
         let engine = Arc::clone(self);
         to_completion(async move {
-            let _order = engine.writes.lock().await;
-            if slot.is_admin() {
-                return Err(admin_untouchable());
-            }
-            let now = engine.clock.now_ms();
-            // The store walks the descendants it holds, those made through other
-            // nodes and not yet followed here included.
-            let settled = engine.usage.read().await;
-            let revocation = engine.store.revoke_subtree(slot.id(), now).await?;
-            let answer = revocation
-                .revoked
-                .iter()
-                .find(|record| record.id == slot.id())
-                .cloned();
-            let answer = answer.map(|mut record| {
-                slot.overlay_usage(&mut record);
-                record
-            });
-            drop(settled);
-            engine.apply_revocation(revocation.seq, revocation.revoked);
-            engine.applied_own(revocation.seq);
-            match answer {
-                Some(record) => Ok(record),
-                // Revoked before: nothing changed, the stored record says when.
-                None => engine.record(&slot).await,
-            }
+            let writes = engine.hold_writes().await;
+            let revocation = engine.own_revocation(&writes, &token);
+            engine.revoke_subtree(revocation).await
         })
         .await
+    }
+
+    /// Stores the revocation of a token and its descendants, and brings it into the
+    /// index.
+    async fn revoke_subtree(&self, revocation: Revoke<'_>) -> Result<TokenRecord, EngineError> {
+        let slot = revocation.target();
+        if slot.is_admin() {
+            return Err(admin_untouchable());
+        }
+        let now = self.clock.now_ms();
+        // The store walks the descendants it holds, those made through other
+        // nodes and not yet followed here included.
+        let settled = self.usage.read().await;
+        let stored = self.store.revoke_subtree(slot.id(), now).await?;
+        let answer = stored
+            .revoked
+            .iter()
+            .find(|record| record.id == slot.id())
+            .cloned();
+        let answer = answer.map(|mut record| {
+            slot.overlay_usage(&mut record);
+            record
+        });
+        drop(settled);
+        self.apply_revocation(stored.seq, stored.revoked);
+        self.applied_own(stored.seq);
+        match answer {
+            Some(record) => Ok(record),
+            // Revoked before: nothing changed, the stored record says when.
+            None => self.record(slot).await,
+        }
     }
 }
 
