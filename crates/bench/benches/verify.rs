@@ -5,6 +5,14 @@
 //! `TESSERA_BENCH_SIZES` picks the index sizes (default `10k,100k,1M,10M`);
 //! `scripts/bench` reads criterion's estimates and prints the ratios.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::unreachable,
+    reason = "a benchmark: a setup that fails stops the run, loudly"
+)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

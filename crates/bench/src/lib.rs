@@ -6,6 +6,14 @@
 //! compare against) and `src/bin/scale.rs` (memory, start-up and write throughput).
 //! `scripts/bench` runs them all and `BENCHMARKS.md` reports them.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::unreachable,
+    reason = "a benchmark: a setup that fails stops the run, loudly"
+)]
+
 use std::sync::Arc;
 
 use futures_util::FutureExt;

@@ -1,6 +1,14 @@
 //! The real `tessera` binary: start-up output, offline administration, the token CLI,
 //! and where token texts must never appear (logs, database files).
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::unreachable,
+    reason = "a test: a failed assumption is a failed test"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -1,6 +1,14 @@
 //! The README's two-node walkthrough, run as written with the real binary, against a
 //! PostgreSQL and a Redis that the test starts.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::unreachable,
+    reason = "a test: a failed assumption is a failed test"
+)]
+
 use std::process::Command;
 
 use tessera_testkit::{Postgres, Redis, free_port};

@@ -3,6 +3,14 @@
 //! gateway, and a 1 GiB upload streamed through the gateway. Each program is started
 //! here on free loopback ports and stopped when its test ends, passing or not.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::unreachable,
+    reason = "a test: a failed assumption is a failed test"
+)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

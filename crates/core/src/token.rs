@@ -149,6 +149,12 @@ impl Pepper {
         Ok(Self(bytes))
     }
 
+    /// A pepper given as text (the config file, the environment): its bytes key
+    /// the hashes.
+    pub fn from_text(text: &str) -> Result<Self, String> {
+        Self::new(text.as_bytes().to_vec())
+    }
+
     /// A fresh 32-byte pepper from the OS CSPRNG, for `tessera init`.
     pub fn generate() -> Self {
         let mut bytes = vec![0u8; 32];
@@ -169,6 +175,15 @@ impl Pepper {
     }
 }
 
+/// Read from text, as the config file gives it: checked as it is read, and never
+/// kept where `Debug` could print it.
+impl<'de> serde::Deserialize<'de> for Pepper {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::from_text(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::fmt::Debug for Pepper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Pepper(<redacted>)")
@@ -182,8 +197,8 @@ pub struct TokenHasher {
 }
 
 impl TokenHasher {
+    #[expect(clippy::unreachable, reason = "HMAC accepts keys of any length")]
     pub fn new(pepper: &Pepper) -> Self {
-        // HMAC accepts keys of any length, so this cannot fail.
         let keyed = Hmac::<Sha256>::new_from_slice(pepper.as_bytes())
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         Self { keyed }

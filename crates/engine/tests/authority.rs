@@ -3,6 +3,14 @@
 //! subtrees, cascades, callers revoked or expired since they authenticated, and the
 //! admin token.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::unreachable,
+    reason = "a test: a failed assumption is a failed test"
+)]
+
 use std::borrow::Cow;
 use std::sync::Arc;
 

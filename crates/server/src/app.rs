@@ -82,9 +82,9 @@ impl DataDir {
     }
 
     /// The configured pepper, or the one kept in the data dir (made on first use, mode 0600).
-    pub fn pepper(&self, configured: Option<&str>) -> Result<Pepper, StartError> {
-        if let Some(text) = configured {
-            return Pepper::new(text.as_bytes().to_vec()).map_err(StartError);
+    pub fn pepper(&self, configured: Option<&Pepper>) -> Result<Pepper, StartError> {
+        if let Some(pepper) = configured {
+            return Ok(pepper.clone());
         }
         let file = self.path.join(PEPPER_FILE);
         match std::fs::read_to_string(&file) {
@@ -129,14 +129,13 @@ pub async fn open(
         .database_url
     {
         Some(url) => {
-            let pepper = config.pepper.as_deref().ok_or_else(|| {
+            let pepper = config.pepper.clone().ok_or_else(|| {
                     StartError(
                         "with database_url, every node must hash tokens with the same pepper: set `pepper` \
                          in the config file or TESSERA_PEPPER (32 random bytes, e.g. `openssl rand -hex 32`)"
                             .into(),
                     )
                 })?;
-            let pepper = Pepper::new(pepper.as_bytes().to_vec()).map_err(StartError)?;
             let store = PostgresStore::connect(url.expose())
                 .await
                 .map_err(|e| StartError(format!("PostgreSQL at {url:?}: {e}")))?;
@@ -144,7 +143,7 @@ pub async fn open(
         }
         None => {
             let dir = DataDir::open(&config.data_dir)?;
-            let pepper = dir.pepper(config.pepper.as_deref())?;
+            let pepper = dir.pepper(config.pepper.as_ref())?;
             let store =
                 SqliteStore::open(&dir.database()).map_err(|e| StartError(e.to_string()))?;
             (Arc::new(store), pepper, Some(dir))

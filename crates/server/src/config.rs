@@ -2,7 +2,7 @@
 //! then command-line flags (the binary applies those last).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -10,10 +10,11 @@ use tessera_core::ratelimit::RateLimit;
 use tessera_core::record::{RateLimitRequest, RateLimitSetting};
 use tessera_core::route::{RouteSpec, RouteTable, Unmatched};
 use tessera_core::scope::{Level, ScopeCatalogue};
-use tessera_core::token::TokenPrefix;
+use tessera_core::token::{Pepper, TokenPrefix};
 use tessera_engine::{EngineConfig, RedisFailure};
 
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:7900";
+/// Where the API listens unless configured: 127.0.0.1:7900.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7900);
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
 pub const DEFAULT_GATEWAY_LISTEN: &str = "127.0.0.1:7901";
 /// Milliseconds between polls of a shared store's change feed: the longest a change
@@ -122,7 +123,7 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub token_prefix: Option<String>,
-    pub pepper: Option<String>,
+    pub pepper: Option<Pepper>,
     /// Seconds; when set, every new token must expire within it.
     pub max_token_lifetime: Option<u64>,
     pub default_rate_limit: Option<RateLimitConfig>,
@@ -159,7 +160,7 @@ pub struct Config {
     /// What the engine runs with: token format, catalogue, bounds, route rules.
     pub engine: EngineConfig,
     /// From config or environment; otherwise the data dir's `pepper` file.
-    pub pepper: Option<String>,
+    pub pepper: Option<Pepper>,
     pub usage_flush_ms: u64,
     /// Set when tessera also proxies a guarded API.
     pub gateway: Option<GatewayConfig>,
@@ -175,9 +176,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            listen: DEFAULT_LISTEN
-                .parse()
-                .unwrap_or_else(|_| unreachable!("a valid address")),
+            listen: DEFAULT_LISTEN,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             engine: EngineConfig::default(),
             pepper: None,
@@ -236,7 +235,12 @@ impl Config {
         if let Some(prefix) = env.var("TESSERA_TOKEN_PREFIX").or(file.token_prefix) {
             config.engine.token_prefix = TokenPrefix::new(&prefix)?;
         }
-        config.pepper = env.var("TESSERA_PEPPER").or(file.pepper);
+        config.pepper = match env.var("TESSERA_PEPPER") {
+            Some(text) => {
+                Some(Pepper::from_text(&text).map_err(|e| format!("TESSERA_PEPPER: {e}"))?)
+            }
+            None => file.pepper,
+        };
         let lifetime = match env.var("TESSERA_MAX_TOKEN_LIFETIME") {
             Some(text) => Some(text.parse::<u64>().map_err(|_| {
                 format!("TESSERA_MAX_TOKEN_LIFETIME {text:?} must be a number of seconds")
@@ -397,6 +401,19 @@ mod tests {
         ] {
             assert_eq!(format!("{:?}", ConnectionUrl::new(url)), shown);
         }
+    }
+
+    #[test]
+    fn the_pepper_never_prints() {
+        const PEPPER: &str = "a pepper of more than thirty-two bytes, kept secret";
+        let file: FileConfig =
+            toml::from_str(&format!("pepper = {PEPPER:?}")).expect("a config file");
+        assert!(!format!("{file:?}").contains(PEPPER));
+        let config = Config::from_file(file, &Vars(HashMap::new())).expect("a config");
+        assert!(config.pepper.is_some());
+        assert!(!format!("{config:?}").contains(PEPPER));
+        let short: Result<FileConfig, _> = toml::from_str("pepper = \"short\"");
+        assert!(short.is_err_and(|e| e.to_string().contains("at least 32 bytes")));
     }
     use std::collections::HashMap;
 

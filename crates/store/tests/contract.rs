@@ -1,5 +1,13 @@
 //! The contract every backend keeps, run against SQLite and a real PostgreSQL.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::unreachable,
+    reason = "a test: a failed assumption is a failed test"
+)]
+
 use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord};
 use tessera_core::scope::Access;
 use tessera_core::token::TokenHash;

@@ -6,6 +6,13 @@
 //! server also gets a watchdog process that stops it if the test process dies without
 //! cleaning up (a panic in another thread, a kill), so no server outlives its tests.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test support: a program that cannot start fails the test that needs it, loudly"
+)]
+
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -5,6 +5,14 @@
 //!
 //! Usage: `baseline <listen address>`; runs until killed.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::unreachable,
+    reason = "a benchmark: a setup that fails stops the run, loudly"
+)]
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 

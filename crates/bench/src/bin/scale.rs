@@ -2,6 +2,14 @@
 //! from a large SQLite store, and write throughput over the API with durable
 //! commits. Each prints one JSON object per line for `scripts/bench` to tabulate.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::unreachable,
+    reason = "a benchmark: a setup that fails stops the run, loudly"
+)]
+
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -57,6 +65,10 @@ static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 static LIVE_BLOCKS: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: every call is passed straight to mimalloc; the counters only observe sizes.
+#[allow(
+    unsafe_code,
+    reason = "a counting allocator for the memory run, benchmarks only"
+)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
@@ -143,7 +155,7 @@ fn config(dir: &std::path::Path) -> Result<Config, Failure> {
     Ok(Config {
         listen: "127.0.0.1:0".parse()?,
         data_dir: dir.to_owned(),
-        pepper: Some(SERVER_PEPPER.to_owned()),
+        pepper: Some(tessera_core::token::Pepper::from_text(SERVER_PEPPER).unwrap()),
         ..Config::default()
     })
 }

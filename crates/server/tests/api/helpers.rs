@@ -67,7 +67,12 @@ impl TestApp {
         let backend = backend();
         let configure: Configure = Arc::new(move |config: &mut Config| {
             if let Some(url) = &backend {
-                config.pepper = Some("a pepper shared by every node of the test".into());
+                config.pepper = Some(
+                    tessera_core::token::Pepper::from_text(
+                        "a pepper shared by every node of the test",
+                    )
+                    .unwrap(),
+                );
                 config.set_database_url(url).expect("a PostgreSQL URL");
             }
             configure(config);

@@ -1,5 +1,13 @@
 //! Integration tests: the real server on a free port, driven over HTTP.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::unreachable,
+    reason = "a test: a failed assumption is a failed test"
+)]
+
 mod bad_input;
 mod browser;
 mod flows;

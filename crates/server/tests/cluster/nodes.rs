@@ -37,7 +37,7 @@ impl Cluster {
     pub fn config(&self) -> Config {
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
-            pepper: Some(PEPPER.into()),
+            pepper: Some(tessera_core::token::Pepper::from_text(PEPPER).unwrap()),
             usage_flush_ms: 50,
             // Short, so tests of lost notifications finish quickly.
             change_poll_ms: 200,

@@ -181,7 +181,9 @@ async fn a_node_with_another_pepper_refuses_to_start() {
     let cluster = Cluster::new(Postgres::shared().fresh_database());
     let (a, _admin) = cluster.start().await;
     let mut other = cluster.config();
-    other.pepper = Some("not the cluster's pepper at all, sorry".into());
+    other.pepper = Some(
+        tessera_core::token::Pepper::from_text("not the cluster's pepper at all, sorry").unwrap(),
+    );
     let refused =
         tessera_server::Server::start(other, std::sync::Arc::new(tessera_core::clock::SystemClock))
             .await;
