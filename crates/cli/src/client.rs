@@ -15,7 +15,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use reqwest::blocking::{Client, RequestBuilder};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tessera_api::{
+    CreateTokenRequest, CreatedToken, ListParams, RateLimitBody, TokenList, TokenView,
+    UpdateTokenRequest,
+};
 
 #[derive(Args)]
 pub struct TokenArgs {
@@ -54,21 +60,8 @@ enum TokenCommand {
     },
     /// List tokens, newest first.
     List {
-        /// active, expired or revoked.
-        #[arg(long)]
-        status: Option<String>,
-        #[arg(long)]
-        owner: Option<String>,
-        /// type:id
-        #[arg(long)]
-        resource: Option<String>,
-        /// Part of the name.
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        limit: Option<u32>,
-        #[arg(long)]
-        cursor: Option<String>,
+        #[command(flatten)]
+        filters: ListArgs,
     },
     /// Show one token.
     Show { id: String },
@@ -86,6 +79,39 @@ enum TokenCommand {
     },
     /// Revoke a token and every token created through it.
     Revoke { id: String },
+}
+
+/// `tessera token list`'s filters, sent as they are.
+#[derive(Args)]
+struct ListArgs {
+    /// active, expired or revoked.
+    #[arg(long)]
+    status: Option<String>,
+    #[arg(long)]
+    owner: Option<String>,
+    /// type:id
+    #[arg(long)]
+    resource: Option<String>,
+    /// Part of the name.
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    limit: Option<u32>,
+    #[arg(long)]
+    cursor: Option<String>,
+}
+
+impl From<ListArgs> for ListParams {
+    fn from(args: ListArgs) -> Self {
+        ListParams {
+            status: args.status,
+            owner: args.owner,
+            resource: args.resource,
+            name: args.name,
+            limit: args.limit,
+            cursor: args.cursor,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -124,51 +150,79 @@ struct SettingsArgs {
 }
 
 impl SettingsArgs {
-    fn to_json(&self) -> Result<Map<String, Value>, String> {
-        let mut body = Map::new();
-        let mut put = |key: &str, value: Value| {
-            body.insert(key.to_owned(), value);
-        };
-        if let Some(v) = &self.name {
-            put("name", json!(v));
+    fn rate_limit(&self) -> Option<RateLimitBody> {
+        match (&self.rate_limit, self.per_minute, self.burst) {
+            (Some(profile), _, _) => Some(RateLimitBody {
+                profile: Some(profile.clone()),
+                ..RateLimitBody::default()
+            }),
+            (None, Some(per_minute), Some(burst)) => Some(RateLimitBody {
+                per_minute: Some(per_minute),
+                burst: Some(burst),
+                ..RateLimitBody::default()
+            }),
+            _ => None,
         }
-        if let Some(v) = &self.description {
-            put("description", json!(v));
-        }
-        if !self.scopes.is_empty() {
-            put("scopes", json!(self.scopes));
-        }
-        if let Some(v) = &self.access {
-            put("access", json!(v));
-        }
-        if !self.resources.is_empty() {
-            put("resources", json!(self.resources));
-        }
-        if let Some(v) = self.expires_in {
-            put("expires_in", json!(v));
-        }
-        if let Some(v) = &self.expires_at {
-            put("expires_at", json!(v));
-        }
-        if let Some(profile) = &self.rate_limit {
-            put("rate_limit", json!({ "profile": profile }));
-        }
-        if let (Some(per_minute), Some(burst)) = (self.per_minute, self.burst) {
-            put(
-                "rate_limit",
-                json!({ "per_minute": per_minute, "burst": burst }),
-            );
-        }
-        if let Some(v) = &self.owner {
-            put("owner", json!(v));
-        }
-        if let Some(text) = &self.meta {
-            let meta: Value =
-                serde_json::from_str(text).map_err(|e| format!("--meta is not JSON: {e}"))?;
-            put("meta", meta);
-        }
-        Ok(body)
     }
+
+    fn meta(&self) -> Result<Option<Value>, String> {
+        self.meta
+            .as_deref()
+            .map(|text| serde_json::from_str(text).map_err(|e| format!("--meta is not JSON: {e}")))
+            .transpose()
+    }
+
+    /// The request creating a token with these settings.
+    fn create_request(&self) -> Result<CreateTokenRequest, String> {
+        Ok(CreateTokenRequest {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            scopes: non_empty(&self.scopes),
+            access: self.access.clone(),
+            resources: non_empty(&self.resources),
+            expires_at: self.expires_at.clone(),
+            expires_in: self.expires_in,
+            rate_limit: self.rate_limit(),
+            owner: self.owner.clone(),
+            meta: self.meta()?,
+        })
+    }
+
+    /// The request changing what these settings give, and clearing what the flags say.
+    fn update_request(
+        &self,
+        never_expires: bool,
+        all_resources: bool,
+    ) -> Result<UpdateTokenRequest, String> {
+        let update = UpdateTokenRequest {
+            name: self.name.clone(),
+            description: self.description.clone().map(Some),
+            scopes: non_empty(&self.scopes),
+            access: self.access.clone(),
+            resources: if all_resources {
+                Some(None)
+            } else {
+                non_empty(&self.resources).map(Some)
+            },
+            rate_limit: self.rate_limit().map(Some),
+            expires_at: if never_expires {
+                Some(None)
+            } else {
+                self.expires_at.clone().map(Some)
+            },
+            expires_in: self.expires_in,
+            owner: self.owner.clone().map(Some),
+            meta: self.meta()?.map(Some),
+        };
+        if update == UpdateTokenRequest::default() {
+            return Err("nothing to change: give at least one option".into());
+        }
+        Ok(update)
+    }
+}
+
+fn non_empty(list: &[String]) -> Option<Vec<String>> {
+    (!list.is_empty()).then(|| list.to_vec())
 }
 
 /// A failure, with the exit code that tells scripts what kind.
@@ -201,58 +255,40 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
         .ok_or_else(|| failure(2, "no token to act with: set TESSERA_TOKEN or pass --auth"))?;
     let base = args.url.trim_end_matches('/').to_owned();
     let client = Client::new();
-    let call = |request: RequestBuilder| send(request.bearer_auth(&auth));
+    let authed = |request: RequestBuilder| request.bearer_auth(&auth);
     match args.command {
         TokenCommand::Create { settings, quiet } => {
-            let body = settings.to_json().map_err(|m| failure(2, m))?;
-            let created = call(client.post(format!("{base}/v1/tokens")).json(&body))?;
-            let token = created["token"].as_str().unwrap_or_default();
+            let body = settings.create_request().map_err(|m| failure(2, m))?;
+            let created: CreatedToken =
+                send(authed(client.post(format!("{base}/v1/tokens")).json(&body)))?;
             if quiet {
-                println!("{token}");
+                println!("{}", created.token);
             } else if args.json {
                 print_json(&created);
             } else {
-                println!("Token (shown this once; store it now):\n{token}\n");
-                print_details(&created);
+                println!(
+                    "Token (shown this once; store it now):\n{}\n",
+                    created.token
+                );
+                print_details(&created.details);
             }
         }
-        TokenCommand::List {
-            status,
-            owner,
-            resource,
-            name,
-            limit,
-            cursor,
-        } => {
-            let mut query: Vec<(&str, String)> = Vec::new();
-            let mut add = |key, value: Option<String>| {
-                if let Some(value) = value {
-                    query.push((key, value));
-                }
-            };
-            add("status", status);
-            add("owner", owner);
-            add("resource", resource);
-            add("name", name);
-            add("limit", limit.map(|l| l.to_string()));
-            add("cursor", cursor);
-            let page = call(client.get(format!("{base}/v1/tokens")).query(&query))?;
+        TokenCommand::List { filters } => {
+            let query = ListParams::from(filters);
+            let page: TokenList = send(authed(
+                client.get(format!("{base}/v1/tokens")).query(&query),
+            ))?;
             if args.json {
                 print_json(&page);
             } else {
-                print_table(
-                    page["tokens"]
-                        .as_array()
-                        .map(Vec::as_slice)
-                        .unwrap_or_default(),
-                );
-                if let Some(next) = page["next_cursor"].as_str() {
+                print_table(&page.tokens);
+                if let Some(next) = &page.next_cursor {
                     println!("\nmore: --cursor {next}");
                 }
             }
         }
         TokenCommand::Show { id } => {
-            let token = call(client.get(format!("{base}/v1/tokens/{id}")))?;
+            let token: TokenView = send(authed(client.get(format!("{base}/v1/tokens/{id}"))))?;
             output(&token, args.json);
         }
         TokenCommand::Update {
@@ -261,21 +297,16 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
             never_expires,
             all_resources,
         } => {
-            let mut body = settings.to_json().map_err(|m| failure(2, m))?;
-            if never_expires {
-                body.insert("expires_at".into(), Value::Null);
-            }
-            if all_resources {
-                body.insert("resources".into(), Value::Null);
-            }
-            if body.is_empty() {
-                return Err(failure(2, "nothing to change: give at least one option"));
-            }
-            let token = call(client.patch(format!("{base}/v1/tokens/{id}")).json(&body))?;
+            let body = settings
+                .update_request(never_expires, all_resources)
+                .map_err(|m| failure(2, m))?;
+            let token: TokenView = send(authed(
+                client.patch(format!("{base}/v1/tokens/{id}")).json(&body),
+            ))?;
             output(&token, args.json);
         }
         TokenCommand::Revoke { id } => {
-            let token = call(client.delete(format!("{base}/v1/tokens/{id}")))?;
+            let token: TokenView = send(authed(client.delete(format!("{base}/v1/tokens/{id}"))))?;
             if args.json {
                 print_json(&token);
             } else {
@@ -286,15 +317,19 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn send(request: RequestBuilder) -> Result<Value, Failure> {
+/// Sends a call and reads its answer as `T`, or the problem the server answered
+/// with as a failure.
+fn send<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, Failure> {
     let response = request
         .send()
         .map_err(|e| failure(1, format!("cannot reach the server: {}", e.without_url())))?;
     let status = response.status();
-    let body: Value = response.json().unwrap_or(Value::Null);
     if status.is_success() {
-        return Ok(body);
+        return response
+            .json()
+            .map_err(|e| failure(1, format!("the server's answer does not read: {e}")));
     }
+    let body: Value = response.json().unwrap_or(Value::Null);
     let detail = body["detail"].as_str().unwrap_or("no details").to_owned();
     let code = match status.as_u16() {
         401 | 403 => 3,
@@ -313,7 +348,7 @@ fn send(request: RequestBuilder) -> Result<Value, Failure> {
     ))
 }
 
-fn output(token: &Value, json: bool) {
+fn output(token: &TokenView, json: bool) {
     if json {
         print_json(token);
     } else {
@@ -321,51 +356,63 @@ fn output(token: &Value, json: bool) {
     }
 }
 
-fn print_json(value: &Value) {
+fn print_json(value: &impl Serialize) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
 }
 
-/// A value as one table cell: lists joined by commas, null as `-`.
-fn cell(value: &Value) -> String {
-    match value {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
-        Value::Object(map) if map.contains_key("per_minute") => {
-            format!("{}/min burst {}", map["per_minute"], map["burst"])
-        }
-        other => other.to_string(),
+/// A text that may be missing, as a table cell.
+fn text(value: Option<&str>) -> String {
+    value.unwrap_or("-").to_owned()
+}
+
+fn list(items: Option<&[String]>) -> String {
+    items.map_or_else(|| "-".to_owned(), |items| items.join(","))
+}
+
+/// The scopes a token is granted: patterns, or the access level.
+fn scopes(token: &TokenView) -> String {
+    match (&token.scopes, &token.access) {
+        (Some(scopes), _) => scopes.join(","),
+        (None, access) => text(access.as_deref()),
     }
 }
 
-fn print_details(token: &Value) {
+fn print_details(token: &TokenView) {
+    let rate_limit = token
+        .rate_limit
+        .as_ref()
+        .map(|limit| format!("{}/min burst {}", limit.per_minute, limit.burst));
+    let meta = token
+        .meta
+        .as_ref()
+        .map(|meta| Value::Object(meta.clone()).to_string());
     let fields = [
-        "id",
-        "name",
-        "description",
-        "start",
-        "status",
-        "scopes",
-        "access",
-        "resources",
-        "rate_limit",
-        "expires_at",
-        "owner",
-        "meta",
-        "parent_id",
-        "created_at",
-        "last_used_at",
-        "use_count",
+        ("id", token.id.clone()),
+        ("name", token.name.clone()),
+        ("description", text(token.description.as_deref())),
+        ("start", token.start.clone()),
+        ("status", token.status.clone()),
+        ("scopes", list(token.scopes.as_deref())),
+        ("access", text(token.access.as_deref())),
+        ("resources", list(token.resources.as_deref())),
+        ("rate_limit", text(rate_limit.as_deref())),
+        ("expires_at", text(token.expires_at.as_deref())),
+        ("owner", text(token.owner.as_deref())),
+        ("meta", text(meta.as_deref())),
+        ("parent_id", text(token.parent_id.as_deref())),
+        ("created_at", token.created_at.clone()),
+        ("last_used_at", text(token.last_used_at.as_deref())),
+        ("use_count", token.use_count.to_string()),
     ];
-    for field in fields {
-        println!("{field:<13}{}", cell(&token[field]));
+    for (field, value) in fields {
+        println!("{field:<13}{value}");
     }
 }
 
-fn print_table(tokens: &[Value]) {
+fn print_table(tokens: &[TokenView]) {
     let headers = [
         "ID",
         "NAME",
@@ -377,31 +424,23 @@ fn print_table(tokens: &[Value]) {
         "LAST USED",
         "USES",
     ];
-    let fields = [
-        "id",
-        "name",
-        "start",
-        "status",
-        "scopes",
-        "resources",
-        "expires_at",
-        "last_used_at",
-        "use_count",
-    ];
     let rows: Vec<Vec<String>> = tokens
         .iter()
         .map(|token| {
-            fields
-                .iter()
-                .map(|f| {
-                    let text = if *f == "scopes" && token[*f].is_null() {
-                        cell(&token["access"])
-                    } else {
-                        cell(&token[*f])
-                    };
-                    text.chars().take(40).collect()
-                })
-                .collect()
+            [
+                token.id.clone(),
+                token.name.clone(),
+                token.start.clone(),
+                token.status.clone(),
+                scopes(token),
+                list(token.resources.as_deref()),
+                text(token.expires_at.as_deref()),
+                text(token.last_used_at.as_deref()),
+                token.use_count.to_string(),
+            ]
+            .into_iter()
+            .map(|cell| cell.chars().take(40).collect())
+            .collect()
         })
         .collect();
     let widths: Vec<usize> = (0..headers.len())

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{authz, compat, dto, oauth, problem, tokens, verify};
+use crate::http::{authz, compat, oauth, problem, tokens, verify};
 use tessera_engine::Engine;
 use tessera_engine::metrics::{self, Sample};
 
@@ -90,7 +90,7 @@ impl Modify for TokenAuth {
         verify::verify, catalogue, authz::authz, oauth::introspect, oauth::revoke,
         compat::relace_create, compat::relace_get, compat::relace_delete, compat::flashback_create,
     ),
-    components(schemas(oauth::PresentedTokenForm, oauth::Introspection, problem::Problem, dto::CreateTokenRequest, dto::UpdateTokenRequest, dto::RateLimitBody)),
+    components(schemas(oauth::PresentedTokenForm, oauth::Introspection, problem::Problem, tessera_api::CreateTokenRequest, tessera_api::UpdateTokenRequest, tessera_api::RateLimitBody)),
     modifiers(&TokenAuth)
 )]
 pub struct ApiDoc;

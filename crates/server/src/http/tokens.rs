@@ -6,13 +6,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use crate::http::auth::{AnyToken, Authed, ManageTokens, ReadTokens};
-use crate::http::dto::{
+use tessera_api::{
     CreateTokenRequest, CreatedToken, ListParams, TokenList, TokenView, UpdateTokenRequest,
 };
-use crate::http::problem::ApiError;
-use crate::http::problem::{ApiJson, ApiQuery, Problem};
 use tessera_engine::Engine;
+
+use crate::http::auth::{AnyToken, Authed, ManageTokens, ReadTokens};
+use crate::http::dto::{apply_update, draft_of, query_of, view_of};
+use crate::http::problem::{ApiError, ApiJson, ApiQuery, Problem};
 
 type EngineState = State<Arc<Engine>>;
 
@@ -26,10 +27,10 @@ pub async fn create(
     Authed(caller, _): Authed<ManageTokens>,
     ApiJson(body): ApiJson<CreateTokenRequest>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let (record, secret) = engine.create(&caller, body.into_draft()?).await?;
+    let (record, secret) = engine.create(&caller, draft_of(body)?).await?;
     let created = CreatedToken {
         token: secret.expose().to_owned(),
-        details: TokenView::of(&record, engine.now_ms()),
+        details: view_of(&record, engine.now_ms()),
     };
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -44,11 +45,11 @@ pub async fn list(
     Authed(caller, _): Authed<ReadTokens>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<TokenList>, ApiError> {
-    let query = params.into_query()?;
+    let query = query_of(params)?;
     let page = engine.list(&caller, query).await?;
     let now = engine.now_ms();
     Ok(Json(TokenList {
-        tokens: page.tokens.iter().map(|r| TokenView::of(r, now)).collect(),
+        tokens: page.tokens.iter().map(|r| view_of(r, now)).collect(),
         next_cursor: page.next_cursor.map(|c| c.to_string()),
     }))
 }
@@ -60,7 +61,7 @@ pub async fn show(
     Authed(caller, _): Authed<ReadTokens>,
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, ApiError> {
-    Ok(Json(TokenView::of(
+    Ok(Json(view_of(
         &engine.get(&caller, &id).await?,
         engine.now_ms(),
     )))
@@ -77,9 +78,9 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateTokenRequest>,
 ) -> Result<Json<TokenView>, ApiError> {
     let record = engine
-        .update(&caller, &id, |draft| body.apply(draft))
+        .update(&caller, &id, |draft| apply_update(body, draft))
         .await?;
-    Ok(Json(TokenView::of(&record, engine.now_ms())))
+    Ok(Json(view_of(&record, engine.now_ms())))
 }
 
 /// Revokes a token and every token created through it, at once. Idempotent; the
@@ -93,7 +94,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, ApiError> {
     let record = engine.revoke(&caller, &id).await?;
-    Ok(Json(TokenView::of(&record, engine.now_ms())))
+    Ok(Json(view_of(&record, engine.now_ms())))
 }
 
 /// The presented token itself. Any valid token may ask.
@@ -104,7 +105,7 @@ pub async fn whoami(
     Authed(caller, _): Authed<AnyToken>,
 ) -> Result<Json<TokenView>, ApiError> {
     let record = engine.record(&caller.slot).await?;
-    Ok(Json(TokenView::of(&record, engine.now_ms())))
+    Ok(Json(view_of(&record, engine.now_ms())))
 }
 
 /// Revokes the presented token (and its descendants): the end of a sandbox session.
@@ -116,5 +117,5 @@ pub async fn revoke_self(
     Authed(caller, _): Authed<AnyToken>,
 ) -> Result<Json<TokenView>, ApiError> {
     let record = engine.revoke_self(&caller).await?;
-    Ok(Json(TokenView::of(&record, engine.now_ms())))
+    Ok(Json(view_of(&record, engine.now_ms())))
 }

@@ -7,13 +7,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tessera_core::record::TokenDraft;
 
-use crate::http::dto::ListParams;
+use crate::http::dto::query_of;
 use crate::http::problem::HttpStatus;
 use crate::ui::form::{FieldError, Fields, TokenForm, non_empty};
 use crate::ui::hardening::{see_other, views_response};
 use crate::ui::signed::Signed;
 use crate::ui::views::{self, Choices, FormPage};
 use crate::ui::{PAGE_SIZE, Ui, UiState};
+use tessera_api::ListParams;
 use tessera_engine::Engine;
 use tessera_engine::EngineError;
 
@@ -45,7 +46,7 @@ pub async fn list(
         limit: Some(PAGE_SIZE),
         cursor: non_empty(&filters.cursor),
     };
-    let query = match params.into_query() {
+    let query = match query_of(params) {
         Ok(query) => query,
         Err(error) => return refused(error.status(), &error.to_string()),
     };

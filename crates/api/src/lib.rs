@@ -1,0 +1,13 @@
+//! The request and response types of tessera's token API, as they travel: the
+//! server reads and writes them, the CLI and Rust clients write and read them, so
+//! the two sides cannot drift apart. Plain serde types with no behaviour; the
+//! server turns them into the engine's types (`tessera-server`'s `http::dto`).
+//!
+//! The `openapi` feature derives their schemas for `/openapi.json`.
+
+mod tokens;
+
+pub use tokens::{
+    CreateTokenRequest, CreatedToken, ListParams, RateLimitBody, RateLimitView, TokenList,
+    TokenView, UpdateTokenRequest,
+};
