@@ -53,7 +53,7 @@ pub fn realistic_settings(i: usize) -> Settings {
         }),
         expires_at: Some(FAR_FUTURE_MS),
         owner: Some(format!("user_{:08}", i % 1_000_000)),
-        meta: None,
+        ..Settings::default()
     }
 }
 

@@ -59,8 +59,17 @@ pub enum ScopeGrant {
     Access(Access),
 }
 
-/// The settings of a token that clients choose, validated.
-#[derive(Clone, Debug, PartialEq)]
+/// No scope at all: a default that grants nothing.
+impl Default for ScopeGrant {
+    fn default() -> Self {
+        Self::Patterns(Vec::new())
+    }
+}
+
+/// The settings of a token that clients choose, validated. The default is a token
+/// with no name and no powers, for literals that name what they set
+/// (`..Settings::default()`), so that a new field does not touch them.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Settings {
     pub name: String,
     pub description: Option<String>,

@@ -34,6 +34,15 @@ impl Code {
             Code::RateLimited => "RATE_LIMITED",
         }
     }
+
+    /// What a token refused with this code is, in words for messages.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            Code::Expired => "expired",
+            Code::Revoked => "revoked",
+            _ => "not valid",
+        }
+    }
 }
 
 /// What a request needs from the token presented with it.

@@ -18,7 +18,7 @@ pub enum EngineError {
     #[error("{detail}")]
     MissingCredentials { detail: String },
     /// The presented token is unknown, expired or revoked.
-    #[error("the token is {}", describe(*.code))]
+    #[error("the token is {}", .code.in_words())]
     InvalidToken { code: Code },
     /// The token is valid but lacks a scope (or the resource) this call needs.
     /// `scope` is the space-separated list for the `WWW-Authenticate` challenge.
@@ -59,14 +59,6 @@ impl EngineError {
             limit: decision.limit,
             reset_ms: decision.reset_ms,
         }
-    }
-}
-
-fn describe(code: Code) -> &'static str {
-    match code {
-        Code::Expired => "expired",
-        Code::Revoked => "revoked",
-        _ => "not valid",
     }
 }
 

@@ -87,6 +87,7 @@ const DIALECT: Dialect = Dialect {
     placeholder: |n| format!("${n}"),
     contains: |haystack, needle| format!("strpos({haystack}, {needle}) > 0"),
     text_param: "{}::text",
+    millis_type: "BIGINT",
 };
 
 /// A token store in a PostgreSQL database, shared by every node.
@@ -222,7 +223,7 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
         .await
         .map_err(pg)?
         .get(0);
-    for (index, migration) in MIGRATIONS
+    for (index, migration) in rows::migrations(MIGRATIONS, &DIALECT)
         .iter()
         .enumerate()
         .skip(usize::try_from(applied).unwrap_or(usize::MAX))

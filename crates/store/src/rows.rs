@@ -5,7 +5,8 @@
 //! [`FIXED_COLUMNS`] and [`SETTINGS_COLUMNS`] for writing (each with a function giving
 //! its values in the same order) and in [`RawRow::read`] for reading. The tests below
 //! write a token through the lists and read it back by name, so the three cannot drift
-//! apart. The schema itself is each backend's migrations.
+//! apart. The schema is each backend's migrations, then one `ADD COLUMN` for each of
+//! [`ADDED_COLUMNS`], which both backends run: a new nullable field is a line there.
 
 use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord};
 use tessera_core::scope::Access;
@@ -44,6 +45,32 @@ const SETTINGS_COLUMNS: &[&str] = &[
     "updated_at",
     "change_seq",
 ];
+
+/// What a column added after the first schemas holds.
+#[derive(Clone, Copy)]
+pub enum ColumnKind {
+    /// Milliseconds since the epoch.
+    #[allow(dead_code, reason = "no column of this kind has been added yet")]
+    Millis,
+}
+
+/// Nullable columns added to `tokens` after each backend's own migrations, in the
+/// order they came: both backends add them, with the type their dialect spells.
+const ADDED_COLUMNS: &[(&str, ColumnKind)] = &[];
+
+/// Every migration of a backend: its own (`own`), then one `ADD COLUMN` for each of
+/// [`ADDED_COLUMNS`]. A schema's version is how many of these it has run.
+pub fn migrations(own: &[&str], dialect: &Dialect) -> Vec<String> {
+    own.iter()
+        .map(|&sql| sql.to_owned())
+        .chain(ADDED_COLUMNS.iter().map(|(name, kind)| {
+            let kind = match kind {
+                ColumnKind::Millis => dialect.millis_type,
+            };
+            format!("ALTER TABLE tokens ADD COLUMN {name} {kind};")
+        }))
+        .collect()
+}
 
 /// The columns every token query reads: `seq`, then every column a token is stored with.
 pub fn columns() -> String {
@@ -347,6 +374,8 @@ pub struct Dialect {
     pub contains: fn(&str, &str) -> String,
     /// A text parameter where its type cannot be inferred (`{}` is the placeholder).
     pub text_param: &'static str,
+    /// The column type of a time in milliseconds since the epoch.
+    pub millis_type: &'static str,
 }
 
 /// A listing as SQL: the statement, its bound values, newest first, one row more than
@@ -571,6 +600,7 @@ mod tests {
         placeholder: |n| format!("${n}"),
         contains: |haystack, needle| format!("strpos({haystack}, {needle}) > 0"),
         text_param: "{}",
+        millis_type: "BIGINT",
     };
 
     /// Every field set, and no two numbers alike, so a value written under the wrong

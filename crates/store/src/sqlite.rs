@@ -164,7 +164,11 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let applied: usize = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(unavailable)?;
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+    for (index, migration) in rows::migrations(MIGRATIONS, &DIALECT)
+        .iter()
+        .enumerate()
+        .skip(applied)
+    {
         let tx = conn.transaction().map_err(unavailable)?;
         tx.execute_batch(migration).map_err(unavailable)?;
         tx.pragma_update(None, "user_version", index + 1)
@@ -189,6 +193,7 @@ const DIALECT: Dialect = Dialect {
     placeholder: |n| format!("?{n}"),
     contains: |haystack, needle| format!("instr({haystack}, {needle}) > 0"),
     text_param: "{}",
+    millis_type: "INTEGER",
 };
 
 fn write_resources(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Result<(), StoreError> {

@@ -46,7 +46,7 @@ pub use slot::{Checked, Slot, SlotRef};
 pub use verifier::Verifier;
 
 use family::{Families, Family};
-use slot::{IndexedHash, NEVER, NOT_REVOKED, Texts, indexed};
+use slot::{Extras, IndexedHash, NEVER, NOT_REVOKED, Texts, indexed};
 
 /// Shards of the hash table: a power of two, well above the core count.
 const SHARDS: usize = 64;
@@ -170,7 +170,7 @@ impl TokenIndex {
             created_at: record.created_at,
             last_used_at: AtomicI64::new(record.last_used_at.unwrap_or(0)),
             pending_uses: AtomicU32::new(0),
-            meta: settings.meta.map(Box::new),
+            extras: Extras::of(settings.meta),
             texts: Texts::new(
                 &record.id,
                 &settings.name,
@@ -345,10 +345,7 @@ mod tests {
                 description: None,
                 scopes: ScopeGrant::Patterns(vec!["repo:read".into()]),
                 resources: Some(vec!["repo:a".into()]),
-                rate_limit: None,
-                expires_at: None,
-                owner: None,
-                meta: None,
+                ..Settings::default()
             },
             parent_id: parent.map(str::to_owned),
             created_at: 1,

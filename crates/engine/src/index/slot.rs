@@ -157,7 +157,7 @@ pub struct Slot {
     pub(super) seq: ChangeSeq,
     pub(super) created_at: i64,
     pub(super) last_used_at: AtomicI64,
-    pub(super) meta: Option<Box<Map<String, Value>>>,
+    pub(super) extras: Option<Box<Extras>>,
     pub(super) texts: Texts,
 }
 
@@ -189,7 +189,7 @@ impl Slot {
     }
 
     pub fn meta(&self) -> Option<&Map<String, Value>> {
-        self.meta.as_deref()
+        self.extras.as_ref().and_then(|extras| extras.meta.as_ref())
     }
 
     pub fn granted_scopes(&self) -> &GrantedScopes {
@@ -275,6 +275,19 @@ impl Slot {
             previous.last_used_at.load(Ordering::Relaxed),
             Ordering::Relaxed,
         );
+    }
+}
+
+/// What few tokens have, kept out of the slot so that the rest pay one pointer for
+/// it: the slot is sized to the byte (see [`Slot`]).
+pub(super) struct Extras {
+    pub(super) meta: Option<Map<String, Value>>,
+}
+
+impl Extras {
+    /// The extras of a token that has any.
+    pub(super) fn of(meta: Option<Map<String, Value>>) -> Option<Box<Self>> {
+        meta.is_some().then(|| Box::new(Self { meta }))
     }
 }
 

@@ -317,11 +317,7 @@ fn admin_settings() -> Settings {
         name: "admin".into(),
         description: Some("The deployment's admin token: may do everything.".into()),
         scopes: ScopeGrant::Patterns(vec!["*".into()]),
-        resources: None,
-        rate_limit: None,
-        expires_at: None,
-        owner: None,
-        meta: None,
+        ..Settings::default()
     }
 }
 

@@ -156,10 +156,7 @@ impl TokenForm {
                 "never"
             }
             .into(),
-            expires_on: s
-                .expires_at
-                .map(|ms| format_rfc3339(ms).chars().take(16).collect())
-                .unwrap_or_default(),
+            expires_on: s.expires_at.map(to_minutes).unwrap_or_default(),
         }
     }
 
@@ -299,19 +296,7 @@ impl TokenForm {
             "keep" => Ok(None),
             "never" => Ok(Some(ExpiryRequest::Never)),
             "date" => {
-                // `2027-01-31T18:00` from a date-time input; typed, perhaps with a space.
-                let typed = self.expires_on.replace(' ', "T");
-                let text = match typed.len() {
-                    16 => format!("{typed}:00Z"),
-                    _ => format!("{typed}Z"),
-                };
-                if parse_rfc3339(&text).is_none() {
-                    return Err(FieldError::new(
-                        "expires_on",
-                        "give a date and time (UTC), e.g. 2027-01-31 18:00",
-                    ));
-                }
-                Ok(Some(ExpiryRequest::At(text)))
+                utc_time(&self.expires_on, "expires_on").map(|at| Some(ExpiryRequest::At(at)))
             }
             preset => EXPIRY_PRESETS
                 .iter()
@@ -320,6 +305,27 @@ impl TokenForm {
                 .ok_or_else(|| FieldError::new("expiry", "choose when the token expires")),
         }
     }
+}
+
+/// `2027-01-31T18:00` from a date-time input, or typed with a space, as RFC 3339.
+fn utc_time(typed: &str, field: &'static str) -> Result<String, FieldError> {
+    let typed = typed.trim().replace(' ', "T");
+    let text = match typed.len() {
+        16 => format!("{typed}:00Z"),
+        _ => format!("{typed}Z"),
+    };
+    if parse_rfc3339(&text).is_none() {
+        return Err(FieldError::new(
+            field,
+            "give a date and time (UTC), e.g. 2027-01-31 18:00",
+        ));
+    }
+    Ok(text)
+}
+
+/// A stored time as a date-time input shows it: to the minute, UTC.
+fn to_minutes(ms: i64) -> String {
+    format_rfc3339(ms).chars().take(16).collect()
 }
 
 /// A form's settings, checked as far as the form can check them.
