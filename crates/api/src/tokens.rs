@@ -43,6 +43,9 @@ pub struct CreateTokenRequest {
     /// Seconds from now, instead of `expires_at`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<i64>,
+    /// RFC 3339: before this, the token is not valid yet (`NOT_YET_VALID`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitBody>,
     /// The caller's user or tenant id, free-form.
@@ -109,6 +112,14 @@ pub struct UpdateTokenRequest {
     pub expires_at: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<i64>,
+    /// `null`: valid at once.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub not_before: Option<Option<String>>,
     #[serde(
         default,
         deserialize_with = "present",
@@ -147,6 +158,8 @@ pub struct TokenView {
     pub resources: Option<Vec<String>>,
     pub rate_limit: Option<RateLimitView>,
     pub expires_at: Option<String>,
+    /// Before this, the token is not valid yet; `null`: valid from its creation.
+    pub not_before: Option<String>,
     pub owner: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub meta: Option<Map<String, Value>>,

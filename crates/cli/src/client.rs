@@ -76,6 +76,9 @@ enum TokenCommand {
         /// Remove the resource restriction.
         #[arg(long, conflicts_with = "resources")]
         all_resources: bool,
+        /// Make it valid at once (remove its not-before time).
+        #[arg(long, conflicts_with = "not_before")]
+        valid_now: bool,
     },
     /// Revoke a token and every token created through it.
     Revoke { id: String },
@@ -135,6 +138,9 @@ struct SettingsArgs {
     /// RFC 3339, e.g. 2030-01-01T00:00:00Z.
     #[arg(long)]
     expires_at: Option<String>,
+    /// RFC 3339: not valid before this.
+    #[arg(long)]
+    not_before: Option<String>,
     /// A rate-limit profile: burst_friendly, steady_stream, api_heavy, restricted.
     #[arg(long, conflicts_with_all = ["per_minute", "burst"])]
     rate_limit: Option<String>,
@@ -182,6 +188,7 @@ impl SettingsArgs {
             resources: non_empty(&self.resources),
             expires_at: self.expires_at.clone(),
             expires_in: self.expires_in,
+            not_before: self.not_before.clone(),
             rate_limit: self.rate_limit(),
             owner: self.owner.clone(),
             meta: self.meta()?,
@@ -193,6 +200,7 @@ impl SettingsArgs {
         &self,
         never_expires: bool,
         all_resources: bool,
+        valid_now: bool,
     ) -> Result<UpdateTokenRequest, String> {
         let update = UpdateTokenRequest {
             name: self.name.clone(),
@@ -211,6 +219,11 @@ impl SettingsArgs {
                 self.expires_at.clone().map(Some)
             },
             expires_in: self.expires_in,
+            not_before: if valid_now {
+                Some(None)
+            } else {
+                self.not_before.clone().map(Some)
+            },
             owner: self.owner.clone().map(Some),
             meta: self.meta()?.map(Some),
         };
@@ -296,9 +309,10 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
             settings,
             never_expires,
             all_resources,
+            valid_now,
         } => {
             let body = settings
-                .update_request(never_expires, all_resources)
+                .update_request(never_expires, all_resources, valid_now)
                 .map_err(|m| failure(2, m))?;
             let token: TokenView = send(authed(
                 client.patch(format!("{base}/v1/tokens/{id}")).json(&body),
@@ -400,6 +414,7 @@ fn print_details(token: &TokenView) {
         ("resources", list(token.resources.as_deref())),
         ("rate_limit", text(rate_limit.as_deref())),
         ("expires_at", text(token.expires_at.as_deref())),
+        ("not_before", text(token.not_before.as_deref())),
         ("owner", text(token.owner.as_deref())),
         ("meta", text(meta.as_deref())),
         ("parent_id", text(token.parent_id.as_deref())),

@@ -293,6 +293,27 @@ fn the_cli_manages_tokens_with_exit_codes_scripts_can_trust() {
         shown.contains("nightly") && shown.contains("10/min burst 5"),
         "{shown}"
     );
+    let later = cli(
+        &served,
+        &admin,
+        &[
+            "update",
+            &id,
+            "--not-before",
+            "2099-01-01T00:00:00Z",
+            "--json",
+        ],
+    );
+    let body: Value = serde_json::from_slice(&later.stdout).unwrap();
+    assert_eq!(body["not_before"], "2099-01-01T00:00:00Z");
+    let shown = text(&cli(&served, &admin, &["show", &id]).stdout);
+    assert!(
+        shown.contains("not_before   2099-01-01T00:00:00Z"),
+        "{shown}"
+    );
+    let now = cli(&served, &admin, &["update", &id, "--valid-now", "--json"]);
+    let body: Value = serde_json::from_slice(&now.stdout).unwrap();
+    assert_eq!(body["not_before"], Value::Null);
 
     let code = |output: Output| output.status.code();
     assert_eq!(

@@ -14,6 +14,8 @@ pub struct Grant {
     pub scopes: ScopeSet,
     pub resources: ResourceScope,
     pub expires_at: Option<i64>,
+    /// Before this instant the token is not valid yet.
+    pub not_before: Option<i64>,
     pub rate_limit: Option<RateLimit>,
 }
 
@@ -24,6 +26,7 @@ pub struct Powers<'a> {
     pub scopes: &'a ScopeSet,
     pub resources: Resources<'a>,
     pub expires_at: Option<i64>,
+    pub not_before: Option<i64>,
     pub rate_limit: Option<RateLimit>,
 }
 
@@ -41,6 +44,7 @@ impl Grant {
             scopes: &self.scopes,
             resources: self.resources.view(),
             expires_at: self.expires_at,
+            not_before: self.not_before,
             rate_limit: self.rate_limit,
         }
     }
@@ -50,6 +54,7 @@ impl Grant {
             scopes: settings.scope_set(catalogue),
             resources: settings.resource_scope(),
             expires_at: settings.expires_at,
+            not_before: settings.not_before,
             rate_limit: settings.rate_limit.as_ref().map(|s| s.limit()),
         }
     }
@@ -60,6 +65,7 @@ impl Grant {
             scopes: catalogue.everything(),
             resources: ResourceScope::All,
             expires_at: None,
+            not_before: None,
             rate_limit: None,
         }
     }

@@ -77,6 +77,8 @@ pub struct Settings {
     pub resources: Option<Vec<String>>,
     pub rate_limit: Option<RateLimitSetting>,
     pub expires_at: Option<i64>,
+    /// Before this instant the token is not valid yet (`NOT_YET_VALID`).
+    pub not_before: Option<i64>,
     pub owner: Option<String>,
     pub meta: Option<Map<String, Value>>,
 }
@@ -170,9 +172,20 @@ pub struct TokenDraft {
     pub access: Option<String>,
     pub resources: Option<Vec<String>>,
     pub expiry: Option<ExpiryRequest>,
+    /// `None`: valid from its creation.
+    pub not_before: Option<NotBeforeRequest>,
     pub rate_limit: Option<RateLimitRequest>,
     pub owner: Option<String>,
     pub meta: Option<Value>,
+}
+
+/// When a token starts to be valid, as a request states it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotBeforeRequest {
+    /// `not_before`: an RFC 3339 timestamp.
+    At(String),
+    /// An update that leaves it as it was.
+    Unchanged(i64),
 }
 
 /// When a token should expire, as a request states it.
@@ -241,6 +254,7 @@ impl Settings {
         let scopes = validate_scopes(draft.scopes, draft.access, policy.catalogue)?;
         let resources = validate_resources(draft.resources)?;
         let expires_at = validate_expiry(draft.expiry, policy)?;
+        let not_before = validate_not_before(draft.not_before, expires_at)?;
         let rate_limit = match draft.rate_limit {
             Some(request) => Some(validate_rate_limit(request, policy)?),
             None if omitted == Omitted::Create => policy.default_rate_limit.cloned(),
@@ -254,6 +268,7 @@ impl Settings {
             resources,
             rate_limit,
             expires_at,
+            not_before,
             owner,
             meta,
         })
@@ -273,6 +288,7 @@ impl Settings {
             access,
             resources: self.resources.clone(),
             expiry: Some(ExpiryRequest::Unchanged(self.expires_at)),
+            not_before: self.not_before.map(NotBeforeRequest::Unchanged),
             rate_limit: self.rate_limit.clone().map(RateLimitRequest::Unchanged),
             owner: self.owner.clone(),
             meta: self.meta.clone().map(Value::Object),
@@ -492,6 +508,33 @@ fn validate_expiry(
         }
     }
     Ok(expires_at)
+}
+
+fn validate_not_before(
+    not_before: Option<NotBeforeRequest>,
+    expires_at: Option<i64>,
+) -> Result<Option<i64>, InputError> {
+    let at = match not_before {
+        None => return Ok(None),
+        Some(NotBeforeRequest::Unchanged(at)) => at,
+        Some(NotBeforeRequest::At(text)) => timefmt::parse_rfc3339(&text).ok_or_else(|| {
+            InputError::new(
+                "not_before",
+                "invalid_not_before",
+                format!(
+                    "not_before {text:?} is not an RFC 3339 timestamp such as 2030-01-01T00:00:00Z"
+                ),
+            )
+        })?,
+    };
+    if expires_at.is_some_and(|expiry| expiry <= at) {
+        return Err(InputError::new(
+            "not_before",
+            "not_before_after_expiry",
+            "not_before must come before expires_at: the token would never be valid",
+        ));
+    }
+    Ok(Some(at))
 }
 
 fn validate_rate_limit(

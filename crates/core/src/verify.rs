@@ -1,7 +1,8 @@
 //! The verification decision: given what a token has and what a request needs, is it
 //! allowed? Pure, so the HTTP API, forward-auth and the benchmarks share one answer.
 //!
-//! Checks run in a fixed order (not found, expired, revoked, forbidden, rate limited),
+//! Checks run in a fixed order (not found, expired, revoked, not yet valid,
+//! forbidden, rate limited),
 //! and only an otherwise allowed request spends rate-limit budget.
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,8 @@ pub enum Code {
     NotFound,
     Expired,
     Revoked,
+    /// Its `not_before` has not come yet.
+    NotYetValid,
     Forbidden,
     RateLimited,
 }
@@ -30,6 +33,7 @@ impl Code {
             Code::NotFound => "NOT_FOUND",
             Code::Expired => "EXPIRED",
             Code::Revoked => "REVOKED",
+            Code::NotYetValid => "NOT_YET_VALID",
             Code::Forbidden => "FORBIDDEN",
             Code::RateLimited => "RATE_LIMITED",
         }
@@ -40,6 +44,7 @@ impl Code {
         match self {
             Code::Expired => "expired",
             Code::Revoked => "revoked",
+            Code::NotYetValid => "not valid yet",
             _ => "not valid",
         }
     }
@@ -63,13 +68,16 @@ pub struct Verdict {
     pub next_tat: Option<u64>,
 }
 
-/// Whether a token that exists may be used at all right now: `Valid`, `Expired` or
-/// `Revoked`. Spends nothing (introspection, and requests no rule lets through).
+/// Whether a token that exists may be used at all right now: `Valid`, `Expired`,
+/// `Revoked` or `NotYetValid`. Spends nothing (introspection, and requests no rule
+/// lets through).
 pub fn standing(powers: Powers<'_>, revoked: bool, now_ms: i64) -> Code {
     if powers.expires_at.is_some_and(|at| at <= now_ms) {
         Code::Expired
     } else if revoked {
         Code::Revoked
+    } else if powers.not_before.is_some_and(|at| at > now_ms) {
+        Code::NotYetValid
     } else {
         Code::Valid
     }
@@ -180,6 +188,7 @@ mod tests {
             scopes: catalogue.compile(&["repo:read".to_owned()]).unwrap(),
             resources: ResourceScope::parse(Some(&["repo:a".to_owned()])).unwrap(),
             expires_at: Some(10_000),
+            not_before: Some(1_000),
             rate_limit: Some(RateLimit::new(60, 2).unwrap()),
         };
         (catalogue, grant)
@@ -237,6 +246,30 @@ mod tests {
             )
             .code,
             Code::Forbidden
+        );
+        // Not valid yet before not_before, valid from it on; revoked still wins.
+        assert_eq!(
+            decide(grant.powers(), false, &ok, 999, 0).code,
+            Code::NotYetValid
+        );
+        assert_eq!(
+            decide(grant.powers(), false, &ok, 1_000, 0).code,
+            Code::Valid
+        );
+        assert_eq!(
+            decide(grant.powers(), true, &ok, 999, 0).code,
+            Code::Revoked
+        );
+        assert_eq!(
+            decide(
+                grant.powers(),
+                false,
+                &need(&c, "repo:write", "repo:a"),
+                999,
+                0
+            )
+            .code,
+            Code::NotYetValid
         );
     }
 

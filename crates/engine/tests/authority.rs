@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use tessera_core::clock::ManualClock;
-use tessera_core::record::{ExpiryRequest, TokenDraft};
+use tessera_core::record::{ExpiryRequest, NotBeforeRequest, TokenDraft};
 use tessera_core::token::Pepper;
 use tessera_core::verify::{Code, Requirement};
 use tessera_engine::{Caller, Credential, Engine, EngineConfig, EngineError};
@@ -272,6 +272,40 @@ async fn a_caller_expired_since_it_authenticated_cannot_act() {
     // Its child was bounded by its expiry: it has expired too.
     assert_eq!(world.code(secret.expose()).await, Code::Expired);
     assert_eq!(world.code(&child_secret).await, Code::Expired);
+}
+
+#[tokio::test]
+async fn a_manager_not_valid_yet_cannot_act_until_it_is() {
+    let world = World::new().await;
+    let later = TokenDraft {
+        not_before: Some(NotBeforeRequest::At("2027-01-15T08:00:30Z".into())),
+        ..draft(&["tokens:manage", "repo:*"])
+    };
+    let (record, secret) = world
+        .engine
+        .create(&world.admin, later)
+        .await
+        .expect("created");
+    let not_before = record.settings.not_before.expect("stored");
+    assert_eq!(world.code(secret.expose()).await, Code::NotYetValid);
+    let refused = world
+        .engine
+        .authenticate(
+            &Credential {
+                secret: Cow::Borrowed(secret.expose()),
+                key_id: None,
+            },
+            None,
+        )
+        .await;
+    assert!(is_invalid(refused, Code::NotYetValid));
+    world.clock.advance_ms(not_before - START_MS);
+    let manager = caller(&world.engine, secret.expose()).await;
+    world
+        .engine
+        .create(&manager, draft(&["repo:read"]))
+        .await
+        .expect("valid from its not_before on");
 }
 
 #[tokio::test]

@@ -40,6 +40,7 @@ const SETTINGS_COLUMNS: &[&str] = &[
     "rate_per_minute",
     "rate_burst",
     "expires_at",
+    "not_before",
     "owner",
     "meta",
     "updated_at",
@@ -50,13 +51,12 @@ const SETTINGS_COLUMNS: &[&str] = &[
 #[derive(Clone, Copy)]
 pub enum ColumnKind {
     /// Milliseconds since the epoch.
-    #[allow(dead_code, reason = "no column of this kind has been added yet")]
     Millis,
 }
 
 /// Nullable columns added to `tokens` after each backend's own migrations, in the
 /// order they came: both backends add them, with the type their dialect spells.
-const ADDED_COLUMNS: &[(&str, ColumnKind)] = &[];
+const ADDED_COLUMNS: &[(&str, ColumnKind)] = &[("not_before", ColumnKind::Millis)];
 
 /// Every migration of a backend: its own (`own`), then one `ADD COLUMN` for each of
 /// [`ADDED_COLUMNS`]. A schema's version is how many of these it has run.
@@ -110,6 +110,7 @@ pub struct RawRow {
     pub rate_per_minute: Option<i64>,
     pub rate_burst: Option<i64>,
     pub expires_at: Option<i64>,
+    pub not_before: Option<i64>,
     pub owner: Option<String>,
     pub meta: Option<String>,
     pub parent_id: Option<String>,
@@ -163,6 +164,7 @@ fn settings_values(record: &TokenRecord, seq: ChangeSeq) -> [SqlValue; SETTINGS_
         limit.map(|l| i64::from(l.per_minute)).into(),
         limit.map(|l| i64::from(l.burst)).into(),
         s.expires_at.into(),
+        s.not_before.into(),
         s.owner.clone().into(),
         s.meta
             .as_ref()
@@ -240,6 +242,7 @@ impl RawRow {
             rate_per_minute: row.opt_int("rate_per_minute")?,
             rate_burst: row.opt_int("rate_burst")?,
             expires_at: row.opt_int("expires_at")?,
+            not_before: row.opt_int("not_before")?,
             owner: row.opt_text("owner")?,
             meta: row.opt_text("meta")?,
             parent_id: row.opt_text("parent_id")?,
@@ -315,6 +318,7 @@ impl RawRow {
                 resources,
                 rate_limit,
                 expires_at: self.expires_at,
+                not_before: self.not_before,
                 owner: self.owner,
                 meta,
             },
@@ -622,6 +626,7 @@ mod tests {
                     burst: 12,
                 }),
                 expires_at: Some(13),
+                not_before: Some(19),
                 owner: Some("alice".into()),
                 meta: json!({"k": 1}).as_object().cloned(),
             },
@@ -644,6 +649,7 @@ mod tests {
             resources: None,
             rate_limit: None,
             expires_at: None,
+            not_before: None,
             owner: None,
             meta: None,
         };

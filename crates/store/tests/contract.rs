@@ -35,6 +35,7 @@ fn record(id: &str, parent: Option<&str>, resources: Option<Vec<&str>>) -> Token
                 burst: 5,
             }),
             expires_at: None,
+            not_before: Some(1_234),
             owner: Some("alice".into()),
             meta: serde_json::json!({"k": 1}).as_object().cloned(),
         },

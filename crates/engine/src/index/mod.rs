@@ -170,13 +170,14 @@ impl TokenIndex {
             created_at: record.created_at,
             last_used_at: AtomicI64::new(record.last_used_at.unwrap_or(0)),
             pending_uses: AtomicU32::new(0),
-            extras: Extras::of(settings.meta),
+            extras: Extras::of(settings.meta, settings.not_before),
             texts: Texts::new(
                 &record.id,
                 &settings.name,
                 settings.owner.as_deref(),
                 grant.resources.view(),
-            ),
+            )
+            .with_not_before(settings.not_before.is_some()),
         }
     }
 

@@ -36,6 +36,10 @@ pub(super) struct Texts {
 impl Texts {
     const HAS_OWNER: u8 = 1;
     const ALL_RESOURCES: u8 = 2;
+    /// The slot's [`Extras`] hold a `not_before`: read here, beside the resources a
+    /// check reads anyway, so that a token with only `meta` costs a check no visit
+    /// to its box.
+    const HAS_NOT_BEFORE: u8 = 4;
     /// Longest id, name or owner kept: far beyond what validation lets through, so
     /// it never cuts a real one, and the ends always fit a `u16`.
     const MOST: usize = 16_000;
@@ -65,6 +69,17 @@ impl Texts {
             flags |= Self::ALL_RESOURCES;
         }
         Self { bytes, ends, flags }
+    }
+
+    pub(super) fn with_not_before(mut self, has: bool) -> Self {
+        if has {
+            self.flags |= Self::HAS_NOT_BEFORE;
+        }
+        self
+    }
+
+    fn has_not_before(&self) -> bool {
+        self.flags & Self::HAS_NOT_BEFORE != 0
     }
 
     fn clip(text: &str) -> &str {
@@ -192,6 +207,14 @@ impl Slot {
         self.extras.as_ref().and_then(|extras| extras.meta.as_ref())
     }
 
+    /// Before this instant the token is not valid yet.
+    pub fn not_before(&self) -> Option<i64> {
+        if !self.texts.has_not_before() {
+            return None;
+        }
+        self.extras.as_ref().and_then(|extras| extras.not_before)
+    }
+
     pub fn granted_scopes(&self) -> &GrantedScopes {
         &self.family.granted
     }
@@ -224,6 +247,7 @@ impl Slot {
             scopes: &self.family.scopes,
             resources: self.texts.resources(),
             expires_at: (self.expires_at != NEVER).then_some(self.expires_at),
+            not_before: self.not_before(),
             rate_limit: self.family.rate_limit,
         }
     }
@@ -282,12 +306,16 @@ impl Slot {
 /// it: the slot is sized to the byte (see [`Slot`]).
 pub(super) struct Extras {
     pub(super) meta: Option<Map<String, Value>>,
+    pub(super) not_before: Option<i64>,
 }
 
 impl Extras {
     /// The extras of a token that has any.
-    pub(super) fn of(meta: Option<Map<String, Value>>) -> Option<Box<Self>> {
-        meta.is_some().then(|| Box::new(Self { meta }))
+    pub(super) fn of(
+        meta: Option<Map<String, Value>>,
+        not_before: Option<i64>,
+    ) -> Option<Box<Self>> {
+        (meta.is_some() || not_before.is_some()).then(|| Box::new(Self { meta, not_before }))
     }
 }
 

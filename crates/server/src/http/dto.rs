@@ -10,8 +10,8 @@ use tessera_api::{
     CreateTokenRequest, ListParams, RateLimitBody, RateLimitView, TokenView, UpdateTokenRequest,
 };
 use tessera_core::record::{
-    ExpiryRequest, InputError, RateLimitRequest, RateLimitSetting, ScopeGrant, Status, TokenDraft,
-    TokenRecord,
+    ExpiryRequest, InputError, NotBeforeRequest, RateLimitRequest, RateLimitSetting, ScopeGrant,
+    Status, TokenDraft, TokenRecord,
 };
 use tessera_core::timefmt::format_rfc3339;
 use tessera_store::ListQuery;
@@ -49,6 +49,7 @@ pub fn draft_of(request: CreateTokenRequest) -> Result<TokenDraft, EngineError> 
         access: request.access,
         resources: request.resources,
         expiry: expiry(request.expires_at, request.expires_in)?,
+        not_before: request.not_before.map(NotBeforeRequest::At),
         rate_limit: request.rate_limit.map(rate_limit_of).transpose()?,
         owner: request.owner,
         meta: request.meta,
@@ -98,6 +99,9 @@ pub fn apply_update(update: UpdateTokenRequest, draft: &mut TokenDraft) -> Resul
             }
         }
     }
+    if let Some(not_before) = update.not_before {
+        draft.not_before = not_before.map(NotBeforeRequest::At);
+    }
     if let Some(owner) = update.owner {
         draft.owner = owner;
     }
@@ -136,6 +140,7 @@ pub fn view_of(record: &TokenRecord, now_ms: i64) -> TokenView {
         resources: s.resources.clone(),
         rate_limit: s.rate_limit.as_ref().map(rate_limit_view),
         expires_at: s.expires_at.map(format_rfc3339),
+        not_before: s.not_before.map(format_rfc3339),
         owner: s.owner.clone(),
         meta: s.meta.clone(),
         created_at: format_rfc3339(record.created_at),
@@ -281,7 +286,8 @@ pub struct RateLimitState {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VerifyResponse<'a> {
     pub valid: bool,
-    /// `VALID`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `FORBIDDEN` or `RATE_LIMITED`.
+    /// `VALID`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `NOT_YET_VALID`, `FORBIDDEN` or
+    /// `RATE_LIMITED`.
     pub code: &'static str,
     pub token_id: Option<&'a str>,
     pub name: Option<&'a str>,

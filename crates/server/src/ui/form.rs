@@ -2,7 +2,9 @@
 //! when something is wrong (nothing is lost), and turned into the same
 //! [`TokenDraft`] the API builds, so the core applies one set of rules to both.
 
-use tessera_core::record::{ExpiryRequest, InputError, RateLimitRequest, TokenDraft, TokenRecord};
+use tessera_core::record::{
+    ExpiryRequest, InputError, NotBeforeRequest, RateLimitRequest, TokenDraft, TokenRecord,
+};
 use tessera_core::timefmt::{format_rfc3339, parse_rfc3339};
 
 use crate::http::dto::scope_fields;
@@ -65,6 +67,8 @@ pub struct TokenForm {
     pub expiry: String,
     /// `YYYY-MM-DDTHH:MM`, UTC, when `expiry` is `date`.
     pub expires_on: String,
+    /// `YYYY-MM-DDTHH:MM`, UTC, before which the token is not valid; empty: at once.
+    pub not_before: String,
 }
 
 /// A mistake in one field of the form.
@@ -98,6 +102,7 @@ impl FieldError {
             "resources" => "resources",
             "rate_limit" => "rate",
             "expires_at" | "expires_in" => "expiry",
+            "not_before" => "not_before",
             _ => "form",
         };
         let mut message = error.detail.clone();
@@ -157,6 +162,7 @@ impl TokenForm {
             }
             .into(),
             expires_on: s.expires_at.map(to_minutes).unwrap_or_default(),
+            not_before: s.not_before.map(to_minutes).unwrap_or_default(),
         }
     }
 
@@ -173,6 +179,7 @@ impl TokenForm {
             burst: fields.get("burst").to_owned(),
             expiry: fields.get("expiry").to_owned(),
             expires_on: fields.get("expires_on").to_owned(),
+            not_before: fields.get("not_before").to_owned(),
         }
     }
 
@@ -209,6 +216,14 @@ impl TokenForm {
             .map_err(|error| errors.push(error))
             .ok()
             .flatten();
+        // A time left as it was shown stays as stored, to the millisecond.
+        let not_before = if current.is_some_and(|c| c.not_before == self.not_before) {
+            None
+        } else {
+            self.not_before_request()
+                .map_err(|error| errors.push(error))
+                .ok()
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -227,6 +242,7 @@ impl TokenForm {
             .filter(|r| !r.is_empty()),
             rate_limit,
             expiry,
+            not_before,
         })
     }
 
@@ -307,6 +323,16 @@ impl TokenForm {
     }
 }
 
+impl TokenForm {
+    /// `None`: valid at once.
+    fn not_before_request(&self) -> Result<Option<NotBeforeRequest>, FieldError> {
+        if self.not_before.trim().is_empty() {
+            return Ok(None);
+        }
+        utc_time(&self.not_before, "not_before").map(|at| Some(NotBeforeRequest::At(at)))
+    }
+}
+
 /// `2027-01-31T18:00` from a date-time input, or typed with a space, as RFC 3339.
 fn utc_time(typed: &str, field: &'static str) -> Result<String, FieldError> {
     let typed = typed.trim().replace(' ', "T");
@@ -340,6 +366,8 @@ pub struct Changes {
     rate_limit: Option<Option<RateLimitRequest>>,
     /// `None`: the expiry is left as it is (or, for a new token, there is none).
     expiry: Option<ExpiryRequest>,
+    /// `None`: left as it is; `Some(None)`: valid at once.
+    not_before: Option<Option<NotBeforeRequest>>,
 }
 
 impl Changes {
@@ -364,6 +392,9 @@ impl Changes {
         if let Some(expiry) = self.expiry {
             draft.expiry = Some(expiry);
         }
+        if let Some(not_before) = self.not_before {
+            draft.not_before = not_before;
+        }
     }
 }
 
@@ -377,6 +408,40 @@ mod tests {
 
     fn form(pairs: &str) -> TokenForm {
         TokenForm::parse(&Fields::parse(pairs.as_bytes()))
+    }
+
+    #[test]
+    fn a_not_before_time_is_read_as_utc_and_kept_when_left_as_shown() {
+        let typed = "name=x&access=READ&rate=default&expiry=never&not_before=2027-01-31+18%3A00";
+        let draft = form(typed).check(None).expect("valid").into_new_draft();
+        assert_eq!(
+            draft.not_before,
+            Some(NotBeforeRequest::At("2027-01-31T18:00:00Z".into()))
+        );
+        // Shown and sent back unchanged: the stored time (to the millisecond) stays.
+        let mut kept = TokenDraft {
+            not_before: Some(NotBeforeRequest::Unchanged(7)),
+            ..TokenDraft::default()
+        };
+        form(typed)
+            .check(Some(&form(typed)))
+            .expect("valid")
+            .apply(&mut kept);
+        assert_eq!(kept.not_before, Some(NotBeforeRequest::Unchanged(7)));
+        // Emptied: valid at once.
+        form("name=x&access=READ&rate=default&expiry=never&not_before=")
+            .check(Some(&form(typed)))
+            .expect("valid")
+            .apply(&mut kept);
+        assert_eq!(kept.not_before, None);
+        let wrong =
+            form("name=x&access=READ&rate=default&expiry=never&not_before=soon").check(None);
+        let fields: Vec<_> = wrong
+            .expect_err("refused")
+            .iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["not_before"]);
     }
 
     #[test]

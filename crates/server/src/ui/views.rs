@@ -331,6 +331,7 @@ fn details(record: &TokenRecord) -> Markup {
                 }
             }
             dt { "Expires" } dd { (when(s.expires_at, "never")) }
+            @if let Some(at) = s.not_before { dt { "Valid from" } dd { (when(Some(at), "")) } }
             dt { "Created" } dd { (when(Some(record.created_at), "")) }
             @if let Some(at) = record.revoked_at { dt { "Revoked" } dd { (when(Some(at), "")) } }
             dt { "Last used" } dd { (when(record.last_used_at, "never")) }
@@ -561,6 +562,7 @@ fn token_fields(
             div #expiry-date {
                 (sub_field("expires_on", "Date and time (UTC)", &form.expires_on, errors, false))
             }
+            (sub_field("not_before", "Valid from (UTC; empty: at once)", &form.not_before, errors, false))
         }
     }
 }

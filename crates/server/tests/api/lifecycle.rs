@@ -50,6 +50,70 @@ async fn expiry_returns_401_and_expired() {
 }
 
 #[tokio::test]
+async fn a_token_is_refused_before_not_before_and_valid_from_it() {
+    let app = TestApp::spawn_with(crate::guard::with_routes).await;
+    let (id, token, body) = app
+        .create(
+            &app.admin,
+            json!({"name": "later", "not_before": "2026-01-01T00:01:00Z", "expires_in": 3600}),
+        )
+        .await;
+    assert_eq!(body["not_before"], "2026-01-01T00:01:00Z");
+    let early = app.verify(&token, &[], None).await;
+    assert_eq!(
+        (early["valid"].clone(), early["code"].clone()),
+        (json!(false), json!("NOT_YET_VALID"))
+    );
+    assert_eq!(early["token_id"], id);
+    let refused = app.get("/v1/tokens/self", &token).await;
+    refused.assert_problem(401, "invalid_token");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not valid yet")
+    );
+    app.advance_secs(60);
+    assert_eq!(app.verify(&token, &[], None).await["code"], "VALID");
+
+    // Edited back into the future, then cleared: valid at once.
+    let pushed = app
+        .patch(
+            &format!("/v1/tokens/{id}"),
+            &app.admin,
+            json!({"not_before": "2026-01-01T00:30:00Z"}),
+        )
+        .await;
+    assert_eq!(pushed.body["not_before"], "2026-01-01T00:30:00Z");
+    assert_eq!(app.verify(&token, &[], None).await["code"], "NOT_YET_VALID");
+    let cleared = app
+        .patch(
+            &format!("/v1/tokens/{id}"),
+            &app.admin,
+            json!({"not_before": null}),
+        )
+        .await;
+    assert_eq!(cleared.body["not_before"], json!(null));
+    assert_eq!(app.verify(&token, &[], None).await["code"], "VALID");
+
+    // A token that would never be valid, or a time that is not one, is refused.
+    app.post(
+        "/v1/tokens",
+        &app.admin,
+        json!({"name": "never", "not_before": "2026-01-02T00:00:00Z", "expires_in": 60}),
+    )
+    .await
+    .assert_problem(400, "not_before_after_expiry");
+    app.post(
+        "/v1/tokens",
+        &app.admin,
+        json!({"name": "bad", "not_before": "tomorrow"}),
+    )
+    .await
+    .assert_problem(400, "invalid_not_before");
+}
+
+#[tokio::test]
 async fn rate_limits_deny_then_refill() {
     let app = TestApp::spawn().await;
     let (_, token, body) = app.create(&app.admin, json!({"name": "r", "scopes": ["events:publish"], "rate_limit": {"profile": "restricted"}})).await;
