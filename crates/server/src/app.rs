@@ -22,23 +22,47 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tessera_core::clock::Clock;
 use tessera_core::token::{Pepper, SecretToken};
-use tessera_store::{PostgresStore, SqliteStore, TokenStore};
+use tessera_store::{PostgresStore, SqliteStore, StoreError, TokenStore};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use crate::config::Config;
-use tessera_engine::Engine;
 use tessera_engine::limiter::SharedLimiter;
+use tessera_engine::{Engine, EngineError};
 
-/// Why tessera could not start, in words for the operator.
+/// Why tessera could not start, in words for the operator, with what caused it.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StartError(pub String);
+pub enum StartError {
+    /// A file or socket of the host: the data dir, the pepper file, a listen address.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The shared database at `url` (printed without its credentials).
+    #[error("PostgreSQL at {url}: {source}")]
+    Database {
+        url: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// What is asked cannot be done as configured; the words say what to change.
+    #[error("{0}")]
+    Refused(String),
+}
 
 impl StartError {
     fn with(context: &str) -> impl FnOnce(std::io::Error) -> StartError + '_ {
-        move |e| StartError(format!("{context}: {e}"))
+        move |source| StartError::Io {
+            context: context.to_owned(),
+            source,
+        }
     }
 }
 
@@ -70,7 +94,7 @@ impl DataDir {
             .open(path.join(LOCK_FILE))
             .map_err(StartError::with("cannot open the data dir's lock file"))?;
         lock.try_lock().map_err(|_| {
-            StartError(format!(
+            StartError::Refused(format!(
                 "another tessera process is using {}; stop it first",
                 path.display()
             ))
@@ -89,7 +113,7 @@ impl DataDir {
         let file = self.path.join(PEPPER_FILE);
         match std::fs::read_to_string(&file) {
             Ok(text) => Pepper::new(text.trim().as_bytes().to_vec())
-                .map_err(|e| StartError(format!("{}: {e}", file.display()))),
+                .map_err(|e| StartError::Refused(format!("{}: {e}", file.display()))),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 let hex: String = Pepper::generate()
                     .as_bytes()
@@ -105,12 +129,12 @@ impl DataDir {
                 out.write_all(hex.as_bytes())
                     .and_then(|()| out.sync_all())
                     .map_err(StartError::with("cannot write the pepper file"))?;
-                Pepper::new(hex.into_bytes()).map_err(StartError)
+                Pepper::new(hex.into_bytes()).map_err(StartError::Refused)
             }
-            Err(error) => Err(StartError(format!(
-                "cannot read {}: {error}",
-                file.display()
-            ))),
+            Err(source) => Err(StartError::Io {
+                context: format!("cannot read {}", file.display()),
+                source,
+            }),
         }
     }
 
@@ -130,7 +154,7 @@ pub async fn open(
     {
         Some(url) => {
             let pepper = config.pepper.clone().ok_or_else(|| {
-                    StartError(
+                    StartError::Refused(
                         "with database_url, every node must hash tokens with the same pepper: set `pepper` \
                          in the config file or TESSERA_PEPPER (32 random bytes, e.g. `openssl rand -hex 32`)"
                             .into(),
@@ -138,14 +162,16 @@ pub async fn open(
                 })?;
             let store = PostgresStore::connect(url.expose())
                 .await
-                .map_err(|e| StartError(format!("PostgreSQL at {url:?}: {e}")))?;
+                .map_err(|source| StartError::Database {
+                    url: format!("{url:?}"),
+                    source,
+                })?;
             (Arc::new(store), pepper, None)
         }
         None => {
             let dir = DataDir::open(&config.data_dir)?;
             let pepper = dir.pepper(config.pepper.as_ref())?;
-            let store =
-                SqliteStore::open(&dir.database()).map_err(|e| StartError(e.to_string()))?;
+            let store = SqliteStore::open(&dir.database())?;
             (Arc::new(store), pepper, Some(dir))
         }
     };
@@ -154,10 +180,8 @@ pub async fn open(
         .as_ref()
         .map(|url| SharedLimiter::new(url.expose()))
         .transpose()
-        .map_err(StartError)?;
-    let engine = Engine::open(config.engine, store, &pepper, clock, shared_limiter)
-        .await
-        .map_err(|e| StartError(e.to_string()))?;
+        .map_err(StartError::Refused)?;
+    let engine = Engine::open(config.engine, store, &pepper, clock, shared_limiter).await?;
     Ok((Arc::new(engine), dir))
 }
 
@@ -166,10 +190,9 @@ pub async fn init(config: Config, clock: Arc<dyn Clock>) -> Result<SecretToken, 
     let (engine, _dir) = open(config, clock).await?;
     engine
         .create_first_admin()
-        .await
-        .map_err(|e| StartError(e.to_string()))?
+        .await?
         .ok_or_else(|| {
-            StartError(
+            StartError::Refused(
                 "this store already has an admin token; to replace a lost one, run `tessera admin reset-token`".into(),
             )
         })
@@ -178,10 +201,7 @@ pub async fn init(config: Config, clock: Arc<dyn Clock>) -> Result<SecretToken, 
 /// `tessera admin reset-token`: a new admin token; the old one stops working.
 pub async fn reset_admin(config: Config, clock: Arc<dyn Clock>) -> Result<SecretToken, StartError> {
     let (engine, _dir) = open(config, clock).await?;
-    engine
-        .create_admin()
-        .await
-        .map_err(|e| StartError(e.to_string()))
+    Ok(engine.create_admin().await?)
 }
 
 /// A running server.
@@ -210,10 +230,7 @@ impl Server {
         let admin = if engine.has_active_admin() {
             None
         } else {
-            engine
-                .create_first_admin()
-                .await
-                .map_err(|e| StartError(e.to_string()))?
+            engine.create_first_admin().await?
         };
         let (listener, addr) = bind(listen, "").await?;
         let gateway = match gateway_config {

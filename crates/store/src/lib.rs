@@ -76,12 +76,16 @@ pub struct Basis {
     pub children_known_up_to: Option<ChangeSeq>,
 }
 
+/// What the database's client said went wrong, kept whole (type and chain) for the
+/// logs, where a string would keep only its words.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or is busy; the caller may retry later.
     #[error("the database is unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
     /// A write conflicts with what is stored (a duplicate id or hash).
     #[error("conflict: {0}")]
     Conflict(String),

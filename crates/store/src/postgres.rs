@@ -108,9 +108,9 @@ impl PostgresStore {
     /// schema up to date and starts listening for other nodes' writes.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         // The parse error never repeats the URL, which may hold a password.
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Unavailable(format!("the database URL is not valid: {e}")))?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Unavailable(format!("the database URL is not valid: {e}").into())
+        })?;
         config
             .application_name("tessera")
             .connect_timeout(CONNECT_TIMEOUT)
@@ -129,7 +129,7 @@ impl PostgresStore {
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .runtime(Runtime::Tokio1)
             .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(|e| StoreError::Unavailable(e.into()))?;
         migrate(&pool).await?;
         let (sender, signals) = watch::channel(FeedSignal::default());
         config.application_name("tessera-listen");
@@ -145,7 +145,7 @@ impl PostgresStore {
         self.pool
             .get()
             .await
-            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}")))
+            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}").into()))
     }
 }
 
@@ -210,7 +210,7 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
     let mut client = pool
         .get()
         .await
-        .map_err(|e| StoreError::Unavailable(format!("cannot reach the database: {e}")))?;
+        .map_err(|e| StoreError::Unavailable(format!("cannot reach the database: {e}").into()))?;
     let tx = client.transaction().await.map_err(pg)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
@@ -247,7 +247,7 @@ fn pg(error: tokio_postgres::Error) -> StoreError {
         {
             StoreError::Conflict(error.to_string())
         }
-        _ => StoreError::Unavailable(error.to_string()),
+        _ => StoreError::Unavailable(error.into()),
     }
 }
 

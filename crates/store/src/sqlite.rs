@@ -120,7 +120,7 @@ impl SqliteStore {
             work(&mut guard)
         })
         .await
-        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}").into()))?
     }
 
     /// Runs `work` in one transaction on the blocking pool: all of it is committed
@@ -185,7 +185,7 @@ fn unavailable(error: rusqlite::Error) -> StoreError {
         {
             StoreError::Conflict(error.to_string())
         }
-        other => StoreError::Unavailable(other.to_string()),
+        other => StoreError::Unavailable(other.into()),
     }
 }
 

@@ -187,14 +187,20 @@ async fn a_node_with_another_pepper_refuses_to_start() {
     let refused =
         tessera_server::Server::start(other, std::sync::Arc::new(tessera_core::clock::SystemClock))
             .await;
-    let error = refused.err().expect("refused").0;
+    let error = refused.err().expect("refused").to_string();
     assert!(error.contains("different pepper"), "{error}");
     let mut none = cluster.config();
     none.pepper = None;
     let refused =
         tessera_server::Server::start(none, std::sync::Arc::new(tessera_core::clock::SystemClock))
             .await;
-    assert!(refused.err().expect("refused").0.contains("same pepper"));
+    assert!(
+        refused
+            .err()
+            .expect("refused")
+            .to_string()
+            .contains("same pepper")
+    );
     a.stop().await;
 }
 
