@@ -112,8 +112,7 @@ impl TokenIndex {
 
     /// Makes room for `tokens` more without growing a table on the way: a table
     /// that grows leaves its old, smaller copy behind, which the allocator takes a
-    /// while to give back (the memory run measures 9 bytes a token of such copies
-    /// at a million tokens).
+    /// while to give back (the memory run measures such copies: BENCHMARKS.md).
     pub fn reserve(&self, tokens: usize) {
         self.by_id
             .write()

@@ -148,8 +148,9 @@ pub(super) const NOT_REVOKED: i64 = i64::MIN;
 /// timestamps other than creation and usage totals live in the store (see
 /// `Engine::record`).
 ///
-/// Sized to make, with [`SlotRef`]'s 8-byte count, a 184-byte request: a million
-/// of them take 193 MB resident under mimalloc, a million 192-byte ones 222 MB.
+/// Sized to make, with [`SlotRef`]'s 8-byte count, a 184-byte request, which
+/// mimalloc serves from a smaller size class than 192 (BENCHMARKS.md, "Why 184
+/// bytes and not 192", gives the memory of each).
 /// Laid out in declaration order (`repr(C)`): what every check reads and writes
 /// comes first, in the block's first cache line; what answers and the API read
 /// follows. At a million tokens and more a slot is rarely in cache, and each line

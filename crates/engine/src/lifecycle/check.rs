@@ -107,9 +107,9 @@ impl Engine {
         let (Some(shared), Admission::Limited(limit)) = (&self.shared_limiter, admission) else {
             return self.index().check_admitted(slot, admission, now);
         };
-        // Boxed: inline, the Redis call's state made every check's future 2,336 bytes
-        // instead of 48 (and forward-auth's 5,400 instead of 824), copied as each
-        // future starts, though the index answers nearly every check without waiting.
+        // Boxed: inline, the Redis call's state made every check's future some fifty
+        // times larger (BENCHMARKS.md gives the sizes), copied as each future
+        // starts, though the index answers nearly every check without waiting.
         Box::pin(self.check_shared(shared, slot, admission, limit, now)).await
     }
     /// [`Engine::check_slot`] from the bucket every node shares; when Redis fails,
