@@ -223,7 +223,7 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
         .await
         .map_err(pg)?
         .get(0);
-    for (index, migration) in rows::migrations(MIGRATIONS, &DIALECT)
+    for (index, migration) in MIGRATIONS
         .iter()
         .enumerate()
         .skip(usize::try_from(applied).unwrap_or(usize::MAX))
@@ -236,6 +236,20 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
         )
         .await
         .map_err(pg)?;
+    }
+    for (column, add) in rows::added_columns(&DIALECT) {
+        let present: i64 = tx
+            .query_one(
+                "SELECT COUNT(*) FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = 'tokens' AND column_name = $1",
+                &[&column],
+            )
+            .await
+            .map_err(pg)?
+            .get(0);
+        if present == 0 {
+            tx.batch_execute(&add).await.map_err(pg)?;
+        }
     }
     tx.commit().await.map_err(pg)
 }

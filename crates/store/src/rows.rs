@@ -5,8 +5,9 @@
 //! [`FIXED_COLUMNS`] and [`SETTINGS_COLUMNS`] for writing (each with a function giving
 //! its values in the same order) and in [`RawRow::read`] for reading. The tests below
 //! write a token through the lists and read it back by name, so the three cannot drift
-//! apart. The schema is each backend's migrations, then one `ADD COLUMN` for each of
-//! [`ADDED_COLUMNS`], which both backends run: a new nullable field is a line there.
+//! apart. The schema is each backend's numbered migrations, then the columns of
+//! [`ADDED_COLUMNS`] that the table lacks, which both backends add: a new nullable
+//! field is a line there.
 
 use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord};
 use tessera_core::scope::Access;
@@ -54,22 +55,20 @@ pub enum ColumnKind {
     Millis,
 }
 
-/// Nullable columns added to `tokens` after each backend's own migrations, in the
-/// order they came: both backends add them, with the type their dialect spells.
+/// Nullable columns added to `tokens` after the backends' own migrations: each
+/// backend adds those its table lacks, after its numbered migrations, with the type
+/// its dialect spells. Not numbered, so a backend's own next migration and these
+/// never claim the same version.
 const ADDED_COLUMNS: &[(&str, ColumnKind)] = &[("not_before", ColumnKind::Millis)];
 
-/// Every migration of a backend: its own (`own`), then one `ADD COLUMN` for each of
-/// [`ADDED_COLUMNS`]. A schema's version is how many of these it has run.
-pub fn migrations(own: &[&str], dialect: &Dialect) -> Vec<String> {
-    own.iter()
-        .map(|&sql| sql.to_owned())
-        .chain(ADDED_COLUMNS.iter().map(|(name, kind)| {
-            let kind = match kind {
-                ColumnKind::Millis => dialect.millis_type,
-            };
-            format!("ALTER TABLE tokens ADD COLUMN {name} {kind};")
-        }))
-        .collect()
+/// The columns of [`ADDED_COLUMNS`], each with the statement that adds it.
+pub fn added_columns(dialect: &Dialect) -> impl Iterator<Item = (&'static str, String)> + '_ {
+    ADDED_COLUMNS.iter().map(|&(name, kind)| {
+        let kind = match kind {
+            ColumnKind::Millis => dialect.millis_type,
+        };
+        (name, format!("ALTER TABLE tokens ADD COLUMN {name} {kind}"))
+    })
 }
 
 /// The columns every token query reads: `seq`, then every column a token is stored with.

@@ -164,16 +164,24 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let applied: usize = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(unavailable)?;
-    for (index, migration) in rows::migrations(MIGRATIONS, &DIALECT)
-        .iter()
-        .enumerate()
-        .skip(applied)
-    {
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction().map_err(unavailable)?;
         tx.execute_batch(migration).map_err(unavailable)?;
         tx.pragma_update(None, "user_version", index + 1)
             .map_err(unavailable)?;
         tx.commit().map_err(unavailable)?;
+    }
+    for (column, add) in rows::added_columns(&DIALECT) {
+        let present: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('tokens') WHERE name = ?1",
+                [column],
+                |row| row.get(0),
+            )
+            .map_err(unavailable)?;
+        if present == 0 {
+            conn.execute(&add, []).map_err(unavailable)?;
+        }
     }
     Ok(())
 }
@@ -556,5 +564,10 @@ mod tests {
             (Some(5), Some("bob"))
         );
         assert_eq!(store.get("old").await.unwrap().as_ref(), Some(token));
+        assert_eq!(token.settings.not_before, None);
+        // Opened again: every migration and added column is there already.
+        drop(store);
+        let again = SqliteStore::open(&path).unwrap();
+        assert_eq!(again.load_all().await.unwrap().changes.len(), 1);
     }
 }
