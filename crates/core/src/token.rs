@@ -175,15 +175,6 @@ impl Pepper {
     }
 }
 
-/// Read from text, as the config file gives it: checked as it is read, and never
-/// kept where `Debug` could print it.
-impl<'de> serde::Deserialize<'de> for Pepper {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Self::from_text(&text).map_err(serde::de::Error::custom)
-    }
-}
-
 impl std::fmt::Debug for Pepper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Pepper(<redacted>)")

@@ -123,7 +123,7 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub token_prefix: Option<String>,
-    pub pepper: Option<Pepper>,
+    pub pepper: Option<PepperText>,
     /// Seconds; when set, every new token must expire within it.
     pub max_token_lifetime: Option<u64>,
     pub default_rate_limit: Option<RateLimitConfig>,
@@ -235,11 +235,10 @@ impl Config {
         if let Some(prefix) = env.var("TESSERA_TOKEN_PREFIX").or(file.token_prefix) {
             config.engine.token_prefix = TokenPrefix::new(&prefix)?;
         }
-        config.pepper = match env.var("TESSERA_PEPPER") {
-            Some(text) => {
-                Some(Pepper::from_text(&text).map_err(|e| format!("TESSERA_PEPPER: {e}"))?)
-            }
-            None => file.pepper,
+        config.pepper = match (env.var("TESSERA_PEPPER"), file.pepper) {
+            (Some(text), _) => Some(pepper(&text, "TESSERA_PEPPER")?),
+            (None, Some(PepperText(text))) => Some(pepper(&text, "pepper")?),
+            (None, None) => None,
         };
         let lifetime = match env.var("TESSERA_MAX_TOKEN_LIFETIME") {
             Some(text) => Some(text.parse::<u64>().map_err(|_| {
@@ -331,6 +330,23 @@ impl Config {
     }
 }
 
+/// The pepper as the config file gives it: text, read as it is but never printed,
+/// so that neither `Debug` nor a parse error can show it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct PepperText(String);
+
+impl std::fmt::Debug for PepperText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PepperText(<redacted>)")
+    }
+}
+
+/// The pepper from `text`, or why not, in words that do not hold it.
+fn pepper(text: &str, source: &str) -> Result<Pepper, String> {
+    Pepper::from_text(text).map_err(|e| format!("{source}: {e}"))
+}
+
 /// The default rate limit the config file names, checked against the profiles.
 fn rate_limit_setting(
     engine: &EngineConfig,
@@ -412,8 +428,10 @@ mod tests {
         let config = Config::from_file(file, &Vars(HashMap::new())).expect("a config");
         assert!(config.pepper.is_some());
         assert!(!format!("{config:?}").contains(PEPPER));
-        let short: Result<FileConfig, _> = toml::from_str("pepper = \"short\"");
-        assert!(short.is_err_and(|e| e.to_string().contains("at least 32 bytes")));
+        // A pepper too short is refused without being shown.
+        let short: FileConfig = toml::from_str("pepper = \"sh0rt-s3cret\"").expect("a config file");
+        let refused = Config::from_file(short, &Vars(HashMap::new())).expect_err("too short");
+        assert!(refused.contains("at least 32 bytes") && !refused.contains("sh0rt-s3cret"));
     }
     use std::collections::HashMap;
 
