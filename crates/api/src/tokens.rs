@@ -170,7 +170,7 @@ pub struct TokenView {
     pub parent_id: Option<String>,
     /// The prefix and first characters, for recognition.
     pub start: String,
-    /// `active`, `expired` or `revoked`.
+    /// `active`, `pending` (not valid yet), `expired` or `revoked`.
     pub status: String,
     pub last_used_at: Option<String>,
     pub use_count: u64,
@@ -194,7 +194,7 @@ pub struct CreatedToken {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ListParams {
-    /// `active`, `revoked` or `expired`.
+    /// `active`, `pending` (not valid yet), `revoked` or `expired`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -87,7 +87,7 @@ enum TokenCommand {
 /// `tessera token list`'s filters, sent as they are.
 #[derive(Args)]
 struct ListArgs {
-    /// active, expired or revoked.
+    /// active, pending, expired or revoked.
     #[arg(long)]
     status: Option<String>,
     #[arg(long)]

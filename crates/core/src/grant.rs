@@ -71,12 +71,16 @@ impl Grant {
     }
 
     /// Fills what a child's settings leave open from its parent's bounds: a token made
-    /// by a manager that expires, or is rate limited, never outlives or outpaces it
-    /// just because the request did not say. A deployment default the request did not
-    /// choose (`rate_limit_given` false) gives way to a tighter parent limit.
+    /// by a manager that expires, is not valid yet, or is rate limited, never outlives,
+    /// precedes or outpaces it just because the request did not say. A deployment
+    /// default the request did not choose (`rate_limit_given` false) gives way to a
+    /// tighter parent limit.
     pub fn inherit_bounds(settings: &mut Settings, parent: Powers<'_>, rate_limit_given: bool) {
         if settings.expires_at.is_none() {
             settings.expires_at = parent.expires_at;
+        }
+        if settings.not_before.is_none() {
+            settings.not_before = parent.not_before;
         }
         if let Some(limit) = parent.rate_limit {
             let too_loose = settings
@@ -125,6 +129,17 @@ impl Powers<'_> {
                 detail: format!(
                     "the new token must expire no later than yours, {}",
                     timefmt::format_rfc3339(limit)
+                ),
+            });
+        }
+        if let Some(from) = parent.not_before
+            && self.not_before.is_none_or(|own| own < from)
+        {
+            return Err(Escalation {
+                field: "not_before",
+                detail: format!(
+                    "the new token may not be valid before yours, {}",
+                    timefmt::format_rfc3339(from)
                 ),
             });
         }

@@ -106,6 +106,8 @@ pub struct TokenRecord {
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Active,
+    /// Not valid yet: its `not_before` is still to come.
+    Pending,
     Expired,
     Revoked,
 }
@@ -114,6 +116,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Active => "active",
+            Status::Pending => "pending",
             Status::Expired => "expired",
             Status::Revoked => "revoked",
         }
@@ -122,6 +125,7 @@ impl Status {
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "active" => Some(Status::Active),
+            "pending" => Some(Status::Pending),
             "expired" => Some(Status::Expired),
             "revoked" => Some(Status::Revoked),
             _ => None,
@@ -135,6 +139,8 @@ impl TokenRecord {
             Status::Revoked
         } else if self.settings.expires_at.is_some_and(|at| at <= now_ms) {
             Status::Expired
+        } else if self.settings.not_before.is_some_and(|at| at > now_ms) {
+            Status::Pending
         } else {
             Status::Active
         }
@@ -297,6 +303,21 @@ impl Settings {
 
     /// The scopes these settings grant, compiled against `catalogue`. A stored scope
     /// the catalogue no longer has grants nothing (fail closed).
+    /// Refuses settings under which the token would never be valid: a `not_before`
+    /// at or after the expiry. Checked again once a parent's bounds have filled in an
+    /// expiry the request left open.
+    pub fn check_window(&self) -> Result<(), InputError> {
+        match (self.not_before, self.expires_at) {
+            (Some(from), Some(until)) if until <= from => Err(InputError::new(
+                "not_before",
+                "not_before_after_expiry",
+                "not_before must come before expires_at (yours, or the one your token bounds \
+                 it by): the token would never be valid",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     pub fn scope_set(&self, catalogue: &ScopeCatalogue) -> ScopeSet {
         match &self.scopes {
             ScopeGrant::Access(access) => catalogue.for_access(*access),
@@ -527,13 +548,12 @@ fn validate_not_before(
             )
         })?,
     };
-    if expires_at.is_some_and(|expiry| expiry <= at) {
-        return Err(InputError::new(
-            "not_before",
-            "not_before_after_expiry",
-            "not_before must come before expires_at: the token would never be valid",
-        ));
-    }
+    let window = Settings {
+        not_before: Some(at),
+        expires_at,
+        ..Settings::default()
+    };
+    window.check_window()?;
     Ok(Some(at))
 }
 

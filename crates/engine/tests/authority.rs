@@ -142,6 +142,65 @@ async fn a_manager_cannot_give_more_than_it_has() {
 }
 
 #[tokio::test]
+async fn not_before_is_bounded_like_an_expiry() {
+    let world = World::new().await;
+    let brief = TokenDraft {
+        expiry: Some(ExpiryRequest::In(60)),
+        ..draft(&["tokens:manage", "repo:*"])
+    };
+    let (_, secret) = world
+        .engine
+        .create(&world.admin, brief)
+        .await
+        .expect("created");
+    let manager = caller(&world.engine, secret.expose()).await;
+    // Valid only after the manager's own expiry, which it would inherit: never valid.
+    let never = TokenDraft {
+        not_before: Some(NotBeforeRequest::At("2027-01-15T08:05:00Z".into())),
+        ..draft(&["repo:read"])
+    };
+    let refused = world.engine.create(&manager, never).await;
+    assert!(
+        matches!(&refused, Err(EngineError::Input(e)) if e.code == "not_before_after_expiry"),
+        "{refused:?}"
+    );
+    // A manager pushed into the future may not leave tokens it made valid before it.
+    let (_, child) = world.token(&manager, &["repo:read"]).await;
+    let manager_id = manager.id().to_owned();
+    let suspended = world
+        .engine
+        .update(&world.admin, &manager_id, |draft| {
+            draft.not_before = Some(NotBeforeRequest::At("2027-01-15T08:00:30Z".into()));
+            Ok(())
+        })
+        .await;
+    assert!(
+        matches!(
+            suspended,
+            Err(EngineError::Conflict {
+                code: "descendants_exceed",
+                ..
+            })
+        ),
+        "{suspended:?}"
+    );
+    // Nor be edited to be valid before it, once its manager has a not_before.
+    world
+        .engine
+        .revoke(&world.admin, child.id())
+        .await
+        .expect("revoked");
+    world
+        .engine
+        .update(&world.admin, &manager_id, |draft| {
+            draft.not_before = Some(NotBeforeRequest::At("2027-01-15T08:00:30Z".into()));
+            Ok(())
+        })
+        .await
+        .expect("no live descendant left");
+}
+
+#[tokio::test]
 async fn a_token_without_tokens_manage_changes_nothing() {
     let world = World::new().await;
     let (_, reader) = world.token(&world.admin, &["tokens:read"]).await;

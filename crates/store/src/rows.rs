@@ -408,7 +408,15 @@ pub fn list_sql(query: &ListQuery, dialect: &Dialect) -> (String, Vec<SqlValue>)
         Some(Status::Active) => {
             let now = bind(SqlValue::Int(query.now_ms));
             conditions.push(format!(
-                "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > {now})"
+                "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > {now}) \
+                 AND (not_before IS NULL OR not_before <= {now})"
+            ));
+        }
+        Some(Status::Pending) => {
+            let now = bind(SqlValue::Int(query.now_ms));
+            conditions.push(format!(
+                "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > {now}) \
+                 AND not_before > {now}"
             ));
         }
         None => {}

@@ -33,6 +33,8 @@ impl Engine {
         };
         let parent_powers = parent.powers();
         Grant::inherit_bounds(settings, parent_powers, rate_limit_given);
+        // An expiry filled in from the parent may fall before the token's not_before.
+        settings.check_window()?;
         if !parent.is_admin() {
             grant::inherit_owner(&mut settings.owner, parent.owner()).map_err(escalation)?;
         }

@@ -168,7 +168,7 @@ pub fn query_of(params: ListParams) -> Result<ListQuery, EngineError> {
             Status::parse(&s).ok_or_else(|| {
                 bad(
                     "invalid_status",
-                    format!("status {s:?} must be active, revoked or expired"),
+                    format!("status {s:?} must be active, pending, revoked or expired"),
                 )
             })
         })

@@ -140,6 +140,7 @@ fn when(ms: Option<i64>, none: &str) -> String {
 fn status_badge(status: Status) -> Markup {
     let (class, symbol) = match status {
         Status::Active => ("active", "●"),
+        Status::Pending => ("pending", "◔"),
         Status::Expired => ("expired", "◷"),
         Status::Revoked => ("revoked", "✕"),
     };
@@ -188,7 +189,7 @@ pub fn list(
             div.field {
                 label for="f-status" { "Status" }
                 select #f-status name="status" {
-                    @for (value, label) in [("", "Any"), ("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")] {
+                    @for (value, label) in [("", "Any"), ("active", "Active"), ("pending", "Not valid yet"), ("expired", "Expired"), ("revoked", "Revoked")] {
                         option value=(value) selected[filters.status == value] { (label) }
                     }
                 }

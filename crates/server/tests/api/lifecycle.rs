@@ -59,6 +59,23 @@ async fn a_token_is_refused_before_not_before_and_valid_from_it() {
         )
         .await;
     assert_eq!(body["not_before"], "2026-01-01T00:01:00Z");
+    assert_eq!(body["status"], "pending");
+    let listed = |status: &'static str| {
+        let app = &app;
+        async move {
+            let page = app
+                .get(&format!("/v1/tokens?status={status}"), &app.admin)
+                .await;
+            page.body["tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed("pending").await, ["later"]);
+    assert!(!listed("active").await.contains(&"later".to_owned()));
     let early = app.verify(&token, &[], None).await;
     assert_eq!(
         (early["valid"].clone(), early["code"].clone()),
@@ -73,8 +90,19 @@ async fn a_token_is_refused_before_not_before_and_valid_from_it() {
             .unwrap()
             .contains("not valid yet")
     );
+    // The edges refuse it too: forward-auth answers 401.
+    let guarded = "/v1/authz/api/v1/apps/1/events";
+    app.post(guarded, &token, json!({}))
+        .await
+        .assert_problem(401, "invalid_token");
     app.advance_secs(60);
     assert_eq!(app.verify(&token, &[], None).await["code"], "VALID");
+    assert_eq!(
+        app.post(guarded, &token, json!({})).await.status,
+        StatusCode::OK
+    );
+    assert!(listed("active").await.contains(&"later".to_owned()));
+    assert!(listed("pending").await.is_empty());
 
     // Edited back into the future, then cleared: valid at once.
     let pushed = app
