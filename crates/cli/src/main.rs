@@ -147,7 +147,7 @@ fn main() -> ExitCode {
             let config = args.config()?;
             let token = tessera_server::app::init(config, Arc::new(SystemClock))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| tessera_store::with_causes(&e))?;
             println!("{}", token.expose());
             Ok(())
         }),
@@ -157,7 +157,7 @@ fn main() -> ExitCode {
             let config = args.config()?;
             let token = tessera_server::app::reset_admin(config, Arc::new(SystemClock))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| tessera_store::with_causes(&e))?;
             println!("{}", token.expose());
             eprintln!("tessera: the previous admin token no longer works");
             Ok(())
@@ -201,7 +201,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let config = args.config()?;
     let (server, admin) = tessera_server::Server::start(config, Arc::new(SystemClock))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| tessera_store::with_causes(&e))?;
     if let Some(token) = admin {
         eprintln!(
             "tessera: created the admin token. It is shown this once; store it now:\n{}",

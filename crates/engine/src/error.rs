@@ -65,7 +65,8 @@ impl EngineError {
 impl From<StoreError> for EngineError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Unavailable(detail) => {
+            StoreError::Unavailable(cause) => {
+                let detail = tessera_store::with_causes(cause.as_ref());
                 tracing::error!(%detail, "store unavailable");
                 EngineError::Unavailable(
                     "the database is unavailable; nothing was changed, retry shortly".into(),
@@ -88,7 +89,8 @@ impl From<StoreError> for EngineError {
                 ),
             },
             other => {
-                tracing::error!(error = %other, "store failure");
+                let error = tessera_store::with_causes(&other);
+                tracing::error!(%error, "store failure");
                 EngineError::Internal("the store failed; nothing was changed".into())
             }
         }

@@ -80,6 +80,23 @@ pub struct Basis {
 /// logs, where a string would keep only its words.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
+/// An error and every error under it, in words: `a: b: c`. Some clients (such as
+/// tokio-postgres) keep the database's own message in the source, not the top level.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut words = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let said = cause.to_string();
+        // Errors that print their source already would say it twice.
+        if !words.ends_with(&said) {
+            words.push_str(": ");
+            words.push_str(&said);
+        }
+        next = cause.source();
+    }
+    words
+}
+
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
