@@ -253,7 +253,7 @@ impl Server {
                 flush_every,
                 flusher_stopped,
             ));
-            let follower = serving_engine.store().change_signals().map(|signals| {
+            let follower = serving_engine.change_signals().map(|signals| {
                 tokio::spawn(tessera_engine::feed::follow(
                     Arc::clone(&serving_engine),
                     signals,

@@ -1,5 +1,5 @@
-//! The token lifecycle: every operation on tokens, whatever way it arrives (HTTP API,
-//! compatibility adapters, later the web UI and forward-auth).
+//! The token lifecycle: every operation on tokens, whatever way it arrives (the HTTP
+//! API and its compatibility adapters, the web UI, forward-auth and the gateway).
 //!
 //! Writes follow one order: validate (pure core), check the caller may do it, write to
 //! the store durably, apply to the in-memory index, and only then answer. Writes made
@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use tessera_core::clock::Clock;
 use tessera_core::record::TokenRecord;
 use tessera_core::token::Pepper;
-use tessera_store::{ChangeSeq, StoreError, TokenStore};
+use tessera_store::{ChangeSeq, FeedSignal, StoreError, TokenStore};
 
 use crate::config::EngineConfig;
 use crate::error::EngineError;
@@ -76,8 +76,16 @@ impl Engine {
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
-    pub fn store(&self) -> &Arc<dyn TokenStore> {
-        &self.store
+    /// What wakes the change follower when another node writes (`None` for a store
+    /// only this process writes). The store itself stays inside the engine: every
+    /// write goes through the methods that check who may make it.
+    pub fn change_signals(&self) -> Option<tokio::sync::watch::Receiver<FeedSignal>> {
+        self.store.change_signals()
+    }
+
+    /// Whether the database answers now (for `/readyz`).
+    pub async fn ping_store(&self) -> Result<(), StoreError> {
+        self.store.ping().await
     }
     /// The newest change number up to which the index holds every write.
     pub fn applied_seq(&self) -> ChangeSeq {

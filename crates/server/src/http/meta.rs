@@ -23,7 +23,7 @@ pub async fn healthz() -> Json<Value> {
 /// listener opens, so a process that answers can verify: it stays ready while its
 /// database is down, and says so in `store`, since verification goes on from the index.
 pub async fn readyz(State(engine): State<Arc<Engine>>) -> Json<Value> {
-    let store = match tokio::time::timeout(READY_PING, engine.store().ping()).await {
+    let store = match tokio::time::timeout(READY_PING, engine.ping_store()).await {
         Ok(Ok(())) => "up",
         _ => "unavailable",
     };
