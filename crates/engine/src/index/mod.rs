@@ -159,6 +159,7 @@ impl TokenIndex {
             is_admin: record.is_admin,
             parent: record.parent_id.as_deref().map(CompactString::new),
         });
+        let extras = Extras::of(settings.meta, settings.not_before);
         Slot {
             hash: indexed(&record.hash),
             tat: AtomicU64::new(0),
@@ -169,14 +170,14 @@ impl TokenIndex {
             created_at: record.created_at,
             last_used_at: AtomicI64::new(record.last_used_at.unwrap_or(0)),
             pending_uses: AtomicU32::new(0),
-            extras: Extras::of(settings.meta, settings.not_before),
             texts: Texts::new(
                 &record.id,
                 &settings.name,
                 settings.owner.as_deref(),
                 grant.resources.view(),
             )
-            .with_not_before(settings.not_before.is_some()),
+            .flag_extras(extras.as_deref()),
+            extras,
         }
     }
 

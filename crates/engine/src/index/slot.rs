@@ -71,8 +71,10 @@ impl Texts {
         Self { bytes, ends, flags }
     }
 
-    pub(super) fn with_not_before(mut self, has: bool) -> Self {
-        if has {
+    /// Notes what the slot's extras hold that a check reads, from the extras
+    /// themselves, so that the two cannot disagree.
+    pub(super) fn flag_extras(mut self, extras: Option<&Extras>) -> Self {
+        if extras.is_some_and(|extras| extras.not_before.is_some()) {
             self.flags |= Self::HAS_NOT_BEFORE;
         }
         self

@@ -69,6 +69,11 @@ pub struct Call<'a, F> {
 /// ([`HeaderSink::set`]), then its body. `Content-Length` and `Date` are the sink's.
 pub trait AnswerSink: HeaderSink {
     fn start(&mut self, status: StatusCode);
+    /// Adds a field that may come more than once (a refusal's challenges): kept
+    /// beside any earlier value of the same name, as the wire carries both.
+    fn add(&mut self, name: &HeaderName, value: &HeaderValue) {
+        self.set(name, value);
+    }
     fn finish(&mut self, body: Bytes);
     /// Forgets what was written since [`AnswerSink::start`]: the answer failed.
     fn abandon(&mut self);
@@ -157,7 +162,7 @@ async fn write_response(response: Response, sink: &mut impl AnswerSink) -> Statu
     sink.start(head.status);
     for (name, value) in &head.headers {
         if name != CONTENT_LENGTH {
-            sink.set(name, value);
+            sink.add(name, value);
         }
     }
     sink.finish(body.to_bytes());
@@ -201,6 +206,10 @@ impl HeaderSink for ResponseSink {
 impl AnswerSink for ResponseSink {
     fn start(&mut self, status: StatusCode) {
         *self.0.status_mut() = status;
+    }
+
+    fn add(&mut self, name: &HeaderName, value: &HeaderValue) {
+        self.0.headers_mut().append(name.clone(), value.clone());
     }
 
     fn finish(&mut self, body: Bytes) {

@@ -112,9 +112,9 @@ impl FieldError {
         Self::new(field, message)
     }
 
-    /// Where a service error belongs on the form: next to its field if it has one,
+    /// Where an engine error belongs on the form: next to its field if it has one,
     /// else at the top.
-    pub fn from_service(error: &EngineError) -> Self {
+    pub fn from_engine(error: &EngineError) -> Self {
         match error {
             EngineError::Input(input) => Self::from_input(input),
             other => Self::new("form", other.to_string()),

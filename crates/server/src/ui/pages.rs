@@ -161,7 +161,7 @@ pub async fn create(State(ui): UiState, signed: Signed, body: Bytes) -> Response
                 &signed,
                 FormPage::Create,
                 &form,
-                &[FieldError::from_service(&error)],
+                &[FieldError::from_engine(&error)],
                 status,
             )
         }
@@ -256,7 +256,7 @@ pub async fn update(
             &signed,
             edit_page(),
             &form,
-            &[FieldError::from_service(&error)],
+            &[FieldError::from_engine(&error)],
             form_status(&error),
         ),
     }

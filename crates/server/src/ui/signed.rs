@@ -88,7 +88,7 @@ impl Signed {
         )
     }
 
-    /// A page for a service error outside a form.
+    /// A page for an engine error outside a form.
     pub fn failure(&self, error: &EngineError) -> Response {
         let (title, detail) = match error {
             EngineError::NotFound { .. } => (

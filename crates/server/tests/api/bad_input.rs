@@ -93,8 +93,8 @@ async fn transport_level_mistakes() {
         reply(request.send().await.unwrap()).await
     };
 
-    // `/v1/verify` is answered without the router (see `http::front`): the same
-    // body rules hold there.
+    // `/v1/verify` is answered by `http::hot` on both transports: the same body rules
+    // hold there.
     for url in [url.clone(), format!("{}/v1/verify", app.base)] {
         let malformed = send(
             app.client
