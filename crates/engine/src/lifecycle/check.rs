@@ -1,6 +1,8 @@
 //! Checking a presented token against what a request needs: the hot path's
 //! decision, with the shared rate limiter where there is one.
 
+use std::pin::Pin;
+
 use tessera_core::ratelimit::{RateDecision, RateLimit};
 use tessera_core::resource::Resource;
 use tessera_core::scope::{ScopeError, TOKENS_READ};
@@ -9,10 +11,27 @@ use tessera_core::verify::{self, Admission, Code, Requirement, Verdict};
 use crate::config::RedisFailure;
 use crate::error::EngineError;
 use crate::index::{Checked, SlotRef};
-use crate::limiter::SharedLimiter;
 
 use super::Engine;
 use super::authority::{Caller, Credential};
+
+/// A check admitted under a rate limit that every node shares: only the shared
+/// limiter may spend from it ([`Engine::check`] asks it).
+pub struct SharedCheck {
+    slot: SlotRef,
+    admission: Admission,
+    limit: RateLimit,
+    now: i64,
+}
+
+impl CheckOutcome {
+    fn of(checked: Checked) -> Self {
+        Self {
+            code: checked.verdict.code,
+            checked: Some(checked),
+        }
+    }
+}
 
 /// The outcome of checking a presented token against a requirement.
 pub struct CheckOutcome {
@@ -61,6 +80,15 @@ impl Engine {
     pub async fn check(&self, secret: &str, need: &Requirement) -> CheckOutcome {
         self.check_presented(secret, None, need).await
     }
+
+    /// [`Engine::check`] as far as it goes without waiting: the whole check, unless
+    /// the token's rate limit is a bucket every node shares, which only the shared
+    /// limiter may spend from ([`Engine::check`] then asks it). Plain synchronous
+    /// code, so that what the benchmarks time is what every check runs.
+    pub fn check_now(&self, secret: &str, need: &Requirement) -> Result<CheckOutcome, SharedCheck> {
+        self.check_presented_now(secret, None, need)
+    }
+
     /// [`Engine::check`], where a key id presented beside the secret (HTTP Basic
     /// `key:secret`) must name the same token; checked before any budget is spent.
     pub(super) async fn check_presented(
@@ -69,18 +97,24 @@ impl Engine {
         key_id: Option<&str>,
         need: &Requirement,
     ) -> CheckOutcome {
+        match self.check_presented_now(secret, key_id, need) {
+            Ok(outcome) => outcome,
+            Err(shared) => CheckOutcome::of(self.check_shared(shared).await),
+        }
+    }
+
+    fn check_presented_now(
+        &self,
+        secret: &str,
+        key_id: Option<&str>,
+        need: &Requirement,
+    ) -> Result<CheckOutcome, SharedCheck> {
         match self.lookup(secret, key_id) {
-            None => CheckOutcome {
+            None => Ok(CheckOutcome {
                 code: Code::NotFound,
                 checked: None,
-            },
-            Some(slot) => {
-                let checked = self.check_slot(slot, need).await;
-                CheckOutcome {
-                    code: checked.verdict.code,
-                    checked: Some(checked),
-                }
-            }
+            }),
+            Some(slot) => self.check_slot_now(slot, need).map(CheckOutcome::of),
         }
     }
     /// The token a credential names, if it exists. Malformed text and a bad checksum
@@ -100,29 +134,51 @@ impl Engine {
     /// spends rate-limit budget, from the node's own bucket or, in a cluster with
     /// Redis, from the bucket every node shares.
     pub(crate) async fn check_slot(&self, slot: SlotRef, need: &Requirement) -> Checked {
+        match self.check_slot_now(slot, need) {
+            Ok(checked) => checked,
+            Err(shared) => self.check_shared(shared).await,
+        }
+    }
+
+    /// [`Engine::check_slot`] without waiting, unless the shared bucket must decide.
+    fn check_slot_now(&self, slot: SlotRef, need: &Requirement) -> Result<Checked, SharedCheck> {
         let now = self.clock.now_ms();
         let admission = verify::admit(slot.powers(), slot.is_revoked(), need, now);
         // Only a request admitted under a rate limit spends budget, and only a shared
         // bucket needs the network.
-        let (Some(shared), Admission::Limited(limit)) = (&self.shared_limiter, admission) else {
+        match (&self.shared_limiter, admission) {
+            (Some(_), Admission::Limited(limit)) => Err(SharedCheck {
+                slot,
+                admission,
+                limit,
+                now,
+            }),
+            _ => Ok(self.index().check_admitted(slot, admission, now)),
+        }
+    }
+
+    /// Spends from the bucket every node shares; when Redis fails, `redis_failure`
+    /// says whether the node's own bucket decides or the request is refused. Boxed:
+    /// inline, the Redis call's state made every check's future some fifty times
+    /// larger (BENCHMARKS.md gives the sizes), copied as each future starts, though
+    /// the index answers nearly every check without waiting.
+    fn check_shared(
+        &self,
+        check: SharedCheck,
+    ) -> Pin<Box<dyn Future<Output = Checked> + Send + '_>> {
+        Box::pin(self.spend_shared(check))
+    }
+
+    async fn spend_shared(&self, check: SharedCheck) -> Checked {
+        let SharedCheck {
+            slot,
+            admission,
+            limit,
+            now,
+        } = check;
+        let Some(shared) = &self.shared_limiter else {
             return self.index().check_admitted(slot, admission, now);
         };
-        // Boxed: inline, the Redis call's state made every check's future some fifty
-        // times larger (BENCHMARKS.md gives the sizes), copied as each future
-        // starts, though the index answers nearly every check without waiting.
-        Box::pin(self.check_shared(shared, slot, admission, limit, now)).await
-    }
-    /// [`Engine::check_slot`] from the bucket every node shares; when Redis fails,
-    /// `redis_failure` says whether the node's own bucket decides or the request is
-    /// refused.
-    pub(super) async fn check_shared(
-        &self,
-        shared: &SharedLimiter,
-        slot: SlotRef,
-        admission: Admission,
-        limit: RateLimit,
-        now: i64,
-    ) -> Checked {
         match shared.check(slot.id(), &limit).await {
             Ok(decision) => self
                 .index()

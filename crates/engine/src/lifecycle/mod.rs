@@ -14,7 +14,7 @@ mod usage;
 mod write;
 
 pub use authority::{Caller, Credential};
-pub use check::CheckOutcome;
+pub use check::{CheckOutcome, SharedCheck};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
