@@ -160,7 +160,6 @@ pub fn check(engine: &Engine, probe: &Probe) -> Option<Code> {
         .map(|outcome| outcome.code)
 }
 
-
 /// Production's engine over an empty SQLite store in `dir`, its clock stopped at
 /// [`NOW_MS`].
 pub fn open_engine(dir: &std::path::Path, pepper: &Pepper) -> Result<Engine, String> {
