@@ -24,7 +24,6 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64};
 
 use compact_str::CompactString;
 use hashbrown::HashTable;
@@ -46,7 +45,7 @@ pub use slot::{Checked, Slot, SlotRef};
 pub use verifier::Verifier;
 
 use family::{Families, Family};
-use slot::{Extras, IndexedHash, NEVER, NOT_REVOKED, Texts, indexed};
+use slot::{IndexedHash, indexed};
 
 /// Shards of the hash table: a power of two, well above the core count.
 const SHARDS: usize = 64;
@@ -143,7 +142,7 @@ impl TokenIndex {
         } else {
             Grant::of(&record.settings, &self.catalogue)
         };
-        let settings = record.settings;
+        let settings = &record.settings;
         let granted = match &settings.scopes {
             ScopeGrant::Patterns(patterns) => GrantedScopes::Patterns(patterns.join(" ").into()),
             ScopeGrant::Access(access) => GrantedScopes::Access(*access),
@@ -154,31 +153,13 @@ impl TokenIndex {
             granted,
             rate_profile: settings
                 .rate_limit
-                .and_then(|limit| limit.profile)
-                .map(String::into_boxed_str),
+                .as_ref()
+                .and_then(|limit| limit.profile.as_deref())
+                .map(Box::from),
             is_admin: record.is_admin,
             parent: record.parent_id.as_deref().map(CompactString::new),
         });
-        let extras = Extras::of(settings.meta, settings.not_before);
-        Slot {
-            hash: indexed(&record.hash),
-            tat: AtomicU64::new(0),
-            expires_at: grant.expires_at.unwrap_or(NEVER),
-            revoked_at: record.revoked_at.unwrap_or(NOT_REVOKED),
-            family,
-            seq,
-            created_at: record.created_at,
-            last_used_at: AtomicI64::new(record.last_used_at.unwrap_or(0)),
-            pending_uses: AtomicU32::new(0),
-            texts: Texts::new(
-                &record.id,
-                &settings.name,
-                settings.owner.as_deref(),
-                grant.resources.view(),
-            )
-            .flag_extras(extras.as_deref()),
-            extras,
-        }
+        Slot::new(record, &grant, family, seq)
     }
 
     fn id_bucket(&self, id: &str) -> u64 {
@@ -327,6 +308,7 @@ fn sibling_of<'a>(siblings: &'a mut [SlotRef], slot: &SlotRef) -> Option<&'a mut
 
 #[cfg(test)]
 mod tests {
+    use super::slot::Texts;
     use super::*;
     use tessera_core::record::Settings;
     use tessera_core::resource::Resources;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
-use tessera_core::grant::Powers;
+use tessera_core::grant::{Grant, Powers};
 use tessera_core::ratelimit::RateLimit;
 use tessera_core::record::TokenRecord;
 use tessera_core::resource::Resources;
@@ -142,8 +142,8 @@ pub(super) fn indexed(hash: &TokenHash) -> IndexedHash {
 
 /// `expires_at` of a token that never expires, and `revoked_at` of one not revoked:
 /// an `Option<i64>` would take 16 bytes where these take 8.
-pub(super) const NEVER: i64 = i64::MAX;
-pub(super) const NOT_REVOKED: i64 = i64::MIN;
+const NEVER: i64 = i64::MAX;
+const NOT_REVOKED: i64 = i64::MIN;
 
 /// One token in the index, as the write numbered `seq` left it: what a verification
 /// decides on and answers with, and its live counters. Description, `start`,
@@ -182,6 +182,37 @@ pub struct Slot {
 const _: () = assert!(std::mem::size_of::<Slot>() == 176);
 
 impl Slot {
+    /// The slot of `record` as the write numbered `seq` left it, with fresh
+    /// counters: its powers compiled (`grant`) and shared with its family.
+    pub(super) fn new(
+        record: TokenRecord,
+        grant: &Grant,
+        family: Arc<Family>,
+        seq: ChangeSeq,
+    ) -> Self {
+        let settings = record.settings;
+        let extras = Extras::of(settings.meta, settings.not_before);
+        Self {
+            hash: indexed(&record.hash),
+            tat: AtomicU64::new(0),
+            expires_at: grant.expires_at.unwrap_or(NEVER),
+            revoked_at: record.revoked_at.unwrap_or(NOT_REVOKED),
+            family,
+            seq,
+            created_at: record.created_at,
+            last_used_at: AtomicI64::new(record.last_used_at.unwrap_or(0)),
+            pending_uses: AtomicU32::new(0),
+            texts: Texts::new(
+                &record.id,
+                &settings.name,
+                settings.owner.as_deref(),
+                grant.resources.view(),
+            )
+            .flag_extras(extras.as_deref()),
+            extras,
+        }
+    }
+
     /// The change number of the write this version of the token comes from. A slot
     /// held across an `await` may have been replaced since: [`TokenIndex::current`]
     /// gives the newest.
