@@ -122,7 +122,8 @@ impl ServeArgs {
 
 impl ServerArgs {
     fn config(&self) -> Result<Config, String> {
-        let mut config = Config::load(self.config.as_deref(), &ProcessEnvironment)?;
+        let mut config = Config::load(self.config.as_deref(), &ProcessEnvironment)
+            .map_err(|e| tessera_store::with_causes(&e))?;
         if let Some(dir) = &self.data_dir {
             config.data_dir.clone_from(dir);
         }

@@ -204,21 +204,59 @@ impl Environment for ProcessEnvironment {
     }
 }
 
+/// Why the configuration cannot be used: the file could not be read or parsed (with
+/// what the operating system or the TOML parser said), or a value is refused (in
+/// words naming the key and what it takes).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<String> for ConfigError {
+    fn from(words: String) -> Self {
+        Self::Invalid(words)
+    }
+}
+
+impl From<&str> for ConfigError {
+    fn from(words: &str) -> Self {
+        Self::Invalid(words.to_owned())
+    }
+}
+
 impl Config {
     /// Reads the file at `path` (if any), then the environment, into a checked config.
-    pub fn load(path: Option<&Path>, env: &dyn Environment) -> Result<Self, String> {
+    pub fn load(path: Option<&Path>, env: &dyn Environment) -> Result<Self, ConfigError> {
         let file = match path {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-                toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.to_owned(),
+                    source,
+                })?
             }
             None => FileConfig::default(),
         };
         Self::from_file(file, env)
     }
 
-    pub fn from_file(file: FileConfig, env: &dyn Environment) -> Result<Self, String> {
+    pub fn from_file(file: FileConfig, env: &dyn Environment) -> Result<Self, ConfigError> {
         let mut config = Config::default();
         if let Some(listen) = env.var("TESSERA_LISTEN").or(file.listen) {
             config.listen = listen.parse().map_err(|_| {
@@ -430,7 +468,9 @@ mod tests {
         assert!(!format!("{config:?}").contains(PEPPER));
         // A pepper too short is refused without being shown.
         let short: FileConfig = toml::from_str("pepper = \"sh0rt-s3cret\"").expect("a config file");
-        let refused = Config::from_file(short, &Vars(HashMap::new())).expect_err("too short");
+        let refused = Config::from_file(short, &Vars(HashMap::new()))
+            .expect_err("too short")
+            .to_string();
         assert!(refused.contains("at least 32 bytes") && !refused.contains("sh0rt-s3cret"));
     }
     use std::collections::HashMap;
@@ -499,12 +539,15 @@ mod tests {
             "#,
         )
         .unwrap();
-        let error = Config::from_file(bad, &Vars(HashMap::new())).unwrap_err();
+        let error = Config::from_file(bad, &Vars(HashMap::new()))
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("route 1 (* /apps/{id})"), "{error}");
         let no_tls: FileConfig = toml::from_str("[gateway]\nupstream = \"https://x\"").unwrap();
         assert!(
             Config::from_file(no_tls, &Vars(HashMap::new()))
                 .unwrap_err()
+                .to_string()
                 .contains("http://")
         );
     }
@@ -520,6 +563,7 @@ mod tests {
         assert!(
             Config::from_file(bad, &Vars(HashMap::new()))
                 .unwrap_err()
+                .to_string()
                 .contains("prefix")
         );
     }
