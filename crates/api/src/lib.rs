@@ -1,4 +1,4 @@
-//! The request and response types of tessera's token API, as they travel: the
+//! The request and response types of tessera's token API and verify call, as they travel: the
 //! server reads and writes them, the CLI and Rust clients write and read them, so
 //! the two sides cannot drift apart. Plain serde types with no behaviour; the
 //! server turns them into the engine's types (`tessera-server`'s `http::dto`).
@@ -6,8 +6,10 @@
 //! The `openapi` feature derives their schemas for `/openapi.json`.
 
 mod tokens;
+mod verify;
 
 pub use tokens::{
     CreateTokenRequest, CreatedToken, ListParams, RateLimitBody, RateLimitView, TokenList,
     TokenView, UpdateTokenRequest,
 };
+pub use verify::{RateLimitState, VerifyAnswer, VerifyRequest};

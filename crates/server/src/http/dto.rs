@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+pub use tessera_api::RateLimitState;
 use tessera_api::{
     CreateTokenRequest, ListParams, RateLimitBody, RateLimitView, TokenView, UpdateTokenRequest,
 };
@@ -269,13 +270,6 @@ impl Serialize for Words<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.iter())
     }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RateLimitState {
-    pub limit: u32,
-    pub remaining: u32,
-    pub reset_ms: u64,
 }
 
 /// Always `200`; `valid` and `code` say the outcome. Details only when the token exists.

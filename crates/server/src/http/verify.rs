@@ -244,6 +244,9 @@ mod tests {
             };
             let mut hand = Vec::new();
             write_json(&answer, &mut hand).unwrap();
+            // What a client reads with tessera-api's owned answer is what was written.
+            let read: tessera_api::VerifyAnswer = serde_json::from_slice(&hand).unwrap();
+            prop_assert_eq!(serde_json::to_vec(&read).unwrap(), hand.clone());
             prop_assert_eq!(String::from_utf8(hand).unwrap(), serde_json::to_string(&answer).unwrap());
         }
     }

@@ -1,0 +1,48 @@
+//! The verify call's shapes as a client writes and reads them, owned. The server
+//! reads and writes the same fields borrowed, on its hot path, and a test there
+//! reads its answers back through [`VerifyAnswer`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `POST /v1/verify`: may this token do this? No `Debug`: it carries a token.
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The token the client presented.
+    pub token: String,
+    /// Scopes the request needs; all are required.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// The resource the request touches, `type:id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+/// A token's rate limit after the request: what is left, and when it refills.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RateLimitState {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset_ms: u64,
+}
+
+/// The answer to a verify call: always `200`; `valid` and `code` say the outcome,
+/// the details are there when the token exists.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct VerifyAnswer {
+    pub valid: bool,
+    /// `VALID`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `NOT_YET_VALID`, `FORBIDDEN` or
+    /// `RATE_LIMITED`.
+    pub code: String,
+    pub token_id: Option<String>,
+    pub name: Option<String>,
+    pub owner: Option<String>,
+    pub meta: Option<Map<String, Value>>,
+    pub scopes: Option<Vec<String>>,
+    pub access: Option<String>,
+    pub resources: Option<Vec<String>>,
+    pub expires_at: Option<String>,
+    pub rate_limit: Option<RateLimitState>,
+}
