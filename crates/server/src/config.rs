@@ -215,11 +215,13 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("config file {path}: {source}")]
+    /// Only the parser's message and where: its error quotes the line it stopped at
+    /// and keeps the whole file, either of which may hold the pepper.
+    #[error("config file {path}, line {line}: {message}")]
     Parse {
         path: PathBuf,
-        #[source]
-        source: toml::de::Error,
+        line: usize,
+        message: String,
     },
     #[error("{0}")]
     Invalid(String),
@@ -246,9 +248,15 @@ impl Config {
                     path: path.to_owned(),
                     source,
                 })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                    path: path.to_owned(),
-                    source,
+                toml::from_str(&text).map_err(|error: toml::de::Error| {
+                    let at = error.span().map_or(0, |span| span.start);
+                    ConfigError::Parse {
+                        path: path.to_owned(),
+                        line: text
+                            .get(..at)
+                            .map_or(0, |before| before.lines().count().max(1)),
+                        message: error.message().to_owned(),
+                    }
                 })?
             }
             None => FileConfig::default(),
@@ -455,6 +463,25 @@ mod tests {
         ] {
             assert_eq!(format!("{:?}", ConnectionUrl::new(url)), shown);
         }
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_named_without_its_text() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("tessera.toml");
+        let secret = "s3cret-pepper-that-is-long-enough-to-use";
+        std::fs::write(
+            &path,
+            format!("listen = \"127.0.0.1:1\"\npepper = {secret}\n"),
+        )
+        .expect("written");
+        let error = Config::load(Some(&path), &Vars(HashMap::new())).expect_err("refused");
+        let (shown, debug) = (error.to_string(), format!("{error:?}"));
+        assert!(shown.contains("line 2"), "{shown}");
+        assert!(
+            !shown.contains(secret) && !debug.contains(secret),
+            "{shown} {debug}"
+        );
     }
 
     #[test]
