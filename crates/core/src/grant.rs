@@ -30,6 +30,19 @@ pub struct Powers<'a> {
     pub rate_limit: Option<RateLimit>,
 }
 
+impl Powers<'_> {
+    /// These powers as bounds on tokens made through them, at `now_ms`: a
+    /// `not_before` already past binds nothing, so a child made later is valid at
+    /// once and a manager valid for a while is not held to its old date.
+    #[must_use]
+    pub fn bounds_at(mut self, now_ms: i64) -> Self {
+        if self.not_before.is_some_and(|from| from <= now_ms) {
+            self.not_before = None;
+        }
+        self
+    }
+}
+
 /// A token tried to give another more than it has itself.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{detail}")]

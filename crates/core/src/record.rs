@@ -301,23 +301,15 @@ impl Settings {
         }
     }
 
-    /// The scopes these settings grant, compiled against `catalogue`. A stored scope
-    /// the catalogue no longer has grants nothing (fail closed).
     /// Refuses settings under which the token would never be valid: a `not_before`
     /// at or after the expiry. Checked again once a parent's bounds have filled in an
     /// expiry the request left open.
     pub fn check_window(&self) -> Result<(), InputError> {
-        match (self.not_before, self.expires_at) {
-            (Some(from), Some(until)) if until <= from => Err(InputError::new(
-                "not_before",
-                "not_before_after_expiry",
-                "not_before must come before expires_at (yours, or the one your token bounds \
-                 it by): the token would never be valid",
-            )),
-            _ => Ok(()),
-        }
+        check_window(self.not_before, self.expires_at)
     }
 
+    /// The scopes these settings grant, compiled against `catalogue`. A stored scope
+    /// the catalogue no longer has grants nothing (fail closed).
     pub fn scope_set(&self, catalogue: &ScopeCatalogue) -> ScopeSet {
         match &self.scopes {
             ScopeGrant::Access(access) => catalogue.for_access(*access),
@@ -548,13 +540,20 @@ fn validate_not_before(
             )
         })?,
     };
-    let window = Settings {
-        not_before: Some(at),
-        expires_at,
-        ..Settings::default()
-    };
-    window.check_window()?;
+    check_window(Some(at), expires_at)?;
     Ok(Some(at))
+}
+
+fn check_window(not_before: Option<i64>, expires_at: Option<i64>) -> Result<(), InputError> {
+    match (not_before, expires_at) {
+        (Some(from), Some(until)) if until <= from => Err(InputError::new(
+            "not_before",
+            "not_before_after_expiry",
+            "not_before must come before expires_at (yours, or the one your token bounds it \
+             by): the token would never be valid",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn validate_rate_limit(

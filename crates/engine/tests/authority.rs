@@ -184,7 +184,7 @@ async fn not_before_is_bounded_like_an_expiry() {
         ),
         "{suspended:?}"
     );
-    // Nor be edited to be valid before it, once its manager has a not_before.
+    // With no live token made through it, the manager may be pushed back.
     world
         .engine
         .revoke(&world.admin, child.id())
@@ -360,11 +360,13 @@ async fn a_manager_not_valid_yet_cannot_act_until_it_is() {
     assert!(is_invalid(refused, Code::NotYetValid));
     world.clock.advance_ms(not_before - START_MS);
     let manager = caller(&world.engine, secret.expose()).await;
-    world
+    let (child, _) = world
         .engine
         .create(&manager, draft(&["repo:read"]))
         .await
         .expect("valid from its not_before on");
+    // A not_before already past binds nothing: the child is valid at once.
+    assert_eq!(child.settings.not_before, None);
 }
 
 #[tokio::test]

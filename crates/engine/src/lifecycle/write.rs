@@ -31,7 +31,7 @@ impl Engine {
             code: "escalation",
             detail: e.detail,
         };
-        let parent_powers = parent.powers();
+        let parent_powers = parent.powers().bounds_at(self.now_ms());
         Grant::inherit_bounds(settings, parent_powers, rate_limit_given);
         // An expiry filled in from the parent may fall before the token's not_before.
         settings.check_window()?;
@@ -51,16 +51,13 @@ impl Engine {
         narrowed: &Grant,
     ) -> Result<(), EngineError> {
         let catalogue = self.index().catalogue();
+        let bounds = narrowed.powers().bounds_at(self.now_ms());
         let exceeding = self
             .index()
             .descendants(id)
             .iter()
             .filter(|slot| !slot.is_revoked())
-            .filter(|slot| {
-                slot.powers()
-                    .ensure_within(narrowed.powers(), catalogue)
-                    .is_err()
-            })
+            .filter(|slot| slot.powers().ensure_within(bounds, catalogue).is_err())
             .count();
         if exceeding == 0 {
             return Ok(());
