@@ -68,6 +68,7 @@ pub async fn follow(
             Err(error) => {
                 engine.metrics().feed_failures.increment();
                 if !failing {
+                    let error = tessera_store::with_causes(&error);
                     tracing::warn!(%error, "cannot read the change feed; verifying from the index and retrying");
                     failing = true;
                 }

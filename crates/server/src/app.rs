@@ -296,6 +296,7 @@ impl Server {
             let _ = stop_flusher.send(());
             let _ = flusher.await;
             if let Err(error) = serving_engine.flush_usage().await {
+                let error = tessera_store::with_causes(&error);
                 tracing::warn!(%error, "could not write the last usage counts");
             }
             drop(dir);
@@ -443,6 +444,7 @@ async fn flush_usage_until(engine: Arc<Engine>, period: Duration, mut stop: ones
             _ = &mut stop => return,
         }
         if let Err(error) = engine.flush_usage().await {
+            let error = tessera_store::with_causes(&error);
             tracing::warn!(%error, "could not write usage counts; will retry");
         }
     }

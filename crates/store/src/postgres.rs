@@ -157,6 +157,7 @@ async fn listen(config: tokio_postgres::Config, signals: watch::Sender<FeedSigna
         match listen_once(&config, &signals).await {
             Ok(()) => backoff = Duration::from_millis(50),
             Err(error) => {
+                let error = crate::with_causes(&error);
                 tracing::warn!(%error, "the change-feed connection failed; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_LISTEN_BACKOFF);
@@ -184,6 +185,7 @@ async fn listen_once(
                 }
                 Ok(_) => {}
                 Err(error) => {
+                    let error = crate::with_causes(&error);
                     tracing::warn!(%error, "the change-feed connection dropped");
                     break;
                 }

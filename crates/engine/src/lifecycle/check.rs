@@ -99,8 +99,13 @@ impl Engine {
     ) -> CheckOutcome {
         match self.check_presented_now(secret, key_id, need) {
             Ok(outcome) => outcome,
-            Err(shared) => CheckOutcome::of(self.check_shared(shared).await),
+            Err(shared) => self.finish(shared).await,
         }
+    }
+
+    /// Finishes a check [`Engine::check_now`] left to the bucket every node shares.
+    pub async fn finish(&self, shared: SharedCheck) -> CheckOutcome {
+        CheckOutcome::of(self.check_shared(shared).await)
     }
 
     fn check_presented_now(
@@ -176,6 +181,8 @@ impl Engine {
             limit,
             now,
         } = check;
+        // A SharedCheck is only made with a shared limiter; without one (never), the
+        // node's own bucket decides, as it would with Redis down and `open`.
         let Some(shared) = &self.shared_limiter else {
             return self.index().check_admitted(slot, admission, now);
         };

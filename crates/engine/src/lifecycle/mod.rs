@@ -114,6 +114,7 @@ impl Engine {
         match write.await {
             Err(StoreError::Stale(detail)) => {
                 if let Err(error) = self.catch_up().await {
+                    let error = tessera_store::with_causes(&error);
                     tracing::warn!(%error, "cannot catch up after a concurrent change");
                 }
                 Err(StoreError::Stale(detail).into())
