@@ -61,11 +61,12 @@ impl World {
 
     /// A token made by `by` with these scopes, and the caller it authenticates as.
     async fn token(&self, by: &Caller, scopes: &[&str]) -> (String, Caller) {
-        let (_, secret) = self
-            .engine
-            .create(by, draft(scopes))
-            .await
-            .expect("created");
+        self.token_from(by, draft(scopes)).await
+    }
+
+    /// A token made by `by` from `draft`, and the caller it authenticates as.
+    async fn token_from(&self, by: &Caller, draft: TokenDraft) -> (String, Caller) {
+        let (_, secret) = self.engine.create(by, draft).await.expect("created");
         let text = secret.expose().to_owned();
         let caller = caller(&self.engine, &text).await;
         (text, caller)
@@ -148,12 +149,7 @@ async fn not_before_is_bounded_like_an_expiry() {
         expiry: Some(ExpiryRequest::In(60)),
         ..draft(&["tokens:manage", "repo:*"])
     };
-    let (_, secret) = world
-        .engine
-        .create(&world.admin, brief)
-        .await
-        .expect("created");
-    let manager = caller(&world.engine, secret.expose()).await;
+    let (_, manager) = world.token_from(&world.admin, brief).await;
     // Valid only after the manager's own expiry, which it would inherit: never valid.
     let never = TokenDraft {
         not_before: Some(NotBeforeRequest::At("2027-01-15T08:05:00Z".into())),
@@ -312,12 +308,7 @@ async fn a_caller_expired_since_it_authenticated_cannot_act() {
         expiry: Some(ExpiryRequest::In(60)),
         ..draft(&["tokens:manage", "repo:*"])
     };
-    let (_, secret) = world
-        .engine
-        .create(&world.admin, brief)
-        .await
-        .expect("created");
-    let manager = caller(&world.engine, secret.expose()).await;
+    let (secret, manager) = world.token_from(&world.admin, brief).await;
     let (child_secret, child) = world.token(&manager, &["repo:read"]).await;
     world.clock.advance_ms(61_000);
     assert!(is_invalid(
@@ -329,7 +320,7 @@ async fn a_caller_expired_since_it_authenticated_cannot_act() {
         Code::Expired
     ));
     // Its child was bounded by its expiry: it has expired too.
-    assert_eq!(world.code(secret.expose()).await, Code::Expired);
+    assert_eq!(world.code(&secret).await, Code::Expired);
     assert_eq!(world.code(&child_secret).await, Code::Expired);
 }
 
