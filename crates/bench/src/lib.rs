@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use tessera_core::clock::ManualClock;
 use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, TokenRecord};
-use tessera_core::resource::Resource;
+use tessera_core::resource::{Resource, ResourceScope};
 use tessera_core::scope::ScopeCatalogue;
 use tessera_core::token::{Pepper, SecretToken, TokenHasher, TokenPrefix};
 use tessera_core::verify::{Code, Requirement};
@@ -41,17 +41,22 @@ pub const NOW_MS: i64 = 1_800_000_000_000;
 /// benchmark's own requests, and an expiry.
 pub fn realistic_settings(i: usize) -> Settings {
     Settings {
-        name: format!("ci-deploy-web-{i:08}"),
+        name: format!("ci-deploy-web-{i:08}").as_str().try_into().unwrap(),
         description: None,
         scopes: ScopeGrant::Patterns(vec!["repo:read".into(), "repo:write".into()]),
-        resources: Some(vec![format!("repo:{}", repo_id(i))]),
+        resources: ResourceScope::parse(Some(&[format!("repo:{}", repo_id(i))])).unwrap(),
         rate_limit: Some(RateLimitSetting {
             profile: None,
             per_minute: 600_000,
             burst: 1_000,
         }),
         expires_at: Some(FAR_FUTURE_MS),
-        owner: Some(format!("user_{:08}", i % 1_000_000)),
+        owner: Some(
+            format!("user_{:08}", i % 1_000_000)
+                .as_str()
+                .try_into()
+                .unwrap(),
+        ),
         ..Settings::default()
     }
 }

@@ -1,6 +1,7 @@
 //! What a token may do, compiled for fast checks, and the rule that no token hands out
 //! more than it has.
 
+use crate::fields::Owner;
 use crate::ratelimit::RateLimit;
 use crate::record::Settings;
 use crate::resource::{ResourceScope, Resources};
@@ -65,7 +66,7 @@ impl Grant {
     pub fn of(settings: &Settings, catalogue: &ScopeCatalogue) -> Self {
         Self {
             scopes: settings.scope_set(catalogue),
-            resources: settings.resource_scope(),
+            resources: settings.resources.clone(),
             expires_at: settings.expires_at,
             not_before: settings.not_before,
             rate_limit: settings.rate_limit.as_ref().map(|s| s.limit()),
@@ -174,14 +175,21 @@ impl Powers<'_> {
 /// A token made by a manager that acts for an owner (a user or tenant) acts for the
 /// same owner: it takes the manager's owner, and may not claim another, since services
 /// trust the owner that verification reports.
-pub fn inherit_owner(owner: &mut Option<String>, parent: Option<&str>) -> Result<(), Escalation> {
+pub fn inherit_owner(owner: &mut Option<Owner>, parent: Option<&str>) -> Result<(), Escalation> {
     let Some(parent) = parent else { return Ok(()) };
     match owner {
         None => {
-            *owner = Some(parent.to_owned());
+            // The parent's owner passed this check when it was stored; should it not
+            // now, the child is refused rather than made without an owner.
+            let inherited =
+                Owner::parse(parent.to_owned(), "owner").map_err(|error| Escalation {
+                    field: "owner",
+                    detail: error.detail,
+                })?;
+            *owner = Some(inherited);
             Ok(())
         }
-        Some(own) if own == parent => Ok(()),
+        Some(own) if own.as_str() == parent => Ok(()),
         Some(_) => Err(Escalation {
             field: "owner",
             detail: format!(

@@ -7,6 +7,7 @@
 
 pub mod base62;
 pub mod clock;
+pub mod fields;
 pub mod grant;
 pub mod random;
 pub mod ratelimit;

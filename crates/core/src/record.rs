@@ -8,15 +8,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::fields::{Description, Owner, TokenName};
 use crate::ratelimit::{self, RateLimit};
 use crate::resource::ResourceScope;
 use crate::scope::{Access, ScopeCatalogue, ScopeError, ScopeSet};
 use crate::timefmt;
 use crate::token::TokenHash;
 
-pub const MAX_NAME_CHARS: usize = 100;
-pub const MAX_DESCRIPTION_CHARS: usize = 1000;
-pub const MAX_OWNER_CHARS: usize = 200;
 pub const MAX_META_BYTES: usize = 4096;
 pub const MAX_SCOPES: usize = 256;
 pub const MAX_RESOURCES: usize = 1000;
@@ -71,15 +69,17 @@ impl Default for ScopeGrant {
 /// (`..Settings::default()`), so that a new field does not touch them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Settings {
-    pub name: String,
-    pub description: Option<String>,
+    pub name: TokenName,
+    pub description: Option<Description>,
     pub scopes: ScopeGrant,
-    pub resources: Option<Vec<String>>,
+    /// Parsed once, where the settings are made; [`ResourceScope::All`] when the
+    /// request named none.
+    pub resources: ResourceScope,
     pub rate_limit: Option<RateLimitSetting>,
     pub expires_at: Option<i64>,
     /// Before this instant the token is not valid yet (`NOT_YET_VALID`).
     pub not_before: Option<i64>,
-    pub owner: Option<String>,
+    pub owner: Option<Owner>,
     pub meta: Option<Map<String, Value>>,
 }
 
@@ -248,15 +248,27 @@ pub enum Omitted {
 }
 
 impl Settings {
+    /// The settings of the deployment's admin token, which `tessera init` makes.
+    pub fn admin() -> Self {
+        Self {
+            name: TokenName("admin".to_owned()),
+            description: Some(crate::fields::Text(
+                "The deployment's admin token: may do everything.".to_owned(),
+            )),
+            scopes: ScopeGrant::Patterns(vec!["*".to_owned()]),
+            ..Self::default()
+        }
+    }
+
     /// Checks a draft against the deployment's rules.
     pub fn validate(
         draft: TokenDraft,
         policy: &Policy<'_>,
         omitted: Omitted,
     ) -> Result<Self, InputError> {
-        let name = validate_name(draft.name)?;
-        let description = validate_text(draft.description, "description", MAX_DESCRIPTION_CHARS)?;
-        let owner = validate_text(draft.owner, "owner", MAX_OWNER_CHARS)?;
+        let name = TokenName::parse(draft.name)?;
+        let description = Description::parse_optional(draft.description, "description")?;
+        let owner = Owner::parse_optional(draft.owner, "owner")?;
         let scopes = validate_scopes(draft.scopes, draft.access, policy.catalogue)?;
         let resources = validate_resources(draft.resources)?;
         let expires_at = validate_expiry(draft.expiry, policy)?;
@@ -288,15 +300,15 @@ impl Settings {
             ScopeGrant::Access(access) => (None, Some(access.as_str().to_owned())),
         };
         TokenDraft {
-            name: Some(self.name.clone()),
-            description: self.description.clone(),
+            name: Some(self.name.to_string()),
+            description: self.description.clone().map(String::from),
             scopes,
             access,
-            resources: self.resources.clone(),
+            resources: self.resources.view().texts(),
             expiry: Some(ExpiryRequest::Unchanged(self.expires_at)),
             not_before: self.not_before.map(NotBeforeRequest::Unchanged),
             rate_limit: self.rate_limit.clone().map(RateLimitRequest::Unchanged),
-            owner: self.owner.clone(),
+            owner: self.owner.clone().map(String::from),
             meta: self.meta.clone().map(Value::Object),
         }
     }
@@ -325,59 +337,6 @@ impl Settings {
                     .unwrap_or_else(|_| catalogue.empty())
             }
         }
-    }
-
-    /// The resources these settings allow. A stored pattern that no longer parses
-    /// allows nothing (fail closed).
-    pub fn resource_scope(&self) -> ResourceScope {
-        ResourceScope::parse(self.resources.as_deref()).unwrap_or_else(|_| ResourceScope::nothing())
-    }
-}
-
-fn validate_name(name: Option<String>) -> Result<String, InputError> {
-    let name = name.ok_or_else(|| {
-        InputError::new(
-            "name",
-            "missing_name",
-            "name is required: give the token a name of 1 to 100 characters",
-        )
-    })?;
-    let chars = name.trim().chars().count();
-    if chars == 0 || name.chars().count() > MAX_NAME_CHARS {
-        return Err(InputError::new(
-            "name",
-            "invalid_name",
-            format!("name must be 1 to {MAX_NAME_CHARS} characters, not blank"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(InputError::new(
-            "name",
-            "invalid_name",
-            "name must not contain control characters",
-        ));
-    }
-    Ok(name)
-}
-
-fn validate_text(
-    text: Option<String>,
-    field: &'static str,
-    max: usize,
-) -> Result<Option<String>, InputError> {
-    match text {
-        Some(text) if text.chars().count() > max => Err(InputError::new(
-            field,
-            "too_long",
-            format!("{field} must be at most {max} characters"),
-        )),
-        // No database backend holds NUL in text the same way; nobody needs it.
-        Some(text) if text.contains('\0') => Err(InputError::new(
-            field,
-            "invalid_text",
-            format!("{field} must not contain NUL characters"),
-        )),
-        other => Ok(other),
     }
 }
 
@@ -435,9 +394,9 @@ fn validate_scopes(
     }
 }
 
-fn validate_resources(resources: Option<Vec<String>>) -> Result<Option<Vec<String>>, InputError> {
+fn validate_resources(resources: Option<Vec<String>>) -> Result<ResourceScope, InputError> {
     let Some(list) = resources else {
-        return Ok(None);
+        return Ok(ResourceScope::All);
     };
     if list.len() > MAX_RESOURCES {
         return Err(InputError::new(
@@ -446,15 +405,14 @@ fn validate_resources(resources: Option<Vec<String>>) -> Result<Option<Vec<Strin
             format!("at most {MAX_RESOURCES} resources; use type:* for every resource of a type"),
         ));
     }
-    ResourceScope::parse(Some(&list))
-        .map_err(|error| InputError::new("resources", "invalid_resource", error.to_string()))?;
     let mut unique: Vec<String> = Vec::with_capacity(list.len());
     for item in list {
         if !unique.contains(&item) {
             unique.push(item);
         }
     }
-    Ok(Some(unique))
+    ResourceScope::parse(Some(&unique))
+        .map_err(|error| InputError::new("resources", "invalid_resource", error.to_string()))
 }
 
 fn validate_expiry(
@@ -795,7 +753,10 @@ mod tests {
             ..named("x")
         };
         let settings = Settings::validate(draft, &policy, Omitted::Create).unwrap();
-        assert_eq!(settings.resources, Some(vec!["repo:1".into()]));
+        assert_eq!(
+            settings.resources.view().texts(),
+            Some(vec!["repo:1".into()])
+        );
         let again = Settings::validate(settings.to_draft(), &policy, Omitted::Complete).unwrap();
         assert_eq!(again, settings);
     }

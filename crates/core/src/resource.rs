@@ -115,8 +115,10 @@ fn pattern_covers(mine: &str, theirs: &str) -> bool {
 /// string held inline up to 24 bytes: the usual token is scoped to one repository or
 /// app, so checking it follows no pointer. [`Resources`] is the same, borrowed, as
 /// checks read it from wherever it is kept.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, Default, PartialEq, Eq, Debug)]
 pub enum ResourceScope {
+    /// What a token that names no resources may touch.
+    #[default]
     All,
     Only(CompactString),
 }

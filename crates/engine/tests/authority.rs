@@ -375,7 +375,7 @@ async fn the_admin_manages_everything_but_itself() {
         })
         .await
         .expect("the admin edits any token");
-    assert_eq!(renamed.settings.name, "renamed by the admin");
+    assert_eq!(renamed.settings.name.as_str(), "renamed by the admin");
     let untouchable = |result: Result<(), EngineError>| {
         matches!(
             result,

@@ -430,10 +430,10 @@ async fn write_resources(
     )
     .await
     .map_err(pg)?;
-    for pattern in record.settings.resources.iter().flatten() {
+    for pattern in record.settings.resources.view().patterns() {
         tx.execute(
             "INSERT INTO token_resources (token_id, pattern) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&record.id, pattern],
+            &[&record.id, &pattern],
         )
         .await
         .map_err(pg)?;

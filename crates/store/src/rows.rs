@@ -9,7 +9,9 @@
 //! [`ADDED_COLUMNS`] that the table lacks, which both backends add: a new nullable
 //! field is a line there.
 
+use tessera_core::fields::{Description, Owner, TokenName};
 use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord};
+use tessera_core::resource::ResourceScope;
 use tessera_core::scope::Access;
 use tessera_core::token::TokenHash;
 
@@ -121,7 +123,7 @@ pub struct RawRow {
     pub change_seq: i64,
 }
 
-fn corrupt(what: &str) -> impl Fn(serde_json::Error) -> StoreError + '_ {
+fn corrupt<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> StoreError + '_ {
     move |e| StoreError::Corrupt(format!("{what}: {e}"))
 }
 
@@ -154,17 +156,17 @@ fn settings_values(record: &TokenRecord, seq: ChangeSeq) -> [SqlValue; SETTINGS_
     };
     let limit = s.rate_limit.as_ref();
     [
-        s.name.clone().into(),
-        s.description.clone().into(),
+        s.name.to_string().into(),
+        s.description.clone().map(String::from).into(),
         scopes.into(),
         access.into(),
-        json_list(s.resources.as_ref()).into(),
+        json_list(s.resources.view().texts().as_ref()).into(),
         limit.and_then(|l| l.profile.clone()).into(),
         limit.map(|l| i64::from(l.per_minute)).into(),
         limit.map(|l| i64::from(l.burst)).into(),
         s.expires_at.into(),
         s.not_before.into(),
-        s.owner.clone().into(),
+        s.owner.clone().map(String::from).into(),
         s.meta
             .as_ref()
             .map(|m| serde_json::Value::Object(m.clone()).to_string())
@@ -275,11 +277,16 @@ impl RawRow {
             }
             (None, None) => ScopeGrant::Patterns(Vec::new()),
         };
-        let resources = self
+        let resources: Option<Vec<String>> = self
             .resources
             .map(|json| serde_json::from_str(&json))
             .transpose()
             .map_err(corrupt("resources"))?;
+        let resources = ResourceScope::parse(resources.as_deref()).map_err(corrupt("resources"))?;
+        let name = TokenName::parse(Some(self.name)).map_err(corrupt("name"))?;
+        let description = Description::parse_optional(self.description, "description")
+            .map_err(corrupt("description"))?;
+        let owner = Owner::parse_optional(self.owner, "owner").map_err(corrupt("owner"))?;
         let meta = self
             .meta
             .map(|json| serde_json::from_str(&json))
@@ -311,14 +318,14 @@ impl RawRow {
             start: self.start,
             is_admin: self.is_admin,
             settings: Settings {
-                name: self.name,
-                description: self.description,
+                name,
+                description,
                 scopes,
                 resources,
                 rate_limit,
                 expires_at: self.expires_at,
                 not_before: self.not_before,
-                owner: self.owner,
+                owner,
                 meta,
             },
             parent_id: self.parent_id,
@@ -623,10 +630,10 @@ mod tests {
             start: "tsr_full".into(),
             is_admin: true,
             settings: Settings {
-                name: "Full".into(),
-                description: Some("every field".into()),
+                name: "Full".try_into().unwrap(),
+                description: Some(Description::parse("every field".into(), "description").unwrap()),
                 scopes: ScopeGrant::Patterns(vec!["repo:read".into()]),
-                resources: Some(vec!["repo:a".into()]),
+                resources: ResourceScope::parse(Some(&["repo:a".into()])).unwrap(),
                 rate_limit: Some(RateLimitSetting {
                     profile: Some("slow".into()),
                     per_minute: 11,
@@ -634,7 +641,7 @@ mod tests {
                 }),
                 expires_at: Some(13),
                 not_before: Some(19),
-                owner: Some("alice".into()),
+                owner: Some(Owner::parse("alice".into(), "owner").unwrap()),
                 meta: json!({"k": 1}).as_object().cloned(),
             },
             parent_id: Some("parent".into()),
@@ -650,10 +657,10 @@ mod tests {
         let mut record = full();
         record.is_admin = false;
         record.settings = Settings {
-            name: "Sparse".into(),
+            name: "Sparse".try_into().unwrap(),
             description: None,
             scopes: ScopeGrant::Access(Access::Write),
-            resources: None,
+            resources: ResourceScope::All,
             rate_limit: None,
             expires_at: None,
             not_before: None,

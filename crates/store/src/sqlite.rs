@@ -210,7 +210,7 @@ fn write_resources(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Resu
         [&record.id],
     )
     .map_err(unavailable)?;
-    for pattern in record.settings.resources.iter().flatten() {
+    for pattern in record.settings.resources.view().patterns() {
         tx.execute(
             "INSERT OR IGNORE INTO token_resources (token_id, pattern) VALUES (?1, ?2)",
             params![record.id, pattern],

@@ -9,6 +9,7 @@
 )]
 
 use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord};
+use tessera_core::resource::ResourceScope;
 use tessera_core::scope::Access;
 use tessera_core::token::TokenHash;
 use tessera_store::{
@@ -25,10 +26,15 @@ fn record(id: &str, parent: Option<&str>, resources: Option<Vec<&str>>) -> Token
         start: "tsr_abcd".into(),
         is_admin: false,
         settings: Settings {
-            name: format!("Name {id}"),
+            name: format!("Name {id}").as_str().try_into().unwrap(),
             description: None,
             scopes: ScopeGrant::Patterns(vec!["repo:read".into()]),
-            resources: resources.map(|r| r.into_iter().map(String::from).collect()),
+            resources: ResourceScope::parse(
+                resources
+                    .map(|r| r.into_iter().map(String::from).collect::<Vec<_>>())
+                    .as_deref(),
+            )
+            .unwrap(),
             rate_limit: Some(RateLimitSetting {
                 profile: Some("restricted".into()),
                 per_minute: 10,
@@ -36,7 +42,7 @@ fn record(id: &str, parent: Option<&str>, resources: Option<Vec<&str>>) -> Token
             }),
             expires_at: None,
             not_before: Some(1_234),
-            owner: Some("alice".into()),
+            owner: Some("alice".try_into().unwrap()),
             meta: serde_json::json!({"k": 1}).as_object().cloned(),
         },
         parent_id: parent.map(String::from),
@@ -119,7 +125,7 @@ async fn keeps_the_contract(
 
     let mut edited = root.clone();
     edited.settings.scopes = ScopeGrant::Access(Access::Write);
-    edited.settings.resources = Some(vec!["app:1".into()]);
+    edited.settings.resources = ResourceScope::parse(Some(&["app:1".into()])).unwrap();
     let edit = Basis {
         token: Some(1),
         ..Basis::default()
@@ -185,7 +191,7 @@ async fn keeps_the_contract(
         Err(StoreError::Revoked(_))
     ));
     let mut revoked_edit = store.get("child").await.unwrap().unwrap();
-    revoked_edit.settings.name = "renamed".into();
+    revoked_edit.settings.name = "renamed".try_into().unwrap();
     assert!(matches!(
         store.update(&revoked_edit, Basis::default()).await,
         Err(StoreError::Revoked(_))

@@ -311,6 +311,7 @@ mod tests {
     use super::slot::Texts;
     use super::*;
     use tessera_core::record::Settings;
+    use tessera_core::resource::ResourceScope;
     use tessera_core::resource::Resources;
     use tessera_core::token::SecretToken;
     use tessera_core::token::{Pepper, TokenHasher, TokenPrefix};
@@ -324,10 +325,10 @@ mod tests {
             start: secret.start(),
             is_admin: false,
             settings: Settings {
-                name: format!("token {id}"),
+                name: format!("token {id}").as_str().try_into().unwrap(),
                 description: None,
                 scopes: ScopeGrant::Patterns(vec!["repo:read".into()]),
-                resources: Some(vec!["repo:a".into()]),
+                resources: ResourceScope::parse(Some(&["repo:a".into()])).unwrap(),
                 ..Settings::default()
             },
             parent_id: parent.map(str::to_owned),
@@ -423,7 +424,7 @@ mod tests {
         let (index, hasher) = index();
         let (older, _) = record("tok_x", None, &hasher);
         let mut newer = older.clone();
-        newer.settings.name = "renamed".into();
+        newer.settings.name = "renamed".try_into().unwrap();
         index.apply(5, newer.clone());
         index.apply(3, older.clone());
         assert_eq!(name_of(&index).as_deref(), Some("renamed"));
@@ -450,7 +451,7 @@ mod tests {
             children.push(child);
         }
         for (i, child) in children.iter_mut().enumerate() {
-            child.settings.name = format!("edited {i}");
+            child.settings.name = format!("edited {i}").as_str().try_into().unwrap();
             index.apply(10 + i as ChangeSeq, child.clone());
         }
         let siblings = index.descendants("tok_root");
@@ -544,7 +545,7 @@ mod tests {
         assert_eq!(check(&index), verify::Code::Valid);
         let before = index.by_id("tok_child").expect("indexed");
 
-        child.settings.name = "renamed".into();
+        child.settings.name = "renamed".try_into().unwrap();
         index.apply(3, child);
         let after = index.by_id("tok_child").expect("indexed");
         assert_eq!(after.name(), "renamed");

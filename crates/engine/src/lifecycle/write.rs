@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tessera_core::grant::{self, Escalation, Grant};
 use tessera_core::random;
-use tessera_core::record::{Omitted, ScopeGrant, Settings, TokenDraft, TokenRecord};
+use tessera_core::record::{Omitted, Settings, TokenDraft, TokenRecord};
 use tessera_core::token::SecretToken;
 use tessera_store::Basis;
 
@@ -137,7 +137,7 @@ impl Engine {
     /// Makes the deployment's first admin token, unless one exists (in a cluster,
     /// another node starting at the same moment may have made it): then `None`.
     pub async fn create_first_admin(self: &Arc<Self>) -> Result<Option<SecretToken>, EngineError> {
-        let (record, secret) = self.new_record(admin_settings(), None, true);
+        let (record, secret) = self.new_record(Settings::admin(), None, true);
         let engine = Arc::clone(self);
         to_completion(async move {
             let _writes = engine.hold_writes().await;
@@ -157,7 +157,7 @@ impl Engine {
     }
     /// Makes a new admin token and revokes any earlier one (`tessera admin reset-token`).
     pub async fn create_admin(self: &Arc<Self>) -> Result<SecretToken, EngineError> {
-        let (record, secret) = self.new_record(admin_settings(), None, true);
+        let (record, secret) = self.new_record(Settings::admin(), None, true);
         let engine = Arc::clone(self);
         to_completion(async move {
             let _writes = engine.hold_writes().await;
@@ -308,15 +308,6 @@ impl Engine {
             // Revoked before: nothing changed, the stored record says when.
             None => self.record(slot).await,
         }
-    }
-}
-
-fn admin_settings() -> Settings {
-    Settings {
-        name: "admin".into(),
-        description: Some("The deployment's admin token: may do everything.".into()),
-        scopes: ScopeGrant::Patterns(vec!["*".into()]),
-        ..Settings::default()
     }
 }
 

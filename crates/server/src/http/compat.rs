@@ -62,8 +62,8 @@ fn repo_ids(record: &TokenRecord) -> Vec<String> {
     record
         .settings
         .resources
-        .iter()
-        .flatten()
+        .view()
+        .patterns()
         .filter_map(|r| r.strip_prefix(REPO).map(String::from))
         .collect()
 }
@@ -96,7 +96,7 @@ pub async fn relace_create(
     };
     let (record, secret) = engine.create(&caller, draft).await?;
     Ok(Json(RepoTokenCreated {
-        name: record.settings.name.clone(),
+        name: record.settings.name.to_string(),
         token: secret.expose().to_owned(),
         repo_ids: repo_ids(&record),
         id: record.id,
@@ -114,7 +114,7 @@ pub async fn relace_get(
     let record = engine.find_by_secret(&caller, &token).await?;
     Ok(Json(RepoTokenInfo {
         id: record.id.clone(),
-        name: record.settings.name.clone(),
+        name: record.settings.name.to_string(),
         repo_ids: repo_ids(&record),
         status: record.status(engine.now_ms()).as_str().to_owned(),
         created_at: tessera_core::timefmt::format_rfc3339(record.created_at),

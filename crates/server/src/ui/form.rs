@@ -146,12 +146,12 @@ impl TokenForm {
             ),
         };
         Self {
-            name: s.name.clone(),
-            description: s.description.clone().unwrap_or_default(),
-            owner: s.owner.clone().unwrap_or_default(),
+            name: s.name.to_string(),
+            description: s.description.as_deref().unwrap_or_default().to_owned(),
+            owner: s.owner.as_deref().unwrap_or_default().to_owned(),
             access: access.unwrap_or_default(),
             scopes: scopes.unwrap_or_default(),
-            resources: s.resources.as_deref().unwrap_or_default().join("\n"),
+            resources: s.resources.view().patterns().collect::<Vec<_>>().join("\n"),
             rate,
             per_minute,
             burst,

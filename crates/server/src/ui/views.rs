@@ -159,8 +159,9 @@ fn resources_text(record: &TokenRecord) -> String {
     record
         .settings
         .resources
-        .as_ref()
-        .map_or_else(|| "every resource".to_owned(), |r| r.join(" "))
+        .view()
+        .joined()
+        .map_or_else(|| "every resource".to_owned(), str::to_owned)
 }
 
 pub fn list(
@@ -262,7 +263,7 @@ pub fn token_page(
     let (title, action) = match &which {
         FormPage::Create => ("Create a token".to_owned(), "/ui/tokens/new".to_owned()),
         FormPage::Edit { record, .. } => (
-            record.settings.name.clone(),
+            record.settings.name.to_string(),
             format!("/ui/tokens/{}", record.id),
         ),
     };
