@@ -150,6 +150,54 @@ fn init_prints_the_admin_token_alone_once() {
 }
 
 #[test]
+fn a_start_that_cannot_listen_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let failed = tessera(&data)
+        .args(["serve", "--listen", &addr])
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    let stderr = text(&failed.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("tsr_"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&data)
+        .map(|entries| entries.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "a failed start left {left:?}");
+    drop(busy);
+
+    // The next start makes the admin token and shows it; while nobody has used it,
+    // each later start says how to replace it.
+    let served = Served::start(&data, &dir.path().join("first.log"));
+    let admin = admin_from_stderr(&std::fs::read_to_string(&served.log).unwrap());
+    let first = served.stop();
+    assert!(!first.contains("never been used"), "{first}");
+    let again = Served::start(&data, &dir.path().join("second.log")).stop();
+    assert!(!again.contains("created the admin token"), "{again}");
+    assert!(
+        again.contains("never been used") && again.contains("tessera admin reset-token"),
+        "{again}"
+    );
+    let served = Served::start(&data, &dir.path().join("third.log"));
+    let (status, _) = http(
+        "GET",
+        &format!("{}/v1/tokens/self", served.url),
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200);
+    served.stop();
+    let used = Served::start(&data, &dir.path().join("fourth.log")).stop();
+    assert!(!used.contains("never been used"), "{used}");
+}
+
+#[test]
 fn token_texts_never_reach_logs_or_database_files() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

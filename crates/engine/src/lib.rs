@@ -18,4 +18,4 @@ pub mod metrics;
 
 pub use config::{EngineConfig, RedisFailure};
 pub use error::EngineError;
-pub use lifecycle::{Caller, CheckOutcome, Credential, Engine, SharedCheck};
+pub use lifecycle::{AdminStanding, Caller, CheckOutcome, Credential, Engine, SharedCheck};

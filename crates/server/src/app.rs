@@ -29,7 +29,7 @@ use tower::ServiceExt;
 
 use crate::config::Config;
 use tessera_engine::limiter::SharedLimiter;
-use tessera_engine::{Engine, EngineError};
+use tessera_engine::{AdminStanding, Engine, EngineError};
 
 /// Why tessera could not start, in words for the operator, with what caused it.
 #[derive(Debug, thiserror::Error)]
@@ -226,21 +226,33 @@ impl Server {
         let flush_every = Duration::from_millis(config.usage_flush_ms);
         let ui_session_idle_ms = config.ui_session_idle_ms;
         let poll_every = Duration::from_millis(config.change_poll_ms);
-        let (engine, dir) = open(config, clock).await?;
-        let admin = if engine.has_active_admin() {
-            None
-        } else {
-            engine.create_first_admin().await?
-        };
+        // Every listener is bound before the store is touched: a start that fails on a
+        // busy port creates no pepper, no store and no admin token that nobody saw.
         let (listener, addr) = bind(listen, "").await?;
-        let gateway = match gateway_config {
-            Some(gateway) => {
-                let (listener, addr) = bind(gateway.listen, "gateway ").await?;
+        let gateway_listener = match &gateway_config {
+            Some(gateway) => Some(bind(gateway.listen, "gateway ").await?),
+            None => None,
+        };
+        let (engine, dir) = open(config, clock).await?;
+        let admin = match engine.admin_standing() {
+            AdminStanding::Missing => engine.create_first_admin().await?,
+            AdminStanding::NeverUsed { created_at } => {
+                tracing::warn!(
+                    created = %tessera_core::timefmt::format_rfc3339(created_at),
+                    "the admin token has never been used; if it was not kept when it was \
+                     shown, replace it: stop tessera and run `tessera admin reset-token`"
+                );
+                None
+            }
+            AdminStanding::Used => None,
+        };
+        let gateway = match (gateway_config, gateway_listener) {
+            (Some(gateway), Some((listener, addr))) => {
                 let app = crate::gateway::router(Arc::clone(&engine), gateway.clone());
                 tracing::info!(%addr, upstream = %gateway.upstream, "the gateway is listening");
                 Some((listener, addr, app))
             }
-            None => None,
+            _ => None,
         };
         let gateway_addr = gateway.as_ref().map(|(_, addr, _)| *addr);
         let (shutdown, stopped) = watch::channel(false);

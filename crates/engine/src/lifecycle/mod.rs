@@ -145,13 +145,37 @@ impl Engine {
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
-    /// True when the store holds an admin token that still works.
-    pub fn has_active_admin(&self) -> bool {
-        self.index()
-            .root_slots()
+    /// Whether the store holds an admin token that still works, and whether it was
+    /// ever used: start-up makes the first one, and reminds of one nobody has used
+    /// (perhaps shown to a terminal nobody read).
+    pub fn admin_standing(&self) -> AdminStanding {
+        let roots = self.index().root_slots();
+        let mut working = roots
             .iter()
-            .any(|slot| slot.is_admin() && !slot.is_revoked())
+            .filter(|slot| slot.is_admin() && !slot.is_revoked())
+            .peekable();
+        if working.peek().is_none() {
+            return AdminStanding::Missing;
+        }
+        let mut unused = working.filter(|slot| slot.pending().1 == 0);
+        match unused.next() {
+            Some(slot) => AdminStanding::NeverUsed {
+                created_at: slot.created_at(),
+            },
+            None => AdminStanding::Used,
+        }
     }
+}
+
+/// See [`Engine::admin_standing`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminStanding {
+    /// No admin token works: start-up makes one.
+    Missing,
+    /// One works and has never been used; made at `created_at`.
+    NeverUsed { created_at: i64 },
+    /// Every working admin token has been used.
+    Used,
 }
 
 /// Runs a write to its end even if the request that asked for it goes away: a handler
