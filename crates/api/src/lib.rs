@@ -5,8 +5,11 @@
 //!
 //! The `openapi` feature derives their schemas for `/openapi.json`.
 
+mod problem;
 mod tokens;
 mod verify;
+
+pub use problem::Problem;
 
 pub use tokens::{
     CreateTokenRequest, CreatedToken, ListParams, RateLimitBody, RateLimitView, TokenList,

@@ -14,18 +14,21 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use std::time::Duration;
+
+use reqwest::Method;
 use reqwest::blocking::{Client, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tessera_api::{
-    CreateTokenRequest, CreatedToken, ListParams, RateLimitBody, TokenList, TokenView,
-    UpdateTokenRequest,
+    CreateTokenRequest, CreatedToken, ListParams, Problem, RateLimitBody, TokenList, TokenView,
+    UpdateTokenRequest, VerifyAnswer, VerifyRequest,
 };
 
 #[derive(Args)]
 pub struct TokenArgs {
-    /// The tessera server.
+    /// The tessera server, e.g. http://127.0.0.1:7900.
     #[arg(
         long,
         env = "TESSERA_URL",
@@ -33,12 +36,14 @@ pub struct TokenArgs {
         global = true
     )]
     url: String,
-    /// The token to act with (the admin token or a manager's).
+    /// The token to act with: the admin token, a manager's (tokens:manage), or for
+    /// `verify` a backend's (tokens:verify).
     #[arg(
         long = "auth",
         env = "TESSERA_TOKEN",
         hide_env_values = true,
-        global = true
+        global = true,
+        value_name = "TOKEN"
     )]
     auth: Option<String>,
     /// Print the server's JSON instead of a table.
@@ -52,6 +57,9 @@ pub struct TokenArgs {
 enum TokenCommand {
     /// Create a token; its text is printed once.
     Create {
+        /// What the token is for, shown in lists (1 to 100 characters).
+        #[arg(long)]
+        name: String,
         #[command(flatten)]
         settings: SettingsArgs,
         /// Print only the token's text (for `TOKEN=$(tessera token create ... -q)`).
@@ -64,42 +72,83 @@ enum TokenCommand {
         filters: ListArgs,
     },
     /// Show one token.
-    Show { id: String },
+    Show {
+        /// The token's id (from `create` or `list`), not its text.
+        id: String,
+    },
     /// Change a token's settings; only the options given change.
     Update {
+        /// The token's id (from `create` or `list`), not its text.
         id: String,
+        /// A new name (1 to 100 characters).
+        #[arg(long)]
+        name: Option<String>,
         #[command(flatten)]
         settings: SettingsArgs,
-        /// Remove the expiry.
-        #[arg(long, conflicts_with_all = ["expires_in", "expires_at"])]
-        never_expires: bool,
-        /// Remove the resource restriction.
-        #[arg(long, conflicts_with = "resources")]
-        all_resources: bool,
-        /// Make it valid at once (remove its not-before time).
-        #[arg(long, conflicts_with = "not_before")]
-        valid_now: bool,
+        #[command(flatten)]
+        clear: ClearArgs,
     },
     /// Revoke a token and every token created through it.
-    Revoke { id: String },
+    Revoke {
+        /// The token's id (from `create` or `list`), not its text.
+        id: String,
+    },
+    /// Ask whether a token may act, as a backend does on each request: prints the
+    /// answer; exits 0 when the token is valid for it, 3 when not.
+    Verify {
+        /// The token's text, as its holder presents it.
+        token: String,
+        /// A scope the request needs (category:action); repeat for more.
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// The resource the request touches (type:id).
+        #[arg(long)]
+        resource: Option<String>,
+    },
+}
+
+/// `tessera token update`'s switches that remove a setting.
+#[derive(Args)]
+struct ClearArgs {
+    /// Remove the expiry.
+    #[arg(long, conflicts_with_all = ["expires_in", "expires_at"])]
+    never_expires: bool,
+    /// Remove the resource restriction.
+    #[arg(long, conflicts_with = "resources")]
+    all_resources: bool,
+    /// Make it valid at once (remove its not-before time).
+    #[arg(long, conflicts_with = "not_before")]
+    valid_now: bool,
+    /// Remove the description.
+    #[arg(long, conflicts_with = "description")]
+    clear_description: bool,
+    /// Remove the owner.
+    #[arg(long, conflicts_with = "owner")]
+    clear_owner: bool,
+    /// Remove the metadata.
+    #[arg(long, conflicts_with = "meta")]
+    clear_meta: bool,
 }
 
 /// `tessera token list`'s filters, sent as they are.
 #[derive(Args)]
 struct ListArgs {
-    /// active, pending, expired or revoked.
+    /// Only tokens in this state: active, pending, expired or revoked.
     #[arg(long)]
     status: Option<String>,
+    /// Only tokens acting for this owner.
     #[arg(long)]
     owner: Option<String>,
-    /// type:id
+    /// Only tokens that may touch this resource (type:id).
     #[arg(long)]
     resource: Option<String>,
-    /// Part of the name.
+    /// Only tokens whose name contains this.
     #[arg(long)]
     name: Option<String>,
+    /// At most this many tokens (1 to 1000) [default: 100].
     #[arg(long)]
     limit: Option<u32>,
+    /// Where the previous page ended (printed under it as "more: --cursor ...").
     #[arg(long)]
     cursor: Option<String>,
 }
@@ -119,8 +168,7 @@ impl From<ListArgs> for ListParams {
 
 #[derive(Args)]
 struct SettingsArgs {
-    #[arg(long)]
-    name: Option<String>,
+    /// Free text about the token (at most 1000 characters).
     #[arg(long)]
     description: Option<String>,
     /// A scope (category:action, category:*, *); repeat for more.
@@ -132,26 +180,35 @@ struct SettingsArgs {
     /// A resource (type:id, type:*); repeat for more.
     #[arg(long = "resource", value_name = "RESOURCE")]
     resources: Vec<String>,
-    /// Seconds from now.
-    #[arg(long, conflicts_with = "expires_at")]
+    /// Expire this many seconds from now.
+    #[arg(
+        long,
+        conflicts_with = "expires_at",
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     expires_in: Option<i64>,
-    /// RFC 3339, e.g. 2030-01-01T00:00:00Z.
-    #[arg(long)]
+    /// Expire at this time, RFC 3339, e.g. 2030-01-01T00:00:00Z.
+    #[arg(long, value_name = "TIME")]
     expires_at: Option<String>,
-    /// RFC 3339: not valid before this.
-    #[arg(long)]
+    /// Not valid before this time, RFC 3339.
+    #[arg(long, value_name = "TIME")]
     not_before: Option<String>,
-    /// A rate-limit profile: burst_friendly, steady_stream, api_heavy, restricted.
-    #[arg(long, conflicts_with_all = ["per_minute", "burst"])]
+    /// A rate-limit profile: burst_friendly, steady_stream, api_heavy, restricted, or
+    /// one the server's config adds.
+    #[arg(long, conflicts_with_all = ["per_minute", "burst"], value_name = "PROFILE")]
     rate_limit: Option<String>,
-    #[arg(long, requires = "burst")]
+    /// A custom rate limit: requests per minute (with --burst).
+    #[arg(long, requires = "burst", value_name = "N")]
     per_minute: Option<u64>,
-    #[arg(long, requires = "per_minute")]
+    /// A custom rate limit: requests allowed at once (with --per-minute).
+    #[arg(long, requires = "per_minute", value_name = "N")]
     burst: Option<u64>,
+    /// Whom the token acts for (at most 200 characters).
     #[arg(long)]
     owner: Option<String>,
     /// A JSON object returned on verify.
-    #[arg(long)]
+    #[arg(long, value_name = "JSON")]
     meta: Option<String>,
 }
 
@@ -178,10 +235,10 @@ impl SettingsArgs {
             .transpose()
     }
 
-    /// The request creating a token with these settings.
-    fn create_request(&self) -> Result<CreateTokenRequest, String> {
+    /// The request creating a token named `name` with these settings.
+    fn create_request(&self, name: String) -> Result<CreateTokenRequest, String> {
         Ok(CreateTokenRequest {
-            name: self.name.clone(),
+            name: Some(name),
             description: self.description.clone(),
             scopes: non_empty(&self.scopes),
             access: self.access.clone(),
@@ -195,40 +252,31 @@ impl SettingsArgs {
         })
     }
 
-    /// The request changing what these settings give, and clearing what the flags say.
+    /// The request changing what these settings give, and clearing what the switches say.
     fn update_request(
         &self,
-        never_expires: bool,
-        all_resources: bool,
-        valid_now: bool,
+        name: Option<String>,
+        clear: &ClearArgs,
     ) -> Result<UpdateTokenRequest, String> {
+        /// A setting to change: cleared (`Some(None)`), set, or left alone (`None`).
+        fn change<T>(cleared: bool, given: Option<T>) -> Option<Option<T>> {
+            if cleared { Some(None) } else { given.map(Some) }
+        }
         let update = UpdateTokenRequest {
-            name: self.name.clone(),
-            description: self.description.clone().map(Some),
+            name,
+            description: change(clear.clear_description, self.description.clone()),
             scopes: non_empty(&self.scopes),
             access: self.access.clone(),
-            resources: if all_resources {
-                Some(None)
-            } else {
-                non_empty(&self.resources).map(Some)
-            },
+            resources: change(clear.all_resources, non_empty(&self.resources)),
             rate_limit: self.rate_limit().map(Some),
-            expires_at: if never_expires {
-                Some(None)
-            } else {
-                self.expires_at.clone().map(Some)
-            },
+            expires_at: change(clear.never_expires, self.expires_at.clone()),
             expires_in: self.expires_in,
-            not_before: if valid_now {
-                Some(None)
-            } else {
-                self.not_before.clone().map(Some)
-            },
-            owner: self.owner.clone().map(Some),
-            meta: self.meta()?.map(Some),
+            not_before: change(clear.valid_now, self.not_before.clone()),
+            owner: change(clear.clear_owner, self.owner.clone()),
+            meta: change(clear.clear_meta, self.meta()?),
         };
         if update == UpdateTokenRequest::default() {
-            return Err("nothing to change: give at least one option".into());
+            return Err("nothing to change: give at least one option (see --help)".into());
         }
         Ok(update)
     }
@@ -261,19 +309,60 @@ pub fn run(args: TokenArgs) -> ExitCode {
     }
 }
 
+/// The server's base URL as given, checked: a scheme and a host, nothing after the path.
+fn base_url(url: &str) -> Result<String, Failure> {
+    let hint = |why: &str| {
+        failure(
+            2,
+            format!("--url {url:?} {why}: give the server's address, e.g. http://127.0.0.1:7900"),
+        )
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|_| {
+        if url.contains("://") {
+            hint("is not a URL")
+        } else {
+            hint("must start with http:// or https://")
+        }
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(hint("must start with http:// or https://"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(hint("names no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(hint("must not have a query or fragment"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
 fn execute(args: TokenArgs) -> Result<(), Failure> {
+    let base = base_url(&args.url)?;
     let auth = args
         .auth
         .clone()
         .ok_or_else(|| failure(2, "no token to act with: set TESSERA_TOKEN or pass --auth"))?;
-    let base = args.url.trim_end_matches('/').to_owned();
-    let client = Client::new();
-    let authed = |request: RequestBuilder| request.bearer_auth(&auth);
+    let client = Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| failure(1, format!("cannot make an HTTP client: {}", causes(&e))))?;
+    let call = Call {
+        base: &base,
+        request: |method: Method, path: &str| {
+            client
+                .request(method, format!("{base}{path}"))
+                .bearer_auth(&auth)
+        },
+    };
     match args.command {
-        TokenCommand::Create { settings, quiet } => {
-            let body = settings.create_request().map_err(|m| failure(2, m))?;
-            let created: CreatedToken =
-                send(authed(client.post(format!("{base}/v1/tokens")).json(&body)))?;
+        TokenCommand::Create {
+            name,
+            settings,
+            quiet,
+        } => {
+            let body = settings.create_request(name).map_err(|m| failure(2, m))?;
+            let created: CreatedToken = call.send(Method::POST, "/v1/tokens", Some(&body))?;
             if quiet {
                 println!("{}", created.token);
             } else if args.json {
@@ -288,9 +377,7 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
         }
         TokenCommand::List { filters } => {
             let query = ListParams::from(filters);
-            let page: TokenList = send(authed(
-                client.get(format!("{base}/v1/tokens")).query(&query),
-            ))?;
+            let page: TokenList = call.get_with_query("/v1/tokens", &query)?;
             if args.json {
                 print_json(&page);
             } else {
@@ -301,65 +388,175 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
             }
         }
         TokenCommand::Show { id } => {
-            let token: TokenView = send(authed(client.get(format!("{base}/v1/tokens/{id}"))))?;
+            let token: TokenView = call.send(Method::GET, &token_path(&id), None::<&()>)?;
             output(&token, args.json);
         }
         TokenCommand::Update {
             id,
+            name,
             settings,
-            never_expires,
-            all_resources,
-            valid_now,
+            clear,
         } => {
             let body = settings
-                .update_request(never_expires, all_resources, valid_now)
+                .update_request(name, &clear)
                 .map_err(|m| failure(2, m))?;
-            let token: TokenView = send(authed(
-                client.patch(format!("{base}/v1/tokens/{id}")).json(&body),
-            ))?;
+            let token: TokenView = call.send(Method::PATCH, &token_path(&id), Some(&body))?;
             output(&token, args.json);
         }
         TokenCommand::Revoke { id } => {
-            let token: TokenView = send(authed(client.delete(format!("{base}/v1/tokens/{id}"))))?;
+            let token: TokenView = call.send(Method::DELETE, &token_path(&id), None::<&()>)?;
             if args.json {
                 print_json(&token);
             } else {
                 println!("revoked {id}, and every token created through it");
             }
         }
+        TokenCommand::Verify {
+            token,
+            scopes,
+            resource,
+        } => {
+            let body = VerifyRequest {
+                token,
+                scopes: non_empty(&scopes),
+                resource,
+            };
+            let answer: VerifyAnswer = call.send(Method::POST, "/v1/verify", Some(&body))?;
+            if args.json {
+                print_json(&answer);
+            } else {
+                print_verdict(&answer);
+            }
+            if !answer.valid {
+                return Err(failure(
+                    3,
+                    format!("the token is not valid for this: {}", answer.code),
+                ));
+            }
+        }
     }
     Ok(())
 }
 
-/// Sends a call and reads its answer as `T`, or the problem the server answered
-/// with as a failure.
-fn send<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, Failure> {
-    let response = request
-        .send()
-        .map_err(|e| failure(1, format!("cannot reach the server: {}", e.without_url())))?;
-    let status = response.status();
-    if status.is_success() {
-        return response
-            .json()
-            .map_err(|e| failure(1, format!("the server's answer does not read: {e}")));
+/// A token's path; the id is one path segment whatever it holds.
+fn token_path(id: &str) -> String {
+    let encoded: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    format!("/v1/tokens/{}", encoded.replace('+', "%20"))
+}
+
+/// Calls on one server with one token.
+struct Call<'a, R: Fn(Method, &str) -> RequestBuilder> {
+    base: &'a str,
+    request: R,
+}
+
+impl<R: Fn(Method, &str) -> RequestBuilder> Call<'_, R> {
+    fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, Failure> {
+        let mut request = (self.request)(method, path);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.answer(request)
     }
-    let body: Value = response.json().unwrap_or(Value::Null);
-    let detail = body["detail"].as_str().unwrap_or("no details").to_owned();
-    let code = match status.as_u16() {
-        401 | 403 => 3,
-        404 => 4,
-        400 | 409 | 413 | 415 | 422 => 5,
-        429 => 6,
-        _ => 1,
-    };
-    Err(failure(
-        code,
-        format!(
-            "{} {}: {detail}",
+
+    fn get_with_query<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &impl Serialize,
+    ) -> Result<T, Failure> {
+        self.answer((self.request)(Method::GET, path).query(query))
+    }
+
+    /// Sends a call and reads its answer as `T`, or the problem the server answered
+    /// with as a failure.
+    fn answer<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, Failure> {
+        let response = request.send().map_err(|error| {
+            let mut message = format!("cannot reach tessera at {}: {}", self.base, causes(&error));
+            if error.is_connect() {
+                message.push_str(
+                    " (is `tessera serve` running there? --url or TESSERA_URL picks the server)",
+                );
+            }
+            failure(1, message)
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json().map_err(|e| {
+                failure(
+                    1,
+                    format!("the server's answer does not read: {}", causes(&e)),
+                )
+            });
+        }
+        let problem: Option<Problem> = response.json().ok();
+        let code = match status.as_u16() {
+            401 | 403 => 3,
+            404 => 4,
+            400 | 409 | 413 | 415 | 422 => 5,
+            429 => 6,
+            _ => 1,
+        };
+        let mut message = format!(
+            "{} {}: {}",
             status.as_u16(),
-            status.canonical_reason().unwrap_or("")
+            status.canonical_reason().unwrap_or(""),
+            problem.as_ref().map_or("no details", |p| p.detail.as_str())
+        );
+        if let Some(valid) = problem.and_then(|p| p.valid) {
+            message.push_str("\nvalid values: ");
+            message.push_str(&valid.join(", "));
+        }
+        Err(failure(code, message))
+    }
+}
+
+/// An error and its causes, innermost last, each said once: "error sending request:
+/// client error (Connect): tcp connect error: Connection refused (os error 111)"
+/// tells what "error sending request" alone does not. URLs are left out: the
+/// message names the server once, and a URL may hold a token.
+fn causes(error: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = vec![error.to_string()];
+    if let Some(url) = error.url() {
+        parts[0] = parts[0].replace(&format!(" for url ({url})"), "");
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+fn print_verdict(answer: &VerifyAnswer) {
+    let fields = [
+        ("valid", answer.valid.to_string()),
+        ("code", answer.code.clone()),
+        ("token_id", text(answer.token_id.as_deref())),
+        ("name", text(answer.name.as_deref())),
+        ("owner", text(answer.owner.as_deref())),
+        ("scopes", list(answer.scopes.as_deref())),
+        ("access", text(answer.access.as_deref())),
+        ("resources", list(answer.resources.as_deref())),
+        ("expires_at", text(answer.expires_at.as_deref())),
+        (
+            "rate_limit",
+            answer.rate_limit.map_or_else(
+                || "-".to_owned(),
+                |l| format!("{} of {} left", l.remaining, l.limit),
+            ),
         ),
-    ))
+    ];
+    for (field, value) in fields {
+        println!("{field:<13}{value}");
+    }
 }
 
 fn output(token: &TokenView, json: bool) {

@@ -28,62 +28,79 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service (embedded SQLite under ./tessera-data, listening on 127.0.0.1:7900).
+    /// Run the service in the foreground (embedded SQLite under ./tessera-data,
+    /// listening on 127.0.0.1:7900); Ctrl-C or SIGTERM stops it.
     Serve(ServeArgs),
     /// Create the store and print the new admin token, once, on stdout.
-    Init(ServerArgs),
+    Init(StoreArgs),
     /// Offline administration of a data dir (stop the server first).
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
     },
-    /// Manage tokens on a running server (TESSERA_URL, TESSERA_TOKEN).
+    /// Manage and check tokens on a running server (TESSERA_URL, TESSERA_TOKEN).
     Token(Box<client::TokenArgs>),
 }
 
 #[derive(Subcommand)]
 enum AdminCommand {
     /// Replace a lost admin token: prints a new one; the old one stops working.
-    ResetToken(ServerArgs),
+    ResetToken(StoreArgs),
 }
 
+/// Where the tokens are kept: what `serve`, `init` and `admin` share.
 #[derive(Args, Clone)]
-struct ServerArgs {
-    /// Where the database and the pepper live.
-    #[arg(long, env = "TESSERA_DATA_DIR")]
+struct StoreArgs {
+    /// Where the SQLite database and the pepper live [default: ./tessera-data].
+    #[arg(long, env = "TESSERA_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Address to listen on.
-    #[arg(long, env = "TESSERA_LISTEN")]
-    listen: Option<String>,
-    /// A TOML config file.
-    #[arg(long, env = "TESSERA_CONFIG")]
+    /// A TOML config file; environment variables (TESSERA_*) override it.
+    #[arg(long, env = "TESSERA_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Keep tokens in PostgreSQL (postgres://user:password@host:port/db), shared by
-    /// every node, instead of SQLite in the data dir. Also TESSERA_DATABASE_URL.
-    #[arg(long)]
+    /// every node, instead of SQLite in the data dir.
+    #[arg(
+        long,
+        env = "TESSERA_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     database_url: Option<String>,
 }
 
 #[derive(Args, Clone)]
 struct ServeArgs {
     #[command(flatten)]
-    server: ServerArgs,
+    store: StoreArgs,
+    /// Address to listen on [default: 127.0.0.1:7900].
+    #[arg(long, env = "TESSERA_LISTEN", value_name = "HOST:PORT")]
+    listen: Option<String>,
     /// Also run the gateway: guard this API (e.g. http://127.0.0.1:9000) by the
     /// config's [[route]] rules and proxy to it.
-    #[arg(long, env = "TESSERA_UPSTREAM")]
+    #[arg(long, env = "TESSERA_UPSTREAM", value_name = "URL")]
     upstream: Option<String>,
-    /// Where the gateway listens (default 127.0.0.1:7901).
-    #[arg(long, env = "TESSERA_GATEWAY_LISTEN")]
+    /// Where the gateway listens [default: 127.0.0.1:7901].
+    #[arg(long, env = "TESSERA_GATEWAY_LISTEN", value_name = "HOST:PORT")]
     gateway_listen: Option<String>,
-    /// Share rate limits across nodes in Redis (redis://host:port). Also TESSERA_REDIS_URL.
-    #[arg(long)]
+    /// Share rate limits across nodes in Redis (redis://host:port).
+    #[arg(
+        long,
+        env = "TESSERA_REDIS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     redis_url: Option<String>,
 }
 
 impl ServeArgs {
-    /// The config, with the gateway flags over the file's `[gateway]`.
+    /// The config, with the listen address and the gateway flags over the file's.
     fn config(&self) -> Result<Config, String> {
-        let mut config = self.server.config()?;
+        let mut config = self.store.config()?;
+        if let Some(listen) = &self.listen {
+            config.listen = listen.parse().map_err(|_| {
+                format!("--listen {listen:?} is not host:port, e.g. 127.0.0.1:7900")
+            })?;
+        }
         if let Some(url) = &self.redis_url {
             config.set_redis_url(url)?;
         }
@@ -120,17 +137,12 @@ impl ServeArgs {
     }
 }
 
-impl ServerArgs {
+impl StoreArgs {
     fn config(&self) -> Result<Config, String> {
         let mut config = Config::load(self.config.as_deref(), &ProcessEnvironment)
             .map_err(|e| tessera_store::with_causes(&e))?;
         if let Some(dir) = &self.data_dir {
             config.data_dir.clone_from(dir);
-        }
-        if let Some(listen) = &self.listen {
-            config.listen = listen.parse().map_err(|_| {
-                format!("--listen {listen:?} is not host:port, e.g. 127.0.0.1:7900")
-            })?;
         }
         if let Some(url) = &self.database_url {
             config.set_database_url(url)?;

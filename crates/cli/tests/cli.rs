@@ -445,3 +445,115 @@ fn the_cli_manages_tokens_with_exit_codes_scripts_can_trust() {
     );
     served.stop();
 }
+
+#[test]
+fn the_cli_says_what_went_wrong_and_how_to_fix_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(&dir.path().join("data"), &dir.path().join("serve.log"));
+    let admin = admin_from_stderr(&std::fs::read_to_string(&served.log).unwrap());
+    let refused = |args: &[&str]| {
+        let output = cli(&served, &admin, args);
+        (output.status.code(), text(&output.stderr))
+    };
+
+    // The problem's list of valid values is shown, not dropped.
+    let (code, stderr) = refused(&["create", "--name", "x", "--rate-limit", "fast"]);
+    assert_eq!(code, Some(5));
+    assert!(
+        stderr.contains("valid values: burst_friendly, steady_stream"),
+        "{stderr}"
+    );
+    let (_, stderr) = refused(&["create", "--name", "x", "--scope", "bogus:thing"]);
+    assert!(
+        stderr.contains("valid values: ") && stderr.contains("tokens:manage"),
+        "{stderr}"
+    );
+    // A negative lifetime reaches the server, which says what is allowed.
+    let (code, stderr) = refused(&["create", "--name", "x", "--expires-in", "-5"]);
+    assert_eq!(code, Some(5));
+    assert!(stderr.contains("expires_in must be"), "{stderr}");
+    // The name is required before anything is sent.
+    let (code, stderr) = refused(&["create", "--scope", "repo:read"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--name <NAME>"), "{stderr}");
+
+    // The server's address: a missing scheme is named; an unreachable server is
+    // named with the cause.
+    let wrong_url = |url: &str| {
+        let output = tessera(Path::new("/nonexistent"))
+            .env("TESSERA_TOKEN", &admin)
+            .args(["token", "list", "--url", url])
+            .output()
+            .unwrap();
+        (output.status.code(), text(&output.stderr))
+    };
+    let (code, stderr) = wrong_url("localhost:7900");
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("must start with http:// or https://"),
+        "{stderr}"
+    );
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}", free.local_addr().unwrap());
+    drop(free);
+    let (code, stderr) = wrong_url(&closed);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(&closed) && stderr.contains("Connection refused"),
+        "{stderr}"
+    );
+
+    // Settings can be cleared, and a token checked the way a backend checks it.
+    let created = cli(
+        &served,
+        &admin,
+        &[
+            "create",
+            "--name",
+            "ci",
+            "--scope",
+            "repo:read",
+            "--owner",
+            "alice",
+            "--meta",
+            r#"{"plan":"free"}"#,
+            "--description",
+            "nightly",
+            "--json",
+        ],
+    );
+    let body: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let (id, token) = (
+        body["id"].as_str().unwrap(),
+        body["token"].as_str().unwrap(),
+    );
+    let cleared = cli(
+        &served,
+        &admin,
+        &[
+            "update",
+            id,
+            "--clear-owner",
+            "--clear-meta",
+            "--clear-description",
+            "--json",
+        ],
+    );
+    let body: Value = serde_json::from_slice(&cleared.stdout).unwrap();
+    assert_eq!(
+        (&body["owner"], &body["meta"], &body["description"]),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
+    let verified = cli(&served, &admin, &["verify", token, "--scope", "repo:read"]);
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        text(&verified.stderr)
+    );
+    assert!(text(&verified.stdout).contains("VALID"));
+    let forbidden = cli(&served, &admin, &["verify", token, "--scope", "repo:write"]);
+    assert_eq!(forbidden.status.code(), Some(3));
+    assert!(text(&forbidden.stdout).contains("FORBIDDEN"));
+    served.stop();
+}

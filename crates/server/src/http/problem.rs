@@ -7,40 +7,21 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
-use utoipa::ToSchema;
 
 use crate::http::MAX_BODY_BYTES;
 use tessera_engine::EngineError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// An RFC 9457 problem document.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Problem {
-    /// A URI reference naming the kind of problem: `/problems/<code>`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: &'static str,
-    pub status: u16,
-    /// What was wrong and how to fix it.
-    pub detail: String,
-    /// A stable, machine-readable code.
-    pub code: String,
-    /// The request field at fault, if one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'static str>,
-    /// The accepted values, where there is a short list.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub valid: Option<Vec<String>>,
-}
+pub use tessera_api::Problem;
 
 fn problem(status: StatusCode, code: &str, detail: String) -> Problem {
     Problem {
         kind: format!("/problems/{code}"),
-        title: status.canonical_reason().unwrap_or("Error"),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: status.as_u16(),
         detail,
         code: code.to_owned(),
@@ -121,7 +102,7 @@ impl IntoResponse for ApiError {
         match error {
             EngineError::Input(input) => {
                 let mut body = problem(status, input.code, input.detail);
-                body.field = Some(input.field);
+                body.field = Some(input.field.to_owned());
                 body.valid = input.valid;
                 respond(body, &[])
             }
