@@ -80,6 +80,23 @@ impl Daemon {
         }
     }
 
+    /// The log once it has a line with `text` in it.
+    fn wait_for_log(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log_text();
+            if log.contains(text) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never logged {text:?}:\n{log}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -106,7 +123,8 @@ fn tessera(dir: &Path, config: &Path, port: u16, log: &str, extra: &[&str]) -> (
         .arg(config)
         .args(extra);
     let daemon = Daemon::start("tessera", command, dir.join("tessera.log"), port);
-    let log = daemon.log_text();
+    // The port accepts connections as soon as it is bound, before the store is open.
+    let log = daemon.wait_for_log("tessera is listening");
     let lines: Vec<&str> = log.lines().collect();
     let at = lines
         .iter()
