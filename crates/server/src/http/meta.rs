@@ -15,6 +15,22 @@ use tessera_engine::Engine;
 use tessera_engine::metrics::{self, Sample};
 
 /// Liveness: the process answers.
+/// `GET /`: a browser goes to the Tokens page; an API client, which asks for JSON
+/// or for anything, gets the JSON 404 that every unknown path answers.
+pub async fn home(headers: axum::http::HeaderMap) -> axum::response::Response {
+    let wants_html = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|kind| kind.trim().starts_with("text/html"));
+    if wants_html {
+        axum::response::Redirect::to("/ui").into_response()
+    } else {
+        super::not_found().await
+    }
+}
+
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }

@@ -67,6 +67,7 @@ pub fn router(engine: Arc<Engine>, ui_session_idle_ms: i64) -> Router {
         .route("/readyz", get(meta::readyz))
         .route("/metrics", get(meta::metrics))
         .route("/openapi.json", get(meta::openapi))
+        .route("/", get(meta::home))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
@@ -145,7 +146,7 @@ pub fn panic_response() -> Response {
     )
 }
 
-async fn not_found() -> Response {
+pub(crate) async fn not_found() -> Response {
     problem::route_problem(
         StatusCode::NOT_FOUND,
         "no_such_endpoint",

@@ -154,6 +154,28 @@ async fn transport_level_mistakes() {
     app.call(Method::GET, "/v2/nothing", None, None)
         .await
         .assert_problem(404, "no_such_endpoint");
+    // `/` sends a browser to the Tokens page; an API client gets the JSON 404.
+    let home = |accept: &'static str| {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let url = format!("{}/", app.base);
+        async move {
+            client
+                .get(url)
+                .header("accept", accept)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let browser = home("text/html,application/xhtml+xml,*/*;q=0.8").await;
+    assert_eq!(browser.status(), 303);
+    assert_eq!(browser.headers()["location"], "/ui");
+    reply(home("application/json").await)
+        .await
+        .assert_problem(404, "no_such_endpoint");
     app.call(Method::PUT, "/v1/tokens", Some(&app.admin), None)
         .await
         .assert_problem(405, "method_not_allowed");
