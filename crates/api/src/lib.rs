@@ -15,4 +15,4 @@ pub use tokens::{
     CreateTokenRequest, CreatedToken, ListParams, RateLimitBody, RateLimitView, TokenList,
     TokenView, UpdateTokenRequest,
 };
-pub use verify::{RateLimitState, VerifyAnswer, VerifyRequest};
+pub use verify::{MissingPowers, RateLimitState, VerifyAnswer, VerifyRequest};

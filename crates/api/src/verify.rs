@@ -45,4 +45,15 @@ pub struct VerifyAnswer {
     pub resources: Option<Vec<String>>,
     pub expires_at: Option<String>,
     pub rate_limit: Option<RateLimitState>,
+    /// With `FORBIDDEN` only: what the token lacks for this request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<MissingPowers>,
+}
+
+/// What a `FORBIDDEN` token lacks: the scopes asked for that it does not hold, and the
+/// resource asked for if it may not touch it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct MissingPowers {
+    pub scopes: Vec<String>,
+    pub resource: Option<String>,
 }

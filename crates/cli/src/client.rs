@@ -553,6 +553,17 @@ fn print_verdict(answer: &VerifyAnswer) {
                 |l| format!("{} of {} left", l.remaining, l.limit),
             ),
         ),
+        (
+            "missing",
+            answer.missing.as_ref().map_or_else(
+                || "-".to_owned(),
+                |missing| {
+                    let mut lacks = missing.scopes.clone();
+                    lacks.extend(missing.resource.clone());
+                    lacks.join(",")
+                },
+            ),
+        ),
     ];
     for (field, value) in fields {
         println!("{field:<13}{value}");

@@ -554,6 +554,10 @@ fn the_cli_says_what_went_wrong_and_how_to_fix_it() {
     assert!(text(&verified.stdout).contains("VALID"));
     let forbidden = cli(&served, &admin, &["verify", token, "--scope", "repo:write"]);
     assert_eq!(forbidden.status.code(), Some(3));
-    assert!(text(&forbidden.stdout).contains("FORBIDDEN"));
+    let said = text(&forbidden.stdout);
+    assert!(
+        said.contains("FORBIDDEN") && said.contains("missing      repo:write"),
+        "{said}"
+    );
     served.stop();
 }

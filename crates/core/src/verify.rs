@@ -59,6 +59,30 @@ pub struct Requirement {
     pub resource: Option<Resource>,
 }
 
+impl Requirement {
+    /// What of this requirement `powers` lack: the scopes it does not hold, and the
+    /// resource if it may not touch it. Both empty when nothing is missing.
+    pub fn shortfall(&self, powers: Powers<'_>) -> Shortfall<'_> {
+        Shortfall {
+            scopes: self
+                .scopes
+                .as_ref()
+                .map(|needed| needed.difference(powers.scopes)),
+            resource: self
+                .resource
+                .as_ref()
+                .filter(|resource| !powers.resources.allows(resource)),
+        }
+    }
+}
+
+/// See [`Requirement::shortfall`]: what a `FORBIDDEN` answer says was missing.
+#[derive(Clone, Debug)]
+pub struct Shortfall<'a> {
+    pub scopes: Option<ScopeSet>,
+    pub resource: Option<&'a Resource>,
+}
+
 /// A decision, with the rate-limit state to report and the new TAT to store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Verdict {
@@ -199,6 +223,19 @@ mod tests {
             scopes: Some(catalogue.compile_required(&[scope.to_owned()]).unwrap()),
             resource: Some(Resource::parse(resource).unwrap()),
         }
+    }
+
+    #[test]
+    fn a_shortfall_names_only_what_is_missing() {
+        let (c, grant) = setup();
+        let short = need(&c, "repo:write", "repo:b");
+        let missing = short.shortfall(grant.powers());
+        assert_eq!(c.names_in(&missing.scopes.unwrap()), ["repo:write"]);
+        assert_eq!(missing.resource.map(Resource::as_str), Some("repo:b"));
+        let enough = need(&c, "repo:read", "repo:a");
+        let missing = enough.shortfall(grant.powers());
+        assert!(c.names_in(&missing.scopes.unwrap()).is_empty());
+        assert!(missing.resource.is_none());
     }
 
     #[test]

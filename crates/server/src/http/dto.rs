@@ -295,4 +295,15 @@ pub struct VerifyResponse<'a> {
     pub resources: Option<Words<'a>>,
     pub expires_at: Option<String>,
     pub rate_limit: Option<RateLimitState>,
+    /// With `FORBIDDEN` only: what the token lacks for this request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Missing<'a>>,
+}
+
+/// What a `FORBIDDEN` token lacks: the scopes asked for that it does not hold, and the
+/// resource asked for if it may not touch it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Missing<'a> {
+    pub scopes: Vec<&'a str>,
+    pub resource: Option<&'a str>,
 }

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::Response;
+use tessera_core::resource::Resource;
 use tessera_core::scope::TOKENS_VERIFY;
 use tessera_core::verify::Code;
 
 use crate::http::credentials::{self, CredentialHeaders};
-use crate::http::dto::{RateLimitState, VerifyRequest, VerifyResponse, Words};
+use crate::http::dto::{Missing, RateLimitState, VerifyRequest, VerifyResponse, Words};
 use crate::http::hot::{self, HotPath};
 use crate::http::problem::{self, Problem};
 use tessera_engine::{CheckOutcome, Engine};
@@ -70,9 +71,20 @@ async fn checked(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, Response> {
         .requirement(asked.scopes.as_deref(), resource)
         .map_err(problem::error_response)?;
     let outcome = engine.check(asked.token.as_ref(), &need).await;
+    let mut answer = response(&outcome);
+    if let (Code::Forbidden, Some(checked)) = (outcome.code, &outcome.checked) {
+        let shortfall = need.shortfall(checked.slot.powers());
+        answer.missing = Some(Missing {
+            scopes: shortfall
+                .scopes
+                .map(|scopes| engine.index().catalogue().names_in(&scopes))
+                .unwrap_or_default(),
+            resource: shortfall.resource.map(Resource::as_str),
+        });
+    }
     let mut json = Vec::with_capacity(512);
     // Only a broken `Serialize` could fail: answer as the panic guard would.
-    write_json(&response(&outcome), &mut json).map_err(|_| super::panic_response())?;
+    write_json(&answer, &mut json).map_err(|_| super::panic_response())?;
     Ok(json)
 }
 
@@ -90,6 +102,7 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse<'_> {
         resources: None,
         expires_at: None,
         rate_limit: None,
+        missing: None,
     };
     if let Some(checked) = &outcome.checked {
         let slot = &checked.slot;
@@ -154,6 +167,10 @@ fn write_json(answer: &VerifyResponse<'_>, out: &mut Vec<u8>) -> serde_json::Res
     optional(out, answer.rate_limit.as_ref(), |out, rate| {
         serde_json::to_writer(out, rate)
     })?;
+    if let Some(missing) = &answer.missing {
+        key(out, "missing");
+        serde_json::to_writer(&mut *out, missing)?;
+    }
     out.push(b'}');
     Ok(())
 }
@@ -227,6 +244,7 @@ mod tests {
             resources in proptest::option::of("[a-z:* /\"é]{0,30}"),
             expires_at in optional_text(),
             rate in proptest::option::of((any::<u32>(), any::<u32>(), any::<u64>())),
+            missing in proptest::option::of((proptest::collection::vec("[a-z:\"é]{1,12}", 0..3), optional_text())),
         ) {
             let meta: Option<Map<String, Value>> = meta.map(|m| m.into_iter().map(|(k, v)| (k, Value::String(v))).collect());
             let answer = VerifyResponse {
@@ -241,6 +259,10 @@ mod tests {
                 resources: resources.as_deref().map(Words),
                 expires_at,
                 rate_limit: rate.map(|(limit, remaining, reset_ms)| RateLimitState { limit, remaining, reset_ms }),
+                missing: missing.as_ref().map(|(scopes, resource)| Missing {
+                    scopes: scopes.iter().map(String::as_str).collect(),
+                    resource: resource.as_deref(),
+                }),
             };
             let mut hand = Vec::new();
             write_json(&answer, &mut hand).unwrap();

@@ -42,15 +42,30 @@ async fn relay_scopes_wildcards_and_verification() {
             .await["code"],
         "VALID"
     );
+    // FORBIDDEN says what was missing: the scopes not held, the resource not allowed.
+    let short = app
+        .verify(
+            &token,
+            &["channels:manage", "events:publish"],
+            Some("app:42"),
+        )
+        .await;
+    assert_eq!(short["code"], "FORBIDDEN");
     assert_eq!(
-        app.verify(&token, &["channels:manage"], Some("app:42"))
-            .await["code"],
-        "FORBIDDEN"
+        short["missing"],
+        json!({"scopes": ["channels:manage"], "resource": null})
     );
+    let elsewhere = app
+        .verify(&token, &["events:publish"], Some("app:43"))
+        .await;
+    assert_eq!(elsewhere["code"], "FORBIDDEN");
     assert_eq!(
-        app.verify(&token, &["events:publish"], Some("app:43"))
-            .await["code"],
-        "FORBIDDEN"
+        elsewhere["missing"],
+        json!({"scopes": [], "resource": "app:43"})
+    );
+    assert!(
+        ok.get("missing").is_none(),
+        "only a refusal names what is missing"
     );
 
     // Omitted scopes: full access, as Relay documents.
