@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use crate::config::Config;
+use crate::limits::{Activity, ConnectionGate, Limits, PhaseTimer, TryWriteNow, Watched};
 use tessera_engine::limiter::SharedLimiter;
 use tessera_engine::{AdminStanding, Engine, EngineError};
 
@@ -226,6 +227,9 @@ impl Server {
         let flush_every = Duration::from_millis(config.usage_flush_ms);
         let ui_session_idle_ms = config.ui_session_idle_ms;
         let poll_every = Duration::from_millis(config.change_poll_ms);
+        let limits = config.limits;
+        raise_file_limit(limits.max_connections);
+        let gate = ConnectionGate::new(&limits);
         // Every listener is bound before the store is touched: a start that fails on a
         // busy port creates no pepper, no store and no admin token that nobody saw.
         let (listener, addr) = bind(listen, "").await?;
@@ -248,7 +252,7 @@ impl Server {
         };
         let gateway = match (gateway_config, gateway_listener) {
             (Some(gateway), Some((listener, addr))) => {
-                let app = crate::gateway::router(Arc::clone(&engine), gateway.clone());
+                let app = crate::gateway::router(Arc::clone(&engine), gateway.clone(), limits);
                 tracing::info!(%addr, upstream = %gateway.upstream, "the gateway is listening");
                 Some((listener, addr, app))
             }
@@ -256,7 +260,12 @@ impl Server {
         };
         let gateway_addr = gateway.as_ref().map(|(_, addr, _)| *addr);
         let (shutdown, stopped) = watch::channel(false);
-        let api_router = crate::http::router(Arc::clone(&engine), ui_session_idle_ms);
+        let api_router = crate::http::router(
+            Arc::clone(&engine),
+            ui_session_idle_ms,
+            limits,
+            Arc::clone(&gate),
+        );
         let serving_engine = Arc::clone(&engine);
         let task = tokio::spawn(async move {
             let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
@@ -276,26 +285,31 @@ impl Server {
             let api_stopped = stopped.clone();
             let api = serve_until(
                 listener,
-                |stream, _, watcher| {
+                |stream, _, watcher, activity| {
                     crate::http::connection::serve(
                         stream,
                         Arc::clone(&serving_engine),
                         api_router.clone(),
                         api_stopped.clone(),
                         watcher,
+                        activity,
                     )
                 },
                 stopped.clone(),
+                Arc::clone(&gate),
+                limits,
             );
             match gateway {
                 Some((listener, _, router)) => {
                     let gateway = serve_until(
                         listener,
-                        |stream, client, watcher| {
+                        |stream, client, watcher, activity| {
                             let router = RouterService::new(router.clone(), Some(client));
-                            serve_with_hyper(stream, router, watcher)
+                            serve_with_hyper(stream, router, watcher, activity)
                         },
                         stopped,
+                        gate,
+                        limits,
                     );
                     tokio::join!(api, gateway);
                 }
@@ -369,16 +383,37 @@ async fn bind(
     Ok((listener, bound))
 }
 
+/// Raises this process's soft limit on open files to its hard limit: each connection
+/// holds one. Warns when even the hard limit is below `max_connections`, since
+/// connections past it are refused by the system before tessera can count them.
+fn raise_file_limit(max_connections: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if usize::try_from(limit).is_ok_and(|limit| limit < max_connections) => {
+            tracing::warn!(
+                open_files = limit,
+                max_connections,
+                "the open-file limit is below [limits] max_connections: raise the hard limit \
+                 (ulimit -Hn, LimitNOFILE=) or lower max_connections"
+            );
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
+}
+
 /// Serves HTTP/1.1 on `listener` until `stop` turns true, then finishes the requests
-/// under way. `serve_connection` serves one accepted connection, holding its watcher
-/// until it ends; a hyper connection it runs is handed to the watcher, which tells it
-/// to finish when `stop` turns true.
+/// under way. A connection past a `gate` cap is closed at once; `serve_connection`
+/// serves each other one, with its [`Activity`] for the read timeouts, holding its
+/// watcher until it ends; a hyper connection it runs is handed to the watcher, which
+/// tells it to finish when `stop` turns true.
 async fn serve_until<F, Fut>(
     listener: tokio::net::TcpListener,
     serve_connection: F,
     mut stop: watch::Receiver<bool>,
+    gate: Arc<ConnectionGate>,
+    limits: Limits,
 ) where
-    F: Fn(tokio::net::TcpStream, SocketAddr, Watcher) -> Fut,
+    F: Fn(tokio::net::TcpStream, SocketAddr, Watcher, Arc<Activity>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     // Answers are small and each one ends an exchange: send them at once, not after
@@ -397,22 +432,40 @@ async fn serve_until<F, Fut>(
             accepted = Listener::accept(&mut listener) => accepted,
             _ = stop.wait_for(|stopped| *stopped) => break,
         };
-        tokio::spawn(serve_connection(stream, client, connections.watcher()));
+        let Some(admitted) = gate.admit(client.ip()) else {
+            drop(stream);
+            continue;
+        };
+        let activity = Activity::new(limits, Arc::clone(&gate));
+        let serving = serve_connection(stream, client, connections.watcher(), activity);
+        tokio::spawn(async move {
+            serving.await;
+            drop(admitted);
+        });
     }
     drop(listener);
     connections.shutdown().await;
 }
 
-/// Serves one connection with hyper, until it ends or the watcher says to finish.
-pub(crate) async fn serve_with_hyper<S, I>(io: I, service: S, watcher: Watcher)
-where
+/// Serves one connection with hyper, until it ends or the watcher says to finish,
+/// closing it when a request's head is late by `activity`'s clock.
+pub(crate) async fn serve_with_hyper<S, I>(
+    io: I,
+    service: S,
+    watcher: Watcher,
+    activity: Arc<Activity>,
+) where
     S: hyper::service::Service<hyper::Request<Incoming>, Response = Response, Error = Infallible>
         + Send
         + 'static,
     S::Future: Send + 'static,
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + TryWriteNow + Unpin + Send + 'static,
 {
-    let connection = http1::Builder::new().serve_connection(TokioIo::new(io), service);
+    let header_read_timeout = activity.limits().header_read_timeout;
+    let connection = http1::Builder::new()
+        .timer(PhaseTimer(Arc::clone(&activity)))
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(TokioIo::new(Watched::new(io, activity)), service);
     if let Err(error) = watcher.watch(connection).await {
         tracing::debug!(%error, "a connection ended with an error");
     }

@@ -13,6 +13,8 @@ use tessera_core::scope::{Level, ScopeCatalogue};
 use tessera_core::token::{Pepper, TokenPrefix};
 use tessera_engine::{EngineConfig, RedisFailure};
 
+use crate::limits::{Limits, LimitsFile};
+
 /// Where the API listens unless configured: 127.0.0.1:7900.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7900);
 pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
@@ -150,6 +152,9 @@ pub struct FileConfig {
     pub redis_failure: Option<RedisFailure>,
     /// Minutes of inactivity after which a web UI session ends.
     pub ui_session_idle_minutes: Option<u64>,
+    /// `[limits]`: connection caps and read timeouts.
+    #[serde(default)]
+    pub limits: LimitsFile,
 }
 
 /// The checked configuration the server runs with.
@@ -171,6 +176,8 @@ pub struct Config {
     pub redis_url: Option<ConnectionUrl>,
     /// A web UI session ends after this long without a request.
     pub ui_session_idle_ms: i64,
+    /// Connection caps and read timeouts, on every listener.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -186,6 +193,7 @@ impl Default for Config {
             change_poll_ms: DEFAULT_CHANGE_POLL_MS,
             redis_url: None,
             ui_session_idle_ms: DEFAULT_UI_SESSION_IDLE_MINUTES * 60_000,
+            limits: Limits::default(),
         }
     }
 }
@@ -316,6 +324,7 @@ impl Config {
             config.ui_session_idle_ms =
                 i64::try_from(minutes.min(7 * 24 * 60) * 60_000).unwrap_or(i64::MAX);
         }
+        config.limits = Limits::from_file(&file.limits)?;
         if let Some(ms) = file.usage_flush_ms {
             config.usage_flush_ms = ms.max(10);
         }

@@ -23,6 +23,7 @@ use crate::config::GatewayConfig;
 use crate::http::credentials::{self, X_API_KEY};
 use crate::http::guard_fields::{self, DenyStyle, IDENTITY_PREFIX};
 use crate::http::problem;
+use crate::limits::{IdleTimeoutBody, Limits};
 use tessera_engine::Engine;
 use tessera_engine::EngineError;
 
@@ -47,10 +48,12 @@ pub struct Gateway {
     engine: Arc<Engine>,
     client: Client<HttpConnector, Body>,
     config: GatewayConfig,
+    /// A client's body may pause at most this long between two pieces.
+    body_idle: Duration,
 }
 
 /// The gateway's router: every path, every method.
-pub fn router(engine: Arc<Engine>, config: GatewayConfig) -> Router {
+pub fn router(engine: Arc<Engine>, config: GatewayConfig, limits: Limits) -> Router {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
     connector.set_nodelay(true);
@@ -59,6 +62,7 @@ pub fn router(engine: Arc<Engine>, config: GatewayConfig) -> Router {
         engine,
         client,
         config,
+        body_idle: limits.body_read_timeout,
     });
     crate::http::with_logging_and_panic_guard(Router::new().fallback(proxy), "gateway")
         .with_state(gateway)
@@ -134,6 +138,7 @@ async fn proxy(
     }
     parts.uri = uri;
     parts.version = axum::http::Version::HTTP_11;
+    let body = Body::new(IdleTimeoutBody::new(body, gateway.body_idle));
     let upstream_request = Request::from_parts(parts, body);
 
     let wait = Duration::from_secs(gateway.config.upstream_timeout_secs);

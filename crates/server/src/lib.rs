@@ -11,6 +11,7 @@ pub mod app;
 pub mod config;
 pub mod gateway;
 pub mod http;
+pub mod limits;
 pub mod ui;
 
 pub use app::{Server, StartError};

@@ -21,7 +21,7 @@ use std::io;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::http::header::CONTENT_LENGTH;
@@ -36,6 +36,7 @@ use crate::app::RouterService;
 use crate::http::MAX_BODY_BYTES;
 use crate::http::guard_fields::HeaderSink;
 use crate::http::hot::{self, AnswerSink, Call, HotPath};
+use crate::limits::{Activity, REQUEST_TIMEOUT_ANSWER, TryWriteNow};
 use tessera_engine::Engine;
 
 /// A request with more header fields than this goes to hyper (which takes 100).
@@ -43,16 +44,23 @@ const MAX_HEADERS: usize = 32;
 /// A head longer than this goes to hyper, which answers it as it should.
 const MAX_HEAD_BYTES: usize = 8 * 1024;
 
-/// Serves one connection of the API listener until it ends, or until `stop` turns
-/// true between requests. Requests to the hot endpoints are answered here, at any
-/// log level (each logged here as the router's trace layer logs the rest); the first
-/// other request hands the connection to hyper and the router.
+/// How much later than due the connection's one timer may be left to fire, rather
+/// than moved at every request: a timer that fires early is moved then, so no
+/// connection is closed early, and a busy one moves its timer about once a second.
+const TIMER_SLACK: Duration = Duration::from_secs(1);
+
+/// Serves one connection of the API listener until it ends, until `stop` turns true
+/// between requests, or until a request is late by `activity`'s deadlines (then with
+/// a 408 if the request had begun). Requests to the hot endpoints are answered here,
+/// at any log level (each logged here as the router's trace layer logs the rest);
+/// the first other request hands the connection to hyper and the router.
 pub async fn serve(
     mut stream: TcpStream,
     engine: Arc<Engine>,
     router: Router,
     stop: watch::Receiver<bool>,
     watcher: Watcher,
+    activity: Arc<Activity>,
 ) {
     let logging = super::request_logging();
     let mut input = BytesMut::with_capacity(4096);
@@ -64,6 +72,10 @@ pub async fn serve(
         let mut stop = stop;
         let _ = stop.wait_for(|stopped| *stopped).await;
     });
+    let body_read_timeout = activity.limits().body_read_timeout;
+    let mut timer = pin!(tokio::time::sleep_until(activity.head_deadline().into()));
+    // When the head of the request being read was whole, while its body is not.
+    let mut body_since: Option<Instant> = None;
     loop {
         let mut verified = false;
         // Answers every whole request read so far, in order.
@@ -72,6 +84,10 @@ pub async fn serve(
             let request = match next(&input, &mut fields) {
                 Next::Request(request) => request,
                 Next::Partial => break,
+                Next::PartialBody => {
+                    body_since.get_or_insert_with(Instant::now);
+                    break;
+                }
                 Next::Other => {
                     if !output.is_empty() && stream.write_all(&output).await.is_err() {
                         return;
@@ -79,7 +95,7 @@ pub async fn serve(
                     let read = input.freeze();
                     let stream = Prefixed { read, stream };
                     let service = RouterService::new(router, None);
-                    return crate::app::serve_with_hyper(stream, service, watcher).await;
+                    return crate::app::serve_with_hyper(stream, service, watcher, activity).await;
                 }
             };
             let path = request.call.path;
@@ -91,6 +107,7 @@ pub async fn serve(
                 log(path, status, started);
             }
             input.advance(length);
+            body_since = None;
         }
         if !output.is_empty() {
             if verified {
@@ -104,6 +121,7 @@ pub async fn serve(
             if stream.write_all(&output).await.is_err() {
                 return;
             }
+            activity.wrote();
             output.clear();
         }
         let idle = input.is_empty();
@@ -113,14 +131,39 @@ pub async fn serve(
         if input.capacity() - input.len() < 1024 {
             input.reserve(4096);
         }
+        let due = match body_since {
+            Some(since) => since + body_read_timeout,
+            None => activity.head_deadline(),
+        };
+        aim(timer.as_mut(), due);
         tokio::select! {
             biased;
             read = stream.read_buf(&mut input) => match read {
                 Ok(0) | Err(_) => return,
-                Ok(_) => {}
+                Ok(count) => activity.read(count),
             },
             () = &mut stopped, if idle => return,
+            () = &mut timer => {
+                if Instant::now() < due {
+                    timer.as_mut().reset(due.into());
+                    continue;
+                }
+                if !idle {
+                    activity.close_at_deadline();
+                    let _ = stream.write_all(REQUEST_TIMEOUT_ANSWER).await;
+                }
+                return;
+            }
         }
+    }
+}
+
+/// Moves `timer` to `due` if that is earlier, or later by more than [`TIMER_SLACK`].
+fn aim(timer: Pin<&mut tokio::time::Sleep>, due: Instant) {
+    let due = tokio::time::Instant::from_std(due);
+    let armed = timer.deadline();
+    if due < armed || due > armed + TIMER_SLACK {
+        timer.reset(due);
     }
 }
 
@@ -152,8 +195,10 @@ struct HotRequest<'a> {
 /// What the bytes read so far start with.
 enum Next<'a> {
     Request(HotRequest<'a>),
-    /// The start of a request: read more.
+    /// The start of a request's head: read more.
     Partial,
+    /// A whole head, and the start of its body: read more.
+    PartialBody,
     /// A request that is not a hot path's, or that this loop does not take whole:
     /// hyper answers it and the rest of the connection.
     Other,
@@ -188,7 +233,7 @@ fn next<'a>(input: &'a [u8], fields: &'a mut [httparse::Header<'a>]) -> Next<'a>
     }
     let length = head_length + body_length;
     let Some(body) = input.get(head_length..length) else {
-        return Next::Partial;
+        return Next::PartialBody;
     };
     let fields: Fields<'a> = request
         .headers
@@ -309,6 +354,12 @@ fn with_date(with: impl FnOnce(&[u8])) {
 struct Prefixed {
     read: Bytes,
     stream: TcpStream,
+}
+
+impl TryWriteNow for Prefixed {
+    fn try_write_now(&self, bytes: &[u8]) {
+        self.stream.try_write_now(bytes);
+    }
 }
 
 impl AsyncRead for Prefixed {

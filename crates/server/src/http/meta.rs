@@ -2,15 +2,16 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::{authz, compat, oauth, problem, tokens, verify};
+use crate::limits::ConnectionGate;
 use tessera_engine::Engine;
 use tessera_engine::metrics::{self, Sample};
 
@@ -55,7 +56,10 @@ pub async fn readyz(State(engine): State<Arc<Engine>>) -> Json<Value> {
 const READY_PING: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Counters and gauges in Prometheus' text format.
-pub async fn metrics(State(engine): State<Arc<Engine>>) -> impl IntoResponse {
+pub async fn metrics(
+    State(engine): State<Arc<Engine>>,
+    Extension(gate): Extension<Arc<ConnectionGate>>,
+) -> impl IntoResponse {
     let counters = engine.metrics();
     let body = metrics::render(&[
         Sample {
@@ -81,6 +85,24 @@ pub async fn metrics(State(engine): State<Arc<Engine>>) -> impl IntoResponse {
             kind: "counter",
             help: "Rate-limit checks the shared limiter (Redis) could not answer.",
             value: counters.rate_limiter_failures.get(),
+        },
+        Sample {
+            name: "tessera_connections_open",
+            kind: "gauge",
+            help: "Client connections open now, on every listener.",
+            value: u64::try_from(gate.open()).unwrap_or(u64::MAX),
+        },
+        Sample {
+            name: "tessera_connections_refused_total",
+            kind: "counter",
+            help: "Connections closed at accept: max_connections or max_connections_per_address was reached.",
+            value: gate.refused(),
+        },
+        Sample {
+            name: "tessera_connections_timed_out_total",
+            kind: "counter",
+            help: "Connections closed because a request's head or body did not arrive in time.",
+            value: gate.timed_out(),
         },
     ]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)

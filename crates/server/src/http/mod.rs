@@ -14,6 +14,8 @@ use tracing::Level;
 
 use tessera_engine::Engine;
 
+use crate::limits::{ConnectionGate, Limits};
+
 pub mod auth;
 pub mod authz;
 pub mod compat;
@@ -34,8 +36,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const VERIFY_PATH: &str = "/v1/verify";
 
 /// The API's and the pages' routes; a page session ends after `ui_session_idle_ms`
-/// without a request.
-pub fn router(engine: Arc<Engine>, ui_session_idle_ms: i64) -> Router {
+/// without a request. Bodies must arrive within `limits`; `/metrics` reports the
+/// `gate`'s counts.
+pub fn router(
+    engine: Arc<Engine>,
+    ui_session_idle_ms: i64,
+    limits: Limits,
+    gate: Arc<ConnectionGate>,
+) -> Router {
     let api = Router::new()
         .route("/v1/tokens", post(tokens::create).get(tokens::list))
         .route(
@@ -75,9 +83,14 @@ pub fn router(engine: Arc<Engine>, ui_session_idle_ms: i64) -> Router {
         crate::ui::router(Arc::clone(&engine), ui_session_idle_ms),
         "ui",
     );
+    let body_timeout = limits.body_read_timeout;
     with_logging_and_panic_guard(api, "api")
         .with_state(engine)
         .merge(ui)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            crate::limits::whole_body_in_time(body_timeout, request, next)
+        }))
+        .layer(axum::Extension(gate))
 }
 
 /// A header value as text, if it is what `HeaderValue::to_str` accepts: visible
