@@ -1,12 +1,15 @@
 //! The `tessera` binary: runs the service (`serve`, `init`, `admin`) and manages
 //! tokens on a running server (`token ...`).
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use tessera_core::clock::SystemClock;
+use tessera_core::token::SecretToken;
 use tessera_server::config::{Config, GatewayConfig, ProcessEnvironment};
 
 mod client;
@@ -90,6 +93,10 @@ struct ServeArgs {
         value_name = "URL"
     )]
     redis_url: Option<String>,
+    /// On a first start, write the new admin token to this file (mode 0600) instead
+    /// of printing it on standard output.
+    #[arg(long, env = "TESSERA_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -216,11 +223,54 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| tessera_store::with_causes(&e))?;
     if let Some(token) = admin {
-        eprintln!(
-            "tessera: created the admin token. It is shown this once; store it now:\n{}",
-            token.expose()
-        );
+        announce_admin(&token, args.admin_token_file.as_deref())?;
     }
     server.wait_for_signal().await;
     Ok(())
+}
+
+/// Hands a new admin token to the operator: on standard output, or in `file` (mode
+/// 0600). Never on standard error, where the log goes: logs are collected and kept.
+fn announce_admin(token: &SecretToken, file: Option<&Path>) -> Result<(), String> {
+    match file {
+        Some(path) => {
+            write_private(path, token.expose().as_bytes()).map_err(|error| {
+                format!(
+                    "created the admin token but cannot write it to {}: {error}; \
+                     replace it with `tessera admin reset-token`",
+                    path.display()
+                )
+            })?;
+            eprintln!(
+                "tessera: created the admin token and wrote it to {} (mode 0600)",
+                path.display()
+            );
+        }
+        None => {
+            eprintln!(
+                "tessera: created the admin token. It is shown this once, on standard output; \
+                 store it now"
+            );
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", token.expose())
+                .and_then(|()| out.flush())
+                .map_err(|error| format!("cannot print the admin token: {error}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path`, readable and writable by this user alone.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its mode through `open`: set it.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.write_all(b"\n")?;
+    file.sync_all()
 }

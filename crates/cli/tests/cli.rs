@@ -10,7 +10,7 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -31,6 +31,8 @@ struct Served {
     child: Child,
     url: String,
     log: PathBuf,
+    /// What it printed on standard output: the admin token on a first start.
+    stdout: PathBuf,
 }
 
 impl Drop for Served {
@@ -47,10 +49,11 @@ impl Served {
         reason = "the Drop of Served waits for the child"
     )]
     fn start(data_dir: &Path, log: &Path) -> Self {
+        let stdout = log.with_extension("stdout");
         let mut child = tessera(data_dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("TESSERA_LOG", "trace")
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
             .stderr(std::fs::File::create(log).expect("log file"))
             .spawn()
             .expect("tessera serve starts");
@@ -68,6 +71,7 @@ impl Served {
                     child,
                     url: format!("http://{addr}"),
                     log: log.to_owned(),
+                    stdout,
                 };
             }
             if Instant::now() > deadline {
@@ -92,13 +96,20 @@ impl Served {
     }
 }
 
-fn admin_from_stderr(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.contains("created the admin token"))
-        .expect("admin token announced");
-    lines[at + 1].trim().to_owned()
+impl Served {
+    /// The admin token a first start printed on standard output (the log, on
+    /// standard error, says only that it was made).
+    fn admin(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let printed = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+            if let Some(token) = printed.lines().find(|l| l.starts_with("tsr_")) {
+                return token.to_owned();
+            }
+            assert!(Instant::now() < deadline, "no admin token printed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 fn http(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
@@ -175,7 +186,7 @@ fn a_start_that_cannot_listen_creates_nothing() {
     // The next start makes the admin token and shows it; while nobody has used it,
     // each later start says how to replace it.
     let served = Served::start(&data, &dir.path().join("first.log"));
-    let admin = admin_from_stderr(&std::fs::read_to_string(&served.log).unwrap());
+    let admin = served.admin();
     let first = served.stop();
     assert!(!first.contains("never been used"), "{first}");
     let again = Served::start(&data, &dir.path().join("second.log")).stop();
@@ -202,7 +213,7 @@ fn token_texts_never_reach_logs_or_database_files() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let served = Served::start(&data, &dir.path().join("serve.log"));
-    let admin = admin_from_stderr(&std::fs::read_to_string(&served.log).unwrap());
+    let admin = served.admin();
     let mut secrets = vec![admin.clone()];
 
     let (status, created) = http(
@@ -272,14 +283,13 @@ fn token_texts_never_reach_logs_or_database_files() {
     );
 
     let log = served.stop();
-    // The admin token is printed once at first start, on purpose; nothing else may.
-    let first_print = log.find(&admin).expect("admin token announced") + admin.len();
-    let later_log = &log[first_print..];
+    // The admin token went to standard output, once; the log has no token at all.
+    assert!(log.contains("created the admin token"), "{log}");
     assert!(log.lines().count() > 20, "trace logging was on:\n{log}");
     for secret in &secrets {
         let random_part = &secret[4..];
         assert!(
-            !later_log.contains(random_part),
+            !log.contains(random_part),
             "a token reached the log:\n{log}"
         );
         for entry in std::fs::read_dir(&data).unwrap() {
@@ -298,7 +308,7 @@ fn the_cli_manages_tokens_with_exit_codes_scripts_can_trust() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let served = Served::start(&data, &dir.path().join("serve.log"));
-    let admin = admin_from_stderr(&std::fs::read_to_string(&served.log).unwrap());
+    let admin = served.admin();
 
     let created = cli(
         &served,
@@ -450,7 +460,7 @@ fn the_cli_manages_tokens_with_exit_codes_scripts_can_trust() {
 fn the_cli_says_what_went_wrong_and_how_to_fix_it() {
     let dir = tempfile::tempdir().unwrap();
     let served = Served::start(&dir.path().join("data"), &dir.path().join("serve.log"));
-    let admin = admin_from_stderr(&std::fs::read_to_string(&served.log).unwrap());
+    let admin = served.admin();
     let refused = |args: &[&str]| {
         let output = cli(&served, &admin, args);
         (output.status.code(), text(&output.stderr))
@@ -560,4 +570,41 @@ fn the_cli_says_what_went_wrong_and_how_to_fix_it() {
         "{said}"
     );
     served.stop();
+}
+
+#[test]
+fn a_first_start_can_write_the_admin_token_to_a_private_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("admin-token");
+    let log = dir.path().join("serve.log");
+    let stdout = dir.path().join("serve.stdout");
+    let mut child = tessera(&dir.path().join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin-token-file"])
+        .arg(&file)
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("wrote it to")
+    {
+        assert!(Instant::now() < deadline, "no admin token file announced");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let token = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        token.starts_with("tsr_") && token.trim().len() == 40,
+        "{token}"
+    );
+    let mode = std::fs::metadata(&file).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    assert!(std::fs::read_to_string(&stdout).unwrap().is_empty());
+    assert!(!std::fs::read_to_string(&log).unwrap().contains(&token[4..]));
 }

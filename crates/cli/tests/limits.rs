@@ -43,12 +43,15 @@ impl Served {
         let config = dir.join("tessera.toml");
         std::fs::write(&config, format!("[limits]\n{limits}\n")).unwrap();
         let log = dir.join("serve.log");
+        let admin_file = dir.join("admin-token");
         let child = Command::new(BINARY)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("TESSERA_DATA_DIR", dir.join("data"))
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(&config)
+            .arg("--admin-token-file")
+            .arg(&admin_file)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -57,14 +60,12 @@ impl Served {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| l.contains("tessera is listening")) {
+            let admin = std::fs::read_to_string(&admin_file).unwrap_or_default();
+            if let Some(line) = text.lines().find(|l| l.contains("tessera is listening"))
+                && !admin.is_empty()
+            {
                 let addr = line.rsplit("addr=").next().unwrap().trim().parse().unwrap();
-                let lines: Vec<&str> = text.lines().collect();
-                let at = lines
-                    .iter()
-                    .position(|l| l.contains("created the admin token"))
-                    .unwrap();
-                let admin = lines[at + 1].trim().to_owned();
+                let admin = admin.trim().to_owned();
                 return Self { child, addr, admin };
             }
             assert!(Instant::now() < deadline, "tessera did not start:\n{text}");
