@@ -608,3 +608,40 @@ fn a_first_start_can_write_the_admin_token_to_a_private_file() {
     assert!(std::fs::read_to_string(&stdout).unwrap().is_empty());
     assert!(!std::fs::read_to_string(&log).unwrap().contains(&token[4..]));
 }
+
+#[test]
+fn a_data_dir_others_can_write_is_refused_and_every_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = tessera(&data).arg("init").output().unwrap();
+    assert!(!refused.status.success());
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("mode 0777") && said.contains("chmod 700"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0, "nothing made");
+
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let warned = tessera(&data).arg("init").output().unwrap();
+    assert!(warned.status.success(), "{}", text(&warned.stderr));
+    assert!(text(&warned.stderr).contains("others can read the data dir"));
+    let served = Served::start(&data, &dir.path().join("serve.log"));
+    let admin = text(&warned.stdout).trim().to_owned();
+    let (status, _) = http(
+        "POST",
+        &format!("{}/v1/tokens", served.url),
+        &admin,
+        Some(json!({"name": "t"})),
+    );
+    assert_eq!(status, 201);
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{:?} has mode {mode:o}", entry.file_name());
+    }
+    served.stop();
+}

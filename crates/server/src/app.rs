@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +70,68 @@ impl StartError {
 const PEPPER_FILE: &str = "pepper";
 const DATABASE_FILE: &str = "tessera.db";
 const LOCK_FILE: &str = "lock";
+const WAL_FILE: &str = "tessera.db-wal";
+const SHM_FILE: &str = "tessera.db-shm";
+
+/// Refuses a data dir that others may write to (they could swap the database or the
+/// pepper); warns when others may read it (the database holds no token text, but
+/// names, owners and metadata).
+fn check_private_dir(path: &Path) -> Result<(), StartError> {
+    let mode = std::fs::metadata(path)
+        .map_err(StartError::with(&format!(
+            "cannot read data dir {}",
+            path.display()
+        )))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(StartError::Refused(format!(
+            "data dir {} has mode {mode:04o}: users other than its owner can write to it, and \
+             so replace the database or the pepper; make it private with `chmod 700 {}`",
+            path.display(),
+            path.display()
+        )));
+    }
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            dir = %path.display(),
+            mode = format!("{mode:04o}"),
+            "others can read the data dir; `chmod 700` it"
+        );
+    }
+    Ok(())
+}
+
+/// Makes the file at `path` readable and writable by its owner alone; creates it
+/// (empty) if `create` and it does not exist.
+fn make_private(path: &Path, create: bool) -> Result<(), StartError> {
+    let private = std::fs::Permissions::from_mode(0o600);
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.permissions().mode() & 0o077 != 0 => {
+            std::fs::set_permissions(path, private).map_err(StartError::with(&format!(
+                "cannot make {} private",
+                path.display()
+            )))
+        }
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && create => OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .open(path)
+            .map(drop)
+            .map_err(StartError::with(&format!(
+                "cannot create {}",
+                path.display()
+            ))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StartError::Io {
+            context: format!("cannot read {}", path.display()),
+            source,
+        }),
+    }
+}
 
 /// The data directory, locked for as long as this value lives, so that an offline
 /// command never writes behind a running server's back.
@@ -88,10 +150,12 @@ impl DataDir {
                 "cannot create data dir {}",
                 path.display()
             )))?;
+        check_private_dir(path)?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(path.join(LOCK_FILE))
             .map_err(StartError::with("cannot open the data dir's lock file"))?;
         lock.try_lock().map_err(|_| {
@@ -100,6 +164,12 @@ impl DataDir {
                 path.display()
             ))
         })?;
+        // SQLite makes its database file, and the -wal and -shm files beside it, with
+        // the process's umask (often 0644), the two with the database's mode: made
+        // here first, the database is private, and so are they.
+        for name in [LOCK_FILE, PEPPER_FILE, DATABASE_FILE, WAL_FILE, SHM_FILE] {
+            make_private(&path.join(name), name == DATABASE_FILE)?;
+        }
         Ok(Self {
             path: path.to_owned(),
             _lock: lock,
