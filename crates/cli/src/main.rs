@@ -93,6 +93,9 @@ struct ServeArgs {
         value_name = "URL"
     )]
     redis_url: Option<String>,
+    /// Serve /metrics on this address instead of the API's.
+    #[arg(long, env = "TESSERA_METRICS_LISTEN", value_name = "HOST:PORT")]
+    metrics_listen: Option<String>,
     /// On a first start, write the new admin token to this file (mode 0600) instead
     /// of printing it on standard output.
     #[arg(long, env = "TESSERA_ADMIN_TOKEN_FILE", value_name = "FILE")]
@@ -110,6 +113,9 @@ impl ServeArgs {
         }
         if let Some(url) = &self.redis_url {
             config.set_redis_url(url)?;
+        }
+        if let Some(listen) = &self.metrics_listen {
+            config.set_metrics_listen(listen)?;
         }
         if self.upstream.is_none() && self.gateway_listen.is_none() {
             return Ok(config);

@@ -59,11 +59,13 @@ impl Access {
     }
 }
 
-/// tessera's own scopes: granted only explicitly, by `*` or by `tokens:*`.
+/// tessera's own scopes: granted only explicitly, by `*`, or by `tokens:*` / `metrics:*`.
 pub const TOKENS_READ: &str = "tokens:read";
 pub const TOKENS_VERIFY: &str = "tokens:verify";
 pub const TOKENS_MANAGE: &str = "tokens:manage";
-const OWN_SCOPES: [&str; 3] = [TOKENS_READ, TOKENS_VERIFY, TOKENS_MANAGE];
+/// Reading `/metrics`, where the deployment asks for a token there.
+pub const METRICS_READ: &str = "metrics:read";
+const OWN_SCOPES: [&str; 4] = [TOKENS_READ, TOKENS_VERIFY, TOKENS_MANAGE, METRICS_READ];
 
 /// One entry of the catalogue.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -495,7 +497,7 @@ mod tests {
         // A large catalogue spans several words.
         let big = ScopeCatalogue::new((0..200).map(|i| (format!("c{}:a{i}", i % 7), Level::Read)))
             .unwrap();
-        assert_eq!(big.names_in(&big.everything()).len(), 203);
+        assert_eq!(big.names_in(&big.everything()).len(), 204);
     }
 
     proptest! {

@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use crate::config::Config;
+use crate::http::RouterSettings;
 use crate::limits::{Activity, ConnectionGate, Limits, PhaseTimer, TryWriteNow, Watched};
 use tessera_engine::limiter::SharedLimiter;
 use tessera_engine::{AdminStanding, Engine, EngineError};
@@ -280,6 +281,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The gateway's address, when one is configured.
     pub gateway_addr: Option<SocketAddr>,
+    /// `/metrics`' own address, when `metrics_listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub engine: Arc<Engine>,
     shutdown: Option<watch::Sender<bool>>,
     task: JoinHandle<()>,
@@ -307,6 +310,11 @@ impl Server {
             Some(gateway) => Some(bind(gateway.listen, "gateway ").await?),
             None => None,
         };
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(bind(addr, "metrics ").await?),
+            None => None,
+        };
+        let metrics_access = config.metrics;
         let (engine, dir) = open(config, clock).await?;
         let admin = match engine.admin_standing() {
             AdminStanding::Missing => engine.create_first_admin().await?,
@@ -332,10 +340,21 @@ impl Server {
         let (shutdown, stopped) = watch::channel(false);
         let api_router = crate::http::router(
             Arc::clone(&engine),
-            ui_session_idle_ms,
-            limits,
-            Arc::clone(&gate),
+            RouterSettings {
+                ui_session_idle_ms,
+                limits,
+                gate: Arc::clone(&gate),
+                metrics: metrics_access,
+                serve_metrics: metrics_listener.is_none(),
+            },
         );
+        let metrics_addr = metrics_listener.as_ref().map(|(_, addr)| *addr);
+        let metrics = metrics_listener.map(|(listener, addr)| {
+            tracing::info!(%addr, "metrics are served here");
+            let router =
+                crate::http::metrics_router(Arc::clone(&engine), Arc::clone(&gate), metrics_access);
+            (listener, router)
+        });
         let serving_engine = Arc::clone(&engine);
         let task = tokio::spawn(async move {
             let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
@@ -369,22 +388,31 @@ impl Server {
                 Arc::clone(&gate),
                 limits,
             );
-            match gateway {
-                Some((listener, _, router)) => {
-                    let gateway = serve_until(
+            let gateway = async {
+                if let Some((listener, _, router)) = gateway {
+                    serve_router_until(
                         listener,
-                        |stream, client, watcher, activity| {
-                            let router = RouterService::new(router.clone(), Some(client));
-                            serve_with_hyper(stream, router, watcher, activity)
-                        },
-                        stopped,
-                        gate,
+                        router,
+                        stopped.clone(),
+                        Arc::clone(&gate),
                         limits,
-                    );
-                    tokio::join!(api, gateway);
+                    )
+                    .await;
                 }
-                None => api.await,
-            }
+            };
+            let metrics = async {
+                if let Some((listener, router)) = metrics {
+                    serve_router_until(
+                        listener,
+                        router,
+                        stopped.clone(),
+                        Arc::clone(&gate),
+                        limits,
+                    )
+                    .await;
+                }
+            };
+            tokio::join!(api, gateway, metrics);
             if let Some(follower) = follower {
                 let _ = follower.await;
             }
@@ -402,6 +430,7 @@ impl Server {
             Self {
                 addr,
                 gateway_addr,
+                metrics_addr,
                 engine,
                 shutdown: Some(shutdown),
                 task,
@@ -515,6 +544,28 @@ async fn serve_until<F, Fut>(
     }
     drop(listener);
     connections.shutdown().await;
+}
+
+/// Serves `router` with hyper on `listener` until `stop` turns true: the gateway's
+/// listener and the metrics one.
+async fn serve_router_until(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    stop: watch::Receiver<bool>,
+    gate: Arc<ConnectionGate>,
+    limits: Limits,
+) {
+    serve_until(
+        listener,
+        |stream, client, watcher, activity| {
+            let router = RouterService::new(router.clone(), Some(client));
+            serve_with_hyper(stream, router, watcher, activity)
+        },
+        stop,
+        gate,
+        limits,
+    )
+    .await;
 }
 
 /// Serves one connection with hyper, until it ends or the watcher says to finish,

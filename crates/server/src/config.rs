@@ -13,6 +13,7 @@ use tessera_core::scope::{Level, ScopeCatalogue};
 use tessera_core::token::{Pepper, TokenPrefix};
 use tessera_engine::{EngineConfig, RedisFailure};
 
+use crate::http::MetricsAccess;
 use crate::limits::{Limits, LimitsFile};
 
 /// Where the API listens unless configured: 127.0.0.1:7900.
@@ -155,6 +156,11 @@ pub struct FileConfig {
     /// `[limits]`: connection caps and read timeouts.
     #[serde(default)]
     pub limits: LimitsFile,
+    /// Serve `/metrics` on this address instead of the API's.
+    pub metrics_listen: Option<String>,
+    /// Ask for a token with `metrics:read` at `/metrics`.
+    #[serde(default)]
+    pub metrics_require_token: bool,
 }
 
 /// The checked configuration the server runs with.
@@ -178,6 +184,9 @@ pub struct Config {
     pub ui_session_idle_ms: i64,
     /// Connection caps and read timeouts, on every listener.
     pub limits: Limits,
+    /// Where `/metrics` listens when not on the API's address.
+    pub metrics_listen: Option<SocketAddr>,
+    pub metrics: MetricsAccess,
 }
 
 impl Default for Config {
@@ -194,6 +203,8 @@ impl Default for Config {
             redis_url: None,
             ui_session_idle_ms: DEFAULT_UI_SESSION_IDLE_MINUTES * 60_000,
             limits: Limits::default(),
+            metrics_listen: None,
+            metrics: MetricsAccess::default(),
         }
     }
 }
@@ -325,6 +336,10 @@ impl Config {
                 i64::try_from(minutes.min(7 * 24 * 60) * 60_000).unwrap_or(i64::MAX);
         }
         config.limits = Limits::from_file(&file.limits)?;
+        if let Some(listen) = env.var("TESSERA_METRICS_LISTEN").or(file.metrics_listen) {
+            config.set_metrics_listen(&listen)?;
+        }
+        config.metrics.require_token = file.metrics_require_token;
         if let Some(ms) = file.usage_flush_ms {
             config.usage_flush_ms = ms.max(10);
         }
@@ -360,6 +375,14 @@ impl Config {
     }
 
     /// Checks and sets the PostgreSQL URL (config, environment or `--database-url`).
+    /// Serves `/metrics` on `listen` (host:port) instead of the API's address.
+    pub fn set_metrics_listen(&mut self, listen: &str) -> Result<(), String> {
+        self.metrics_listen = Some(listen.parse().map_err(|_| {
+            format!("metrics listen address {listen:?} is not host:port, e.g. 127.0.0.1:7902")
+        })?);
+        Ok(())
+    }
+
     pub fn set_database_url(&mut self, url: &str) -> Result<(), String> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(

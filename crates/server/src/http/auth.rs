@@ -8,7 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::Response;
-use tessera_core::scope::{TOKENS_MANAGE, TOKENS_READ, TOKENS_VERIFY};
+use tessera_core::scope::{METRICS_READ, TOKENS_MANAGE, TOKENS_READ, TOKENS_VERIFY};
 
 use crate::http::credentials;
 use crate::http::problem;
@@ -27,6 +27,8 @@ pub struct ReadTokens;
 pub struct ManageTokens;
 /// `tokens:verify`.
 pub struct VerifyTokens;
+/// `metrics:read`, where the deployment asks for a token at `/metrics`.
+pub struct ReadMetrics;
 
 impl Needs for AnyToken {
     const SCOPE: Option<&'static str> = None;
@@ -39,6 +41,9 @@ impl Needs for ManageTokens {
 }
 impl Needs for VerifyTokens {
     const SCOPE: Option<&'static str> = Some(TOKENS_VERIFY);
+}
+impl Needs for ReadMetrics {
+    const SCOPE: Option<&'static str> = Some(METRICS_READ);
 }
 
 /// An authenticated caller whose token has the scope `N` names.

@@ -2,14 +2,18 @@
 
 use std::sync::Arc;
 
+use axum::extract::FromRequestParts;
 use axum::extract::State;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{Value, json};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::http::MetricsAccess;
+use crate::http::auth::{Authed, ReadMetrics};
 use crate::http::{authz, compat, oauth, problem, tokens, verify};
 use crate::limits::ConnectionGate;
 use tessera_engine::Engine;
@@ -44,10 +48,10 @@ pub async fn readyz(State(engine): State<Arc<Engine>>) -> Json<Value> {
         Ok(Ok(())) => "up",
         _ => "unavailable",
     };
+    // No counts here: /readyz is often open to anyone who can reach the node; the
+    // index size and the feed position are in /metrics, which can be guarded.
     Json(json!({
         "status": "ready",
-        "tokens": engine.index().len(),
-        "change_seq": engine.applied_seq(),
         "store": store,
     }))
 }
@@ -59,7 +63,14 @@ const READY_PING: std::time::Duration = std::time::Duration::from_secs(1);
 pub async fn metrics(
     State(engine): State<Arc<Engine>>,
     Extension(gate): Extension<Arc<ConnectionGate>>,
-) -> impl IntoResponse {
+    Extension(access): Extension<MetricsAccess>,
+    mut parts: Parts,
+) -> Response {
+    if access.require_token
+        && let Err(refusal) = Authed::<ReadMetrics>::from_request_parts(&mut parts, &engine).await
+    {
+        return refusal;
+    }
     let counters = engine.metrics();
     let body = metrics::render(&[
         Sample {
@@ -105,7 +116,7 @@ pub async fn metrics(
             value: gate.timed_out(),
         },
     ]);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 struct TokenAuth;

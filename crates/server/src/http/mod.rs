@@ -35,16 +35,31 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub const VERIFY_PATH: &str = "/v1/verify";
 
-/// The API's and the pages' routes; a page session ends after `ui_session_idle_ms`
-/// without a request. Bodies must arrive within `limits`; `/metrics` reports the
-/// `gate`'s counts.
-pub fn router(
-    engine: Arc<Engine>,
-    ui_session_idle_ms: i64,
-    limits: Limits,
-    gate: Arc<ConnectionGate>,
-) -> Router {
-    let api = Router::new()
+/// What the API listener's routes are built with, besides the engine.
+#[derive(Clone)]
+pub struct RouterSettings {
+    /// A page session ends after this long without a request.
+    pub ui_session_idle_ms: i64,
+    /// Bodies must arrive within these limits.
+    pub limits: Limits,
+    /// The connection counts `/metrics` reports.
+    pub gate: Arc<ConnectionGate>,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsAccess,
+    /// False when `/metrics` has a listener of its own (`metrics_listen`).
+    pub serve_metrics: bool,
+}
+
+/// Who may read `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetricsAccess {
+    /// A token with `metrics:read` is asked for (Prometheus: `authorization`).
+    pub require_token: bool,
+}
+
+/// The API's and the pages' routes.
+pub fn router(engine: Arc<Engine>, settings: RouterSettings) -> Router {
+    let mut api = Router::new()
         .route("/v1/tokens", post(tokens::create).get(tokens::list))
         .route(
             "/v1/tokens/self",
@@ -73,24 +88,44 @@ pub fn router(
         .route("/repo/{repo_id}/apikey", post(compat::flashback_create))
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
-        .route("/metrics", get(meta::metrics))
         .route("/openapi.json", get(meta::openapi))
         .route("/", get(meta::home))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    if settings.serve_metrics {
+        api = api.route("/metrics", get(meta::metrics));
+    }
     let ui = with_logging_and_panic_guard(
-        crate::ui::router(Arc::clone(&engine), ui_session_idle_ms),
+        crate::ui::router(Arc::clone(&engine), settings.ui_session_idle_ms),
         "ui",
     );
-    let body_timeout = limits.body_read_timeout;
+    let body_timeout = settings.limits.body_read_timeout;
     with_logging_and_panic_guard(api, "api")
         .with_state(engine)
         .merge(ui)
         .layer(axum::middleware::from_fn(move |request, next| {
             crate::limits::whole_body_in_time(body_timeout, request, next)
         }))
-        .layer(axum::Extension(gate))
+        .layer(axum::Extension(settings.gate))
+        .layer(axum::Extension(settings.metrics))
+}
+
+/// `/metrics` alone, for a listener of its own (`metrics_listen`).
+pub fn metrics_router(
+    engine: Arc<Engine>,
+    gate: Arc<ConnectionGate>,
+    access: MetricsAccess,
+) -> Router {
+    with_logging_and_panic_guard(
+        Router::new()
+            .route("/metrics", get(meta::metrics))
+            .fallback(not_found),
+        "metrics",
+    )
+    .with_state(engine)
+    .layer(axum::Extension(gate))
+    .layer(axum::Extension(access))
 }
 
 /// A header value as text, if it is what `HeaderValue::to_str` accepts: visible

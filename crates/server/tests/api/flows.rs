@@ -352,3 +352,50 @@ async fn a_deployment_prefix_and_the_api_description() {
         );
     }
 }
+
+#[tokio::test]
+async fn metrics_can_ask_for_a_token_or_move_to_an_address_of_their_own() {
+    let guarded = TestApp::spawn_with(|c| c.metrics.require_token = true).await;
+    let metrics = |token: Option<&'static str>| {
+        let app = &guarded;
+        async move { app.call(Method::GET, "/metrics", token, None).await }
+    };
+    metrics(None)
+        .await
+        .assert_problem(401, "missing_credentials");
+    let (_, reader, _) = guarded
+        .create(
+            &guarded.admin,
+            json!({"name": "r", "scopes": ["tokens:read"]}),
+        )
+        .await;
+    let (_, scraper, _) = guarded
+        .create(
+            &guarded.admin,
+            json!({"name": "p", "scopes": ["metrics:read"]}),
+        )
+        .await;
+    let refused = guarded.get("/metrics", &reader).await;
+    refused.assert_problem(403, "insufficient_scope");
+    assert_eq!(
+        guarded.get("/metrics", &scraper).await.status,
+        StatusCode::OK
+    );
+    // /readyz says ready, and counts nothing.
+    let ready = guarded.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.body, json!({"status": "ready", "store": "up"}));
+
+    let apart = TestApp::spawn_with(|c| c.set_metrics_listen("127.0.0.1:0").unwrap()).await;
+    apart
+        .call(Method::GET, "/metrics", None, None)
+        .await
+        .assert_problem(404, "no_such_endpoint");
+    let addr = apart.server.as_ref().unwrap().metrics_addr.unwrap();
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("tessera_tokens "), "{text}");
+}

@@ -113,7 +113,12 @@ async fn a_restarted_node_loads_and_catches_up_before_it_answers() {
     assert!(b.accepts(&fresh), "so does the token made while b was down");
     let ready = b.call(Method::GET, "/readyz", &admin, None).await;
     assert_eq!(ready.status, StatusCode::OK);
-    assert_eq!(ready.body["change_seq"], a.server.engine.applied_seq());
+    assert_eq!(ready.body, json!({"status": "ready", "store": "up"}));
+    assert_eq!(
+        b.server.engine.applied_seq(),
+        a.server.engine.applied_seq(),
+        "b caught up with every write made while it was down"
+    );
     a.stop().await;
     b.stop().await;
 }
