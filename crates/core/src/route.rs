@@ -50,6 +50,11 @@ pub struct RouteSpec {
     /// No token needed at all (health checks, public pages).
     #[serde(default)]
     pub public: bool,
+    /// Lets a POST carry `_method` (in its query or form) through the gateway, for
+    /// frameworks whose HTML forms send PUT and DELETE that way (Rails, Laravel).
+    /// Refused otherwise: the upstream would run an allowed POST as another method.
+    #[serde(default)]
+    pub method_override: bool,
 }
 
 /// What to do with a request that no rule matches.
@@ -97,6 +102,7 @@ pub struct Route {
     scopes: Option<ScopeSet>,
     resource: Option<Vec<Piece>>,
     public: bool,
+    method_override: bool,
 }
 
 /// The checked rules, in order.
@@ -401,7 +407,13 @@ impl Route {
             scopes,
             resource,
             public: spec.public,
+            method_override: spec.method_override,
         })
+    }
+
+    /// True when a POST may carry `_method` through (see [`RouteSpec::method_override`]).
+    pub fn allows_method_override(&self) -> bool {
+        self.method_override
     }
 
     /// The captured segments when the request matches this rule.
@@ -611,6 +623,7 @@ mod tests {
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             resource: resource.map(str::to_owned),
             public: false,
+            method_override: false,
         }
     }
 

@@ -25,6 +25,9 @@ pub struct Allowed {
     /// The token it was made with; `None` on a public route.
     pub identity: Option<Caller>,
     pub rate: Option<RateReport>,
+    /// The rule lets a POST carry `_method` (public routes all do: nothing is
+    /// guarded there for another method to slip past).
+    pub method_override: bool,
 }
 
 /// A request that may not pass, and why.
@@ -63,6 +66,7 @@ impl Engine {
             return Ok(Allowed {
                 identity: None,
                 rate: None,
+                method_override: true,
             });
         }
         let credential = credential?;
@@ -104,6 +108,7 @@ impl Engine {
                 return Ok(Allowed {
                     identity: Some(Caller { slot: checked.slot }),
                     rate,
+                    method_override: route.is_some_and(|route| route.allows_method_override()),
                 });
             }
             (Code::Forbidden, _) => {

@@ -6,15 +6,16 @@
 //! included, without meeting tessera's own API.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{self, HeaderName};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -23,7 +24,7 @@ use crate::config::GatewayConfig;
 use crate::http::credentials::{self, X_API_KEY};
 use crate::http::guard_fields::{self, DenyStyle, IDENTITY_PREFIX};
 use crate::http::problem;
-use crate::limits::{IdleTimeoutBody, Limits};
+use crate::limits::{BodyFault, IdleTimeoutBody, Limits};
 use tessera_engine::Engine;
 use tessera_engine::EngineError;
 
@@ -73,7 +74,7 @@ async fn proxy(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let (mut parts, body) = request.into_parts();
+    let (mut parts, mut body) = request.into_parts();
     let target = parts
         .uri
         .path_and_query()
@@ -96,6 +97,13 @@ async fn proxy(
             );
         }
     };
+
+    if parts.method == Method::POST && !allowed.method_override {
+        body = match refuse_method_override(&target, &parts.headers, body).await {
+            Ok(body) => body,
+            Err(refusal) => return refusal,
+        };
+    }
 
     let Ok(uri) = upstream_uri(&gateway.config.upstream, &target) else {
         return problem::error_response(EngineError::BadRequest {
@@ -123,14 +131,14 @@ async fn proxy(
         allowed.identity.as_ref(),
         gateway.engine.index().catalogue(),
     );
-    if let Some(host) = original_host {
-        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
-    }
     headers.insert(
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static("http"),
     );
-    append_forwarded_for(headers, client);
+    if let Some(host) = &original_host {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+    }
+    set_forwarded_for(headers, client, original_host.as_ref());
     if let Some(authority) = gateway.config.upstream.authority()
         && let Ok(host) = HeaderValue::from_str(authority.as_str())
     {
@@ -138,13 +146,36 @@ async fn proxy(
     }
     parts.uri = uri;
     parts.version = axum::http::Version::HTTP_11;
-    let body = Body::new(IdleTimeoutBody::new(body, gateway.body_idle));
+    let fault = Arc::new(OnceLock::new());
+    let body = Body::new(IdleTimeoutBody::new(
+        body,
+        gateway.body_idle,
+        Arc::clone(&fault),
+    ));
     let upstream_request = Request::from_parts(parts, body);
 
     let wait = Duration::from_secs(gateway.config.upstream_timeout_secs);
     let answer = tokio::time::timeout(wait, gateway.client.request(upstream_request)).await;
     let mut response = match answer {
         Ok(Ok(response)) => response.map(Body::new),
+        Ok(Err(_)) if fault.get().is_some() => {
+            // The client's body failed, not the upstream.
+            return match fault.get() {
+                Some(BodyFault::Stalled) => problem::route_problem(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!(
+                        "the request body paused for more than {} s; send it without pauses",
+                        gateway.body_idle.as_secs_f64()
+                    ),
+                ),
+                _ => problem::route_problem(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    "the request body was malformed or shorter than announced".into(),
+                ),
+            };
+        }
         Ok(Err(error)) => {
             tracing::warn!(%error, "the upstream could not be reached");
             return problem::route_problem(
@@ -187,16 +218,98 @@ fn upstream_uri(upstream: &Uri, target: &str) -> Result<Uri, axum::http::Error> 
     builder.build()
 }
 
-/// Headers a client may not send through: tessera's identity headers, spelled with
-/// `-` or `_` (CGI, WSGI, Rack and PHP read `X_Tessera_Owner` as `X-Tessera-Owner`),
-/// and method overrides, which would run an allowed POST as, say, a DELETE.
+/// Headers a client may not send through, spelled with `-` or `_` (CGI, WSGI, Rack
+/// and PHP read `X_Tessera_Owner` as `X-Tessera-Owner`): tessera's identity headers;
+/// method overrides, which would run an allowed POST as, say, a DELETE; and what
+/// proxies say about the request, which a framework that honours it would take for
+/// another path, method or client than the one tessera authorised. The gateway sets
+/// `X-Forwarded-*` and `Forwarded` itself.
 fn is_spoofable(name: &HeaderName) -> bool {
     let name = name.as_str().replace('_', "-");
     name.starts_with(IDENTITY_PREFIX)
+        || name.starts_with("x-forwarded-")
         || matches!(
             name.as_str(),
-            "x-http-method-override" | "x-http-method" | "x-method-override"
+            "x-http-method-override"
+                | "x-http-method"
+                | "x-method-override"
+                | "forwarded"
+                | "x-real-ip"
+                | "x-client-ip"
+                | "true-client-ip"
+                | "x-cluster-client-ip"
+                | "x-original-url"
+                | "x-rewrite-url"
+                | "x-original-uri"
+                | "x-original-method"
+                | "x-original-host"
         )
+}
+
+/// The largest URL-encoded form body the gateway reads to look for `_method`.
+const MAX_CHECKED_FORM_BYTES: usize = 1024 * 1024;
+
+/// Refuses a POST that carries `_method` in its query or in a URL-encoded form body
+/// (Rails and Laravel run such a POST as the method it names); hands the body back,
+/// read whole if it was a form. Multipart forms are not read (they stream).
+async fn refuse_method_override(
+    target: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Body, Response> {
+    let refusal = |place: &str| {
+        problem::route_problem(
+            StatusCode::BAD_REQUEST,
+            "method_override_refused",
+            format!(
+                "`_method` in the {place} would make this POST act as another method behind \
+                 the gateway; send the method itself, or allow it on this route \
+                 (method_override = true)"
+            ),
+        )
+    };
+    let query = target.split_once('?').map_or("", |(_, query)| query);
+    if has_method_field(query.as_bytes()) {
+        return Err(refusal("query"));
+    }
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|kind| {
+            kind.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Ok(body);
+    }
+    match http_body_util::Limited::new(body, MAX_CHECKED_FORM_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            if has_method_field(&bytes) {
+                Err(refusal("form"))
+            } else {
+                Ok(Body::from(bytes))
+            }
+        }
+        Err(_) => Err(problem::route_problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "form_too_large",
+            format!(
+                "a URL-encoded form through the gateway may be at most {} KiB (it is checked \
+                 for `_method`); send larger data as multipart or JSON",
+                MAX_CHECKED_FORM_BYTES / 1024
+            ),
+        )),
+    }
+}
+
+/// True when URL-encoded `pairs` have a `_method` field, however its name is encoded.
+fn has_method_field(pairs: &[u8]) -> bool {
+    form_urlencoded::parse(pairs).any(|(name, _)| name == "_method")
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -212,14 +325,27 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn append_forwarded_for(headers: &mut HeaderMap, client: SocketAddr) {
-    let name = HeaderName::from_static("x-forwarded-for");
-    let value = match headers.get(&name).and_then(|v| v.to_str().ok()) {
-        Some(earlier) => format!("{earlier}, {}", client.ip()),
-        None => client.ip().to_string(),
+/// Says who the client is, in both the de facto and the standard (RFC 7239) header,
+/// from the connection alone: whatever the client said of itself was removed.
+fn set_forwarded_for(headers: &mut HeaderMap, client: SocketAddr, host: Option<&HeaderValue>) {
+    let ip = client.ip();
+    if let Ok(value) = HeaderValue::from_str(&ip.to_string()) {
+        headers.insert(HeaderName::from_static("x-forwarded-for"), value);
+    }
+    let node = match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
     };
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        headers.insert(name, value);
+    let mut forwarded = format!("for={node};proto=http");
+    if let Some(host) = host.and_then(|h| h.to_str().ok())
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    {
+        forwarded.push_str(&format!(";host=\"{host}\""));
+    }
+    if let Ok(value) = HeaderValue::from_str(&forwarded) {
+        headers.insert(header::FORWARDED, value);
     }
 }
 

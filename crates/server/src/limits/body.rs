@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -39,25 +40,39 @@ pub async fn whole_body_in_time(timeout: Duration, request: Request, next: Next)
     }
 }
 
-/// Why an [`IdleTimeoutBody`] ended early.
-#[derive(Debug, thiserror::Error)]
-#[error("no part of the request body came for {0:?}")]
-pub struct BodyStalled(Duration);
+/// Why a client's streamed body ended early: what the gateway answers instead of
+/// blaming the upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BodyFault {
+    #[error("no part of the request body came in time")]
+    Stalled,
+    /// The client's framing was broken (a bad chunk, a body shorter than it said).
+    #[error("the request body was malformed or cut short")]
+    Malformed,
+}
 
-/// A streamed body that fails when no piece of it comes for `idle`.
+/// A streamed body that fails when no piece of it comes for `idle`, and notes in
+/// `fault` why it failed, if it did.
 pub struct IdleTimeoutBody {
     inner: Body,
     idle: Duration,
     sleep: Pin<Box<tokio::time::Sleep>>,
+    fault: Arc<OnceLock<BodyFault>>,
 }
 
 impl IdleTimeoutBody {
-    pub fn new(inner: Body, idle: Duration) -> Self {
+    pub fn new(inner: Body, idle: Duration, fault: Arc<OnceLock<BodyFault>>) -> Self {
         Self {
             inner,
             idle,
             sleep: Box::pin(tokio::time::sleep(idle)),
+            fault,
         }
+    }
+
+    fn failed(&self, fault: BodyFault) -> Poll<Option<Result<Frame<Bytes>, axum::BoxError>>> {
+        let _ = self.fault.set(fault);
+        Poll::Ready(Some(Err(Box::new(fault))))
     }
 }
 
@@ -70,6 +85,7 @@ impl HttpBody for IdleTimeoutBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Err(_))) => self.failed(BodyFault::Malformed),
             Poll::Ready(frame) => {
                 let idle = self.idle;
                 self.sleep
@@ -78,7 +94,7 @@ impl HttpBody for IdleTimeoutBody {
                 Poll::Ready(frame.map(|frame| frame.map_err(Into::into)))
             }
             Poll::Pending => match self.sleep.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyStalled(self.idle))))),
+                Poll::Ready(()) => self.failed(BodyFault::Stalled),
                 Poll::Pending => Poll::Pending,
             },
         }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use activity::{Activity, PhaseTimer, REQUEST_TIMEOUT_ANSWER, TryWriteNow, Watched};
-pub use body::{IdleTimeoutBody, whole_body_in_time};
+pub use body::{BodyFault, IdleTimeoutBody, whole_body_in_time};
 pub use gate::{Admitted, ConnectionGate};
 
 /// `[limits]`, checked.

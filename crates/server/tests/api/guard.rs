@@ -337,10 +337,13 @@ async fn echo_upstream() -> SocketAddr {
             .iter()
             .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or("?"))))
             .collect();
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await;
         let answer = json!({
-            "method": request.method().as_str(),
-            "uri": request.uri().to_string(),
+            "method": parts.method.as_str(),
+            "uri": parts.uri.to_string(),
             "headers": headers,
+            "body_bytes": body.map(|b| b.len()).ok(),
         });
         ([("x-upstream", "yes")], Json(answer)).into_response()
     }
@@ -380,6 +383,12 @@ async fn the_gateway_proxies_allowed_requests_with_identity_only() {
             .bearer_auth(&token)
             .header("X-Tessera-Token-Id", "tok_spoofed")
             .header("X-Tessera-Admin", "yes")
+            .header("X-Forwarded-For", "10.9.9.9")
+            .header("X-Original-URL", "/admin/delete")
+            .header("X-Forwarded-Prefix", "/admin")
+            .header("Forwarded", "for=10.9.9.9;host=evil")
+            .header("X-Real-IP", "10.9.9.9")
+            .header("X_Forwarded_Method", "DELETE")
             .body("hello")
             .send()
             .await
@@ -399,7 +408,49 @@ async fn the_gateway_proxies_allowed_requests_with_identity_only() {
         seen["headers"].get("authorization").is_none(),
         "the token is not passed on"
     );
+    // What the client said of itself is gone; the gateway says who it is.
     assert_eq!(seen["headers"]["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(
+        seen["headers"]["forwarded"],
+        format!("for=127.0.0.1;proto=http;host=\"{}\"", &gateway[7..])
+    );
+    for dropped in [
+        "x-original-url",
+        "x-forwarded-prefix",
+        "x-real-ip",
+        "x-forwarded-method",
+        "x_forwarded_method",
+    ] {
+        assert!(seen["headers"].get(dropped).is_none(), "{dropped} passed");
+    }
+
+    // A POST that says `_method` would run as another method upstream: refused,
+    // in the query and in a form, before the upstream sees it.
+    let overridden = |url: String, form: Option<&'static str>| {
+        // A full bucket for each: the publisher's burst is 2.
+        app.advance_secs(60);
+        let mut request = app.client.post(url).bearer_auth(&token);
+        if let Some(form) = form {
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form);
+        }
+        async move { reply(request.send().await.unwrap()).await }
+    };
+    overridden(
+        format!("{gateway}/api/v1/apps/1/events?_method=DELETE"),
+        None,
+    )
+    .await
+    .assert_problem(400, "method_override_refused");
+    overridden(
+        format!("{gateway}/api/v1/apps/1/events"),
+        Some("a=1&%5Fmethod=DELETE"),
+    )
+    .await
+    .assert_problem(400, "method_override_refused");
+    let plain_form = overridden(format!("{gateway}/api/v1/apps/1/events"), Some("a=1&b=2")).await;
+    assert_eq!(plain_form.status, StatusCode::OK, "{}", plain_form.body);
 
     // Denials carry a Basic challenge too, so that git sends the token in its URL.
     let denied = reply(
@@ -434,6 +485,32 @@ async fn the_gateway_proxies_allowed_requests_with_identity_only() {
     )
     .await;
     own_api.assert_problem(403, "no_route");
+}
+
+#[tokio::test]
+async fn the_gateway_blames_a_broken_client_body_on_the_client() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = echo_upstream().await;
+    let app = TestApp::spawn_with(gateway_to(upstream)).await;
+    let gateway = app.server.as_ref().unwrap().gateway_addr.unwrap();
+    let (_, token) = publisher(&app).await;
+    let mut stream = tokio::net::TcpStream::connect(gateway).await.unwrap();
+    let request = format!(
+        "POST /api/v1/apps/1/events HTTP/1.1\r\nhost: g\r\nauthorization: Bearer {token}\r\n\
+         transfer-encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\nnot a chunk\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 400") && answer.contains("invalid_body"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
