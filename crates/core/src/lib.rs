@@ -6,6 +6,7 @@
 //! every storage backend and every way of presenting a token.
 
 pub mod base62;
+pub mod client;
 pub mod clock;
 pub mod fields;
 pub mod grant;

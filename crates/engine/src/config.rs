@@ -3,6 +3,7 @@
 //! The server reads these from its configuration file and environment.
 
 use serde::Deserialize;
+use tessera_core::client::TrustedProxies;
 use tessera_core::ratelimit::RateLimit;
 use tessera_core::record::RateLimitSetting;
 use tessera_core::route::RouteTable;
@@ -23,7 +24,17 @@ pub struct EngineConfig {
     /// What a guarded request needs.
     pub routes: RouteTable,
     pub redis_failure: RedisFailure,
+    /// Failed authentications each client address may make; `None`: not counted.
+    pub failed_auth: Option<RateLimit>,
+    /// Proxies whose word on a request's client is believed.
+    pub trusted_proxies: TrustedProxies,
 }
+
+/// 30 failed authentications a minute, in bursts of up to 60.
+pub const DEFAULT_FAILED_AUTH: RateLimit = RateLimit {
+    per_minute: 30,
+    burst: 60,
+};
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -35,6 +46,8 @@ impl Default for EngineConfig {
             catalogue: ScopeCatalogue::default_catalogue(),
             routes: RouteTable::default(),
             redis_failure: RedisFailure::Open,
+            failed_auth: Some(DEFAULT_FAILED_AUTH),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

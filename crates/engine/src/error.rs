@@ -37,6 +37,10 @@ pub enum EngineError {
         limit: u32,
         reset_ms: u64,
     },
+    /// The client's address has failed to authenticate too often; everything it
+    /// presents is refused for a while.
+    #[error("too many failed authentications from this address; retry in {retry_after_ms} ms")]
+    TooManyFailures { retry_after_ms: u64 },
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]

@@ -7,6 +7,8 @@ use tessera_core::ratelimit::{RateDecision, RateLimit};
 use tessera_core::route::{RequestTarget, Resolution, Unmatched};
 use tessera_core::verify::{self, Code, Requirement};
 
+use std::net::IpAddr;
+
 use crate::error::EngineError;
 use crate::index::Checked;
 use crate::lifecycle::Caller;
@@ -48,6 +50,19 @@ impl Engine {
     /// plain form, a route whose resource cannot be filled in, and a request no rule
     /// matches (unless configured otherwise) are all refused.
     pub async fn guard(
+        &self,
+        method: &str,
+        uri: &str,
+        credential: Result<Credential<'_>, EngineError>,
+        client: IpAddr,
+    ) -> Result<Allowed, Denied> {
+        self.refuse_failing(client)?;
+        let decided = self.guard_now(method, uri, credential).await;
+        self.count_failure(client, decided.as_ref().err().map(|denied| &denied.error));
+        decided
+    }
+
+    async fn guard_now(
         &self,
         method: &str,
         uri: &str,

@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod error;
+pub mod failures;
 pub mod feed;
 pub mod guard;
 pub mod index;

@@ -25,6 +25,8 @@ pub struct Metrics {
     pub feed_failures: Counter,
     /// Checks the shared rate limiter (Redis) could not answer.
     pub rate_limiter_failures: Counter,
+    /// Tokens presented that did not work: unknown, malformed, expired, revoked.
+    pub failed_authentications: Counter,
 }
 
 /// One sample of a gauge or counter, for [`render`].

@@ -14,6 +14,9 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+/// Where the test's calls come from.
+const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 use tessera_core::clock::ManualClock;
 use tessera_core::record::{ExpiryRequest, NotBeforeRequest, TokenDraft};
 use tessera_core::token::Pepper;
@@ -95,7 +98,7 @@ async fn caller(engine: &Engine, secret: &str) -> Caller {
         key_id: None,
     };
     engine
-        .authenticate(&credential, None)
+        .authenticate(&credential, None, LOOPBACK)
         .await
         .expect("a valid token")
 }
@@ -346,6 +349,7 @@ async fn a_manager_not_valid_yet_cannot_act_until_it_is() {
                 key_id: None,
             },
             None,
+            LOOPBACK,
         )
         .await;
     assert!(is_invalid(refused, Code::NotYetValid));

@@ -374,7 +374,7 @@ impl Server {
             let api_stopped = stopped.clone();
             let api = serve_until(
                 listener,
-                |stream, _, watcher, activity| {
+                |stream, peer, watcher, activity| {
                     crate::http::connection::serve(
                         stream,
                         Arc::clone(&serving_engine),
@@ -382,6 +382,7 @@ impl Server {
                         api_stopped.clone(),
                         watcher,
                         activity,
+                        peer,
                     )
                 },
                 stopped.clone(),

@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use tessera_core::client::TrustedProxies;
 use tessera_core::ratelimit::RateLimit;
 use tessera_core::record::{RateLimitRequest, RateLimitSetting};
 use tessera_core::route::{RouteSpec, RouteTable, Unmatched};
@@ -111,6 +112,14 @@ pub struct RateLimitConfig {
     pub burst: Option<u32>,
 }
 
+/// `[failed_auth]` in the config file.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FailedAuthConfig {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
 /// One scope of a replacement catalogue.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -158,6 +167,11 @@ pub struct FileConfig {
     pub limits: LimitsFile,
     /// Serve `/metrics` on this address instead of the API's.
     pub metrics_listen: Option<String>,
+    /// Proxies (addresses or CIDRs) whose `X-Forwarded-For`/`Forwarded` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// `[failed_auth]`: the budget of failed authentications per client address.
+    pub failed_auth: Option<FailedAuthConfig>,
     /// Ask for a token with `metrics:read` at `/metrics`.
     #[serde(default)]
     pub metrics_require_token: bool,
@@ -340,6 +354,13 @@ impl Config {
             config.set_metrics_listen(&listen)?;
         }
         config.metrics.require_token = file.metrics_require_token;
+        config.engine.trusted_proxies = TrustedProxies::parse(&file.trusted_proxies)?;
+        if let Some(budget) = &file.failed_auth {
+            config.engine.failed_auth = Some(
+                RateLimit::new(budget.per_minute, budget.burst)
+                    .map_err(|e| format!("[failed_auth]: {e}"))?,
+            );
+        }
         if let Some(ms) = file.usage_flush_ms {
             config.usage_flush_ms = ms.max(10);
         }

@@ -21,7 +21,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::config::GatewayConfig;
-use crate::http::credentials::{self, X_API_KEY};
+use crate::http::credentials::{self, CredentialHeaders, X_API_KEY};
 use crate::http::guard_fields::{self, DenyStyle, IDENTITY_PREFIX};
 use crate::http::problem;
 use crate::limits::{BodyFault, IdleTimeoutBody, Limits};
@@ -80,12 +80,20 @@ async fn proxy(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
-    let credential = credentials::from_headers(&parts.headers);
-    let allowed = match gateway
-        .engine
-        .guard(parts.method.as_str(), &target, credential)
-        .await
-    {
+    let decided = {
+        let found = CredentialHeaders::in_headers(&parts.headers);
+        let from = credentials::client_of(&gateway.engine, Some(client.ip()), &found);
+        gateway
+            .engine
+            .guard(
+                parts.method.as_str(),
+                &target,
+                credentials::from_found(&found),
+                from,
+            )
+            .await
+    };
+    let allowed = match decided {
         Ok(allowed) => allowed,
         Err(denied) => {
             return guard_fields::deny(

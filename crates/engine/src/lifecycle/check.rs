@@ -1,6 +1,7 @@
 //! Checking a presented token against what a request needs: the hot path's
 //! decision, with the shared rate limiter where there is one.
 
+use std::net::IpAddr;
 use std::pin::Pin;
 
 use tessera_core::ratelimit::{RateDecision, RateLimit};
@@ -212,8 +213,39 @@ impl Engine {
             }
         }
     }
-    /// Authenticates a call to tessera's own API, which needs `scope` (or none).
+    /// Authenticates a call to tessera's own API from `client`, which needs `scope`
+    /// (or none). An address that has failed too often is refused first, and every
+    /// token that does not work counts against it.
     pub async fn authenticate(
+        &self,
+        credential: &Credential<'_>,
+        scope: Option<&'static str>,
+        client: IpAddr,
+    ) -> Result<Caller, EngineError> {
+        self.refuse_failing(client)?;
+        let result = self.authenticate_now(credential, scope).await;
+        self.count_failure(client, result.as_ref().err());
+        result
+    }
+
+    /// Refuses `client` while it has no budget of failed authentications left.
+    pub(crate) fn refuse_failing(&self, client: IpAddr) -> Result<(), EngineError> {
+        match self.failures.refusal(client, || self.clock.now_ms()) {
+            Some(retry_after_ms) => Err(EngineError::TooManyFailures { retry_after_ms }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts `error` against `client` if the token presented did not work (unknown,
+    /// malformed, expired, revoked, not valid yet, or a wrong key secret).
+    pub(crate) fn count_failure(&self, client: IpAddr, error: Option<&EngineError>) {
+        if let Some(EngineError::InvalidToken { .. }) = error {
+            self.metrics.failed_authentications.increment();
+            self.failures.record(client, self.clock.now_ms());
+        }
+    }
+
+    async fn authenticate_now(
         &self,
         credential: &Credential<'_>,
         scope: Option<&'static str>,

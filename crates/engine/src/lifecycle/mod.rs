@@ -26,6 +26,7 @@ use tessera_store::{ChangeSeq, FeedSignal, StoreError, TokenStore};
 
 use crate::config::EngineConfig;
 use crate::error::EngineError;
+use crate::failures::FailureThrottle;
 use crate::index::{TokenIndex, Verifier};
 use crate::limiter::SharedLimiter;
 use crate::metrics::Metrics;
@@ -43,6 +44,8 @@ pub struct Engine {
     /// uses, and (exclusively) while the usage writer moves pending uses to the store.
     usage: tokio::sync::RwLock<()>,
     metrics: Metrics,
+    /// Failed authentications per client address.
+    failures: FailureThrottle,
     /// Set when rate limits are shared across nodes (Redis).
     shared_limiter: Option<SharedLimiter>,
 }
@@ -62,7 +65,6 @@ impl Engine {
         let index = TokenIndex::new(config.catalogue.clone(), snapshot.changes);
         Ok(Self {
             verifier: Verifier::new(config.token_prefix.clone(), pepper, index),
-            config,
             store,
             clock,
             writes: tokio::sync::Mutex::new(()),
@@ -70,7 +72,9 @@ impl Engine {
             catching_up: tokio::sync::Mutex::new(()),
             usage: tokio::sync::RwLock::new(()),
             metrics: Metrics::default(),
+            failures: FailureThrottle::new(config.failed_auth),
             shared_limiter,
+            config,
         })
     }
     pub fn metrics(&self) -> &Metrics {

@@ -2,15 +2,16 @@
 //! scope the endpoint needs named in its type.
 
 use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::Response;
 use tessera_core::scope::{METRICS_READ, TOKENS_MANAGE, TOKENS_READ, TOKENS_VERIFY};
 
-use crate::http::credentials;
+use crate::http::credentials::{self, CredentialHeaders};
 use crate::http::problem;
 use tessera_engine::{Caller, Engine};
 
@@ -56,21 +57,28 @@ impl<N: Needs> FromRequestParts<Arc<Engine>> for Authed<N> {
         parts: &mut Parts,
         engine: &Arc<Engine>,
     ) -> Result<Self, Self::Rejection> {
-        let caller = caller(engine, &parts.headers, N::SCOPE).await?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip());
+        let caller = caller(engine, &parts.headers, peer, N::SCOPE).await?;
         Ok(Self(caller, PhantomData))
     }
 }
 
 /// The caller a request's headers name, if its token works and has `scope`; else
-/// the problem answer.
-pub async fn caller(
+/// the problem answer. `peer` is the connection's address.
+async fn caller(
     engine: &Engine,
     headers: &HeaderMap,
+    peer: Option<IpAddr>,
     scope: Option<&'static str>,
 ) -> Result<Caller, Response> {
-    let credential = credentials::from_headers(headers).map_err(problem::error_response)?;
+    let found = CredentialHeaders::in_headers(headers);
+    let client = credentials::client_of(engine, peer, &found);
+    let credential = credentials::from_found(&found).map_err(problem::error_response)?;
     engine
-        .authenticate(&credential, scope)
+        .authenticate(&credential, scope, client)
         .await
         .map_err(problem::error_response)
 }

@@ -7,6 +7,7 @@
 //! `X-Forwarded-Uri` (Traefik, Caddy). Half a pair, two pairs that disagree, or no
 //! pair at all is refused: guessing would let a client's own headers pick the route.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -102,8 +103,12 @@ pub async fn decide<'a>(
     method: &'a str,
     target: &'a str,
     headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    peer: Option<IpAddr>,
 ) -> Result<Allowed, Response> {
     let proxy = ProxyHeaders::gather(headers);
+    // The end client, as the proxy asking says (when trusted): forward-auth's peer
+    // is the proxy itself.
+    let client = credentials::client_of(engine, peer, &proxy.credentials);
     let style = DenyStyle {
         basic_challenge: false,
         rate_limited_as: proxy
@@ -115,7 +120,12 @@ pub async fn decide<'a>(
     let (method, target) =
         guarded_request(method, target, &proxy).map_err(problem::error_response)?;
     engine
-        .guard(method, target, credentials::from_found(proxy.credentials))
+        .guard(
+            method,
+            target,
+            credentials::from_found(&proxy.credentials),
+            client,
+        )
         .await
         .map_err(|denied| guard_fields::deny(denied, style))
 }

@@ -18,6 +18,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -61,6 +62,7 @@ pub async fn serve(
     stop: watch::Receiver<bool>,
     watcher: Watcher,
     activity: Arc<Activity>,
+    peer: SocketAddr,
 ) {
     let logging = super::request_logging();
     let mut input = BytesMut::with_capacity(4096);
@@ -81,7 +83,7 @@ pub async fn serve(
         // Answers every whole request read so far, in order.
         loop {
             let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let request = match next(&input, &mut fields) {
+            let mut request = match next(&input, &mut fields) {
                 Next::Request(request) => request,
                 Next::Partial => break,
                 Next::PartialBody => {
@@ -94,10 +96,11 @@ pub async fn serve(
                     }
                     let read = input.freeze();
                     let stream = Prefixed { read, stream };
-                    let service = RouterService::new(router, None);
+                    let service = RouterService::new(router, Some(peer));
                     return crate::app::serve_with_hyper(stream, service, watcher, activity).await;
                 }
             };
+            request.call.peer = Some(peer.ip());
             let path = request.call.path;
             verified |= path == HotPath::Verify;
             let started = logging.then(Instant::now);
@@ -193,6 +196,10 @@ struct HotRequest<'a> {
 }
 
 /// What the bytes read so far start with.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made once per request and matched at once: boxing the request would allocate on the hot path"
+)]
 enum Next<'a> {
     Request(HotRequest<'a>),
     /// The start of a request's head: read more.
@@ -245,6 +252,7 @@ fn next<'a>(input: &'a [u8], fields: &'a mut [httparse::Header<'a>]) -> Next<'a>
             method,
             target,
             fields,
+            peer: None,
             body: Ok(body),
         },
         length,

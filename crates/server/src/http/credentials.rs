@@ -4,14 +4,16 @@
 
 use std::borrow::Cow;
 
-use axum::http::header::AUTHORIZATION;
+use std::net::{IpAddr, Ipv4Addr};
+
+use axum::http::header::{AUTHORIZATION, FORWARDED};
 use axum::http::{HeaderMap, HeaderName};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::http::header_text;
-use tessera_engine::Credential;
-use tessera_engine::EngineError;
+use smallvec::SmallVec;
+use tessera_engine::{Credential, Engine, EngineError};
 
 const HOW: &str = "send the token as `Authorization: Bearer <token>`, `Authorization: Api-Key <token>`, \
                    `X-API-Key: <token>`, or HTTP Basic with the token as the password";
@@ -47,39 +49,74 @@ impl<'a> Seen<'a> {
     }
 }
 
-/// The headers a credential can come in, as a request sent them.
-#[derive(Clone, Copy, Default)]
+/// The headers a credential can come in, as a request sent them, and those that
+/// may say who sent it (believed only from a trusted proxy: see [`client_of`]).
+#[derive(Clone, Default)]
 pub struct CredentialHeaders<'a> {
     pub authorization: Seen<'a>,
     pub api_key: Seen<'a>,
+    pub forwarded_for: SmallVec<[&'a str; 2]>,
+    pub forwarded: SmallVec<[&'a str; 2]>,
 }
 
 impl<'a> CredentialHeaders<'a> {
-    /// Notes a header of a request if it can hold a credential; false if not. The
-    /// name may be in any case, as on the wire.
+    /// Notes a header of a request if it can hold a credential or name the client;
+    /// false if not. The name may be in any case, as on the wire.
     pub fn note(&mut self, name: &str, value: &'a [u8]) -> bool {
         if name.eq_ignore_ascii_case(AUTHORIZATION.as_str()) {
             self.authorization.add(value);
         } else if name.eq_ignore_ascii_case(X_API_KEY_NAME) {
             self.api_key.add(value);
+        } else if name.eq_ignore_ascii_case(X_FORWARDED_FOR) {
+            self.forwarded_for.extend(header_text(value));
+        } else if name.eq_ignore_ascii_case(FORWARDED.as_str()) {
+            self.forwarded.extend(header_text(value));
         } else {
             return false;
         }
         true
     }
+
+    /// The headers of a request already parsed.
+    pub fn in_headers(headers: &'a HeaderMap) -> Self {
+        let texts = |name: &str| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .collect()
+        };
+        Self {
+            authorization: Seen::in_headers(headers, &AUTHORIZATION),
+            api_key: Seen::in_headers(headers, &X_API_KEY),
+            forwarded_for: texts(X_FORWARDED_FOR),
+            forwarded: texts(FORWARDED.as_str()),
+        }
+    }
+}
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The address a request is from, by the deployment's one rule (trusted proxies'
+/// headers, else the connection's; see `tessera_core::client`). A request whose
+/// connection is not known (none comes without one) counts as from 0.0.0.0.
+pub fn client_of(engine: &Engine, peer: Option<IpAddr>, found: &CredentialHeaders<'_>) -> IpAddr {
+    let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    engine.config().trusted_proxies.client(
+        peer,
+        found.forwarded_for.iter().copied(),
+        found.forwarded.iter().copied(),
+    )
 }
 
 /// The credential a request presents. Errors never quote the header: it holds a secret.
 pub fn from_headers(headers: &HeaderMap) -> Result<Credential<'_>, EngineError> {
-    from_found(CredentialHeaders {
-        authorization: Seen::in_headers(headers, &AUTHORIZATION),
-        api_key: Seen::in_headers(headers, &X_API_KEY),
-    })
+    from_found(&CredentialHeaders::in_headers(headers))
 }
 
 /// [`from_headers`], for headers already found (forward-auth finds them in the one
 /// pass over the call's headers that finds the proxy's).
-pub fn from_found<'a>(found: CredentialHeaders<'a>) -> Result<Credential<'a>, EngineError> {
+pub fn from_found<'a>(found: &CredentialHeaders<'a>) -> Result<Credential<'a>, EngineError> {
     let missing = |what: &str| EngineError::MissingCredentials {
         detail: format!("{what}: {HOW}"),
     };

@@ -8,10 +8,11 @@
 //! decision, the panic guard and the body limit exist once, and the parity tests of
 //! the two transports compare the writing only.
 
+use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -60,6 +61,8 @@ pub struct Call<'a, F> {
     pub target: &'a str,
     /// The header fields, names in any case, as they came.
     pub fields: F,
+    /// The address of the connection it came on.
+    pub peer: Option<IpAddr>,
     /// The body, or the refusal to answer once the caller is known to be allowed to
     /// send one (too large, or cut short).
     pub body: Result<&'a [u8], Response>,
@@ -118,12 +121,12 @@ where
 {
     match call.path {
         HotPath::ForwardAuth => {
-            match authz::decide(engine, call.method, call.target, call.fields).await {
+            match authz::decide(engine, call.method, call.target, call.fields, call.peer).await {
                 Ok(allowed) => Decided::Allowed(allowed),
                 Err(refused) => Decided::Refused(refused),
             }
         }
-        HotPath::Verify => match verify::answer(engine, call.fields, call.body).await {
+        HotPath::Verify => match verify::answer(engine, call.fields, call.peer, call.body).await {
             Ok(json) => Decided::Verified(json),
             Err(refused) => Decided::Refused(refused),
         },
@@ -186,6 +189,10 @@ pub async fn answer_routed(engine: &Engine, path: HotPath, request: Request) -> 
         method: parts.method.as_str(),
         target: parts.uri.path_and_query().map_or("/", PathAndQuery::as_str),
         fields: super::header_fields(&parts.headers),
+        peer: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip()),
         body: refusal.map_or(Ok(&bytes[..]), Err),
     };
     let mut sink = ResponseSink::default();

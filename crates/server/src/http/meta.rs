@@ -98,6 +98,12 @@ pub async fn metrics(
             value: counters.rate_limiter_failures.get(),
         },
         Sample {
+            name: "tessera_failed_authentications_total",
+            kind: "counter",
+            help: "Tokens presented that did not work (unknown, malformed, expired, revoked).",
+            value: counters.failed_authentications.get(),
+        },
+        Sample {
             name: "tessera_connections_open",
             kind: "gauge",
             help: "Client connections open now, on every listener.",

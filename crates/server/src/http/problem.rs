@@ -81,7 +81,9 @@ impl HttpStatus for EngineError {
             }
             EngineError::NotFound { .. } => StatusCode::NOT_FOUND,
             EngineError::Conflict { .. } => StatusCode::CONFLICT,
-            EngineError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            EngineError::RateLimited { .. } | EngineError::TooManyFailures { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             EngineError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -135,6 +137,17 @@ impl IntoResponse for ApiError {
             EngineError::Conflict { code, .. } => respond(problem(status, code, detail), &[]),
             EngineError::RateLimited { retry_after_ms, .. } => respond(
                 problem(status, "rate_limited", detail),
+                &[(header::RETRY_AFTER, retry_after_seconds(retry_after_ms))],
+            ),
+            EngineError::TooManyFailures { retry_after_ms } => respond(
+                problem(
+                    status,
+                    "too_many_failures",
+                    format!(
+                        "{detail}: tokens that do not work were presented from this address too \
+                         often; wait, and check the token you send"
+                    ),
+                ),
                 &[(header::RETRY_AFTER, retry_after_seconds(retry_after_ms))],
             ),
             EngineError::Unavailable(_) => respond(

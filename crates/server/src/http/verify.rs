@@ -1,5 +1,6 @@
 //! `POST /v1/verify`: may this token do this? Always 200; `code` says why not.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -31,9 +32,10 @@ pub async fn verify(State(engine): State<Arc<Engine>>, request: Request) -> Resp
 pub async fn answer<'a>(
     engine: &Engine,
     headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    peer: Option<IpAddr>,
     body: Result<&[u8], Response>,
 ) -> Result<Vec<u8>, Response> {
-    let content_type = verifier(engine, headers).await?;
+    let content_type = verifier(engine, headers, peer).await?;
     if !problem::is_json(content_type) {
         return Err(problem::unsupported_media_type());
     }
@@ -45,6 +47,7 @@ pub async fn answer<'a>(
 async fn verifier<'a>(
     engine: &Engine,
     headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    peer: Option<IpAddr>,
 ) -> Result<Option<&'a [u8]>, Response> {
     let mut credentials = CredentialHeaders::default();
     let mut content_type = None;
@@ -55,9 +58,10 @@ async fn verifier<'a>(
             content_type.get_or_insert(value);
         }
     }
-    let credential = credentials::from_found(credentials).map_err(problem::error_response)?;
+    let client = credentials::client_of(engine, peer, &credentials);
+    let credential = credentials::from_found(&credentials).map_err(problem::error_response)?;
     engine
-        .authenticate(&credential, Some(TOKENS_VERIFY))
+        .authenticate(&credential, Some(TOKENS_VERIFY), client)
         .await
         .map_err(problem::error_response)?;
     Ok(content_type)

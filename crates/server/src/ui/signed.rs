@@ -1,14 +1,16 @@
 //! Signing in and out, and [`Signed`]: a request within a live session, by a token
 //! that may still read tokens.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 
+use crate::http::credentials::{self, CredentialHeaders};
 use crate::http::problem::HttpStatus;
 use crate::ui::form::Fields;
 use crate::ui::hardening::{cookie, secrets_match, see_other, set_cookie, views_response};
@@ -175,7 +177,12 @@ fn sign_in_form(
     (status, [cookie], views::sign_in(&csrf, error, notice)).into_response()
 }
 
-pub async fn sign_in(State(ui): UiState, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn sign_in(
+    State(ui): UiState,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let fields = Fields::parse(&body);
     let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
     if !secrets_match(fields.get("csrf"), expected) {
@@ -199,7 +206,14 @@ pub async fn sign_in(State(ui): UiState, headers: HeaderMap, body: Bytes) -> Res
         secret: token.into(),
         key_id: None,
     };
-    let caller = match ui.engine.authenticate(&credential, None).await {
+    let client = credentials::client_of(
+        &ui.engine,
+        extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip()),
+        &CredentialHeaders::in_headers(&headers),
+    );
+    let caller = match ui.engine.authenticate(&credential, None, client).await {
         Ok(caller) => caller,
         Err(error) => {
             let message = match &error {

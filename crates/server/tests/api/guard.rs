@@ -534,3 +534,82 @@ async fn the_gateway_answers_502_when_the_upstream_is_down() {
     .await;
     down.assert_problem(502, "upstream_unavailable");
 }
+
+/// Forward-auth as nginx calls it for a client at `client` (X-Forwarded-For).
+async fn nginx_for(app: &TestApp, client: &str, token: &str) -> Reply {
+    let request = app
+        .client
+        .get(format!("{}/v1/authz", app.base))
+        .header("X-Original-Method", "POST")
+        .header("X-Original-URI", "/api/v1/apps/1/events")
+        .header("X-Forwarded-For", format!("6.6.6.6, {client}"))
+        .bearer_auth(token);
+    reply(request.send().await.expect("answer")).await
+}
+
+#[tokio::test]
+async fn guessing_tokens_is_throttled_per_client_address() {
+    let app = TestApp::spawn_with(|config| {
+        with_routes(config);
+        config.engine.failed_auth = Some(tessera_core::ratelimit::RateLimit::new(60, 3).unwrap());
+    })
+    .await;
+    // Three wrong tokens, then the address is refused whatever it presents, the
+    // admin token included, on the API as on forward-auth.
+    for guess in ["tsr_nope", "tsr_guess2", "not even a token"] {
+        app.get("/v1/tokens/self", guess)
+            .await
+            .assert_problem(401, "invalid_token");
+    }
+    let refused = app.get("/v1/tokens/self", &app.admin).await;
+    refused.assert_problem(429, "too_many_failures");
+    assert_eq!(refused.header("retry-after"), "1");
+    nginx(&app, "POST", "/api/v1/apps/1/events", Some(&app.admin))
+        .await
+        .assert_problem(429, "too_many_failures");
+    // One failure's worth refills in a second (60 a minute).
+    app.advance_secs(1);
+    assert_eq!(
+        app.get("/v1/tokens/self", &app.admin).await.status,
+        StatusCode::OK
+    );
+
+    // Behind a trusted proxy, each end client has its own budget: the right-most
+    // address the proxy did not add is the client, not what the client wrote.
+    let proxied = TestApp::spawn_with(|config| {
+        with_routes(config);
+        config.engine.failed_auth = Some(tessera_core::ratelimit::RateLimit::new(60, 3).unwrap());
+        config.engine.trusted_proxies =
+            tessera_core::client::TrustedProxies::parse(&["127.0.0.1/32".into()]).unwrap();
+    })
+    .await;
+    let (_, token) = publisher(&proxied).await;
+    for _ in 0..3 {
+        nginx_for(&proxied, "203.0.113.5", "tsr_guess")
+            .await
+            .assert_problem(401, "invalid_token");
+    }
+    nginx_for(&proxied, "203.0.113.5", &token)
+        .await
+        .assert_problem(429, "too_many_failures");
+    let other = nginx_for(&proxied, "203.0.113.6", &token).await;
+    assert_eq!(other.status, StatusCode::OK, "others are never slowed");
+    assert_eq!(
+        proxied.get("/v1/tokens/self", &proxied.admin).await.status,
+        StatusCode::OK,
+        "nor is the proxy's own address"
+    );
+    let metrics = proxied
+        .client
+        .get(format!("{}/metrics", proxied.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tessera_failed_authentications_total 3"),
+        "{metrics}"
+    );
+}

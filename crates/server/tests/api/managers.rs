@@ -226,7 +226,7 @@ async fn a_manager_revoked_mid_request_creates_nothing() {
         key_id: None,
     };
     let caller = engine
-        .authenticate(&credential, Some("tokens:manage"))
+        .authenticate(&credential, Some("tokens:manage"), [127, 0, 0, 1].into())
         .await
         .unwrap();
     app.delete(&format!("/v1/tokens/{boss_id}"), &app.admin)
