@@ -389,31 +389,23 @@ impl Server {
                 Arc::clone(&gate),
                 limits,
             );
-            let gateway = async {
-                if let Some((listener, _, router)) = gateway {
-                    serve_router_until(
-                        listener,
-                        router,
-                        stopped.clone(),
-                        Arc::clone(&gate),
-                        limits,
-                    )
-                    .await;
-                }
-            };
-            let metrics = async {
-                if let Some((listener, router)) = metrics {
-                    serve_router_until(
-                        listener,
-                        router,
-                        stopped.clone(),
-                        Arc::clone(&gate),
-                        limits,
-                    )
-                    .await;
-                }
-            };
-            tokio::join!(api, gateway, metrics);
+            // The gateway's and the metrics' listeners, where configured: hyper only.
+            let others = futures_util::future::join_all(
+                gateway
+                    .map(|(listener, _, router)| (listener, router))
+                    .into_iter()
+                    .chain(metrics)
+                    .map(|(listener, router)| {
+                        serve_router_until(
+                            listener,
+                            router,
+                            stopped.clone(),
+                            Arc::clone(&gate),
+                            limits,
+                        )
+                    }),
+            );
+            tokio::join!(api, others);
             if let Some(follower) = follower {
                 let _ = follower.await;
             }
