@@ -12,9 +12,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tessera_testkit::{Tessera, admin_token};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -22,62 +22,35 @@ const BINARY: &str = env!("CARGO_BIN_EXE_tessera");
 
 /// `tessera serve` with a `[limits]` section, on a free port.
 struct Served {
-    child: Child,
+    server: Tessera,
     addr: SocketAddr,
     admin: String,
 }
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Served {
-    #[allow(
-        clippy::zombie_processes,
-        reason = "the Drop of Served waits for the child"
-    )]
     fn start(dir: &Path, limits: &str, extra: &[&str]) -> Self {
         let config = dir.join("tessera.toml");
         std::fs::write(&config, format!("[limits]\n{limits}\n")).unwrap();
-        let log = dir.join("serve.log");
-        let admin_file = dir.join("admin-token");
-        let child = Command::new(BINARY)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("TESSERA_DATA_DIR", dir.join("data"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
-            .arg("--admin-token-file")
-            .arg(&admin_file)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let admin = std::fs::read_to_string(&admin_file).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| l.contains("tessera is listening"))
-                && !admin.is_empty()
-            {
-                let addr = line.rsplit("addr=").next().unwrap().trim().parse().unwrap();
-                let admin = admin.trim().to_owned();
-                return Self { child, addr, admin };
-            }
-            assert!(Instant::now() < deadline, "tessera did not start:\n{text}");
-            std::thread::sleep(Duration::from_millis(20));
+        let data = dir.join("data");
+        let config = config.to_str().unwrap();
+        let args: Vec<&str> = ["--config", config].iter().chain(extra).copied().collect();
+        let server = Tessera::start(BINARY, &data, &args, &[]);
+        Self {
+            addr: server.addr,
+            admin: admin_token(&data),
+            server,
         }
     }
 
     /// The server's open file descriptors.
     fn open_files(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+        std::fs::read_dir(format!("/proc/{}/fd", self.server.pid()))
             .unwrap()
             .count()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.server.log).unwrap()
     }
 }
 
@@ -167,7 +140,7 @@ fn each_timeout_counts_from_its_own_moment_on_every_path() {
         ],
     );
     let gateway: SocketAddr = {
-        let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+        let log = served.log();
         let line = log
             .lines()
             .find(|l| l.contains("gateway is listening"))

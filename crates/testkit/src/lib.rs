@@ -13,6 +13,10 @@
     reason = "test support: a program that cannot start fails the test that needs it, loudly"
 )]
 
+mod tessera;
+
+pub use tessera::{Tessera, admin_token, admin_token_file};
+
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
