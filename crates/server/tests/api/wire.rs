@@ -1,6 +1,8 @@
 //! The API listener's own HTTP/1.1 loop (`http::connection`), spoken to in bytes:
-//! pipelined and split requests on the two hot paths, and every request the loop
-//! does not take whole handed to hyper, with the rest of its connection.
+//! pipelined and split requests on the two hot paths, every request the loop does
+//! not take whole handed to hyper, with the rest of its connection, and framing two
+//! parsers could read two ways (CL.TE, TE.CL, doubled or odd lengths, obs-fold, bare
+//! LF, NUL and control bytes), read one way and smuggling nothing.
 
 use std::time::Duration;
 
@@ -315,4 +317,187 @@ async fn the_loop_and_hyper_give_the_same_answers() {
         statuses,
         [200, 403, 401, 200, 403, 400, 415, 401, 400, 400, 200]
     );
+}
+
+impl Wire {
+    /// Every answer until the server closes the connection or is silent for a
+    /// moment, and whether it closed.
+    async fn all_answers(&mut self) -> (Vec<Answer>, bool) {
+        let mut answers = Vec::new();
+        loop {
+            if let Some(answer) = self.parsed() {
+                answers.push(answer);
+                continue;
+            }
+            let mut chunk = [0; 4096];
+            match timeout(Duration::from_millis(500), self.stream.read(&mut chunk)).await {
+                Err(_) => return (answers, false),
+                Ok(Ok(0) | Err(_)) => return (answers, true),
+                Ok(Ok(read)) => self.read.extend_from_slice(&chunk[..read]),
+            }
+        }
+    }
+}
+
+/// Requests whose framing two parsers could read two ways, each ending with a
+/// second request hidden in what the first might call its body: a verify call that
+/// a token without `tokens:verify` makes, which must never be answered 200.
+fn ambiguous(verifier: &str, outsider: &str) -> Vec<(&'static str, Vec<u8>)> {
+    let hidden = format!(
+        "POST /v1/verify HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {outsider}\r\n\
+         Content-Type: application/json\r\nContent-Length: 13\r\n\r\n{{\"token\":\"x\"}}"
+    );
+    let head = |fields: &str| {
+        format!(
+            "POST /v1/verify HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {verifier}\r\n\
+             Content-Type: application/json\r\n{fields}\r\n"
+        )
+    };
+    let chunked_then = |fields: &str| format!("{}0\r\n\r\n{hidden}", head(fields)).into_bytes();
+    let body = "{\"token\":\"y\"}";
+    vec![
+        (
+            "CL.TE",
+            chunked_then("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"),
+        ),
+        (
+            "TE.CL",
+            chunked_then("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"),
+        ),
+        (
+            "two lengths",
+            format!(
+                "{}{body}{hidden}",
+                head("Content-Length: 13\r\nContent-Length: 0\r\n")
+            )
+            .into_bytes(),
+        ),
+        (
+            "two equal lengths",
+            format!(
+                "{}{body}{hidden}",
+                head("Content-Length: 13\r\nContent-Length: 13\r\n")
+            )
+            .into_bytes(),
+        ),
+        (
+            "TE chunked, identity",
+            chunked_then("Transfer-Encoding: chunked, identity\r\n"),
+        ),
+        (
+            "TE identity, chunked",
+            chunked_then("Transfer-Encoding: identity, chunked\r\n"),
+        ),
+        (
+            "TE in capitals",
+            chunked_then("Transfer-Encoding: CHUNKED\r\n"),
+        ),
+        (
+            "TE with spaces",
+            chunked_then("Transfer-Encoding:   chunked  \r\n"),
+        ),
+        (
+            "TE name with a space",
+            chunked_then("Transfer-Encoding : chunked\r\n"),
+        ),
+        (
+            "TE twice",
+            chunked_then("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"),
+        ),
+        (
+            "obs-fold",
+            format!(
+                "{}{body}{hidden}",
+                head("X-Fold: a\r\n b\r\nContent-Length: 13\r\n")
+            )
+            .into_bytes(),
+        ),
+        (
+            "bare LF",
+            format!(
+                "POST /v1/verify HTTP/1.1\nHost: t\nAuthorization: Bearer {verifier}\n\
+                 Content-Type: application/json\nContent-Length: 13\n\n{body}{hidden}"
+            )
+            .into_bytes(),
+        ),
+        (
+            "NUL in a value",
+            format!(
+                "{}{body}{hidden}",
+                head("X-Nul: a\0b\r\nContent-Length: 13\r\n")
+            )
+            .into_bytes(),
+        ),
+        (
+            "control byte in a value",
+            format!(
+                "{}{body}{hidden}",
+                head("X-Ctl: a\x01b\r\nContent-Length: 13\r\n")
+            )
+            .into_bytes(),
+        ),
+        (
+            "signed length",
+            format!("{}{body}{hidden}", head("Content-Length: +13\r\n")).into_bytes(),
+        ),
+        (
+            "hex length",
+            format!("{}{body}{hidden}", head("Content-Length: 0xd\r\n")).into_bytes(),
+        ),
+        (
+            "spaced length",
+            format!("{}{body}{hidden}", head("Content-Length: 1 3\r\n")).into_bytes(),
+        ),
+        (
+            "padded length",
+            format!("{}{body}{hidden}", head("Content-Length: 013\r\n")).into_bytes(),
+        ),
+        (
+            "short length",
+            format!("{}{body}{hidden}", head("Content-Length: 12\r\n")).into_bytes(),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn ambiguous_framing_is_read_one_way_by_the_loop_and_hyper_and_smuggles_nothing() {
+    let app = TestApp::spawn_with(with_routes).await;
+    let (_, verifier, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "v", "scopes": ["tokens:verify"]}),
+        )
+        .await;
+    let outsider = publisher(&app).await;
+    let handed_over = b"GET /healthz HTTP/1.1\r\nHost: tessera\r\n\r\n";
+    for (name, request) in ambiguous(&verifier, &outsider) {
+        let mut direct = Wire::open(&app).await;
+        direct.send(&request).await;
+        let (direct_answers, direct_closed) = direct.all_answers().await;
+        let mut hyper = Wire::open(&app).await;
+        hyper.send(&[&handed_over[..], &request].concat()).await;
+        let (mut hyper_answers, hyper_closed) = hyper.all_answers().await;
+        assert_eq!(hyper_answers.remove(0).status, 200, "{name}: /healthz");
+        let direct_seen: Vec<_> = direct_answers.iter().map(Answer::without_date).collect();
+        let hyper_seen: Vec<_> = hyper_answers.iter().map(Answer::without_date).collect();
+        assert_eq!(direct_seen, hyper_seen, "{name}: the loop and hyper differ");
+        assert_eq!(
+            direct_closed, hyper_closed,
+            "{name}: one closed, one did not"
+        );
+        // The hidden call comes from a token that may not verify: if any answer
+        // after the first is a 200, a second request got through as the first's.
+        for answer in direct_answers.iter().skip(1) {
+            assert_ne!(
+                answer.status, 200,
+                "{name}: a hidden request was answered 200"
+            );
+        }
+        // Read one way: at most the outer call and the hidden one.
+        assert!(
+            direct_answers.len() <= 2,
+            "{name}: {} answers",
+            direct_answers.len()
+        );
+    }
 }
