@@ -2,6 +2,7 @@
 //! gateway in front of a real upstream, RFC 7662 introspection and RFC 7009 revocation.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::Request;
@@ -611,5 +612,85 @@ async fn guessing_tokens_is_throttled_per_client_address() {
     assert!(
         metrics.contains("tessera_failed_authentications_total 3"),
         "{metrics}"
+    );
+}
+
+/// An upstream that notes the path of every request it receives.
+async fn noting_upstream() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let noted = Arc::clone(&seen);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(move |request: Request| {
+        let noted = Arc::clone(&noted);
+        async move {
+            noted.lock().unwrap().push(request.uri().path().to_owned());
+            let _ = axum::body::to_bytes(request.into_body(), usize::MAX).await;
+            "ok"
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn the_gateway_passes_on_only_requests_it_judged_whatever_the_framing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (upstream, seen) = noting_upstream().await;
+    let app = TestApp::spawn_with(gateway_to(upstream)).await;
+    let gateway = app.server.as_ref().unwrap().gateway_addr.unwrap();
+    let (_, token) = publisher(&app).await;
+    // Hidden in each: a call to app 2, which the publisher's token may not reach.
+    let hidden = "POST /api/v1/apps/2/events HTTP/1.1\r\nHost: g\r\nContent-Length: 0\r\n\r\n";
+    let head = |fields: &str| {
+        format!(
+            "POST /api/v1/apps/1/events HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {token}\r\n{fields}\r\n"
+        )
+    };
+    let framings = [
+        format!(
+            "{}0\r\n\r\n{hidden}",
+            head("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n")
+        ),
+        format!(
+            "{}0\r\n\r\n{hidden}",
+            head("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n")
+        ),
+        format!(
+            "{}0\r\n\r\n{hidden}",
+            head("Transfer-Encoding: identity, chunked\r\n")
+        ),
+        format!(
+            "{}0\r\n\r\n{hidden}",
+            head("Transfer-Encoding : chunked\r\n")
+        ),
+        format!(
+            "{}abc{hidden}",
+            head("Content-Length: 3\r\nContent-Length: 0\r\n")
+        ),
+        format!(
+            "{}abc{hidden}",
+            head("X-Fold: a\r\n b\r\nContent-Length: 3\r\n")
+        ),
+    ];
+    for framing in framings {
+        app.advance_secs(60);
+        let mut stream = tokio::net::TcpStream::connect(gateway).await.unwrap();
+        stream.write_all(framing.as_bytes()).await.unwrap();
+        let mut answers = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            stream.read_to_end(&mut answers),
+        )
+        .await;
+    }
+    let seen = seen.lock().unwrap();
+    assert!(
+        !seen.is_empty(),
+        "the framings hyper reads as chunked pass on"
+    );
+    assert!(
+        seen.iter().all(|path| path == "/base/api/v1/apps/1/events"),
+        "the upstream received {seen:?}"
     );
 }
