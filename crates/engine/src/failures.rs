@@ -6,17 +6,16 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tessera_core::ratelimit::{self, RateLimit};
 
+use crate::pace::Pace;
+
 /// Addresses followed at once. An attacker with more addresses than this is not
 /// followed past it (logged); the budget of each one it has is still small.
 const MAX_TRACKED: usize = 100_000;
-
-/// How often running out of room is logged at most.
-const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// Per-address budgets of failed authentications.
 pub struct FailureThrottle {
@@ -26,7 +25,8 @@ pub struct FailureThrottle {
     /// `buckets.len()`, read without the lock: with no failure to remember, the
     /// check on every authentication is this one load.
     tracked: AtomicUsize,
-    last_warning: Mutex<Option<Instant>>,
+    /// Running out of room is logged at most once a minute.
+    warnings: Pace,
 }
 
 /// One client: an IPv4 address, or the /64 network of an IPv6 one, which is what a
@@ -53,7 +53,7 @@ impl FailureThrottle {
             limit,
             buckets: Mutex::new(HashMap::new()),
             tracked: AtomicUsize::new(0),
-            last_warning: Mutex::new(None),
+            warnings: Pace::new(Duration::from_secs(60)),
         }
     }
 
@@ -97,10 +97,7 @@ impl FailureThrottle {
     }
 
     fn warn_full(&self) {
-        let now = Instant::now();
-        let mut last = self.last_warning.lock();
-        if last.is_none_or(|at| now.duration_since(at) >= WARN_EVERY) {
-            *last = Some(now);
+        if self.warnings.due() {
             tracing::warn!(
                 tracked = MAX_TRACKED,
                 "failed authentications come from more addresses than are followed; \

@@ -16,6 +16,7 @@ pub mod index;
 pub mod lifecycle;
 pub mod limiter;
 pub mod metrics;
+pub mod pace;
 
 pub use config::{EngineConfig, RedisFailure};
 pub use error::EngineError;

@@ -5,14 +5,12 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
+use tessera_engine::pace::Pace;
 
 use super::Limits;
-
-/// How often a refusal is logged at most: a flood of them must not flood the log.
-const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// The connections open on every listener of this process, counted at accept.
 pub struct ConnectionGate {
@@ -21,7 +19,8 @@ pub struct ConnectionGate {
     open: Mutex<Open>,
     refused: AtomicU64,
     timed_out: AtomicU64,
-    last_warning: Mutex<Option<Instant>>,
+    /// Refusals are logged at most once a minute.
+    warnings: Pace,
 }
 
 #[derive(Default)]
@@ -44,7 +43,7 @@ impl ConnectionGate {
             open: Mutex::new(Open::default()),
             refused: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
-            last_warning: Mutex::new(None),
+            warnings: Pace::new(Duration::from_secs(60)),
         })
     }
 
@@ -78,10 +77,7 @@ impl ConnectionGate {
     }
 
     fn warn_now_and_then(&self, cap: &str, address: IpAddr) {
-        let now = Instant::now();
-        let mut last = self.last_warning.lock();
-        if last.is_none_or(|at| now.duration_since(at) >= WARN_EVERY) {
-            *last = Some(now);
+        if self.warnings.due() {
             tracing::warn!(
                 cap,
                 %address,
