@@ -11,6 +11,7 @@
 //! | 5 | the request was refused as invalid (400, 409, 413, 415) |
 //! | 6 | rate limited (429) |
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
@@ -36,6 +37,10 @@ pub struct TokenArgs {
         global = true
     )]
     url: String,
+    /// Trust only the CA certificates in this PEM file for an https:// server (the
+    /// system's roots otherwise).
+    #[arg(long, env = "TESSERA_CA_CERT", global = true, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     /// The token to act with: the admin token, a manager's (tokens:manage), or for
     /// `verify` a backend's (tokens:verify).
     #[arg(
@@ -336,15 +341,30 @@ fn base_url(url: &str) -> Result<String, Failure> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
+/// The CA certificates in a PEM file.
+fn trusted_roots(path: &Path) -> Result<Vec<reqwest::Certificate>, Failure> {
+    let cannot = |why: String| failure(2, format!("--ca-cert {}: {why}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| cannot(e.to_string()))?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| cannot(causes(&e)))?;
+    if roots.is_empty() {
+        return Err(cannot("holds no PEM certificate".into()));
+    }
+    Ok(roots)
+}
+
 fn execute(args: TokenArgs) -> Result<(), Failure> {
     let base = base_url(&args.url)?;
     let auth = args
         .auth
         .clone()
         .ok_or_else(|| failure(2, "no token to act with: set TESSERA_TOKEN or pass --auth"))?;
-    let client = Client::builder()
+    let mut client = Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
+        .timeout(Duration::from_secs(60));
+    if let Some(path) = &args.ca_cert {
+        client = client.tls_certs_only(trusted_roots(path)?);
+    }
+    let client = client
         .build()
         .map_err(|e| failure(1, format!("cannot make an HTTP client: {}", causes(&e))))?;
     let call = Call {
@@ -477,7 +497,12 @@ impl<R: Fn(Method, &str) -> RequestBuilder> Call<'_, R> {
     fn answer<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, Failure> {
         let response = request.send().map_err(|error| {
             let mut message = format!("cannot reach tessera at {}: {}", self.base, causes(&error));
-            if error.is_connect() {
+            if message.contains("certificate") {
+                message.push_str(
+                    " (the server's certificate is not one this CLI trusts: --ca-cert FILE \
+                     names the CA that signed it)",
+                );
+            } else if error.is_connect() {
                 message.push_str(
                     " (is `tessera serve` running there? --url or TESSERA_URL picks the server)",
                 );

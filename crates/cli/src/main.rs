@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use tessera_core::clock::SystemClock;
 use tessera_core::token::SecretToken;
 use tessera_server::config::{Config, GatewayConfig, ProcessEnvironment};
+use tessera_server::tls::TlsFiles;
 
 mod client;
 
@@ -33,7 +34,7 @@ struct Cli {
 enum Command {
     /// Run the service in the foreground (embedded SQLite under ./tessera-data,
     /// listening on 127.0.0.1:7900); Ctrl-C or SIGTERM stops it.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create the store and print the new admin token, once, on stdout.
     Init(StoreArgs),
     /// Offline administration of a data dir (stop the server first).
@@ -100,6 +101,47 @@ struct ServeArgs {
     /// of printing it on standard output.
     #[arg(long, env = "TESSERA_ADMIN_TOKEN_FILE", value_name = "FILE")]
     admin_token_file: Option<PathBuf>,
+    /// Serve the API and the UI over TLS with this certificate chain (PEM); SIGHUP
+    /// reads it again.
+    #[arg(
+        long,
+        env = "TESSERA_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(
+        long,
+        env = "TESSERA_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Serve the gateway over TLS with this certificate chain (PEM).
+    #[arg(
+        long,
+        env = "TESSERA_GATEWAY_TLS_CERT",
+        value_name = "FILE",
+        requires = "gateway_tls_key"
+    )]
+    gateway_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --gateway-tls-cert.
+    #[arg(
+        long,
+        env = "TESSERA_GATEWAY_TLS_KEY",
+        value_name = "FILE",
+        requires = "gateway_tls_cert"
+    )]
+    gateway_tls_key: Option<PathBuf>,
+    /// Trust only the CA certificates in this PEM file for an https:// upstream (the
+    /// system's roots otherwise).
+    #[arg(long, env = "TESSERA_UPSTREAM_CA", value_name = "FILE")]
+    upstream_ca: Option<PathBuf>,
+    /// Trust only the CA certificates in this PEM file for a rediss:// Redis (the
+    /// system's roots otherwise).
+    #[arg(long, env = "TESSERA_REDIS_CA_CERT", value_name = "FILE")]
+    redis_ca_cert: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -117,9 +159,47 @@ impl ServeArgs {
         if let Some(listen) = &self.metrics_listen {
             config.set_metrics_listen(listen)?;
         }
-        if self.upstream.is_none() && self.gateway_listen.is_none() {
-            return Ok(config);
+        if let Some(files) = TlsFiles::pair(
+            self.tls_cert.clone(),
+            self.tls_key.clone(),
+            "--tls-cert and --tls-key",
+        )? {
+            config.tls = Some(files);
         }
+        if self.redis_ca_cert.is_some() {
+            config.redis_ca_cert.clone_from(&self.redis_ca_cert);
+        }
+        self.gateway_config(&mut config)?;
+        Ok(config)
+    }
+
+    /// The gateway's flags over the file's `[gateway]`.
+    fn gateway_config(&self, config: &mut Config) -> Result<(), String> {
+        if self.upstream.is_some() || self.gateway_listen.is_some() {
+            self.gateway_address(config)?;
+        }
+        let tls = TlsFiles::pair(
+            self.gateway_tls_cert.clone(),
+            self.gateway_tls_key.clone(),
+            "--gateway-tls-cert and --gateway-tls-key",
+        )?;
+        if tls.is_none() && self.upstream_ca.is_none() {
+            return Ok(());
+        }
+        let Some(gateway) = &mut config.gateway else {
+            return Err("--gateway-tls-cert and --upstream-ca need --upstream (or [gateway] upstream in the config)".into());
+        };
+        if tls.is_some() {
+            gateway.tls = tls;
+        }
+        if self.upstream_ca.is_some() {
+            gateway.upstream_ca.clone_from(&self.upstream_ca);
+        }
+        Ok(())
+    }
+
+    /// `--upstream` and `--gateway-listen` over the file's.
+    fn gateway_address(&self, config: &mut Config) -> Result<(), String> {
         let listen = self
             .gateway_listen
             .clone()
@@ -135,6 +215,8 @@ impl ServeArgs {
                 if let Some(from_file) = &config.gateway {
                     gateway.forward_credential = from_file.forward_credential;
                     gateway.upstream_timeout_secs = from_file.upstream_timeout_secs;
+                    gateway.tls.clone_from(&from_file.tls);
+                    gateway.upstream_ca.clone_from(&from_file.upstream_ca);
                 }
                 config.gateway = Some(gateway);
             }
@@ -146,7 +228,7 @@ impl ServeArgs {
             }
             None => {}
         }
-        Ok(config)
+        Ok(())
     }
 }
 
@@ -168,7 +250,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Token(args) => client::run(*args),
-        Command::Serve(args) => run_async(serve(args)),
+        Command::Serve(args) => run_async(serve(*args)),
         Command::Init(args) => run_async(async move {
             let config = args.config()?;
             let token = tessera_server::app::init(config, Arc::new(SystemClock))

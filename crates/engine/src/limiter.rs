@@ -48,8 +48,20 @@ pub struct SharedLimiter {
 
 impl SharedLimiter {
     /// Checks the URL; connects on first use, so a node starts while Redis is down.
-    pub fn new(url: &str) -> Result<Self, String> {
-        let client = Client::open(url).map_err(|e| format!("redis_url is not valid: {e}"))?;
+    /// A limiter on the Redis at `url`; a `rediss://` one is trusted when its
+    /// certificate chains to `ca_pem` (PEM), or to the system's roots without it.
+    pub fn new(url: &str, ca_pem: Option<Vec<u8>>) -> Result<Self, String> {
+        let client = match ca_pem {
+            Some(root_cert) => Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                },
+            ),
+            None => Client::open(url),
+        }
+        .map_err(|e| format!("redis_url is not valid: {e}"))?;
         Ok(Self {
             client,
             script: Script::new(include_str!("gcra.lua")),

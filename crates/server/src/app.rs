@@ -30,8 +30,10 @@ use tower::ServiceExt;
 use crate::config::Config;
 use crate::http::RouterSettings;
 use crate::limits::{Activity, ConnectionGate, Limits, PhaseTimer, TryWriteNow, Watched};
+use crate::tls::{Certificate, TlsFiles};
 use tessera_engine::limiter::SharedLimiter;
 use tessera_engine::{AdminStanding, Engine, EngineError};
+use tokio_rustls::TlsAcceptor;
 
 /// Why tessera could not start, in words for the operator, with what caused it.
 #[derive(Debug, thiserror::Error)]
@@ -247,10 +249,20 @@ pub async fn open(
             (Arc::new(store), pepper, Some(dir))
         }
     };
+    let redis_ca = config
+        .redis_ca_cert
+        .as_ref()
+        .map(|path| {
+            std::fs::read(path).map_err(StartError::with(&format!(
+                "cannot read redis_ca_cert {}",
+                path.display()
+            )))
+        })
+        .transpose()?;
     let shared_limiter = config
         .redis_url
         .as_ref()
-        .map(|url| SharedLimiter::new(url.expose()))
+        .map(|url| SharedLimiter::new(url.expose(), redis_ca))
         .transpose()
         .map_err(StartError::Refused)?;
     let engine = Engine::open(config.engine, store, &pepper, clock, shared_limiter).await?;
@@ -301,6 +313,14 @@ impl Server {
         let ui_session_idle_ms = config.ui_session_idle_ms;
         let poll_every = Duration::from_millis(config.change_poll_ms);
         let limits = config.limits;
+        // Certificates are read before anything else: a start with a bad one creates
+        // nothing.
+        let mut certificates = Vec::new();
+        let api_tls = listener_tls(config.tls.clone(), &mut certificates)?;
+        let gateway_tls = listener_tls(
+            gateway_config.as_ref().and_then(|g| g.tls.clone()),
+            &mut certificates,
+        )?;
         raise_file_limit(limits.max_connections);
         let gate = ConnectionGate::new(&limits);
         // Every listener is bound before the store is touched: a start that fails on a
@@ -330,13 +350,15 @@ impl Server {
         };
         let gateway = match (gateway_config, gateway_listener) {
             (Some(gateway), Some((listener, addr))) => {
-                let app = crate::gateway::router(Arc::clone(&engine), gateway.clone(), limits);
-                tracing::info!(%addr, upstream = %gateway.upstream, "the gateway is listening");
-                Some((listener, addr, app))
+                let app = crate::gateway::router(Arc::clone(&engine), gateway.clone(), limits)
+                    .map_err(StartError::Refused)?;
+                let tls = gateway_tls.is_some();
+                tracing::info!(%addr, upstream = %gateway.upstream, tls, "the gateway is listening");
+                Some((listener, addr, app, gateway_tls))
             }
             _ => None,
         };
-        let gateway_addr = gateway.as_ref().map(|(_, addr, _)| *addr);
+        let gateway_addr = gateway.as_ref().map(|(_, addr, _, _)| *addr);
         let (shutdown, stopped) = watch::channel(false);
         let api_router = crate::http::router(
             Arc::clone(&engine),
@@ -346,6 +368,7 @@ impl Server {
                 gate: Arc::clone(&gate),
                 metrics: metrics_access,
                 serve_metrics: metrics_listener.is_none(),
+                tls: api_tls.is_some(),
             },
         );
         let metrics_addr = metrics_listener.as_ref().map(|(_, addr)| *addr);
@@ -356,6 +379,7 @@ impl Server {
             (listener, router)
         });
         let serving_engine = Arc::clone(&engine);
+        let api_tls_on = api_tls.is_some();
         let task = tokio::spawn(async move {
             let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
             let flusher = tokio::spawn(flush_usage_until(
@@ -371,34 +395,32 @@ impl Server {
                     stopped.clone(),
                 ))
             });
-            let api_stopped = stopped.clone();
+            let reloader = (!certificates.is_empty())
+                .then(|| tokio::spawn(reload_on_hangup(certificates, stopped.clone())));
             let api = serve_until(
                 listener,
-                |stream, peer, watcher, activity| {
-                    crate::http::connection::serve(
-                        stream,
-                        Arc::clone(&serving_engine),
-                        api_router.clone(),
-                        api_stopped.clone(),
-                        watcher,
-                        activity,
-                        peer,
-                    )
+                ApiConnections {
+                    engine: Arc::clone(&serving_engine),
+                    router: api_router,
+                    stopped: stopped.clone(),
                 },
+                api_tls.clone(),
                 stopped.clone(),
                 Arc::clone(&gate),
                 limits,
             );
             // The gateway's and the metrics' listeners, where configured: hyper only.
+            // `/metrics` on its own address keeps the API's TLS.
             let others = futures_util::future::join_all(
                 gateway
-                    .map(|(listener, _, router)| (listener, router))
                     .into_iter()
-                    .chain(metrics)
-                    .map(|(listener, router)| {
-                        serve_router_until(
+                    .map(|(listener, _, router, tls)| (listener, router, tls))
+                    .chain(metrics.map(|(listener, router)| (listener, router, api_tls)))
+                    .map(|(listener, router, tls)| {
+                        serve_until(
                             listener,
-                            router,
+                            RouterConnections(router),
+                            tls,
                             stopped.clone(),
                             Arc::clone(&gate),
                             limits,
@@ -406,6 +428,9 @@ impl Server {
                     }),
             );
             tokio::join!(api, others);
+            if let Some(reloader) = reloader {
+                let _ = reloader.await;
+            }
             if let Some(follower) = follower {
                 let _ = follower.await;
             }
@@ -418,7 +443,7 @@ impl Server {
             }
             drop(dir);
         });
-        tracing::info!(%addr, "tessera is listening");
+        tracing::info!(tls = api_tls_on, %addr, "tessera is listening");
         Ok((
             Self {
                 addr,
@@ -475,6 +500,47 @@ async fn bind(
     Ok((listener, bound))
 }
 
+/// The acceptor for a listener with `files`, its certificate kept in `certificates`
+/// for reloading.
+fn listener_tls(
+    files: Option<TlsFiles>,
+    certificates: &mut Vec<Arc<Certificate>>,
+) -> Result<Option<TlsAcceptor>, StartError> {
+    let Some(files) = files else {
+        return Ok(None);
+    };
+    let certificate = Certificate::load(files).map_err(StartError::Refused)?;
+    let acceptor = certificate.acceptor().map_err(StartError::Refused)?;
+    certificates.push(certificate);
+    Ok(Some(acceptor))
+}
+
+/// Reads every listener's certificate files again at each SIGHUP, until `stop` turns
+/// true. A file that cannot be used leaves its listener on the certificate it had.
+async fn reload_on_hangup(certificates: Vec<Arc<Certificate>>, mut stop: watch::Receiver<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP: certificates will not be reloaded");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            Some(()) = hangups.recv() => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+        for certificate in &certificates {
+            let cert = certificate.files().cert.display();
+            match certificate.reload() {
+                Ok(()) => tracing::info!(%cert, "reloaded the TLS certificate"),
+                Err(error) => tracing::error!(%cert, %error, "kept the TLS certificate in use"),
+            }
+        }
+    }
+}
+
 /// Raises this process's soft limit on open files to its hard limit: each connection
 /// holds one. Warns when even the hard limit is below `max_connections`, since
 /// connections past it are refused by the system before tessera can count them.
@@ -493,21 +559,92 @@ fn raise_file_limit(max_connections: usize) {
     }
 }
 
+/// What carries one accepted connection: TCP, or TLS over TCP.
+pub trait Connection:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + TryWriteNow + Unpin + Send + 'static
+{
+}
+
+impl<I> Connection for I where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + TryWriteNow + Unpin + Send + 'static
+{
+}
+
+/// What serves each connection of a listener, whatever carries it.
+trait ServeConnection: Clone + Send + 'static {
+    /// Serves `io` until it ends, holding `watcher` (which tells a hyper connection to
+    /// finish when the server stops), with `activity` for the read timeouts.
+    fn serve<I: Connection>(
+        self,
+        io: I,
+        peer: SocketAddr,
+        watcher: Watcher,
+        activity: Arc<Activity>,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// The API listener's connections: tessera's own loop first, hyper for the rest.
+#[derive(Clone)]
+struct ApiConnections {
+    engine: Arc<Engine>,
+    router: Router,
+    stopped: watch::Receiver<bool>,
+}
+
+impl ServeConnection for ApiConnections {
+    fn serve<I: Connection>(
+        self,
+        io: I,
+        peer: SocketAddr,
+        watcher: Watcher,
+        activity: Arc<Activity>,
+    ) -> impl Future<Output = ()> + Send {
+        crate::http::connection::serve(
+            io,
+            self.engine,
+            self.router,
+            self.stopped,
+            watcher,
+            activity,
+            peer,
+        )
+    }
+}
+
+/// A router served by hyper alone: the gateway's listener and the metrics one.
+#[derive(Clone)]
+struct RouterConnections(Router);
+
+impl ServeConnection for RouterConnections {
+    fn serve<I: Connection>(
+        self,
+        io: I,
+        peer: SocketAddr,
+        watcher: Watcher,
+        activity: Arc<Activity>,
+    ) -> impl Future<Output = ()> + Send {
+        serve_with_hyper(
+            io,
+            RouterService::new(self.0, Some(peer)),
+            watcher,
+            activity,
+        )
+    }
+}
+
 /// Serves HTTP/1.1 on `listener` until `stop` turns true, then finishes the requests
-/// under way. A connection past a `gate` cap is closed at once; `serve_connection`
-/// serves each other one, with its [`Activity`] for the read timeouts, holding its
-/// watcher until it ends; a hyper connection it runs is handed to the watcher, which
-/// tells it to finish when `stop` turns true.
-async fn serve_until<F, Fut>(
+/// under way. A connection past a `gate` cap is closed at once; with `tls`, each
+/// other one first completes its handshake within the header-read timeout (it is
+/// the start of the first request); then `server` serves it, with its [`Activity`]
+/// for the read timeouts, holding its watcher until it ends.
+async fn serve_until(
     listener: tokio::net::TcpListener,
-    serve_connection: F,
+    server: impl ServeConnection,
+    tls: Option<TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
     gate: Arc<ConnectionGate>,
     limits: Limits,
-) where
-    F: Fn(tokio::net::TcpStream, SocketAddr, Watcher, Arc<Activity>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
+) {
     // Answers are small and each one ends an exchange: send them at once, not after
     // Nagle's algorithm waits for more.
     let mut listener = listener.tap_io(|stream| {
@@ -529,36 +666,29 @@ async fn serve_until<F, Fut>(
             continue;
         };
         let activity = Activity::new(limits, Arc::clone(&gate));
-        let serving = serve_connection(stream, client, connections.watcher(), activity);
+        let watcher = connections.watcher();
+        let server = server.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            serving.await;
+            match tls {
+                None => server.serve(stream, client, watcher, activity).await,
+                Some(tls) => {
+                    let handshake =
+                        tokio::time::timeout(limits.header_read_timeout, tls.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => server.serve(stream, client, watcher, activity).await,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%client, %error, "a TLS handshake failed");
+                        }
+                        Err(_) => tracing::debug!(%client, "a TLS handshake timed out"),
+                    }
+                }
+            }
             drop(admitted);
         });
     }
     drop(listener);
     connections.shutdown().await;
-}
-
-/// Serves `router` with hyper on `listener` until `stop` turns true: the gateway's
-/// listener and the metrics one.
-async fn serve_router_until(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    stop: watch::Receiver<bool>,
-    gate: Arc<ConnectionGate>,
-    limits: Limits,
-) {
-    serve_until(
-        listener,
-        |stream, client, watcher, activity| {
-            let router = RouterService::new(router.clone(), Some(client));
-            serve_with_hyper(stream, router, watcher, activity)
-        },
-        stop,
-        gate,
-        limits,
-    )
-    .await;
 }
 
 /// Serves one connection with hyper, until it ends or the watcher says to finish,
@@ -573,7 +703,7 @@ pub(crate) async fn serve_with_hyper<S, I>(
         + Send
         + 'static,
     S::Future: Send + 'static,
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + TryWriteNow + Unpin + Send + 'static,
+    I: Connection,
 {
     let header_read_timeout = activity.limits().header_read_timeout;
     let connection = http1::Builder::new()

@@ -16,6 +16,7 @@ use tessera_engine::{EngineConfig, RedisFailure};
 
 use crate::http::MetricsAccess;
 use crate::limits::{Limits, LimitsFile};
+use crate::tls::TlsFiles;
 
 /// Where the API listens unless configured: 127.0.0.1:7900.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 7900);
@@ -41,6 +42,12 @@ pub struct GatewayFileConfig {
     #[serde(default)]
     pub forward_credential: bool,
     pub upstream_timeout: Option<u64>,
+    /// The gateway listener's certificate chain and key (PEM): it speaks https.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Trust only the CA certificates in this PEM file for an https upstream
+    /// (the system's roots otherwise).
+    pub upstream_ca: Option<PathBuf>,
 }
 
 /// The gateway, checked.
@@ -50,17 +57,22 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     pub forward_credential: bool,
     pub upstream_timeout_secs: u64,
+    /// Serve the gateway over TLS with these files.
+    pub tls: Option<TlsFiles>,
+    /// The CA file an https upstream's certificate must chain to.
+    pub upstream_ca: Option<PathBuf>,
 }
 
 impl GatewayConfig {
-    /// Checks an upstream URL: `http://host:port` with an optional path prefix.
+    /// Checks an upstream URL: `http://host:port` or `https://host:port`, with an
+    /// optional path prefix.
     pub fn new(upstream: &str, listen: Option<&str>) -> Result<Self, String> {
         let uri: axum::http::Uri = upstream.parse().map_err(|_| {
             format!("upstream {upstream:?} is not a URL like http://127.0.0.1:9000")
         })?;
-        if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
             return Err(format!(
-                "upstream {upstream:?} must be an http:// URL with a host (put TLS in front of or behind tessera)"
+                "upstream {upstream:?} must be an http:// or https:// URL with a host"
             ));
         }
         if uri.query().is_some() {
@@ -74,6 +86,8 @@ impl GatewayConfig {
             })?,
             forward_credential: false,
             upstream_timeout_secs: DEFAULT_UPSTREAM_TIMEOUT,
+            tls: None,
+            upstream_ca: None,
         })
     }
 }
@@ -175,6 +189,12 @@ pub struct FileConfig {
     /// Ask for a token with `metrics:read` at `/metrics`.
     #[serde(default)]
     pub metrics_require_token: bool,
+    /// The API's (and UI's) certificate chain and key (PEM): it speaks https.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Trust only the CA certificates in this PEM file for a `rediss://` Redis
+    /// (the system's roots otherwise).
+    pub redis_ca_cert: Option<PathBuf>,
 }
 
 /// The checked configuration the server runs with.
@@ -201,6 +221,10 @@ pub struct Config {
     /// Where `/metrics` listens when not on the API's address.
     pub metrics_listen: Option<SocketAddr>,
     pub metrics: MetricsAccess,
+    /// Serve the API, the UI and `/metrics` over TLS with these files.
+    pub tls: Option<TlsFiles>,
+    /// The CA file a `rediss://` Redis's certificate must chain to.
+    pub redis_ca_cert: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -219,6 +243,8 @@ impl Default for Config {
             limits: Limits::default(),
             metrics_listen: None,
             metrics: MetricsAccess::default(),
+            tls: None,
+            redis_ca_cert: None,
         }
     }
 }
@@ -354,6 +380,19 @@ impl Config {
             config.set_metrics_listen(&listen)?;
         }
         config.metrics.require_token = file.metrics_require_token;
+        config.tls = TlsFiles::pair(
+            env.var("TESSERA_TLS_CERT")
+                .map(PathBuf::from)
+                .or(file.tls_cert),
+            env.var("TESSERA_TLS_KEY")
+                .map(PathBuf::from)
+                .or(file.tls_key),
+            "tls_cert and tls_key",
+        )?;
+        config.redis_ca_cert = env
+            .var("TESSERA_REDIS_CA_CERT")
+            .map(PathBuf::from)
+            .or(file.redis_ca_cert);
         config.engine.trusted_proxies = TrustedProxies::parse(&file.trusted_proxies)?;
         if let Some(budget) = &file.failed_auth {
             config.engine.failed_auth = Some(
@@ -374,6 +413,12 @@ impl Config {
             let mut checked = GatewayConfig::new(upstream, gateway.listen.as_deref())
                 .map_err(|e| format!("[gateway] {e}"))?;
             checked.forward_credential = gateway.forward_credential;
+            checked.tls = TlsFiles::pair(
+                gateway.tls_cert.clone(),
+                gateway.tls_key.clone(),
+                "[gateway] tls_cert and tls_key",
+            )?;
+            checked.upstream_ca = gateway.upstream_ca.clone();
             if let Some(secs) = gateway.upstream_timeout {
                 checked.upstream_timeout_secs = secs.max(1);
             }
@@ -418,9 +463,10 @@ impl Config {
 
     /// Checks and sets the Redis URL (config, environment or `--redis-url`).
     pub fn set_redis_url(&mut self, url: &str) -> Result<(), String> {
-        if !url.starts_with("redis://") {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
             return Err(
-                "redis_url must look like redis://host:port (or redis://:password@host:port/db)"
+                "redis_url must look like redis://host:port (or redis://:password@host:port/db; \
+                 rediss:// for TLS)"
                     .into(),
             );
         }
@@ -623,12 +669,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.starts_with("route 1 (* /apps/{id})"), "{error}");
-        let no_tls: FileConfig = toml::from_str("[gateway]\nupstream = \"https://x\"").unwrap();
+        let other_scheme: FileConfig = toml::from_str("[gateway]\nupstream = \"ftp://x\"").unwrap();
         assert!(
-            Config::from_file(no_tls, &Vars(HashMap::new()))
+            Config::from_file(other_scheme, &Vars(HashMap::new()))
                 .unwrap_err()
                 .to_string()
-                .contains("http://")
+                .contains("https://")
+        );
+        let half_tls: FileConfig =
+            toml::from_str("[gateway]\nupstream = \"https://x\"\ntls_cert = \"/etc/cert.pem\"")
+                .unwrap();
+        assert!(
+            Config::from_file(half_tls, &Vars(HashMap::new()))
+                .unwrap_err()
+                .to_string()
+                .contains("both")
         );
     }
 

@@ -16,6 +16,7 @@ use axum::http::header::{self, HeaderName};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use http_body_util::BodyExt;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -47,17 +48,31 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 
 pub struct Gateway {
     engine: Arc<Engine>,
-    client: Client<HttpConnector, Body>,
+    client: Client<HttpsConnector<HttpConnector>, Body>,
     config: GatewayConfig,
     /// A client's body may pause at most this long between two pieces.
     body_idle: Duration,
 }
 
-/// The gateway's router: every path, every method.
-pub fn router(engine: Arc<Engine>, config: GatewayConfig, limits: Limits) -> Router {
+/// The gateway's router: every path, every method. Refused when the upstream's CA
+/// file cannot be used.
+pub fn router(
+    engine: Arc<Engine>,
+    config: GatewayConfig,
+    limits: Limits,
+) -> Result<Router, String> {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
     connector.set_nodelay(true);
+    // The upstream's scheme decides: hyper-rustls passes http through.
+    connector.enforce_http(false);
+    let tls = crate::tls::client_config(config.upstream_ca.as_deref())
+        .map_err(|e| format!("[gateway] upstream_ca: {e}"))?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
     let client = Client::builder(TokioExecutor::new()).build(connector);
     let gateway = Arc::new(Gateway {
         engine,
@@ -65,8 +80,10 @@ pub fn router(engine: Arc<Engine>, config: GatewayConfig, limits: Limits) -> Rou
         config,
         body_idle: limits.body_read_timeout,
     });
-    crate::http::with_logging_and_panic_guard(Router::new().fallback(proxy), "gateway")
-        .with_state(gateway)
+    Ok(
+        crate::http::with_logging_and_panic_guard(Router::new().fallback(proxy), "gateway")
+            .with_state(gateway),
+    )
 }
 
 async fn proxy(
@@ -185,6 +202,8 @@ async fn proxy(
             };
         }
         Ok(Err(error)) => {
+            // The whole chain: a certificate the CA does not vouch for is at its end.
+            let error = tessera_store::with_causes(&error);
             tracing::warn!(%error, "the upstream could not be reached");
             return problem::route_problem(
                 StatusCode::BAD_GATEWAY,

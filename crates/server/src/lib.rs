@@ -12,6 +12,7 @@ pub mod config;
 pub mod gateway;
 pub mod http;
 pub mod limits;
+pub mod tls;
 pub mod ui;
 
 pub use app::{Server, StartError};

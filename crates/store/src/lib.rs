@@ -22,6 +22,7 @@ mod rows;
 mod sqlite;
 
 pub use postgres::PostgresStore;
+pub use postgres::tls::trusted_roots;
 pub use sqlite::SqliteStore;
 
 /// A write's place in the change feed: 1 for the first write, then one more each time.

@@ -17,7 +17,10 @@ use tessera_core::record::TokenRecord;
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, NoTls, Row};
+use tokio_postgres::{AsyncMessage, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+pub(crate) mod tls;
 
 use crate::rows::{self, Dialect, RawRow, ReadColumn, SqlValue, Standing};
 use crate::{
@@ -107,17 +110,26 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`), brings the
     /// schema up to date and starts listening for other nodes' writes.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        // The parse error never repeats the URL, which may hold a password.
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        let invalid = |e: &dyn std::fmt::Display| {
             StoreError::Unavailable(format!("the database URL is not valid: {e}").into())
-        })?;
+        };
+        let (url, tls) = tls::split_url(url).map_err(|e| invalid(&e))?;
+        if tls.unchecked_require() {
+            tracing::warn!(
+                "sslmode=require encrypts the database connection but does not check whose \
+                 certificate it is; use sslmode=verify-full with sslrootcert"
+            );
+        }
+        let tls = tls.connector().map_err(|e| invalid(&e))?;
+        // The parse error never repeats the URL, which may hold a password.
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| invalid(&e))?;
         config
             .application_name("tessera")
             .connect_timeout(CONNECT_TIMEOUT)
             .keepalives_idle(Duration::from_secs(10));
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -133,7 +145,7 @@ impl PostgresStore {
         migrate(&pool).await?;
         let (sender, signals) = watch::channel(FeedSignal::default());
         config.application_name("tessera-listen");
-        let listener = tokio::spawn(listen(config, sender));
+        let listener = tokio::spawn(listen(config, tls, sender));
         Ok(Self {
             pool,
             signals,
@@ -142,19 +154,24 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("no database connection: {e}").into()))
+        self.pool.get().await.map_err(|e| {
+            StoreError::Unavailable(
+                format!("no database connection: {}", crate::with_causes(&e)).into(),
+            )
+        })
     }
 }
 
 /// Holds a connection that `LISTEN`s on [`CHANNEL`] and passes announcements on,
 /// re-opening it (with a growing pause) whenever it drops.
-async fn listen(config: tokio_postgres::Config, signals: watch::Sender<FeedSignal>) {
+async fn listen(
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    signals: watch::Sender<FeedSignal>,
+) {
     let mut backoff = Duration::from_millis(50);
     loop {
-        match listen_once(&config, &signals).await {
+        match listen_once(&config, tls.clone(), &signals).await {
             Ok(()) => backoff = Duration::from_millis(50),
             Err(error) => {
                 let error = crate::with_causes(&error);
@@ -172,9 +189,10 @@ async fn listen(config: tokio_postgres::Config, signals: watch::Sender<FeedSigna
 /// One listening connection, until it drops.
 async fn listen_once(
     config: &tokio_postgres::Config,
+    tls: MakeRustlsConnect,
     signals: &watch::Sender<FeedSignal>,
 ) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut connection) = config.connect(tls).await?;
     let (announce, mut announcements) = mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -209,10 +227,11 @@ async fn listen_once(
 }
 
 async fn migrate(pool: &Pool) -> Result<(), StoreError> {
-    let mut client = pool
-        .get()
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("cannot reach the database: {e}").into()))?;
+    let mut client = pool.get().await.map_err(|e| {
+        StoreError::Unavailable(
+            format!("cannot reach the database: {}", crate::with_causes(&e)).into(),
+        )
+    })?;
     let tx = client.transaction().await.map_err(pg)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await

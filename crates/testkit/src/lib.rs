@@ -14,8 +14,10 @@
 )]
 
 mod tessera;
+mod tls;
 
 pub use tessera::{Tessera, admin_token, admin_token_file};
+pub use tls::{Issued, TestCa};
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -116,6 +118,8 @@ pub struct Postgres {
     dir: tempfile::TempDir,
     server: Option<Child>,
     databases: AtomicU32,
+    /// Started with `ssl=on` and this certificate.
+    tls: Option<Issued>,
 }
 
 impl Postgres {
@@ -128,6 +132,16 @@ impl Postgres {
 
     /// A server of this test's own (to stop and start again), stopped when dropped.
     pub fn start() -> Postgres {
+        Self::start_with(None)
+    }
+
+    /// A server of this test's own that offers TLS (`ssl=on`) with `certificate`,
+    /// besides plain connections.
+    pub fn start_with_tls(certificate: &Issued) -> Postgres {
+        Self::start_with(Some(certificate))
+    }
+
+    fn start_with(certificate: Option<&Issued>) -> Postgres {
         let dir = tempfile::Builder::new()
             .prefix("tessera-pg-")
             .tempdir()
@@ -150,11 +164,29 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&initdb.stderr)
         );
+        // PostgreSQL reads its key only if its own user owns it, private.
+        let tls = certificate.map(|issued| {
+            let copy = Issued {
+                cert: dir.path().join("server.pem"),
+                key: dir.path().join("server.key"),
+            };
+            std::fs::copy(&issued.cert, &copy.cert).expect("copy the certificate");
+            std::fs::copy(&issued.key, &copy.key).expect("copy the key");
+            std::fs::set_permissions(
+                &copy.key,
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )
+            .expect("a private key");
+            chown_to_server_user(&copy.cert);
+            chown_to_server_user(&copy.key);
+            copy
+        });
         let mut postgres = Self {
             port: free_port(),
             dir,
             server: None,
             databases: AtomicU32::new(0),
+            tls,
         };
         postgres.resume();
         postgres
@@ -186,6 +218,16 @@ impl Postgres {
                 "full_page_writes=off",
             ])
             .args(["-c", "max_connections=200"])
+            .args(self.tls.iter().flat_map(|tls| {
+                [
+                    "-c".to_owned(),
+                    "ssl=on".to_owned(),
+                    "-c".to_owned(),
+                    format!("ssl_cert_file={}", tls.cert.display()),
+                    "-c".to_owned(),
+                    format!("ssl_key_file={}", tls.key.display()),
+                ]
+            }))
             .stdout(Stdio::null())
             .stderr(log)
             .process_group(0)
@@ -268,10 +310,21 @@ pub struct Redis {
     pub port: u16,
     dir: tempfile::TempDir,
     server: Option<Child>,
+    /// Only TLS (`tls-port`, no plain port), with this certificate.
+    tls: Option<Issued>,
 }
 
 impl Redis {
     pub fn start() -> Redis {
+        Self::start_with(None)
+    }
+
+    /// A server that speaks only TLS, with `certificate` (clients show none).
+    pub fn start_with_tls(certificate: &Issued) -> Redis {
+        Self::start_with(Some(certificate.clone()))
+    }
+
+    fn start_with(tls: Option<Issued>) -> Redis {
         let dir = tempfile::Builder::new()
             .prefix("tessera-redis-")
             .tempdir()
@@ -280,6 +333,7 @@ impl Redis {
             port: free_port(),
             dir,
             server: None,
+            tls,
         };
         redis.resume();
         redis
@@ -288,8 +342,25 @@ impl Redis {
     /// Starts the server (again, empty) on the same port.
     pub fn resume(&mut self) {
         assert!(self.server.is_none(), "Redis is already running");
+        let port = self.port.to_string();
+        let ports = match &self.tls {
+            None => vec!["--port".into(), port],
+            Some(tls) => vec![
+                "--port".into(),
+                "0".into(),
+                "--tls-port".into(),
+                port,
+                "--tls-cert-file".into(),
+                tls.cert.display().to_string(),
+                "--tls-key-file".into(),
+                tls.key.display().to_string(),
+                "--tls-auth-clients".into(),
+                "no".into(),
+            ],
+        };
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(&ports)
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--dir"])
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -312,8 +383,13 @@ impl Redis {
         }
     }
 
+    /// `redis://127.0.0.1:PORT`, or `rediss://localhost:PORT` (the name its
+    /// certificate holds) when it speaks TLS.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match self.tls {
+            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(_) => format!("rediss://localhost:{}", self.port),
+        }
     }
 }
 

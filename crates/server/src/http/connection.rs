@@ -30,9 +30,9 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use bytes::{Buf, Bytes, BytesMut};
 use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use crate::app::Connection;
 use crate::app::RouterService;
 use crate::http::MAX_BODY_BYTES;
 use crate::http::guard_fields::HeaderSink;
@@ -55,8 +55,8 @@ const TIMER_SLACK: Duration = Duration::from_secs(1);
 /// a 408 if the request had begun). Requests to the hot endpoints are answered here,
 /// at any log level (each logged here as the router's trace layer logs the rest);
 /// the first other request hands the connection to hyper and the router.
-pub async fn serve(
-    mut stream: TcpStream,
+pub async fn serve<I: Connection>(
+    mut stream: I,
     engine: Arc<Engine>,
     router: Router,
     stop: watch::Receiver<bool>,
@@ -359,18 +359,18 @@ fn with_date(with: impl FnOnce(&[u8])) {
 
 /// A connection whose first bytes were read already: they are read again first.
 /// (tokio's `chain` reads this way, but gives no way to write.)
-struct Prefixed {
+struct Prefixed<I> {
     read: Bytes,
-    stream: TcpStream,
+    stream: I,
 }
 
-impl TryWriteNow for Prefixed {
-    fn try_write_now(&self, bytes: &[u8]) {
+impl<I: TryWriteNow> TryWriteNow for Prefixed<I> {
+    fn try_write_now(&mut self, bytes: &[u8]) {
         self.stream.try_write_now(bytes);
     }
 }
 
-impl AsyncRead for Prefixed {
+impl<I: AsyncRead + Unpin> AsyncRead for Prefixed<I> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -386,7 +386,7 @@ impl AsyncRead for Prefixed {
     }
 }
 
-impl AsyncWrite for Prefixed {
+impl<I: AsyncWrite + Unpin> AsyncWrite for Prefixed<I> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -48,6 +48,8 @@ pub struct RouterSettings {
     pub metrics: MetricsAccess,
     /// False when `/metrics` has a listener of its own (`metrics_listen`).
     pub serve_metrics: bool,
+    /// The listener speaks TLS.
+    pub tls: bool,
 }
 
 /// Who may read `/metrics`.
@@ -97,7 +99,11 @@ pub fn router(engine: Arc<Engine>, settings: RouterSettings) -> Router {
         api = api.route("/metrics", get(meta::metrics));
     }
     let ui = with_logging_and_panic_guard(
-        crate::ui::router(Arc::clone(&engine), settings.ui_session_idle_ms),
+        crate::ui::router(
+            Arc::clone(&engine),
+            settings.ui_session_idle_ms,
+            settings.tls,
+        ),
         "ui",
     );
     let body_timeout = settings.limits.body_read_timeout;

@@ -131,11 +131,11 @@ impl<I: TryWriteNow> Watched<I> {
 
 /// A write that does not wait: for the last words on a connection about to close.
 pub trait TryWriteNow {
-    fn try_write_now(&self, bytes: &[u8]);
+    fn try_write_now(&mut self, bytes: &[u8]);
 }
 
 impl TryWriteNow for TcpStream {
-    fn try_write_now(&self, bytes: &[u8]) {
+    fn try_write_now(&mut self, bytes: &[u8]) {
         // Best effort: a short answer fits an idle socket's buffer; a client that
         // has not read what it was sent gets the connection closed without it.
         let _ = self.try_write(bytes);

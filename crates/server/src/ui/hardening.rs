@@ -75,7 +75,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Whether the browser reached tessera over TLS (directly or through a proxy that
 /// says so): then cookies are marked `Secure`. Trusting the header can only make a
 /// cookie stricter.
-fn over_tls(headers: &HeaderMap) -> bool {
+pub(crate) fn over_tls(headers: &HeaderMap) -> bool {
     let says_https = |name: &str| {
         headers
             .get(name)
@@ -88,11 +88,11 @@ fn over_tls(headers: &HeaderMap) -> bool {
 pub fn set_cookie(
     name: &str,
     value: &str,
-    headers: &HeaderMap,
+    secure: bool,
     clear: bool,
 ) -> (header::HeaderName, String) {
     let mut cookie = format!("{name}={value}; Path=/ui; HttpOnly; SameSite=Strict");
-    if over_tls(headers) {
+    if secure {
         cookie.push_str("; Secure");
     }
     if clear {

@@ -43,15 +43,26 @@ const SCRIPT: &str = include_str!("assets/app.js");
 pub struct Ui {
     engine: Arc<Engine>,
     sessions: Sessions,
+    /// The listener speaks TLS itself: every cookie is `Secure`.
+    over_tls: bool,
+}
+
+impl Ui {
+    /// Whether this request's cookies are marked `Secure`: on a TLS listener, or
+    /// when a proxy in front says the browser used https.
+    pub(crate) fn secure_cookies(&self, headers: &axum::http::HeaderMap) -> bool {
+        self.over_tls || hardening::over_tls(headers)
+    }
 }
 
 pub(crate) type UiState = State<Arc<Ui>>;
 
 /// The pages' routes; a session ends after `session_idle_ms` without a request.
-pub fn router(engine: Arc<Engine>, session_idle_ms: i64) -> Router {
+pub fn router(engine: Arc<Engine>, session_idle_ms: i64, over_tls: bool) -> Router {
     let ui = Arc::new(Ui {
         sessions: Sessions::new(session_idle_ms),
         engine,
+        over_tls,
     });
     Router::new()
         .route("/ui", get(|| async { Redirect::to("/ui/tokens") }))

@@ -159,10 +159,11 @@ pub async fn sign_in_page(
         }
         _ => None,
     };
-    sign_in_form(&headers, StatusCode::OK, None, notice)
+    sign_in_form(&ui, &headers, StatusCode::OK, None, notice)
 }
 
 fn sign_in_form(
+    ui: &Ui,
     headers: &HeaderMap,
     status: StatusCode,
     error: Option<&str>,
@@ -173,7 +174,7 @@ fn sign_in_form(
     let csrf = cookie(headers, SIGN_IN_COOKIE)
         .filter(|value| value.len() == SECRET_LEN)
         .map_or_else(session::random_secret, str::to_owned);
-    let cookie = set_cookie(SIGN_IN_COOKIE, &csrf, headers, false);
+    let cookie = set_cookie(SIGN_IN_COOKIE, &csrf, ui.secure_cookies(headers), false);
     (status, [cookie], views::sign_in(&csrf, error, notice)).into_response()
 }
 
@@ -187,6 +188,7 @@ pub async fn sign_in(
     let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
     if !secrets_match(fields.get("csrf"), expected) {
         return sign_in_form(
+            &ui,
             &headers,
             StatusCode::FORBIDDEN,
             Some("The sign-in form had expired. Paste the token and sign in again."),
@@ -196,6 +198,7 @@ pub async fn sign_in(
     let token = fields.get("token");
     if token.is_empty() {
         return sign_in_form(
+            &ui,
             &headers,
             StatusCode::BAD_REQUEST,
             Some("Paste a token to sign in with."),
@@ -225,11 +228,12 @@ pub async fn sign_in(
                     format!("That token cannot sign in: {other}. Check that it was pasted whole.")
                 }
             };
-            return sign_in_form(&headers, error.status(), Some(&message), None);
+            return sign_in_form(&ui, &headers, error.status(), Some(&message), None);
         }
     };
     if !ui.engine.may_read_tokens(&caller) {
         return sign_in_form(
+            &ui,
             &headers,
             StatusCode::FORBIDDEN,
             Some(
@@ -242,8 +246,8 @@ pub async fn sign_in(
     (
         // Appended: two `Set-Cookie` headers, where an array would keep only the last.
         AppendHeaders([
-            set_cookie(SESSION_COOKIE, &session, &headers, false),
-            set_cookie(SIGN_IN_COOKIE, "", &headers, true),
+            set_cookie(SESSION_COOKIE, &session, ui.secure_cookies(&headers), false),
+            set_cookie(SIGN_IN_COOKIE, "", ui.secure_cookies(&headers), true),
         ]),
         Redirect::to("/ui/tokens"),
     )
@@ -261,7 +265,12 @@ pub async fn sign_out(
     }
     ui.sessions.end(&signed.session.cookie);
     (
-        [set_cookie(SESSION_COOKIE, "", &headers, true)],
+        [set_cookie(
+            SESSION_COOKIE,
+            "",
+            ui.secure_cookies(&headers),
+            true,
+        )],
         Redirect::to("/ui/sign-in?ended=signed_out"),
     )
         .into_response()

@@ -32,7 +32,7 @@ proptest! {
             return Ok(());
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-        let limiter = SharedLimiter::new(&redis.url()).expect("a Redis URL");
+        let limiter = SharedLimiter::new(&redis.url(), None).expect("a Redis URL");
         static CASE: AtomicU64 = AtomicU64::new(0);
         let key = format!("prop-{}-{}", std::process::id(), CASE.fetch_add(1, Ordering::Relaxed));
         // 2026 and a bit, in nanoseconds since the epoch.
