@@ -301,25 +301,31 @@ impl From<&str> for ConfigError {
 impl Config {
     /// Reads the file at `path` (if any), then the environment, into a checked config.
     pub fn load(path: Option<&Path>, env: &dyn Environment) -> Result<Self, ConfigError> {
-        let file = match path {
+        match path {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                     path: path.to_owned(),
                     source,
                 })?;
-                toml::from_str(&text).map_err(|error: toml::de::Error| {
-                    let at = error.span().map_or(0, |span| span.start);
-                    ConfigError::Parse {
-                        path: path.to_owned(),
-                        line: text
-                            .get(..at)
-                            .map_or(0, |before| before.lines().count().max(1)),
-                        message: error.message().to_owned(),
-                    }
-                })?
+                Self::parse(&text, path, env)
             }
-            None => FileConfig::default(),
-        };
+            None => Self::from_file(FileConfig::default(), env),
+        }
+    }
+
+    /// Reads the text of the config file at `path` (named in errors), then the
+    /// environment, into a checked config.
+    pub fn parse(text: &str, path: &Path, env: &dyn Environment) -> Result<Self, ConfigError> {
+        let file = toml::from_str(text).map_err(|error: toml::de::Error| {
+            let at = error.span().map_or(0, |span| span.start);
+            ConfigError::Parse {
+                path: path.to_owned(),
+                line: text
+                    .get(..at)
+                    .map_or(0, |before| before.lines().count().max(1)),
+                message: error.message().to_owned(),
+            }
+        })?;
         Self::from_file(file, env)
     }
 

@@ -259,6 +259,30 @@ fn next<'a>(input: &'a [u8], fields: &'a mut [httparse::Header<'a>]) -> Next<'a>
     })
 }
 
+/// How the loop reads the bytes a connection starts with: for fuzzing, which checks
+/// that no input panics it or claims more bytes than it was given.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// A whole request to a hot endpoint, this many bytes long, that the loop answers.
+    Hot { path: HotPath, length: usize },
+    /// A request begun: the loop reads more.
+    Partial,
+    /// A request for hyper.
+    Other,
+}
+
+pub fn framing(input: &[u8]) -> Framing {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match next(input, &mut fields) {
+        Next::Request(request) => Framing::Hot {
+            path: request.call.path,
+            length: request.length,
+        },
+        Next::Partial | Next::PartialBody => Framing::Partial,
+        Next::Other => Framing::Other,
+    }
+}
+
 /// The body's length: as `Content-Length` gives it, 0 without one (HTTP/1.1 with no
 /// `Transfer-Encoding` either). `None` if a field makes the framing or the connection
 /// anything but plain.
