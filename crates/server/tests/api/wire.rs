@@ -501,3 +501,118 @@ async fn ambiguous_framing_is_read_one_way_by_the_loop_and_hyper_and_smuggles_no
         );
     }
 }
+
+impl Wire {
+    /// Sends `bytes` in two writes split at `at`, a moment apart, so that the server
+    /// reads the parts apart. The second may meet a connection the server closed
+    /// after the first; its answers are still read.
+    async fn send_split(&mut self, bytes: &[u8], at: usize) {
+        self.send(&bytes[..at]).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let _ = self.stream.write_all(&bytes[at..]).await;
+    }
+
+    /// `count` answers at most, then whether the server closes the connection
+    /// within `quiet` (a reset counts as closed).
+    async fn answers_then(&mut self, count: usize, quiet: Duration) -> (Vec<Answer>, bool) {
+        let mut answers = Vec::new();
+        loop {
+            if answers.len() < count
+                && let Some(answer) = self.parsed()
+            {
+                answers.push(answer);
+                continue;
+            }
+            let wait = if answers.len() < count {
+                Duration::from_secs(10)
+            } else {
+                quiet
+            };
+            let mut chunk = [0; 4096];
+            match timeout(wait, self.stream.read(&mut chunk)).await {
+                Err(_) => return (answers, false),
+                Ok(Ok(0) | Err(_)) => return (answers, true),
+                Ok(Ok(read)) => self.read.extend_from_slice(&chunk[..read]),
+            }
+        }
+    }
+}
+
+/// What a connection got: its answers (`Date` aside) and whether it was closed.
+type Seen = (Vec<(u16, Vec<(String, String)>, Vec<u8>)>, bool);
+
+/// Sends `bytes` split at every byte, each split on a connection of its own (about a
+/// hundred at once), and returns the splits whose connection saw other than `expected`.
+async fn splits_that_differ(app: &TestApp, bytes: &[u8], expected: &Seen) -> Vec<usize> {
+    let count = expected.0.len();
+    let mut differ = Vec::new();
+    let positions: Vec<usize> = (1..bytes.len()).collect();
+    for batch in positions.chunks(96) {
+        let seen = futures_util::future::join_all(batch.iter().map(|&at| async move {
+            let mut wire = Wire::open(app).await;
+            wire.send_split(bytes, at).await;
+            let (answers, closed) = wire.answers_then(count, Duration::from_millis(100)).await;
+            let answers = answers.iter().map(Answer::without_date).collect();
+            (at, (answers, closed))
+        }))
+        .await;
+        differ.extend(
+            seen.into_iter()
+                .filter(|(_, seen)| seen != expected)
+                .map(|(at, _)| at),
+        );
+    }
+    differ
+}
+
+#[tokio::test]
+async fn a_pipeline_split_at_any_byte_gets_the_same_answers() {
+    let app = TestApp::spawn_with(with_routes).await;
+    let token = publisher(&app).await;
+    // The loop's two endpoints, then a request for hyper, then the same two again,
+    // now answered by hyper: a split anywhere, the hand-over's included.
+    let pipeline = [
+        forward_auth(&token, 1, ""),
+        verify(&app.admin, &token),
+        b"GET /healthz HTTP/1.1\r\nHost: tessera\r\n\r\n".to_vec(),
+        forward_auth(&token, 2, ""),
+        verify(&app.admin, &token),
+    ]
+    .concat();
+    let mut whole = Wire::open(&app).await;
+    whole.send(&pipeline).await;
+    let (answers, closed) = whole.answers_then(5, Duration::from_millis(500)).await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [200, 200, 200, 403, 200]);
+    let expected = (answers.iter().map(Answer::without_date).collect(), closed);
+    let differ = splits_that_differ(&app, &pipeline, &expected).await;
+    assert!(
+        differ.is_empty(),
+        "split at {differ:?} of {}",
+        pipeline.len()
+    );
+}
+
+#[tokio::test]
+async fn ambiguous_framing_split_at_any_byte_is_read_as_when_whole() {
+    let app = TestApp::spawn_with(with_routes).await;
+    let (_, verifier, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "v", "scopes": ["tokens:verify"]}),
+        )
+        .await;
+    let outsider = publisher(&app).await;
+    for (name, request) in ambiguous(&verifier, &outsider) {
+        let mut whole = Wire::open(&app).await;
+        whole.send(&request).await;
+        let (answers, closed) = whole.all_answers().await;
+        let expected = (answers.iter().map(Answer::without_date).collect(), closed);
+        let differ = splits_that_differ(&app, &request, &expected).await;
+        assert!(
+            differ.is_empty(),
+            "{name}: split at {differ:?} of {}",
+            request.len()
+        );
+    }
+}
