@@ -257,7 +257,29 @@ impl Engine {
         let outcome = self
             .check_presented(&credential.secret, credential.key_id.as_deref(), &need)
             .await;
-        let checked = match (outcome.code, outcome.checked) {
+        Self::admitted(outcome.code, outcome.checked, scope)
+    }
+
+    /// Spends one request of `caller`'s rate limit and counts a use, as a call to
+    /// the API with its token would: for the web UI's writes, which a session makes
+    /// with the token it signed in with, so that a page cannot write past the limit
+    /// the API holds the token to.
+    pub async fn spend_for(&self, caller: &Caller) -> Result<(), EngineError> {
+        let need = Requirement {
+            scopes: None,
+            resource: None,
+        };
+        let checked = self.check_slot(caller.slot.clone(), &need).await;
+        Self::admitted(checked.verdict.code, Some(checked), None).map(drop)
+    }
+
+    /// The caller a check let through, or why it did not.
+    fn admitted(
+        code: Code,
+        checked: Option<Checked>,
+        scope: Option<&'static str>,
+    ) -> Result<Caller, EngineError> {
+        let checked = match (code, checked) {
             (Code::Valid, Some(checked)) => checked,
             (Code::Forbidden, _) => {
                 return Err(EngineError::needs_scope(scope.unwrap_or_default()));

@@ -131,8 +131,8 @@ fn form_status(error: &EngineError) -> StatusCode {
 
 pub async fn create(State(ui): UiState, signed: Signed, body: Bytes) -> Response {
     let fields = Fields::parse(&body);
-    if let Err(refusal) = signed.check_manage_form(&fields) {
-        return signed.refuse(refusal);
+    if let Err(refused) = signed.admit_write(&ui, &fields).await {
+        return refused;
     }
     let form = TokenForm::parse(&fields);
     let draft = match form.check(None) {
@@ -210,8 +210,8 @@ pub async fn update(
     body: Bytes,
 ) -> Response {
     let fields = Fields::parse(&body);
-    if let Err(refusal) = signed.check_manage_form(&fields) {
-        return signed.refuse(refusal);
+    if let Err(refused) = signed.admit_write(&ui, &fields).await {
+        return refused;
     }
     let record = match ui.engine.get(&signed.caller, &id).await {
         Ok(record) => record,
@@ -290,8 +290,8 @@ pub async fn revoke(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = signed.check_manage_form(&Fields::parse(&body)) {
-        return signed.refuse(refusal);
+    if let Err(refused) = signed.admit_write(&ui, &Fields::parse(&body)).await {
+        return refused;
     }
     match ui.engine.revoke(&signed.caller, &id).await {
         Ok(record) => {

@@ -67,10 +67,17 @@ impl Signed {
         }
     }
 
-    /// Checks a posted form of a page that changes tokens.
-    pub fn check_manage_form(&self, fields: &Fields) -> Result<(), Refusal> {
-        self.check_form(fields)?;
-        self.must_manage()
+    /// Admits a posted form of a page that changes tokens: this session's, from a
+    /// token that may manage tokens and has rate-limit budget left (a write spends
+    /// one request of it, as the same write through the API would).
+    pub async fn admit_write(&self, ui: &Ui, fields: &Fields) -> Result<(), Response> {
+        self.check_form(fields)
+            .and_then(|()| self.must_manage())
+            .map_err(|refusal| self.refuse(refusal))?;
+        ui.engine
+            .spend_for(&self.caller)
+            .await
+            .map_err(|error| self.failure(&error))
     }
 
     pub fn refuse(&self, refusal: Refusal) -> Response {
@@ -97,6 +104,24 @@ impl Signed {
                 "Token not found",
                 "There is no such token among those you can see.".to_owned(),
             ),
+            EngineError::RateLimited { retry_after_ms, .. } => {
+                let seconds = crate::http::problem::retry_after_seconds(*retry_after_ms);
+                let page = views::problem(
+                    Some(&self.viewer()),
+                    "Rate limit reached",
+                    &format!(
+                        "Your token's rate limit is spent: changes made here spend it as the \
+                         API does. Try again in {seconds} s."
+                    ),
+                );
+                let mut response = views_response(error.status(), page);
+                if let Ok(value) = axum::http::HeaderValue::from_str(&seconds) {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, value);
+                }
+                return response;
+            }
             other => ("Something went wrong", other.to_string()),
         };
         views_response(

@@ -402,3 +402,36 @@ async fn a_failed_edit_keeps_what_was_typed_and_the_expiry_it_would_keep() {
         stored.body
     );
 }
+
+#[tokio::test]
+async fn writes_through_the_pages_spend_the_rate_limit_as_the_api_does() {
+    let app = TestApp::spawn().await;
+    let (_, manager, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "slow manager", "scopes": ["*"],
+                   "rate_limit": {"per_minute": 1, "burst": 3}}),
+        )
+        .await;
+    let mut ui = UiClient::new(&app);
+    // Signing in presents the token, and spends one request as the API would;
+    // reading pages spends nothing.
+    ui.sign_in(&manager).await;
+    let csrf = ui.get("/ui/tokens/new").await.csrf();
+    ui.get("/ui/tokens").await;
+    for name in ["first", "second"] {
+        assert_eq!(ui.create(name, &csrf).await.status, StatusCode::SEE_OTHER);
+    }
+    let before = app.token_count().await;
+    let refused = ui.create("third", &csrf).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers.contains_key("retry-after"));
+    assert!(
+        refused.html.contains("Rate limit reached"),
+        "{}",
+        refused.html
+    );
+    assert_eq!(app.token_count().await, before, "nothing was made");
+    // The API sees the same empty bucket.
+    assert_eq!(app.get("/v1/tokens", &manager).await.status, 429);
+}
