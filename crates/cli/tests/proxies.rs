@@ -123,14 +123,23 @@ fn tessera(dir: &Path, config: &Path, port: u16, log: &str, extra: &[&str]) -> (
         .arg(config)
         .args(extra);
     let daemon = Daemon::start("tessera", command, dir.join("tessera.log"), port);
-    // The port accepts connections as soon as it is bound, before the store is open.
-    let log = daemon.wait_for_log("tessera is listening");
-    let lines: Vec<&str> = log.lines().collect();
-    let at = lines
-        .iter()
-        .position(|l| l.contains("created the admin token"))
-        .expect("admin token announced");
-    let admin = lines[at + 1].trim().to_owned();
+    // The port accepts connections as soon as it is bound, before the store is open;
+    // the admin token is printed once the server has started, after its log says so.
+    daemon.wait_for_log("tessera is listening");
+    let mut admin = None;
+    for _ in 0..500 {
+        let log = daemon.wait_for_log("store it now\n");
+        let line = log
+            .split("store it now\n")
+            .nth(1)
+            .and_then(|rest| rest.split_once('\n'));
+        if let Some((token, _)) = line {
+            admin = Some(token.trim().to_owned());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let admin = admin.expect("the admin token's line");
     (daemon, admin)
 }
 
