@@ -55,6 +55,10 @@ pub struct CreateTokenRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meta: Option<Value>,
+    /// How many live tokens may be made through this one (its children and
+    /// theirs). Omitted: its maker's bound, or the deployment's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_descendants: Option<u32>,
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
@@ -134,6 +138,14 @@ pub struct UpdateTokenRequest {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub meta: Option<Option<Value>>,
+    /// `null`: no bound of its own (its maker's still holds).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
+    pub max_descendants: Option<Option<u32>>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -163,6 +175,9 @@ pub struct TokenView {
     pub owner: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub meta: Option<Map<String, Value>>,
+    /// How many live tokens may be made through this one; `null`: no bound of its own.
+    #[serde(default)]
+    pub max_descendants: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
     pub revoked_at: Option<String>,

@@ -133,6 +133,10 @@ struct ClearArgs {
     /// Remove the metadata.
     #[arg(long, conflicts_with = "meta")]
     clear_meta: bool,
+    /// Remove the token's own bound on the tokens made through it (its maker's
+    /// still holds).
+    #[arg(long, conflicts_with = "max_descendants")]
+    clear_max_descendants: bool,
 }
 
 /// `tessera token list`'s filters, sent as they are.
@@ -215,6 +219,10 @@ struct SettingsArgs {
     /// A JSON object returned on verify.
     #[arg(long, value_name = "JSON")]
     meta: Option<String>,
+    /// At most this many live tokens made through this one (its children and
+    /// theirs) [default: its maker's bound, or the server's default].
+    #[arg(long, value_name = "N")]
+    max_descendants: Option<u32>,
 }
 
 impl SettingsArgs {
@@ -254,6 +262,7 @@ impl SettingsArgs {
             rate_limit: self.rate_limit(),
             owner: self.owner.clone(),
             meta: self.meta()?,
+            max_descendants: self.max_descendants,
         })
     }
 
@@ -279,6 +288,7 @@ impl SettingsArgs {
             not_before: change(clear.valid_now, self.not_before.clone()),
             owner: change(clear.clear_owner, self.owner.clone()),
             meta: change(clear.clear_meta, self.meta()?),
+            max_descendants: change(clear.clear_max_descendants, self.max_descendants),
         };
         if update == UpdateTokenRequest::default() {
             return Err("nothing to change: give at least one option (see --help)".into());

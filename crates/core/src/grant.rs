@@ -199,8 +199,52 @@ pub fn inherit_owner(owner: &mut Option<Owner>, parent: Option<&str>) -> Result<
     }
 }
 
+/// A token's bound on the live tokens made through it, within its maker's: a token
+/// that states none takes its maker's (then `default`, if its maker has none
+/// either), and one may not state more than its maker has, since everything made
+/// through it counts against its maker's bound too.
+pub fn inherit_quota(
+    own: Option<u32>,
+    parent: Option<u32>,
+    default: Option<u32>,
+) -> Result<Option<u32>, Escalation> {
+    match (own, parent) {
+        (None, parent) => Ok(parent.or(default)),
+        (Some(own), Some(parent)) if own > parent => Err(Escalation {
+            field: "max_descendants",
+            detail: format!(
+                "max_descendants {own} is more than the {parent} you may have below you: \
+                 ask for at most {parent}"
+            ),
+        }),
+        (Some(own), _) => Ok(Some(own)),
+    }
+}
+
+/// Whether one more token may be made through a token bounded by `quota` that has
+/// `live` live tokens below it now.
+pub fn quota_allows(quota: Option<u32>, live: usize) -> bool {
+    quota.is_none_or(|quota| usize::try_from(quota).is_ok_and(|quota| live < quota))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_descendant_quota_is_inherited_and_only_narrowed() {
+        use super::{inherit_quota, quota_allows};
+        assert_eq!(inherit_quota(None, Some(9), Some(100)), Ok(Some(9)));
+        assert_eq!(inherit_quota(None, None, Some(100)), Ok(Some(100)));
+        assert_eq!(inherit_quota(None, None, None), Ok(None));
+        assert_eq!(inherit_quota(Some(3), Some(9), None), Ok(Some(3)));
+        assert_eq!(inherit_quota(Some(500), None, Some(100)), Ok(Some(500)));
+        let refused = inherit_quota(Some(10), Some(9), None).unwrap_err();
+        assert_eq!(refused.field, "max_descendants");
+        assert!(quota_allows(None, usize::MAX));
+        assert!(quota_allows(Some(3), 2));
+        assert!(!quota_allows(Some(3), 3));
+        assert!(!quota_allows(Some(0), 0));
+    }
+
     use super::*;
     use crate::record::{Omitted, Policy, TokenDraft};
     use proptest::prelude::*;

@@ -81,6 +81,9 @@ pub struct Settings {
     pub not_before: Option<i64>,
     pub owner: Option<Owner>,
     pub meta: Option<Map<String, Value>>,
+    /// How many live tokens may be made through this one, its children and
+    /// theirs together; `None`: no bound of its own (its maker's still holds).
+    pub max_descendants: Option<u32>,
 }
 
 /// Everything stored about a token. Never its text.
@@ -183,6 +186,8 @@ pub struct TokenDraft {
     pub rate_limit: Option<RateLimitRequest>,
     pub owner: Option<String>,
     pub meta: Option<Value>,
+    /// For a new token, `None` means "not given": its maker's bound applies.
+    pub max_descendants: Option<u32>,
 }
 
 /// When a token starts to be valid, as a request states it.
@@ -279,6 +284,7 @@ impl Settings {
             None => None,
         };
         let meta = validate_meta(draft.meta)?;
+        let max_descendants = draft.max_descendants;
         Ok(Self {
             name,
             description,
@@ -289,6 +295,7 @@ impl Settings {
             not_before,
             owner,
             meta,
+            max_descendants,
         })
     }
 
@@ -310,6 +317,7 @@ impl Settings {
             rate_limit: self.rate_limit.clone().map(RateLimitRequest::Unchanged),
             owner: self.owner.clone().map(String::from),
             meta: self.meta.clone().map(Value::Object),
+            max_descendants: self.max_descendants,
         }
     }
 

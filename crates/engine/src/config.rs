@@ -28,6 +28,11 @@ pub struct EngineConfig {
     pub failed_auth: Option<RateLimit>,
     /// Proxies whose word on a request's client is believed.
     pub trusted_proxies: TrustedProxies,
+    /// The bound on live descendants of a token that states none and whose maker
+    /// has none; `None`: unbounded.
+    pub default_max_descendants: Option<u32>,
+    /// Live tokens one owner may have at once; `None`: unbounded.
+    pub max_tokens_per_owner: Option<u32>,
 }
 
 /// 30 failed authentications a minute, in bursts of up to 60.
@@ -48,6 +53,8 @@ impl Default for EngineConfig {
             redis_failure: RedisFailure::Open,
             failed_auth: Some(DEFAULT_FAILED_AUTH),
             trusted_proxies: TrustedProxies::default(),
+            default_max_descendants: None,
+            max_tokens_per_owner: None,
         }
     }
 }

@@ -195,6 +195,11 @@ pub struct FileConfig {
     /// Trust only the CA certificates in this PEM file for a `rediss://` Redis
     /// (the system's roots otherwise).
     pub redis_ca_cert: Option<PathBuf>,
+    /// Live tokens that may be made through a token that states no
+    /// `max_descendants` and whose maker has none.
+    pub default_max_descendants: Option<u32>,
+    /// Live tokens one owner may have at once.
+    pub max_tokens_per_owner: Option<u32>,
 }
 
 /// The checked configuration the server runs with.
@@ -386,6 +391,8 @@ impl Config {
             config.set_metrics_listen(&listen)?;
         }
         config.metrics.require_token = file.metrics_require_token;
+        config.engine.default_max_descendants = file.default_max_descendants;
+        config.engine.max_tokens_per_owner = file.max_tokens_per_owner;
         config.tls = TlsFiles::pair(
             env.var("TESSERA_TLS_CERT")
                 .map(PathBuf::from)

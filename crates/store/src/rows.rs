@@ -46,6 +46,7 @@ const SETTINGS_COLUMNS: &[&str] = &[
     "not_before",
     "owner",
     "meta",
+    "max_descendants",
     "updated_at",
     "change_seq",
 ];
@@ -55,19 +56,25 @@ const SETTINGS_COLUMNS: &[&str] = &[
 pub enum ColumnKind {
     /// Milliseconds since the epoch.
     Millis,
+    /// A count.
+    Count,
 }
 
 /// Nullable columns added to `tokens` after the backends' own migrations: each
 /// backend adds those its table lacks, after its numbered migrations, with the type
 /// its dialect spells. Not numbered, so a backend's own next migration and these
 /// never claim the same version.
-const ADDED_COLUMNS: &[(&str, ColumnKind)] = &[("not_before", ColumnKind::Millis)];
+const ADDED_COLUMNS: &[(&str, ColumnKind)] = &[
+    ("not_before", ColumnKind::Millis),
+    ("max_descendants", ColumnKind::Count),
+];
 
 /// The columns of [`ADDED_COLUMNS`], each with the statement that adds it.
 pub fn added_columns(dialect: &Dialect) -> impl Iterator<Item = (&'static str, String)> + '_ {
     ADDED_COLUMNS.iter().map(|&(name, kind)| {
         let kind = match kind {
-            ColumnKind::Millis => dialect.millis_type,
+            // Counts fit a u32, which either dialect's 64-bit integer holds.
+            ColumnKind::Millis | ColumnKind::Count => dialect.millis_type,
         };
         (name, format!("ALTER TABLE tokens ADD COLUMN {name} {kind}"))
     })
@@ -114,6 +121,7 @@ pub struct RawRow {
     pub not_before: Option<i64>,
     pub owner: Option<String>,
     pub meta: Option<String>,
+    pub max_descendants: Option<i64>,
     pub parent_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -171,6 +179,7 @@ fn settings_values(record: &TokenRecord, seq: ChangeSeq) -> [SqlValue; SETTINGS_
             .as_ref()
             .map(|m| serde_json::Value::Object(m.clone()).to_string())
             .into(),
+        s.max_descendants.map(i64::from).into(),
         record.updated_at.into(),
         seq.into(),
     ]
@@ -246,6 +255,7 @@ impl RawRow {
             not_before: row.opt_int("not_before")?,
             owner: row.opt_text("owner")?,
             meta: row.opt_text("meta")?,
+            max_descendants: row.opt_int("max_descendants")?,
             parent_id: row.opt_text("parent_id")?,
             created_at: row.int("created_at")?,
             updated_at: row.int("updated_at")?,
@@ -312,6 +322,14 @@ impl RawRow {
                 )));
             }
         };
+        let max_descendants = self
+            .max_descendants
+            .map(|count| {
+                u32::try_from(count).map_err(|_| {
+                    StoreError::Corrupt(format!("token {} has max_descendants {count}", self.id))
+                })
+            })
+            .transpose()?;
         Ok(TokenRecord {
             id: self.id,
             hash: TokenHash(hash),
@@ -327,6 +345,7 @@ impl RawRow {
                 not_before: self.not_before,
                 owner,
                 meta,
+                max_descendants,
             },
             parent_id: self.parent_id,
             created_at: self.created_at,
@@ -643,6 +662,7 @@ mod tests {
                 not_before: Some(19),
                 owner: Some(Owner::parse("alice".into(), "owner").unwrap()),
                 meta: json!({"k": 1}).as_object().cloned(),
+                max_descendants: Some(21),
             },
             parent_id: Some("parent".into()),
             created_at: 14,
@@ -666,6 +686,7 @@ mod tests {
             not_before: None,
             owner: None,
             meta: None,
+            max_descendants: None,
         };
         record.parent_id = None;
         record.revoked_at = None;

@@ -44,6 +44,7 @@ fn record(id: &str, parent: Option<&str>, resources: Option<Vec<&str>>) -> Token
             not_before: Some(1_234),
             owner: Some("alice".try_into().unwrap()),
             meta: serde_json::json!({"k": 1}).as_object().cloned(),
+            max_descendants: Some(7),
         },
         parent_id: parent.map(String::from),
         created_at: 1,

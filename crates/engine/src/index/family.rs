@@ -41,6 +41,8 @@ pub struct Family {
     pub(super) rate_profile: Option<Box<str>>,
     pub(super) is_admin: bool,
     pub(super) parent: Option<CompactString>,
+    /// How many live tokens may be made through these tokens.
+    pub(super) max_descendants: Option<u32>,
 }
 
 /// Every family in use, each kept once: usually far fewer than tokens, at worst

@@ -75,6 +75,8 @@ pub struct TokenIndex {
     /// Ids are chosen by the server but looked up from requests: a keyed hasher.
     id_hasher: RandomState,
     children: RwLock<HashMap<CompactString, Vec<SlotRef>>>,
+    /// Each owner's tokens, for the per-owner quota: one pointer per owned token.
+    owned: RwLock<HashMap<CompactString, Vec<SlotRef>>>,
     families: Families,
     catalogue: ScopeCatalogue,
     /// Tokens used since the last usage flush.
@@ -90,6 +92,7 @@ impl TokenIndex {
             by_id: RwLock::new(HashTable::new()),
             id_hasher: RandomState::new(),
             children: RwLock::new(HashMap::new()),
+            owned: RwLock::new(HashMap::new()),
             families: Families::default(),
             catalogue,
             dirty: Mutex::new(Vec::new()),
@@ -158,6 +161,7 @@ impl TokenIndex {
                 .map(Box::from),
             is_admin: record.is_admin,
             parent: record.parent_id.as_deref().map(CompactString::new),
+            max_descendants: settings.max_descendants,
         });
         Slot::new(record, &grant, family, seq)
     }
@@ -171,9 +175,9 @@ impl TokenIndex {
     /// already holds a newer one. A token's hash never changes, so an edit keeps the
     /// slot under the same key of the hash table.
     ///
-    /// Locks are taken in one order, ids then a hash shard then children, and the
-    /// ids lock is held throughout, so two writers bringing in the same token cannot
-    /// interleave.
+    /// Locks are taken in one order, ids then a hash shard then children then
+    /// owners, and the ids lock is held throughout, so two writers bringing in the
+    /// same token cannot interleave.
     pub fn apply(&self, seq: ChangeSeq, record: TokenRecord) {
         let id_bucket = self.id_bucket(&record.id);
         let slot = SlotRef::new(self.slot_for(record, seq));
@@ -196,8 +200,9 @@ impl TokenIndex {
                 && let Some(siblings) = self.children.write().get_mut(parent)
                 && let Some(held) = sibling_of(siblings, &previous)
             {
-                *held = slot;
+                *held = SlotRef::clone(&slot);
             }
+            self.move_owned(&previous, slot);
             return;
         }
         ids.insert_unique(id_bucket, SlotRef::clone(&slot), |s| self.id_bucket(s.id()));
@@ -208,8 +213,57 @@ impl TokenIndex {
         );
         if let Some(parent) = slot.parent_id() {
             let parent = CompactString::new(parent);
-            self.children.write().entry(parent).or_default().push(slot);
+            self.children
+                .write()
+                .entry(parent)
+                .or_default()
+                .push(SlotRef::clone(&slot));
         }
+        if let Some(owner) = slot.owner() {
+            let owner = CompactString::new(owner);
+            self.owned.write().entry(owner).or_default().push(slot);
+        }
+    }
+
+    /// Puts `slot`, the next version of `previous`, where its owner's tokens are.
+    fn move_owned(&self, previous: &SlotRef, slot: SlotRef) {
+        let mut owned = self.owned.write();
+        if let Some(owner) = previous.owner()
+            && let Some(tokens) = owned.get_mut(owner)
+            && let Some(at) = tokens.iter().position(|s| SlotRef::ptr_eq(s, previous))
+        {
+            if slot.owner() == Some(owner) {
+                tokens[at] = slot;
+                return;
+            }
+            tokens.swap_remove(at);
+            if tokens.is_empty() {
+                owned.remove(owner);
+            }
+        }
+        if let Some(owner) = slot.owner() {
+            owned
+                .entry(CompactString::new(owner))
+                .or_default()
+                .push(slot);
+        }
+    }
+
+    /// How many of `owner`'s tokens are live at `now_ms` (neither revoked nor
+    /// expired; one not valid yet counts, as it will be).
+    pub fn live_owned_by(&self, owner: &str, now_ms: i64) -> usize {
+        self.owned.read().get(owner).map_or(0, |tokens| {
+            tokens.iter().filter(|s| s.is_live(now_ms)).count()
+        })
+    }
+
+    /// How many tokens created through `id`, directly or further down, are live at
+    /// `now_ms`. Walks the subtree: a quota keeps it small.
+    pub fn live_descendants(&self, id: &str, now_ms: i64) -> usize {
+        self.descendants(id)
+            .iter()
+            .filter(|s| s.is_live(now_ms))
+            .count()
     }
 
     /// The newest version of `slot`'s token: the one a request that started before

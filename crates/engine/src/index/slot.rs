@@ -233,6 +233,11 @@ impl Slot {
         self.texts.name()
     }
 
+    /// How many live tokens may be made through this one; `None`: no bound of its own.
+    pub fn max_descendants(&self) -> Option<u32> {
+        self.family.max_descendants
+    }
+
     pub fn owner(&self) -> Option<&str> {
         self.texts.owner()
     }
@@ -264,6 +269,11 @@ impl Slot {
 
     pub fn is_revoked(&self) -> bool {
         self.revoked_at != NOT_REVOKED
+    }
+
+    /// Neither revoked nor expired at `now_ms`: it holds a place in a quota.
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        !self.is_revoked() && (self.expires_at == NEVER || self.expires_at > now_ms)
     }
 
     pub fn created_at(&self) -> i64 {

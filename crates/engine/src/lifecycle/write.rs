@@ -38,6 +38,12 @@ impl Engine {
         if !parent.is_admin() {
             grant::inherit_owner(&mut settings.owner, parent.owner()).map_err(escalation)?;
         }
+        settings.max_descendants = grant::inherit_quota(
+            settings.max_descendants,
+            parent.max_descendants(),
+            self.config.default_max_descendants,
+        )
+        .map_err(escalation)?;
         Grant::of(settings, self.index().catalogue())
             .powers()
             .ensure_within(parent_powers, self.index().catalogue())
@@ -70,6 +76,51 @@ impl Engine {
             ),
         })
     }
+    /// Refuses one more token made through `manager` when the manager, or a token
+    /// it was made through, has as many live tokens below it as its
+    /// `max_descendants` allows. Checked under the write lock, so that two writes
+    /// through this node cannot both take the last place; a revoked or expired
+    /// token frees its place.
+    fn ensure_room_below(&self, manager: &Slot) -> Result<(), EngineError> {
+        let index = self.index();
+        let now = self.now_ms();
+        let mut bounded = index.by_id(manager.id());
+        // A chain longer than the index would be a cycle in stored parents: stop.
+        for _ in 0..=index.len() {
+            let Some(slot) = bounded else { break };
+            if let Some(quota) = slot.max_descendants() {
+                let live = index.live_descendants(slot.id(), now);
+                if !grant::quota_allows(Some(quota), live) {
+                    return Err(quota_exceeded(format!(
+                        "{:?} ({}) may have at most {quota} live tokens made through it and has \
+                         {live}: revoke some (a revoked or expired token frees its place) or \
+                         raise its max_descendants",
+                        slot.name(),
+                        slot.id()
+                    )));
+                }
+            }
+            bounded = slot.parent_id().and_then(|parent| index.by_id(parent));
+        }
+        Ok(())
+    }
+
+    /// Refuses one more live token for `owner` past the deployment's
+    /// `max_tokens_per_owner`.
+    fn ensure_room_for_owner(&self, owner: &str) -> Result<(), EngineError> {
+        let Some(quota) = self.config.max_tokens_per_owner else {
+            return Ok(());
+        };
+        let live = self.index().live_owned_by(owner, self.now_ms());
+        if grant::quota_allows(Some(quota), live) {
+            return Ok(());
+        }
+        Err(quota_exceeded(format!(
+            "owner {owner:?} has {live} live tokens, the most one owner may have \
+             (max_tokens_per_owner): revoke some first"
+        )))
+    }
+
     /// Creates a token on behalf of `caller`, within the caller's own powers.
     pub async fn create(
         self: &Arc<Self>,
@@ -100,6 +151,10 @@ impl Engine {
     ) -> Result<(TokenRecord, SecretToken), EngineError> {
         let manager = manage.manager();
         self.bound_by_parent(manager, &mut settings, rate_limit_given)?;
+        self.ensure_room_below(manager)?;
+        if let Some(owner) = &settings.owner {
+            self.ensure_room_for_owner(owner)?;
+        }
         let (record, secret) = self.new_record(settings, Some(manager.id().to_owned()), false);
         let basis = Basis {
             parent: Some(manager.seq()),
@@ -219,6 +274,11 @@ impl Engine {
         let mut settings = Settings::validate(draft, &self.policy(), Omitted::Complete)?;
         self.bound_by_parent(parent, &mut settings, true)?;
         self.ensure_covers_descendants(id, &Grant::of(&settings, self.index().catalogue()))?;
+        if let Some(owner) = &settings.owner
+            && settings.owner != record.settings.owner
+        {
+            self.ensure_room_for_owner(owner)?;
+        }
         record.settings = settings;
         record.updated_at = self.clock.now_ms();
         let basis = Basis {
@@ -308,6 +368,13 @@ impl Engine {
             // Revoked before: nothing changed, the stored record says when.
             None => self.record(slot).await,
         }
+    }
+}
+
+fn quota_exceeded(detail: String) -> EngineError {
+    EngineError::Forbidden {
+        code: "quota_exceeded",
+        detail,
     }
 }
 

@@ -54,6 +54,7 @@ pub fn draft_of(request: CreateTokenRequest) -> Result<TokenDraft, EngineError> 
         rate_limit: request.rate_limit.map(rate_limit_of).transpose()?,
         owner: request.owner,
         meta: request.meta,
+        max_descendants: request.max_descendants,
     })
 }
 
@@ -109,6 +110,9 @@ pub fn apply_update(update: UpdateTokenRequest, draft: &mut TokenDraft) -> Resul
     if let Some(meta) = update.meta {
         draft.meta = meta;
     }
+    if let Some(max_descendants) = update.max_descendants {
+        draft.max_descendants = max_descendants;
+    }
     Ok(())
 }
 
@@ -144,6 +148,7 @@ pub fn view_of(record: &TokenRecord, now_ms: i64) -> TokenView {
         not_before: s.not_before.map(format_rfc3339),
         owner: s.owner.as_deref().map(str::to_owned),
         meta: s.meta.clone(),
+        max_descendants: s.max_descendants,
         created_at: format_rfc3339(record.created_at),
         updated_at: format_rfc3339(record.updated_at),
         revoked_at: record.revoked_at.map(format_rfc3339),

@@ -324,3 +324,139 @@ async fn a_looser_deployment_default_gives_way_to_the_managers_limit() {
         .await
         .assert_problem(403, "escalation");
 }
+
+/// The case: a manager's children made children of their own, past any
+/// bound on the manager. Now `max_descendants` bounds the whole subtree, is
+/// inherited and only narrowed, and a revoked or expired token frees its place.
+#[tokio::test]
+async fn max_descendants_bounds_a_whole_subtree_and_frees_places_as_tokens_end() {
+    let app = TestApp::spawn_with(|config| config.engine.default_max_descendants = Some(50)).await;
+    let manage = |name: &str, extra: serde_json::Value| {
+        let mut body = json!({"name": name, "scopes": ["tokens:manage", "repo:read"]});
+        for (key, value) in extra.as_object().into_iter().flatten() {
+            body[key] = value.clone();
+        }
+        body
+    };
+    let (boss_id, boss, created) = app
+        .create(&app.admin, manage("boss", json!({"max_descendants": 4})))
+        .await;
+    assert_eq!(created["max_descendants"], 4);
+    // Left out, a child takes its maker's bound; more than it is an escalation.
+    let (_, lead, created) = app.create(&boss, manage("lead", json!({}))).await;
+    assert_eq!(created["max_descendants"], 4);
+    let before = app.token_count().await;
+    let greedy = app
+        .post(
+            "/v1/tokens",
+            &boss,
+            manage("greedy", json!({"max_descendants": 5})),
+        )
+        .await;
+    assert_eq!(greedy.status, StatusCode::FORBIDDEN, "{}", greedy.body);
+    assert_eq!(greedy.body["code"], "escalation");
+    // Grandchildren count against the boss too: 1 child + 3 grandchildren = 4.
+    let mut grandchildren = Vec::new();
+    for n in 0..3 {
+        grandchildren.push(app.create(&lead, manage(&format!("g{n}"), json!({}))).await);
+    }
+    for maker in [&boss, &lead] {
+        let refused = app
+            .post("/v1/tokens", maker, manage("one more", json!({})))
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        assert_eq!(refused.body["code"], "quota_exceeded");
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("\"boss\"")
+        );
+    }
+    assert_eq!(
+        app.token_count().await,
+        before + 3,
+        "refusals store nothing"
+    );
+    // A revoked token frees its place, and so does an expired one.
+    let (revoked_id, _, _) = &grandchildren[0];
+    assert_eq!(
+        app.delete(&format!("/v1/tokens/{revoked_id}"), &lead)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    app.create(&lead, manage("short-lived", json!({"expires_in": 60})))
+        .await;
+    assert_eq!(
+        app.post("/v1/tokens", &lead, manage("x", json!({})))
+            .await
+            .body["code"],
+        "quota_exceeded"
+    );
+    app.advance_secs(61);
+    app.create(&lead, manage("after expiry", json!({}))).await;
+    // A token made by the admin, stating none, takes the deployment's default.
+    let (_, _, created) = app.create(&app.admin, json!({"name": "plain"})).await;
+    assert_eq!(created["max_descendants"], 50);
+    // An edit may narrow it; clearing it falls back to the maker's bound.
+    let narrowed = app
+        .patch(
+            &format!("/v1/tokens/{boss_id}"),
+            &app.admin,
+            json!({"max_descendants": 2}),
+        )
+        .await;
+    assert_eq!(narrowed.body["max_descendants"], 2, "{}", narrowed.body);
+    let cleared = app
+        .patch(
+            &format!("/v1/tokens/{boss_id}"),
+            &app.admin,
+            json!({"max_descendants": null}),
+        )
+        .await;
+    assert_eq!(cleared.body["max_descendants"], 50, "{}", cleared.body);
+}
+
+#[tokio::test]
+async fn max_tokens_per_owner_bounds_the_live_tokens_of_each_owner() {
+    let app = TestApp::spawn_with(|config| config.engine.max_tokens_per_owner = Some(2)).await;
+    let mut made = Vec::new();
+    for n in 0..2 {
+        made.push(
+            app.create(
+                &app.admin,
+                json!({"name": format!("t{n}"), "owner": "user-1"}),
+            )
+            .await,
+        );
+    }
+    let before = app.token_count().await;
+    let refused = app
+        .post(
+            "/v1/tokens",
+            &app.admin,
+            json!({"name": "t2", "owner": "user-1"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(refused.body["code"], "quota_exceeded");
+    // Another owner is not held back, nor may an edit move a token past the bound.
+    let (other_id, _, _) = app
+        .create(&app.admin, json!({"name": "u2", "owner": "user-2"}))
+        .await;
+    let moved = app
+        .patch(
+            &format!("/v1/tokens/{other_id}"),
+            &app.admin,
+            json!({"owner": "user-1"}),
+        )
+        .await;
+    assert_eq!(moved.body["code"], "quota_exceeded", "{}", moved.body);
+    assert_eq!(app.token_count().await, before + 1);
+    let (revoked_id, _, _) = &made[0];
+    app.delete(&format!("/v1/tokens/{revoked_id}"), &app.admin)
+        .await;
+    app.create(&app.admin, json!({"name": "t2", "owner": "user-1"}))
+        .await;
+}
