@@ -150,6 +150,41 @@ pub fn check(limit: &RateLimit, tat: u64, now: u64) -> (RateDecision, Option<u64
     (decision, Some(next_tat))
 }
 
+/// One request against several buckets at once (a token's and its makers', when a
+/// manager's budget bounds its whole subtree): allowed only if every bucket has
+/// room, and then spent from all; refused by the first bucket that has none, and
+/// then spent from none. The decision reported is the refusing bucket's, or the
+/// tightest one's (fewest requests left). `buckets` holds each bucket's limit and
+/// theoretical arrival time; the new times come back in the same order.
+pub fn check_all(buckets: &[(RateLimit, u64)], now: u64) -> (RateDecision, Option<Vec<u64>>) {
+    let mut next = Vec::with_capacity(buckets.len());
+    let mut tightest: Option<RateDecision> = None;
+    for (limit, tat) in buckets {
+        let (decision, next_tat) = check(limit, *tat, now);
+        let Some(next_tat) = next_tat else {
+            return (decision, None);
+        };
+        next.push(next_tat);
+        if tightest.is_none_or(|t| decision.remaining < t.remaining) {
+            tightest = Some(decision);
+        }
+    }
+    match tightest {
+        Some(decision) => (decision, Some(next)),
+        // No bucket: nothing limits the request.
+        None => (
+            RateDecision {
+                allowed: true,
+                limit: 0,
+                remaining: u32::MAX,
+                reset_ms: 0,
+                retry_after_ms: 0,
+            },
+            Some(next),
+        ),
+    }
+}
+
 /// The state of a bucket without spending from it, for reporting.
 pub fn peek(limit: &RateLimit, tat: u64, now: u64) -> RateDecision {
     let interval = limit.interval_ns();
@@ -210,6 +245,47 @@ fn field_name(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn several_buckets_spend_together_or_not_at_all() {
+        let tight = RateLimit::new(60, 1).unwrap();
+        let loose = RateLimit::new(600, 10).unwrap();
+        let now = 1_000_000_000_000;
+        let (decision, next) = check_all(&[(loose, 0), (tight, 0)], now);
+        assert!(decision.allowed);
+        assert_eq!(decision.remaining, 0, "the tightest bucket is reported");
+        let next = next.unwrap();
+        assert_eq!(
+            next,
+            vec![now + loose.interval_ns(), now + tight.interval_ns()]
+        );
+        // The tight bucket is empty now: refused, and the loose one keeps its budget.
+        let (decision, next) = check_all(&[(loose, next[0]), (tight, next[1])], now);
+        assert!(!decision.allowed && next.is_none());
+        assert_eq!(decision.limit, 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_joint_spend_is_allowed_exactly_when_each_bucket_allows(
+            limits in proptest::collection::vec((1u32..600, 1u32..20, 0u64..120_000_000_000), 0..5),
+        ) {
+            let now = 1_000_000_000_000u64;
+            let buckets: Vec<(RateLimit, u64)> = limits
+                .iter()
+                .map(|&(per_minute, burst, ahead)| (RateLimit::new(per_minute, burst).unwrap(), now + ahead))
+                .collect();
+            let (decision, next) = check_all(&buckets, now);
+            let each: Vec<_> = buckets.iter().map(|(l, t)| check(l, *t, now)).collect();
+            let all_allow = each.iter().all(|(d, _)| d.allowed);
+            proptest::prop_assert_eq!(decision.allowed, all_allow);
+            proptest::prop_assert_eq!(next.is_some(), all_allow);
+            if let Some(next) = next {
+                let singly: Vec<u64> = each.iter().filter_map(|(_, n)| *n).collect();
+                proptest::prop_assert_eq!(next, singly);
+            }
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

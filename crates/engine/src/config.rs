@@ -33,6 +33,20 @@ pub struct EngineConfig {
     pub default_max_descendants: Option<u32>,
     /// Live tokens one owner may have at once; `None`: unbounded.
     pub max_tokens_per_owner: Option<u32>,
+    /// Whose buckets a request spends: its token's, or also its makers'.
+    pub rate_limit_scope: RateLimitScope,
+}
+
+/// Whose rate-limit buckets a request spends.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RateLimitScope {
+    /// The token's own bucket: each token is limited on its own.
+    #[default]
+    Token,
+    /// The token's bucket and that of every token it was made through: a manager's
+    /// budget bounds everything its subtree does, however many tokens it makes.
+    Tree,
 }
 
 /// 30 failed authentications a minute, in bursts of up to 60.
@@ -55,6 +69,7 @@ impl Default for EngineConfig {
             trusted_proxies: TrustedProxies::default(),
             default_max_descendants: None,
             max_tokens_per_owner: None,
+            rate_limit_scope: RateLimitScope::Token,
         }
     }
 }

@@ -79,7 +79,7 @@ impl SharedLimiter {
         token_id: &str,
         limit: &RateLimit,
     ) -> Result<RateDecision, LimiterError> {
-        self.check_at(token_id, limit, None).await
+        self.check_buckets(&[(token_id, *limit)], None).await
     }
 
     /// [`SharedLimiter::check`] with "now" given as nanoseconds since the epoch instead
@@ -90,16 +90,29 @@ impl SharedLimiter {
         limit: &RateLimit,
         now_ns: Option<u64>,
     ) -> Result<RateDecision, LimiterError> {
+        self.check_buckets(&[(token_id, *limit)], now_ns).await
+    }
+
+    /// Spends one request from the buckets of several tokens at once, each under its
+    /// limit, or from none (see gcra.lua); `now_ns` as in [`SharedLimiter::check_at`].
+    /// The decision is the refusing bucket's, or the tightest one's.
+    pub async fn check_buckets(
+        &self,
+        buckets: &[(&str, RateLimit)],
+        now_ns: Option<u64>,
+    ) -> Result<RateDecision, LimiterError> {
         let mut connection = self.connection().await?;
         let mut invocation = self.script.prepare_invoke();
-        invocation
-            .key(format!("{KEY_PREFIX}{token_id}"))
-            .arg(limit.interval_ns())
-            .arg(limit.capacity_ns());
+        for (token_id, limit) in buckets {
+            invocation
+                .key(format!("{KEY_PREFIX}{token_id}"))
+                .arg(limit.interval_ns())
+                .arg(limit.capacity_ns());
+        }
         if let Some(now) = now_ns {
             invocation.arg(now / 1_000_000_000).arg(now % 1_000_000_000);
         }
-        let answer: Result<(u8, u64, u64, u64), _> =
+        let answer: Result<(u8, u64, u64, u64, usize), _> =
             tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut connection))
                 .await
                 .unwrap_or_else(|_| {
@@ -109,15 +122,20 @@ impl SharedLimiter {
                     )))
                 });
         match answer {
-            Ok((allowed, remaining, reset_ms, retry_after_ms)) => {
+            Ok((allowed, remaining, reset_ms, retry_after_ms, bucket)) => {
                 if self.down.swap(false, Ordering::AcqRel) {
                     tracing::info!(
                         "Redis answers again; rate limits are shared across nodes again"
                     );
                 }
+                // Lua counts from 1.
+                let limit = bucket
+                    .checked_sub(1)
+                    .and_then(|at| buckets.get(at))
+                    .map_or(0, |(_, limit)| limit.burst);
                 Ok(RateDecision {
                     allowed: allowed == 1,
-                    limit: limit.burst,
+                    limit,
                     remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
                     reset_ms,
                     retry_after_ms,

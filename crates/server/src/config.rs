@@ -12,7 +12,7 @@ use tessera_core::record::{RateLimitRequest, RateLimitSetting};
 use tessera_core::route::{RouteSpec, RouteTable, Unmatched};
 use tessera_core::scope::{Level, ScopeCatalogue};
 use tessera_core::token::{Pepper, TokenPrefix};
-use tessera_engine::{EngineConfig, RedisFailure};
+use tessera_engine::{EngineConfig, RateLimitScope, RedisFailure};
 
 use crate::http::MetricsAccess;
 use crate::limits::{Limits, LimitsFile};
@@ -200,6 +200,9 @@ pub struct FileConfig {
     pub default_max_descendants: Option<u32>,
     /// Live tokens one owner may have at once.
     pub max_tokens_per_owner: Option<u32>,
+    /// `token` (each token's own bucket) or `tree` (also its makers').
+    #[serde(default)]
+    pub rate_limit_scope: RateLimitScope,
 }
 
 /// The checked configuration the server runs with.
@@ -393,6 +396,7 @@ impl Config {
         config.metrics.require_token = file.metrics_require_token;
         config.engine.default_max_descendants = file.default_max_descendants;
         config.engine.max_tokens_per_owner = file.max_tokens_per_owner;
+        config.engine.rate_limit_scope = file.rate_limit_scope;
         config.tls = TlsFiles::pair(
             env.var("TESSERA_TLS_CERT")
                 .map(PathBuf::from)

@@ -78,6 +78,7 @@ pub struct TokenIndex {
     /// Each owner's tokens, for the per-owner quota: one pointer per owned token.
     owned: RwLock<HashMap<CompactString, Vec<SlotRef>>>,
     families: Families,
+    tree_locks: spend::TreeLocks,
     catalogue: ScopeCatalogue,
     /// Tokens used since the last usage flush.
     dirty: Mutex<Vec<SlotRef>>,
@@ -94,6 +95,7 @@ impl TokenIndex {
             children: RwLock::new(HashMap::new()),
             owned: RwLock::new(HashMap::new()),
             families: Families::default(),
+            tree_locks: spend::TreeLocks::default(),
             catalogue,
             dirty: Mutex::new(Vec::new()),
         };

@@ -1,12 +1,28 @@
 //! What a check spends: rate-limit budget from the token's own bucket, and a use
 //! counted for the usage writer.
 
+use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 
+use tessera_core::ratelimit::{self, RateLimit};
 use tessera_core::verify::{self, Admission, Verdict};
 
 use super::TokenIndex;
 use super::slot::{Checked, SlotRef};
+
+/// Locks for spends from several buckets at once, one per subtree under the admin
+/// token (striped): every chain that shares a bucket shares its top token, so two
+/// such spends take the same lock, and spends in unrelated subtrees do not wait
+/// on each other.
+pub(super) struct TreeLocks([parking_lot::Mutex<()>; TREE_LOCKS]);
+
+const TREE_LOCKS: usize = 64;
+
+impl Default for TreeLocks {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| parking_lot::Mutex::new(())))
+    }
+}
 
 impl TokenIndex {
     /// Finishes a request [`verify::admit`] has judged, spending from the token's
@@ -27,6 +43,51 @@ impl TokenIndex {
             }
             return self.settle(slot, verdict, now_ms);
         }
+    }
+
+    /// [`TokenIndex::check_admitted`] when a request spends from its token's bucket
+    /// and from the bucket of every token the token was made through
+    /// (`rate_limit_scope = "tree"`): allowed only if each has budget, and then
+    /// spent from all ([`ratelimit::check_all`]).
+    pub fn check_admitted_tree(&self, slot: SlotRef, admission: Admission, now_ms: i64) -> Checked {
+        if let Admission::Refused(_) = admission {
+            return self.check_admitted(slot, admission, now_ms);
+        }
+        let chain = self.limited_chain(&slot);
+        let Some((top, _)) = chain.last() else {
+            return self.check_admitted(slot, Admission::Unlimited, now_ms);
+        };
+        let stripe = self.id_hasher.hash_one(top.id()) as usize % TREE_LOCKS;
+        let verdict = {
+            let _spending = self.tree_locks.0[stripe].lock();
+            let buckets: Vec<(RateLimit, u64)> = chain
+                .iter()
+                .map(|(slot, limit)| (*limit, slot.tat.load(Ordering::Acquire)))
+                .collect();
+            let (decision, next) =
+                ratelimit::check_all(&buckets, ratelimit::nanos_from_millis(now_ms));
+            for ((slot, _), tat) in chain.iter().zip(next.into_iter().flatten()) {
+                slot.tat.store(tat, Ordering::Release);
+            }
+            Verdict::rated(decision, None)
+        };
+        self.settle(slot, verdict, now_ms)
+    }
+
+    /// `slot` and every token it was made through, as they are now, each with its
+    /// rate limit: those without one spend nothing.
+    pub fn limited_chain(&self, slot: &SlotRef) -> Vec<(SlotRef, RateLimit)> {
+        let mut chain = Vec::new();
+        let mut next = Some(SlotRef::clone(slot));
+        // A chain longer than the index would be a cycle in stored parents: stop.
+        for _ in 0..=self.len() {
+            let Some(link) = next else { break };
+            next = link.parent_id().and_then(|parent| self.by_id(parent));
+            if let Some(limit) = link.rate_limit() {
+                chain.push((link, limit));
+            }
+        }
+        chain
     }
 
     /// Records a verdict reached on `slot` (here or by the shared limiter): counts

@@ -9,7 +9,7 @@ use tessera_core::resource::Resource;
 use tessera_core::scope::{ScopeError, TOKENS_READ};
 use tessera_core::verify::{self, Admission, Code, Requirement, Verdict};
 
-use crate::config::RedisFailure;
+use crate::config::{RateLimitScope, RedisFailure};
 use crate::error::EngineError;
 use crate::index::{Checked, SlotRef};
 
@@ -21,7 +21,9 @@ use super::authority::{Caller, Credential};
 pub struct SharedCheck {
     slot: SlotRef,
     admission: Admission,
-    limit: RateLimit,
+    /// The buckets to spend from, each a token's with its limit: the token's own,
+    /// then (with `rate_limit_scope = "tree"`) those of the tokens it was made through.
+    buckets: Vec<(SlotRef, RateLimit)>,
     now: i64,
 }
 
@@ -150,16 +152,43 @@ impl Engine {
     fn check_slot_now(&self, slot: SlotRef, need: &Requirement) -> Result<Checked, SharedCheck> {
         let now = self.clock.now_ms();
         let admission = verify::admit(slot.powers(), slot.is_revoked(), need, now);
-        // Only a request admitted under a rate limit spends budget, and only a shared
-        // bucket needs the network.
-        match (&self.shared_limiter, admission) {
-            (Some(_), Admission::Limited(limit)) => Err(SharedCheck {
+        // Only an admitted request spends budget, and only a shared bucket needs the
+        // network.
+        let index = self.index();
+        match (
+            &self.shared_limiter,
+            admission,
+            self.config.rate_limit_scope,
+        ) {
+            (_, Admission::Refused(_), _) => Ok(index.check_admitted(slot, admission, now)),
+            (None, _, RateLimitScope::Tree) => Ok(index.check_admitted_tree(slot, admission, now)),
+            (Some(_), _, RateLimitScope::Tree) => {
+                let buckets = index.limited_chain(&slot);
+                if buckets.is_empty() {
+                    return Ok(index.check_admitted(slot, admission, now));
+                }
+                Err(SharedCheck {
+                    slot,
+                    admission,
+                    buckets,
+                    now,
+                })
+            }
+            (Some(_), Admission::Limited(limit), RateLimitScope::Token) => Err(SharedCheck {
+                buckets: vec![(SlotRef::clone(&slot), limit)],
                 slot,
                 admission,
-                limit,
                 now,
             }),
-            _ => Ok(self.index().check_admitted(slot, admission, now)),
+            _ => Ok(index.check_admitted(slot, admission, now)),
+        }
+    }
+
+    /// Spends from this node's own buckets, as the configured scope says.
+    fn spend_here(&self, slot: SlotRef, admission: Admission, now: i64) -> Checked {
+        match self.config.rate_limit_scope {
+            RateLimitScope::Token => self.index().check_admitted(slot, admission, now),
+            RateLimitScope::Tree => self.index().check_admitted_tree(slot, admission, now),
         }
     }
 
@@ -179,29 +208,34 @@ impl Engine {
         let SharedCheck {
             slot,
             admission,
-            limit,
+            buckets,
             now,
         } = check;
         // A SharedCheck is only made with a shared limiter; without one (never), the
-        // node's own bucket decides, as it would with Redis down and `open`.
+        // node's own buckets decide, as they would with Redis down and `open`.
         let Some(shared) = &self.shared_limiter else {
-            return self.index().check_admitted(slot, admission, now);
+            return self.spend_here(slot, admission, now);
         };
-        match shared.check(slot.id(), &limit).await {
+        let named: Vec<(&str, RateLimit)> = buckets
+            .iter()
+            .map(|(slot, limit)| (slot.id(), *limit))
+            .collect();
+        match shared.check_buckets(&named, None).await {
             Ok(decision) => self
                 .index()
                 .settle(slot, Verdict::rated(decision, None), now),
             Err(_) => {
                 self.metrics.rate_limiter_failures.increment();
+                let limit = buckets.first().map_or(0, |(_, limit)| limit.burst);
                 match self.config.redis_failure {
-                    RedisFailure::Open => self.index().check_admitted(slot, admission, now),
+                    RedisFailure::Open => self.spend_here(slot, admission, now),
                     RedisFailure::Closed => {
                         let wait_ms =
                             u64::try_from(crate::limiter::RETRY_AFTER_FAILURE.as_millis())
                                 .unwrap_or(1000);
                         let refused = RateDecision {
                             allowed: false,
-                            limit: limit.burst,
+                            limit,
                             remaining: 0,
                             reset_ms: wait_ms,
                             retry_after_ms: wait_ms,

@@ -460,3 +460,47 @@ async fn max_tokens_per_owner_bounds_the_live_tokens_of_each_owner() {
     app.create(&app.admin, json!({"name": "t2", "owner": "user-1"}))
         .await;
 }
+
+/// A manager with a budget of 20 requests (no refill within the test's frozen
+/// minute) makes 3 children, each of which makes 3 tokens: 12 requests of its
+/// budget spent, as the tree scope counts them. Its 9 grandchildren then verify 3
+/// times each: with `rate_limit_scope = "tree"` exactly the 8 left pass, where each
+/// token's own bucket alone lets all 27 through.
+#[tokio::test]
+async fn a_tree_scope_bounds_a_whole_subtree_by_its_managers_budget() {
+    for (scope, expected) in [
+        (tessera_engine::RateLimitScope::Tree, 8),
+        (tessera_engine::RateLimitScope::Token, 27),
+    ] {
+        let app = TestApp::spawn_with(move |config| config.engine.rate_limit_scope = scope).await;
+        let manage = json!({"scopes": ["tokens:manage", "repo:read"],
+                            "rate_limit": {"per_minute": 1, "burst": 20}});
+        let mut body = manage.clone();
+        body["name"] = json!("boss");
+        let (_, boss, _) = app.create(&app.admin, body).await;
+        let mut grandchildren = Vec::new();
+        for c in 0..3 {
+            let mut body = manage.clone();
+            body["name"] = json!(format!("child {c}"));
+            let (_, child, _) = app.create(&boss, body).await;
+            for g in 0..3 {
+                let body = json!({"name": format!("g{c}{g}"), "scopes": ["repo:read"]});
+                grandchildren.push(app.create(&child, body).await.1);
+            }
+        }
+        let mut valid = 0;
+        for _ in 0..3 {
+            for token in &grandchildren {
+                let answer = app.verify(token, &[], None).await;
+                match answer["code"].as_str() {
+                    Some("VALID") => valid += 1,
+                    Some("RATE_LIMITED") => {
+                        assert_eq!(answer["rate_limit"]["remaining"], 0, "{answer}");
+                    }
+                    other => panic!("{other:?}: {answer}"),
+                }
+            }
+        }
+        assert_eq!(valid, expected, "{scope:?}");
+    }
+}

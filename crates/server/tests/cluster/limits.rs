@@ -52,6 +52,46 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Several buckets at once (a token's and its makers'): the Lua script and
+    /// `ratelimit::check_all` decide every request alike, given the same clock.
+    #[test]
+    fn the_redis_script_agrees_with_the_in_process_limiter_on_several_buckets(
+        limits in prop::collection::vec((1u32..=600, 1u32..=20), 1..4),
+        steps in prop::collection::vec(0u64..=3_000, 1..40),
+    ) {
+        let redis = shared_redis();
+        let limits: Vec<RateLimit> = limits
+            .into_iter()
+            .map(|(per_minute, burst)| RateLimit::new(per_minute, burst).expect("a limit"))
+            .collect();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        let limiter = SharedLimiter::new(&redis.url(), None).expect("a Redis URL");
+        static CASE: AtomicU64 = AtomicU64::new(0);
+        let case = CASE.fetch_add(1, Ordering::Relaxed);
+        let keys: Vec<String> = (0..limits.len())
+            .map(|i| format!("tree-{}-{case}-{i}", std::process::id()))
+            .collect();
+        let mut now = 1_767_225_600_000_000_000u64;
+        let mut tats = vec![0u64; limits.len()];
+        for step in steps {
+            now += step * 10_000_000;
+            let buckets: Vec<(RateLimit, u64)> = limits.iter().copied().zip(tats.iter().copied()).collect();
+            let (expected, next) = ratelimit::check_all(&buckets, now);
+            if let Some(next) = next {
+                tats = next;
+            }
+            let named: Vec<(&str, RateLimit)> = keys.iter().map(String::as_str).zip(limits.iter().copied()).collect();
+            let shared = runtime
+                .block_on(limiter.check_buckets(&named, Some(now)))
+                .expect("Redis answers");
+            prop_assert_eq!(shared, expected);
+        }
+    }
+}
+
 fn shared_redis() -> &'static Redis {
     static SHARED: std::sync::OnceLock<Redis> = std::sync::OnceLock::new();
     SHARED.get_or_init(Redis::start)
@@ -200,4 +240,47 @@ async fn a_redis_outage_fails_open_or_closed_as_configured_and_recovers() {
     }
     open.stop().await;
     closed.stop().await;
+}
+
+/// `rate_limit_scope = "tree"` across two nodes: a manager's budget of 10 (no
+/// refill within the test's minute), spent by its children's tokens through either
+/// node, lets exactly 10 requests through in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_a_managers_budget_across_its_subtree() {
+    let redis = Redis::start();
+    let mut cluster = Cluster::new(Postgres::shared().fresh_database());
+    cluster.redis_url = Some(redis.url());
+    cluster.tweak = Arc::new(|config| {
+        config.engine.rate_limit_scope = tessera_engine::RateLimitScope::Tree;
+    });
+    let (a, b, admin) = cluster.start_two().await;
+    let (_, boss) = a
+        .create(&admin, json!({"name": "boss", "scopes": ["tokens:manage", "repo:read"], "rate_limit": {"per_minute": 1, "burst": 12}}))
+        .await;
+    // Two creations spend two of the boss's twelve.
+    let (_, first) = a
+        .create(&boss, json!({"name": "first", "scopes": ["repo:read"]}))
+        .await;
+    let (_, second) = a
+        .create(&boss, json!({"name": "second", "scopes": ["repo:read"]}))
+        .await;
+    for token in [&first, &second] {
+        crate::nodes::time_until(Duration::from_secs(5), || b.accepts(token))
+            .await
+            .expect("b sees it");
+    }
+    let mut valid = 0;
+    for _ in 0..8 {
+        for node in [&a, &b] {
+            for token in [&first, &second] {
+                if node.verify(&admin, token, &[]).await == "VALID" {
+                    valid += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(valid, 10, "32 tries, 10 left in the boss's bucket");
+    assert_eq!(a.server.engine.metrics().rate_limiter_failures.get(), 0);
+    a.stop().await;
+    b.stop().await;
 }
