@@ -143,10 +143,21 @@ pub fn fill_index(
     hasher: &TokenHasher,
     prefix: &TokenPrefix,
 ) -> Vec<(usize, SecretToken)> {
+    fill_index_with(index, size, hasher, prefix, realistic_settings)
+}
+
+/// [`fill_index`] with the `i`th token's settings from `settings`.
+pub fn fill_index_with(
+    index: &TokenIndex,
+    size: usize,
+    hasher: &TokenHasher,
+    prefix: &TokenPrefix,
+    settings: impl Fn(usize) -> Settings,
+) -> Vec<(usize, SecretToken)> {
     let every = (size / SAMPLE).max(1);
     let mut sampled = Vec::with_capacity(size.min(SAMPLE));
     for i in 0..size {
-        let (record, secret) = realistic_record(i, realistic_settings(i), hasher, prefix);
+        let (record, secret) = realistic_record(i, settings(i), hasher, prefix);
         if i % every == 0 && sampled.len() < SAMPLE {
             sampled.push((i, secret));
         }

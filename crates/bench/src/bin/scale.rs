@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 use serde_json::json;
-use tessera_bench::{fill_index, pepper, realistic_record, realistic_settings, size_label};
+use tessera_bench::{fill_index_with, pepper, realistic_record, realistic_settings, size_label};
 use tessera_core::clock::SystemClock;
 use tessera_core::scope::ScopeCatalogue;
 use tessera_core::token::{Pepper, TokenHasher, TokenPrefix};
@@ -39,6 +39,9 @@ enum Run {
     Memory {
         #[arg(long)]
         tokens: usize,
+        /// Give each token a `meta` of about this many bytes of JSON.
+        #[arg(long, default_value_t = 0)]
+        meta_bytes: usize,
     },
     /// Seconds from a SQLite store of `tokens` tokens to a server ready to verify.
     Startup {
@@ -98,7 +101,7 @@ static ALLOCATOR: Counting = Counting;
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
     match Cli::parse().run {
-        Run::Memory { tokens } => memory(tokens),
+        Run::Memory { tokens, meta_bytes } => memory(tokens, meta_bytes),
         Run::Startup { tokens } => startup(tokens).await,
         Run::Writes { clients, seconds } => writes(clients, Duration::from_secs_f64(seconds)).await,
     }
@@ -115,7 +118,7 @@ fn resident_bytes() -> Result<u64, Failure> {
     Ok(pages * 4096)
 }
 
-fn memory(tokens: usize) -> Result<(), Failure> {
+fn memory(tokens: usize, meta_bytes: usize) -> Result<(), Failure> {
     let hasher = TokenHasher::new(&pepper());
     let prefix = TokenPrefix::default();
     let before = resident_bytes()?;
@@ -128,7 +131,20 @@ fn memory(tokens: usize) -> Result<(), Failure> {
     // (see `TokenIndex::new`); grown one token at a time, the tables' outgrown
     // copies stay resident until the allocator gives them back.
     index.reserve(tokens);
-    drop(fill_index(&index, tokens, &hasher, &prefix));
+    drop(fill_index_with(&index, tokens, &hasher, &prefix, |i| {
+        let mut settings = realistic_settings(i);
+        if meta_bytes > 0 {
+            // `{"notes":"…"}` around the filler: 12 bytes of JSON besides it.
+            let filler = format!("{i:08}").repeat(meta_bytes.saturating_sub(12) / 8 + 1);
+            let mut meta = serde_json::Map::new();
+            meta.insert(
+                "notes".into(),
+                filler[..meta_bytes.saturating_sub(12)].into(),
+            );
+            settings.meta = Some(meta);
+        }
+        settings
+    }));
     let after = resident_bytes()?;
     let per_token = |delta: usize| (delta as f64 / tokens as f64 * 10.0).round() / 10.0;
     let resident = usize::try_from(after.saturating_sub(before))?;
@@ -140,7 +156,7 @@ fn memory(tokens: usize) -> Result<(), Failure> {
         .saturating_sub(blocks_before);
     println!(
         "{}",
-        json!({"bench": "memory", "tokens": size_label(tokens), "index_len": index.len(),
+        json!({"bench": "memory", "tokens": size_label(tokens), "index_len": index.len(), "meta_bytes": meta_bytes,
                "bytes_per_token": per_token(resident).round(),
                "heap_bytes_per_token": per_token(heap), "blocks_per_token": per_token(blocks)})
     );

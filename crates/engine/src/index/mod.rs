@@ -41,7 +41,7 @@ mod spend;
 mod verifier;
 
 pub use family::GrantedScopes;
-pub use slot::{Checked, Slot, SlotRef};
+pub use slot::{Checked, INLINE_META_BYTES, IndexedMeta, Slot, SlotRef};
 pub use verifier::Verifier;
 
 use family::{Families, Family};

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
 use tessera_core::grant::{Grant, Powers};
@@ -40,6 +41,9 @@ impl Texts {
     /// check reads anyway, so that a token with only `meta` costs a check no visit
     /// to its box.
     const HAS_NOT_BEFORE: u8 = 4;
+    /// The token's `meta` is too long for the index and is read from the store: a
+    /// flag, not an extras box, so that such a token costs nothing more here.
+    const META_IN_STORE: u8 = 8;
     /// Longest id, name or owner kept: far beyond what validation lets through, so
     /// it never cuts a real one, and the ends always fit a `u16`.
     const MOST: usize = 16_000;
@@ -73,11 +77,18 @@ impl Texts {
 
     /// Notes what the slot's extras hold that a check reads, from the extras
     /// themselves, so that the two cannot disagree.
-    pub(super) fn flag_extras(mut self, extras: Option<&Extras>) -> Self {
+    pub(super) fn flag_extras(mut self, extras: Option<&Extras>, meta_in_store: bool) -> Self {
         if extras.is_some_and(|extras| extras.not_before.is_some()) {
             self.flags |= Self::HAS_NOT_BEFORE;
         }
+        if meta_in_store {
+            self.flags |= Self::META_IN_STORE;
+        }
         self
+    }
+
+    fn meta_in_store(&self) -> bool {
+        self.flags & Self::META_IN_STORE != 0
     }
 
     fn has_not_before(&self) -> bool {
@@ -191,7 +202,9 @@ impl Slot {
         seq: ChangeSeq,
     ) -> Self {
         let settings = record.settings;
-        let extras = Extras::of(settings.meta, settings.not_before);
+        let meta = settings.meta.map(IndexedMeta::of);
+        let meta_in_store = matches!(meta, Some(IndexedMeta::InStore));
+        let extras = Extras::of(meta.filter(|_| !meta_in_store), settings.not_before);
         Self {
             hash: indexed(&record.hash),
             tat: AtomicU64::new(0),
@@ -208,7 +221,7 @@ impl Slot {
                 settings.owner.as_deref(),
                 grant.resources.view(),
             )
-            .flag_extras(extras.as_deref()),
+            .flag_extras(extras.as_deref(), meta_in_store),
             extras,
         }
     }
@@ -242,7 +255,12 @@ impl Slot {
         self.texts.owner()
     }
 
-    pub fn meta(&self) -> Option<&Map<String, Value>> {
+    pub fn meta(&self) -> Option<&IndexedMeta> {
+        /// What every token whose `meta` is in the store answers.
+        static IN_STORE: IndexedMeta = IndexedMeta::InStore;
+        if self.texts.meta_in_store() {
+            return Some(&IN_STORE);
+        }
         self.extras.as_ref().and_then(|extras| extras.meta.as_ref())
     }
 
@@ -349,17 +367,37 @@ impl Slot {
 /// What few tokens have, kept out of the slot so that the rest pay one pointer for
 /// it: the slot is sized to the byte (see [`Slot`]).
 pub(super) struct Extras {
-    pub(super) meta: Option<Map<String, Value>>,
+    pub(super) meta: Option<IndexedMeta>,
     pub(super) not_before: Option<i64>,
 }
 
 impl Extras {
     /// The extras of a token that has any.
-    pub(super) fn of(
-        meta: Option<Map<String, Value>>,
-        not_before: Option<i64>,
-    ) -> Option<Box<Self>> {
+    pub(super) fn of(meta: Option<IndexedMeta>, not_before: Option<i64>) -> Option<Box<Self>> {
         (meta.is_some() || not_before.is_some()).then(|| Box::new(Self { meta, not_before }))
+    }
+}
+
+/// Longest `meta`, as JSON, that the index keeps. Most are a few ids or flags; a
+/// longer one is read from the store when a verify answer shows it, so that what a
+/// token costs in memory stays near the slot's size whatever its `meta` holds
+/// (BENCHMARKS.md measures both).
+pub const INLINE_META_BYTES: usize = 256;
+
+/// A token's `meta` as the index keeps it.
+pub enum IndexedMeta {
+    /// The JSON text, ready to be written into an answer as it is.
+    Inline(Box<RawValue>),
+    /// Longer than [`INLINE_META_BYTES`]: in the store only.
+    InStore,
+}
+
+impl IndexedMeta {
+    fn of(meta: Map<String, Value>) -> Self {
+        match serde_json::value::to_raw_value(&meta) {
+            Ok(text) if text.get().len() <= INLINE_META_BYTES => Self::Inline(text),
+            _ => Self::InStore,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Reading whole token records: the store's, with this node's live usage counts.
 
+use serde_json::value::RawValue;
 use tessera_core::record::TokenRecord;
 use tessera_store::{ListPage, ListQuery};
 
@@ -28,6 +29,24 @@ impl Engine {
         slot.overlay_usage(&mut record);
         Ok(record)
     }
+    /// The `meta` of `slot`'s token as JSON, read from the store: for the tokens
+    /// whose `meta` the index does not keep ([`crate::index::IndexedMeta::InStore`]).
+    pub async fn stored_meta(&self, slot: &Slot) -> Result<Option<Box<RawValue>>, EngineError> {
+        let record = self
+            .store
+            .get(slot.id())
+            .await?
+            .ok_or_else(|| EngineError::NotFound {
+                what: format!("token {:?}", slot.id()),
+            })?;
+        record
+            .settings
+            .meta
+            .map(|meta| serde_json::value::to_raw_value(&meta))
+            .transpose()
+            .map_err(|error| EngineError::Internal(format!("meta as JSON: {error}")))
+    }
+
     /// Finds a token by its text, for adapters whose API names tokens that way.
     pub async fn find_by_secret(
         &self,

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 pub use tessera_api::RateLimitState;
 use tessera_api::{
     CreateTokenRequest, ListParams, RateLimitBody, RateLimitView, TokenView, UpdateTokenRequest,
@@ -291,8 +291,9 @@ pub struct VerifyResponse<'a> {
     pub token_id: Option<&'a str>,
     pub name: Option<&'a str>,
     pub owner: Option<&'a str>,
+    /// As JSON text: the index keeps it so (or the store, when it is long).
     #[schema(value_type = Option<Object>)]
-    pub meta: Option<&'a Map<String, Value>>,
+    pub meta: Option<&'a RawValue>,
     #[schema(value_type = Option<Vec<String>>)]
     pub scopes: Option<Words<'a>>,
     pub access: Option<&'static str>,

@@ -14,6 +14,7 @@ use crate::http::credentials::{self, CredentialHeaders};
 use crate::http::dto::{Missing, RateLimitState, VerifyRequest, VerifyResponse, Words};
 use crate::http::hot::{self, HotPath};
 use crate::http::problem::{self, Problem};
+use tessera_engine::index::IndexedMeta;
 use tessera_engine::{CheckOutcome, Engine};
 
 #[utoipa::path(post, path = "/v1/verify", tag = "verify", request_body = VerifyRequest,
@@ -75,7 +76,18 @@ async fn checked(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, Response> {
         .requirement(asked.scopes.as_deref(), resource)
         .map_err(problem::error_response)?;
     let outcome = engine.check(asked.token.as_ref(), &need).await;
+    // A long `meta` is in the store only: read once the decision is made.
+    let stored_meta = match &outcome.checked {
+        Some(checked) if matches!(checked.slot.meta(), Some(IndexedMeta::InStore)) => engine
+            .stored_meta(&checked.slot)
+            .await
+            .map_err(problem::error_response)?,
+        _ => None,
+    };
     let mut answer = response(&outcome);
+    if let Some(meta) = &stored_meta {
+        answer.meta = Some(meta);
+    }
     if let (Code::Forbidden, Some(checked)) = (outcome.code, &outcome.checked) {
         let shortfall = need.shortfall(checked.slot.powers());
         answer.missing = Some(Missing {
@@ -115,7 +127,10 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse<'_> {
         answer.token_id = Some(slot.id());
         answer.name = Some(slot.name());
         answer.owner = slot.owner();
-        answer.meta = slot.meta();
+        answer.meta = match slot.meta() {
+            Some(IndexedMeta::Inline(meta)) => Some(meta),
+            Some(IndexedMeta::InStore) | None => None,
+        };
         answer.scopes = scopes.map(Words);
         answer.access = access;
         answer.resources = powers.resources.joined().map(Words);
@@ -157,7 +172,8 @@ fn write_json(answer: &VerifyResponse<'_>, out: &mut Vec<u8>) -> serde_json::Res
     }
     key(out, "meta");
     optional(out, answer.meta, |out, meta| {
-        serde_json::to_writer(out, meta)
+        out.extend_from_slice(meta.get().as_bytes());
+        Ok(())
     })?;
     key(out, "scopes");
     optional(out, answer.scopes, words)?;
@@ -251,13 +267,14 @@ mod tests {
             missing in proptest::option::of((proptest::collection::vec("[a-z:\"é]{1,12}", 0..3), optional_text())),
         ) {
             let meta: Option<Map<String, Value>> = meta.map(|m| m.into_iter().map(|(k, v)| (k, Value::String(v))).collect());
+            let meta = meta.map(|m| serde_json::value::to_raw_value(&m).unwrap());
             let answer = VerifyResponse {
                 valid,
                 code: if valid { "VALID" } else { "NOT_FOUND" },
                 token_id: id.as_deref(),
                 name: name.as_deref(),
                 owner: owner.as_deref(),
-                meta: meta.as_ref(),
+                meta: meta.as_deref(),
                 scopes: scopes.as_deref().map(Words),
                 access,
                 resources: resources.as_deref().map(Words),

@@ -399,3 +399,28 @@ async fn metrics_can_ask_for_a_token_or_move_to_an_address_of_their_own() {
         .unwrap();
     assert!(text.contains("tessera_tokens "), "{text}");
 }
+
+/// A `meta` longer than the index keeps is read from the store for the answer: the
+/// verify answer is the same whatever its length, through the own loop and hyper.
+#[tokio::test]
+async fn a_long_meta_is_answered_whole_from_the_store() {
+    let app = TestApp::spawn().await;
+    let long = json!({"plan": "enterprise", "notes": "n".repeat(3_000), "quote": "a \"quoted\" é"});
+    let short = json!({"plan": "free"});
+    for meta in [long, short] {
+        let (id, token, _) = app
+            .create(&app.admin, json!({"name": "meta", "meta": meta}))
+            .await;
+        let answer = app.verify(&token, &[], None).await;
+        assert_eq!(answer["code"], "VALID");
+        assert_eq!(answer["meta"], meta);
+        // An edit's new meta is what the next answer shows.
+        app.patch(
+            &format!("/v1/tokens/{id}"),
+            &app.admin,
+            json!({"meta": {"v": 2}}),
+        )
+        .await;
+        assert_eq!(app.verify(&token, &[], None).await["meta"], json!({"v": 2}));
+    }
+}
