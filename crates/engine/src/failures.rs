@@ -96,6 +96,24 @@ impl FailureThrottle {
         self.tracked.store(buckets.len(), Ordering::Relaxed);
     }
 
+    /// Takes the budget of `address` as every node spent it (`tat_ns`, from the
+    /// shared bucket), where that is less than this node knows of.
+    pub fn adopt(&self, address: IpAddr, tat_ns: u64) {
+        let key = AddressKey::from(address);
+        let mut buckets = self.buckets.lock();
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(&key) {
+            return;
+        }
+        let tat = buckets.entry(key).or_insert(0);
+        *tat = (*tat).max(tat_ns);
+        self.tracked.store(buckets.len(), Ordering::Relaxed);
+    }
+
+    /// The name of `address`'s bucket in the store every node shares.
+    pub fn shared_name(address: IpAddr) -> String {
+        format!("failed-auth:{:032x}", AddressKey::from(address).0)
+    }
+
     fn warn_full(&self) {
         if self.warnings.due() {
             tracing::warn!(

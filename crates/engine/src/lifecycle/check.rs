@@ -4,13 +4,16 @@
 use std::net::IpAddr;
 use std::pin::Pin;
 
-use tessera_core::ratelimit::{RateDecision, RateLimit};
+use std::sync::Arc;
+
+use tessera_core::ratelimit::{self, RateDecision, RateLimit};
 use tessera_core::resource::Resource;
 use tessera_core::scope::{ScopeError, TOKENS_READ};
 use tessera_core::verify::{self, Admission, Code, Requirement, Verdict};
 
 use crate::config::{RateLimitScope, RedisFailure};
 use crate::error::EngineError;
+use crate::failures::FailureThrottle;
 use crate::index::{Checked, SlotRef};
 
 use super::Engine;
@@ -275,8 +278,37 @@ impl Engine {
     pub(crate) fn count_failure(&self, client: IpAddr, error: Option<&EngineError>) {
         if let Some(EngineError::InvalidToken { .. }) = error {
             self.metrics.failed_authentications.increment();
-            self.failures.record(client, self.clock.now_ms());
+            let now = self.clock.now_ms();
+            self.failures.record(client, now);
+            self.share_failure(client, now);
         }
+    }
+
+    /// In a cluster, spends the failure from the address's bucket every node shares
+    /// too, and takes that bucket's state here: an address that fails through
+    /// several nodes is refused by each once all its failures together spent the
+    /// budget. Off the request's path (a task of its own), so a check never waits
+    /// on Redis for this; until the answer comes, this node's count decides.
+    fn share_failure(&self, client: IpAddr, now_ms: i64) {
+        let (Some(shared), Some(limit)) = (&self.shared_limiter, self.config.failed_auth) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let shared = Arc::clone(shared);
+        let failures = Arc::clone(&self.failures);
+        runtime.spawn(async move {
+            let name = FailureThrottle::shared_name(client);
+            if let Ok(decision) = shared.check(&name, &limit).await {
+                // The shared bucket's arrival time: now plus what it holds.
+                let held_ns = decision.reset_ms.saturating_mul(1_000_000);
+                failures.adopt(
+                    client,
+                    ratelimit::nanos_from_millis(now_ms).saturating_add(held_ns),
+                );
+            }
+        });
     }
 
     async fn authenticate_now(

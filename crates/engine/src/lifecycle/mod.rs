@@ -45,9 +45,9 @@ pub struct Engine {
     usage: tokio::sync::RwLock<()>,
     metrics: Metrics,
     /// Failed authentications per client address.
-    failures: FailureThrottle,
+    failures: Arc<FailureThrottle>,
     /// Set when rate limits are shared across nodes (Redis).
-    shared_limiter: Option<SharedLimiter>,
+    shared_limiter: Option<Arc<SharedLimiter>>,
 }
 
 impl Engine {
@@ -72,8 +72,8 @@ impl Engine {
             catching_up: tokio::sync::Mutex::new(()),
             usage: tokio::sync::RwLock::new(()),
             metrics: Metrics::default(),
-            failures: FailureThrottle::new(config.failed_auth),
-            shared_limiter,
+            failures: Arc::new(FailureThrottle::new(config.failed_auth)),
+            shared_limiter: shared_limiter.map(Arc::new),
             config,
         })
     }

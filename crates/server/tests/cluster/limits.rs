@@ -284,3 +284,76 @@ async fn two_nodes_share_a_managers_budget_across_its_subtree() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Failed authentications from one address count across the cluster. With a budget
+/// of 4, two failures through each node refuse the address on the node whose spend
+/// was the fourth; the other, which had seen two, refuses it after its third, where
+/// alone it would allow a fourth and a fifth. (A node learns the shared count when
+/// the address fails through it: at most one guess more per node than the budget.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_authentications_are_counted_across_nodes() {
+    let redis = Redis::start();
+    let mut cluster = Cluster::new(Postgres::shared().fresh_database());
+    cluster.redis_url = Some(redis.url());
+    cluster.tweak = Arc::new(|config| {
+        config.engine.failed_auth = Some(RateLimit::new(1, 4).expect("a budget"));
+    });
+    let (a, b, admin) = cluster.start_two().await;
+    let (_, token) = a
+        .create(&admin, json!({"name": "good", "scopes": ["repo:read"]}))
+        .await;
+    crate::nodes::time_until(Duration::from_secs(5), || b.accepts(&token))
+        .await
+        .expect("b sees it");
+    let guess = "tsr_0000000000000000000000000000000000000000000000";
+    for node in [&a, &b, &a, &b] {
+        assert_eq!(self_status(node, guess).await, 401);
+    }
+    // Each node learns the shared count when a failure through it is spent there,
+    // in whatever order the two nodes' spends reach Redis: the node whose spend
+    // was the fourth refuses first.
+    let mut first = None;
+    for _ in 0..100 {
+        if self_status(&a, &token).await == 429 {
+            first = Some((&a, &b));
+            break;
+        }
+        if self_status(&b, &token).await == 429 {
+            first = Some((&b, &a));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, other) = first.expect("a node refuses once four failures are spent in all");
+    // The other has seen two failures; one more through it brings it the shared
+    // count, where alone it would allow two more.
+    if self_status(other, &token).await != 429 {
+        assert_eq!(self_status(other, guess).await, 401);
+        assert!(
+            refused_soon(other, &token).await,
+            "refused after its third failure, valid tokens included"
+        );
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+/// The status of `GET /v1/tokens/self` with `presented`.
+async fn self_status(node: &Node, presented: &str) -> u16 {
+    node.call(reqwest::Method::GET, "/v1/tokens/self", presented, None)
+        .await
+        .status
+        .as_u16()
+}
+
+/// Whether `node` refuses `presented` as from an address that failed too often,
+/// within two seconds: the shared count reaches a node off the request path.
+async fn refused_soon(node: &Node, presented: &str) -> bool {
+    for _ in 0..100 {
+        if self_status(node, presented).await == 429 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
