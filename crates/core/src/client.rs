@@ -53,8 +53,28 @@ impl TrustedProxies {
         forwarded: impl IntoIterator<Item = &'a str>,
     ) -> IpAddr {
         let peer = canonical(peer);
+        // Most requests come straight from their client: no list made for them.
         if !self.trusts(peer) {
             return peer;
+        }
+        let chain = self.believed_chain(peer, forwarded_for, forwarded);
+        chain.first().copied().unwrap_or(peer)
+    }
+
+    /// The part of a request's path that can be believed, client first and `peer`
+    /// last: the client ([`TrustedProxies::client`]) and the trusted proxies it came
+    /// through. What a proxy passes on, so that the next one (or the API behind it)
+    /// sees the same client, and nothing the client wrote about itself.
+    pub fn believed_chain<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl IntoIterator<Item = &'a str>,
+        forwarded: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<IpAddr> {
+        let peer = canonical(peer);
+        let mut believed = vec![peer];
+        if !self.trusts(peer) {
+            return believed;
         }
         let mut chain: Vec<IpAddr> = forwarded_for
             .into_iter()
@@ -68,14 +88,14 @@ impl TrustedProxies {
                 .filter_map(forwarded_for_node)
                 .collect();
         }
-        let mut client = peer;
         for hop in chain.into_iter().rev() {
-            client = hop;
+            believed.push(hop);
             if !self.trusts(hop) {
                 break;
             }
         }
-        client
+        believed.reverse();
+        believed
     }
 }
 
@@ -119,6 +139,18 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_proxy_passes_on_the_client_and_the_trusted_hops_only() {
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8".to_owned()]).unwrap();
+        // The client claimed 6.6.6.6 itself; 1.2.3.4 reached the first proxy.
+        let chain = trusted.believed_chain(ip("10.0.0.2"), ["6.6.6.6, 1.2.3.4, 10.0.0.1"], []);
+        assert_eq!(chain, [ip("1.2.3.4"), ip("10.0.0.1"), ip("10.0.0.2")]);
+        let untrusted = trusted.believed_chain(ip("8.8.8.8"), ["1.2.3.4"], []);
+        assert_eq!(untrusted, [ip("8.8.8.8")]);
+        let forwarded = trusted.believed_chain(ip("10.0.0.2"), [], ["for=1.2.3.4;proto=https"]);
+        assert_eq!(forwarded, [ip("1.2.3.4"), ip("10.0.0.2")]);
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct Gateway {
     config: GatewayConfig,
     /// A client's body may pause at most this long between two pieces.
     body_idle: Duration,
+    /// Clients reach the gateway over TLS: what `X-Forwarded-Proto` and `Forwarded` say.
+    tls: bool,
 }
 
 /// The gateway's router: every path, every method. Refused when the upstream's CA
@@ -74,11 +76,13 @@ pub fn router(
         .enable_http1()
         .wrap_connector(connector);
     let client = Client::builder(TokioExecutor::new()).build(connector);
+    let tls = config.tls.is_some();
     let gateway = Arc::new(Gateway {
         engine,
         client,
         config,
         body_idle: limits.body_read_timeout,
+        tls,
     });
     Ok(
         crate::http::with_logging_and_panic_guard(Router::new().fallback(proxy), "gateway")
@@ -137,6 +141,7 @@ async fn proxy(
         });
     };
     let original_host = parts.headers.get(header::HOST).cloned();
+    let path = forwarded_path(&gateway.engine, client.ip(), &parts.headers);
     let headers = &mut parts.headers;
     strip_hop_by_hop(headers);
     let refused: Vec<HeaderName> = headers
@@ -156,14 +161,12 @@ async fn proxy(
         allowed.identity.as_ref(),
         gateway.engine.index().catalogue(),
     );
-    headers.insert(
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static("http"),
-    );
+    let proto = HeaderValue::from_static(if gateway.tls { "https" } else { "http" });
+    headers.insert(HeaderName::from_static("x-forwarded-proto"), proto);
     if let Some(host) = &original_host {
         headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
     }
-    set_forwarded_for(headers, client, original_host.as_ref());
+    set_forwarded_for(headers, &path, gateway.tls, original_host.as_ref());
     if let Some(authority) = gateway.config.upstream.authority()
         && let Ok(host) = HeaderValue::from_str(authority.as_str())
     {
@@ -352,18 +355,51 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Says who the client is, in both the de facto and the standard (RFC 7239) header,
-/// from the connection alone: whatever the client said of itself was removed.
-fn set_forwarded_for(headers: &mut HeaderMap, client: SocketAddr, host: Option<&HeaderValue>) {
-    let ip = client.ip();
-    if let Ok(value) = HeaderValue::from_str(&ip.to_string()) {
+/// The request's path as far as it can be believed, client first, this gateway's
+/// peer last: the connection's address alone, or, from a trusted proxy, the chain
+/// it passes on back to the first address no trusted proxy added.
+fn forwarded_path(
+    engine: &Engine,
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> Vec<std::net::IpAddr> {
+    let text = |name| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect::<Vec<_>>()
+    };
+    engine.config().trusted_proxies.believed_chain(
+        peer,
+        text("x-forwarded-for"),
+        text(header::FORWARDED.as_str()),
+    )
+}
+
+/// Says who the client is and which proxies it came through, in both the de facto
+/// and the standard (RFC 7239) header, from `path` alone: whatever the client said
+/// of itself was removed, and only trusted proxies' word is in `path`.
+fn set_forwarded_for(
+    headers: &mut HeaderMap,
+    path: &[std::net::IpAddr],
+    tls: bool,
+    host: Option<&HeaderValue>,
+) {
+    let listed: Vec<String> = path.iter().map(ToString::to_string).collect();
+    if let Ok(value) = HeaderValue::from_str(&listed.join(", ")) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), value);
     }
-    let node = match ip {
-        std::net::IpAddr::V4(v4) => v4.to_string(),
-        std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
-    };
-    let mut forwarded = format!("for={node};proto=http");
+    let nodes: Vec<String> = path
+        .iter()
+        .map(|ip| match ip {
+            std::net::IpAddr::V4(v4) => format!("for={v4}"),
+            std::net::IpAddr::V6(v6) => format!("for=\"[{v6}]\""),
+        })
+        .collect();
+    let proto = if tls { "https" } else { "http" };
+    // This gateway's own element is the last: its protocol and host are its own.
+    let mut forwarded = format!("{};proto={proto}", nodes.join(", "));
     if let Some(host) = host.and_then(|h| h.to_str().ok())
         && host
             .bytes()

@@ -694,3 +694,37 @@ async fn the_gateway_passes_on_only_requests_it_judged_whatever_the_framing() {
         "the upstream received {seen:?}"
     );
 }
+
+/// Behind a trusted proxy, the gateway passes on the chain that proxy vouches for:
+/// the client it saw and the proxy itself, never what the client wrote further left.
+#[tokio::test]
+async fn the_gateway_keeps_only_the_chain_trusted_proxies_vouch_for() {
+    let upstream = echo_upstream().await;
+    let app = TestApp::spawn_with(move |config| {
+        gateway_to(upstream)(config);
+        config.engine.trusted_proxies =
+            tessera_core::client::TrustedProxies::parse(&["127.0.0.1/32".to_owned()])
+                .expect("a proxy list");
+    })
+    .await;
+    let gateway = app.server.as_ref().unwrap().gateway_addr.unwrap();
+    let (_, token) = publisher(&app).await;
+    let passed = reply(
+        app.client
+            .post(format!("http://{gateway}/api/v1/apps/1/events"))
+            .bearer_auth(&token)
+            .header("X-Forwarded-For", "6.6.6.6, 1.2.3.4")
+            .body("hello")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(passed.status, StatusCode::OK, "{}", passed.body);
+    let seen = &passed.body["headers"];
+    assert_eq!(seen["x-forwarded-for"], "1.2.3.4, 127.0.0.1");
+    assert_eq!(
+        seen["forwarded"],
+        format!("for=1.2.3.4, for=127.0.0.1;proto=http;host=\"{gateway}\"")
+    );
+}
