@@ -19,27 +19,25 @@ impl Engine {
     /// needs), with this node's live usage counts.
     pub async fn record(&self, slot: &Slot) -> Result<TokenRecord, EngineError> {
         let _settled = self.usage.read().await;
-        let mut record = self
-            .store
+        let mut record = self.stored_record(slot).await?;
+        slot.overlay_usage(&mut record);
+        Ok(record)
+    }
+
+    /// The store's record of `slot`'s token, as it is there.
+    async fn stored_record(&self, slot: &Slot) -> Result<TokenRecord, EngineError> {
+        self.store
             .get(slot.id())
             .await?
             .ok_or_else(|| EngineError::NotFound {
                 what: format!("token {:?}", slot.id()),
-            })?;
-        slot.overlay_usage(&mut record);
-        Ok(record)
+            })
     }
     /// The `meta` of `slot`'s token as JSON, read from the store: for the tokens
     /// whose `meta` the index does not keep ([`crate::index::IndexedMeta::InStore`]).
     pub async fn stored_meta(&self, slot: &Slot) -> Result<Option<Box<RawValue>>, EngineError> {
-        let record = self
-            .store
-            .get(slot.id())
+        self.stored_record(slot)
             .await?
-            .ok_or_else(|| EngineError::NotFound {
-                what: format!("token {:?}", slot.id()),
-            })?;
-        record
             .settings
             .meta
             .map(|meta| serde_json::value::to_raw_value(&meta))

@@ -339,6 +339,17 @@ impl Wire {
     }
 }
 
+/// A token that may verify, and one that may not (whose hidden calls must fail).
+async fn verifier_and_outsider(app: &TestApp) -> (String, String) {
+    let (_, verifier, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "v", "scopes": ["tokens:verify"]}),
+        )
+        .await;
+    (verifier, publisher(app).await)
+}
+
 /// Requests whose framing two parsers could read two ways, each ending with a
 /// second request hidden in what the first might call its body: a verify call that
 /// a token without `tokens:verify` makes, which must never be answered 200.
@@ -462,13 +473,7 @@ fn ambiguous(verifier: &str, outsider: &str) -> Vec<(&'static str, Vec<u8>)> {
 #[tokio::test]
 async fn ambiguous_framing_is_read_one_way_by_the_loop_and_hyper_and_smuggles_nothing() {
     let app = TestApp::spawn_with(with_routes).await;
-    let (_, verifier, _) = app
-        .create(
-            &app.admin,
-            json!({"name": "v", "scopes": ["tokens:verify"]}),
-        )
-        .await;
-    let outsider = publisher(&app).await;
+    let (verifier, outsider) = verifier_and_outsider(&app).await;
     let handed_over = b"GET /healthz HTTP/1.1\r\nHost: tessera\r\n\r\n";
     for (name, request) in ambiguous(&verifier, &outsider) {
         let mut direct = Wire::open(&app).await;
@@ -596,13 +601,7 @@ async fn a_pipeline_split_at_any_byte_gets_the_same_answers() {
 #[tokio::test]
 async fn ambiguous_framing_split_at_any_byte_is_read_as_when_whole() {
     let app = TestApp::spawn_with(with_routes).await;
-    let (_, verifier, _) = app
-        .create(
-            &app.admin,
-            json!({"name": "v", "scopes": ["tokens:verify"]}),
-        )
-        .await;
-    let outsider = publisher(&app).await;
+    let (verifier, outsider) = verifier_and_outsider(&app).await;
     for (name, request) in ambiguous(&verifier, &outsider) {
         let mut whole = Wire::open(&app).await;
         whole.send(&request).await;
