@@ -54,6 +54,12 @@ enum Run {
         clients: usize,
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
+        /// Keep the tokens in this PostgreSQL database (empty) instead of SQLite.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Servers on that database, the writes spread over them in turn.
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
     },
 }
 
@@ -103,7 +109,20 @@ async fn main() -> Result<(), Failure> {
     match Cli::parse().run {
         Run::Memory { tokens, meta_bytes } => memory(tokens, meta_bytes),
         Run::Startup { tokens } => startup(tokens).await,
-        Run::Writes { clients, seconds } => writes(clients, Duration::from_secs_f64(seconds)).await,
+        Run::Writes {
+            clients,
+            seconds,
+            database_url,
+            nodes,
+        } => {
+            writes(
+                clients,
+                Duration::from_secs_f64(seconds),
+                database_url,
+                nodes,
+            )
+            .await
+        }
     }
 }
 
@@ -258,16 +277,21 @@ where
 /// created so far (for the revocations).
 struct WriteLoad {
     http: reqwest::Client,
-    base: String,
+    /// Every node's address: each write goes to the next in turn.
+    bases: Vec<String>,
+    turn: AtomicUsize,
     admin: String,
-    created: Mutex<Vec<String>>,
+    /// Each created token's id, with the node that made it, which revokes it: another
+    /// node may not have followed it yet.
+    created: Mutex<Vec<(String, usize)>>,
 }
 
 impl WriteLoad {
     async fn create(&self, client: usize) -> Result<bool, Failure> {
+        let node = self.turn.fetch_add(1, Ordering::Relaxed) % self.bases.len();
         let response = self
             .http
-            .post(format!("{}/v1/tokens", self.base))
+            .post(format!("{}/v1/tokens", self.bases[node]))
             .bearer_auth(&self.admin)
             .json(&json!({"name": format!("load-{client}"), "scopes": ["repo:read"]}))
             .send()
@@ -278,7 +302,7 @@ impl WriteLoad {
         self.created
             .lock()
             .map_err(|_| "a load task panicked")?
-            .push(id.to_owned());
+            .push((id.to_owned(), node));
         Ok(true)
     }
 
@@ -289,11 +313,11 @@ impl WriteLoad {
             .lock()
             .map_err(|_| "a load task panicked")?
             .pop();
-        let Some(id) = next else {
+        let Some((id, node)) = next else {
             return Ok(false);
         };
         self.http
-            .delete(format!("{}/v1/tokens/{id}", self.base))
+            .delete(format!("{}/v1/tokens/{id}", self.bases[node]))
             .bearer_auth(&self.admin)
             .send()
             .await?
@@ -302,14 +326,37 @@ impl WriteLoad {
     }
 }
 
-async fn writes(clients: usize, duration: Duration) -> Result<(), Failure> {
+async fn writes(
+    clients: usize,
+    duration: Duration,
+    database_url: Option<String>,
+    nodes: usize,
+) -> Result<(), Failure> {
     let dir = tempfile::tempdir()?;
-    let (server, admin) = Server::start(config(dir.path())?, Arc::new(SystemClock)).await?;
+    let mut config = config(dir.path())?;
+    match &database_url {
+        Some(url) => config.set_database_url(url)?,
+        None if nodes > 1 => return Err("several nodes need --database-url".into()),
+        None => {}
+    }
+    let (first, admin) = Server::start(config.clone(), Arc::new(SystemClock)).await?;
+    let mut servers = vec![first];
+    for _ in 1..nodes.max(1) {
+        servers.push(
+            Server::start(config.clone(), Arc::new(SystemClock))
+                .await?
+                .0,
+        );
+    }
     let work = Arc::new(WriteLoad {
         http: reqwest::Client::builder()
             .pool_max_idle_per_host(clients)
             .build()?,
-        base: format!("http://{}", server.addr),
+        bases: servers
+            .iter()
+            .map(|server| format!("http://{}", server.addr))
+            .collect(),
+        turn: AtomicUsize::new(0),
         admin: admin
             .ok_or("the new server made no admin token")?
             .expose()
@@ -338,10 +385,13 @@ async fn writes(clients: usize, duration: Duration) -> Result<(), Failure> {
     })
     .await?;
     let revoke_seconds = started.elapsed().as_secs_f64();
-    server.stop().await;
+    for server in servers {
+        server.stop().await;
+    }
     println!(
         "{}",
         json!({"bench": "writes", "clients": clients,
+               "store": if database_url.is_some() { "postgres" } else { "sqlite" }, "nodes": nodes,
                "creations_per_second": (creations as f64 / create_seconds).round(),
                "revocations_per_second": (revocations as f64 / revoke_seconds).round()})
     );
