@@ -405,6 +405,9 @@ pub struct Dialect {
     pub text_param: &'static str,
     /// The column type of a time in milliseconds since the epoch.
     pub millis_type: &'static str,
+    /// True when the expression before it is one of the rows of the subquery `{}`,
+    /// spelled so that the planner looks each up by its index.
+    pub in_subquery: &'static str,
 }
 
 /// A listing as SQL: the statement, its bound values, newest first, one row more than
@@ -548,8 +551,9 @@ pub fn revoke_subtree_sql(dialect: &Dialect) -> String {
         "WITH RECURSIVE subtree(id) AS (SELECT {root} \
          UNION SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id) \
          UPDATE tokens SET revoked_at = {at}, updated_at = {at}, change_seq = {seq} \
-         WHERE id IN (SELECT id FROM subtree) AND revoked_at IS NULL RETURNING {columns}",
+         WHERE id {members} AND revoked_at IS NULL RETURNING {columns}",
         columns = columns(),
+        members = dialect.in_subquery.replace("{}", "SELECT id FROM subtree"),
         root = dialect.text_param.replace("{}", &p(1)),
         at = p(2),
         seq = p(3),
@@ -638,6 +642,7 @@ mod tests {
         contains: |haystack, needle| format!("strpos({haystack}, {needle}) > 0"),
         text_param: "{}",
         millis_type: "BIGINT",
+        in_subquery: "IN ({})",
     };
 
     /// Every field set, and no two numbers alike, so a value written under the wrong

@@ -202,6 +202,7 @@ const DIALECT: Dialect = Dialect {
     contains: |haystack, needle| format!("instr({haystack}, {needle}) > 0"),
     text_param: "{}",
     millis_type: "INTEGER",
+    in_subquery: "IN ({})",
 };
 
 fn write_resources(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Result<(), StoreError> {
