@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::http::MetricsAccess;
 use crate::http::auth::{Authed, ReadMetrics};
+use crate::http::contract::Contract;
 use crate::http::{authz, compat, oauth, problem, tokens, verify};
 use crate::limits::ConnectionGate;
 use tessera_engine::Engine;
@@ -146,7 +147,7 @@ impl Modify for TokenAuth {
         compat::relace_create, compat::relace_get, compat::relace_delete, compat::flashback_create,
     ),
     components(schemas(oauth::PresentedTokenForm, oauth::Introspection, problem::Problem, tessera_api::CreateTokenRequest, tessera_api::UpdateTokenRequest, tessera_api::RateLimitBody)),
-    modifiers(&TokenAuth)
+    modifiers(&TokenAuth, &Contract)
 )]
 pub struct ApiDoc;
 

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod authz;
 pub mod compat;
 pub mod connection;
+pub mod contract;
 pub mod credentials;
 pub mod dto;
 pub mod guard_fields;

@@ -1,0 +1,180 @@
+//! What the handlers' `#[utoipa::path]` attributes leave out of `/openapi.json`
+//! and every operation has alike, added in one place: its path parameters, the
+//! errors any call can meet, and the media type every error is written in.
+
+use utoipa::Modify;
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBody;
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, Response, ResponseBuilder};
+
+use crate::http::problem::PROBLEM_JSON;
+
+/// Completes every operation of the document (see the module's doc).
+pub struct Contract;
+
+/// What any call may be answered with, whatever it is: a malformed request, no or
+/// an unusable credential, a missing scope, a spent rate limit or failed-
+/// authentication budget, a store that does not answer.
+const ANY_CALL: [(&str, &str); 5] = [
+    (
+        "400",
+        "The request is malformed: the problem says which part and how to fix it.",
+    ),
+    (
+        "401",
+        "No credential, or one that does not work (unknown, expired, revoked).",
+    ),
+    (
+        "403",
+        "The token lacks a scope, a resource or the right to this token.",
+    ),
+    (
+        "429",
+        "The token's rate limit, or this address's budget of failed authentications, is spent: see `Retry-After`.",
+    ),
+    ("503", "The store does not answer; retry later."),
+];
+
+/// What a call with a body may be answered with besides.
+const WITH_BODY: [(&str, &str); 2] = [
+    ("413", "The body is larger than 64 KiB."),
+    (
+        "415",
+        "The body is not sent as the media type the call takes.",
+    ),
+];
+
+impl Modify for Contract {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            let names = path_parameters(path);
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                declare_path_parameters(operation, &names);
+                let has_body = operation.request_body.is_some();
+                let mut errors: Vec<(&str, &str)> = ANY_CALL.to_vec();
+                if has_body {
+                    errors.extend(WITH_BODY);
+                }
+                if !names.is_empty() {
+                    errors.push(("404", "No such token among those the caller may see."));
+                }
+                complete_responses(operation, &errors);
+                if let Some(body) = &mut operation.request_body {
+                    require_body(body);
+                }
+            }
+        }
+    }
+}
+
+/// The `{name}`s of a path template, in order.
+fn path_parameters(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Declares each of `names` as a required string in the path, unless the handler did.
+fn declare_path_parameters(operation: &mut Operation, names: &[String]) {
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    for name in names {
+        let declared = parameters
+            .iter()
+            .any(|p| p.name == *name && p.parameter_in == ParameterIn::Path);
+        if !declared {
+            parameters.push(path_parameter(name));
+        }
+    }
+}
+
+fn path_parameter(name: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .schema(Some(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .min_length(Some(1)),
+        ))
+        .build()
+}
+
+/// Adds the errors `errors` names that the handler did not, and writes every error
+/// response (4xx and 5xx) as `application/problem+json` with the problem's schema.
+fn complete_responses(operation: &mut Operation, errors: &[(&str, &str)]) {
+    let responses = &mut operation.responses.responses;
+    for (status, description) in errors {
+        responses
+            .entry((*status).to_owned())
+            .or_insert_with(|| RefOr::T(ResponseBuilder::new().description(*description).build()));
+    }
+    for (status, response) in responses.iter_mut() {
+        if !status.starts_with('4') && !status.starts_with('5') {
+            continue;
+        }
+        if let RefOr::T(response) = response {
+            as_problem(response);
+        }
+    }
+}
+
+/// An error's body: the problem, in the media type tessera writes it in.
+fn as_problem(response: &mut Response) {
+    response.content.clear();
+    response.content.insert(
+        PROBLEM_JSON.to_owned(),
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build(),
+    );
+}
+
+/// A call that takes a body cannot go without it.
+fn require_body(body: &mut RequestBody) {
+    body.required = Some(Required::True);
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    use crate::http::meta::ApiDoc;
+
+    #[test]
+    fn every_path_parameter_is_declared_and_every_error_is_a_problem() {
+        let document = ApiDoc::openapi();
+        for (path, item) in &document.paths.paths {
+            let names = super::path_parameters(path);
+            for operation in [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+                .into_iter()
+                .flatten()
+            {
+                let declared = operation.parameters.as_deref().unwrap_or_default();
+                for name in &names {
+                    assert!(declared.iter().any(|p| &p.name == name), "{path}: {name}");
+                }
+                for (status, response) in &operation.responses.responses {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        let utoipa::openapi::RefOr::T(response) = response else {
+                            continue;
+                        };
+                        let types: Vec<&String> = response.content.keys().collect();
+                        assert_eq!(types, ["application/problem+json"], "{path} {status}");
+                    }
+                }
+                assert!(operation.responses.responses.contains_key("429"), "{path}");
+            }
+        }
+    }
+}
