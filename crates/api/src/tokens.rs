@@ -23,6 +23,10 @@ pub struct RateLimitBody {
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     /// 1 to 100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, required = true, min_length = 1, max_length = 100)
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Up to 1000 characters.
@@ -221,6 +225,7 @@ pub struct ListParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// 1 to 100; 50 by default.
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.

@@ -33,8 +33,10 @@ fn repo_resource(id: &str) -> Result<String, EngineError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RepoTokenRequest {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Repository ids the token may read and write.
+    #[schema(value_type = Vec<RepoId>)]
     pub repo_ids: Vec<String>,
 }
 
@@ -142,11 +144,31 @@ pub async fn relace_delete(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RepoKeyRequest {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
     /// `READ`, `WRITE` or `ADMIN`.
     #[serde(rename = "accessType")]
+    #[schema(value_type = AccessType, required = true)]
     pub access_type: Option<String>,
 }
+
+/// What a Flashback key may do.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "the schema of a text the handler reads as such")]
+pub enum AccessType {
+    #[schema(rename = "READ")]
+    Read,
+    #[schema(rename = "WRITE")]
+    Write,
+    #[schema(rename = "ADMIN")]
+    Admin,
+}
+
+/// A repository's id: 1 to 200 visible ASCII characters, not `*`.
+#[derive(ToSchema)]
+#[schema(pattern = "^([!-)+-~][!-~]{0,199}|[*][!-~]{1,199})$")]
+#[allow(dead_code, reason = "a schema only: the handler reads a text")]
+pub struct RepoId(String);
 
 /// No `Debug`: it carries the secret.
 #[derive(Serialize, ToSchema)]

@@ -2,9 +2,11 @@
 //! and every operation has alike, added in one place: its path parameters, the
 //! errors any call can meet, and the media type every error is written in.
 
+use tessera_core::scope::ScopeCatalogue;
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBody;
+use utoipa::openapi::schema::{ObjectBuilder, Schema};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, Response, ResponseBuilder};
 
 use crate::http::problem::PROBLEM_JSON;
@@ -103,7 +105,7 @@ fn path_parameter(name: &str) -> Parameter {
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
         .schema(Some(
-            utoipa::openapi::ObjectBuilder::new()
+            ObjectBuilder::new()
                 .schema_type(utoipa::openapi::schema::Type::String)
                 .min_length(Some(1)),
         ))
@@ -138,6 +140,27 @@ fn as_problem(response: &mut Response) {
             .schema(Some(Ref::from_schema_name("Problem")))
             .build(),
     );
+}
+
+/// States the deployment's scopes in `RequiredScope`, which the document as
+/// generated leaves as any text: a scope a request needs must be one of them.
+pub fn with_catalogue(openapi: &mut OpenApi, catalogue: &ScopeCatalogue) {
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    let names: Vec<String> = catalogue
+        .defs()
+        .iter()
+        .map(|def| def.name.clone())
+        .collect();
+    let scope = ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("One scope of this deployment's catalogue."))
+        .enum_values(Some(names))
+        .build();
+    components
+        .schemas
+        .insert("RequiredScope".to_owned(), RefOr::T(Schema::Object(scope)));
 }
 
 /// A call that takes a body cannot go without it.

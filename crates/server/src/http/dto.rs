@@ -223,9 +223,15 @@ pub struct VerifyRequest<'a> {
     pub resource: Option<Text<'a>>,
     /// Scopes the request needs; all are required.
     #[serde(borrow)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<RequiredScope>>)]
     pub scopes: Option<Vec<Text<'a>>>,
 }
+
+/// One scope of the deployment's catalogue, `category:action`: `/openapi.json`
+/// lists them, as the running server has them ([`crate::http::contract`]).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "a schema only: the handler reads a text")]
+pub struct RequiredScope(String);
 
 /// A JSON string, borrowed from the body unless it holds escapes. (serde borrows a
 /// `Cow` field only where it is the field's whole type, not inside an `Option` or

@@ -151,8 +151,11 @@ impl Modify for TokenAuth {
 )]
 pub struct ApiDoc;
 
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The document, with this deployment's own catalogue of scopes.
+pub async fn openapi(State(engine): State<Arc<Engine>>) -> Json<utoipa::openapi::OpenApi> {
+    let mut document = ApiDoc::openapi();
+    crate::http::contract::with_catalogue(&mut document, &engine.config().catalogue);
+    Json(document)
 }
 
 /// One scope of the deployment's catalogue.
