@@ -9,10 +9,13 @@ mod problem;
 mod tokens;
 mod verify;
 
+mod number;
 pub use problem::Problem;
 
 pub use tokens::{
     CreateTokenRequest, CreatedToken, ListParams, RateLimitBody, RateLimitView, TokenList,
     TokenView, UpdateTokenRequest,
 };
+#[cfg(feature = "openapi")]
+pub use tokens::{ResourcePattern, ScopePattern, TokenNameText};
 pub use verify::{MissingPowers, RateLimitState, VerifyAnswer, VerifyRequest};

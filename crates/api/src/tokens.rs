@@ -11,9 +11,17 @@ pub struct RateLimitBody {
     /// `burst_friendly`, `steady_stream`, `api_heavy`, `restricted`, or one from config.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::number::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub per_minute: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::number::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub burst: Option<u64>,
 }
 
@@ -25,7 +33,7 @@ pub struct CreateTokenRequest {
     /// 1 to 100 characters.
     #[cfg_attr(
         feature = "openapi",
-        schema(value_type = String, required = true, min_length = 1, max_length = 100)
+        schema(value_type = TokenNameText, required = true)
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -34,18 +42,25 @@ pub struct CreateTokenRequest {
     pub description: Option<String>,
     /// `category:action`, `category:*` or `*`. Omitted (and no `access`): full access.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ScopePattern>>))]
     pub scopes: Option<Vec<String>>,
     /// `READ`, `WRITE` or `ADMIN`, instead of `scopes`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access: Option<String>,
     /// `type:id` or `type:*`. Omitted: every resource.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ResourcePattern>>))]
     pub resources: Option<Vec<String>>,
     /// RFC 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     /// Seconds from now, instead of `expires_at`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::number::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3_153_600_000_i64))]
     pub expires_in: Option<i64>,
     /// RFC 3339: before this, the token is not valid yet (`NOT_YET_VALID`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,9 +76,39 @@ pub struct CreateTokenRequest {
     pub meta: Option<Value>,
     /// How many live tokens may be made through this one (its children and
     /// theirs). Omitted: its maker's bound, or the deployment's default.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1_000_000_000))]
+    #[serde(
+        default,
+        deserialize_with = "crate::number::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_descendants: Option<u32>,
 }
+
+/// A scope pattern a token may be granted: a scope of the deployment's catalogue,
+/// `category:*` or `*`. `/openapi.json` lists them, as the running server has them.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "a schema only: the server reads a text")]
+pub struct ScopePattern(String);
+
+/// A resource a token may touch: `type:id` or `type:*` (type: a-z, 0-9, `_`, `-`,
+/// up to 32, starting with a letter; id: 1 to 200 visible ASCII characters).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "^[a-z][a-z0-9_-]{0,31}:[!-~]{1,200}$")]
+#[allow(dead_code, reason = "a schema only: the server reads a text")]
+pub struct ResourcePattern(String);
+
+/// A token's name as the server takes it: 1 to 100 characters, not blank, no
+/// control characters.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(
+    pattern = "^(?=.{1,100}$)[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+)]
+#[allow(dead_code, reason = "a schema only: the server reads a text")]
+pub struct TokenNameText(String);
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
 fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
@@ -79,6 +124,10 @@ where
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTokenRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<TokenNameText>)
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(
@@ -90,6 +139,7 @@ pub struct UpdateTokenRequest {
     pub description: Option<Option<String>>,
     /// Replaces the scopes (and clears `access`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ScopePattern>>))]
     pub scopes: Option<Vec<String>>,
     /// Replaces the scopes with an access level.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,7 +150,7 @@ pub struct UpdateTokenRequest {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<ResourcePattern>>))]
     pub resources: Option<Option<Vec<String>>>,
     /// `null`: no limit (a manager's tokens keep the manager's).
     #[serde(
@@ -118,7 +168,12 @@ pub struct UpdateTokenRequest {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub expires_at: Option<Option<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::number::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3_153_600_000_i64))]
     pub expires_in: Option<i64>,
     /// `null`: valid at once.
     #[serde(
@@ -145,10 +200,13 @@ pub struct UpdateTokenRequest {
     /// `null`: no bound of its own (its maker's still holds).
     #[serde(
         default,
-        deserialize_with = "present",
+        deserialize_with = "crate::number::present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<u32>, minimum = 0, maximum = 1_000_000_000)
+    )]
     pub max_descendants: Option<Option<u32>>,
 }
 
@@ -214,6 +272,10 @@ pub struct CreatedToken {
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ListParams {
     /// `active`, `pending` (not valid yet), `revoked` or `expired`.
+    #[cfg_attr(
+        feature = "openapi",
+        param(pattern = "^(active|pending|revoked|expired)$")
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -230,6 +292,7 @@ pub struct ListParams {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(pattern = "^-?[0-9]{1,18}$"))]
     pub cursor: Option<String>,
 }
 

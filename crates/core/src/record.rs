@@ -86,6 +86,9 @@ pub struct Settings {
     pub max_descendants: Option<u32>,
 }
 
+/// The most `max_descendants` a token may state: far beyond any real subtree.
+pub const MAX_DESCENDANTS: u32 = 1_000_000_000;
+
 /// Everything stored about a token. Never its text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenRecord {
@@ -284,7 +287,20 @@ impl Settings {
             None => None,
         };
         let meta = validate_meta(draft.meta)?;
-        let max_descendants = draft.max_descendants;
+        let max_descendants = draft
+            .max_descendants
+            .map(|most| {
+                if most <= MAX_DESCENDANTS {
+                    Ok(most)
+                } else {
+                    Err(InputError::new(
+                        "max_descendants",
+                        "invalid_max_descendants",
+                        format!("max_descendants must be 0 to {MAX_DESCENDANTS}"),
+                    ))
+                }
+            })
+            .transpose()?;
         Ok(Self {
             name,
             description,

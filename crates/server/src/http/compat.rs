@@ -33,10 +33,10 @@ fn repo_resource(id: &str) -> Result<String, EngineError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RepoTokenRequest {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(value_type = tessera_api::TokenNameText)]
     pub name: String,
     /// Repository ids the token may read and write.
-    #[schema(value_type = Vec<RepoId>)]
+    #[schema(value_type = Vec<RepoId>, min_items = 1)]
     pub repo_ids: Vec<String>,
 }
 
@@ -144,7 +144,7 @@ pub async fn relace_delete(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RepoKeyRequest {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(value_type = tessera_api::TokenNameText, required = true)]
     pub name: Option<String>,
     /// `READ`, `WRITE` or `ADMIN`.
     #[serde(rename = "accessType")]
@@ -183,6 +183,7 @@ pub struct RepoKeyCreated {
 
 /// Creates an API key (id + secret) for one repository at an access level.
 #[utoipa::path(post, path = "/repo/{repo_id}/apikey", tag = "compat", request_body = RepoKeyRequest,
+    params(("repo_id" = RepoId, Path, description = "The repository the key is for.")),
     responses((status = 200, body = RepoKeyCreated), (status = 400, body = Problem)), security(("token" = [])))]
 pub async fn flashback_create(
     State(engine): State<Arc<Engine>>,

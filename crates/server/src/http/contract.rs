@@ -142,8 +142,9 @@ fn as_problem(response: &mut Response) {
     );
 }
 
-/// States the deployment's scopes in `RequiredScope`, which the document as
-/// generated leaves as any text: a scope a request needs must be one of them.
+/// States the deployment's scopes, which the document as generated leaves as any
+/// text: `RequiredScope` (what a request may need: a scope of the catalogue) and
+/// `ScopePattern` (what a token may be granted: those, `category:*` and `*`).
 pub fn with_catalogue(openapi: &mut OpenApi, catalogue: &ScopeCatalogue) {
     let Some(components) = openapi.components.as_mut() else {
         return;
@@ -153,14 +154,109 @@ pub fn with_catalogue(openapi: &mut OpenApi, catalogue: &ScopeCatalogue) {
         .iter()
         .map(|def| def.name.clone())
         .collect();
-    let scope = ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .description(Some("One scope of this deployment's catalogue."))
-        .enum_values(Some(names))
-        .build();
-    components
-        .schemas
-        .insert("RequiredScope".to_owned(), RefOr::T(Schema::Object(scope)));
+    let mut patterns = names.clone();
+    for name in &names {
+        if let Some((category, _)) = name.split_once(':') {
+            let wildcard = format!("{category}:*");
+            if !patterns.contains(&wildcard) {
+                patterns.push(wildcard);
+            }
+        }
+    }
+    patterns.push("*".to_owned());
+    for (schema, values, description) in [
+        (
+            "RequiredScope",
+            names,
+            "One scope of this deployment's catalogue.",
+        ),
+        (
+            "ScopePattern",
+            patterns,
+            "A scope of this deployment's catalogue, a whole category (`category:*`) or everything (`*`).",
+        ),
+    ] {
+        let text = ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(description))
+            .enum_values(Some(values))
+            .build();
+        components
+            .schemas
+            .insert(schema.to_owned(), RefOr::T(Schema::Object(text)));
+    }
+}
+
+/// The rules that tie one field of a body to another, which the generated schemas
+/// cannot state: written into the document as JSON Schema (`not`, `oneOf`), with
+/// the deployment's rate-limit profiles.
+pub fn with_field_rules(document: &mut serde_json::Value, profiles: &[String]) {
+    use serde_json::json;
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    // Either of each pair, never both (`null` is as good as absent, but for an
+    // edit's `expires_at`, where it means "never"): `expires_at` or `expires_in`,
+    // `scopes` or `access`.
+    let scopes_or_access = json!({"not": {"required": ["scopes", "access"],
+        "properties": {"scopes": {"type": "array"}, "access": {"type": "string"}}}});
+    let create_expiry = json!({"not": {"required": ["expires_at", "expires_in"],
+        "properties": {"expires_at": {"type": "string"}, "expires_in": {"type": "integer"}}}});
+    let edit_expiry = json!({"not": {"required": ["expires_at", "expires_in"],
+        "properties": {"expires_in": {"type": "integer"}}}});
+    // Texts as the server takes them: timestamps in RFC 3339, free text without NUL.
+    let texts = [
+        ("expires_at", json!({"format": "date-time"})),
+        ("not_before", json!({"format": "date-time"})),
+        (
+            "description",
+            json!({"maxLength": 1000, "pattern": "^[^\\x00]*$"}),
+        ),
+        ("owner", json!({"maxLength": 200, "pattern": "^[^\\x00]*$"})),
+        ("access", json!({"enum": ["READ", "WRITE", "ADMIN", null]})),
+    ];
+    for (body, expiry) in [
+        ("CreateTokenRequest", create_expiry),
+        ("UpdateTokenRequest", edit_expiry),
+    ] {
+        let Some(schema) = schemas
+            .get_mut(body)
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        schema.insert("allOf".to_owned(), json!([expiry, scopes_or_access]));
+        for (field, rules) in &texts {
+            if let (Some(property), Some(rules)) = (
+                schema
+                    .get_mut("properties")
+                    .and_then(|properties| properties.get_mut(*field))
+                    .and_then(serde_json::Value::as_object_mut),
+                rules.as_object(),
+            ) {
+                property.extend(rules.clone());
+            }
+        }
+    }
+    // A named profile, or a rate and a burst: nothing else, nothing in between.
+    use tessera_core::ratelimit::{MAX_BURST, MAX_PER_MINUTE};
+    schemas.insert(
+        "RateLimitBody".to_owned(),
+        json!({
+            "description": "A named profile, or a rate and a burst.",
+            "oneOf": [
+                {"type": "object", "additionalProperties": false, "required": ["profile"],
+                 "properties": {"profile": {"type": "string", "enum": profiles}}},
+                {"type": "object", "additionalProperties": false, "required": ["per_minute", "burst"],
+                 "properties": {
+                    "per_minute": {"type": "integer", "minimum": 1, "maximum": MAX_PER_MINUTE},
+                    "burst": {"type": "integer", "minimum": 1, "maximum": MAX_BURST}}},
+            ],
+        }),
+    );
 }
 
 /// A call that takes a body cannot go without it.

@@ -219,7 +219,7 @@ pub struct VerifyRequest<'a> {
     pub token: Text<'a>,
     /// The resource the request touches, `type:id`.
     #[serde(borrow)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[a-z][a-z0-9_-]{0,31}:([!-)+-~][!-~]{0,199}|[*][!-~]{1,199})$")]
     pub resource: Option<Text<'a>>,
     /// Scopes the request needs; all are required.
     #[serde(borrow)]

@@ -151,11 +151,22 @@ impl Modify for TokenAuth {
 )]
 pub struct ApiDoc;
 
-/// The document, with this deployment's own catalogue of scopes.
-pub async fn openapi(State(engine): State<Arc<Engine>>) -> Json<utoipa::openapi::OpenApi> {
+/// The document, with this deployment's own catalogue of scopes and rate-limit
+/// profiles, and the rules between fields.
+pub async fn openapi(State(engine): State<Arc<Engine>>) -> Response {
+    let config = engine.config();
     let mut document = ApiDoc::openapi();
-    crate::http::contract::with_catalogue(&mut document, &engine.config().catalogue);
-    Json(document)
+    crate::http::contract::with_catalogue(&mut document, &config.catalogue);
+    let Ok(mut document) = serde_json::to_value(&document) else {
+        return crate::http::panic_response();
+    };
+    let profiles: Vec<String> = config
+        .rate_limit_profiles()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    crate::http::contract::with_field_rules(&mut document, &profiles);
+    Json(document).into_response()
 }
 
 /// One scope of the deployment's catalogue.
