@@ -52,8 +52,6 @@ pub struct Gateway {
     config: GatewayConfig,
     /// A client's body may pause at most this long between two pieces.
     body_idle: Duration,
-    /// Clients reach the gateway over TLS: what `X-Forwarded-Proto` and `Forwarded` say.
-    tls: bool,
 }
 
 /// The gateway's router: every path, every method. Refused when the upstream's CA
@@ -76,13 +74,11 @@ pub fn router(
         .enable_http1()
         .wrap_connector(connector);
     let client = Client::builder(TokioExecutor::new()).build(connector);
-    let tls = config.tls.is_some();
     let gateway = Arc::new(Gateway {
         engine,
         client,
         config,
         body_idle: limits.body_read_timeout,
-        tls,
     });
     Ok(
         crate::http::with_logging_and_panic_guard(Router::new().fallback(proxy), "gateway")
@@ -161,12 +157,14 @@ async fn proxy(
         allowed.identity.as_ref(),
         gateway.engine.index().catalogue(),
     );
-    let proto = HeaderValue::from_static(if gateway.tls { "https" } else { "http" });
+    // Clients reach the gateway over TLS when it has a certificate.
+    let tls = gateway.config.tls.is_some();
+    let proto = HeaderValue::from_static(if tls { "https" } else { "http" });
     headers.insert(HeaderName::from_static("x-forwarded-proto"), proto);
     if let Some(host) = &original_host {
         headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
     }
-    set_forwarded_for(headers, &path, gateway.tls, original_host.as_ref());
+    set_forwarded_for(headers, &path, tls, original_host.as_ref());
     if let Some(authority) = gateway.config.upstream.authority()
         && let Ok(host) = HeaderValue::from_str(authority.as_str())
     {

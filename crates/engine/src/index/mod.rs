@@ -325,22 +325,21 @@ impl TokenIndex {
 
     /// True when `id` was created through `ancestor`, directly or further down.
     pub fn descends_from(&self, id: &str, ancestor: &str) -> bool {
-        let mut current = self
-            .by_id(id)
-            .and_then(|slot| slot.parent_id().map(str::to_owned));
-        // A chain longer than the index would be a cycle: stop rather than loop.
-        for _ in 0..=self.len() {
-            match current {
-                None => return false,
-                Some(parent) if parent == ancestor => return true,
-                Some(parent) => {
-                    current = self
-                        .by_id(&parent)
-                        .and_then(|slot| slot.parent_id().map(str::to_owned));
-                }
-            }
-        }
-        false
+        self.by_id(id).is_some_and(|slot| {
+            self.lineage(slot)
+                .skip(1)
+                .any(|maker| maker.id() == ancestor)
+        })
+    }
+
+    /// `slot`, then the token that made it, and so on up to a token no other made,
+    /// each as the index holds it now. A chain longer than the index would be a
+    /// cycle in stored parents: it stops there rather than loop.
+    pub fn lineage(&self, slot: SlotRef) -> impl Iterator<Item = SlotRef> + '_ {
+        std::iter::successors(Some(slot), |link| {
+            link.parent_id().and_then(|parent| self.by_id(parent))
+        })
+        .take(self.len() + 1)
     }
 }
 

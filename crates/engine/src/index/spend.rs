@@ -77,17 +77,9 @@ impl TokenIndex {
     /// `slot` and every token it was made through, as they are now, each with its
     /// rate limit: those without one spend nothing.
     pub fn limited_chain(&self, slot: &SlotRef) -> Vec<(SlotRef, RateLimit)> {
-        let mut chain = Vec::new();
-        let mut next = Some(SlotRef::clone(slot));
-        // A chain longer than the index would be a cycle in stored parents: stop.
-        for _ in 0..=self.len() {
-            let Some(link) = next else { break };
-            next = link.parent_id().and_then(|parent| self.by_id(parent));
-            if let Some(limit) = link.rate_limit() {
-                chain.push((link, limit));
-            }
-        }
-        chain
+        self.lineage(SlotRef::clone(slot))
+            .filter_map(|link| link.rate_limit().map(|limit| (link, limit)))
+            .collect()
     }
 
     /// Records a verdict reached on `slot` (here or by the shared limiter): counts

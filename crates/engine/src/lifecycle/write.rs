@@ -84,10 +84,10 @@ impl Engine {
     fn ensure_room_below(&self, manager: &Slot) -> Result<(), EngineError> {
         let index = self.index();
         let now = self.now_ms();
-        let mut bounded = index.by_id(manager.id());
-        // A chain longer than the index would be a cycle in stored parents: stop.
-        for _ in 0..=index.len() {
-            let Some(slot) = bounded else { break };
+        let Some(current) = index.by_id(manager.id()) else {
+            return Ok(());
+        };
+        for slot in index.lineage(current) {
             if let Some(quota) = slot.max_descendants() {
                 let live = index.live_descendants(slot.id(), now);
                 if !grant::quota_allows(Some(quota), live) {
@@ -100,7 +100,6 @@ impl Engine {
                     )));
                 }
             }
-            bounded = slot.parent_id().and_then(|parent| index.by_id(parent));
         }
         Ok(())
     }
