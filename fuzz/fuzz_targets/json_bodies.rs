@@ -28,7 +28,7 @@ fuzz_target!(|input: (u8, &[u8])| {
             let Ok(request) = parse_json::<CreateTokenRequest>(body) else {
                 return;
             };
-            let Ok(draft) = dto::draft_of(request) else {
+            let Ok(draft) = request.into_draft() else {
                 return;
             };
             if let Ok(settings) = Settings::validate(draft, &policy, Omitted::Create) {
@@ -41,7 +41,7 @@ fuzz_target!(|input: (u8, &[u8])| {
                 return;
             };
             let mut draft = Settings::admin().to_draft();
-            if dto::apply_update(update, &mut draft).is_ok() {
+            if update.apply_to(&mut draft).is_ok() {
                 let _ = Settings::validate(draft, &policy, Omitted::Complete);
             }
         }

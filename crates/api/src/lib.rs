@@ -1,7 +1,8 @@
 //! The request and response types of tessera's token API and verify call, as they travel: the
 //! server reads and writes them, the CLI and Rust clients write and read them, so
-//! the two sides cannot drift apart. Plain serde types with no behaviour; the
-//! server turns them into the engine's types (`tessera-server`'s `http::dto`).
+//! the two sides cannot drift apart. Plain serde types, and beside each the
+//! mapping to and from the domain's types (`tessera-core`), so that a token
+//! field's wire shape and its meaning are written in one file.
 //!
 //! The `openapi` feature derives their schemas for `/openapi.json`.
 

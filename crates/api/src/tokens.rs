@@ -2,6 +2,10 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use tessera_core::record::{
+    ExpiryRequest, InputError, NotBeforeRequest, RateLimitRequest, TokenDraft, TokenRecord,
+};
+use tessera_core::timefmt::format_rfc3339;
 
 /// A rate limit in a request: `{"profile": NAME}` or `{"per_minute": N, "burst": M}`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -302,6 +306,148 @@ pub struct TokenList {
     pub tokens: Vec<TokenView>,
     /// Pass as `cursor` for the next page; `null` on the last.
     pub next_cursor: Option<String>,
+}
+
+// Into the engine's terms and back. Here, beside the fields, so that a new field
+// is written once in this file: its wire shape and its mapping.
+
+/// The rate limit a request body asks for: a profile name, or per_minute and burst.
+fn rate_limit_request(body: RateLimitBody) -> Result<RateLimitRequest, InputError> {
+    match (body.profile, body.per_minute, body.burst) {
+        (Some(profile), None, None) => Ok(RateLimitRequest::Profile(profile)),
+        (None, Some(per_minute), Some(burst)) => Ok(RateLimitRequest::Custom { per_minute, burst }),
+        _ => Err(InputError::new(
+            "rate_limit",
+            "invalid_rate_limit",
+            "rate_limit must be {\"profile\": NAME} or {\"per_minute\": N, \"burst\": M}",
+        )),
+    }
+}
+
+fn expiry(at: Option<String>, within: Option<i64>) -> Result<Option<ExpiryRequest>, InputError> {
+    match (at, within) {
+        (Some(_), Some(_)) => Err(InputError::new(
+            "expires_at",
+            "expiry_twice",
+            "give either expires_at or expires_in, not both",
+        )),
+        (Some(at), None) => Ok(Some(ExpiryRequest::At(at))),
+        (None, Some(seconds)) => Ok(Some(ExpiryRequest::In(seconds))),
+        (None, None) => Ok(None),
+    }
+}
+
+impl CreateTokenRequest {
+    /// The settings this request asks for, unchecked: `Settings::validate` checks them.
+    pub fn into_draft(self) -> Result<TokenDraft, InputError> {
+        Ok(TokenDraft {
+            name: self.name,
+            description: self.description,
+            scopes: self.scopes,
+            access: self.access,
+            resources: self.resources,
+            expiry: expiry(self.expires_at, self.expires_in)?,
+            not_before: self.not_before.map(NotBeforeRequest::At),
+            rate_limit: self.rate_limit.map(rate_limit_request).transpose()?,
+            owner: self.owner,
+            meta: self.meta,
+            max_descendants: self.max_descendants,
+        })
+    }
+}
+
+impl UpdateTokenRequest {
+    /// Applies the fields this update gives to a token's current settings.
+    pub fn apply_to(self, draft: &mut TokenDraft) -> Result<(), InputError> {
+        if let Some(name) = self.name {
+            draft.name = Some(name);
+        }
+        if let Some(description) = self.description {
+            draft.description = description;
+        }
+        match (self.scopes, self.access) {
+            (Some(_), Some(_)) => {
+                return Err(InputError::new(
+                    "scopes",
+                    "scopes_and_access",
+                    "give either scopes or access, not both",
+                ));
+            }
+            (Some(scopes), None) => {
+                draft.scopes = Some(scopes);
+                draft.access = None;
+            }
+            (None, Some(access)) => {
+                draft.access = Some(access);
+                draft.scopes = None;
+            }
+            (None, None) => {}
+        }
+        if let Some(resources) = self.resources {
+            draft.resources = resources;
+        }
+        if let Some(limit) = self.rate_limit {
+            draft.rate_limit = limit.map(rate_limit_request).transpose()?;
+        }
+        match (self.expires_at, self.expires_in) {
+            // `"expires_at": null` alone: never expires.
+            (Some(None), None) => draft.expiry = Some(ExpiryRequest::Never),
+            (at, within) => {
+                let at = at.map(Option::unwrap_or_default);
+                if let Some(requested) = expiry(at, within)? {
+                    draft.expiry = Some(requested);
+                }
+            }
+        }
+        if let Some(not_before) = self.not_before {
+            draft.not_before = not_before.map(NotBeforeRequest::At);
+        }
+        if let Some(owner) = self.owner {
+            draft.owner = owner;
+        }
+        if let Some(meta) = self.meta {
+            draft.meta = meta;
+        }
+        if let Some(max_descendants) = self.max_descendants {
+            draft.max_descendants = max_descendants;
+        }
+        Ok(())
+    }
+}
+
+impl TokenView {
+    /// A token as the API shows it, at `now_ms`.
+    pub fn of(record: &TokenRecord, now_ms: i64) -> Self {
+        let s = &record.settings;
+        let (scopes, access) = s.scopes.as_fields();
+        TokenView {
+            id: record.id.clone(),
+            name: s.name.to_string(),
+            description: s.description.as_deref().map(str::to_owned),
+            scopes,
+            access,
+            resources: s.resources.view().texts(),
+            rate_limit: s.rate_limit.as_ref().map(|limit| RateLimitView {
+                profile: limit.profile.clone(),
+                per_minute: limit.per_minute,
+                burst: limit.burst,
+            }),
+            expires_at: s.expires_at.map(format_rfc3339),
+            not_before: s.not_before.map(format_rfc3339),
+            owner: s.owner.as_deref().map(str::to_owned),
+            meta: s.meta.clone(),
+            max_descendants: s.max_descendants,
+            created_at: format_rfc3339(record.created_at),
+            updated_at: format_rfc3339(record.updated_at),
+            revoked_at: record.revoked_at.map(format_rfc3339),
+            parent_id: record.parent_id.clone(),
+            start: record.start.clone(),
+            status: record.status(now_ms).as_str().to_owned(),
+            last_used_at: record.last_used_at.map(format_rfc3339),
+            use_count: record.use_count,
+            admin: record.is_admin,
+        }
+    }
 }
 
 #[cfg(test)]

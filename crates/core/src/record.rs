@@ -57,6 +57,16 @@ pub enum ScopeGrant {
     Access(Access),
 }
 
+impl ScopeGrant {
+    /// As requests and views write it: scope patterns, or an access level.
+    pub fn as_fields(&self) -> (Option<Vec<String>>, Option<String>) {
+        match self {
+            ScopeGrant::Patterns(patterns) => (Some(patterns.clone()), None),
+            ScopeGrant::Access(access) => (None, Some(access.as_str().to_owned())),
+        }
+    }
+}
+
 /// No scope at all: a default that grants nothing.
 impl Default for ScopeGrant {
     fn default() -> Self {
@@ -318,10 +328,7 @@ impl Settings {
     /// These settings as a complete draft, so an update can change a few fields and
     /// validate the whole again.
     pub fn to_draft(&self) -> TokenDraft {
-        let (scopes, access) = match &self.scopes {
-            ScopeGrant::Patterns(patterns) => (Some(patterns.clone()), None),
-            ScopeGrant::Access(access) => (None, Some(access.as_str().to_owned())),
-        };
+        let (scopes, access) = self.scopes.as_fields();
         TokenDraft {
             name: Some(self.name.to_string()),
             description: self.description.clone().map(String::from),

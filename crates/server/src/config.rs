@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use tessera_core::client::TrustedProxies;
 use tessera_core::ratelimit::RateLimit;
-use tessera_core::record::{RateLimitRequest, RateLimitSetting};
+use tessera_core::record::RateLimitSetting;
 use tessera_core::route::{RouteSpec, RouteTable, Unmatched};
 use tessera_core::scope::{Level, ScopeCatalogue};
 use tessera_core::token::{Pepper, TokenPrefix};
@@ -544,19 +544,6 @@ fn custom_limit(limit: &RateLimitConfig) -> Result<RateLimit, String> {
     match (limit.profile.as_ref(), limit.per_minute, limit.burst) {
         (None, Some(per_minute), Some(burst)) => RateLimit::new(per_minute, burst),
         _ => Err("give per_minute and burst".into()),
-    }
-}
-
-/// A rate limit from a request body: a profile name, or per_minute and burst.
-pub fn rate_limit_request(
-    profile: Option<String>,
-    per_minute: Option<u64>,
-    burst: Option<u64>,
-) -> Result<RateLimitRequest, &'static str> {
-    match (profile, per_minute, burst) {
-        (Some(profile), None, None) => Ok(RateLimitRequest::Profile(profile)),
-        (None, Some(per_minute), Some(burst)) => Ok(RateLimitRequest::Custom { per_minute, burst }),
-        _ => Err("rate_limit must be {\"profile\": NAME} or {\"per_minute\": N, \"burst\": M}"),
     }
 }
 

@@ -1,165 +1,17 @@
-//! The token API's shapes (`tessera_api`) turned into the engine's types and back,
-//! and the verify call's own shapes, borrowed from the request and the index
+//! The listing query turned into the store's, and the verify call's own shapes, borrowed from the request and the index
 //! because they are read and written on every guarded request.
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
+use tessera_api::ListParams;
 pub use tessera_api::RateLimitState;
-use tessera_api::{
-    CreateTokenRequest, ListParams, RateLimitBody, RateLimitView, TokenView, UpdateTokenRequest,
-};
-use tessera_core::record::{
-    ExpiryRequest, InputError, NotBeforeRequest, RateLimitRequest, RateLimitSetting, ScopeGrant,
-    Status, TokenDraft, TokenRecord,
-};
-use tessera_core::timefmt::format_rfc3339;
+use tessera_core::record::Status;
 use tessera_store::ListQuery;
 use utoipa::ToSchema;
 
-use crate::config::rate_limit_request;
 use tessera_engine::EngineError;
-
-/// The rate limit a request body asks for.
-fn rate_limit_of(body: RateLimitBody) -> Result<RateLimitRequest, EngineError> {
-    rate_limit_request(body.profile, body.per_minute, body.burst)
-        .map_err(|detail| InputError::new("rate_limit", "invalid_rate_limit", detail).into())
-}
-
-fn expiry(at: Option<String>, within: Option<i64>) -> Result<Option<ExpiryRequest>, EngineError> {
-    match (at, within) {
-        (Some(_), Some(_)) => Err(InputError::new(
-            "expires_at",
-            "expiry_twice",
-            "give either expires_at or expires_in, not both",
-        )
-        .into()),
-        (Some(at), None) => Ok(Some(ExpiryRequest::At(at))),
-        (None, Some(seconds)) => Ok(Some(ExpiryRequest::In(seconds))),
-        (None, None) => Ok(None),
-    }
-}
-
-/// The settings a create request asks for, unchecked.
-pub fn draft_of(request: CreateTokenRequest) -> Result<TokenDraft, EngineError> {
-    Ok(TokenDraft {
-        name: request.name,
-        description: request.description,
-        scopes: request.scopes,
-        access: request.access,
-        resources: request.resources,
-        expiry: expiry(request.expires_at, request.expires_in)?,
-        not_before: request.not_before.map(NotBeforeRequest::At),
-        rate_limit: request.rate_limit.map(rate_limit_of).transpose()?,
-        owner: request.owner,
-        meta: request.meta,
-        max_descendants: request.max_descendants,
-    })
-}
-
-/// Applies the fields an update gives to a token's current settings.
-pub fn apply_update(update: UpdateTokenRequest, draft: &mut TokenDraft) -> Result<(), EngineError> {
-    if let Some(name) = update.name {
-        draft.name = Some(name);
-    }
-    if let Some(description) = update.description {
-        draft.description = description;
-    }
-    match (update.scopes, update.access) {
-        (Some(_), Some(_)) => {
-            return Err(InputError::new(
-                "scopes",
-                "scopes_and_access",
-                "give either scopes or access, not both",
-            )
-            .into());
-        }
-        (Some(scopes), None) => {
-            draft.scopes = Some(scopes);
-            draft.access = None;
-        }
-        (None, Some(access)) => {
-            draft.access = Some(access);
-            draft.scopes = None;
-        }
-        (None, None) => {}
-    }
-    if let Some(resources) = update.resources {
-        draft.resources = resources;
-    }
-    if let Some(limit) = update.rate_limit {
-        draft.rate_limit = limit.map(rate_limit_of).transpose()?;
-    }
-    match (update.expires_at, update.expires_in) {
-        // `"expires_at": null` alone: never expires.
-        (Some(None), None) => draft.expiry = Some(ExpiryRequest::Never),
-        (at, within) => {
-            let at = at.map(|a| a.unwrap_or_default());
-            if let Some(requested) = expiry(at, within)? {
-                draft.expiry = Some(requested);
-            }
-        }
-    }
-    if let Some(not_before) = update.not_before {
-        draft.not_before = not_before.map(NotBeforeRequest::At);
-    }
-    if let Some(owner) = update.owner {
-        draft.owner = owner;
-    }
-    if let Some(meta) = update.meta {
-        draft.meta = meta;
-    }
-    if let Some(max_descendants) = update.max_descendants {
-        draft.max_descendants = max_descendants;
-    }
-    Ok(())
-}
-
-fn rate_limit_view(setting: &RateLimitSetting) -> RateLimitView {
-    RateLimitView {
-        profile: setting.profile.clone(),
-        per_minute: setting.per_minute,
-        burst: setting.burst,
-    }
-}
-
-/// Scope patterns and access level as the API shows them.
-pub fn scope_fields(grant: &ScopeGrant) -> (Option<Vec<String>>, Option<String>) {
-    match grant {
-        ScopeGrant::Patterns(patterns) => (Some(patterns.clone()), None),
-        ScopeGrant::Access(access) => (None, Some(access.as_str().to_owned())),
-    }
-}
-
-/// A token as the API shows it, at `now_ms`.
-pub fn view_of(record: &TokenRecord, now_ms: i64) -> TokenView {
-    let s = &record.settings;
-    let (scopes, access) = scope_fields(&s.scopes);
-    TokenView {
-        id: record.id.clone(),
-        name: s.name.to_string(),
-        description: s.description.as_deref().map(str::to_owned),
-        scopes,
-        access,
-        resources: s.resources.view().texts(),
-        rate_limit: s.rate_limit.as_ref().map(rate_limit_view),
-        expires_at: s.expires_at.map(format_rfc3339),
-        not_before: s.not_before.map(format_rfc3339),
-        owner: s.owner.as_deref().map(str::to_owned),
-        meta: s.meta.clone(),
-        max_descendants: s.max_descendants,
-        created_at: format_rfc3339(record.created_at),
-        updated_at: format_rfc3339(record.updated_at),
-        revoked_at: record.revoked_at.map(format_rfc3339),
-        parent_id: record.parent_id.clone(),
-        start: record.start.clone(),
-        status: record.status(now_ms).as_str().to_owned(),
-        last_used_at: record.last_used_at.map(format_rfc3339),
-        use_count: record.use_count,
-        admin: record.is_admin,
-    }
-}
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 100;

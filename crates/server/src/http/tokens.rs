@@ -9,10 +9,10 @@ use axum::http::StatusCode;
 use tessera_api::{
     CreateTokenRequest, CreatedToken, ListParams, TokenList, TokenView, UpdateTokenRequest,
 };
-use tessera_engine::Engine;
+use tessera_engine::{Engine, EngineError};
 
 use crate::http::auth::{AnyToken, Authed, ManageTokens, ReadTokens};
-use crate::http::dto::{apply_update, draft_of, query_of, view_of};
+use crate::http::dto::query_of;
 use crate::http::problem::{ApiError, ApiJson, ApiQuery, Problem};
 
 type EngineState = State<Arc<Engine>>;
@@ -27,10 +27,12 @@ pub async fn create(
     Authed(caller, _): Authed<ManageTokens>,
     ApiJson(body): ApiJson<CreateTokenRequest>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let (record, secret) = engine.create(&caller, draft_of(body)?).await?;
+    let (record, secret) = engine
+        .create(&caller, body.into_draft().map_err(EngineError::from)?)
+        .await?;
     let created = CreatedToken {
         token: secret.expose().to_owned(),
-        details: view_of(&record, engine.now_ms()),
+        details: TokenView::of(&record, engine.now_ms()),
     };
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -49,7 +51,7 @@ pub async fn list(
     let page = engine.list(&caller, query).await?;
     let now = engine.now_ms();
     Ok(Json(TokenList {
-        tokens: page.tokens.iter().map(|r| view_of(r, now)).collect(),
+        tokens: page.tokens.iter().map(|r| TokenView::of(r, now)).collect(),
         next_cursor: page.next_cursor.map(|c| c.to_string()),
     }))
 }
@@ -61,7 +63,7 @@ pub async fn show(
     Authed(caller, _): Authed<ReadTokens>,
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, ApiError> {
-    Ok(Json(view_of(
+    Ok(Json(TokenView::of(
         &engine.get(&caller, &id).await?,
         engine.now_ms(),
     )))
@@ -78,9 +80,9 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateTokenRequest>,
 ) -> Result<Json<TokenView>, ApiError> {
     let record = engine
-        .update(&caller, &id, |draft| apply_update(body, draft))
+        .update(&caller, &id, |draft| Ok(body.apply_to(draft)?))
         .await?;
-    Ok(Json(view_of(&record, engine.now_ms())))
+    Ok(Json(TokenView::of(&record, engine.now_ms())))
 }
 
 /// Revokes a token and every token created through it, at once. Idempotent; the
@@ -94,7 +96,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, ApiError> {
     let record = engine.revoke(&caller, &id).await?;
-    Ok(Json(view_of(&record, engine.now_ms())))
+    Ok(Json(TokenView::of(&record, engine.now_ms())))
 }
 
 /// The presented token itself. Any valid token may ask.
@@ -105,7 +107,7 @@ pub async fn whoami(
     Authed(caller, _): Authed<AnyToken>,
 ) -> Result<Json<TokenView>, ApiError> {
     let record = engine.record(&caller.slot).await?;
-    Ok(Json(view_of(&record, engine.now_ms())))
+    Ok(Json(TokenView::of(&record, engine.now_ms())))
 }
 
 /// Revokes the presented token (and its descendants): the end of a sandbox session.
@@ -117,5 +119,5 @@ pub async fn revoke_self(
     Authed(caller, _): Authed<AnyToken>,
 ) -> Result<Json<TokenView>, ApiError> {
     let record = engine.revoke_self(&caller).await?;
-    Ok(Json(view_of(&record, engine.now_ms())))
+    Ok(Json(TokenView::of(&record, engine.now_ms())))
 }

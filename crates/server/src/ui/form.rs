@@ -7,7 +7,6 @@ use tessera_core::record::{
 };
 use tessera_core::timefmt::{format_rfc3339, parse_rfc3339};
 
-use crate::http::dto::scope_fields;
 use tessera_engine::EngineError;
 
 /// An `application/x-www-form-urlencoded` body. Kept as pairs, because a group of
@@ -136,7 +135,7 @@ impl TokenForm {
     /// A token's current settings, for its edit form.
     pub fn of(record: &TokenRecord) -> Self {
         let s = &record.settings;
-        let (scopes, access) = scope_fields(&s.scopes);
+        let (scopes, access) = s.scopes.as_fields();
         let (rate, per_minute, burst) = match &s.rate_limit {
             None => ("none".to_owned(), String::new(), String::new()),
             Some(limit) => (

@@ -6,7 +6,6 @@ use tessera_core::record::{Status, TokenRecord};
 use tessera_core::scope::ScopeDef;
 use tessera_core::timefmt::format_rfc3339;
 
-use crate::http::dto::scope_fields;
 use crate::ui::form::{EXPIRY_PRESETS, FieldError, TokenForm};
 
 /// Who is signed in, for the header and the forms.
@@ -148,7 +147,7 @@ fn status_badge(status: Status) -> Markup {
 }
 
 fn scopes_text(record: &TokenRecord) -> String {
-    match scope_fields(&record.settings.scopes) {
+    match record.settings.scopes.as_fields() {
         (Some(patterns), _) => patterns.join(" "),
         (None, Some(access)) => format!("{access} (access level)"),
         (None, None) => String::new(),
