@@ -68,6 +68,8 @@ pub struct TokenForm {
     pub expires_on: String,
     /// `YYYY-MM-DDTHH:MM`, UTC, before which the token is not valid; empty: at once.
     pub not_before: String,
+    /// How many live tokens may be made through this one; empty: no bound of its own.
+    pub max_descendants: String,
 }
 
 /// A mistake in one field of the form.
@@ -102,6 +104,7 @@ impl FieldError {
             "rate_limit" => "rate",
             "expires_at" | "expires_in" => "expiry",
             "not_before" => "not_before",
+            "max_descendants" => "max_descendants",
             _ => "form",
         };
         let mut message = error.detail.clone();
@@ -162,6 +165,10 @@ impl TokenForm {
             .into(),
             expires_on: s.expires_at.map(to_minutes).unwrap_or_default(),
             not_before: s.not_before.map(to_minutes).unwrap_or_default(),
+            max_descendants: s
+                .max_descendants
+                .map(|most| most.to_string())
+                .unwrap_or_default(),
         }
     }
 
@@ -179,6 +186,7 @@ impl TokenForm {
             expiry: fields.get("expiry").to_owned(),
             expires_on: fields.get("expires_on").to_owned(),
             not_before: fields.get("not_before").to_owned(),
+            max_descendants: fields.get("max_descendants").to_owned(),
         }
     }
 
@@ -223,6 +231,11 @@ impl TokenForm {
                 .map_err(|error| errors.push(error))
                 .ok()
         };
+        let max_descendants = self
+            .max_descendants()
+            .map_err(|error| errors.push(error))
+            .ok()
+            .flatten();
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -242,6 +255,7 @@ impl TokenForm {
             rate_limit,
             expiry,
             not_before,
+            max_descendants,
         })
     }
 
@@ -330,6 +344,20 @@ impl TokenForm {
         }
         utc_time(&self.not_before, "not_before").map(|at| Some(NotBeforeRequest::At(at)))
     }
+
+    /// `None`: no bound of its own. The core checks the range.
+    fn max_descendants(&self) -> Result<Option<u32>, FieldError> {
+        let typed = self.max_descendants.trim();
+        if typed.is_empty() {
+            return Ok(None);
+        }
+        typed.parse().map(Some).map_err(|_| {
+            FieldError::new(
+                "max_descendants",
+                "give a whole number of tokens, e.g. 100, or leave it empty",
+            )
+        })
+    }
 }
 
 /// `2027-01-31T18:00` from a date-time input, or typed with a space, as RFC 3339.
@@ -367,6 +395,8 @@ pub struct Changes {
     expiry: Option<ExpiryRequest>,
     /// `None`: left as it is; `Some(None)`: valid at once.
     not_before: Option<Option<NotBeforeRequest>>,
+    /// `None`: no bound of its own (the form always shows the current one).
+    max_descendants: Option<u32>,
 }
 
 impl Changes {
@@ -394,6 +424,7 @@ impl Changes {
         if let Some(not_before) = self.not_before {
             draft.not_before = not_before;
         }
+        draft.max_descendants = self.max_descendants;
     }
 }
 
@@ -441,6 +472,29 @@ mod tests {
             .map(|e| e.field)
             .collect();
         assert_eq!(fields, ["not_before"]);
+    }
+
+    #[test]
+    fn max_descendants_is_a_number_or_empty_for_none_of_its_own() {
+        let base = "name=x&access=READ&rate=default&expiry=never";
+        let bounded = form(&format!("{base}&max_descendants=+25+"))
+            .check(None)
+            .expect("valid")
+            .into_new_draft();
+        assert_eq!(bounded.max_descendants, Some(25));
+        let mut edited = bounded.clone();
+        form(&format!("{base}&max_descendants="))
+            .check(None)
+            .expect("valid")
+            .apply(&mut edited);
+        assert_eq!(edited.max_descendants, None);
+        let wrong = form(&format!("{base}&max_descendants=-1")).check(None);
+        let fields: Vec<_> = wrong
+            .expect_err("refused")
+            .iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["max_descendants"]);
     }
 
     #[test]

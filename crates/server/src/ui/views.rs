@@ -333,6 +333,7 @@ fn details(record: &TokenRecord) -> Markup {
             }
             dt { "Expires" } dd { (when(s.expires_at, "never")) }
             @if let Some(at) = s.not_before { dt { "Valid from" } dd { (when(Some(at), "")) } }
+            @if let Some(most) = s.max_descendants { dt { "Max descendants" } dd { (most) " live tokens made through it" } }
             dt { "Created" } dd { (when(Some(record.created_at), "")) }
             @if let Some(at) = record.revoked_at { dt { "Revoked" } dd { (when(Some(at), "")) } }
             dt { "Last used" } dd { (when(record.last_used_at, "never")) }
@@ -564,6 +565,11 @@ fn token_fields(
                 (sub_field("expires_on", "Date and time (UTC)", &form.expires_on, errors, false))
             }
             (sub_field("not_before", "Valid from (UTC; empty: at once)", &form.not_before, errors, false))
+        }
+
+        fieldset.field {
+            legend { "Quota" }
+            (sub_field("max_descendants", "Most live tokens made through this one (empty: its maker's bound)", &form.max_descendants, errors, true))
         }
     }
 }

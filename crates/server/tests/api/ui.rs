@@ -435,3 +435,50 @@ async fn writes_through_the_pages_spend_the_rate_limit_as_the_api_does() {
     // The API sees the same empty bucket.
     assert_eq!(app.get("/v1/tokens", &manager).await.status, 429);
 }
+
+#[tokio::test]
+async fn the_edit_page_shows_and_changes_max_descendants() {
+    let app = TestApp::spawn().await;
+    let (id, _, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "team", "scopes": ["*"], "max_descendants": 3}),
+        )
+        .await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.admin).await;
+    let path = format!("/ui/tokens/{id}");
+    let page = ui.get(&path).await;
+    assert!(page.html.contains("Max descendants"), "{}", page.html);
+    assert!(
+        page.html
+            .contains("name=\"max_descendants\" type=\"text\" inputmode=\"numeric\" value=\"3\""),
+        "{}",
+        page.html
+    );
+    let csrf = page.csrf();
+    let form = |most: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "team".to_owned()),
+            ("scopes", "*".to_owned()),
+            ("rate", "none".to_owned()),
+            ("expiry", "never".to_owned()),
+            ("max_descendants", most.to_owned()),
+        ]
+    };
+    let fields = form("a few");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = ui.post(&path, &pairs).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.html.contains("max_descendants-error"));
+    let stored = app.get(&format!("/v1/tokens/{id}"), &app.admin).await;
+    assert_eq!(stored.body["max_descendants"], 3, "nothing changed");
+
+    let fields = form("5");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = ui.post(&path, &pairs).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    let stored = app.get(&format!("/v1/tokens/{id}"), &app.admin).await;
+    assert_eq!(stored.body["max_descendants"], 5);
+}
