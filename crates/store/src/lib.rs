@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use tessera_core::record::{Status, TokenRecord};
 use tokio::sync::watch;
 
+mod group;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -61,11 +62,22 @@ pub struct Revocation {
     pub revoked: Vec<TokenRecord>,
 }
 
+impl Revocation {
+    /// A write numbered `seq` that revoked nothing.
+    pub(crate) fn new(seq: ChangeSeq) -> Self {
+        Self {
+            seq,
+            revoked: Vec::new(),
+        }
+    }
+}
+
 /// What a write was decided on: the change numbers of the tokens the deciding node
-/// read. With several nodes, a node's index may trail the store by a moment; the store
-/// refuses the write ([`StoreError::Stale`]) when any of these moved on since, so no
-/// node can decide from an old copy (widen a child beyond a parent narrowed a moment
-/// ago through another node, or undo an edit made there).
+/// read. A node's index may trail the store by a moment (a write made through another
+/// node, or one of its own still being stored with its group); the store refuses the
+/// write ([`StoreError::Stale`]) when any of these moved on since, so no write is
+/// decided from an old copy (widen a child beyond a parent narrowed a moment ago, or
+/// undo an edit made then).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Basis {
     /// The token's own number, for an edit.

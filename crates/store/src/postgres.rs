@@ -1,13 +1,17 @@
 //! The shared backend: PostgreSQL, for several tessera nodes behind a load balancer.
 //!
-//! Every write first takes the next change number by updating the one row of
-//! `tessera_change_feed`. That row stays locked until the write commits, so writes from
-//! all nodes commit one after another in number order and the feed has no gaps: a
-//! reader that sees number `n` committed sees everything before it. The write then
-//! announces its number with `pg_notify` (delivered at commit) so other nodes wake at
-//! once; a node that misses an announcement still catches up by number, on its next
+//! Every transaction that writes tokens first locks the one row of
+//! `tessera_change_feed`, takes the next change numbers from it, and keeps it locked
+//! until it commits, so transactions from all nodes commit one after another in
+//! number order and the feed has no gaps: a reader that sees number `n` committed
+//! sees everything before it. A node's writes go in groups (`crate::group`): one
+//! transaction, one turn of the lock and one durable commit for every write that
+//! arrived while the previous group committed. The transaction then announces its
+//! newest number with `pg_notify` (delivered at commit) so other nodes wake at once;
+//! a node that misses an announcement still catches up by number, on its next
 //! periodic poll or when its listening connection comes back.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,6 +26,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub(crate) mod tls;
 
+use crate::group::{GroupCommit, GroupFailure, Write, WriteGroup, Written};
 use crate::rows::{self, Dialect, RawRow, ReadColumn, SqlValue, Standing};
 use crate::{
     Basis, ChangeSeq, Changes, FeedSignal, ListPage, ListQuery, Revocation, StoreError, TokenStore,
@@ -111,6 +116,7 @@ const DIALECT: Dialect = Dialect {
 /// A token store in a PostgreSQL database, shared by every node.
 pub struct PostgresStore {
     pool: Pool,
+    writes: GroupCommit,
     signals: watch::Receiver<FeedSignal>,
     listener: tokio::task::JoinHandle<()>,
 }
@@ -162,6 +168,7 @@ impl PostgresStore {
         config.application_name("tessera-listen");
         let listener = tokio::spawn(listen(config, tls, sender));
         Ok(Self {
+            writes: GroupCommit::start(GroupWriter { pool: pool.clone() }),
             pool,
             signals,
             listener,
@@ -169,11 +176,87 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
-        self.pool.get().await.map_err(|e| {
-            StoreError::Unavailable(
-                format!("no database connection: {}", crate::with_causes(&e)).into(),
+        client(&self.pool).await
+    }
+}
+
+async fn client(pool: &Pool) -> Result<deadpool_postgres::Client, StoreError> {
+    pool.get().await.map_err(|e| {
+        StoreError::Unavailable(
+            format!("no database connection: {}", crate::with_causes(&e)).into(),
+        )
+    })
+}
+
+/// Writes a node's groups of token writes, each in one transaction.
+struct GroupWriter {
+    pool: Pool,
+}
+
+#[async_trait]
+impl WriteGroup for GroupWriter {
+    async fn write_group(&self, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure> {
+        let mut client = client(&self.pool).await.map_err(GroupFailure::whole)?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| GroupFailure::whole(pg(e)))?;
+        // Locks the feed's row for the whole group: no other node numbers a change
+        // until this group commits.
+        let newest: ChangeSeq = tx
+            .query_one(
+                "UPDATE tessera_change_feed SET seq = seq RETURNING seq",
+                &[],
             )
-        })
+            .await
+            .map_err(|e| GroupFailure::whole(pg(e)))?
+            .get(0);
+        let mut written = Vec::with_capacity(group.len());
+        for (at, write) in group.iter().enumerate() {
+            let seq = newest + 1 + at as ChangeSeq;
+            let outcome = write_one(&tx, write, seq)
+                .await
+                .map_err(|error| GroupFailure {
+                    write: Some(at),
+                    error,
+                })?;
+            written.push(outcome);
+        }
+        let newest = newest + group.len() as ChangeSeq;
+        tx.execute("UPDATE tessera_change_feed SET seq = $1", &[&newest])
+            .await
+            .map_err(|e| GroupFailure::whole(pg(e)))?;
+        commit(tx, newest).await.map_err(GroupFailure::whole)?;
+        Ok(written)
+    }
+}
+
+/// One write of a group, numbered `seq`.
+async fn write_one(
+    tx: &deadpool_postgres::Transaction<'_>,
+    write: &Write,
+    seq: ChangeSeq,
+) -> Result<Written, StoreError> {
+    match write {
+        Write::Insert { record, basis } => {
+            insert_row(tx, record, seq, *basis).await?;
+            Ok(Written::new(seq))
+        }
+        Write::Update { record, basis } => {
+            check_edit(tx, record, *basis).await?;
+            write_settings(tx, record, seq).await?;
+            Ok(Written::new(seq))
+        }
+        Write::Revoke { id, at } => {
+            let revoked = tx
+                .query(&rows::revoke_subtree_sql(&DIALECT), &[id, at, &seq])
+                .await
+                .map_err(pg)?
+                .iter()
+                .map(|row| read_row(row).and_then(RawRow::into_record))
+                .collect::<Result<_, _>>()?;
+            Ok(Revocation { seq, revoked })
+        }
     }
 }
 
@@ -532,11 +615,7 @@ impl TokenStore for PostgresStore {
     }
 
     async fn insert(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
-        let mut client = self.client().await?;
-        let (tx, seq) = begin(&mut client).await?;
-        insert_row(&tx, record, seq, basis).await?;
-        commit(tx, seq).await?;
-        Ok(seq)
+        self.writes.insert(record.clone(), basis).await
     }
 
     async fn insert_first_admin(
@@ -585,26 +664,11 @@ impl TokenStore for PostgresStore {
     }
 
     async fn update(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
-        let mut client = self.client().await?;
-        let (tx, seq) = begin(&mut client).await?;
-        check_edit(&tx, record, basis).await?;
-        write_settings(&tx, record, seq).await?;
-        commit(tx, seq).await?;
-        Ok(seq)
+        self.writes.update(record.clone(), basis).await
     }
 
     async fn revoke_subtree(&self, id: &str, at: i64) -> Result<Revocation, StoreError> {
-        let mut client = self.client().await?;
-        let (tx, seq) = begin(&mut client).await?;
-        let revoked = tx
-            .query(&rows::revoke_subtree_sql(&DIALECT), &[&id, &at, &seq])
-            .await
-            .map_err(pg)?
-            .iter()
-            .map(|row| read_row(row).and_then(RawRow::into_record))
-            .collect::<Result<_, _>>()?;
-        commit(tx, seq).await?;
-        Ok(Revocation { seq, revoked })
+        self.writes.revoke(id.to_owned(), at).await
     }
 
     async fn get(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {

@@ -514,7 +514,7 @@ pub fn revoked(id: &str) -> StoreError {
 /// Why a write decided on an old copy was refused.
 pub fn stale(id: &str) -> StoreError {
     StoreError::Stale(format!(
-        "token {id} changed a moment ago (through another node)"
+        "token {id} changed a moment ago (through another node, or by a write made at the same time)"
     ))
 }
 

@@ -12,6 +12,7 @@ use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use tessera_core::record::TokenRecord;
 
+use crate::group::{GroupCommit, GroupFailure, Write, WriteGroup, Written};
 use crate::rows::{self, Dialect, RawRow, ReadColumn, SqlValue, Standing};
 use crate::{
     Basis, ChangeSeq, Changes, ListPage, ListQuery, Revocation, StoreError, TokenStore, UsageUpdate,
@@ -73,6 +74,7 @@ INSERT INTO change_feed (id, seq) SELECT 1, COUNT(*) > 0 FROM tokens;
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    writes: Arc<GroupCommit>,
 }
 
 impl SqliteStore {
@@ -89,8 +91,12 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(unavailable)?;
         migrate(&mut conn)?;
+        let conn = Arc::new(Mutex::new(conn));
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            writes: Arc::new(GroupCommit::start(GroupWriter {
+                conn: Arc::clone(&conn),
+            })),
+            conn,
         })
     }
 
@@ -112,15 +118,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StoreError::Unavailable("a previous database call panicked".into()))?;
-            work(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}").into()))?
+        on_connection(&self.conn, work).await
     }
 
     /// Runs `work` in one transaction on the blocking pool: all of it is committed
@@ -157,6 +155,94 @@ impl SqliteStore {
             work(tx, seq)
         })
         .await
+    }
+}
+
+/// Runs `work` with the connection on the blocking pool.
+async fn on_connection<T, F>(conn: &Arc<Mutex<Connection>>, work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    let conn = Arc::clone(conn);
+    tokio::task::spawn_blocking(move || {
+        let mut guard = conn
+            .lock()
+            .map_err(|_| StoreError::Unavailable("a previous database call panicked".into()))?;
+        work(&mut guard)
+    })
+    .await
+    .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}").into()))?
+}
+
+/// Writes the process's groups of token writes, each in one transaction.
+struct GroupWriter {
+    conn: Arc<Mutex<Connection>>,
+}
+
+#[async_trait]
+impl WriteGroup for GroupWriter {
+    async fn write_group(&self, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure> {
+        let group = group.to_vec();
+        let outcome = on_connection(&self.conn, move |conn| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            let newest: ChangeSeq = tx
+                .query_row("SELECT seq FROM change_feed", [], |row| row.get(0))
+                .map_err(unavailable)?;
+            let mut written = Vec::with_capacity(group.len());
+            for (at, write) in group.iter().enumerate() {
+                let seq = newest + 1 + at as ChangeSeq;
+                match write_one(&tx, write, seq) {
+                    Ok(outcome) => written.push(outcome),
+                    // Dropped, the transaction rolls back.
+                    Err(error) => {
+                        return Ok(Err(GroupFailure {
+                            write: Some(at),
+                            error,
+                        }));
+                    }
+                }
+            }
+            tx.execute(
+                "UPDATE change_feed SET seq = ?1",
+                [newest + group.len() as ChangeSeq],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(Ok(written))
+        })
+        .await;
+        outcome.map_err(GroupFailure::whole)?
+    }
+}
+
+/// One write of a group, numbered `seq`.
+fn write_one(
+    tx: &rusqlite::Transaction<'_>,
+    write: &Write,
+    seq: ChangeSeq,
+) -> Result<Written, StoreError> {
+    match write {
+        Write::Insert { record, basis } => {
+            insert_row(tx, record, seq, *basis)?;
+            Ok(Written::new(seq))
+        }
+        Write::Update { record, basis } => {
+            check_edit(tx, record, *basis)?;
+            write_settings(tx, record, seq)?;
+            Ok(Written::new(seq))
+        }
+        Write::Revoke { id, at } => {
+            let mut statement = tx
+                .prepare_cached(&rows::revoke_subtree_sql(&DIALECT))
+                .map_err(unavailable)?;
+            let revoked = statement
+                .query_map(params![id, at, seq], read_row)
+                .map_err(unavailable)?
+                .map(|row| row.map_err(unavailable).and_then(RawRow::into_record))
+                .collect::<Result<_, _>>()?;
+            Ok(Revocation { seq, revoked })
+        }
     }
 }
 
@@ -392,9 +478,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn insert(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
-        let record = record.clone();
-        self.change(move |tx, seq| insert_row(tx, &record, seq, basis).map(|()| seq))
-            .await
+        self.writes.insert(record.clone(), basis).await
     }
 
     async fn insert_first_admin(
@@ -440,28 +524,11 @@ impl TokenStore for SqliteStore {
     }
 
     async fn update(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
-        let record = record.clone();
-        self.change(move |tx, seq| {
-            check_edit(tx, &record, basis)?;
-            write_settings(tx, &record, seq).map(|()| seq)
-        })
-        .await
+        self.writes.update(record.clone(), basis).await
     }
 
     async fn revoke_subtree(&self, id: &str, at: i64) -> Result<Revocation, StoreError> {
-        let id = id.to_owned();
-        self.change(move |tx, seq| {
-            let mut statement = tx
-                .prepare(&rows::revoke_subtree_sql(&DIALECT))
-                .map_err(unavailable)?;
-            let revoked = statement
-                .query_map(params![id, at, seq], read_row)
-                .map_err(unavailable)?
-                .map(|row| row.map_err(unavailable).and_then(RawRow::into_record))
-                .collect::<Result<_, _>>()?;
-            Ok(Revocation { seq, revoked })
-        })
-        .await
+        self.writes.revoke(id.to_owned(), at).await
     }
 
     async fn get(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {

@@ -1,0 +1,149 @@
+//! Group commit: token writes that arrive while a transaction is committing wait,
+//! and go together in the next one, so that many writes share one durable commit
+//! (one fsync) and, on PostgreSQL, one turn of the change feed's lock.
+//!
+//! Each backend writes a group in one transaction ([`WriteGroup`]); this module
+//! queues the writes of every task of the process, in the order they arrive, and
+//! gives each its own outcome. A write that fails rolls its group back; it alone
+//! gets the error and the rest are written again without it, so one refused write
+//! never fails another.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tessera_core::record::TokenRecord;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Basis, ChangeSeq, Revocation, StoreError};
+
+/// One token write, as a group carries it.
+pub(crate) enum Write {
+    Insert { record: TokenRecord, basis: Basis },
+    Update { record: TokenRecord, basis: Basis },
+    Revoke { id: String, at: i64 },
+}
+
+/// What a write did: the change number it took and, for a revocation, the tokens
+/// it revoked (none for other writes).
+pub(crate) type Written = Revocation;
+
+/// Why a group's transaction did not commit.
+pub(crate) struct GroupFailure {
+    /// The write that failed, when one did (the transaction then rolled back);
+    /// `None` when the transaction itself failed (begin or commit).
+    pub write: Option<usize>,
+    pub error: StoreError,
+}
+
+impl GroupFailure {
+    /// The transaction itself failed.
+    pub fn whole(error: StoreError) -> Self {
+        Self { write: None, error }
+    }
+}
+
+/// A backend's transaction for a group of writes.
+#[async_trait]
+pub(crate) trait WriteGroup: Send + Sync + 'static {
+    /// Writes `group` in order in one transaction, each write with the next change
+    /// number, and commits it durably; or writes nothing. On success, one outcome
+    /// per write, in order.
+    async fn write_group(&self, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure>;
+}
+
+/// The most writes one transaction takes: a group this size is a few milliseconds
+/// of work, and the writes queued behind it wait no longer than that.
+const MAX_GROUP: usize = 128;
+
+struct Queued {
+    write: Arc<Write>,
+    done: oneshot::Sender<Result<Written, StoreError>>,
+}
+
+/// The queue of writes waiting for their group, and the task that commits groups.
+pub(crate) struct GroupCommit {
+    queue: mpsc::UnboundedSender<Queued>,
+    committer: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.committer.abort();
+    }
+}
+
+impl GroupCommit {
+    pub fn start(backend: impl WriteGroup) -> Self {
+        let (queue, waiting) = mpsc::unbounded_channel();
+        let committer = tokio::spawn(commit_groups(backend, waiting));
+        Self { queue, committer }
+    }
+
+    pub async fn insert(&self, record: TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
+        let written = self.write(Write::Insert { record, basis }).await?;
+        Ok(written.seq)
+    }
+
+    pub async fn update(&self, record: TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
+        let written = self.write(Write::Update { record, basis }).await?;
+        Ok(written.seq)
+    }
+
+    pub async fn revoke(&self, id: String, at: i64) -> Result<Revocation, StoreError> {
+        self.write(Write::Revoke { id, at }).await
+    }
+
+    /// Writes `write` with the next group, once that group has committed.
+    async fn write(&self, write: Write) -> Result<Written, StoreError> {
+        let (done, outcome) = oneshot::channel();
+        let queued = Queued {
+            write: Arc::new(write),
+            done,
+        };
+        self.queue.send(queued).map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the store's writer has stopped".into())
+}
+
+async fn commit_groups(backend: impl WriteGroup, mut waiting: mpsc::UnboundedReceiver<Queued>) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
+        commit(&backend, &mut group).await;
+    }
+}
+
+/// Commits `group`, answering and removing every write in it.
+async fn commit(backend: &impl WriteGroup, group: &mut Vec<Queued>) {
+    while !group.is_empty() {
+        let writes: Vec<Arc<Write>> = group.iter().map(|q| Arc::clone(&q.write)).collect();
+        match backend.write_group(&writes).await {
+            Ok(written) => {
+                for (queued, outcome) in group.drain(..).zip(written) {
+                    let _ = queued.done.send(Ok(outcome));
+                }
+            }
+            Err(GroupFailure {
+                write: Some(at),
+                error,
+            }) if at < group.len() => {
+                let _ = group.remove(at).done.send(Err(error));
+            }
+            Err(GroupFailure { error, .. }) => {
+                let words = crate::with_causes(&error);
+                let mut answers = group.drain(..);
+                if let Some(first) = answers.next() {
+                    let _ = first.done.send(Err(error));
+                }
+                for queued in answers {
+                    let _ = queued
+                        .done
+                        .send(Err(StoreError::Unavailable(words.clone().into())));
+                }
+            }
+        }
+    }
+}
