@@ -443,3 +443,71 @@ async fn any_token_may_give_itself_up_with_what_it_made() {
         .await
         .expect("unknown");
 }
+
+/// Writes are decided one at a time but stored together (group commit): creations
+/// decided while earlier ones are still being stored count toward the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creations_stored_together_never_pass_the_quota() {
+    let world = World::new().await;
+    let (_, manager) = world
+        .token_from(
+            &world.admin,
+            TokenDraft {
+                max_descendants: Some(5),
+                ..draft(&["tokens:manage", "repo:read"])
+            },
+        )
+        .await;
+    let attempts: Vec<_> = (0..40)
+        .map(|_| {
+            let engine = Arc::clone(&world.engine);
+            let manager = manager.clone();
+            tokio::spawn(async move { engine.create(&manager, draft(&["repo:read"])).await })
+        })
+        .collect();
+    let mut made = 0;
+    for attempt in attempts {
+        match attempt.await.expect("joined") {
+            Ok(_) => made += 1,
+            Err(EngineError::Forbidden {
+                code: "quota_exceeded",
+                ..
+            }) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(made, 5);
+    let live = world
+        .engine
+        .index()
+        .live_descendants(manager.id(), START_MS);
+    assert_eq!(live, 5);
+}
+
+/// A revocation stored in the same group as creations through the revoked token
+/// leaves none of them working, whatever their order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_racing_creations_leaves_no_child_working() {
+    let world = World::new().await;
+    let (_, manager) = world
+        .token(&world.admin, &["tokens:manage", "repo:read"])
+        .await;
+    let creations: Vec<_> = (0..30)
+        .map(|_| {
+            let engine = Arc::clone(&world.engine);
+            let manager = manager.clone();
+            tokio::spawn(async move { engine.create(&manager, draft(&["repo:read"])).await })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    world
+        .engine
+        .revoke(&world.admin, manager.id())
+        .await
+        .expect("revoked");
+    for creation in creations {
+        if let Ok((_, secret)) = creation.await.expect("joined") {
+            assert_eq!(world.code(secret.expose()).await, Code::Revoked);
+        }
+    }
+}

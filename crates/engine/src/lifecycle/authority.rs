@@ -47,8 +47,8 @@ impl Caller {
     }
 }
 
-/// Proof that the engine's writes lock is held: every change to tokens is made
-/// under it, one at a time, in the order the store numbers them.
+/// Proof that the engine's writes lock is held: every change to tokens is decided
+/// under it, one at a time (and stored after it, with others: see `super::write`).
 pub(super) struct Writes<'a> {
     _held: tokio::sync::MutexGuard<'a, ()>,
 }
@@ -60,7 +60,8 @@ pub(super) struct Writes<'a> {
 /// engine method that changes another token takes one, so no way in (API, UI,
 /// adapters) can forget the check, and a caller revoked, expired or narrowed since
 /// it authenticated cannot act with its old powers. A revocation, which walks only
-/// the descendants that exist, cannot miss a token the caller was still creating.
+/// the descendants that exist, cannot miss a token the caller was still creating:
+/// the store refuses a child whose parent is revoked by then.
 pub(super) struct Manage<'w> {
     manager: SlotRef,
     _writes: PhantomData<&'w ()>,
@@ -79,25 +80,24 @@ impl<'w> Manage<'w> {
     }
 
     /// The right to revoke the token `id` and its descendants.
-    pub(super) fn revocation(&self, engine: &Engine, id: &str) -> Result<Revoke<'w>, EngineError> {
+    pub(super) fn revocation(&self, engine: &Engine, id: &str) -> Result<Revoke, EngineError> {
         Ok(Revoke {
             target: self.target(engine, id)?,
-            _writes: PhantomData,
         })
     }
 }
 
-/// The right to revoke one token and every token created through it, for as long
-/// as the writes lock is held: granted to a manager over its subtree
+/// The right to revoke one token and every token created through it, decided
+/// under the writes lock: granted to a manager over its subtree
 /// ([`Manage::revocation`]), or to the token's own holder, who needs no scope to
 /// give it up ([`Engine::own_revocation`]: `/v1/tokens/self`, RFC 7009's
-/// `/v1/revoke`).
-pub(super) struct Revoke<'w> {
+/// `/v1/revoke`). It is carried out after the lock is released, in the store's
+/// next group of writes.
+pub(super) struct Revoke {
     target: SlotRef,
-    _writes: PhantomData<&'w ()>,
 }
 
-impl Revoke<'_> {
+impl Revoke {
     pub(super) fn target(&self) -> &SlotRef {
         &self.target
     }
@@ -133,14 +133,9 @@ impl Engine {
     }
 
     /// The right of a token's holder to revoke it and what it created.
-    pub(super) fn own_revocation<'w>(
-        &self,
-        _writes: &'w Writes<'_>,
-        token: &SlotRef,
-    ) -> Revoke<'w> {
+    pub(super) fn own_revocation(&self, _writes: &Writes<'_>, token: &SlotRef) -> Revoke {
         Revoke {
             target: self.index().current(token),
-            _writes: PhantomData,
         }
     }
 

@@ -9,6 +9,7 @@
 
 mod authority;
 mod check;
+mod in_flight;
 mod read;
 mod usage;
 mod write;
@@ -16,6 +17,7 @@ mod write;
 pub use authority::{Caller, Credential};
 pub use check::{CheckOutcome, SharedCheck};
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -30,6 +32,7 @@ use crate::failures::FailureThrottle;
 use crate::index::{TokenIndex, Verifier};
 use crate::limiter::SharedLimiter;
 use crate::metrics::Metrics;
+use in_flight::InFlight;
 
 pub struct Engine {
     config: EngineConfig,
@@ -37,8 +40,13 @@ pub struct Engine {
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
     writes: tokio::sync::Mutex<()>,
+    /// Writes decided and not yet in the index, for the quota checks.
+    in_flight: InFlight,
     /// Every change up to this number is in the index.
     applied: AtomicI64,
+    /// This node's own writes in the index beyond `applied`: a group's writes land
+    /// in any order.
+    own_ahead: parking_lot::Mutex<BTreeSet<ChangeSeq>>,
     catching_up: tokio::sync::Mutex<()>,
     /// Held (shared) while a stored count is read and topped up with the pending
     /// uses, and (exclusively) while the usage writer moves pending uses to the store.
@@ -68,7 +76,9 @@ impl Engine {
             store,
             clock,
             writes: tokio::sync::Mutex::new(()),
+            in_flight: InFlight::default(),
             applied: AtomicI64::new(snapshot.up_to),
+            own_ahead: parking_lot::Mutex::default(),
             catching_up: tokio::sync::Mutex::new(()),
             usage: tokio::sync::RwLock::new(()),
             metrics: Metrics::default(),
@@ -134,11 +144,25 @@ impl Engine {
         }
     }
     /// Records that this node's own write `seq` is in the index: when every earlier
-    /// write is too, the feed need not be read for it.
+    /// write is too, the feed need not be read for it. The writes of one group
+    /// land in any order, so those ahead of a gap wait in `own_ahead`; a gap left
+    /// by another node's write is closed by [`Engine::catch_up`].
     pub(super) fn applied_own(&self, seq: ChangeSeq) {
-        let _ = self
-            .applied
-            .compare_exchange(seq - 1, seq, Ordering::AcqRel, Ordering::Acquire);
+        let mut ahead = self.own_ahead.lock();
+        ahead.insert(seq);
+        loop {
+            let applied = self.applied_seq();
+            while ahead.first().is_some_and(|&first| first <= applied) {
+                ahead.pop_first();
+            }
+            match ahead.first() {
+                Some(&next) if next == applied + 1 => {
+                    ahead.pop_first();
+                    self.applied.fetch_max(next, Ordering::AcqRel);
+                }
+                _ => break,
+            }
+        }
     }
     pub fn config(&self) -> &EngineConfig {
         &self.config

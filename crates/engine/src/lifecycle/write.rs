@@ -1,5 +1,13 @@
 //! Changing tokens: create, edit, revoke, and the admin token's own writes, each
 //! stored durably and then applied to the index before it is acknowledged.
+//!
+//! A create, edit or revocation is decided under the writes lock, and stored after
+//! the lock is released: the store then commits the writes of many requests in one
+//! transaction (group commit), while the next ones are decided. A write decided
+//! before an earlier one landed is still safe: the store checks, in its
+//! transaction, what the decision assumed (the parent live and unchanged, no newer
+//! child; see `tessera_store::Basis`) and refuses the write otherwise, and the quota
+//! checks count writes in flight (`super::in_flight`).
 
 use std::sync::Arc;
 
@@ -7,14 +15,23 @@ use tessera_core::grant::{self, Escalation, Grant};
 use tessera_core::random;
 use tessera_core::record::{Omitted, Settings, TokenDraft, TokenRecord};
 use tessera_core::token::SecretToken;
-use tessera_store::Basis;
+use tessera_store::{Basis, ChangeSeq};
 
 use crate::error::EngineError;
 use crate::index::{Slot, SlotRef};
 
 use super::authority::{Caller, Manage, Revoke};
 use super::check::ID_KIND;
+use super::in_flight::Ticket;
 use super::{Engine, to_completion};
+
+/// A write decided under the writes lock, to be stored after it is released.
+struct Decided<'a> {
+    record: TokenRecord,
+    basis: Basis,
+    /// Counts the write for the quota checks until it lands.
+    ticket: Ticket<'a>,
+}
 
 impl Engine {
     /// Bounds a token's settings by its parent (the token that created it, as it is
@@ -89,7 +106,16 @@ impl Engine {
         };
         for slot in index.lineage(current) {
             if let Some(quota) = slot.max_descendants() {
-                let live = index.live_descendants(slot.id(), now);
+                let live = self.in_flight.counted(|in_flight| {
+                    let coming = in_flight
+                        .iter()
+                        .filter_map(|entry| entry.parent.as_deref())
+                        .filter(|&parent| {
+                            parent == slot.id() || index.descends_from(parent, slot.id())
+                        })
+                        .count();
+                    index.live_descendants(slot.id(), now) + coming
+                });
                 if !grant::quota_allows(Some(quota), live) {
                     return Err(quota_exceeded(format!(
                         "{:?} ({}) may have at most {quota} live tokens made through it and has \
@@ -110,7 +136,13 @@ impl Engine {
         let Some(quota) = self.config.max_tokens_per_owner else {
             return Ok(());
         };
-        let live = self.index().live_owned_by(owner, self.now_ms());
+        let live = self.in_flight.counted(|in_flight| {
+            let coming = in_flight
+                .iter()
+                .filter(|entry| entry.owner.as_deref() == Some(owner))
+                .count();
+            self.index().live_owned_by(owner, self.now_ms()) + coming
+        });
         if grant::quota_allows(Some(quota), live) {
             return Ok(());
         }
@@ -131,23 +163,26 @@ impl Engine {
         let engine = Arc::clone(self);
         let caller = caller.clone();
         to_completion(async move {
-            let writes = engine.hold_writes().await;
-            let manage = engine.authorize(&writes, &caller)?;
-            engine
-                .insert_child(&manage, settings, rate_limit_given)
-                .await
+            let (decided, secret) = {
+                let writes = engine.hold_writes().await;
+                let manage = engine.authorize(&writes, &caller)?;
+                engine.decide_child(&manage, settings, rate_limit_given)?
+            };
+            let seq = engine
+                .stored(engine.store.insert(&decided.record, decided.basis))
+                .await?;
+            Ok((engine.land(seq, decided), secret))
         })
         .await
     }
 
-    /// Stores a new token made by the manager, bounded by the manager's powers, and
-    /// brings it into the index.
-    async fn insert_child(
+    /// A new token made by the manager, bounded by the manager's powers.
+    fn decide_child(
         &self,
         manage: &Manage<'_>,
         mut settings: Settings,
         rate_limit_given: bool,
-    ) -> Result<(TokenRecord, SecretToken), EngineError> {
+    ) -> Result<(Decided<'_>, SecretToken), EngineError> {
         let manager = manage.manager();
         self.bound_by_parent(manager, &mut settings, rate_limit_given)?;
         self.ensure_room_below(manager)?;
@@ -159,10 +194,24 @@ impl Engine {
             parent: Some(manager.seq()),
             ..Basis::default()
         };
-        let seq = self.stored(self.store.insert(&record, basis)).await?;
-        self.index().apply(seq, record.clone());
+        let ticket = self
+            .in_flight
+            .register(Some(manager.id()), record.settings.owner.as_deref());
+        let decided = Decided {
+            record,
+            basis,
+            ticket,
+        };
+        Ok((decided, secret))
+    }
+
+    /// Brings a stored write, numbered `seq`, into the index.
+    fn land(&self, seq: ChangeSeq, decided: Decided<'_>) -> TokenRecord {
+        let record = decided.record;
+        self.in_flight
+            .land(decided.ticket, || self.index().apply(seq, record.clone()));
         self.applied_own(seq);
-        Ok((record, secret))
+        record
     }
 
     pub(super) fn new_record(
@@ -237,20 +286,26 @@ impl Engine {
         let caller = caller.clone();
         let id = id.to_owned();
         to_completion(async move {
-            let writes = engine.hold_writes().await;
-            let manage = engine.authorize(&writes, &caller)?;
-            engine.edit(&manage, &id, change).await
+            let decided = {
+                let writes = engine.hold_writes().await;
+                let manage = engine.authorize(&writes, &caller)?;
+                engine.decide_edit(&manage, &id, change).await?
+            };
+            let seq = engine
+                .stored(engine.store.update(&decided.record, decided.basis))
+                .await?;
+            Ok(engine.land(seq, decided))
         })
         .await
     }
 
-    /// Stores a manager's edit of a token it may change, and brings it into the index.
-    async fn edit(
+    /// A manager's edit of a token it may change.
+    async fn decide_edit(
         &self,
         manage: &Manage<'_>,
         id: &str,
         change: impl FnOnce(&mut TokenDraft) -> Result<(), EngineError>,
-    ) -> Result<TokenRecord, EngineError> {
+    ) -> Result<Decided<'_>, EngineError> {
         let slot = manage.target(self, id)?;
         // The whole record is in the store only. If it is newer than `slot`, the
         // write below names `slot.seq()` and is refused as stale (409).
@@ -273,11 +328,14 @@ impl Engine {
         let mut settings = Settings::validate(draft, &self.policy(), Omitted::Complete)?;
         self.bound_by_parent(parent, &mut settings, true)?;
         self.ensure_covers_descendants(id, &Grant::of(&settings, self.index().catalogue()))?;
-        if let Some(owner) = &settings.owner
-            && settings.owner != record.settings.owner
-        {
+        let new_owner = settings
+            .owner
+            .as_deref()
+            .filter(|_| settings.owner != record.settings.owner);
+        if let Some(owner) = new_owner {
             self.ensure_room_for_owner(owner)?;
         }
+        let ticket = self.in_flight.register(None, new_owner);
         record.settings = settings;
         record.updated_at = self.clock.now_ms();
         let basis = Basis {
@@ -285,10 +343,11 @@ impl Engine {
             parent: Some(parent.seq()),
             children_known_up_to: Some(self.applied_seq()),
         };
-        let seq = self.stored(self.store.update(&record, basis)).await?;
-        self.index().apply(seq, record.clone());
-        self.applied_own(seq);
-        Ok(record)
+        Ok(Decided {
+            record,
+            basis,
+            ticket,
+        })
     }
 
     /// Revokes a token and every token created through it, at once. Idempotent.
@@ -301,10 +360,12 @@ impl Engine {
         let caller = caller.clone();
         let id = id.to_owned();
         to_completion(async move {
-            let writes = engine.hold_writes().await;
-            let revocation = engine
-                .authorize(&writes, &caller)?
-                .revocation(&engine, &id)?;
+            let revocation = {
+                let writes = engine.hold_writes().await;
+                engine
+                    .authorize(&writes, &caller)?
+                    .revocation(&engine, &id)?
+            };
             engine.revoke_subtree(revocation).await
         })
         .await
@@ -331,8 +392,10 @@ impl Engine {
     async fn revoke_own(self: &Arc<Self>, token: SlotRef) -> Result<TokenRecord, EngineError> {
         let engine = Arc::clone(self);
         to_completion(async move {
-            let writes = engine.hold_writes().await;
-            let revocation = engine.own_revocation(&writes, &token);
+            let revocation = {
+                let writes = engine.hold_writes().await;
+                engine.own_revocation(&writes, &token)
+            };
             engine.revoke_subtree(revocation).await
         })
         .await
@@ -340,7 +403,7 @@ impl Engine {
 
     /// Stores the revocation of a token and its descendants, and brings it into the
     /// index.
-    async fn revoke_subtree(&self, revocation: Revoke<'_>) -> Result<TokenRecord, EngineError> {
+    async fn revoke_subtree(&self, revocation: Revoke) -> Result<TokenRecord, EngineError> {
         let slot = revocation.target();
         if slot.is_admin() {
             return Err(admin_untouchable());
