@@ -212,15 +212,32 @@ impl WriteGroup for GroupWriter {
             .map_err(|e| GroupFailure::whole(pg(e)))?
             .get(0);
         let mut written = Vec::with_capacity(group.len());
-        for (at, write) in group.iter().enumerate() {
+        while written.len() < group.len() {
+            let at = written.len();
             let seq = newest + 1 + at as ChangeSeq;
-            let outcome = write_one(&tx, write, seq)
+            let failed = |error| GroupFailure {
+                write: Some(at),
+                error,
+            };
+            // An edit reads its checks first, so it goes alone; the creations and
+            // revocations after it go out together, without waiting for each answer.
+            if let Write::Update { record, basis } = &*group[at] {
+                check_edit(&tx, record, *basis).await.map_err(failed)?;
+                write_settings(&tx, record, seq).await.map_err(failed)?;
+                written.push(Written::new(seq));
+                continue;
+            }
+            let together = group[at..]
+                .iter()
+                .take_while(|write| !matches!(***write, Write::Update { .. }))
+                .count();
+            let outcomes = send_together(&tx, &group[at..at + together], seq)
                 .await
-                .map_err(|error| GroupFailure {
-                    write: Some(at),
+                .map_err(|(write, error)| GroupFailure {
+                    write: Some(at + write),
                     error,
                 })?;
-            written.push(outcome);
+            written.extend(outcomes);
         }
         let newest = newest + group.len() as ChangeSeq;
         tx.execute("UPDATE tessera_change_feed SET seq = $1", &[&newest])
@@ -231,32 +248,135 @@ impl WriteGroup for GroupWriter {
     }
 }
 
-/// One write of a group, numbered `seq`.
-async fn write_one(
+/// Adds a token's resource rows if the token is stored as the write numbered `$3`:
+/// sent with the token's own insert, which may have been refused.
+const INSERT_RESOURCE_OF_STORED: &str = "INSERT INTO token_resources (token_id, pattern) \
+     SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = $1 AND change_seq = $3) \
+     ON CONFLICT DO NOTHING";
+
+/// What one statement of [`send_together`] is for.
+enum Purpose {
+    /// Inserts the token of write `n`, if its parent allows.
+    Token(usize),
+    /// A resource row of write `n`'s token.
+    Resource(usize),
+    /// Revokes the subtree of write `n`.
+    Revocation(usize),
+}
+
+/// Creations and revocations numbered from `first_seq`, sent to the database at
+/// once (pipelined: one round trip for them all, not one each) and executed in
+/// order. Each checks its parent inside its statement
+/// ([`rows::insert_under_parent_sql`]). Fails with the position of the first write
+/// that failed or was refused.
+async fn send_together(
     tx: &deadpool_postgres::Transaction<'_>,
-    write: &Write,
-    seq: ChangeSeq,
-) -> Result<Written, StoreError> {
-    match write {
-        Write::Insert { record, basis } => {
-            insert_row(tx, record, seq, *basis).await?;
-            Ok(Written::new(seq))
+    writes: &[Arc<Write>],
+    first_seq: ChangeSeq,
+) -> Result<Vec<Written>, (usize, StoreError)> {
+    let mut statements: Vec<(Purpose, String, Vec<SqlValue>)> = Vec::new();
+    for (n, write) in writes.iter().enumerate() {
+        let seq = first_seq + n as ChangeSeq;
+        match &**write {
+            Write::Insert { record, basis } => {
+                let (sql, values) = match &record.parent_id {
+                    Some(parent) => {
+                        rows::insert_under_parent_sql(record, parent, basis.parent, seq, &DIALECT)
+                    }
+                    None => rows::insert_sql(record, seq, &DIALECT),
+                };
+                // A row back: the token went in.
+                let sql = format!("{sql} RETURNING id");
+                statements.push((Purpose::Token(n), sql, values));
+                for pattern in record.settings.resources.view().patterns() {
+                    let values = vec![
+                        SqlValue::Text(record.id.clone()),
+                        SqlValue::Text(pattern.to_owned()),
+                        SqlValue::Int(seq),
+                    ];
+                    statements.push((
+                        Purpose::Resource(n),
+                        INSERT_RESOURCE_OF_STORED.into(),
+                        values,
+                    ));
+                }
+            }
+            Write::Revoke { id, at } => {
+                let values = vec![
+                    SqlValue::Text(id.clone()),
+                    SqlValue::Int(*at),
+                    SqlValue::Int(seq),
+                ];
+                let sql = rows::revoke_subtree_sql(&DIALECT);
+                statements.push((Purpose::Revocation(n), sql, values));
+            }
+            // Never sent here: an edit reads its checks first, so `write_group`
+            // sends it alone.
+            Write::Update { .. } => {
+                return Err((
+                    n,
+                    StoreError::Unavailable("an edit sent with others".into()),
+                ));
+            }
         }
-        Write::Update { record, basis } => {
-            check_edit(tx, record, *basis).await?;
-            write_settings(tx, record, seq).await?;
-            Ok(Written::new(seq))
-        }
-        Write::Revoke { id, at } => {
-            let revoked = tx
-                .query(&rows::revoke_subtree_sql(&DIALECT), &[id, at, &seq])
+    }
+    let mut prepared = Vec::with_capacity(statements.len());
+    for (_, sql, _) in &statements {
+        prepared.push(tx.prepare_cached(sql).await.map_err(|e| (0, pg(e)))?);
+    }
+    // Each request is sent when first polled, and `try_join_all` polls them in
+    // order: the database executes them in the order of the writes.
+    let requests = statements.iter().zip(&prepared).map(
+        |((purpose, _, values), statement)| async move {
+            let (Purpose::Token(write) | Purpose::Resource(write) | Purpose::Revocation(write)) =
+                *purpose;
+            tx.query(statement, &params(values))
                 .await
-                .map_err(pg)?
-                .iter()
-                .map(|row| read_row(row).and_then(RawRow::into_record))
-                .collect::<Result<_, _>>()?;
-            Ok(Revocation { seq, revoked })
+                .map_err(|e| (write, pg(e)))
+        },
+    );
+    let answers = futures_util::future::try_join_all(requests).await?;
+    let mut written = Vec::with_capacity(writes.len());
+    for ((purpose, _, _), rows) in statements.iter().zip(answers) {
+        match *purpose {
+            Purpose::Token(n) => {
+                if rows.is_empty() {
+                    return Err((n, refusal(tx, &writes[n]).await));
+                }
+                written.push(Written::new(first_seq + n as ChangeSeq));
+            }
+            Purpose::Revocation(n) => {
+                let revoked = rows
+                    .iter()
+                    .map(|row| read_row(row).and_then(RawRow::into_record))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| (n, e))?;
+                written.push(Revocation {
+                    seq: first_seq + n as ChangeSeq,
+                    revoked,
+                });
+            }
+            Purpose::Resource(_) => {}
         }
+    }
+    Ok(written)
+}
+
+/// Why a creation's insert stored nothing: its parent is revoked, gone or changed.
+/// Read after the writes sent with it, so a later one may have changed the parent
+/// again; the group is written again without this creation in any case.
+async fn refusal(tx: &deadpool_postgres::Transaction<'_>, write: &Write) -> StoreError {
+    let Write::Insert { record, basis } = write else {
+        return StoreError::Unavailable("only a creation is refused by its statement".into());
+    };
+    let Some(parent) = &record.parent_id else {
+        return rows::stale(&record.id);
+    };
+    match standing(tx, parent).await {
+        Ok(standing) => rows::check_standing(parent, standing, basis.parent)
+            .err()
+            .unwrap_or_else(|| rows::stale(parent)),
+        Err(error) => error,
     }
 }
 

@@ -185,27 +185,58 @@ fn settings_values(record: &TokenRecord, seq: ChangeSeq) -> [SqlValue; SETTINGS_
     ]
 }
 
-/// Stores a new token as the write numbered `seq`: the statement and its bound values.
-pub fn insert_sql(
+/// A new token's columns, their placeholders and their values, in one order.
+fn insert_parts(
     record: &TokenRecord,
     seq: ChangeSeq,
     dialect: &Dialect,
-) -> (String, Vec<SqlValue>) {
+) -> (String, String, Vec<SqlValue>) {
     let names: Vec<&str> = FIXED_COLUMNS
         .iter()
         .chain(SETTINGS_COLUMNS)
         .copied()
         .collect();
     let placeholders: Vec<String> = (1..=names.len()).map(dialect.placeholder).collect();
-    let sql = format!(
-        "INSERT INTO tokens ({}) VALUES ({})",
-        names.join(", "),
-        placeholders.join(", ")
-    );
     let values = fixed_values(record)
         .into_iter()
         .chain(settings_values(record, seq))
         .collect();
+    (names.join(", "), placeholders.join(", "), values)
+}
+
+/// Stores a new token as the write numbered `seq`: the statement and its bound values.
+pub fn insert_sql(
+    record: &TokenRecord,
+    seq: ChangeSeq,
+    dialect: &Dialect,
+) -> (String, Vec<SqlValue>) {
+    let (columns, placeholders, values) = insert_parts(record, seq, dialect);
+    let sql = format!("INSERT INTO tokens ({columns}) VALUES ({placeholders})");
+    (sql, values)
+}
+
+/// Stores a token as [`insert_sql`] does, but only if its parent is live and, when
+/// `parent_seq` is given, still as the write numbered that left it: the statement
+/// (the record's values, then the parent's id and number) inserts no row otherwise.
+/// The check is in the statement, so that a group of writes can be sent at once
+/// without waiting for each check's answer.
+pub fn insert_under_parent_sql(
+    record: &TokenRecord,
+    parent: &str,
+    parent_seq: Option<ChangeSeq>,
+    seq: ChangeSeq,
+    dialect: &Dialect,
+) -> (String, Vec<SqlValue>) {
+    let (columns, placeholders, mut values) = insert_parts(record, seq, dialect);
+    let p = dialect.placeholder;
+    let sql = format!(
+        "INSERT INTO tokens ({columns}) SELECT {placeholders} WHERE EXISTS (SELECT 1 FROM tokens p \
+         WHERE p.id = {id} AND p.revoked_at IS NULL AND p.change_seq = COALESCE({at}, p.change_seq))",
+        id = p(values.len() + 1),
+        at = p(values.len() + 2),
+    );
+    values.push(SqlValue::Text(parent.to_owned()));
+    values.push(parent_seq.map_or(SqlValue::NullInt, SqlValue::Int));
     (sql, values)
 }
 

@@ -329,3 +329,91 @@ async fn postgres_numbers_concurrent_writes_in_order_and_announces_them() {
     let feed = b.changes_since(0).await.unwrap();
     assert_eq!((feed.up_to, feed.changes.len()), (40, 40));
 }
+
+/// Writes sent at once share a transaction (group commit): a refused write fails
+/// alone and the others are stored, numbered without gaps, resources included; a
+/// revocation stored with creations under the revoked token leaves none live.
+async fn groups_refuse_writes_alone(store: std::sync::Arc<dyn TokenStore>) {
+    let parent_seq = store
+        .insert(&record("parent", None, None), Basis::default())
+        .await
+        .unwrap();
+    let under_parent = |seq| Basis {
+        parent: Some(seq),
+        ..Basis::default()
+    };
+    let mut creations = Vec::new();
+    for i in 0..30 {
+        let store = std::sync::Arc::clone(&store);
+        // The 8th was decided on a copy of the parent that never was.
+        let basis = under_parent(if i == 7 { parent_seq + 100 } else { parent_seq });
+        creations.push(tokio::spawn(async move {
+            let child = record(&format!("c{i}"), Some("parent"), Some(vec!["repo:a"]));
+            store.insert(&child, basis).await
+        }));
+    }
+    for (i, creation) in creations.into_iter().enumerate() {
+        match creation.await.unwrap() {
+            Ok(_) => assert_ne!(i, 7),
+            Err(StoreError::Stale(_)) if i == 7 => {}
+            other => panic!("creation {i}: {other:?}"),
+        }
+    }
+    let feed = store.changes_since(0).await.unwrap();
+    assert_eq!((feed.up_to, feed.changes.len()), (30, 30));
+    let listed = store
+        .list(&ListQuery {
+            resource: Some("repo:a".into()),
+            limit: 100,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.tokens.len(),
+        29,
+        "every stored child has its resource"
+    );
+
+    let mut creations = Vec::new();
+    for i in 0..20 {
+        let store = std::sync::Arc::clone(&store);
+        creations.push(tokio::spawn(async move {
+            let child = record(&format!("d{i}"), Some("parent"), None);
+            store.insert(&child, under_parent(parent_seq)).await
+        }));
+    }
+    let revocation = store.revoke_subtree("parent", 5).await.unwrap();
+    assert!(revocation.revoked.len() >= 30);
+    for (i, creation) in creations.into_iter().enumerate() {
+        let id = format!("d{i}");
+        match creation.await.unwrap() {
+            Ok(_) => {
+                let stored = store.get(&id).await.unwrap().unwrap();
+                assert_eq!(
+                    stored.revoked_at,
+                    Some(5),
+                    "{id} stored live under a revoked parent"
+                );
+            }
+            Err(StoreError::Stale(_) | StoreError::Revoked(_)) => {
+                assert!(store.get(&id).await.unwrap().is_none());
+            }
+            Err(other) => panic!("{id}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_groups_refuse_writes_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+    groups_refuse_writes_alone(std::sync::Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_groups_refuse_writes_alone() {
+    let url = Postgres::shared().fresh_database();
+    let store = PostgresStore::connect(&url).await.unwrap();
+    groups_refuse_writes_alone(std::sync::Arc::new(store)).await;
+}
