@@ -439,6 +439,9 @@ pub struct Dialect {
     /// True when the expression before it is one of the rows of the subquery `{}`,
     /// spelled so that the planner looks each up by its index.
     pub in_subquery: &'static str,
+    /// The recursive step of a walk down the tree: the children of the ids in
+    /// `subtree`, spelled so that each is looked up by the `parent_id` index.
+    pub children_in_subtree: &'static str,
 }
 
 /// A listing as SQL: the statement, its bound values, newest first, one row more than
@@ -455,7 +458,8 @@ pub fn list_sql(query: &ListQuery, dialect: &Dialect) -> (String, Vec<SqlValue>)
         let root = bind(SqlValue::Text(root.clone()));
         with = format!(
             "WITH RECURSIVE subtree(id) AS (SELECT id FROM tokens WHERE parent_id = {root} \
-             UNION SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id) "
+             UNION {children}) ",
+            children = dialect.children_in_subtree,
         );
         conditions.push("id IN (SELECT id FROM subtree)".into());
     }
@@ -579,12 +583,12 @@ pub fn check_standing(
 pub fn revoke_subtree_sql(dialect: &Dialect) -> String {
     let p = dialect.placeholder;
     format!(
-        "WITH RECURSIVE subtree(id) AS (SELECT {root} \
-         UNION SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id) \
+        "WITH RECURSIVE subtree(id) AS (SELECT {root} UNION {children}) \
          UPDATE tokens SET revoked_at = {at}, updated_at = {at}, change_seq = {seq} \
          WHERE id {members} AND revoked_at IS NULL RETURNING {columns}",
         columns = columns(),
         members = dialect.in_subquery.replace("{}", "SELECT id FROM subtree"),
+        children = dialect.children_in_subtree,
         root = dialect.text_param.replace("{}", &p(1)),
         at = p(2),
         seq = p(3),
@@ -674,6 +678,7 @@ mod tests {
         text_param: "{}",
         millis_type: "BIGINT",
         in_subquery: "IN ({})",
+        children_in_subtree: "SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id",
     };
 
     /// Every field set, and no two numbers alike, so a value written under the wrong

@@ -289,6 +289,7 @@ const DIALECT: Dialect = Dialect {
     text_param: "{}",
     millis_type: "INTEGER",
     in_subquery: "IN ({})",
+    children_in_subtree: "SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id",
 };
 
 fn write_resources(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Result<(), StoreError> {
