@@ -122,6 +122,9 @@ const DIALECT: Dialect = Dialect {
 /// A token store in a PostgreSQL database, shared by every node.
 pub struct PostgresStore {
     pool: Pool,
+    /// Signs this node's announcements, so that its follower skips them: the node
+    /// brings its own writes into its index itself.
+    node: NodeTag,
     writes: GroupCommit,
     signals: watch::Receiver<FeedSignal>,
     listener: tokio::task::JoinHandle<()>,
@@ -172,9 +175,14 @@ impl PostgresStore {
         migrate(&pool).await?;
         let (sender, signals) = watch::channel(FeedSignal::default());
         config.application_name("tessera-listen");
-        let listener = tokio::spawn(listen(config, tls, sender));
+        let node = NodeTag(tessera_core::random::identifier("node"));
+        let listener = tokio::spawn(listen(config, tls, sender, node.clone()));
         Ok(Self {
-            writes: GroupCommit::start(GroupWriter { pool: pool.clone() }),
+            writes: GroupCommit::start(GroupWriter {
+                pool: pool.clone(),
+                node: node.clone(),
+            }),
+            node,
             pool,
             signals,
             listener,
@@ -197,6 +205,26 @@ async fn client(pool: &Pool) -> Result<deadpool_postgres::Client, StoreError> {
 /// Writes a node's groups of token writes, each in one transaction.
 struct GroupWriter {
     pool: Pool,
+    node: NodeTag,
+}
+
+/// A random name for this process's store, sent with its announcements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct NodeTag(String);
+
+impl NodeTag {
+    /// The announcement of change `seq`: `"<seq> <node>"`.
+    fn announcement(&self, seq: ChangeSeq) -> String {
+        format!("{seq} {}", self.0)
+    }
+
+    /// The change an announcement names, unless this node made it (`Some(None)`);
+    /// `None` if it cannot be read.
+    fn foreign(&self, payload: &str) -> Option<Option<ChangeSeq>> {
+        let (seq, node) = payload.split_once(' ').unwrap_or((payload, ""));
+        let seq = seq.parse().ok()?;
+        Some((node != self.0).then_some(seq))
+    }
 }
 
 #[async_trait]
@@ -205,6 +233,13 @@ impl WriteGroup for GroupWriter {
         let mut client = client(&self.pool).await.map_err(GroupFailure::whole)?;
         let tx = client
             .transaction()
+            .await
+            .map_err(|e| GroupFailure::whole(pg(e)))?;
+        // The group's statements are prepared once per connection and look rows up
+        // by their unique id. PostgreSQL would plan each execution again (a custom
+        // plan, costing more than the insert itself) for as long as it judges that
+        // cheaper than its generic plan, which it did not here.
+        tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")
             .await
             .map_err(|e| GroupFailure::whole(pg(e)))?;
         // Locks the feed's row for the whole group: no other node numbers a change
@@ -249,7 +284,9 @@ impl WriteGroup for GroupWriter {
         tx.execute("UPDATE tessera_change_feed SET seq = $1", &[&newest])
             .await
             .map_err(|e| GroupFailure::whole(pg(e)))?;
-        commit(tx, newest).await.map_err(GroupFailure::whole)?;
+        commit(tx, &self.node.announcement(newest))
+            .await
+            .map_err(GroupFailure::whole)?;
         Ok(written)
     }
 }
@@ -392,10 +429,11 @@ async fn listen(
     config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
     signals: watch::Sender<FeedSignal>,
+    node: NodeTag,
 ) {
     let mut backoff = Duration::from_millis(50);
     loop {
-        match listen_once(&config, tls.clone(), &signals).await {
+        match listen_once(&config, tls.clone(), &signals, &node).await {
             Ok(()) => backoff = Duration::from_millis(50),
             Err(error) => {
                 let error = crate::with_causes(&error);
@@ -415,16 +453,22 @@ async fn listen_once(
     config: &tokio_postgres::Config,
     tls: MakeRustlsConnect,
     signals: &watch::Sender<FeedSignal>,
+    node: &NodeTag,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = config.connect(tls).await?;
     let (announce, mut announcements) = mpsc::unbounded_channel();
+    let node = node.clone();
     let driver = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = messages.next().await {
             match message {
-                Ok(AsyncMessage::Notification(note)) => {
-                    let _ = announce.send(note.payload().parse::<ChangeSeq>().ok());
-                }
+                // This node's own writes are in its index already.
+                Ok(AsyncMessage::Notification(note)) => match node.foreign(note.payload()) {
+                    Some(None) => {}
+                    readable => {
+                        let _ = announce.send(readable.flatten());
+                    }
+                },
                 Ok(_) => {}
                 Err(error) => {
                     let error = crate::with_causes(&error);
@@ -582,8 +626,11 @@ async fn begin(
 
 /// Announces a change to the other nodes and commits it (the announcement goes out
 /// only if the commit does).
-async fn commit(tx: deadpool_postgres::Transaction<'_>, seq: ChangeSeq) -> Result<(), StoreError> {
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &seq.to_string()])
+async fn commit(
+    tx: deadpool_postgres::Transaction<'_>,
+    announcement: &str,
+) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &announcement])
         .await
         .map_err(pg)?;
     tx.commit().await.map_err(pg)
@@ -763,7 +810,7 @@ impl TokenStore for PostgresStore {
             return Ok(None);
         }
         insert_row(&tx, record, seq, Basis::default()).await?;
-        commit(tx, seq).await?;
+        commit(tx, &self.node.announcement(seq)).await?;
         Ok(Some(seq))
     }
 
@@ -785,7 +832,7 @@ impl TokenStore for PostgresStore {
             .map(|row| read_row(row).and_then(RawRow::into_record))
             .collect::<Result<_, _>>()?;
         insert_row(&tx, record, seq, Basis::default()).await?;
-        commit(tx, seq).await?;
+        commit(tx, &self.node.announcement(seq)).await?;
         Ok(Revocation { seq, revoked })
     }
 
@@ -867,6 +914,15 @@ mod tests {
 
     /// Issue 21: with every token a child of the admin token, a revocation's walk
     /// down the subtree read the whole table, twice. It must be index probes only.
+    #[test]
+    fn a_node_skips_its_own_announcements() {
+        let node = NodeTag("node_a".into());
+        assert_eq!(node.foreign(&node.announcement(7)), Some(None));
+        assert_eq!(node.foreign("8 node_b"), Some(Some(8)));
+        assert_eq!(node.foreign("9"), Some(Some(9)), "a node of an older version");
+        assert_eq!(node.foreign("soon node_b"), None);
+    }
+
     #[tokio::test]
     async fn revoking_a_leaf_reads_no_whole_table() {
         let url = tessera_testkit::Postgres::shared().fresh_database();
