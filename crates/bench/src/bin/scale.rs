@@ -284,6 +284,8 @@ struct WriteLoad {
     /// Each created token's id, with the node that made it, which revokes it: another
     /// node may not have followed it yet.
     created: Mutex<Vec<(String, usize)>>,
+    /// How long each revocation of the load took to be answered.
+    revocation_times: Mutex<Vec<Duration>>,
 }
 
 impl WriteLoad {
@@ -316,14 +318,94 @@ impl WriteLoad {
         let Some((id, node)) = next else {
             return Ok(false);
         };
+        let sent = Instant::now();
         self.http
             .delete(format!("{}/v1/tokens/{id}", self.bases[node]))
             .bearer_auth(&self.admin)
             .send()
             .await?
             .error_for_status()?;
+        self.revocation_times
+            .lock()
+            .map_err(|_| "a load task panicked")?
+            .push(sent.elapsed());
         Ok(true)
     }
+
+    /// The verify code node `node` gives `token` now.
+    async fn code(&self, node: usize, token: &str) -> Result<String, Failure> {
+        let answer: serde_json::Value = self
+            .http
+            .post(format!("{}/v1/verify", self.bases[node]))
+            .bearer_auth(&self.admin)
+            .json(&json!({ "token": token }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(answer["code"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Asks node `node` again and again until it answers `code` for `token`; an error
+    /// after 5 s.
+    async fn wait_for(&self, node: usize, token: &str, code: &str) -> Result<(), Failure> {
+        let give_up = Instant::now() + Duration::from_secs(5);
+        while self.code(node, token).await? != code {
+            if Instant::now() > give_up {
+                return Err(format!("node {node} never answered {code}").into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Until `deadline`, every 20 ms: a token made and revoked through the first
+    /// node, and how long after the revocation was answered the last node answered
+    /// `REVOKED` for it (asked again and again).
+    async fn sample_propagation(&self, deadline: Instant) -> Result<Vec<Duration>, Failure> {
+        let (first, last) = (0, self.bases.len() - 1);
+        let mut seen_after = Vec::new();
+        while Instant::now() < deadline {
+            let made: serde_json::Value = self
+                .http
+                .post(format!("{}/v1/tokens", self.bases[first]))
+                .bearer_auth(&self.admin)
+                .json(&json!({"name": "sample", "scopes": ["repo:read"]}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            let (id, token) = (
+                made["id"].as_str().ok_or("a created token without an id")?,
+                made["token"]
+                    .as_str()
+                    .ok_or("a created token without its text")?,
+            );
+            self.wait_for(last, token, "VALID").await?;
+            self.http
+                .delete(format!("{}/v1/tokens/{id}", self.bases[first]))
+                .bearer_auth(&self.admin)
+                .send()
+                .await?
+                .error_for_status()?;
+            let revoked = Instant::now();
+            self.wait_for(last, token, "REVOKED").await?;
+            seen_after.push(revoked.elapsed());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(seen_after)
+    }
+}
+
+/// The `q` quantile (0 to 1) of `times`, in milliseconds.
+fn quantile_ms(times: &mut [Duration], q: f64) -> f64 {
+    times.sort();
+    let Some(last) = times.len().checked_sub(1) else {
+        return 0.0;
+    };
+    let at = ((last as f64) * q).round() as usize;
+    (times[at.min(last)].as_secs_f64() * 1e5).round() / 100.0
 }
 
 async fn writes(
@@ -362,6 +444,7 @@ async fn writes(
             .expose()
             .to_owned(),
         created: Mutex::new(Vec::new()),
+        revocation_times: Mutex::new(Vec::new()),
     });
 
     let started = Instant::now();
@@ -376,6 +459,12 @@ async fn writes(
     let create_seconds = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
+    // With several nodes, a revocation made through one is sampled on another while
+    // the load runs.
+    let sampler = (work.bases.len() > 1).then(|| {
+        let work = Arc::clone(&work);
+        tokio::spawn(async move { work.sample_propagation(started + duration).await })
+    });
     let revocations = load(clients, started + duration, {
         let work = Arc::clone(&work);
         move |_| {
@@ -385,6 +474,16 @@ async fn writes(
     })
     .await?;
     let revoke_seconds = started.elapsed().as_secs_f64();
+    let mut seen_after = match sampler {
+        Some(sampler) => sampler.await??,
+        None => Vec::new(),
+    };
+    let mut revocation_times = std::mem::take(
+        &mut *work
+            .revocation_times
+            .lock()
+            .map_err(|_| "a load task panicked")?,
+    );
     for server in servers {
         server.stop().await;
     }
@@ -393,7 +492,12 @@ async fn writes(
         json!({"bench": "writes", "clients": clients,
                "store": if database_url.is_some() { "postgres" } else { "sqlite" }, "nodes": nodes,
                "creations_per_second": (creations as f64 / create_seconds).round(),
-               "revocations_per_second": (revocations as f64 / revoke_seconds).round()})
+               "revocations_per_second": (revocations as f64 / revoke_seconds).round(),
+               "revocation_p50_ms": quantile_ms(&mut revocation_times, 0.5),
+               "revocation_p99_ms": quantile_ms(&mut revocation_times, 0.99),
+               "seen_by_another_node_samples": seen_after.len(),
+               "seen_by_another_node_p50_ms": quantile_ms(&mut seen_after, 0.5),
+               "seen_by_another_node_p99_ms": quantile_ms(&mut seen_after, 0.99)})
     );
     Ok(())
 }
