@@ -8,7 +8,7 @@
 //! gets the error and the rest are written again without it, so one refused write
 //! never fails another.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use tessera_core::record::TokenRecord;
@@ -62,21 +62,40 @@ struct Queued {
 
 /// The queue of writes waiting for their group, and the task that commits groups.
 pub(crate) struct GroupCommit {
+    backend: Arc<dyn WriteGroup>,
+    /// Made by the first write, on its runtime: a store may be opened outside one
+    /// (SQLite's `open` is synchronous).
+    started: OnceLock<Committer>,
+}
+
+struct Committer {
     queue: mpsc::UnboundedSender<Queued>,
-    committer: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for GroupCommit {
     fn drop(&mut self) {
-        self.committer.abort();
+        if let Some(committer) = self.started.get() {
+            committer.task.abort();
+        }
     }
 }
 
 impl GroupCommit {
-    pub fn start(backend: impl WriteGroup) -> Self {
-        let (queue, waiting) = mpsc::unbounded_channel();
-        let committer = tokio::spawn(commit_groups(backend, waiting));
-        Self { queue, committer }
+    pub fn new(backend: impl WriteGroup) -> Self {
+        Self {
+            backend: Arc::new(backend),
+            started: OnceLock::new(),
+        }
+    }
+
+    fn queue(&self) -> &mpsc::UnboundedSender<Queued> {
+        let committer = self.started.get_or_init(|| {
+            let (queue, waiting) = mpsc::unbounded_channel();
+            let task = tokio::spawn(commit_groups(Arc::clone(&self.backend), waiting));
+            Committer { queue, task }
+        });
+        &committer.queue
     }
 
     pub async fn insert(&self, record: TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
@@ -100,7 +119,7 @@ impl GroupCommit {
             write: Arc::new(write),
             done,
         };
-        self.queue.send(queued).map_err(|_| stopped())?;
+        self.queue().send(queued).map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
 }
@@ -109,15 +128,15 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the store's writer has stopped".into())
 }
 
-async fn commit_groups(backend: impl WriteGroup, mut waiting: mpsc::UnboundedReceiver<Queued>) {
+async fn commit_groups(backend: Arc<dyn WriteGroup>, mut waiting: mpsc::UnboundedReceiver<Queued>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
-        commit(&backend, &mut group).await;
+        commit(&*backend, &mut group).await;
     }
 }
 
 /// Commits `group`, answering and removing every write in it.
-async fn commit(backend: &impl WriteGroup, group: &mut Vec<Queued>) {
+async fn commit(backend: &dyn WriteGroup, group: &mut Vec<Queued>) {
     while !group.is_empty() {
         let writes: Vec<Arc<Write>> = group.iter().map(|q| Arc::clone(&q.write)).collect();
         match backend.write_group(&writes).await {

@@ -178,7 +178,7 @@ impl PostgresStore {
         let node = NodeTag(tessera_core::random::identifier("node"));
         let listener = tokio::spawn(listen(config, tls, sender, node.clone()));
         Ok(Self {
-            writes: GroupCommit::start(GroupWriter {
+            writes: GroupCommit::new(GroupWriter {
                 pool: pool.clone(),
                 node: node.clone(),
             }),

@@ -93,7 +93,7 @@ impl SqliteStore {
         migrate(&mut conn)?;
         let conn = Arc::new(Mutex::new(conn));
         Ok(Self {
-            writes: Arc::new(GroupCommit::start(GroupWriter {
+            writes: Arc::new(GroupCommit::new(GroupWriter {
                 conn: Arc::clone(&conn),
             })),
             conn,
