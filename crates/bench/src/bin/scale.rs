@@ -60,6 +60,10 @@ enum Run {
         /// Servers on that database, the writes spread over them in turn.
         #[arg(long, default_value_t = 1)]
         nodes: usize,
+        /// Send the revocations at this rate (all clients together, evenly spread)
+        /// instead of as fast as they are answered: their latency at a given load.
+        #[arg(long)]
+        revocation_rate: Option<f64>,
     },
 }
 
@@ -114,12 +118,14 @@ async fn main() -> Result<(), Failure> {
             seconds,
             database_url,
             nodes,
+            revocation_rate,
         } => {
             writes(
                 clients,
                 Duration::from_secs_f64(seconds),
                 database_url,
                 nodes,
+                revocation_rate,
             )
             .await
         }
@@ -247,17 +253,35 @@ async fn startup(tokens: usize) -> Result<(), Failure> {
 
 /// Runs `clients` loops of `request` until `deadline`, or until a loop says it is
 /// out of work; returns how many requests succeeded.
-async fn load<F, Fut>(clients: usize, deadline: Instant, request: F) -> Result<usize, Failure>
+async fn load<F, Fut>(
+    clients: usize,
+    deadline: Instant,
+    rate: Option<f64>,
+    request: F,
+) -> Result<usize, Failure>
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Result<bool, Failure>> + Send,
 {
     let mut tasks = Vec::new();
+    // Each client's turn comes every `clients / rate` seconds, the clients' turns
+    // spread evenly over that period.
+    let every = rate.map(|rate| Duration::from_secs_f64(clients as f64 / rate));
+    let start = tokio::time::Instant::now();
     for client in 0..clients {
         let request = request.clone();
+        let mut turns = every.map(|every| {
+            let first = start + every.mul_f64(client as f64 / clients as f64);
+            let mut turns = tokio::time::interval_at(first, every);
+            turns.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            turns
+        });
         tasks.push(tokio::spawn(async move {
             let mut done = 0usize;
             while Instant::now() < deadline {
+                if let Some(turns) = &mut turns {
+                    turns.tick().await;
+                }
                 if !request(client).await? {
                     break;
                 }
@@ -413,6 +437,7 @@ async fn writes(
     duration: Duration,
     database_url: Option<String>,
     nodes: usize,
+    revocation_rate: Option<f64>,
 ) -> Result<(), Failure> {
     let dir = tempfile::tempdir()?;
     let mut config = config(dir.path())?;
@@ -448,7 +473,7 @@ async fn writes(
     });
 
     let started = Instant::now();
-    let creations = load(clients, started + duration, {
+    let creations = load(clients, started + duration, None, {
         let work = Arc::clone(&work);
         move |client| {
             let work = Arc::clone(&work);
@@ -465,7 +490,7 @@ async fn writes(
         let work = Arc::clone(&work);
         tokio::spawn(async move { work.sample_propagation(started + duration).await })
     });
-    let revocations = load(clients, started + duration, {
+    let revocations = load(clients, started + duration, revocation_rate, {
         let work = Arc::clone(&work);
         move |_| {
             let work = Arc::clone(&work);
