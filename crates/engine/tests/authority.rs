@@ -444,6 +444,31 @@ async fn any_token_may_give_itself_up_with_what_it_made() {
         .expect("unknown");
 }
 
+/// `count` creations through `manager`, all at once.
+fn spawn_creations(
+    world: &World,
+    manager: &Caller,
+    count: usize,
+) -> Vec<
+    tokio::task::JoinHandle<
+        Result<
+            (
+                tessera_core::record::TokenRecord,
+                tessera_core::token::SecretToken,
+            ),
+            EngineError,
+        >,
+    >,
+> {
+    (0..count)
+        .map(|_| {
+            let engine = Arc::clone(&world.engine);
+            let manager = manager.clone();
+            tokio::spawn(async move { engine.create(&manager, draft(&["repo:read"])).await })
+        })
+        .collect()
+}
+
 /// Writes are decided one at a time but stored together (group commit): creations
 /// decided while earlier ones are still being stored count toward the quota.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,13 +483,7 @@ async fn creations_stored_together_never_pass_the_quota() {
             },
         )
         .await;
-    let attempts: Vec<_> = (0..40)
-        .map(|_| {
-            let engine = Arc::clone(&world.engine);
-            let manager = manager.clone();
-            tokio::spawn(async move { engine.create(&manager, draft(&["repo:read"])).await })
-        })
-        .collect();
+    let attempts = spawn_creations(&world, &manager, 40);
     let mut made = 0;
     for attempt in attempts {
         match attempt.await.expect("joined") {
@@ -492,13 +511,7 @@ async fn a_revocation_racing_creations_leaves_no_child_working() {
     let (_, manager) = world
         .token(&world.admin, &["tokens:manage", "repo:read"])
         .await;
-    let creations: Vec<_> = (0..30)
-        .map(|_| {
-            let engine = Arc::clone(&world.engine);
-            let manager = manager.clone();
-            tokio::spawn(async move { engine.create(&manager, draft(&["repo:read"])).await })
-        })
-        .collect();
+    let creations = spawn_creations(&world, &manager, 30);
     tokio::task::yield_now().await;
     world
         .engine

@@ -231,10 +231,7 @@ impl NodeTag {
 impl WriteGroup for GroupWriter {
     async fn write_group(&self, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure> {
         let mut client = client(&self.pool).await.map_err(GroupFailure::whole)?;
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|e| GroupFailure::whole(pg(e)))?;
+        let tx = client.transaction().await.map_err(failed_whole)?;
         // Every statement of a group finds its rows through an index (by id, by
         // parent; the feed's one row by its key, `WHERE id`). Their plans, and the
         // parent key check's, are made once per connection and kept. Left to its
@@ -244,7 +241,7 @@ impl WriteGroup for GroupWriter {
         // was tiny that read it whole.
         tx.batch_execute("SET LOCAL enable_seqscan = off")
             .await
-            .map_err(|e| GroupFailure::whole(pg(e)))?;
+            .map_err(failed_whole)?;
         // Locks the feed's row for the whole group: no other node numbers a change
         // until this group commits.
         let newest: ChangeSeq = tx
@@ -253,7 +250,7 @@ impl WriteGroup for GroupWriter {
                 &[],
             )
             .await
-            .map_err(|e| GroupFailure::whole(pg(e)))?
+            .map_err(failed_whole)?
             .get(0);
         let mut written = Vec::with_capacity(group.len());
         while written.len() < group.len() {
@@ -289,12 +286,17 @@ impl WriteGroup for GroupWriter {
             &[&newest],
         )
         .await
-        .map_err(|e| GroupFailure::whole(pg(e)))?;
+        .map_err(failed_whole)?;
         commit(tx, &self.node.announcement(newest))
             .await
             .map_err(GroupFailure::whole)?;
         Ok(written)
     }
+}
+
+/// A database error that ends a group's transaction as a whole.
+fn failed_whole(error: tokio_postgres::Error) -> GroupFailure {
+    GroupFailure::whole(pg(error))
 }
 
 /// Adds a token's resource rows if the token is stored as the write numbered `$3`:

@@ -313,22 +313,45 @@ struct WriteLoad {
 }
 
 impl WriteLoad {
-    async fn create(&self, client: usize) -> Result<bool, Failure> {
-        let node = self.turn.fetch_add(1, Ordering::Relaxed) % self.bases.len();
-        let response = self
+    /// Makes a token named `name` through node `node`: its id and its text.
+    async fn make(&self, node: usize, name: &str) -> Result<(String, String), Failure> {
+        let made: serde_json::Value = self
             .http
             .post(format!("{}/v1/tokens", self.bases[node]))
             .bearer_auth(&self.admin)
-            .json(&json!({"name": format!("load-{client}"), "scopes": ["repo:read"]}))
+            .json(&json!({"name": name, "scopes": ["repo:read"]}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let text = |field: &str| {
+            made[field]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("a created token without its {field}"))
+        };
+        Ok((text("id")?, text("token")?))
+    }
+
+    /// Revokes the token `id` through node `node`.
+    async fn unmake(&self, node: usize, id: &str) -> Result<(), Failure> {
+        self.http
+            .delete(format!("{}/v1/tokens/{id}", self.bases[node]))
+            .bearer_auth(&self.admin)
             .send()
             .await?
             .error_for_status()?;
-        let body: serde_json::Value = response.json().await?;
-        let id = body["id"].as_str().ok_or("a created token without an id")?;
+        Ok(())
+    }
+
+    async fn create(&self, client: usize) -> Result<bool, Failure> {
+        let node = self.turn.fetch_add(1, Ordering::Relaxed) % self.bases.len();
+        let (id, _) = self.make(node, &format!("load-{client}")).await?;
         self.created
             .lock()
             .map_err(|_| "a load task panicked")?
-            .push((id.to_owned(), node));
+            .push((id, node));
         Ok(true)
     }
 
@@ -343,12 +366,7 @@ impl WriteLoad {
             return Ok(false);
         };
         let sent = Instant::now();
-        self.http
-            .delete(format!("{}/v1/tokens/{id}", self.bases[node]))
-            .bearer_auth(&self.admin)
-            .send()
-            .await?
-            .error_for_status()?;
+        self.unmake(node, &id).await?;
         self.revocation_times
             .lock()
             .map_err(|_| "a load task panicked")?
@@ -390,31 +408,11 @@ impl WriteLoad {
         let (first, last) = (0, self.bases.len() - 1);
         let mut seen_after = Vec::new();
         while Instant::now() < deadline {
-            let made: serde_json::Value = self
-                .http
-                .post(format!("{}/v1/tokens", self.bases[first]))
-                .bearer_auth(&self.admin)
-                .json(&json!({"name": "sample", "scopes": ["repo:read"]}))
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await?;
-            let (id, token) = (
-                made["id"].as_str().ok_or("a created token without an id")?,
-                made["token"]
-                    .as_str()
-                    .ok_or("a created token without its text")?,
-            );
-            self.wait_for(last, token, "VALID").await?;
-            self.http
-                .delete(format!("{}/v1/tokens/{id}", self.bases[first]))
-                .bearer_auth(&self.admin)
-                .send()
-                .await?
-                .error_for_status()?;
+            let (id, token) = self.make(first, "sample").await?;
+            self.wait_for(last, &token, "VALID").await?;
+            self.unmake(first, &id).await?;
             let revoked = Instant::now();
-            self.wait_for(last, token, "REVOKED").await?;
+            self.wait_for(last, &token, "REVOKED").await?;
             seen_after.push(revoked.elapsed());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
