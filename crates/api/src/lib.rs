@@ -6,11 +6,15 @@
 //!
 //! The `openapi` feature derives their schemas for `/openapi.json`.
 
+mod changes;
 mod problem;
 mod tokens;
 mod verify;
 
 mod number;
+pub use changes::{
+    ChangesParams, EVENT_CHANGE, EVENT_READY, EVENT_RESET, StreamReset, TokenChange,
+};
 pub use problem::Problem;
 
 pub use tokens::{

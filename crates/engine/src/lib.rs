@@ -7,6 +7,7 @@
 //! nodes' writes, and [`limiter`] shares rate-limit buckets across nodes. Errors are
 //! one type, [`EngineError`], which the server maps to HTTP in one place.
 
+pub mod changes;
 pub mod config;
 pub mod error;
 pub mod failures;

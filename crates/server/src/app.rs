@@ -369,6 +369,7 @@ impl Server {
                 metrics: metrics_access,
                 serve_metrics: metrics_listener.is_none(),
                 tls: api_tls.is_some(),
+                stopping: crate::http::changes::Stopping(stopped.clone()),
             },
         );
         let metrics_addr = metrics_listener.as_ref().map(|(_, addr)| *addr);

@@ -68,6 +68,17 @@ fn shard_of(hash: &IndexedHash) -> usize {
     usize::from(hash[8]) % SHARDS
 }
 
+/// What [`TokenIndex::apply`] did with a token's version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The token was not in the index.
+    New,
+    /// It replaced an older version.
+    Replaced,
+    /// The index held this version or a newer one: nothing changed.
+    Stale,
+}
+
 /// Every token of the deployment, in memory.
 pub struct TokenIndex {
     by_hash: Box<[Shard]>,
@@ -180,13 +191,13 @@ impl TokenIndex {
     /// Locks are taken in one order, ids then a hash shard then children then
     /// owners, and the ids lock is held throughout, so two writers bringing in the
     /// same token cannot interleave.
-    pub fn apply(&self, seq: ChangeSeq, record: TokenRecord) {
+    pub fn apply(&self, seq: ChangeSeq, record: TokenRecord) -> Applied {
         let id_bucket = self.id_bucket(&record.id);
         let slot = SlotRef::new(self.slot_for(record, seq));
         let mut ids = self.by_id.write();
         if let Some(held) = ids.find_mut(id_bucket, |s| s.id() == slot.id()) {
             if held.seq >= seq {
-                return;
+                return Applied::Stale;
             }
             let previous = SlotRef::clone(held);
             slot.carry_over(&previous);
@@ -205,7 +216,7 @@ impl TokenIndex {
                 *held = SlotRef::clone(&slot);
             }
             self.move_owned(&previous, slot);
-            return;
+            return Applied::Replaced;
         }
         ids.insert_unique(id_bucket, SlotRef::clone(&slot), |s| self.id_bucket(s.id()));
         self.by_hash[shard_of(&slot.hash)].0.write().insert_unique(
@@ -225,6 +236,7 @@ impl TokenIndex {
             let owner = CompactString::new(owner);
             self.owned.write().entry(owner).or_default().push(slot);
         }
+        Applied::New
     }
 
     /// Puts `slot`, the next version of `previous`, where its owner's tokens are.
@@ -480,8 +492,8 @@ mod tests {
         let (older, _) = record("tok_x", None, &hasher);
         let mut newer = older.clone();
         newer.settings.name = "renamed".try_into().unwrap();
-        index.apply(5, newer.clone());
-        index.apply(3, older.clone());
+        assert_eq!(index.apply(5, newer.clone()), Applied::New);
+        assert_eq!(index.apply(3, older.clone()), Applied::Stale);
         assert_eq!(name_of(&index).as_deref(), Some("renamed"));
         // Two writers adding the same new token at once leave one slot.
         let (index, _) = self::index();

@@ -26,10 +26,11 @@ use tessera_core::record::TokenRecord;
 use tessera_core::token::Pepper;
 use tessera_store::{ChangeSeq, FeedSignal, StoreError, TokenStore};
 
+use crate::changes::{ChangeKind, ChangeStream};
 use crate::config::EngineConfig;
 use crate::error::EngineError;
 use crate::failures::FailureThrottle;
-use crate::index::{TokenIndex, Verifier};
+use crate::index::{Applied, TokenIndex, Verifier};
 use crate::limiter::SharedLimiter;
 use crate::metrics::Metrics;
 use in_flight::InFlight;
@@ -52,6 +53,8 @@ pub struct Engine {
     /// uses, and (exclusively) while the usage writer moves pending uses to the store.
     usage: tokio::sync::RwLock<()>,
     metrics: Metrics,
+    /// Every change the index takes, told to `/v1/changes`.
+    changes: ChangeStream,
     /// Failed authentications per client address.
     failures: Arc<FailureThrottle>,
     /// Set when rate limits are shared across nodes (Redis).
@@ -82,6 +85,7 @@ impl Engine {
             catching_up: tokio::sync::Mutex::new(()),
             usage: tokio::sync::RwLock::new(()),
             metrics: Metrics::default(),
+            changes: ChangeStream::default(),
             failures: Arc::new(FailureThrottle::new(config.failed_auth)),
             shared_limiter: shared_limiter.map(Arc::new),
             config,
@@ -113,7 +117,7 @@ impl Engine {
         let feed = self.store.changes_since(self.applied_seq()).await?;
         let count = feed.changes.len();
         for change in feed.changes {
-            self.index().apply(change.seq, change.record);
+            self.bring_in(change.seq, change.record);
         }
         self.applied.fetch_max(feed.up_to, Ordering::AcqRel);
         Ok(count)
@@ -140,8 +144,25 @@ impl Engine {
     /// store returned them.
     pub(super) fn apply_revocation(&self, seq: ChangeSeq, revoked: Vec<TokenRecord>) {
         for record in revoked {
-            self.index().apply(seq, record);
+            self.bring_in(seq, record);
         }
+    }
+    /// Brings a token's version from write `seq` into the index, and tells the change
+    /// stream when it changed something.
+    pub(super) fn bring_in(&self, seq: ChangeSeq, record: TokenRecord) {
+        let id = record.id.clone();
+        let revoked = record.revoked_at.is_some();
+        let kind = match self.index().apply(seq, record) {
+            Applied::Stale => return,
+            _ if revoked => ChangeKind::Revoked,
+            Applied::New => ChangeKind::Created,
+            Applied::Replaced => ChangeKind::Updated,
+        };
+        self.changes.publish(seq, &id, kind);
+    }
+    /// The stream of changes to the index, for `/v1/changes`.
+    pub fn changes(&self) -> &ChangeStream {
+        &self.changes
     }
     /// Records that this node's own write `seq` is in the index: when every earlier
     /// write is too, the feed need not be read for it. The writes of one group

@@ -209,7 +209,7 @@ impl Engine {
     fn land(&self, seq: ChangeSeq, decided: Decided<'_>) -> TokenRecord {
         let record = decided.record;
         self.in_flight
-            .land(decided.ticket, || self.index().apply(seq, record.clone()));
+            .land(decided.ticket, || self.bring_in(seq, record.clone()));
         self.applied_own(seq);
         record
     }
@@ -246,7 +246,7 @@ impl Engine {
             let _writes = engine.hold_writes().await;
             match engine.store.insert_first_admin(&record).await? {
                 Some(seq) => {
-                    engine.index().apply(seq, record);
+                    engine.bring_in(seq, record);
                     engine.applied_own(seq);
                     Ok(Some(secret))
                 }
@@ -266,7 +266,7 @@ impl Engine {
             let _writes = engine.hold_writes().await;
             let revocation = engine.store.replace_admin(&record).await?;
             engine.apply_revocation(revocation.seq, revocation.revoked);
-            engine.index().apply(revocation.seq, record);
+            engine.bring_in(revocation.seq, record);
             engine.applied_own(revocation.seq);
             Ok(())
         })

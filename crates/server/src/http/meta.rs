@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 use crate::http::MetricsAccess;
 use crate::http::auth::{Authed, ReadMetrics};
 use crate::http::contract::Contract;
-use crate::http::{authz, compat, oauth, problem, tokens, verify};
+use crate::http::{authz, changes, compat, oauth, problem, tokens, verify};
 use crate::limits::ConnectionGate;
 use tessera_engine::Engine;
 use tessera_engine::metrics::{self, Sample};
@@ -143,10 +143,10 @@ impl Modify for TokenAuth {
     info(title = "tessera", description = "Scoped, revocable API tokens: issue, verify, rate-limit, expire and revoke."),
     paths(
         tokens::create, tokens::list, tokens::show, tokens::update, tokens::revoke, tokens::whoami, tokens::revoke_self,
-        verify::verify, catalogue, authz::authz, oauth::introspect, oauth::revoke,
+        verify::verify, changes::changes, catalogue, authz::authz, oauth::introspect, oauth::revoke,
         compat::relace_create, compat::relace_get, compat::relace_delete, compat::flashback_create,
     ),
-    components(schemas(oauth::PresentedTokenForm, oauth::Introspection, problem::Problem, tessera_api::CreateTokenRequest, tessera_api::UpdateTokenRequest, tessera_api::RateLimitBody)),
+    components(schemas(oauth::PresentedTokenForm, oauth::Introspection, problem::Problem, tessera_api::CreateTokenRequest, tessera_api::UpdateTokenRequest, tessera_api::RateLimitBody, tessera_api::StreamReset)),
     modifiers(&TokenAuth, &Contract)
 )]
 pub struct ApiDoc;

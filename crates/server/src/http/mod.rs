@@ -18,6 +18,7 @@ use crate::limits::{ConnectionGate, Limits};
 
 pub mod auth;
 pub mod authz;
+pub mod changes;
 pub mod compat;
 pub mod connection;
 pub mod contract;
@@ -51,6 +52,8 @@ pub struct RouterSettings {
     pub serve_metrics: bool,
     /// The listener speaks TLS.
     pub tls: bool,
+    /// Turns true when the server stops (open change streams end then).
+    pub stopping: changes::Stopping,
 }
 
 /// Who may read `/metrics`.
@@ -75,6 +78,7 @@ pub fn router(engine: Arc<Engine>, settings: RouterSettings) -> Router {
                 .delete(tokens::revoke),
         )
         .route(VERIFY_PATH, post(verify::verify))
+        .route("/v1/changes", get(changes::changes))
         .route(authz::AUTHZ_PATH, any(authz::authz))
         // The wildcard matches no empty rest: `/v1/authz/` is named on its own, so
         // that the router answers every path `authz::answers_on` sends past it.
@@ -116,6 +120,7 @@ pub fn router(engine: Arc<Engine>, settings: RouterSettings) -> Router {
         }))
         .layer(axum::Extension(settings.gate))
         .layer(axum::Extension(settings.metrics))
+        .layer(axum::Extension(settings.stopping))
 }
 
 /// `/metrics` alone, for a listener of its own (`metrics_listen`).

@@ -10,6 +10,7 @@
 
 mod bad_input;
 mod browser;
+mod changes;
 mod flows;
 mod guard;
 mod helpers;
