@@ -7,6 +7,8 @@
 //! The `openapi` feature derives their schemas for `/openapi.json`.
 
 mod changes;
+mod compat;
+mod meta;
 mod problem;
 mod tokens;
 mod verify;
@@ -15,6 +17,12 @@ mod number;
 pub use changes::{
     ChangesParams, EVENT_CHANGE, EVENT_READY, EVENT_RESET, StreamReset, TokenChange,
 };
+#[cfg(feature = "openapi")]
+pub use compat::{AccessType, RepoId};
+pub use compat::{
+    RepoKeyCreated, RepoKeyRequest, RepoTokenCreated, RepoTokenInfo, RepoTokenRequest,
+};
+pub use meta::{Catalogue, Introspection, PresentedTokenForm, ProfileInfo, ScopeInfo};
 pub use problem::Problem;
 
 pub use tokens::{

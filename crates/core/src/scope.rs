@@ -20,6 +20,17 @@ pub enum Level {
     Admin,
 }
 
+impl Level {
+    /// As serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Read => "read",
+            Level::Write => "write",
+            Level::Admin => "admin",
+        }
+    }
+}
+
 /// Flashback's access levels: READ grants read-level scopes, WRITE read and write,
 /// ADMIN all three. None of them grants tessera's own `tokens:*` scopes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use tessera_api::{
+    RepoId, RepoKeyCreated, RepoKeyRequest, RepoTokenCreated, RepoTokenInfo, RepoTokenRequest,
+};
 use tessera_core::record::{TokenDraft, TokenRecord};
-use utoipa::ToSchema;
 
 use crate::http::auth::{Authed, ManageTokens, ReadTokens};
 use crate::http::problem::ApiError;
@@ -27,37 +28,6 @@ fn repo_resource(id: &str) -> Result<String, EngineError> {
             code: "invalid_repo_id",
             detail: format!("repository id {id:?} must be 1 to 200 visible characters, and not *"),
         })
-}
-
-/// Relace: `POST /v1/repo_token`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RepoTokenRequest {
-    #[schema(value_type = tessera_api::TokenNameText)]
-    pub name: String,
-    /// Repository ids the token may read and write.
-    #[schema(value_type = Vec<RepoId>, min_items = 1)]
-    pub repo_ids: Vec<String>,
-}
-
-/// No `Debug`: it carries the token.
-#[derive(Serialize, ToSchema)]
-pub struct RepoTokenCreated {
-    pub name: String,
-    /// Shown once.
-    pub token: String,
-    pub repo_ids: Vec<String>,
-    pub id: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RepoTokenInfo {
-    pub id: String,
-    pub name: String,
-    pub repo_ids: Vec<String>,
-    pub status: String,
-    pub created_at: String,
-    pub expires_at: Option<String>,
 }
 
 fn repo_ids(record: &TokenRecord) -> Vec<String> {
@@ -138,47 +108,6 @@ pub async fn relace_delete(
     let slot = engine.find_visible_by_secret(&caller, &token)?;
     engine.revoke(&caller, slot.id()).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Flashback: `POST /repo/{repoId}/apikey`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RepoKeyRequest {
-    #[schema(value_type = tessera_api::TokenNameText, required = true)]
-    pub name: Option<String>,
-    /// `READ`, `WRITE` or `ADMIN`.
-    #[serde(rename = "accessType")]
-    #[schema(value_type = AccessType, required = true)]
-    pub access_type: Option<String>,
-}
-
-/// What a Flashback key may do.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "the schema of a text the handler reads as such")]
-pub enum AccessType {
-    #[schema(rename = "READ")]
-    Read,
-    #[schema(rename = "WRITE")]
-    Write,
-    #[schema(rename = "ADMIN")]
-    Admin,
-}
-
-/// A repository's id: 1 to 200 visible ASCII characters, not `*`.
-#[derive(ToSchema)]
-#[schema(pattern = "^([!-)+-~][!-~]{0,199}|[*][!-~]{1,199})$")]
-#[allow(dead_code, reason = "a schema only: the handler reads a text")]
-pub struct RepoId(String);
-
-/// No `Debug`: it carries the secret.
-#[derive(Serialize, ToSchema)]
-pub struct RepoKeyCreated {
-    pub success: bool,
-    pub id: String,
-    /// Not a credential alone: use `key:secret` as HTTP Basic credentials.
-    pub key: String,
-    /// Shown once.
-    pub secret: String,
 }
 
 /// Creates an API key (id + secret) for one repository at an access level.

@@ -17,6 +17,7 @@ use crate::http::auth::{Authed, ReadMetrics};
 use crate::http::contract::Contract;
 use crate::http::{authz, changes, compat, oauth, problem, tokens, verify};
 use crate::limits::ConnectionGate;
+use tessera_api::{Catalogue, ProfileInfo, ScopeInfo};
 use tessera_engine::Engine;
 use tessera_engine::metrics::{self, Sample};
 
@@ -146,7 +147,7 @@ impl Modify for TokenAuth {
         verify::verify, changes::changes, catalogue, authz::authz, oauth::introspect, oauth::revoke,
         compat::relace_create, compat::relace_get, compat::relace_delete, compat::flashback_create,
     ),
-    components(schemas(oauth::PresentedTokenForm, oauth::Introspection, problem::Problem, tessera_api::CreateTokenRequest, tessera_api::UpdateTokenRequest, tessera_api::RateLimitBody, tessera_api::StreamReset)),
+    components(schemas(tessera_api::PresentedTokenForm, tessera_api::Introspection, problem::Problem, tessera_api::CreateTokenRequest, tessera_api::UpdateTokenRequest, tessera_api::RateLimitBody, tessera_api::StreamReset)),
     modifiers(&TokenAuth, &Contract)
 )]
 pub struct ApiDoc;
@@ -167,32 +168,6 @@ pub async fn openapi(State(engine): State<Arc<Engine>>) -> Response {
         .collect();
     crate::http::contract::with_field_rules(&mut document, &profiles);
     Json(document).into_response()
-}
-
-/// One scope of the deployment's catalogue.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct ScopeInfo {
-    pub name: String,
-    /// `read`, `write` or `admin`; `null` for tessera's own scopes, which no access level grants.
-    #[schema(value_type = Option<String>)]
-    pub level: Option<tessera_core::scope::Level>,
-}
-
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct ProfileInfo {
-    pub name: String,
-    pub per_minute: u32,
-    pub burst: u32,
-}
-
-/// What this deployment offers: for forms that pick scopes and profiles, and for scripts.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct Catalogue {
-    pub token_prefix: String,
-    pub scopes: Vec<ScopeInfo>,
-    pub rate_limit_profiles: Vec<ProfileInfo>,
-    /// Seconds; `null` when tokens may live for ever.
-    pub max_token_lifetime: Option<i64>,
 }
 
 /// The scope catalogue, rate-limit profiles and lifetime cap. Any valid token may ask.
@@ -220,7 +195,7 @@ pub async fn catalogue(
             .iter()
             .map(|def| ScopeInfo {
                 name: def.name.clone(),
-                level: def.level,
+                level: def.level.map(|level| level.as_str().to_owned()),
             })
             .collect(),
         rate_limit_profiles: profiles,
