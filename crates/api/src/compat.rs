@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 /// Relace: `POST /v1/repo_token`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "name": "sandbox-session-1842", "repo_ids": ["repo_7f3a", "repo_91bc"]})))]
 #[serde(deny_unknown_fields)]
 pub struct RepoTokenRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = crate::TokenNameText))]
@@ -42,6 +44,7 @@ pub struct RepoTokenInfo {
 /// Flashback: `POST /repo/{repoId}/apikey`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"name": "deploy-key", "accessType": "READ"})))]
 #[serde(deny_unknown_fields)]
 pub struct RepoKeyRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = crate::TokenNameText, required = true))]

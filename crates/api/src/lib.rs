@@ -23,7 +23,7 @@ pub use compat::{
     RepoKeyCreated, RepoKeyRequest, RepoTokenCreated, RepoTokenInfo, RepoTokenRequest,
 };
 pub use meta::{Catalogue, Introspection, PresentedTokenForm, ProfileInfo, ScopeInfo};
-pub use problem::Problem;
+pub use problem::{PROBLEM_CODES, Problem};
 
 pub use tokens::{
     CreateTokenRequest, CreatedToken, ListParams, RateLimitBody, RateLimitView, TokenList,

@@ -32,6 +32,10 @@ pub struct RateLimitBody {
 /// `POST /v1/tokens`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "name": "ci-deploy", "scopes": ["repo:read", "repo:write"], "resources": ["repo:42"],
+    "expires_in": 3600, "rate_limit": {"profile": "steady_stream"}, "owner": "user_81",
+    "meta": {"team": "platform"}})))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
     /// 1 to 100 characters.
@@ -126,6 +130,8 @@ where
 /// `PATCH /v1/tokens/{id}`: only the fields given change; `null` clears a field.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "name": "ci-deploy-2", "scopes": ["repo:read"], "expires_in": 86400})))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTokenRequest {
     #[cfg_attr(

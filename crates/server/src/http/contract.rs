@@ -61,6 +61,16 @@ impl Modify for Contract {
             .flatten()
             {
                 declare_path_parameters(operation, &names);
+                // Health, readiness, metrics and this document take no input and
+                // declare their own answers.
+                if operation
+                    .tags
+                    .as_ref()
+                    .is_some_and(|tags| tags.iter().any(|tag| tag == "operations"))
+                {
+                    complete_responses(operation, &[]);
+                    continue;
+                }
                 let has_body = operation.request_body.is_some();
                 let mut errors: Vec<(&str, &str)> = ANY_CALL.to_vec();
                 if has_body {
@@ -257,6 +267,124 @@ pub fn with_field_rules(document: &mut serde_json::Value, profiles: &[String]) {
             ],
         }),
     );
+}
+
+/// What the generated document cannot say through utoipa's types, written into it
+/// as JSON: the four ways to send a token, the header fields answers carry, and
+/// every problem `code`.
+pub fn with_credentials_and_headers(document: &mut serde_json::Value) {
+    use serde_json::json;
+    if let Some(components) = document
+        .pointer_mut("/components")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        components.insert("securitySchemes".to_owned(), json!({
+            "token": {"type": "http", "scheme": "bearer",
+                "description": "`Authorization: Bearer <token>`"},
+            "api_key": {"type": "http", "scheme": "Api-Key",
+                "description": "`Authorization: Api-Key <token>` (Replex's header)"},
+            "x_api_key": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                "description": "`X-API-Key: <token>`"},
+            "basic": {"type": "http", "scheme": "basic",
+                "description": "HTTP Basic with the token as the password: git clone URLs, Flashback's `key:secret`"},
+        }));
+        components.insert("headers".to_owned(), response_headers());
+    }
+    if let Some(code) = document.pointer_mut("/components/schemas/Problem/properties/code") {
+        code["enum"] = json!(tessera_api::PROBLEM_CODES);
+    }
+    let Some(paths) = document
+        .pointer_mut("/paths")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            any_credential(operation);
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(serde_json::Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                let mut names: Vec<&str> = match status.as_str() {
+                    "401" | "403" => vec!["WWW-Authenticate"],
+                    "429" | "503" => vec!["Retry-After"],
+                    _ => vec![],
+                };
+                if path == "/v1/authz" {
+                    names.push("X-Tessera-Status");
+                    if status == "200" {
+                        names.extend([
+                            "X-Tessera-Token-Id",
+                            "X-Tessera-Token-Name",
+                            "X-Tessera-Owner",
+                            "X-Tessera-Scopes",
+                        ]);
+                    }
+                    if status == "200" || status == "429" {
+                        names.extend(["RateLimit-Policy", "RateLimit"]);
+                    }
+                }
+                if names.is_empty() {
+                    continue;
+                }
+                let headers: serde_json::Map<String, serde_json::Value> = names
+                    .into_iter()
+                    .map(|name| {
+                        (
+                            name.to_owned(),
+                            json!({"$ref": format!("#/components/headers/{name}")}),
+                        )
+                    })
+                    .collect();
+                response["headers"] = serde_json::Value::Object(headers);
+            }
+        }
+    }
+}
+
+/// An operation that takes a bearer token takes it each of the four ways.
+fn any_credential(operation: &mut serde_json::Value) {
+    let Some(requirements) = operation
+        .get_mut("security")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return;
+    };
+    let takes_token = requirements
+        .iter()
+        .any(|requirement| requirement.get("token").is_some());
+    if takes_token {
+        requirements.extend(
+            ["api_key", "x_api_key", "basic"]
+                .into_iter()
+                .map(|scheme| serde_json::json!({ scheme: [] })),
+        );
+    }
+}
+
+/// The header fields tessera's answers carry, as `components.headers`.
+fn response_headers() -> serde_json::Value {
+    let text = serde_json::json!({"type": "string"});
+    let header = |description: &str, required: bool, schema: &serde_json::Value| serde_json::json!({"description": description, "required": required, "schema": schema});
+    serde_json::json!({
+        "Retry-After": header("Whole seconds to wait before sending again.", true,
+            &serde_json::json!({"type": "string", "pattern": "^[1-9][0-9]*$"})),
+        "WWW-Authenticate": header("The challenge: `Bearer realm=\"tessera\"`, with `error` (`invalid_token`, `insufficient_scope`) and the `scope` needed.", false, &text),
+        "RateLimit-Policy": header("The token's rate limit (IETF draft-ietf-httpapi-ratelimit-headers), when it has one.", false, &text),
+        "RateLimit": header("What is left of the token's rate limit and when it refills, when it has one.", false, &text),
+        "X-Tessera-Status": header("The status tessera decided (a proxy may answer another: see X-Tessera-Rate-Limited-As).", false, &text),
+        "X-Tessera-Token-Id": header("The token's id, for the API behind the proxy.", false, &text),
+        "X-Tessera-Token-Name": header("The token's name, percent-encoded outside printable ASCII.", false, &text),
+        "X-Tessera-Owner": header("The token's owner; empty when it has none.", false, &text),
+        "X-Tessera-Scopes": header("The scopes the token holds, space-separated, wildcards expanded.", false, &text),
+    })
 }
 
 /// A call that takes a body cannot go without it.

@@ -64,6 +64,7 @@ pub fn query_of(params: ListParams) -> Result<ListQuery, EngineError> {
 /// `POST /v1/verify`, borrowed from the body where it can be: this is read on every
 /// call. No `Debug`: it carries a token.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"token": "tsr_4Jq9ZbX0aLm7Yw2kTq3n8RcV1pD6sF0hG5uE_0aB3c9", "scopes": ["repo:read"], "resource": "repo:42"}))]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest<'a> {
     #[serde(borrow)]

@@ -9,8 +9,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{Value, json};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
 
 use crate::http::MetricsAccess;
 use crate::http::auth::{Authed, ReadMetrics};
@@ -38,6 +37,9 @@ pub async fn home(headers: axum::http::HeaderMap) -> axum::response::Response {
     }
 }
 
+/// Liveness: the process answers. Open to anyone.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process answers", body = Object, example = json!({"status": "ok"}))))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -45,6 +47,9 @@ pub async fn healthz() -> Json<Value> {
 /// Readiness. The index is loaded (and caught up with the change feed) before the
 /// listener opens, so a process that answers can verify: it stays ready while its
 /// database is down, and says so in `store`, since verification goes on from the index.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Ready to verify; `store` says whether the database answers (`up` or `unavailable`)",
+        body = Object, example = json!({"status": "ready", "store": "up"}))))]
 pub async fn readyz(State(engine): State<Arc<Engine>>) -> Json<Value> {
     let store = match tokio::time::timeout(READY_PING, engine.ping_store()).await {
         Ok(Ok(())) => "up",
@@ -61,7 +66,15 @@ pub async fn readyz(State(engine): State<Arc<Engine>>) -> Json<Value> {
 /// How long `/readyz` waits for the database to answer.
 const READY_PING: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Counters and gauges in Prometheus' text format.
+/// Counters and gauges in Prometheus' text format. Open, unless the deployment asks
+/// for a token with `metrics:read` (`metrics_token = true`).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus' text format", content_type = "text/plain", body = String),
+        (status = 401, body = problem::Problem, description = "The deployment asks for a token, and none that works was sent"),
+        (status = 403, body = problem::Problem, description = "The token lacks `metrics:read`"),
+        (status = 429, body = problem::Problem, description = "Too many failed authentications from this address")),
+    security((), ("token" = [])))]
 pub async fn metrics(
     State(engine): State<Arc<Engine>>,
     Extension(gate): Extension<Arc<ConnectionGate>>,
@@ -127,18 +140,6 @@ pub async fn metrics(
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-struct TokenAuth;
-
-impl Modify for TokenAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "token",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
-    }
-}
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "tessera", description = "Scoped, revocable API tokens: issue, verify, rate-limit, expire and revoke."),
@@ -146,14 +147,17 @@ impl Modify for TokenAuth {
         tokens::create, tokens::list, tokens::show, tokens::update, tokens::revoke, tokens::whoami, tokens::revoke_self,
         verify::verify, changes::changes, catalogue, authz::authz, oauth::introspect, oauth::revoke,
         compat::relace_create, compat::relace_get, compat::relace_delete, compat::flashback_create,
+        healthz, readyz, metrics, openapi,
     ),
     components(schemas(tessera_api::PresentedTokenForm, tessera_api::Introspection, problem::Problem, tessera_api::CreateTokenRequest, tessera_api::UpdateTokenRequest, tessera_api::RateLimitBody, tessera_api::StreamReset)),
-    modifiers(&TokenAuth, &Contract)
+    modifiers(&Contract)
 )]
 pub struct ApiDoc;
 
 /// The document, with this deployment's own catalogue of scopes and rate-limit
 /// profiles, and the rules between fields.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "This document", body = Object)))]
 pub async fn openapi(State(engine): State<Arc<Engine>>) -> Response {
     let config = engine.config();
     let mut document = ApiDoc::openapi();
@@ -167,6 +171,7 @@ pub async fn openapi(State(engine): State<Arc<Engine>>) -> Response {
         .map(|(name, _)| name)
         .collect();
     crate::http::contract::with_field_rules(&mut document, &profiles);
+    crate::http::contract::with_credentials_and_headers(&mut document);
     Json(document).into_response()
 }
 

@@ -19,6 +19,11 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub use tessera_api::Problem;
 
 fn problem(status: StatusCode, code: &str, detail: String) -> Problem {
+    // The document promises these codes alone: a new one goes into the list.
+    debug_assert!(
+        tessera_api::PROBLEM_CODES.contains(&code),
+        "problem code {code:?} is not in tessera_api::PROBLEM_CODES"
+    );
     Problem {
         kind: format!("/problems/{code}"),
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
