@@ -420,8 +420,45 @@ mod tests {
                         assert_eq!(types, ["application/problem+json"], "{path} {status}");
                     }
                 }
-                assert!(operation.responses.responses.contains_key("429"), "{path}");
+                let operational = operation
+                    .tags
+                    .as_ref()
+                    .is_some_and(|tags| tags.iter().any(|tag| tag == "operations"));
+                if !operational {
+                    assert!(operation.responses.responses.contains_key("429"), "{path}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn every_problem_code_every_credential_and_the_waits_are_stated() {
+        let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        super::with_credentials_and_headers(&mut document);
+        let codes = &document["components"]["schemas"]["Problem"]["properties"]["code"]["enum"];
+        assert_eq!(
+            codes.as_array().map(Vec::len),
+            Some(tessera_api::PROBLEM_CODES.len())
+        );
+        let create = &document["paths"]["/v1/tokens"]["post"];
+        let schemes: Vec<&str> = create["security"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|requirement| requirement.as_object()?.keys().next().map(String::as_str))
+            .collect();
+        assert_eq!(schemes, ["token", "api_key", "x_api_key", "basic"]);
+        for name in schemes {
+            assert!(
+                document["components"]["securitySchemes"][name].is_object(),
+                "{name}"
+            );
+        }
+        let retry = &create["responses"]["429"]["headers"]["Retry-After"]["$ref"];
+        assert_eq!(retry, "#/components/headers/Retry-After");
+        assert_eq!(
+            document["components"]["headers"]["Retry-After"]["required"],
+            true
+        );
     }
 }
