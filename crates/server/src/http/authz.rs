@@ -79,7 +79,7 @@ impl<'a> ProxyHeaders<'a> {
 
 /// Any method on `/v1/authz` and `/v1/authz/...`: 200 with identity headers to
 /// pass the request on, 401, 403 or 429 (with a problem body) to refuse it.
-#[utoipa::path(get, path = "/v1/authz", tag = "forward-auth",
+#[utoipa::path(get, path = "/v1/authz", operation_id = "forward_auth", tag = "forward-auth",
     params(
         ("X-Original-Method" = Option<String>, Header, description = "nginx: the guarded request's method"),
         ("X-Original-URI" = Option<String>, Header, description = "nginx: the guarded request's URI"),

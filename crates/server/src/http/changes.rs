@@ -32,7 +32,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// The tokens that change from now on (or after the cursor in `Last-Event-ID` or
 /// `after`): for caches of verify answers, which drop a token's entries when it
 /// changes. Needs `tokens:verify`, as verifying does.
-#[utoipa::path(get, path = "/v1/changes", tag = "verify", params(ChangesParams,
+#[utoipa::path(get, path = "/v1/changes", operation_id = "changes", tag = "verify", params(ChangesParams,
         ("Last-Event-ID" = Option<String>, Header, description = "The `id` of the last event seen, as EventSource sends it on reconnecting.",
             pattern = "^[0-9a-f]{1,16}-[0-9]{1,20}$")),
     responses((status = 200, content_type = "text/event-stream", body = TokenChange,

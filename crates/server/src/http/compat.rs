@@ -41,7 +41,7 @@ fn repo_ids(record: &TokenRecord) -> Vec<String> {
 }
 
 /// Creates a token with read/write access to the listed repositories.
-#[utoipa::path(post, path = "/v1/repo_token", tag = "compat", request_body = RepoTokenRequest,
+#[utoipa::path(post, path = "/v1/repo_token", operation_id = "create_repo_token", tag = "compat", request_body = RepoTokenRequest,
     responses((status = 200, body = RepoTokenCreated), (status = 400, body = Problem)), security(("token" = [])))]
 pub async fn relace_create(
     State(engine): State<Arc<Engine>>,
@@ -76,7 +76,7 @@ pub async fn relace_create(
 }
 
 /// Looks a repo token up by its text (the token travels in the path; it is never logged).
-#[utoipa::path(get, path = "/v1/repo_token/{token}", tag = "compat",
+#[utoipa::path(get, path = "/v1/repo_token/{token}", operation_id = "get_repo_token", tag = "compat",
     responses((status = 200, body = RepoTokenInfo), (status = 404, body = Problem), (status = 503, body = Problem)), security(("token" = [])))]
 pub async fn relace_get(
     State(engine): State<Arc<Engine>>,
@@ -98,7 +98,7 @@ pub async fn relace_get(
 }
 
 /// Deletes (revokes) a repo token by its text, e.g. when a sandbox session ends.
-#[utoipa::path(delete, path = "/v1/repo_token/{token}", tag = "compat",
+#[utoipa::path(delete, path = "/v1/repo_token/{token}", operation_id = "delete_repo_token", tag = "compat",
     responses((status = 204), (status = 404, body = Problem), (status = 503, body = Problem)), security(("token" = [])))]
 pub async fn relace_delete(
     State(engine): State<Arc<Engine>>,
@@ -111,7 +111,7 @@ pub async fn relace_delete(
 }
 
 /// Creates an API key (id + secret) for one repository at an access level.
-#[utoipa::path(post, path = "/repo/{repo_id}/apikey", tag = "compat", request_body = RepoKeyRequest,
+#[utoipa::path(post, path = "/repo/{repo_id}/apikey", operation_id = "create_repo_key", tag = "compat", request_body = RepoKeyRequest,
     params(("repo_id" = RepoId, Path, description = "The repository the key is for.")),
     responses((status = 200, body = RepoKeyCreated), (status = 400, body = Problem)), security(("token" = [])))]
 pub async fn flashback_create(

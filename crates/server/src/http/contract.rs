@@ -454,6 +454,21 @@ mod tests {
                 "{name}"
             );
         }
+        let mut ids: Vec<&str> = document["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .map(|operation| operation["operationId"].as_str().unwrap())
+            .collect();
+        let count = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(
+            ids.len(),
+            count,
+            "operation ids name one operation each: generated clients' method names"
+        );
         let retry = &create["responses"]["429"]["headers"]["Retry-After"]["$ref"];
         assert_eq!(retry, "#/components/headers/Retry-After");
         assert_eq!(

@@ -38,7 +38,7 @@ pub async fn home(headers: axum::http::HeaderMap) -> axum::response::Response {
 }
 
 /// Liveness: the process answers. Open to anyone.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations",
     responses((status = 200, description = "The process answers", body = Object, example = json!({"status": "ok"}))))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
@@ -47,7 +47,7 @@ pub async fn healthz() -> Json<Value> {
 /// Readiness. The index is loaded (and caught up with the change feed) before the
 /// listener opens, so a process that answers can verify: it stays ready while its
 /// database is down, and says so in `store`, since verification goes on from the index.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
     responses((status = 200, description = "Ready to verify; `store` says whether the database answers (`up` or `unavailable`)",
         body = Object, example = json!({"status": "ready", "store": "up"}))))]
 pub async fn readyz(State(engine): State<Arc<Engine>>) -> Json<Value> {
@@ -68,7 +68,7 @@ const READY_PING: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Counters and gauges in Prometheus' text format. Open, unless the deployment asks
 /// for a token with `metrics:read` (`metrics_token = true`).
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses(
         (status = 200, description = "Prometheus' text format", content_type = "text/plain", body = String),
         (status = 401, body = problem::Problem, description = "The deployment asks for a token, and none that works was sent"),
@@ -156,7 +156,7 @@ pub struct ApiDoc;
 
 /// The document, with this deployment's own catalogue of scopes and rate-limit
 /// profiles, and the rules between fields.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi_document", tag = "operations",
     responses((status = 200, description = "This document", body = Object)))]
 pub async fn openapi(State(engine): State<Arc<Engine>>) -> Response {
     let config = engine.config();
@@ -176,7 +176,7 @@ pub async fn openapi(State(engine): State<Arc<Engine>>) -> Response {
 }
 
 /// The scope catalogue, rate-limit profiles and lifetime cap. Any valid token may ask.
-#[utoipa::path(get, path = "/v1/catalogue", tag = "tokens",
+#[utoipa::path(get, path = "/v1/catalogue", operation_id = "catalogue", tag = "tokens",
     responses((status = 200, body = Catalogue), (status = 401, body = problem::Problem)), security(("token" = [])))]
 pub async fn catalogue(
     axum::extract::State(engine): axum::extract::State<std::sync::Arc<tessera_engine::Engine>>,

@@ -13,7 +13,7 @@ use crate::http::problem::ApiError;
 use crate::http::problem::{ApiForm, Problem};
 use tessera_engine::Engine;
 
-#[utoipa::path(post, path = "/v1/introspect", tag = "oauth",
+#[utoipa::path(post, path = "/v1/introspect", operation_id = "introspect", tag = "oauth",
     request_body(content = PresentedTokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = Introspection), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("token" = [])))]
@@ -39,7 +39,7 @@ pub async fn introspect(
     })
 }
 
-#[utoipa::path(post, path = "/v1/revoke", tag = "oauth",
+#[utoipa::path(post, path = "/v1/revoke", operation_id = "revoke_presented", tag = "oauth",
     request_body(content = PresentedTokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Revoked, or not a live token: the answer is the same"), (status = 400, body = Problem), (status = 409, body = Problem)))]
 /// Whoever holds a token may revoke it (and the tokens made through it); holding it

@@ -19,7 +19,7 @@ type EngineState = State<Arc<Engine>>;
 
 /// Creates a token within the caller's own powers. The response is the only place
 /// the token's text ever appears.
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateTokenRequest,
+#[utoipa::path(post, path = "/v1/tokens", operation_id = "create_token", tag = "tokens", request_body = CreateTokenRequest,
     responses((status = 201, body = CreatedToken), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("token" = [])))]
 pub async fn create(
@@ -39,7 +39,7 @@ pub async fn create(
 
 /// Lists the tokens the caller may see (the admin: all; a manager: those it created
 /// and their descendants), newest first.
-#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", params(ListParams),
+#[utoipa::path(get, path = "/v1/tokens", operation_id = "list_tokens", tag = "tokens", params(ListParams),
     responses((status = 200, body = TokenList), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("token" = [])))]
 pub async fn list(
@@ -56,7 +56,7 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/tokens/{id}", tag = "tokens",
+#[utoipa::path(get, path = "/v1/tokens/{id}", operation_id = "get_token", tag = "tokens",
     responses((status = 200, body = TokenView), (status = 404, body = Problem), (status = 503, body = Problem)), security(("token" = [])))]
 pub async fn show(
     State(engine): EngineState,
@@ -70,7 +70,7 @@ pub async fn show(
 }
 
 /// Changes a token; the change holds from the very next verification.
-#[utoipa::path(patch, path = "/v1/tokens/{id}", tag = "tokens", request_body = UpdateTokenRequest,
+#[utoipa::path(patch, path = "/v1/tokens/{id}", operation_id = "update_token", tag = "tokens", request_body = UpdateTokenRequest,
     responses((status = 200, body = TokenView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("token" = [])))]
 pub async fn update(
@@ -87,7 +87,7 @@ pub async fn update(
 
 /// Revokes a token and every token created through it, at once. Idempotent; the
 /// record stays, with status `revoked`.
-#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens",
+#[utoipa::path(delete, path = "/v1/tokens/{id}", operation_id = "revoke_token", tag = "tokens",
     responses((status = 200, body = TokenView), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("token" = [])))]
 pub async fn revoke(
@@ -100,7 +100,7 @@ pub async fn revoke(
 }
 
 /// The presented token itself. Any valid token may ask.
-#[utoipa::path(get, path = "/v1/tokens/self", tag = "tokens",
+#[utoipa::path(get, path = "/v1/tokens/self", operation_id = "whoami", tag = "tokens",
     responses((status = 200, body = TokenView), (status = 401, body = Problem), (status = 503, body = Problem)), security(("token" = [])))]
 pub async fn whoami(
     State(engine): EngineState,
@@ -111,7 +111,7 @@ pub async fn whoami(
 }
 
 /// Revokes the presented token (and its descendants): the end of a sandbox session.
-#[utoipa::path(delete, path = "/v1/tokens/self", tag = "tokens",
+#[utoipa::path(delete, path = "/v1/tokens/self", operation_id = "revoke_self", tag = "tokens",
     responses((status = 200, body = TokenView), (status = 401, body = Problem), (status = 409, body = Problem)),
     security(("token" = [])))]
 pub async fn revoke_self(

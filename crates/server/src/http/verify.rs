@@ -17,7 +17,7 @@ use crate::http::problem::{self, Problem};
 use tessera_engine::index::IndexedMeta;
 use tessera_engine::{CheckOutcome, Engine};
 
-#[utoipa::path(post, path = "/v1/verify", tag = "verify", request_body = VerifyRequest,
+#[utoipa::path(post, path = "/v1/verify", operation_id = "verify", tag = "verify", request_body = VerifyRequest,
     responses((status = 200, body = VerifyResponse), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
     security(("token" = [])))]
 pub async fn verify(State(engine): State<Arc<Engine>>, request: Request) -> Response {
