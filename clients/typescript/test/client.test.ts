@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Tessera, TesseraError } from "../src/index.js";
+import { startTessera, type Running } from "./support.js";
+
+let tessera: Running;
+before(async () => {
+  tessera = await startTessera();
+});
+after(async () => {
+  await tessera.stop();
+});
+
+async function refusal(call: Promise<unknown>): Promise<TesseraError> {
+  try {
+    await call;
+  } catch (error) {
+    assert.ok(error instanceof TesseraError, `a TesseraError: ${error}`);
+    return error;
+  }
+  assert.fail("the call was refused");
+}
+
+describe("the client", () => {
+  it("creates, uses, edits and revokes a token", async () => {
+    const { admin } = tessera;
+    const created = await admin.createToken({ name: "ci", scopes: ["repo:read", "repo:write"], expires_in: 3600 });
+    assert.match(created.token, /^tsr_/);
+    const ci = admin.actingAs(created.token);
+    assert.equal((await ci.whoami()).id, created.id);
+    assert.ok((await admin.listTokens({ name: "ci" })).tokens.some((t) => t.id === created.id));
+    assert.equal((await admin.updateToken(created.id, { name: "ci-2" })).name, "ci-2");
+    assert.equal((await admin.getToken(created.id)).name, "ci-2");
+
+    const answer = await admin.verify({ token: created.token, scopes: ["repo:read"] });
+    assert.equal(answer.valid, true);
+    const denied = await admin.verify({ token: created.token, scopes: ["tokens:manage"] });
+    assert.equal(denied.code, "FORBIDDEN");
+    assert.equal((await admin.introspect(created.token)).active, true);
+
+    assert.equal((await admin.revokeToken(created.id)).status, "revoked");
+    const error = await refusal(ci.whoami());
+    assert.equal(error.status, 401);
+    assert.equal(error.code, "invalid_token");
+    assert.equal((await admin.introspect(created.token)).active, false);
+    assert.ok(!JSON.stringify(admin).includes("tsr_"), "the client never shows its token");
+  });
+
+  it("throws every refusal as a TesseraError with its code", async () => {
+    const { admin } = tessera;
+    // A scope outside the catalogue, sent as a client built for another deployment might.
+    const unknown = await refusal(admin.createToken({ name: "x", scopes: ["no:such" as "repo:read"] }));
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.code, "unknown_scope");
+    assert.equal(unknown.problem?.field, "scopes");
+    assert.equal((await refusal(admin.getToken("tok_none"))).code, "not_found");
+    const reader = await admin.createToken({ name: "reader", scopes: ["tokens:read"] });
+    const forbidden = await refusal(admin.actingAs(reader.token).createToken({ name: "more", scopes: ["repo:read"] }));
+    assert.equal(forbidden.code, "insufficient_scope");
+    const nobody = await refusal(new Tessera({ baseUrl: "http://127.0.0.1:9", token: "tsr_x" }).health());
+    assert.equal(nobody.status, 0);
+    assert.equal(nobody.retryable, true);
+  });
+
+  it("runs a Relace-style sandbox session: a repo token, used, then deleted", async () => {
+    const { admin } = tessera;
+    const session = await admin.createRepoToken({ name: "sandbox-1842", repo_ids: ["repo_7f3a", "org/repo_91bc"] });
+    const use = (repo: string) => admin.verify({ token: session.token, scopes: ["repo:write"], resource: `repo:${repo}` });
+    assert.equal((await use("repo_7f3a")).valid, true);
+    assert.equal((await use("repo_other")).code, "FORBIDDEN");
+    assert.deepEqual((await admin.getRepoToken(session.token)).repo_ids, ["repo_7f3a", "org/repo_91bc"]);
+    await admin.deleteRepoToken(session.token);
+    assert.equal((await admin.getRepoToken(session.token)).status, "revoked");
+    assert.equal((await use("repo_7f3a")).code, "REVOKED");
+  });
+
+  it("makes a Flashback-style key per repository with an access level", async () => {
+    const { admin } = tessera;
+    const key = await admin.createRepoKey("repo-b", { name: "deploy", accessType: "READ" });
+    assert.equal(key.success, true);
+    const read = await admin.verify({ token: key.secret, scopes: ["repo:read"], resource: "repo:repo-b" });
+    assert.equal(read.valid, true);
+    const write = await admin.verify({ token: key.secret, scopes: ["repo:write"], resource: "repo:repo-b" });
+    assert.equal(write.code, "FORBIDDEN");
+    // Whoever holds a key may revoke it (RFC 7009).
+    await new Tessera({ baseUrl: tessera.url, token: "" }).revokePresented(key.secret);
+    assert.equal((await admin.introspect(key.secret)).active, false);
+  });
+
+  it("gives a Relay-style token scopes with a wildcard and a rate-limit profile", async () => {
+    const { admin } = tessera;
+    const relay = await admin.createToken({
+      name: "frontend",
+      scopes: ["channels:*", "events:publish"],
+      rate_limit: { profile: "restricted" },
+    });
+    const codes: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      codes.push((await admin.verify({ token: relay.token, scopes: ["channels:read"] })).code);
+    }
+    assert.deepEqual(codes, ["VALID", "VALID", "VALID", "VALID", "VALID", "RATE_LIMITED"]);
+    const catalogue = await admin.catalogue();
+    assert.ok(catalogue.rate_limit_profiles.some((p) => p.name === "restricted" && p.burst === 5));
+  });
+});
