@@ -1,0 +1,91 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .access_type import AccessType
+from .catalogue import Catalogue
+from .create_token_request import CreateTokenRequest
+from .create_token_request_access_type_1 import CreateTokenRequestAccessType1
+from .create_token_request_access_type_2_type_1 import CreateTokenRequestAccessType2Type1
+from .create_token_request_access_type_3_type_1 import CreateTokenRequestAccessType3Type1
+from .create_token_request_meta_type_0 import CreateTokenRequestMetaType0
+from .created_token import CreatedToken
+from .healthz_response_200 import HealthzResponse200
+from .introspection import Introspection
+from .missing import Missing
+from .openapi_document_response_200 import OpenapiDocumentResponse200
+from .presented_token_form import PresentedTokenForm
+from .problem import Problem
+from .problem_code import ProblemCode
+from .profile_info import ProfileInfo
+from .rate_limit_body_type_0 import RateLimitBodyType0
+from .rate_limit_body_type_0_profile import RateLimitBodyType0Profile
+from .rate_limit_body_type_1 import RateLimitBodyType1
+from .rate_limit_state import RateLimitState
+from .rate_limit_view import RateLimitView
+from .readyz_response_200 import ReadyzResponse200
+from .repo_key_created import RepoKeyCreated
+from .repo_key_request import RepoKeyRequest
+from .repo_token_created import RepoTokenCreated
+from .repo_token_info import RepoTokenInfo
+from .repo_token_request import RepoTokenRequest
+from .required_scope import RequiredScope
+from .scope_info import ScopeInfo
+from .scope_pattern import ScopePattern
+from .stream_reset import StreamReset
+from .token_change import TokenChange
+from .token_list import TokenList
+from .token_view import TokenView
+from .token_view_meta_type_0 import TokenViewMetaType0
+from .update_token_request import UpdateTokenRequest
+from .update_token_request_access_type_1 import UpdateTokenRequestAccessType1
+from .update_token_request_access_type_2_type_1 import UpdateTokenRequestAccessType2Type1
+from .update_token_request_access_type_3_type_1 import UpdateTokenRequestAccessType3Type1
+from .update_token_request_meta_type_0 import UpdateTokenRequestMetaType0
+from .verify_request import VerifyRequest
+from .verify_response import VerifyResponse
+from .verify_response_meta_type_0 import VerifyResponseMetaType0
+
+__all__ = (
+    "AccessType",
+    "Catalogue",
+    "CreatedToken",
+    "CreateTokenRequest",
+    "CreateTokenRequestAccessType1",
+    "CreateTokenRequestAccessType2Type1",
+    "CreateTokenRequestAccessType3Type1",
+    "CreateTokenRequestMetaType0",
+    "HealthzResponse200",
+    "Introspection",
+    "Missing",
+    "OpenapiDocumentResponse200",
+    "PresentedTokenForm",
+    "Problem",
+    "ProblemCode",
+    "ProfileInfo",
+    "RateLimitBodyType0",
+    "RateLimitBodyType0Profile",
+    "RateLimitBodyType1",
+    "RateLimitState",
+    "RateLimitView",
+    "ReadyzResponse200",
+    "RepoKeyCreated",
+    "RepoKeyRequest",
+    "RepoTokenCreated",
+    "RepoTokenInfo",
+    "RepoTokenRequest",
+    "RequiredScope",
+    "ScopeInfo",
+    "ScopePattern",
+    "StreamReset",
+    "TokenChange",
+    "TokenList",
+    "TokenView",
+    "TokenViewMetaType0",
+    "UpdateTokenRequest",
+    "UpdateTokenRequestAccessType1",
+    "UpdateTokenRequestAccessType2Type1",
+    "UpdateTokenRequestAccessType3Type1",
+    "UpdateTokenRequestMetaType0",
+    "VerifyRequest",
+    "VerifyResponse",
+    "VerifyResponseMetaType0",
+)

@@ -1,0 +1,43 @@
+from enum import StrEnum
+
+
+class ScopePattern(StrEnum):
+    ANALYTICS = "analytics:*"
+    ANALYTICSREAD = "analytics:read"
+    APP = "app:*"
+    APPMANAGE = "app:manage"
+    APPREAD = "app:read"
+    CHANNELS = "channels:*"
+    CHANNELSMANAGE = "channels:manage"
+    CHANNELSREAD = "channels:read"
+    CONNECTIONS = "connections:*"
+    CONNECTIONSMANAGE = "connections:manage"
+    CONNECTIONSREAD = "connections:read"
+    ENCRYPTION = "encryption:*"
+    ENCRYPTIONMANAGE = "encryption:manage"
+    EVENTS = "events:*"
+    EVENTSBATCH = "events:batch"
+    EVENTSPUBLISH = "events:publish"
+    FUNCTIONS = "functions:*"
+    FUNCTIONSMANAGE = "functions:manage"
+    METRICS = "metrics:*"
+    METRICSREAD = "metrics:read"
+    PRESENCE = "presence:*"
+    PRESENCEREAD = "presence:read"
+    REPO = "repo:*"
+    REPOADMIN = "repo:admin"
+    REPOREAD = "repo:read"
+    REPOWRITE = "repo:write"
+    SCHEMAS = "schemas:*"
+    SCHEMASMANAGE = "schemas:manage"
+    SCHEMASREAD = "schemas:read"
+    TOKENS = "tokens:*"
+    TOKENSMANAGE = "tokens:manage"
+    TOKENSREAD = "tokens:read"
+    TOKENSVERIFY = "tokens:verify"
+    VALUE_35 = "*"
+    WEBHOOKS = "webhooks:*"
+    WEBHOOKSMANAGE = "webhooks:manage"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,105 @@
+"""The client against a real tessera: every call, every refusal typed, the seeds' flows."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tessera_client import AsyncTessera, Tessera, TesseraError
+from tessera_client.models import CreateTokenRequest
+
+
+def test_a_token_is_created_used_edited_and_revoked(tessera):
+    admin = tessera.admin
+    created = admin.create_token(CreateTokenRequest(name="ci", expires_in=3600, scopes=None))
+    assert created.token.startswith("tsr_")
+    ci = admin.acting_as(created.token)
+    assert ci.whoami().id == created.id
+    assert any(t.id == created.id for t in admin.list_tokens(name="ci").tokens)
+    assert admin.update_token(created.id, {"name": "ci-2"}).name == "ci-2"
+    assert admin.get_token(created.id).name == "ci-2"
+
+    assert admin.verify({"token": created.token, "scopes": ["repo:read"]}).valid
+    assert admin.introspect(created.token).active
+    assert admin.revoke_token(created.id).status == "revoked"
+    with pytest.raises(TesseraError) as refused:
+        ci.whoami()
+    assert (refused.value.status, refused.value.code) == (401, "invalid_token")
+    assert not admin.introspect(created.token).active
+    assert "tsr_" not in repr(admin)
+
+
+def test_every_refusal_is_a_tessera_error_with_its_code(tessera):
+    admin = tessera.admin
+    with pytest.raises(TesseraError) as unknown:
+        admin.create_token({"name": "x", "scopes": ["no:such"]})
+    assert (unknown.value.status, unknown.value.code, unknown.value.field) == (400, "unknown_scope", "scopes")
+    with pytest.raises(TesseraError) as missing:
+        admin.get_token("tok_none")
+    assert missing.value.code == "not_found"
+    reader = admin.create_token({"name": "reader", "scopes": ["tokens:read"]})
+    with pytest.raises(TesseraError) as forbidden:
+        admin.acting_as(reader.token).create_token({"name": "more", "scopes": ["repo:read"]})
+    assert forbidden.value.code == "insufficient_scope"
+    with pytest.raises(TesseraError) as nobody:
+        Tessera("http://127.0.0.1:9", "tsr_x", timeout=2).health()
+    assert nobody.value.status == 0 and nobody.value.retryable
+
+
+def test_a_relace_sandbox_session(tessera):
+    """A repo token per sandbox session: created for its repo_ids, used, deleted."""
+    admin = tessera.admin
+    session = admin.create_repo_token({"name": "sandbox-1842", "repo_ids": ["repo_7f3a", "org/repo_91bc"]})
+
+    def use(repo: str) -> str:
+        return admin.verify({"token": session.token, "scopes": ["repo:write"], "resource": f"repo:{repo}"}).code
+
+    assert use("repo_7f3a") == "VALID"
+    assert use("repo_other") == "FORBIDDEN"
+    assert admin.get_repo_token(session.token).repo_ids == ["repo_7f3a", "org/repo_91bc"]
+    admin.delete_repo_token(session.token)
+    assert admin.get_repo_token(session.token).status == "revoked"
+    assert use("repo_7f3a") == "REVOKED"
+
+
+def test_a_flashback_key_per_repository(tessera):
+    admin = tessera.admin
+    key = admin.create_repo_key("repo-b", {"name": "deploy", "accessType": "READ"})
+    assert key.success
+    read = admin.verify({"token": key.secret, "scopes": ["repo:read"], "resource": "repo:repo-b"})
+    write = admin.verify({"token": key.secret, "scopes": ["repo:write"], "resource": "repo:repo-b"})
+    assert (read.valid, write.code) == (True, "FORBIDDEN")
+    with pytest.raises(TesseraError) as refused:
+        admin.create_repo_key("repo-b", {"name": "no-level"})
+    assert refused.value.code == "missing_access_type"
+    Tessera(tessera.url, "").revoke_presented(key.secret)
+    assert not admin.introspect(key.secret).active
+
+
+def test_a_relay_token_with_a_wildcard_and_a_rate_limit_profile(tessera):
+    admin = tessera.admin
+    relay = admin.create_token(
+        {"name": "frontend", "scopes": ["channels:*", "events:publish"], "rate_limit": {"profile": "restricted"}}
+    )
+    codes = [admin.verify({"token": relay.token, "scopes": ["channels:read"]}).code for _ in range(6)]
+    assert codes == ["VALID"] * 5 + ["RATE_LIMITED"]
+    assert any(p.name == "restricted" and p.burst == 5 for p in admin.catalogue().rate_limit_profiles)
+
+
+def test_the_async_client_does_the_same(tessera):
+    async def flow() -> None:
+        admin = AsyncTessera(tessera.url, tessera.admin_token)
+        try:
+            created = await admin.create_token({"name": "async", "scopes": ["repo:read"]})
+            assert (await admin.acting_as(created.token).whoami()).id == created.id
+            assert (await admin.verify({"token": created.token, "scopes": ["repo:read"]})).valid
+            await admin.revoke_token(created.id)
+            with pytest.raises(TesseraError) as refused:
+                await admin.get_token("tok_none")
+            assert refused.value.code == "not_found"
+            assert (await admin.readiness())["status"] == "ready"
+        finally:
+            await admin.aclose()
+
+    asyncio.run(flow())
