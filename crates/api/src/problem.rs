@@ -24,6 +24,21 @@ pub struct Problem {
     pub valid: Option<Vec<String>>,
 }
 
+impl Problem {
+    /// A problem with no field at fault: `title` is the status's reason phrase.
+    pub fn new(status: u16, title: &str, code: &str, detail: String) -> Self {
+        Self {
+            kind: format!("/problems/{code}"),
+            title: title.to_owned(),
+            status,
+            detail,
+            code: code.to_owned(),
+            field: None,
+            valid: None,
+        }
+    }
+}
+
 /// Every `code` a problem from tessera may carry: `/openapi.json` states them as the
 /// field's enum, and the server checks in its debug builds (every test) that it
 /// writes no other. Grouped by what the client should do.

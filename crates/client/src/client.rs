@@ -147,8 +147,9 @@ impl Client {
     /// The tokens that change from now on (or after `after`, the `id` of the last
     /// event seen), as they change. Needs `tokens:verify`.
     pub async fn changes(&self, after: Option<&str>) -> Result<ChangeStream, Error> {
+        // No time limit: the stream stays open for as long as it is read.
         let mut call = self
-            .call(Method::GET, &["v1", "changes"])
+            .authorized(Method::GET, &["v1", "changes"])
             .header("accept", "text/event-stream");
         if let Some(after) = after {
             call = call.header("last-event-id", after);
@@ -177,7 +178,7 @@ impl Client {
             token: token.to_owned(),
             token_type_hint: None,
         };
-        let call = self.http.post(self.url(&["v1", "revoke"])).form(&form);
+        let call = self.anonymous(Method::POST, &["v1", "revoke"]).form(&form);
         self.send_empty(call).await
     }
 
@@ -228,17 +229,19 @@ impl Client {
 
     /// Whether the process answers (`/healthz`).
     pub async fn health(&self) -> Result<(), Error> {
-        self.send_empty(self.http.get(self.url(&["healthz"]))).await
+        self.send_empty(self.anonymous(Method::GET, &["healthz"]))
+            .await
     }
 
     /// Whether the node is ready, and whether its store answers (`/readyz`).
     pub async fn readiness(&self) -> Result<serde_json::Value, Error> {
-        self.send(self.http.get(self.url(&["readyz"]))).await
+        self.send(self.anonymous(Method::GET, &["readyz"])).await
     }
 
     /// The OpenAPI document the server serves.
     pub async fn openapi(&self) -> Result<serde_json::Value, Error> {
-        self.send(self.http.get(self.url(&["openapi.json"]))).await
+        self.send(self.anonymous(Method::GET, &["openapi.json"]))
+            .await
     }
 
     /// `/metrics`, in Prometheus' text format (with the token, where the
@@ -261,11 +264,21 @@ impl Client {
         url
     }
 
-    fn call(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+    fn authorized(&self, method: Method, segments: &[&str]) -> RequestBuilder {
         self.http
             .request(method, self.url(segments))
             .bearer_auth(&self.token)
+    }
+
+    /// A call that presents no token.
+    fn anonymous(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+        self.http
+            .request(method, self.url(segments))
             .timeout(TIMEOUT)
+    }
+
+    fn call(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+        self.authorized(method, segments).timeout(TIMEOUT)
     }
 
     async fn send<T: DeserializeOwned>(&self, call: RequestBuilder) -> Result<T, Error> {

@@ -7,15 +7,8 @@ use axum::response::{IntoResponse, Response};
 use tessera_api::{Problem, VerifyAnswer};
 
 fn problem(status: StatusCode, code: &str, detail: String) -> Response {
-    let body = Problem {
-        kind: format!("/problems/{code}"),
-        title: status.canonical_reason().unwrap_or("Error").to_owned(),
-        status: status.as_u16(),
-        detail,
-        code: code.to_owned(),
-        field: None,
-        valid: None,
-    };
+    let title = status.canonical_reason().unwrap_or("Error");
+    let body = Problem::new(status.as_u16(), title, code, detail);
     let mut response = (status, axum::Json(body)).into_response();
     response.headers_mut().insert(
         CONTENT_TYPE,

@@ -24,15 +24,8 @@ fn problem(status: StatusCode, code: &str, detail: String) -> Problem {
         tessera_api::PROBLEM_CODES.contains(&code),
         "problem code {code:?} is not in tessera_api::PROBLEM_CODES"
     );
-    Problem {
-        kind: format!("/problems/{code}"),
-        title: status.canonical_reason().unwrap_or("Error").to_owned(),
-        status: status.as_u16(),
-        detail,
-        code: code.to_owned(),
-        field: None,
-        valid: None,
-    }
+    let title = status.canonical_reason().unwrap_or("Error");
+    Problem::new(status.as_u16(), title, code, detail)
 }
 
 fn respond(problem: Problem, headers: &[(header::HeaderName, String)]) -> Response {
