@@ -1,15 +1,17 @@
 //! Every JSON request body, read as the server reads it and checked as the engine
-//! checks it: create, update, verify, the Relace and Flashback compatibility calls,
-//! and the list query. A create that validates must validate again from its own
+//! checks it: create, update, verify, rotate, the Relace and Flashback compatibility
+//! calls, and the list query. A create that validates must validate again from its own
 //! settings (what the store keeps reads back).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera_api::{CreateTokenRequest, ListParams, UpdateTokenRequest};
+use tessera_api::{
+    CreateTokenRequest, ListParams, RepoKeyRequest, RepoTokenRequest, RotateRequest,
+    UpdateTokenRequest,
+};
 use tessera_core::record::{Omitted, Policy, Settings};
 use tessera_core::resource::Resource;
 use tessera_core::scope::ScopeCatalogue;
-use tessera_server::http::compat::{RepoKeyRequest, RepoTokenRequest};
 use tessera_server::http::dto::{self, VerifyRequest};
 use tessera_server::http::problem::parse_json;
 
@@ -23,7 +25,7 @@ fuzz_target!(|input: (u8, &[u8])| {
         default_rate_limit: None,
         extra_profiles: &[],
     };
-    match kind % 6 {
+    match kind % 7 {
         0 => {
             let Ok(request) = parse_json::<CreateTokenRequest>(body) else {
                 return;
@@ -61,6 +63,14 @@ fuzz_target!(|input: (u8, &[u8])| {
         }
         4 => {
             let _ = parse_json::<RepoKeyRequest>(body);
+        }
+        5 => {
+            // A grace period is checked, never trusted: 0 to 7 days, in milliseconds.
+            if let Ok(grace) = parse_json::<RotateRequest>(body).map(|r| r.grace_ms())
+                && let Ok(ms) = grace
+            {
+                assert!((0..=tessera_core::record::MAX_GRACE_SECONDS * 1000).contains(&ms));
+            }
         }
         _ => {
             // As axum's `Query` reads it.

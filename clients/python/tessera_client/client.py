@@ -25,6 +25,8 @@ from tessera_client_generated.api.tokens import (
     list_tokens,
     revoke_self,
     revoke_token,
+    rotate_self,
+    rotate_token,
     update_token,
     whoami,
 )
@@ -40,6 +42,7 @@ from tessera_client_generated.models import (
     RepoTokenCreated,
     RepoTokenInfo,
     RepoTokenRequest,
+    RotateRequest,
     TokenList,
     TokenView,
     UpdateTokenRequest,
@@ -84,6 +87,10 @@ def _answer(response: Response[Any], kind: type[T]) -> T:
 def _done(response: Response[Any]) -> None:
     if not 200 <= int(response.status_code) < 300:
         raise refusal(response)
+
+
+def _rotation(grace_seconds: int | None) -> RotateRequest:
+    return RotateRequest() if grace_seconds is None else RotateRequest(grace_seconds=grace_seconds)
 
 
 def _list_query(
@@ -151,6 +158,16 @@ class Tessera(_Base):
     def revoke_token(self, token_id: str) -> TokenView:
         """Revokes a token and every token made through it; it stays readable, ``status: revoked``."""
         return _answer(self._run(revoke_token, id=token_id), TokenView)
+
+    def rotate_token(self, token_id: str, grace_seconds: int | None = None) -> CreatedToken:
+        """A new secret for the same token (``token``, shown once); the previous one works
+        on for ``grace_seconds`` (0 to 7 days)."""
+        body = _rotation(grace_seconds)
+        return _answer(self._run(rotate_token, id=token_id, body=body), CreatedToken)
+
+    def rotate_self(self, grace_seconds: int | None = None) -> CreatedToken:
+        """The caller's own token gets a new secret: act with it from now on (``acting_as``)."""
+        return _answer(self._run(rotate_self, body=_rotation(grace_seconds)), CreatedToken)
 
     def whoami(self) -> TokenView:
         return _answer(self._run(whoami), TokenView)
@@ -239,6 +256,13 @@ class AsyncTessera(_Base):
 
     async def revoke_token(self, token_id: str) -> TokenView:
         return _answer(await self._run(revoke_token, id=token_id), TokenView)
+
+    async def rotate_token(self, token_id: str, grace_seconds: int | None = None) -> CreatedToken:
+        body = _rotation(grace_seconds)
+        return _answer(await self._run(rotate_token, id=token_id, body=body), CreatedToken)
+
+    async def rotate_self(self, grace_seconds: int | None = None) -> CreatedToken:
+        return _answer(await self._run(rotate_self, body=_rotation(grace_seconds)), CreatedToken)
 
     async def whoami(self) -> TokenView:
         return _answer(await self._run(whoami), TokenView)

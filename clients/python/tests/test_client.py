@@ -22,6 +22,16 @@ def test_a_token_is_created_used_edited_and_revoked(tessera):
 
     assert admin.verify({"token": created.token, "scopes": ["repo:read"]}).valid
     assert admin.introspect(created.token).active
+    rotated = admin.rotate_token(created.id, grace_seconds=60)
+    assert rotated.id == created.id
+    assert admin.acting_as(rotated.token).whoami().id == created.id
+    assert ci.whoami().id == created.id  # the previous secret, in its grace period
+    itself = admin.acting_as(rotated.token).rotate_self(grace_seconds=30)
+    assert admin.acting_as(itself.token).whoami().id == created.id
+    with pytest.raises(TesseraError) as too_long:
+        admin.rotate_token(created.id, grace_seconds=604_801)
+    assert too_long.value.code == "invalid_grace"
+
     assert admin.revoke_token(created.id).status == "revoked"
     with pytest.raises(TesseraError) as refused:
         ci.whoami()

@@ -116,6 +116,21 @@ export class Tessera {
   revokeToken(id: string): Promise<TokenView> {
     return this.call(this.raw.DELETE("/v1/tokens/{id}", { params: { path: { id } } }));
   }
+  /** A new secret for the same token (`token` in the answer, shown once); the previous one works on for `graceSeconds` (0 to 7 days). */
+  rotateToken(id: string, graceSeconds?: number): Promise<CreatedToken> {
+    return this.call(
+      this.raw.POST("/v1/tokens/{id}/rotate", {
+        params: { path: { id } },
+        body: graceSeconds === undefined ? {} : { grace_seconds: graceSeconds },
+      }),
+    );
+  }
+  /** The caller's own token gets a new secret: act with it from now on (`actingAs`). */
+  rotateSelf(graceSeconds?: number): Promise<CreatedToken> {
+    return this.call(
+      this.raw.POST("/v1/tokens/self/rotate", { body: graceSeconds === undefined ? {} : { grace_seconds: graceSeconds } }),
+    );
+  }
   whoami(): Promise<TokenView> {
     return this.call(this.raw.GET("/v1/tokens/self"));
   }

@@ -270,6 +270,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tokens/self/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The presented token gives itself a new secret (a CI job's or a sandbox's own
+         *     rotation); the one it was presented with works on for `grace_seconds`.
+         */
+        post: operations["rotate_self"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tokens/{id}": {
         parameters: {
             query?: never;
@@ -289,6 +309,26 @@ export interface paths {
         head?: never;
         /** Changes a token; the change holds from the very next verification. */
         patch: operations["update_token"];
+        trace?: never;
+    };
+    "/v1/tokens/{id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Gives a token a new secret: same id, grants, limits, usage and children. The
+         *     previous secret works on for `grace_seconds`. Managers may rotate what they may edit.
+         */
+        post: operations["rotate_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/verify": {
@@ -440,7 +480,7 @@ export interface components {
              * @description A stable, machine-readable code.
              * @enum {string}
              */
-            code: "malformed_json" | "invalid_body" | "invalid_query" | "invalid_status" | "invalid_limit" | "invalid_request" | "body_too_large" | "form_too_large" | "unsupported_media_type" | "invalid_cursor" | "invalid_forwarded_request" | "missing_forwarded_request" | "method_override_refused" | "missing_name" | "invalid_name" | "invalid_text" | "too_long" | "invalid_scope" | "unknown_scope" | "too_many_scopes" | "scopes_and_access" | "invalid_access" | "invalid_resource" | "too_many_resources" | "invalid_expiry" | "expiry_twice" | "expiry_in_past" | "expiry_required" | "lifetime_too_long" | "invalid_not_before" | "not_before_after_expiry" | "invalid_rate_limit" | "unknown_profile" | "invalid_meta" | "meta_too_large" | "invalid_max_descendants" | "invalid_value" | "missing_repo_ids" | "invalid_repo_id" | "missing_access_type" | "missing_credentials" | "invalid_token" | "insufficient_scope" | "escalation" | "descendants_exceed" | "quota_exceeded" | "admin_token" | "no_route" | "rejected_target" | "not_found" | "no_such_endpoint" | "method_not_allowed" | "concurrent_change" | "token_revoked" | "request_timeout" | "rate_limited" | "too_many_failures" | "unavailable" | "upstream_unavailable" | "upstream_timeout" | "internal";
+            code: "malformed_json" | "invalid_body" | "invalid_query" | "invalid_status" | "invalid_limit" | "invalid_request" | "body_too_large" | "form_too_large" | "unsupported_media_type" | "invalid_cursor" | "invalid_forwarded_request" | "missing_forwarded_request" | "method_override_refused" | "missing_name" | "invalid_name" | "invalid_text" | "too_long" | "invalid_scope" | "unknown_scope" | "too_many_scopes" | "scopes_and_access" | "invalid_access" | "invalid_resource" | "too_many_resources" | "invalid_expiry" | "expiry_twice" | "expiry_in_past" | "expiry_required" | "lifetime_too_long" | "invalid_not_before" | "not_before_after_expiry" | "invalid_rate_limit" | "unknown_profile" | "invalid_meta" | "meta_too_large" | "invalid_max_descendants" | "invalid_value" | "missing_repo_ids" | "invalid_repo_id" | "missing_access_type" | "invalid_grace" | "missing_credentials" | "invalid_token" | "insufficient_scope" | "escalation" | "descendants_exceed" | "quota_exceeded" | "admin_token" | "no_route" | "rejected_target" | "not_found" | "no_such_endpoint" | "method_not_allowed" | "concurrent_change" | "token_revoked" | "request_timeout" | "rate_limited" | "too_many_failures" | "unavailable" | "upstream_unavailable" | "upstream_timeout" | "internal";
             /** @description What was wrong and how to fix it. */
             detail: string;
             /** @description The request field at fault, if one. */
@@ -549,6 +589,22 @@ export interface components {
          *     up to 32, starting with a letter; id: 1 to 200 visible ASCII characters).
          */
         ResourcePattern: string;
+        /**
+         * @description `POST /v1/tokens/{id}/rotate` and `POST /v1/tokens/self/rotate`: a new secret for
+         *     the same token. The answer is shaped as a creation's, the new secret in `token`.
+         * @example {
+         *       "grace_seconds": 3600
+         *     }
+         */
+        RotateRequest: {
+            /**
+             * Format: int64
+             * @description How long the previous secret keeps working: 0 (the default) to 604800 (7 days).
+             *     Presented after that, it answers `ROTATED`, and the token may be revoked as
+             *     stolen (`on_rotated_reuse`).
+             */
+            grace_seconds?: number | null;
+        };
         /** @description One scope of the deployment's catalogue. */
         ScopeInfo: {
             /** @description `read`, `write` or `admin`; `null` for tessera's own scopes, which no access level grants. */
@@ -1919,6 +1975,102 @@ export interface operations {
             };
         };
     };
+    rotate_self: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RotateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedToken"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks a scope, a resource or the right to this token. */
+            403: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as the media type the call takes. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's rate limit, or this address's budget of failed authentications, is spent: see `Retry-After`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store does not answer; retry later. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_token: {
         parameters: {
             query?: never;
@@ -2123,6 +2275,113 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            403: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as the media type the call takes. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's rate limit, or this address's budget of failed authentications, is spent: see `Retry-After`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store does not answer; retry later. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotate_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RotateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedToken"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or one that does not work (unknown, expired, revoked). */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token lacks a scope, a resource or the right to this token. */
             403: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WWW-Authenticate"];

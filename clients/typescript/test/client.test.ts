@@ -38,6 +38,15 @@ describe("the client", () => {
     assert.equal(denied.code, "FORBIDDEN");
     assert.equal((await admin.introspect(created.token)).active, true);
 
+    const rotated = await admin.rotateToken(created.id, 60);
+    assert.equal(rotated.id, created.id);
+    assert.equal((await admin.actingAs(rotated.token).whoami()).id, created.id);
+    assert.equal((await ci.whoami()).id, created.id, "the previous secret, in its grace period");
+    const itself = await admin.actingAs(rotated.token).rotateSelf(30);
+    assert.equal((await admin.actingAs(itself.token).whoami()).id, created.id);
+    const tooLong = await refusal(admin.rotateToken(created.id, 604_801));
+    assert.equal(tooLong.code, "invalid_grace");
+
     assert.equal((await admin.revokeToken(created.id)).status, "revoked");
     const error = await refusal(ci.whoami());
     assert.equal(error.status, 401);

@@ -26,8 +26,8 @@ pub use meta::{Catalogue, Introspection, PresentedTokenForm, ProfileInfo, ScopeI
 pub use problem::{PROBLEM_CODES, Problem};
 
 pub use tokens::{
-    CreateTokenRequest, CreatedToken, ListParams, RateLimitBody, RateLimitView, TokenList,
-    TokenView, UpdateTokenRequest,
+    CreateTokenRequest, CreatedToken, ListParams, RateLimitBody, RateLimitView, RotateRequest,
+    TokenList, TokenView, UpdateTokenRequest,
 };
 #[cfg(feature = "openapi")]
 pub use tokens::{ResourcePattern, ScopePattern, TokenNameText};

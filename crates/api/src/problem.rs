@@ -85,6 +85,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     "missing_repo_ids",
     "invalid_repo_id",
     "missing_access_type",
+    "invalid_grace",
     // The credential: send a working token (401).
     "missing_credentials",
     "invalid_token",

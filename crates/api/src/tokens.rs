@@ -275,6 +275,32 @@ pub struct CreatedToken {
     pub details: TokenView,
 }
 
+/// `POST /v1/tokens/{id}/rotate` and `POST /v1/tokens/self/rotate`: a new secret for
+/// the same token. The answer is shaped as a creation's, the new secret in `token`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"grace_seconds": 3600})))]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    /// How long the previous secret keeps working: 0 (the default) to 604800 (7 days).
+    /// Presented after that, it answers `ROTATED`, and the token may be revoked as
+    /// stolen (`on_rotated_reuse`).
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 604_800))]
+    #[serde(
+        default,
+        deserialize_with = "crate::number::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub grace_seconds: Option<i64>,
+}
+
+impl RotateRequest {
+    /// The grace period in milliseconds, checked.
+    pub fn grace_ms(&self) -> Result<i64, InputError> {
+        tessera_core::record::grace_ms(self.grace_seconds)
+    }
+}
+
 /// `GET /v1/tokens` query.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]

@@ -33,8 +33,8 @@ pub struct RateLimitState {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct VerifyAnswer {
     pub valid: bool,
-    /// `VALID`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `NOT_YET_VALID`, `FORBIDDEN` or
-    /// `RATE_LIMITED`.
+    /// `VALID`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `NOT_YET_VALID`, `FORBIDDEN`,
+    /// `RATE_LIMITED` or `ROTATED` (a secret a rotation retired, past its grace).
     pub code: String,
     pub token_id: Option<String>,
     pub name: Option<String>,

@@ -91,6 +91,7 @@ pub fn realistic_record(
         revoked_at: None,
         last_used_at: None,
         use_count: 0,
+        previous_secrets: Vec::new(),
     };
     (record, secret)
 }

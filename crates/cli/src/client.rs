@@ -23,8 +23,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tessera_api::{
-    CreateTokenRequest, CreatedToken, ListParams, Problem, RateLimitBody, TokenList, TokenView,
-    UpdateTokenRequest, VerifyAnswer, VerifyRequest,
+    CreateTokenRequest, CreatedToken, ListParams, Problem, RateLimitBody, RotateRequest, TokenList,
+    TokenView, UpdateTokenRequest, VerifyAnswer, VerifyRequest,
 };
 
 #[derive(Args)]
@@ -92,6 +92,18 @@ enum TokenCommand {
         settings: SettingsArgs,
         #[command(flatten)]
         clear: ClearArgs,
+    },
+    /// Give a token a new secret (printed once); the previous one works on for
+    /// `--grace` seconds, then is refused, and its reuse revokes the token.
+    Rotate {
+        /// The token's id (from `create` or `list`), not its text.
+        id: String,
+        /// How long the previous secret keeps working: 0 (the default) to 604800 (7 days).
+        #[arg(long, value_name = "SECONDS")]
+        grace: Option<i64>,
+        /// Print only the new secret (for scripts).
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Revoke a token and every token created through it.
     Revoke {
@@ -432,6 +444,25 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
                 .map_err(|m| failure(2, m))?;
             let token: TokenView = call.send(Method::PATCH, &token_path(&id), Some(&body))?;
             output(&token, args.json);
+        }
+        TokenCommand::Rotate { id, grace, quiet } => {
+            let body = RotateRequest {
+                grace_seconds: grace,
+            };
+            let path = format!("{}/rotate", token_path(&id));
+            let rotated: CreatedToken = call.send(Method::POST, &path, Some(&body))?;
+            if quiet {
+                println!("{}", rotated.token);
+            } else if args.json {
+                print_json(&rotated);
+            } else {
+                println!(
+                    "New secret (shown this once; store it now; the previous one works for {} s more):\n{}\n",
+                    grace.unwrap_or(0),
+                    rotated.token
+                );
+                print_details(&rotated.details);
+            }
         }
         TokenCommand::Revoke { id } => {
             let token: TokenView = call.send(Method::DELETE, &token_path(&id), None::<&()>)?;

@@ -389,6 +389,22 @@ fn the_cli_manages_tokens_with_exit_codes_scripts_can_trust() {
         Some(5)
     );
     assert_eq!(code(cli(&served, &admin, &["update", &id])), Some(2));
+    // Rotation: the new secret, printed alone with --quiet, works; the old one too
+    // within its grace period.
+    let rotated = cli(
+        &served,
+        &admin,
+        &["rotate", &id, "--grace", "3600", "--quiet"],
+    );
+    assert_eq!(rotated.status.code(), Some(0));
+    let new = String::from_utf8(rotated.stdout).unwrap().trim().to_owned();
+    assert!(new.starts_with("tsr_") && new != token);
+    assert_eq!(code(cli(&served, &admin, &["verify", &new])), Some(0));
+    assert_eq!(code(cli(&served, &admin, &["verify", &token])), Some(0));
+    assert_eq!(
+        code(cli(&served, &admin, &["rotate", &id, "--grace", "604801"])),
+        Some(5)
+    );
     assert_eq!(code(cli(&served, &admin, &["revoke", &id])), Some(0));
     assert_eq!(
         code(cli(&served, &admin, &["update", &id, "--name", "again"])),

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use tessera_api::{
     Catalogue, CreateTokenRequest, CreatedToken, Introspection, ListParams, PresentedTokenForm,
     Problem, RepoKeyCreated, RepoKeyRequest, RepoTokenCreated, RepoTokenInfo, RepoTokenRequest,
-    TokenList, TokenView, UpdateTokenRequest, VerifyAnswer, VerifyRequest,
+    RotateRequest, TokenList, TokenView, UpdateTokenRequest, VerifyAnswer, VerifyRequest,
 };
 
 use crate::changes::ChangeStream;
@@ -120,6 +120,33 @@ impl Client {
     pub async fn revoke_token(&self, id: &str) -> Result<TokenView, Error> {
         self.send(self.call(Method::DELETE, &["v1", "tokens", id]))
             .await
+    }
+
+    /// Gives a token a new secret (same id, grants, limits, usage, children); the
+    /// previous one works on for `grace_seconds` (0 to 7 days). The answer is shaped
+    /// as a creation's: the new secret in `token`, shown this once.
+    pub async fn rotate_token(
+        &self,
+        id: &str,
+        grace_seconds: Option<i64>,
+    ) -> Result<CreatedToken, Error> {
+        let body = RotateRequest { grace_seconds };
+        self.send(
+            self.call(Method::POST, &["v1", "tokens", id, "rotate"])
+                .json(&body),
+        )
+        .await
+    }
+
+    /// The caller's own token gets a new secret: a CI job's or a sandbox's own
+    /// rotation. Act with the new one from now on ([`Client::acting_as`]).
+    pub async fn rotate_self(&self, grace_seconds: Option<i64>) -> Result<CreatedToken, Error> {
+        let body = RotateRequest { grace_seconds };
+        self.send(
+            self.call(Method::POST, &["v1", "tokens", "self", "rotate"])
+                .json(&body),
+        )
+        .await
     }
 
     /// The caller's own token.

@@ -115,6 +115,41 @@ pub struct TokenRecord {
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub use_count: u64,
+    /// The secrets it had before its rotations, newest first, at most
+    /// [`REMEMBERED_SECRETS`]: each works until its grace period ends, and presenting
+    /// it after is a sign that it was stolen.
+    pub previous_secrets: Vec<PreviousSecret>,
+}
+
+/// A secret a token had before a rotation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviousSecret {
+    pub hash: TokenHash,
+    /// Milliseconds since the epoch: it works until then (the grace period).
+    pub valid_until: i64,
+}
+
+/// How many earlier secrets a token remembers, for reuse detection: the newest. A
+/// secret older than that reads as unknown (`NOT_FOUND`), not as reused.
+pub const REMEMBERED_SECRETS: usize = 16;
+
+/// The longest grace period a rotation may give the previous secret: 7 days.
+pub const MAX_GRACE_SECONDS: i64 = 7 * 24 * 3600;
+
+/// A rotation's grace period, in milliseconds, from the seconds a request states
+/// (`grace_seconds`; none is 0: the previous secret stops at once).
+pub fn grace_ms(seconds: Option<i64>) -> Result<i64, InputError> {
+    match seconds.unwrap_or(0) {
+        seconds @ 0..=MAX_GRACE_SECONDS => Ok(seconds * 1000),
+        seconds => Err(InputError::new(
+            "grace_seconds",
+            "invalid_grace",
+            format!(
+                "grace_seconds must be 0 to {MAX_GRACE_SECONDS} (7 days), not {seconds}: how long \
+                 the previous secret keeps working"
+            ),
+        )),
+    }
 }
 
 /// Lifecycle status, as listings filter and show it.
@@ -150,6 +185,25 @@ impl Status {
 }
 
 impl TokenRecord {
+    /// This token with a new secret (its `hash` and `start`), made at `now`: the same
+    /// id, settings, usage and children. The secret it had works on for `grace_ms`.
+    pub fn rotated(&self, hash: TokenHash, start: String, grace_ms: i64, now: i64) -> Self {
+        let retired = PreviousSecret {
+            hash: self.hash,
+            valid_until: now.saturating_add(grace_ms),
+        };
+        let mut previous_secrets = vec![retired];
+        previous_secrets.extend(self.previous_secrets.iter().cloned());
+        previous_secrets.truncate(REMEMBERED_SECRETS);
+        Self {
+            hash,
+            start,
+            updated_at: now,
+            previous_secrets,
+            ..self.clone()
+        }
+    }
+
     pub fn status(&self, now_ms: i64) -> Status {
         if self.revoked_at.is_some() {
             Status::Revoked
@@ -622,6 +676,59 @@ mod tests {
         TokenDraft {
             name: Some(name.into()),
             ..TokenDraft::default()
+        }
+    }
+
+    #[test]
+    fn a_rotation_keeps_the_token_and_remembers_its_newest_secrets() {
+        let catalogue = ScopeCatalogue::default_catalogue();
+        let settings =
+            Settings::validate(named("ci"), &policy(&catalogue), Omitted::Create).unwrap();
+        let mut token = TokenRecord {
+            id: "tok_a".into(),
+            hash: TokenHash([0; 32]),
+            start: "tsr_a".into(),
+            is_admin: false,
+            settings,
+            parent_id: Some("tok_p".into()),
+            created_at: 1,
+            updated_at: 1,
+            revoked_at: None,
+            last_used_at: Some(5),
+            use_count: 7,
+            previous_secrets: Vec::new(),
+        };
+        for round in 1..=20u8 {
+            let next = token.rotated(TokenHash([round; 32]), format!("tsr_{round}"), 1000, 10);
+            assert_eq!(next.previous_secrets[0].hash, token.hash);
+            assert_eq!(next.previous_secrets[0].valid_until, 1010);
+            assert_eq!(
+                (&next.id, next.use_count, &next.settings),
+                (&token.id, 7, &token.settings)
+            );
+            token = next;
+        }
+        assert_eq!(
+            token.previous_secrets.len(),
+            REMEMBERED_SECRETS,
+            "the newest only"
+        );
+        assert_eq!(token.previous_secrets[0].hash, TokenHash([19; 32]));
+    }
+
+    #[test]
+    fn a_grace_period_is_zero_to_seven_days() {
+        assert_eq!(grace_ms(None), Ok(0));
+        assert_eq!(
+            grace_ms(Some(MAX_GRACE_SECONDS)),
+            Ok(MAX_GRACE_SECONDS * 1000)
+        );
+        for bad in [-1, MAX_GRACE_SECONDS + 1, i64::MAX] {
+            let error = grace_ms(Some(bad)).unwrap_err();
+            assert_eq!(
+                (error.field, error.code),
+                ("grace_seconds", "invalid_grace")
+            );
         }
     }
 

@@ -24,6 +24,8 @@ pub enum Code {
     NotYetValid,
     Forbidden,
     RateLimited,
+    /// A secret the token had before a rotation, presented after its grace period.
+    Rotated,
 }
 
 impl Code {
@@ -36,6 +38,7 @@ impl Code {
             Code::NotYetValid => "NOT_YET_VALID",
             Code::Forbidden => "FORBIDDEN",
             Code::RateLimited => "RATE_LIMITED",
+            Code::Rotated => "ROTATED",
         }
     }
 
@@ -45,6 +48,7 @@ impl Code {
             Code::Expired => "expired",
             Code::Revoked => "revoked",
             Code::NotYetValid => "not valid yet",
+            Code::Rotated => "replaced by a rotation",
             _ => "not valid",
         }
     }

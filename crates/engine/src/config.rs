@@ -35,6 +35,20 @@ pub struct EngineConfig {
     pub max_tokens_per_owner: Option<u32>,
     /// Whose buckets a request spends: its token's, or also its makers'.
     pub rate_limit_scope: RateLimitScope,
+    /// What a rotated secret presented after its grace period sets off.
+    pub on_rotated_reuse: ReuseAction,
+}
+
+/// What tessera does when a secret a rotation retired is presented after its grace
+/// period: someone kept a copy of it, so the token is likely stolen.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReuseAction {
+    /// Revoke the token and every token made through it (and log it).
+    #[default]
+    Revoke,
+    /// Log it only.
+    Report,
 }
 
 /// Whose rate-limit buckets a request spends.
@@ -70,6 +84,7 @@ impl Default for EngineConfig {
             default_max_descendants: None,
             max_tokens_per_owner: None,
             rate_limit_scope: RateLimitScope::Token,
+            on_rotated_reuse: ReuseAction::Revoke,
         }
     }
 }

@@ -87,9 +87,7 @@ impl Engine {
         let credential = credential?;
         let slot = self
             .lookup(&credential.secret, credential.key_id.as_deref())
-            .ok_or(EngineError::InvalidToken {
-                code: Code::NotFound,
-            })?;
+            .map_err(|code| EngineError::InvalidToken { code })?;
         let (route, need) = match resolution {
             Resolution::Needs(route, need) => (Some(route), need),
             Resolution::Unmatched(Unmatched::AnyValidToken) => (None, Requirement::default()),

@@ -19,6 +19,6 @@ pub mod limiter;
 pub mod metrics;
 pub mod pace;
 
-pub use config::{EngineConfig, RateLimitScope, RedisFailure};
+pub use config::{EngineConfig, RateLimitScope, RedisFailure, ReuseAction};
 pub use error::EngineError;
 pub use lifecycle::{AdminStanding, Caller, CheckOutcome, Credential, Engine, SharedCheck};

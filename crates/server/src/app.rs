@@ -383,6 +383,14 @@ impl Server {
         let api_tls_on = api_tls.is_some();
         let task = tokio::spawn(async move {
             let (stop_flusher, flusher_stopped) = oneshot::channel::<()>();
+            // Revokes tokens whose rotated secrets are reused, until the server stops.
+            if let Some(queue) = serving_engine.take_reuse_queue() {
+                tokio::spawn(tessera_engine::lifecycle::act_on_reuse(
+                    Arc::clone(&serving_engine),
+                    queue,
+                    stopped.clone(),
+                ));
+            }
             let flusher = tokio::spawn(flush_usage_until(
                 Arc::clone(&serving_engine),
                 flush_every,

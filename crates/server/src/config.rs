@@ -12,7 +12,7 @@ use tessera_core::record::RateLimitSetting;
 use tessera_core::route::{RouteSpec, RouteTable, Unmatched};
 use tessera_core::scope::{Level, ScopeCatalogue};
 use tessera_core::token::{Pepper, TokenPrefix};
-use tessera_engine::{EngineConfig, RateLimitScope, RedisFailure};
+use tessera_engine::{EngineConfig, RateLimitScope, RedisFailure, ReuseAction};
 
 use crate::http::MetricsAccess;
 use crate::limits::{Limits, LimitsFile};
@@ -203,6 +203,10 @@ pub struct FileConfig {
     /// `token` (each token's own bucket) or `tree` (also its makers').
     #[serde(default)]
     pub rate_limit_scope: RateLimitScope,
+    /// `revoke` (the default) or `report`: what a rotated secret presented after its
+    /// grace period sets off.
+    #[serde(default)]
+    pub on_rotated_reuse: ReuseAction,
 }
 
 /// The checked configuration the server runs with.
@@ -397,6 +401,7 @@ impl Config {
         config.engine.default_max_descendants = file.default_max_descendants;
         config.engine.max_tokens_per_owner = file.max_tokens_per_owner;
         config.engine.rate_limit_scope = file.rate_limit_scope;
+        config.engine.on_rotated_reuse = file.on_rotated_reuse;
         config.tls = TlsFiles::pair(
             env.var("TESSERA_TLS_CERT")
                 .map(PathBuf::from)

@@ -10,7 +10,9 @@
 //! field is a line there.
 
 use tessera_core::fields::{Description, Owner, TokenName};
-use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord};
+use tessera_core::record::{
+    PreviousSecret, RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord,
+};
 use tessera_core::resource::ResourceScope;
 use tessera_core::scope::Access;
 use tessera_core::token::TokenHash;
@@ -21,8 +23,6 @@ use crate::{Change, ChangeSeq, ListQuery, StoreError};
 /// order, is numbered by the database).
 const FIXED_COLUMNS: &[&str] = &[
     "id",
-    "hash",
-    "start",
     "is_admin",
     "parent_id",
     "created_at",
@@ -31,9 +31,13 @@ const FIXED_COLUMNS: &[&str] = &[
     "use_count",
 ];
 
-/// Columns every write of a live token's settings sets: the settings, then the write's
-/// marks. [`settings_values`] gives their values, in this order.
+/// Columns every write of a live token's settings sets: its secret's hash (a rotation
+/// changes it), the settings, then the write's marks. [`settings_values`] gives their
+/// values, in this order.
 const SETTINGS_COLUMNS: &[&str] = &[
+    "hash",
+    "start",
+    "previous_secrets",
     "name",
     "description",
     "scopes",
@@ -58,6 +62,8 @@ pub enum ColumnKind {
     Millis,
     /// A count.
     Count,
+    /// Text (JSON).
+    Text,
 }
 
 /// Nullable columns added to `tokens` after the backends' own migrations: each
@@ -67,6 +73,7 @@ pub enum ColumnKind {
 const ADDED_COLUMNS: &[(&str, ColumnKind)] = &[
     ("not_before", ColumnKind::Millis),
     ("max_descendants", ColumnKind::Count),
+    ("previous_secrets", ColumnKind::Text),
 ];
 
 /// The columns of [`ADDED_COLUMNS`], each with the statement that adds it.
@@ -75,6 +82,7 @@ pub fn added_columns(dialect: &Dialect) -> impl Iterator<Item = (&'static str, S
         let kind = match kind {
             // Counts fit a u32, which either dialect's 64-bit integer holds.
             ColumnKind::Millis | ColumnKind::Count => dialect.millis_type,
+            ColumnKind::Text => "TEXT",
         };
         (name, format!("ALTER TABLE tokens ADD COLUMN {name} {kind}"))
     })
@@ -108,6 +116,8 @@ pub struct RawRow {
     pub id: String,
     pub hash: Vec<u8>,
     pub start: String,
+    /// JSON: `[{"hash": "<hex>", "valid_until": <ms>}]`, newest first.
+    pub previous_secrets: Option<String>,
     pub is_admin: bool,
     pub name: String,
     pub description: Option<String>,
@@ -135,6 +145,49 @@ fn corrupt<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> StoreError + '_ {
     move |e| StoreError::Corrupt(format!("{what}: {e}"))
 }
 
+/// The earlier secrets as stored: `None` for a token never rotated.
+fn previous_secrets_json(previous: &[PreviousSecret]) -> Option<String> {
+    if previous.is_empty() {
+        return None;
+    }
+    let entries: Vec<serde_json::Value> = previous
+        .iter()
+        .map(|secret| {
+            let hash: String = secret.hash.0.iter().map(|b| format!("{b:02x}")).collect();
+            serde_json::json!({"hash": hash, "valid_until": secret.valid_until})
+        })
+        .collect();
+    Some(serde_json::Value::from(entries).to_string())
+}
+
+/// Reads what [`previous_secrets_json`] wrote.
+fn read_previous_secrets(id: &str, json: Option<&str>) -> Result<Vec<PreviousSecret>, StoreError> {
+    let Some(json) = json else {
+        return Ok(Vec::new());
+    };
+    let bad = || StoreError::Corrupt(format!("token {id} has unreadable previous_secrets"));
+    let entries: Vec<serde_json::Value> = serde_json::from_str(json).map_err(|_| bad())?;
+    entries
+        .iter()
+        .map(|entry| {
+            let hex = entry["hash"].as_str().ok_or_else(bad)?;
+            let valid_until = entry["valid_until"].as_i64().ok_or_else(bad)?;
+            let mut hash = [0u8; 32];
+            if hex.len() != 64 {
+                return Err(bad());
+            }
+            for (byte, pair) in hash.iter_mut().zip(hex.as_bytes().chunks(2)) {
+                let text = std::str::from_utf8(pair).map_err(|_| bad())?;
+                *byte = u8::from_str_radix(text, 16).map_err(|_| bad())?;
+            }
+            Ok(PreviousSecret {
+                hash: TokenHash(hash),
+                valid_until,
+            })
+        })
+        .collect()
+}
+
 fn json_list(list: Option<&Vec<String>>) -> Option<String> {
     list.map(|items| serde_json::Value::from(items.clone()).to_string())
 }
@@ -143,8 +196,6 @@ fn json_list(list: Option<&Vec<String>>) -> Option<String> {
 fn fixed_values(record: &TokenRecord) -> [SqlValue; FIXED_COLUMNS.len()] {
     [
         record.id.clone().into(),
-        SqlValue::Bytes(record.hash.0.to_vec()),
-        record.start.clone().into(),
         SqlValue::Bool(record.is_admin),
         record.parent_id.clone().into(),
         record.created_at.into(),
@@ -164,6 +215,9 @@ fn settings_values(record: &TokenRecord, seq: ChangeSeq) -> [SqlValue; SETTINGS_
     };
     let limit = s.rate_limit.as_ref();
     [
+        SqlValue::Bytes(record.hash.0.to_vec()),
+        record.start.clone().into(),
+        previous_secrets_json(&record.previous_secrets).into(),
         s.name.to_string().into(),
         s.description.clone().map(String::from).into(),
         scopes.into(),
@@ -273,6 +327,7 @@ impl RawRow {
             id: row.text("id")?,
             hash: row.bytes("hash")?,
             start: row.text("start")?,
+            previous_secrets: row.opt_text("previous_secrets")?,
             is_admin: row.boolean("is_admin")?,
             name: row.text("name")?,
             description: row.opt_text("description")?,
@@ -361,7 +416,9 @@ impl RawRow {
                 })
             })
             .transpose()?;
+        let previous_secrets = read_previous_secrets(&self.id, self.previous_secrets.as_deref())?;
         Ok(TokenRecord {
+            previous_secrets,
             id: self.id,
             hash: TokenHash(hash),
             start: self.start,
@@ -711,6 +768,7 @@ mod tests {
             revoked_at: Some(16),
             last_used_at: Some(17),
             use_count: 18,
+            previous_secrets: Vec::new(),
         }
     }
 

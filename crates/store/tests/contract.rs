@@ -52,6 +52,7 @@ fn record(id: &str, parent: Option<&str>, resources: Option<Vec<&str>>) -> Token
         revoked_at: None,
         last_used_at: None,
         use_count: 0,
+        previous_secrets: Vec::new(),
     }
 }
 
@@ -424,4 +425,44 @@ async fn postgres_groups_refuse_writes_alone() {
     let url = Postgres::shared().fresh_database();
     let store = PostgresStore::connect(&url).await.unwrap();
     groups_refuse_writes_alone(std::sync::Arc::new(store)).await;
+}
+
+/// A rotation is an edit that changes the token's hash and remembers the one it
+/// had: the store keeps both, the old hash no longer finds the token's row, and the
+/// feed carries the whole history to other nodes.
+async fn keeps_rotations(store: &dyn TokenStore) {
+    let token = record("rotated", None, None);
+    assert_eq!(store.insert(&token, Basis::default()).await.unwrap(), 1);
+    let rotated = token.rotated(TokenHash([9; 32]), "tsr_new".into(), 60_000, 1_000);
+    let twice = rotated.rotated(TokenHash([10; 32]), "tsr_newer".into(), 0, 2_000);
+    let edit = |seq| Basis {
+        token: Some(seq),
+        ..Basis::default()
+    };
+    assert_eq!(store.update(&rotated, edit(1)).await.unwrap(), 2);
+    assert_eq!(store.update(&twice, edit(2)).await.unwrap(), 3);
+    let stored = store.get("rotated").await.unwrap().unwrap();
+    assert_eq!(stored, twice);
+    assert_eq!(stored.hash, TokenHash([10; 32]));
+    let history: Vec<(TokenHash, i64)> = stored
+        .previous_secrets
+        .iter()
+        .map(|p| (p.hash, p.valid_until))
+        .collect();
+    assert_eq!(history, [(TokenHash([9; 32]), 2_000), (token.hash, 61_000)]);
+    let feed = store.changes_since(2).await.unwrap();
+    assert_eq!(feed.changes.len(), 1);
+    assert_eq!(feed.changes[0].record, twice);
+}
+
+#[tokio::test]
+async fn sqlite_keeps_rotations() {
+    let dir = tempfile::tempdir().unwrap();
+    keeps_rotations(&SqliteStore::open(&dir.path().join("t.db")).unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_rotations() {
+    let url = Postgres::shared().fresh_database();
+    keeps_rotations(&PostgresStore::connect(&url).await.unwrap()).await;
 }

@@ -28,6 +28,7 @@ from .repo_token_created import RepoTokenCreated
 from .repo_token_info import RepoTokenInfo
 from .repo_token_request import RepoTokenRequest
 from .required_scope import RequiredScope
+from .rotate_request import RotateRequest
 from .scope_info import ScopeInfo
 from .scope_pattern import ScopePattern
 from .stream_reset import StreamReset
@@ -73,6 +74,7 @@ __all__ = (
     "RepoTokenInfo",
     "RepoTokenRequest",
     "RequiredScope",
+    "RotateRequest",
     "ScopeInfo",
     "ScopePattern",
     "StreamReset",

@@ -18,6 +18,7 @@ class ProblemCode(StrEnum):
     INVALID_CURSOR = "invalid_cursor"
     INVALID_EXPIRY = "invalid_expiry"
     INVALID_FORWARDED_REQUEST = "invalid_forwarded_request"
+    INVALID_GRACE = "invalid_grace"
     INVALID_LIMIT = "invalid_limit"
     INVALID_MAX_DESCENDANTS = "invalid_max_descendants"
     INVALID_META = "invalid_meta"

@@ -59,6 +59,22 @@ async fn a_token_is_created_used_edited_and_revoked() {
     assert!(introspected.active);
     assert_eq!(introspected.jti.as_deref(), Some(id.as_str()));
 
+    let rotated = admin.rotate_token(&id, Some(60)).await.expect("rotated");
+    assert_eq!(rotated.details.id, id);
+    let ci_next = admin.acting_as(&rotated.token);
+    assert_eq!(ci_next.whoami().await.expect("the new secret").id, id);
+    assert_eq!(ci.whoami().await.expect("the old one, in its grace").id, id);
+    let again = ci_next.rotate_self(None).await.expect("rotated itself");
+    let error = ci_next.whoami().await.expect_err("no grace");
+    assert_eq!(error.code(), Some("invalid_token"));
+    let ci = admin.acting_as(&again.token);
+    let error = admin
+        .rotate_token(&id, Some(604_801))
+        .await
+        .err()
+        .expect("over 7 days");
+    assert_eq!(error.code(), Some("invalid_grace"));
+
     let revoked = admin.revoke_token(&id).await.expect("revoked");
     assert_eq!(revoked.status, "revoked");
     let error = ci.whoami().await.expect_err("a revoked token");

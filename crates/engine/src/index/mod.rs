@@ -36,11 +36,13 @@ use tessera_core::token::TokenHash;
 use tessera_store::{Change, ChangeSeq};
 
 mod family;
+mod retired;
 mod slot;
 mod spend;
 mod verifier;
 
 pub use family::GrantedScopes;
+pub use retired::RetiredSecret;
 pub use slot::{Checked, INLINE_META_BYTES, IndexedMeta, Slot, SlotRef};
 pub use verifier::Verifier;
 
@@ -93,6 +95,8 @@ pub struct TokenIndex {
     catalogue: ScopeCatalogue,
     /// Tokens used since the last usage flush.
     dirty: Mutex<Vec<SlotRef>>,
+    /// The secrets rotated tokens had before.
+    retired: retired::Retired,
 }
 
 impl TokenIndex {
@@ -109,6 +113,7 @@ impl TokenIndex {
             tree_locks: spend::TreeLocks::default(),
             catalogue,
             dirty: Mutex::new(Vec::new()),
+            retired: retired::Retired::default(),
         };
         index.reserve(changes.len());
         for change in changes {
@@ -190,9 +195,11 @@ impl TokenIndex {
     ///
     /// Locks are taken in one order, ids then a hash shard then children then
     /// owners, and the ids lock is held throughout, so two writers bringing in the
-    /// same token cannot interleave.
-    pub fn apply(&self, seq: ChangeSeq, record: TokenRecord) -> Applied {
+    /// same token cannot interleave. A rotation changes a token's hash: its slot
+    /// moves to the new key, and the secrets it had go to the retired table.
+    pub fn apply(&self, seq: ChangeSeq, mut record: TokenRecord) -> Applied {
         let id_bucket = self.id_bucket(&record.id);
+        let previous_secrets = std::mem::take(&mut record.previous_secrets);
         let slot = SlotRef::new(self.slot_for(record, seq));
         let mut ids = self.by_id.write();
         if let Some(held) = ids.find_mut(id_bucket, |s| s.id() == slot.id()) {
@@ -202,12 +209,17 @@ impl TokenIndex {
             let previous = SlotRef::clone(held);
             slot.carry_over(&previous);
             *held = SlotRef::clone(&slot);
-            if let Some(held) = self.by_hash[shard_of(&previous.hash)]
-                .0
-                .write()
-                .find_mut(bucket_of(&previous.hash), |s| SlotRef::ptr_eq(s, &previous))
-            {
-                *held = SlotRef::clone(&slot);
+            self.retired.replace(slot.id(), &previous_secrets);
+            if previous.hash == slot.hash {
+                if let Some(held) = self.by_hash[shard_of(&previous.hash)]
+                    .0
+                    .write()
+                    .find_mut(bucket_of(&previous.hash), |s| SlotRef::ptr_eq(s, &previous))
+                {
+                    *held = SlotRef::clone(&slot);
+                }
+            } else {
+                self.rekey(&previous, &slot);
             }
             if let Some(parent) = slot.parent_id()
                 && let Some(siblings) = self.children.write().get_mut(parent)
@@ -218,6 +230,7 @@ impl TokenIndex {
             self.move_owned(&previous, slot);
             return Applied::Replaced;
         }
+        self.retired.replace(slot.id(), &previous_secrets);
         ids.insert_unique(id_bucket, SlotRef::clone(&slot), |s| self.id_bucket(s.id()));
         self.by_hash[shard_of(&slot.hash)].0.write().insert_unique(
             bucket_of(&slot.hash),
@@ -237,6 +250,27 @@ impl TokenIndex {
             self.owned.write().entry(owner).or_default().push(slot);
         }
         Applied::New
+    }
+
+    /// Moves a rotated token from its old hash's place to its new one's.
+    fn rekey(&self, previous: &SlotRef, slot: &SlotRef) {
+        if let Ok(entry) = self.by_hash[shard_of(&previous.hash)]
+            .0
+            .write()
+            .find_entry(bucket_of(&previous.hash), |s| SlotRef::ptr_eq(s, previous))
+        {
+            entry.remove();
+        }
+        self.by_hash[shard_of(&slot.hash)].0.write().insert_unique(
+            bucket_of(&slot.hash),
+            SlotRef::clone(slot),
+            |s| bucket_of(&s.hash),
+        );
+    }
+
+    /// The retired secret `hash` is, if a rotated token had it.
+    pub fn retired(&self, hash: &TokenHash) -> Option<RetiredSecret> {
+        self.retired.find(hash)
     }
 
     /// Puts `slot`, the next version of `previous`, where its owner's tokens are.
@@ -404,6 +438,7 @@ mod tests {
             revoked_at: None,
             last_used_at: None,
             use_count: 0,
+            previous_secrets: Vec::new(),
         };
         (record, secret)
     }

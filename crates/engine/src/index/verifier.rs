@@ -1,7 +1,7 @@
 //! The local verification's first step: the presented text parsed, hashed and
 //! looked up, free of I/O.
 
-use tessera_core::token::{Pepper, Presented, TokenHasher, TokenPrefix};
+use tessera_core::token::{Pepper, Presented, TokenHash, TokenHasher, TokenPrefix};
 
 use super::TokenIndex;
 use super::slot::SlotRef;
@@ -39,7 +39,12 @@ impl Verifier {
     /// The token `secret` is, if it exists. Malformed text and a bad checksum find
     /// nothing without hashing.
     pub fn find(&self, secret: &str) -> Option<SlotRef> {
+        self.index.by_hash(&self.hash_of(secret)?)
+    }
+
+    /// The keyed hash of `secret`, if it is a well-formed token of this deployment.
+    pub fn hash_of(&self, secret: &str) -> Option<TokenHash> {
         let token = Presented::parse(&self.prefix, secret)?;
-        self.index.by_hash(&self.hasher.hash_presented(token))
+        Some(self.hasher.hash_presented(token))
     }
 }

@@ -121,25 +121,46 @@ impl Engine {
         need: &Requirement,
     ) -> Result<CheckOutcome, SharedCheck> {
         match self.lookup(secret, key_id) {
-            None => Ok(CheckOutcome {
-                code: Code::NotFound,
+            Err(code) => Ok(CheckOutcome {
+                code,
                 checked: None,
             }),
-            Some(slot) => self.check_slot_now(slot, need).map(CheckOutcome::of),
+            Ok(slot) => self.check_slot_now(slot, need).map(CheckOutcome::of),
         }
     }
-    /// The token a credential names, if it exists. Malformed text and a bad checksum
-    /// find nothing without a lookup.
-    pub(crate) fn lookup(&self, secret: &str, key_id: Option<&str>) -> Option<SlotRef> {
-        let slot = self.verifier.find(secret)?;
+    /// The token a credential names, or why none: `NOT_FOUND`, or `ROTATED` for a
+    /// secret a rotation retired whose grace period is over. Malformed text and a bad
+    /// checksum find nothing without a lookup.
+    pub(crate) fn lookup(&self, secret: &str, key_id: Option<&str>) -> Result<SlotRef, Code> {
+        let slot = match self.verifier.find(secret) {
+            Some(slot) => slot,
+            None => self.retired_secret(secret)?,
+        };
         if let Some(key) = key_id.filter(|k| {
             k.strip_prefix(ID_KIND)
                 .is_some_and(|rest| rest.starts_with('_'))
         }) && key != slot.id()
         {
-            return None;
+            return Err(Code::NotFound);
         }
-        Some(slot)
+        Ok(slot)
+    }
+    /// A text that is no token's secret now: one a rotation retired still works in
+    /// its grace period; after it, it is `ROTATED`, and someone kept a copy of it:
+    /// see [`Engine::reuse_detected`]. Only misses come here, so the hot path of a
+    /// valid token pays nothing for rotations.
+    fn retired_secret(&self, secret: &str) -> Result<SlotRef, Code> {
+        let hash = self.verifier.hash_of(secret).ok_or(Code::NotFound)?;
+        let retired = self.index().retired(&hash).ok_or(Code::NotFound)?;
+        let slot = self
+            .index()
+            .by_id(&retired.token_id)
+            .ok_or(Code::NotFound)?;
+        if self.clock.now_ms() < retired.valid_until {
+            return Ok(slot);
+        }
+        self.reuse_detected(&slot);
+        Err(Code::Rotated)
     }
     /// Decides a request for a token already looked up; only an allowed request
     /// spends rate-limit budget, from the node's own bucket or, in a cluster with
@@ -369,7 +390,7 @@ impl Engine {
     /// RFC 7662: the token whose text is presented, if it may be used now (a
     /// rate-limited token is still active). Spends no rate-limit budget.
     pub fn introspect(&self, secret: &str) -> Option<Caller> {
-        self.live_caller(self.lookup(secret, None)?).ok()
+        self.live_caller(self.lookup(secret, None).ok()?).ok()
     }
     /// The token in `slot` as a caller, if it may be used now (neither revoked nor
     /// expired); otherwise why not.

@@ -11,11 +11,13 @@ mod authority;
 mod check;
 mod in_flight;
 mod read;
+mod rotate;
 mod usage;
 mod write;
 
 pub use authority::{Caller, Credential};
 pub use check::{CheckOutcome, SharedCheck};
+pub use rotate::act_on_reuse;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -55,6 +57,8 @@ pub struct Engine {
     metrics: Metrics,
     /// Every change the index takes, told to `/v1/changes`.
     changes: ChangeStream,
+    /// Tokens to revoke because a rotated secret of theirs was reused.
+    reuse: rotate::ReuseQueue,
     /// Failed authentications per client address.
     failures: Arc<FailureThrottle>,
     /// Set when rate limits are shared across nodes (Redis).
@@ -86,6 +90,7 @@ impl Engine {
             usage: tokio::sync::RwLock::new(()),
             metrics: Metrics::default(),
             changes: ChangeStream::default(),
+            reuse: rotate::ReuseQueue::default(),
             failures: Arc::new(FailureThrottle::new(config.failed_auth)),
             shared_limiter: shared_limiter.map(Arc::new),
             config,

@@ -63,7 +63,7 @@ impl Engine {
         let not_found = || EngineError::NotFound {
             what: "token".into(),
         };
-        let slot = self.lookup(secret, None).ok_or_else(not_found)?;
+        let slot = self.lookup(secret, None).map_err(|_| not_found())?;
         self.visible_to(&caller.slot, slot.id())
             .map_err(|_| not_found())
     }

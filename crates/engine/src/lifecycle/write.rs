@@ -26,11 +26,11 @@ use super::in_flight::Ticket;
 use super::{Engine, to_completion};
 
 /// A write decided under the writes lock, to be stored after it is released.
-struct Decided<'a> {
-    record: TokenRecord,
-    basis: Basis,
+pub(super) struct Decided<'a> {
+    pub(super) record: TokenRecord,
+    pub(super) basis: Basis,
     /// Counts the write for the quota checks until it lands.
-    ticket: Ticket<'a>,
+    pub(super) ticket: Ticket<'a>,
 }
 
 impl Engine {
@@ -206,7 +206,7 @@ impl Engine {
     }
 
     /// Brings a stored write, numbered `seq`, into the index.
-    fn land(&self, seq: ChangeSeq, decided: Decided<'_>) -> TokenRecord {
+    pub(super) fn land(&self, seq: ChangeSeq, decided: Decided<'_>) -> TokenRecord {
         let record = decided.record;
         self.in_flight
             .land(decided.ticket, || self.bring_in(seq, record.clone()));
@@ -234,6 +234,7 @@ impl Engine {
             revoked_at: None,
             last_used_at: None,
             use_count: 0,
+            previous_secrets: Vec::new(),
         };
         (record, secret)
     }
@@ -311,10 +312,7 @@ impl Engine {
         // write below names `slot.seq()` and is refused as stale (409).
         let mut record = self.record(&slot).await?;
         if record.revoked_at.is_some() || slot.is_revoked() {
-            return Err(EngineError::Conflict {
-                code: "token_revoked",
-                detail: "this token is revoked and cannot be changed; create a new one".into(),
-            });
+            return Err(token_revoked());
         }
         let parent_slot = match &record.parent_id {
             Some(parent_id) if !record.is_admin => self.index().by_id(parent_id),
@@ -375,7 +373,7 @@ impl Engine {
     /// A text that names no live token is not an error; there is nothing to do.
     pub async fn revoke_presented(self: &Arc<Self>, secret: &str) -> Result<(), EngineError> {
         match self.lookup(secret, None) {
-            Some(slot) if !slot.is_revoked() => self.revoke_own(slot).await.map(drop),
+            Ok(slot) if !slot.is_revoked() => self.revoke_own(slot).await.map(drop),
             _ => Ok(()),
         }
     }
@@ -389,7 +387,10 @@ impl Engine {
     }
 
     /// The holder of `token` gives it up, with what it created.
-    async fn revoke_own(self: &Arc<Self>, token: SlotRef) -> Result<TokenRecord, EngineError> {
+    pub(super) async fn revoke_own(
+        self: &Arc<Self>,
+        token: SlotRef,
+    ) -> Result<TokenRecord, EngineError> {
         let engine = Arc::clone(self);
         to_completion(async move {
             let revocation = {
@@ -440,7 +441,14 @@ fn quota_exceeded(detail: String) -> EngineError {
     }
 }
 
-fn admin_untouchable() -> EngineError {
+pub(super) fn token_revoked() -> EngineError {
+    EngineError::Conflict {
+        code: "token_revoked",
+        detail: "this token is revoked and cannot be changed; create a new one".into(),
+    }
+}
+
+pub(super) fn admin_untouchable() -> EngineError {
     EngineError::Conflict {
         code: "admin_token",
         detail: "the admin token cannot be changed or revoked through the API; \

@@ -77,6 +77,8 @@ pub fn router(engine: Arc<Engine>, settings: RouterSettings) -> Router {
                 .patch(tokens::update)
                 .delete(tokens::revoke),
         )
+        .route("/v1/tokens/self/rotate", post(tokens::rotate_self))
+        .route("/v1/tokens/{id}/rotate", post(tokens::rotate))
         .route(VERIFY_PATH, post(verify::verify))
         .route("/v1/changes", get(changes::changes))
         .route(authz::AUTHZ_PATH, any(authz::authz))

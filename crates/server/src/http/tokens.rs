@@ -7,8 +7,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use tessera_api::{
-    CreateTokenRequest, CreatedToken, ListParams, TokenList, TokenView, UpdateTokenRequest,
+    CreateTokenRequest, CreatedToken, ListParams, RotateRequest, TokenList, TokenView,
+    UpdateTokenRequest,
 };
+use tessera_core::record::TokenRecord;
+use tessera_core::token::SecretToken;
 use tessera_engine::{Engine, EngineError};
 
 use crate::http::auth::{AnyToken, Authed, ManageTokens, ReadTokens};
@@ -30,11 +33,10 @@ pub async fn create(
     let (record, secret) = engine
         .create(&caller, body.into_draft().map_err(EngineError::from)?)
         .await?;
-    let created = CreatedToken {
-        token: secret.expose().to_owned(),
-        details: TokenView::of(&record, engine.now_ms()),
-    };
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((
+        StatusCode::CREATED,
+        Json(created(&engine, &record, &secret)),
+    ))
 }
 
 /// Lists the tokens the caller may see (the admin: all; a manager: those it created
@@ -97,6 +99,45 @@ pub async fn revoke(
 ) -> Result<Json<TokenView>, ApiError> {
     let record = engine.revoke(&caller, &id).await?;
     Ok(Json(TokenView::of(&record, engine.now_ms())))
+}
+
+/// Gives a token a new secret: same id, grants, limits, usage and children. The
+/// previous secret works on for `grace_seconds`. Managers may rotate what they may edit.
+#[utoipa::path(post, path = "/v1/tokens/{id}/rotate", operation_id = "rotate_token", tag = "tokens", request_body = RotateRequest,
+    responses((status = 200, body = CreatedToken), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("token" = [])))]
+pub async fn rotate(
+    State(engine): EngineState,
+    Authed(caller, _): Authed<ManageTokens>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RotateRequest>,
+) -> Result<Json<CreatedToken>, ApiError> {
+    let grace_ms = body.grace_ms().map_err(EngineError::from)?;
+    let (record, secret) = engine.rotate(&caller, &id, grace_ms).await?;
+    Ok(Json(created(&engine, &record, &secret)))
+}
+
+/// The presented token gives itself a new secret (a CI job's or a sandbox's own
+/// rotation); the one it was presented with works on for `grace_seconds`.
+#[utoipa::path(post, path = "/v1/tokens/self/rotate", operation_id = "rotate_self", tag = "tokens", request_body = RotateRequest,
+    responses((status = 200, body = CreatedToken), (status = 400, body = Problem), (status = 401, body = Problem), (status = 409, body = Problem)),
+    security(("token" = [])))]
+pub async fn rotate_self(
+    State(engine): EngineState,
+    Authed(caller, _): Authed<AnyToken>,
+    ApiJson(body): ApiJson<RotateRequest>,
+) -> Result<Json<CreatedToken>, ApiError> {
+    let grace_ms = body.grace_ms().map_err(EngineError::from)?;
+    let (record, secret) = engine.rotate_self(&caller, grace_ms).await?;
+    Ok(Json(created(&engine, &record, &secret)))
+}
+
+/// The answer that shows a token's secret, this once.
+fn created(engine: &Engine, record: &TokenRecord, secret: &SecretToken) -> CreatedToken {
+    CreatedToken {
+        token: secret.expose().to_owned(),
+        details: TokenView::of(record, engine.now_ms()),
+    }
 }
 
 /// The presented token itself. Any valid token may ask.

@@ -83,6 +83,10 @@ pub fn router(engine: Arc<Engine>, session_idle_ms: i64, over_tls: bool) -> Rout
         )
         .route("/ui/tokens/{id}/created", get(pages::created))
         .route(
+            "/ui/tokens/{id}/rotate",
+            get(pages::confirm_rotate).post(pages::rotate),
+        )
+        .route(
             "/ui/tokens/{id}/revoke",
             get(pages::confirm_revoke).post(pages::revoke),
         )

@@ -174,12 +174,65 @@ pub async fn created(State(ui): UiState, signed: Signed, Path(id): Path<String>)
         Err(error) => return signed.failure(&error),
     };
     let secret = ui.sessions.take_reveal(&signed.session.cookie, &id);
+    let reveal = if record.previous_secrets.is_empty() {
+        views::Reveal::Created
+    } else {
+        views::Reveal::Rotated
+    };
     views::created(
         &signed.viewer(),
         &record,
         secret.as_ref().map(|s| s.expose()),
+        reveal,
     )
     .into_response()
+}
+
+pub async fn confirm_rotate(
+    State(ui): UiState,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refusal) = signed.must_manage() {
+        return signed.refuse(refusal);
+    }
+    match ui.engine.get(&signed.caller, &id).await {
+        Ok(record) => views::confirm_rotate(&signed.viewer(), &record).into_response(),
+        Err(error) => signed.failure(&error),
+    }
+}
+
+/// Rotates, then shows the new secret once, as a creation does.
+pub async fn rotate(
+    State(ui): UiState,
+    signed: Signed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    if let Err(refused) = signed.admit_write(&ui, &fields).await {
+        return refused;
+    }
+    let grace = fields.get("grace_seconds").parse().ok();
+    let grace_ms = match tessera_core::record::grace_ms(grace) {
+        Ok(ms) if grace.is_some() => ms,
+        _ => {
+            let error = EngineError::Input(tessera_core::record::InputError::new(
+                "grace_seconds",
+                "invalid_grace",
+                "pick how long the current secret keeps working",
+            ));
+            return signed.failure(&error);
+        }
+    };
+    match ui.engine.rotate(&signed.caller, &id, grace_ms).await {
+        Ok((record, secret)) => {
+            ui.sessions
+                .keep_for_reveal(&signed.session.cookie, &record.id, secret);
+            see_other(&format!("/ui/tokens/{}/created", record.id))
+        }
+        Err(error) => signed.failure(&error),
+    }
 }
 
 pub async fn token_page(State(ui): UiState, signed: Signed, Path(id): Path<String>) -> Response {

@@ -278,6 +278,7 @@ pub fn token_page(
             div.heading {
                 h1 { (record.settings.name) " " (status_badge(record.status(*now_ms))) }
                 @if editable {
+                    a.button href={ "/ui/tokens/" (record.id) "/rotate" } { "Rotate…" }
                     a.button.danger href={ "/ui/tokens/" (record.id) "/revoke" } { "Revoke…" }
                 }
             }
@@ -575,10 +576,26 @@ fn token_fields(
 }
 
 /// The page after a create: the token's text, this once.
-pub fn created(viewer: &Viewer<'_>, record: &TokenRecord, secret: Option<&str>) -> Markup {
+/// Why a token's secret is shown: it was just made, or just replaced.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reveal {
+    Created,
+    Rotated,
+}
+
+pub fn created(
+    viewer: &Viewer<'_>,
+    record: &TokenRecord,
+    secret: Option<&str>,
+    reveal: Reveal,
+) -> Markup {
+    let heading = match reveal {
+        Reveal::Created => "Token created: ",
+        Reveal::Rotated => "New secret for ",
+    };
     let body = html! {
         p.back { a href="/ui/tokens" { "← All tokens" } }
-        h1 { "Token created: " (record.settings.name) }
+        h1 { (heading) (record.settings.name) }
         @match secret {
             Some(secret) => {
                 div.reveal role="region" aria-labelledby="reveal-title" {
@@ -599,7 +616,45 @@ pub fn created(viewer: &Viewer<'_>, record: &TokenRecord, secret: Option<&str>) 
         }
         p { a.button href={ "/ui/tokens/" (record.id) } { "Go to the token" } }
     };
-    page("Token created", Some(viewer), None, body)
+    let title = match reveal {
+        Reveal::Created => "Token created",
+        Reveal::Rotated => "Token rotated",
+    };
+    page(title, Some(viewer), None, body)
+}
+
+/// How long a rotated token's previous secret may keep working: `(seconds, label)`.
+pub const GRACE_CHOICES: [(i64, &str); 4] = [
+    (0, "Stops at once"),
+    (3600, "1 hour"),
+    (86_400, "1 day"),
+    (604_800, "7 days"),
+];
+
+pub fn confirm_rotate(viewer: &Viewer<'_>, record: &TokenRecord) -> Markup {
+    let body = html! {
+        p.back { a href={ "/ui/tokens/" (record.id) } { "← Back to the token" } }
+        h1 { "Rotate “" (record.settings.name) "”?" }
+        div.narrow {
+            p { "The token " code { (record.id) } " gets a new secret, shown once on the next page. "
+                "It keeps its id, scopes, resources, limits, usage and the tokens made through it." }
+            form method="post" action={ "/ui/tokens/" (record.id) "/rotate" } {
+                (csrf_field(viewer.csrf))
+                label for="grace_seconds" { "The current secret " code { (record.start) "…" } " keeps working" }
+                select #grace_seconds name="grace_seconds" {
+                    @for (seconds, label) in GRACE_CHOICES {
+                        option value=(seconds) selected[seconds == 3600] { (label) }
+                    }
+                }
+                p.note { "After that it is refused; presented again, it is taken as stolen and the token is revoked." }
+                div.actions {
+                    button.primary type="submit" { "Rotate “" (record.settings.name) "”" }
+                    a href={ "/ui/tokens/" (record.id) } { "Cancel" }
+                }
+            }
+        }
+    };
+    page("Rotate token", Some(viewer), None, body)
 }
 
 pub fn confirm_revoke(viewer: &Viewer<'_>, record: &TokenRecord, descendants: usize) -> Markup {

@@ -17,5 +17,6 @@ mod helpers;
 mod lifecycle;
 mod listing;
 mod managers;
+mod rotation;
 mod ui;
 mod wire;

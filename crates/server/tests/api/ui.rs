@@ -482,3 +482,60 @@ async fn the_edit_page_shows_and_changes_max_descendants() {
     let stored = app.get(&format!("/v1/tokens/{id}"), &app.admin).await;
     assert_eq!(stored.body["max_descendants"], 5);
 }
+
+/// The token's text in a reveal page, as the `new-token` input holds it.
+fn revealed(page: &Page) -> String {
+    let start = page
+        .html
+        .find("id=\"new-token\"")
+        .expect("the token's input");
+    let value_at = page.html[start..].find("value=\"").expect("a value") + start + 7;
+    page.html[value_at..value_at + page.html[value_at..].find('"').expect("end")].to_owned()
+}
+
+#[tokio::test]
+async fn rotating_from_the_token_page_shows_the_new_secret_once() {
+    let app = TestApp::spawn().await;
+    let (id, old, _) = app
+        .create(
+            &app.admin,
+            serde_json::json!({"name": "deploy", "scopes": ["repo:read"]}),
+        )
+        .await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.admin).await;
+    let token_page = ui.get(&format!("/ui/tokens/{id}")).await;
+    assert!(token_page.html.contains(&format!("/ui/tokens/{id}/rotate")));
+    let confirm = ui.get(&format!("/ui/tokens/{id}/rotate")).await;
+    assert_eq!(confirm.status, 200);
+    let csrf = confirm.csrf();
+
+    // A grace period that is not one of the choices changes nothing.
+    let refused = ui
+        .post(
+            &format!("/ui/tokens/{id}/rotate"),
+            &[("csrf", &csrf), ("grace_seconds", "999999999")],
+        )
+        .await;
+    assert_ne!(refused.status, 303);
+    assert_eq!(app.verify(&old, &[], None).await["code"], "VALID");
+
+    let rotated = ui
+        .post(
+            &format!("/ui/tokens/{id}/rotate"),
+            &[("csrf", &csrf), ("grace_seconds", "3600")],
+        )
+        .await;
+    assert_eq!(rotated.status, 303);
+    let reveal = ui.get(rotated.location()).await;
+    assert!(reveal.html.contains("New secret for"));
+    let new = revealed(&reveal);
+    assert_ne!(new, old);
+    for secret in [&new, &old] {
+        assert_eq!(app.verify(secret, &[], None).await["token_id"], id.as_str());
+    }
+    assert!(
+        !ui.get(rotated.location()).await.html.contains(&new),
+        "shown once"
+    );
+}
