@@ -521,6 +521,25 @@ mod tests {
     }
 
     #[test]
+    fn a_rotation_moves_the_token_to_its_new_hash_and_retires_the_old_one() {
+        let (index, hasher) = index();
+        let (record, old) = record("tok_r", None, &hasher);
+        index.apply(1, record.clone());
+        let new = SecretToken::generate(&TokenPrefix::default());
+        let rotated = record.rotated(hasher.hash(&new), new.start(), 60_000, 1_000);
+        assert_eq!(index.apply(2, rotated), Applied::Replaced);
+        assert!(index.by_hash(&hasher.hash(&old)).is_none());
+        assert_eq!(index.by_hash(&hasher.hash(&new)).map(|s| s.seq), Some(2));
+        let retired = index.retired(&hasher.hash(&old)).expect("retired");
+        assert_eq!(
+            (retired.token_id.as_str(), retired.valid_until),
+            ("tok_r", 61_000)
+        );
+        assert!(index.retired(&hasher.hash(&new)).is_none());
+        assert_eq!(index.len(), 1);
+    }
+
+    #[test]
     fn a_newer_snapshot_wins_whichever_arrives_first() {
         let name_of = |index: &TokenIndex| index.by_id("tok_x").map(|s| s.name().to_owned());
         let (index, hasher) = index();
