@@ -19,9 +19,18 @@ from tessera_client import Tessera
 
 
 @dataclass
+class Git:
+    """tessera's gateway in front of git's smart HTTP backend (scripts/clients starts it)."""
+
+    gateway_url: str
+    root: Path
+
+
+@dataclass
 class Running:
     url: str
     admin_token: str
+    git: Git | None
 
     @property
     def admin(self) -> Tessera:
@@ -44,12 +53,15 @@ def tessera() -> Iterator[Running]:
         port = _free_port()
         admin_file = Path(dir) / "admin"
         log = open(Path(dir) / "log", "wb")
-        process = subprocess.Popen(
-            [str(binary), "serve", "--data-dir", f"{dir}/data", "--listen", f"127.0.0.1:{port}",
-             "--admin-token-file", str(admin_file)],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+        args = [str(binary), "serve", "--data-dir", f"{dir}/data", "--listen", f"127.0.0.1:{port}",
+                "--admin-token-file", str(admin_file)]
+        git = None
+        upstream, root, routes = (os.environ.get(f"TESSERA_GIT_{name}") for name in ("UPSTREAM", "ROOT", "ROUTES"))
+        if upstream and root and routes:
+            gateway_port = _free_port()
+            args += ["--config", routes, "--upstream", upstream, "--gateway-listen", f"127.0.0.1:{gateway_port}"]
+            git = Git(f"http://127.0.0.1:{gateway_port}", Path(root))
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 20
@@ -64,7 +76,7 @@ def tessera() -> Iterator[Running]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("tessera did not start:\n" + (Path(dir) / "log").read_text())
                 time.sleep(0.05)
-            yield Running(url, admin_file.read_text().strip())
+            yield Running(url, admin_file.read_text().strip(), git)
         finally:
             process.terminate()
             process.wait(timeout=10)

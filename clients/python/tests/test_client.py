@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
@@ -57,9 +62,43 @@ def test_every_refusal_is_a_tessera_error_with_its_code(tessera):
     assert nobody.value.status == 0 and nobody.value.retryable
 
 
-def test_a_relace_sandbox_session(tessera):
-    """A repo token per sandbox session: created for its repo_ids, used, deleted."""
+def _seed_repository(bare: Path) -> None:
+    """A bare repository at ``bare`` with one commit on ``main``."""
+    with tempfile.TemporaryDirectory() as seed:
+
+        def git(*args: str) -> None:
+            subprocess.run(
+                ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main", *args],
+                cwd=seed, check=True, capture_output=True,
+            )
+
+        git("init", "-q", "--bare", str(bare))
+        git("init", "-q", ".")
+        Path(seed, "README").write_text("hello\n")
+        git("add", "README")
+        git("commit", "-q", "-m", "first")
+        git("push", "-q", str(bare), "HEAD:main")
+
+
+def _clone(url: str, into: Path) -> int:
+    """``git clone``'s exit status; never prompts for credentials."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    return subprocess.run(["git", "clone", "-q", url, str(into)], env=env, capture_output=True).returncode
+
+
+def test_a_relace_sandbox_session(tessera, tmp_path):
+    """A repo token per sandbox session: created for its repo_ids, cloned with, deleted."""
     admin = tessera.admin
+    assert tessera.git, "run through scripts/clients, which starts git's HTTP backend for the clone"
+    repo = f"repo_{time.time_ns()}"
+    _seed_repository(tessera.git.root / "repo" / repo)
+    sandbox = admin.create_repo_token({"name": "sandbox-1", "repo_ids": [repo]})
+    host = tessera.git.gateway_url.removeprefix("http://")
+    url = f"http://x:{sandbox.token}@{host}/repo/{repo}"
+    assert _clone(url, tmp_path / "first") == 0, "the repo token clones its repository"
+    assert (tmp_path / "first" / "README").exists()
+    admin.delete_repo_token(sandbox.token)
+    assert _clone(url, tmp_path / "second") != 0, "a deleted token clones nothing"
     session = admin.create_repo_token({"name": "sandbox-1842", "repo_ids": ["repo_7f3a", "org/repo_91bc"]})
 
     def use(repo: str) -> str:

@@ -1,4 +1,8 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Tessera, TesseraError } from "../src/index.js";
 import { startTessera, type Running } from "./support.js";
@@ -10,6 +14,27 @@ before(async () => {
 after(async () => {
   await tessera.stop();
 });
+
+/** A bare repository at `bare` with one commit on `main`. */
+function seedRepository(bare: string): void {
+  const git = (cwd: string, ...args: string[]) => {
+    const run = spawnSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main", ...args], { cwd, encoding: "utf8" });
+    assert.equal(run.status, 0, `git ${args.join(" ")}: ${run.stderr}`);
+  };
+  const seed = mkdtempSync(join(tmpdir(), "seed-"));
+  git(seed, "init", "-q", "--bare", bare);
+  git(seed, "init", "-q", ".");
+  writeFileSync(join(seed, "README"), "hello\n");
+  git(seed, "add", "README");
+  git(seed, "commit", "-q", "-m", "first");
+  git(seed, "push", "-q", bare, "HEAD:main");
+  rmSync(seed, { recursive: true, force: true });
+}
+
+/** `git clone`'s exit status; never prompts for credentials. */
+function clone(url: string, into: string): number | null {
+  return spawnSync("git", ["clone", "-q", url, into], { env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } }).status;
+}
 
 async function refusal(call: Promise<unknown>): Promise<TesseraError> {
   try {
@@ -71,8 +96,21 @@ describe("the client", () => {
     assert.equal(nobody.retryable, true);
   });
 
-  it("runs a Relace-style sandbox session: a repo token, used, then deleted", async () => {
-    const { admin } = tessera;
+  it("runs a Relace-style sandbox session: a repo token, cloned with, then deleted", async () => {
+    const { admin, git } = tessera;
+    assert.ok(git, "run through scripts/clients, which starts git's HTTP backend for the clone");
+    const repo = `repo_${Date.now()}`;
+    seedRepository(join(git.root, "repo", repo));
+    const sandbox = await admin.createRepoToken({ name: "sandbox-1", repo_ids: [repo] });
+    const gateway = new URL(git.gatewayUrl);
+    const cloneUrl = `http://x:${sandbox.token}@${gateway.host}/repo/${repo}`;
+    const into = mkdtempSync(join(tmpdir(), "clone-"));
+    assert.equal(clone(cloneUrl, join(into, "first")), 0, "the repo token clones its repository");
+    assert.ok(existsSync(join(into, "first", "README")));
+    await admin.deleteRepoToken(sandbox.token);
+    assert.notEqual(clone(cloneUrl, join(into, "second")), 0, "a deleted token clones nothing");
+    rmSync(into, { recursive: true, force: true });
+
     const session = await admin.createRepoToken({ name: "sandbox-1842", repo_ids: ["repo_7f3a", "org/repo_91bc"] });
     const use = (repo: string) => admin.verify({ token: session.token, scopes: ["repo:write"], resource: `repo:${repo}` });
     assert.equal((await use("repo_7f3a")).valid, true);

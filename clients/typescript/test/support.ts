@@ -9,6 +9,8 @@ import { Tessera } from "../src/index.js";
 export interface Running {
   url: string;
   admin: Tessera;
+  /** tessera's gateway in front of git's smart HTTP backend (scripts/clients starts the backend). */
+  git?: { gatewayUrl: string; root: string };
   stop(): Promise<void>;
 }
 
@@ -29,11 +31,15 @@ export async function startTessera(): Promise<Running> {
   if (!existsSync(binary)) throw new Error(`no tessera binary at ${binary}: build it (cargo build -p tessera) or set TESSERA_BIN`);
   const dir = mkdtempSync(join(tmpdir(), "tessera-ts-"));
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    binary,
-    ["serve", "--data-dir", join(dir, "data"), "--listen", `127.0.0.1:${port}`, "--admin-token-file", join(dir, "admin")],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
+  const args = ["serve", "--data-dir", join(dir, "data"), "--listen", `127.0.0.1:${port}`, "--admin-token-file", join(dir, "admin")];
+  const { TESSERA_GIT_UPSTREAM: upstream, TESSERA_GIT_ROOT: gitRoot, TESSERA_GIT_ROUTES: routes } = process.env;
+  let git: Running["git"];
+  if (upstream && gitRoot && routes) {
+    const gatewayPort = await freePort();
+    args.push("--config", routes, "--upstream", upstream, "--gateway-listen", `127.0.0.1:${gatewayPort}`);
+    git = { gatewayUrl: `http://127.0.0.1:${gatewayPort}`, root: gitRoot };
+  }
+  const child: ChildProcess = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   child.stderr?.on("data", (chunk) => (log += chunk));
   const url = `http://127.0.0.1:${port}`;
@@ -51,6 +57,7 @@ export async function startTessera(): Promise<Running> {
   return {
     url,
     admin,
+    ...(git ? { git } : {}),
     stop: async () => {
       child.kill("SIGTERM");
       await new Promise((done) => (child.exitCode !== null ? done(null) : child.once("exit", done)));
