@@ -24,7 +24,7 @@ mod sqlite;
 
 pub use postgres::PostgresStore;
 pub use postgres::tls::trusted_roots;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, copy_database};
 
 /// A write's place in the change feed: 1 for the first write, then one more each time.
 pub type ChangeSeq = i64;
@@ -183,6 +183,19 @@ pub struct UsageUpdate {
     pub id: String,
     pub uses: u64,
     pub last_used_at: i64,
+}
+
+/// Refuses a database whose numbered schema is newer than this binary's: a newer
+/// tessera upgraded it, and this one would not know what it keeps. Migrations only
+/// go forward; the way back is the backup taken before the upgrade.
+pub(crate) fn refuse_newer_schema(applied: usize, known: usize) -> Result<(), StoreError> {
+    if applied <= known {
+        return Ok(());
+    }
+    Err(StoreError::Corrupt(format!(
+        "the database's schema is version {applied}, newer than this tessera's ({known}): a newer \
+         tessera upgraded it; run that version, or restore the backup taken before the upgrade"
+    )))
 }
 
 /// What every storage backend does.

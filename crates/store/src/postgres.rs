@@ -520,6 +520,10 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
         .await
         .map_err(pg)?
         .get(0);
+    crate::refuse_newer_schema(
+        usize::try_from(applied).unwrap_or(usize::MAX),
+        MIGRATIONS.len(),
+    )?;
     for (index, migration) in MIGRATIONS
         .iter()
         .enumerate()

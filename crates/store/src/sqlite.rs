@@ -250,6 +250,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let applied: usize = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(unavailable)?;
+    crate::refuse_newer_schema(applied, MIGRATIONS.len())?;
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction().map_err(unavailable)?;
         tx.execute_batch(migration).map_err(unavailable)?;
@@ -270,6 +271,39 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// Copies the SQLite database at `from` into a new database at `to`, consistent as of
+/// one moment even while other connections (a running server) go on writing:
+/// SQLite's online backup, a few pages at a time, restarting when a write lands
+/// between steps. The copy is checked (`PRAGMA integrity_check`) before it counts.
+pub fn copy_database(from: &Path, to: &Path) -> Result<(), StoreError> {
+    use rusqlite::OpenFlags;
+    use rusqlite::backup::Backup;
+    let source = Connection::open_with_flags(
+        from,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(unavailable)?;
+    source
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(unavailable)?;
+    let mut target = Connection::open(to).map_err(unavailable)?;
+    Backup::new(&source, &mut target)
+        .and_then(|copy| copy.run_to_completion(256, std::time::Duration::from_millis(2), None))
+        .map_err(unavailable)?;
+    let verdict: String = target
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .map_err(unavailable)?;
+    if verdict != "ok" {
+        return Err(StoreError::Corrupt(format!(
+            "the copy of {} fails SQLite's integrity check: {verdict}",
+            from.display()
+        )));
+    }
+    // Closing the connection writes the copy through (and folds in a write-ahead
+    // log, if the copy has one) before anyone relies on it.
+    target.close().map_err(|(_, error)| unavailable(error))
 }
 
 fn unavailable(error: rusqlite::Error) -> StoreError {
@@ -593,6 +627,26 @@ impl TokenStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database a newer tessera upgraded is refused, not half-read.
+    #[test]
+    fn a_database_from_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("newer.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let newer = Connection::open(&path).unwrap();
+        newer
+            .pragma_update(None, "user_version", MIGRATIONS.len() + 1)
+            .unwrap();
+        drop(newer);
+        let Err(refused) = SqliteStore::open(&path) else {
+            panic!("a newer schema opened");
+        };
+        assert!(
+            refused.to_string().contains("newer than this tessera's"),
+            "{refused}"
+        );
+    }
 
     /// A database written before the change feed existed still opens, and its tokens
     /// read back (the migration added `change_seq` after the other columns).
