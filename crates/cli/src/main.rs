@@ -44,6 +44,31 @@ enum Command {
     },
     /// Manage and check tokens on a running server (TESSERA_URL, TESSERA_TOKEN).
     Token(Box<client::TokenArgs>),
+    /// Copy a data dir's SQLite store to FILE, consistent, while tessera serves. The
+    /// pepper is not in the copy: keep it apart (docs/operations.md).
+    Backup {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The new backup file (it must not exist).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Make a new data dir from a backup and the deployment's pepper.
+    Restore {
+        /// The backup file (`tessera backup --to`).
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The data dir to make (new, or without a database).
+        #[arg(long, env = "TESSERA_DATA_DIR", value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The deployment's pepper file (its data dir's `pepper`); without it, the
+        /// configured pepper (`pepper`, TESSERA_PEPPER).
+        #[arg(long, value_name = "FILE")]
+        pepper_file: Option<PathBuf>,
+        /// A TOML config file, for its `pepper`.
+        #[arg(long, env = "TESSERA_CONFIG", value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -251,6 +276,60 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Token(args) => client::run(*args),
         Command::Serve(args) => run_async(serve(*args)),
+        Command::Backup { store, to } => run_async(async move {
+            let config = store.config()?;
+            if config.database_url.is_some() {
+                return Err(
+                    "tessera backup copies the embedded SQLite store; back PostgreSQL up \
+                            with pg_dump or its point-in-time recovery (docs/operations.md)"
+                        .into(),
+                );
+            }
+            tessera_server::backup::backup(&config.data_dir, &to)
+                .map_err(|e| tessera_store::with_causes(&e))?;
+            eprintln!(
+                "tessera: backed up {} to {}; keep the pepper apart from it",
+                config.data_dir.display(),
+                to.display()
+            );
+            Ok(())
+        }),
+        Command::Restore {
+            from,
+            data_dir,
+            pepper_file,
+            config,
+        } => run_async(async move {
+            use tessera_server::backup::PepperSource;
+            let pepper = match pepper_file {
+                Some(file) => {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                    let pepper = tessera_core::token::Pepper::new(text.trim().as_bytes().to_vec())
+                        .map_err(|e| format!("{}: {e}", file.display()))?;
+                    PepperSource::File(pepper)
+                }
+                None => {
+                    let configured = Config::load(config.as_deref(), &ProcessEnvironment)
+                        .map_err(|e| tessera_store::with_causes(&e))?
+                        .pepper;
+                    PepperSource::Configured(configured.ok_or(
+                        "a backup holds no pepper: give the deployment's with --pepper-file \
+                         (its data dir's pepper file) or configure it (pepper, TESSERA_PEPPER)",
+                    )?)
+                }
+            };
+            let restored = tessera_server::backup::restore(&from, &data_dir, &pepper)
+                .await
+                .map_err(|e| tessera_store::with_causes(&e))?;
+            eprintln!(
+                "tessera: restored {} tokens ({} revoked) into {}",
+                restored.tokens,
+                restored.revoked,
+                data_dir.display()
+            );
+            Ok(())
+        }),
         Command::Init(args) => run_async(async move {
             let config = args.config()?;
             let token = tessera_server::app::init(config, Arc::new(SystemClock))

@@ -661,3 +661,145 @@ fn a_data_dir_others_can_write_is_refused_and_every_file_is_private() {
     }
     served.stop();
 }
+
+/// `tessera backup` while the server runs, then `tessera restore` into a fresh data
+/// dir: every token verifies as before, a revoked one stays revoked, a token made
+/// after the backup is not there. A restore without the pepper, or with another,
+/// is refused and leaves no database behind.
+#[test]
+fn backup_while_serving_and_restore_into_a_fresh_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old_dir, new_dir) = (dir.path().join("old"), dir.path().join("new"));
+    let served = Served::start(&old_dir, &dir.path().join("old.log"));
+    let admin = served.admin();
+    let create = |name: &str| {
+        let (status, body) = http(
+            "POST",
+            &format!("{}/v1/tokens", served.url),
+            &admin,
+            Some(json!({"name": name, "scopes": ["repo:read"]})),
+        );
+        assert_eq!(status, 201, "{body}");
+        (
+            body["id"].as_str().unwrap().to_owned(),
+            body["token"].as_str().unwrap().to_owned(),
+        )
+    };
+    let kept: Vec<(String, String)> = (0..5).map(|i| create(&format!("kept-{i}"))).collect();
+    let (revoked_id, revoked) = create("revoked");
+    let (status, _) = http(
+        "DELETE",
+        &format!("{}/v1/tokens/{revoked_id}", served.url),
+        &admin,
+        None,
+    );
+    assert_eq!(status, 200);
+
+    let backup = dir.path().join("tokens.backup");
+    let made = tessera(&old_dir)
+        .args(["backup", "--to"])
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (_, late) = create("after-the-backup");
+    let again = tessera(&old_dir)
+        .args(["backup", "--to"])
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "a backup never writes over a file");
+    served.stop();
+
+    // Without the pepper, and with another one: refused, nothing left behind.
+    let restore = |pepper: Option<&Path>| {
+        let mut command = tessera(Path::new("/nonexistent"));
+        command
+            .args(["restore", "--from"])
+            .arg(&backup)
+            .arg("--data-dir")
+            .arg(&new_dir);
+        if let Some(pepper) = pepper {
+            command.arg("--pepper-file").arg(pepper);
+        }
+        command.output().unwrap()
+    };
+    let refused = restore(None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pepper"));
+    let wrong = dir.path().join("wrong-pepper");
+    std::fs::write(&wrong, "a pepper of another deployment, long enough").unwrap();
+    let refused = restore(Some(&wrong));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not the one the backup was made with")
+    );
+    assert!(
+        std::fs::metadata(new_dir.join("tessera.db")).is_err(),
+        "a refused restore leaves no database"
+    );
+
+    let restored = restore(Some(&old_dir.join("pepper")));
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert!(String::from_utf8_lossy(&restored.stderr).contains("restored 7 tokens (1 revoked)"));
+    assert!(
+        !restore(Some(&old_dir.join("pepper"))).status.success(),
+        "never over a database"
+    );
+
+    let served = Served::start(&new_dir, &dir.path().join("new.log"));
+    let verify = |token: &str| {
+        let (status, body) = http(
+            "POST",
+            &format!("{}/v1/verify", served.url),
+            &admin,
+            Some(json!({"token": token, "scopes": ["repo:read"]})),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["code"].as_str().unwrap().to_owned()
+    };
+    for (_, token) in &kept {
+        assert_eq!(verify(token), "VALID");
+    }
+    assert_eq!(verify(&revoked), "REVOKED");
+    assert_eq!(verify(&late), "NOT_FOUND", "made after the backup");
+    served.stop();
+}
+
+/// The unit file docs/operations.md shows is one systemd accepts whole: no error and
+/// no warning from `systemd-analyze verify` (which reports a bad value only as a
+/// warning), with the unit's binary path pointed at the one just built.
+#[test]
+fn the_documented_systemd_unit_verifies() {
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/systemd/tessera.service"),
+    )
+    .unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/tessera serve"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tessera.service");
+    std::fs::write(&file, unit.replace("/usr/local/bin/tessera", BINARY)).unwrap();
+    let verified = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&file)
+        .output()
+        .expect("systemd-analyze runs (scripts/test installs systemd)");
+    let said = String::from_utf8_lossy(&verified.stderr);
+    assert!(
+        verified.status.success() && said.trim().is_empty(),
+        "{said}"
+    );
+}

@@ -213,7 +213,16 @@ impl DataDir {
     }
 
     pub fn database(&self) -> PathBuf {
-        self.path.join(DATABASE_FILE)
+        Self::database_in(&self.path)
+    }
+
+    /// Where the database of the data dir at `path` is, without opening it.
+    pub fn database_in(path: &Path) -> PathBuf {
+        path.join(DATABASE_FILE)
+    }
+
+    pub fn pepper_file(&self) -> PathBuf {
+        self.path.join(PEPPER_FILE)
     }
 }
 

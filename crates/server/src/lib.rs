@@ -8,6 +8,7 @@
 //! store and the engine and runs the listeners and background tasks.
 
 pub mod app;
+pub mod backup;
 pub mod config;
 pub mod gateway;
 pub mod http;
