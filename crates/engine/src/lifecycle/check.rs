@@ -28,6 +28,8 @@ pub struct SharedCheck {
     /// then (with `rate_limit_scope = "tree"`) those of the tokens it was made through.
     buckets: Vec<(SlotRef, RateLimit)>,
     now: i64,
+    /// See [`CheckOutcome::credential_until`].
+    credential_until: Option<i64>,
 }
 
 impl CheckOutcome {
@@ -35,7 +37,13 @@ impl CheckOutcome {
         Self {
             code: checked.verdict.code,
             checked: Some(checked),
+            credential_until: None,
         }
+    }
+
+    fn until(mut self, credential_until: Option<i64>) -> Self {
+        self.credential_until = credential_until;
+        self
     }
 }
 
@@ -43,6 +51,10 @@ impl CheckOutcome {
 pub struct CheckOutcome {
     pub code: Code,
     pub checked: Option<Checked>,
+    /// When the secret presented stops working, if before the token does: the end of
+    /// a rotation's grace period, for a secret the rotation retired. An answer kept
+    /// by a client (a verify cache) must not outlive it.
+    pub credential_until: Option<i64>,
 }
 
 /// Prefix of token ids; a Basic user name with it is taken as a key id.
@@ -111,7 +123,8 @@ impl Engine {
 
     /// Finishes a check [`Engine::check_now`] left to the bucket every node shares.
     pub async fn finish(&self, shared: SharedCheck) -> CheckOutcome {
-        CheckOutcome::of(self.check_shared(shared).await)
+        let until = shared.credential_until;
+        CheckOutcome::of(self.check_shared(shared).await).until(until)
     }
 
     fn check_presented_now(
@@ -120,20 +133,36 @@ impl Engine {
         key_id: Option<&str>,
         need: &Requirement,
     ) -> Result<CheckOutcome, SharedCheck> {
-        match self.lookup(secret, key_id) {
+        match self.lookup_presented(secret, key_id) {
             Err(code) => Ok(CheckOutcome {
                 code,
                 checked: None,
+                credential_until: None,
             }),
-            Ok(slot) => self.check_slot_now(slot, need).map(CheckOutcome::of),
+            Ok((slot, until)) => match self.check_slot_now(slot, need) {
+                Ok(checked) => Ok(CheckOutcome::of(checked).until(until)),
+                Err(mut shared) => {
+                    shared.credential_until = until;
+                    Err(shared)
+                }
+            },
         }
     }
     /// The token a credential names, or why none: `NOT_FOUND`, or `ROTATED` for a
     /// secret a rotation retired whose grace period is over. Malformed text and a bad
     /// checksum find nothing without a lookup.
     pub(crate) fn lookup(&self, secret: &str, key_id: Option<&str>) -> Result<SlotRef, Code> {
-        let slot = match self.verifier.find(secret) {
-            Some(slot) => slot,
+        self.lookup_presented(secret, key_id).map(|(slot, _)| slot)
+    }
+    /// [`Engine::lookup`], with when the presented secret stops working if before its
+    /// token does (a retired secret's grace end).
+    fn lookup_presented(
+        &self,
+        secret: &str,
+        key_id: Option<&str>,
+    ) -> Result<(SlotRef, Option<i64>), Code> {
+        let (slot, until) = match self.verifier.find(secret) {
+            Some(slot) => (slot, None),
             None => self.retired_secret(secret)?,
         };
         if let Some(key) = key_id.filter(|k| {
@@ -143,13 +172,13 @@ impl Engine {
         {
             return Err(Code::NotFound);
         }
-        Ok(slot)
+        Ok((slot, until))
     }
     /// A text that is no token's secret now: one a rotation retired still works in
     /// its grace period; after it, it is `ROTATED`, and someone kept a copy of it:
     /// see [`Engine::reuse_detected`]. Only misses come here, so the hot path of a
     /// valid token pays nothing for rotations.
-    fn retired_secret(&self, secret: &str) -> Result<SlotRef, Code> {
+    fn retired_secret(&self, secret: &str) -> Result<(SlotRef, Option<i64>), Code> {
         let hash = self.verifier.hash_of(secret).ok_or(Code::NotFound)?;
         let retired = self.index().retired(&hash).ok_or(Code::NotFound)?;
         let slot = self
@@ -157,7 +186,7 @@ impl Engine {
             .by_id(&retired.token_id)
             .ok_or(Code::NotFound)?;
         if self.clock.now_ms() < retired.valid_until {
-            return Ok(slot);
+            return Ok((slot, Some(retired.valid_until)));
         }
         self.reuse_detected(&slot);
         Err(Code::Rotated)
@@ -196,6 +225,7 @@ impl Engine {
                     admission,
                     buckets,
                     now,
+                    credential_until: None,
                 })
             }
             (Some(_), Admission::Limited(limit), RateLimitScope::Token) => Err(SharedCheck {
@@ -203,6 +233,7 @@ impl Engine {
                 slot,
                 admission,
                 now,
+                credential_until: None,
             }),
             _ => Ok(index.check_admitted(slot, admission, now)),
         }
@@ -234,6 +265,7 @@ impl Engine {
             admission,
             buckets,
             now,
+            credential_until: _,
         } = check;
         // A SharedCheck is only made with a shared limiter; without one (never), the
         // node's own buckets decide, as they would with Redis down and `open`.

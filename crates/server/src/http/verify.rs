@@ -134,7 +134,13 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse<'_> {
         answer.scopes = scopes.map(Words);
         answer.access = access;
         answer.resources = powers.resources.joined().map(Words);
-        answer.expires_at = powers.expires_at.map(tessera_core::timefmt::format_rfc3339);
+        // A secret a rotation retired stops at its grace end: an answer kept by a client
+        // (the guard's cache) must not outlive it.
+        let expires_at = match (powers.expires_at, outcome.credential_until) {
+            (Some(token), Some(credential)) => Some(token.min(credential)),
+            (token, credential) => token.or(credential),
+        };
+        answer.expires_at = expires_at.map(tessera_core::timefmt::format_rfc3339);
         answer.rate_limit = checked.verdict.rate.map(|rate| RateLimitState {
             limit: rate.limit,
             remaining: rate.remaining,

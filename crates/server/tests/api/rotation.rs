@@ -65,6 +65,17 @@ async fn the_previous_secret_works_through_its_grace_then_reuse_revokes() {
         app.verify(&child_secret, &["repo:read"], None).await["valid"],
         true
     );
+    // The previous secret's answer says when it stops (the grace end), so that a
+    // client keeping answers (the guard's cache) does not keep it longer.
+    let grace_end = tessera_core::timefmt::format_rfc3339(crate::helpers::START_MS + 3_600_000);
+    assert_eq!(
+        app.verify(&old, &[], None).await["expires_at"],
+        grace_end.as_str()
+    );
+    assert_eq!(
+        app.verify(&new, &[], None).await["expires_at"],
+        serde_json::Value::Null
+    );
 
     // Past the grace period the previous secret is refused, and was kept by someone.
     app.advance_secs(3600);
