@@ -721,6 +721,12 @@ export interface components {
             scopes?: components["schemas"]["ScopePattern"][] | null;
         } & (unknown & unknown);
         /**
+         * @description Why a token may or may not do what it was asked: `VALID`, else the first reason
+         *     not, in the order they are checked.
+         * @enum {string}
+         */
+        VerifyCode: "VALID" | "NOT_FOUND" | "ROTATED" | "EXPIRED" | "REVOKED" | "NOT_YET_VALID" | "FORBIDDEN" | "RATE_LIMITED";
+        /**
          * @description `POST /v1/verify`, borrowed from the body where it can be: this is read on every
          *     call. No `Debug`: it carries a token.
          * @example {
@@ -738,20 +744,14 @@ export interface components {
             scopes?: components["schemas"]["RequiredScope"][] | null;
             token: string;
         };
-        /**
-         * @description Always `200`; `valid` and `code` say the outcome. Details only when the token exists.
-         *
-         *     Borrowed from the index where it can be: this answers every `/v1/verify`. Written
-         *     out by hand (`verify::write_json`); a property test keeps that equal to this
-         *     derive's output.
-         */
+        /** @description Always `200`; `valid` and `code` say the outcome. Details only when the token exists. */
         VerifyResponse: {
             access?: string | null;
+            code: components["schemas"]["VerifyCode"];
             /**
-             * @description `VALID`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `NOT_YET_VALID`, `FORBIDDEN` or
-             *     `RATE_LIMITED`.
+             * @description When the token expires, or when the secret presented stops working if that
+             *     comes first (a rotated secret's grace end): keep no answer past it.
              */
-            code: string;
             expires_at?: string | null;
             /** @description As JSON text: the index keeps it so (or the store, when it is long). */
             meta?: Record<string, never> | null;

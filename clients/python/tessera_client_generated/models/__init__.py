@@ -41,6 +41,7 @@ from .update_token_request_access_type_1 import UpdateTokenRequestAccessType1
 from .update_token_request_access_type_2_type_1 import UpdateTokenRequestAccessType2Type1
 from .update_token_request_access_type_3_type_1 import UpdateTokenRequestAccessType3Type1
 from .update_token_request_meta_type_0 import UpdateTokenRequestMetaType0
+from .verify_code import VerifyCode
 from .verify_request import VerifyRequest
 from .verify_response import VerifyResponse
 from .verify_response_meta_type_0 import VerifyResponseMetaType0
@@ -87,6 +88,7 @@ __all__ = (
     "UpdateTokenRequestAccessType2Type1",
     "UpdateTokenRequestAccessType3Type1",
     "UpdateTokenRequestMetaType0",
+    "VerifyCode",
     "VerifyRequest",
     "VerifyResponse",
     "VerifyResponseMetaType0",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.verify_code import VerifyCode
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -21,28 +22,25 @@ T = TypeVar("T", bound="VerifyResponse")
 class VerifyResponse:
     """Always `200`; `valid` and `code` say the outcome. Details only when the token exists.
 
-    Borrowed from the index where it can be: this answers every `/v1/verify`. Written
-    out by hand (`verify::write_json`); a property test keeps that equal to this
-    derive's output.
-
-        Attributes:
-            code (str): `VALID`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `NOT_YET_VALID`, `FORBIDDEN` or
-                `RATE_LIMITED`.
-            valid (bool):
-            access (None | str | Unset):
-            expires_at (None | str | Unset):
-            meta (None | Unset | VerifyResponseMetaType0): As JSON text: the index keeps it so (or the store, when it is
-                long).
-            missing (Missing | None | Unset):
-            name (None | str | Unset):
-            owner (None | str | Unset):
-            rate_limit (None | RateLimitState | Unset):
-            resources (list[str] | None | Unset):
-            scopes (list[str] | None | Unset):
-            token_id (None | str | Unset):
+    Attributes:
+        code (VerifyCode): Why a token may or may not do what it was asked: `VALID`, else the first reason
+            not, in the order they are checked.
+        valid (bool):
+        access (None | str | Unset):
+        expires_at (None | str | Unset): When the token expires, or when the secret presented stops working if that
+            comes first (a rotated secret's grace end): keep no answer past it.
+        meta (None | Unset | VerifyResponseMetaType0): As JSON text: the index keeps it so (or the store, when it is
+            long).
+        missing (Missing | None | Unset):
+        name (None | str | Unset):
+        owner (None | str | Unset):
+        rate_limit (None | RateLimitState | Unset):
+        resources (list[str] | None | Unset):
+        scopes (list[str] | None | Unset):
+        token_id (None | str | Unset):
     """
 
-    code: str
+    code: VerifyCode
     valid: bool
     access: None | str | Unset = UNSET
     expires_at: None | str | Unset = UNSET
@@ -61,7 +59,7 @@ class VerifyResponse:
         from ..models.rate_limit_state import RateLimitState  # noqa: PLC0415
         from ..models.verify_response_meta_type_0 import VerifyResponseMetaType0  # noqa: PLC0415
 
-        code = self.code
+        code = self.code.value
 
         valid = self.valid
 
@@ -175,7 +173,7 @@ class VerifyResponse:
         from ..models.verify_response_meta_type_0 import VerifyResponseMetaType0  # noqa: PLC0415
 
         d = dict(src_dict)
-        code = d.pop("code")
+        code = VerifyCode(d.pop("code"))
 
         valid = d.pop("valid")
 

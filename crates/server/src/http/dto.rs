@@ -136,16 +136,44 @@ impl Serialize for Words<'_> {
     }
 }
 
+/// Why a token may or may not do what it was asked: `VALID`, else the first reason
+/// not, in the order they are checked.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "a schema only: the answer writes the code as text"
+)]
+pub enum VerifyCode {
+    #[schema(rename = "VALID")]
+    Valid,
+    /// Unknown, malformed, or a bad checksum.
+    #[schema(rename = "NOT_FOUND")]
+    NotFound,
+    /// A secret a rotation retired, presented after its grace period.
+    #[schema(rename = "ROTATED")]
+    Rotated,
+    #[schema(rename = "EXPIRED")]
+    Expired,
+    #[schema(rename = "REVOKED")]
+    Revoked,
+    /// Before the token's `not_before`.
+    #[schema(rename = "NOT_YET_VALID")]
+    NotYetValid,
+    /// It lacks a scope asked for, or may not touch the resource: see `missing`.
+    #[schema(rename = "FORBIDDEN")]
+    Forbidden,
+    #[schema(rename = "RATE_LIMITED")]
+    RateLimited,
+}
+
 /// Always `200`; `valid` and `code` say the outcome. Details only when the token exists.
-///
-/// Borrowed from the index where it can be: this answers every `/v1/verify`. Written
-/// out by hand (`verify::write_json`); a property test keeps that equal to this
-/// derive's output.
+// Borrowed from the index where it can be: this answers every `/v1/verify`. Written
+// out by hand (`verify::write_json`); a property test keeps that equal to this
+// derive's output.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VerifyResponse<'a> {
     pub valid: bool,
-    /// `VALID`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `NOT_YET_VALID`, `FORBIDDEN` or
-    /// `RATE_LIMITED`.
+    #[schema(value_type = VerifyCode)]
     pub code: &'static str,
     pub token_id: Option<&'a str>,
     pub name: Option<&'a str>,
@@ -158,6 +186,8 @@ pub struct VerifyResponse<'a> {
     pub access: Option<&'static str>,
     #[schema(value_type = Option<Vec<String>>)]
     pub resources: Option<Words<'a>>,
+    /// When the token expires, or when the secret presented stops working if that
+    /// comes first (a rotated secret's grace end): keep no answer past it.
     pub expires_at: Option<String>,
     pub rate_limit: Option<RateLimitState>,
     /// With `FORBIDDEN` only: what the token lacks for this request.
