@@ -14,6 +14,7 @@ use tessera_server::config::{Config, GatewayConfig, ProcessEnvironment};
 use tessera_server::tls::TlsFiles;
 
 mod client;
+mod scan;
 
 /// mimalloc rather than the system allocator: a request allocates a few dozen small
 /// blocks (headers, futures, bodies), which mimalloc serves from per-thread pages
@@ -44,6 +45,9 @@ enum Command {
     },
     /// Manage and check tokens on a running server (TESSERA_URL, TESSERA_TOKEN).
     Token(Box<client::TokenArgs>),
+    /// Find tessera tokens in files, or with --git in a repository's history; prints
+    /// where (never the whole token); exits 1 when it found some, 0 when none.
+    Scan(scan::ScanArgs),
     /// Copy a data dir's SQLite store to FILE, consistent, while tessera serves. The
     /// pepper is not in the copy: keep it apart (docs/operations.md).
     Backup {
@@ -275,6 +279,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Token(args) => client::run(*args),
+        Command::Scan(args) => scan::run(args),
         Command::Serve(args) => run_async(serve(*args)),
         Command::Backup { store, to } => run_async(async move {
             let config = store.config()?;

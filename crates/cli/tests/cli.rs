@@ -803,3 +803,92 @@ fn the_documented_systemd_unit_verifies() {
         "{said}"
     );
 }
+
+/// `tessera scan`: tokens in files and in a repository's history are found and shown
+/// by their start only; look-alikes (the same shape, no valid checksum) are not.
+#[test]
+fn scan_finds_tokens_in_files_and_history_and_nothing_else() {
+    use tessera_core::token::{SecretToken, TokenPrefix};
+    let dir = tempfile::tempdir().unwrap();
+    let token = SecretToken::generate(&TokenPrefix::default());
+    let secret = token.expose().to_owned();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("config/deep")).unwrap();
+    std::fs::write(
+        tree.join("config/deep/app.env"),
+        format!("A=1\nTESSERA_TOKEN={secret}\n"),
+    )
+    .unwrap();
+    let look_alike = format!("tsr_{}", "A".repeat(36));
+    std::fs::write(
+        tree.join("notes.txt"),
+        format!("not a token: {look_alike}\n"),
+    )
+    .unwrap();
+    let scan = |args: &[&str]| {
+        tessera(Path::new("/nonexistent"))
+            .arg("scan")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let found = scan(&[tree.to_str().unwrap()]);
+    let printed = String::from_utf8_lossy(&found.stdout).into_owned();
+    assert_eq!(found.status.code(), Some(1), "{printed}");
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    assert!(printed.contains("config/deep/app.env:2:15: ") && printed.contains(&secret[..8]));
+    assert!(
+        !printed.contains(&secret) && !String::from_utf8_lossy(&found.stderr).contains(&secret)
+    );
+    assert_eq!(
+        scan(&[tree.join("notes.txt").to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(scan(&["/nonexistent/path"]).status.code(), Some(2));
+
+    // A token committed, then removed: gone from the tree, still in the history.
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let done = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    };
+    git(&["init", "-q", "."]);
+    std::fs::write(
+        repo.join("deploy.sh"),
+        format!("curl -H 'Authorization: Bearer {secret}'\n"),
+    )
+    .unwrap();
+    git(&["add", "deploy.sh"]);
+    git(&["commit", "-q", "-m", "deploy"]);
+    std::fs::write(
+        repo.join("deploy.sh"),
+        "curl -H \"Authorization: Bearer $TOKEN\"\n",
+    )
+    .unwrap();
+    git(&["commit", "-q", "-am", "take the token out"]);
+    assert_eq!(
+        scan(&[repo.to_str().unwrap()]).status.code(),
+        Some(0),
+        "the tree is clean"
+    );
+    let history = scan(&["--git", repo.to_str().unwrap()]);
+    let printed = String::from_utf8_lossy(&history.stdout).into_owned();
+    assert_eq!(history.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains(": deploy.sh: ") && printed.contains("commit "),
+        "{printed}"
+    );
+    assert!(!printed.contains(&secret));
+}

@@ -15,6 +15,7 @@ pub mod ratelimit;
 pub mod record;
 pub mod resource;
 pub mod route;
+pub mod scan;
 pub mod scope;
 pub mod timefmt;
 pub mod token;
