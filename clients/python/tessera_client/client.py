@@ -93,10 +93,7 @@ def _rotation(grace_seconds: int | None) -> RotateRequest:
     return RotateRequest() if grace_seconds is None else RotateRequest(grace_seconds=grace_seconds)
 
 
-def _list_query(
-    status: str | None, owner: str | None, resource: str | None, name: str | None, limit: int | None, cursor: str | None
-) -> dict[str, Any]:
-    given = {"status": status, "owner": owner, "resource": resource, "name": name, "limit": limit, "cursor": cursor}
+def _list_query(**given: Any) -> dict[str, Any]:
     return {key: UNSET if value is None else value for key, value in given.items()}
 
 
@@ -143,10 +140,16 @@ class Tessera(_Base):
         owner: str | None = None,
         resource: str | None = None,
         name: str | None = None,
+        expiring_within: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> TokenList:
-        query = _list_query(status, owner, resource, name, limit, cursor)
+        """One page of the tokens the caller may see, newest first; ``expiring_within``
+        (``"7d"``, ``"12h"``) keeps the live ones about to expire."""
+        query = _list_query(
+            status=status, owner=owner, resource=resource, name=name,
+            expiring_within=expiring_within, limit=limit, cursor=cursor,
+        )
         return _answer(self._run(list_tokens, **query), TokenList)
 
     def get_token(self, token_id: str) -> TokenView:
@@ -241,10 +244,16 @@ class AsyncTessera(_Base):
         owner: str | None = None,
         resource: str | None = None,
         name: str | None = None,
+        expiring_within: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> TokenList:
-        query = _list_query(status, owner, resource, name, limit, cursor)
+        """One page of the tokens the caller may see, newest first; ``expiring_within``
+        (``"7d"``, ``"12h"``) keeps the live ones about to expire."""
+        query = _list_query(
+            status=status, owner=owner, resource=resource, name=name,
+            expiring_within=expiring_within, limit=limit, cursor=cursor,
+        )
         return _answer(await self._run(list_tokens, **query), TokenList)
 
     async def get_token(self, token_id: str) -> TokenView:

@@ -22,6 +22,7 @@ def test_a_token_is_created_used_edited_and_revoked(tessera):
     ci = admin.acting_as(created.token)
     assert ci.whoami().id == created.id
     assert any(t.id == created.id for t in admin.list_tokens(name="ci").tokens)
+    assert any(t.id == created.id for t in admin.list_tokens(expiring_within="2h").tokens)
     assert admin.update_token(created.id, {"name": "ci-2"}).name == "ci-2"
     assert admin.get_token(created.id).name == "ci-2"
 

@@ -54,6 +54,7 @@ describe("the client", () => {
     const ci = admin.actingAs(created.token);
     assert.equal((await ci.whoami()).id, created.id);
     assert.ok((await admin.listTokens({ name: "ci" })).tokens.some((t) => t.id === created.id));
+    assert.ok((await admin.listTokens({ expiring_within: "2h" })).tokens.some((t) => t.id === created.id));
     assert.equal((await admin.updateToken(created.id, { name: "ci-2" })).name, "ci-2");
     assert.equal((await admin.getToken(created.id)).name, "ci-2");
 

@@ -49,6 +49,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     "invalid_query",
     "invalid_status",
     "invalid_limit",
+    "invalid_duration",
     "invalid_request",
     "body_too_large",
     "form_too_large",

@@ -322,6 +322,11 @@ pub struct ListParams {
     /// Part of the name, case-insensitive.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Only live tokens that expire within this long from now: `90s`, `15m`, `12h`,
+    /// `7d` (at most 3650 days). What is about to stop working, to renew in time.
+    #[cfg_attr(feature = "openapi", param(pattern = "^[0-9]{1,7}[smhd]$"))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiring_within: Option<String>,
     /// 1 to 100; 50 by default.
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100))]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -166,6 +166,9 @@ struct ListArgs {
     /// Only tokens whose name contains this.
     #[arg(long)]
     name: Option<String>,
+    /// Only live tokens that expire within this long: 90s, 15m, 12h, 7d.
+    #[arg(long, value_name = "DURATION")]
+    expiring_within: Option<String>,
     /// At most this many tokens (1 to 1000) [default: 100].
     #[arg(long)]
     limit: Option<u32>,
@@ -181,6 +184,7 @@ impl From<ListArgs> for ListParams {
             owner: args.owner,
             resource: args.resource,
             name: args.name,
+            expiring_within: args.expiring_within,
             limit: args.limit,
             cursor: args.cursor,
         }

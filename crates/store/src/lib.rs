@@ -161,6 +161,9 @@ pub struct ListQuery {
     pub name: Option<String>,
     /// Only tokens created through this token, directly or further down.
     pub descendants_of: Option<String>,
+    /// Only live tokens that expire after `now_ms` and at most this many milliseconds
+    /// later.
+    pub expiring_within_ms: Option<i64>,
     /// At most this many (the caller bounds it).
     pub limit: u32,
     /// Continue after this cursor, from a previous page.

@@ -542,6 +542,13 @@ pub fn list_sql(query: &ListQuery, dialect: &Dialect) -> (String, Vec<SqlValue>)
         }
         None => {}
     }
+    if let Some(within) = query.expiring_within_ms {
+        let now = bind(SqlValue::Int(query.now_ms));
+        let until = bind(SqlValue::Int(query.now_ms.saturating_add(within)));
+        conditions.push(format!(
+            "revoked_at IS NULL AND expires_at > {now} AND expires_at <= {until}"
+        ));
+    }
     if let Some(owner) = &query.owner {
         let owner = bind(SqlValue::Text(owner.clone()));
         conditions.push(format!("owner = {owner}"));

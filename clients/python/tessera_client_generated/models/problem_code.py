@@ -16,6 +16,7 @@ class ProblemCode(StrEnum):
     INVALID_ACCESS = "invalid_access"
     INVALID_BODY = "invalid_body"
     INVALID_CURSOR = "invalid_cursor"
+    INVALID_DURATION = "invalid_duration"
     INVALID_EXPIRY = "invalid_expiry"
     INVALID_FORWARDED_REQUEST = "invalid_forwarded_request"
     INVALID_GRACE = "invalid_grace"

@@ -49,16 +49,50 @@ pub fn query_of(params: ListParams) -> Result<ListQuery, EngineError> {
             })
         })
         .transpose()?;
+    let expiring_within_ms = params
+        .expiring_within
+        .map(|text| {
+            duration_ms(&text).ok_or_else(|| {
+                bad(
+                    "invalid_duration",
+                    format!(
+                        "expiring_within {text:?} must be a number and a unit: 90s, 15m, 12h or \
+                         7d, at most 3650d"
+                    ),
+                )
+            })
+        })
+        .transpose()?;
     Ok(ListQuery {
         status,
         owner: params.owner,
         resource: params.resource,
         name: params.name,
         descendants_of: None,
+        expiring_within_ms,
         limit,
         after,
         now_ms: 0,
     })
+}
+
+/// A duration as listings take it, `<number><s|m|h|d>`, in milliseconds; at most
+/// ten years.
+fn duration_ms(text: &str) -> Option<i64> {
+    let unit_at = text.len().checked_sub(1)?;
+    let (number, unit) = text.split_at(unit_at);
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seconds_per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    let seconds = number.parse::<i64>().ok()?.checked_mul(seconds_per)?;
+    (seconds <= 3650 * 86_400).then_some(seconds * 1000)
 }
 
 /// `POST /v1/verify`, borrowed from the body where it can be: this is read on every

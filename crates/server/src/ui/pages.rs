@@ -43,6 +43,7 @@ pub async fn list(
         owner: non_empty(&filters.owner),
         resource: non_empty(&filters.resource),
         name: non_empty(&filters.name),
+        expiring_within: None,
         limit: Some(PAGE_SIZE),
         cursor: non_empty(&filters.cursor),
     };

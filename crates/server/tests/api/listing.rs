@@ -82,3 +82,52 @@ async fn filters_and_cursor_pagination() {
     }
     assert!(row.get("token").is_none());
 }
+
+#[tokio::test]
+async fn expiring_within_lists_the_live_tokens_about_to_expire() {
+    let app = TestApp::spawn().await;
+    for (name, expires_in) in [
+        ("hour", Some(3600)),
+        ("three-days", Some(3 * 86_400)),
+        ("ten-days", Some(10 * 86_400)),
+        ("never", None),
+    ] {
+        let mut body = serde_json::json!({"name": name, "scopes": ["repo:read"]});
+        if let Some(seconds) = expires_in {
+            body["expires_in"] = serde_json::json!(seconds);
+        }
+        app.create(&app.admin, body).await;
+    }
+    let (revoked, _, _) = app
+        .create(
+            &app.admin,
+            serde_json::json!({"name": "revoked-hour", "expires_in": 3600}),
+        )
+        .await;
+    app.delete(&format!("/v1/tokens/{revoked}"), &app.admin)
+        .await;
+    let names = |reply: &crate::helpers::Reply| -> Vec<String> {
+        let mut names: Vec<String> = reply.body["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let week = app.get("/v1/tokens?expiring_within=7d", &app.admin).await;
+    assert_eq!(week.status, 200, "{}", week.body);
+    assert_eq!(names(&week), ["hour", "three-days"]);
+    let two_hours = app.get("/v1/tokens?expiring_within=2h", &app.admin).await;
+    assert_eq!(names(&two_hours), ["hour"]);
+    // Past its expiry a token is not about to expire any more.
+    app.advance_secs(3601);
+    let week = app.get("/v1/tokens?expiring_within=7d", &app.admin).await;
+    assert_eq!(names(&week), ["three-days"]);
+    for bad in ["7", "7 days", "d", "-1d", "3651d", "1w"] {
+        app.get(&format!("/v1/tokens?expiring_within={bad}"), &app.admin)
+            .await
+            .assert_problem(400, "invalid_duration");
+    }
+}

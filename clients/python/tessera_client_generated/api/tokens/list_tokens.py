@@ -16,6 +16,7 @@ def _get_kwargs(
     owner: str | Unset = UNSET,
     resource: str | Unset = UNSET,
     name: str | Unset = UNSET,
+    expiring_within: str | Unset = UNSET,
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
 ) -> dict[str, Any]:
@@ -29,6 +30,8 @@ def _get_kwargs(
     params["resource"] = resource
 
     params["name"] = name
+
+    params["expiring_within"] = expiring_within
 
     params["limit"] = limit
 
@@ -98,6 +101,7 @@ def sync_detailed(
     owner: str | Unset = UNSET,
     resource: str | Unset = UNSET,
     name: str | Unset = UNSET,
+    expiring_within: str | Unset = UNSET,
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
 ) -> Response[Problem | TokenList]:
@@ -109,6 +113,7 @@ def sync_detailed(
         owner (str | Unset):
         resource (str | Unset):
         name (str | Unset):
+        expiring_within (str | Unset):
         limit (int | Unset):
         cursor (str | Unset):
 
@@ -125,6 +130,7 @@ def sync_detailed(
         owner=owner,
         resource=resource,
         name=name,
+        expiring_within=expiring_within,
         limit=limit,
         cursor=cursor,
     )
@@ -143,6 +149,7 @@ def sync(
     owner: str | Unset = UNSET,
     resource: str | Unset = UNSET,
     name: str | Unset = UNSET,
+    expiring_within: str | Unset = UNSET,
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
 ) -> Problem | TokenList | None:
@@ -154,6 +161,7 @@ def sync(
         owner (str | Unset):
         resource (str | Unset):
         name (str | Unset):
+        expiring_within (str | Unset):
         limit (int | Unset):
         cursor (str | Unset):
 
@@ -171,6 +179,7 @@ def sync(
         owner=owner,
         resource=resource,
         name=name,
+        expiring_within=expiring_within,
         limit=limit,
         cursor=cursor,
     ).parsed
@@ -183,6 +192,7 @@ async def asyncio_detailed(
     owner: str | Unset = UNSET,
     resource: str | Unset = UNSET,
     name: str | Unset = UNSET,
+    expiring_within: str | Unset = UNSET,
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
 ) -> Response[Problem | TokenList]:
@@ -194,6 +204,7 @@ async def asyncio_detailed(
         owner (str | Unset):
         resource (str | Unset):
         name (str | Unset):
+        expiring_within (str | Unset):
         limit (int | Unset):
         cursor (str | Unset):
 
@@ -210,6 +221,7 @@ async def asyncio_detailed(
         owner=owner,
         resource=resource,
         name=name,
+        expiring_within=expiring_within,
         limit=limit,
         cursor=cursor,
     )
@@ -226,6 +238,7 @@ async def asyncio(
     owner: str | Unset = UNSET,
     resource: str | Unset = UNSET,
     name: str | Unset = UNSET,
+    expiring_within: str | Unset = UNSET,
     limit: int | Unset = UNSET,
     cursor: str | Unset = UNSET,
 ) -> Problem | TokenList | None:
@@ -237,6 +250,7 @@ async def asyncio(
         owner (str | Unset):
         resource (str | Unset):
         name (str | Unset):
+        expiring_within (str | Unset):
         limit (int | Unset):
         cursor (str | Unset):
 
@@ -255,6 +269,7 @@ async def asyncio(
             owner=owner,
             resource=resource,
             name=name,
+            expiring_within=expiring_within,
             limit=limit,
             cursor=cursor,
         )
