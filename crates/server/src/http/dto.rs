@@ -79,6 +79,10 @@ pub fn query_of(params: ListParams) -> Result<ListQuery, EngineError> {
 /// A duration as listings take it, `<number><s|m|h|d>`, in milliseconds; at most
 /// ten years.
 fn duration_ms(text: &str) -> Option<i64> {
+    // ASCII first: the split below is by bytes, and must fall between characters.
+    if !text.is_ascii() {
+        return None;
+    }
     let unit_at = text.len().checked_sub(1)?;
     let (number, unit) = text.split_at(unit_at);
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {

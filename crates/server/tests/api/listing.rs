@@ -125,7 +125,16 @@ async fn expiring_within_lists_the_live_tokens_about_to_expire() {
     app.advance_secs(3601);
     let week = app.get("/v1/tokens?expiring_within=7d", &app.admin).await;
     assert_eq!(names(&week), ["three-days"]);
-    for bad in ["7", "7 days", "d", "-1d", "3651d", "1w"] {
+    for bad in [
+        "7",
+        "7 days",
+        "d",
+        "-1d",
+        "3651d",
+        "1w",
+        "%C3%A0%C3%B6",
+        "7%C3%A0",
+    ] {
         app.get(&format!("/v1/tokens?expiring_within={bad}"), &app.admin)
             .await
             .assert_problem(400, "invalid_duration");
