@@ -194,22 +194,31 @@ impl DataDir {
                     .iter()
                     .map(|b| format!("{b:02x}"))
                     .collect();
-                let mut out = OpenOptions::new()
-                    .create_new(true)
-                    .write(true)
-                    .mode(0o600)
-                    .open(&file)
-                    .map_err(StartError::with("cannot create the pepper file"))?;
-                out.write_all(hex.as_bytes())
-                    .and_then(|()| out.sync_all())
-                    .map_err(StartError::with("cannot write the pepper file"))?;
-                Pepper::new(hex.into_bytes()).map_err(StartError::Refused)
+                let pepper = Pepper::new(hex.into_bytes()).map_err(StartError::Refused)?;
+                self.keep_pepper(&pepper)?;
+                Ok(pepper)
             }
             Err(source) => Err(StartError::Io {
                 context: format!("cannot read {}", file.display()),
                 source,
             }),
         }
+    }
+
+    /// Writes `pepper` to the data dir's pepper file (mode 0600), as the text it
+    /// is read back from, and to the disk before it is relied on. The dir's lock is
+    /// held, so nothing else writes the file meanwhile.
+    pub fn keep_pepper(&self, pepper: &Pepper) -> Result<(), StartError> {
+        let mut out = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(self.pepper_file())
+            .map_err(StartError::with("cannot create the pepper file"))?;
+        out.write_all(pepper.as_bytes())
+            .and_then(|()| out.sync_all())
+            .map_err(StartError::with("cannot write the pepper file"))
     }
 
     pub fn database(&self) -> PathBuf {

@@ -8,7 +8,6 @@
 //! the configured `pepper`) apart, in a secret store; a restore needs both.
 
 use std::fs::OpenOptions;
-use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -129,31 +128,10 @@ async fn restore_into(
         .filter(|change| change.record.revoked_at.is_some())
         .count();
     if let PepperSource::File(pepper) = source {
-        write_pepper(&dir.pepper_file(), pepper)?;
+        dir.keep_pepper(pepper)?;
     }
     Ok(Restored {
         tokens: snapshot.changes.len(),
         revoked,
     })
-}
-
-/// Keeps the pepper in the data dir, as a first start would have (mode 0600): its
-/// bytes are the text it was read from.
-fn write_pepper(file: &Path, pepper: &Pepper) -> Result<(), StartError> {
-    let mut out = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(file)
-        .map_err(|source| StartError::Io {
-            context: "cannot write the pepper file".into(),
-            source,
-        })?;
-    out.write_all(pepper.as_bytes())
-        .and_then(|()| out.sync_all())
-        .map_err(|source| StartError::Io {
-            context: "cannot write the pepper file".into(),
-            source,
-        })
 }
