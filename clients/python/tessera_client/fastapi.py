@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -107,6 +108,14 @@ def fill_template(template: str, params: Mapping[str, Any]) -> str | None:
     return None if missing else filled
 
 
+def _address(host: str | None) -> str | None:
+    """``host`` if it is an IP address (a test client or a Unix socket names none)."""
+    try:
+        return str(ipaddress.ip_address(host)) if host else None
+    except ValueError:
+        return None
+
+
 def require_token(
     tessera: AsyncTessera, scopes: list[str], resource: str | None = None
 ) -> Callable[[Request], Awaitable[VerifyResponse]]:
@@ -128,6 +137,11 @@ def require_token(
             if filled is None:
                 raise TokenRefused(500, "internal", "the route lacks a parameter its resource names")
             body["resource"] = filled
+        # For tokens bound to networks: the address the app's server saw (uvicorn's
+        # proxy-headers setting decides whom it believes).
+        client_ip = _address(request.client.host if request.client else None)
+        if client_ip is not None:
+            body["client_ip"] = client_ip
         try:
             answer = await tessera.verify(body)
         except TesseraError as error:
@@ -140,6 +154,12 @@ def require_token(
             return answer
         if answer.code == "FORBIDDEN":
             missing = answer.to_dict().get("missing") or {}
+            if missing.get("network"):
+                raise TokenRefused(
+                    403,
+                    "network_not_allowed",
+                    "this token may not be used from your address: it is bound to other networks",
+                )
             lacks = " ".join(missing.get("scopes") or [])
             detail = f"the token may not touch {missing['resource']}" if missing.get("resource") else f"the token lacks {lacks}"
             raise TokenRefused(

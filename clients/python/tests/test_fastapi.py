@@ -44,7 +44,7 @@ def app_and_tokens(tessera):
     return app, session.token
 
 
-def test_the_dependency_lets_through_what_the_token_may_do_and_refuses_the_rest(app_and_tokens):
+def test_the_dependency_lets_through_what_the_token_may_do_and_refuses_the_rest(app_and_tokens, tessera):
     app, session = app_and_tokens
     with TestClient(app) as client:
         bearer = {"Authorization": f"Bearer {session}"}
@@ -58,5 +58,11 @@ def test_the_dependency_lets_through_what_the_token_may_do_and_refuses_the_rest(
         assert "www-authenticate" in none.headers
         bad = client.get("/repos/42/files", headers={"Authorization": "Bearer tsr_nope"})
         assert bad.json()["code"] == "invalid_token"
+        # The test client names no address: a token bound to networks is refused.
+        bound = tessera.admin.create_token(
+            {"name": "bound", "scopes": ["repo:read"], "resources": ["repo:42"], "allowed_cidrs": ["10.0.0.0/8"]}
+        )
+        elsewhere = client.get("/repos/42/files", headers={"Authorization": f"Bearer {bound.token}"})
+        assert (elsewhere.status_code, elsewhere.json()["code"]) == (403, "network_not_allowed")
         down = client.get("/down/42", headers=bearer)
         assert (down.status_code, down.json()["code"], down.headers["retry-after"]) == (503, "unavailable", "1")

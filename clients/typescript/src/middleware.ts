@@ -18,6 +18,12 @@ export interface GuardOptions {
   scopes: string[];
   /** `type:{param}`: the resource, with the route's path parameters put in. */
   resource?: string;
+  /**
+   * The end client's address, for tokens bound to networks (`allowed_cidrs`), which
+   * tessera refuses without it. Express uses `req.ip` (which follows its `trust proxy`
+   * setting) unless this is given; Hono has no portable one: pass e.g. `getConnInfo`'s.
+   */
+  clientIp?: (request: unknown) => string | undefined;
 }
 
 /** The outcome for one request: let it through with tessera's answer, or refuse it. */
@@ -81,6 +87,7 @@ export async function decide(
   options: GuardOptions,
   token: string | undefined,
   params: Record<string, string | undefined>,
+  clientIp?: string,
 ): Promise<Decision> {
   if (!token) {
     return {
@@ -98,7 +105,12 @@ export async function decide(
   try {
     // The generated type lists the default catalogue's scopes; a deployment may have its own.
     const scopes = options.scopes as NonNullable<VerifyRequest["scopes"]>;
-    answer = await options.tessera.verify({ token, scopes, ...(resource ? { resource } : {}) });
+    answer = await options.tessera.verify({
+      token,
+      scopes,
+      ...(resource ? { resource } : {}),
+      ...(clientIp ? { client_ip: clientIp } : {}),
+    });
   } catch (error) {
     const unreachable = error instanceof TesseraError && error.retryable;
     return unreachable
@@ -108,6 +120,14 @@ export async function decide(
   if (answer.valid) return { allowed: true, answer };
   switch (answer.code) {
     case "FORBIDDEN": {
+      if (answer.missing?.network) {
+        return {
+          allowed: false,
+          status: 403,
+          problem: problem(403, "network_not_allowed", "this token may not be used from your address: it is bound to other networks"),
+          headers: {},
+        };
+      }
       const lacks = answer.missing?.scopes.join(" ") ?? "";
       const detail = answer.missing?.resource ? `the token may not touch ${answer.missing.resource}` : `the token lacks ${lacks}`;
       return {
@@ -140,7 +160,8 @@ export async function decide(
 export function expressGuard(options: GuardOptions) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const params = req.params as Record<string, string | undefined>;
-    const decision = await decide(options, presentedToken((name) => req.get(name)), params);
+    const clientIp = options.clientIp ? options.clientIp(req) : req.ip;
+    const decision = await decide(options, presentedToken((name) => req.get(name)), params, clientIp);
     if (decision.allowed) {
       res.locals.tessera = decision.answer;
       next();
@@ -153,7 +174,7 @@ export function expressGuard(options: GuardOptions) {
 /** Hono: `app.get("/repos/:repo_id/files", honoGuard({ tessera, scopes: ["repo:read"], resource: "repo:{repo_id}" }), handler)`. */
 export function honoGuard(options: GuardOptions): MiddlewareHandler<{ Variables: { tessera: VerifyResponse } }> {
   return async (c, next) => {
-    const decision = await decide(options, presentedToken((name) => c.req.header(name)), c.req.param());
+    const decision = await decide(options, presentedToken((name) => c.req.header(name)), c.req.param(), options.clientIp?.(c));
     if (decision.allowed) {
       c.set("tessera", decision.answer);
       await next();

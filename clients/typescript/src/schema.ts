@@ -394,6 +394,12 @@ export interface components {
              * @enum {string|null}
              */
             access?: "READ" | "WRITE" | "ADMIN" | null;
+            /**
+             * @description CIDRs (`203.0.113.0/24`, `2001:db8::/32`) or addresses the token may be used
+             *     from, at most 64; a request from elsewhere is `FORBIDDEN`. Omitted or empty:
+             *     anywhere (for a token made by one bound to networks, its maker's networks).
+             */
+            allowed_cidrs?: string[] | null;
             /** @description Up to 1000 characters. */
             description?: string | null;
             /**
@@ -465,6 +471,11 @@ export interface components {
          *     resource asked for if it may not touch it.
          */
         Missing: {
+            /**
+             * @description The token may not be used from the request's client (`client_ip`): outside
+             *     its `allowed_cidrs`, or not given. No scope would let it through.
+             */
+            network?: boolean;
             resource?: string | null;
             scopes: string[];
         };
@@ -480,7 +491,7 @@ export interface components {
              * @description A stable, machine-readable code.
              * @enum {string}
              */
-            code: "malformed_json" | "invalid_body" | "invalid_query" | "invalid_status" | "invalid_limit" | "invalid_duration" | "invalid_request" | "body_too_large" | "form_too_large" | "unsupported_media_type" | "invalid_cursor" | "invalid_forwarded_request" | "missing_forwarded_request" | "method_override_refused" | "missing_name" | "invalid_name" | "invalid_text" | "too_long" | "invalid_scope" | "unknown_scope" | "too_many_scopes" | "scopes_and_access" | "invalid_access" | "invalid_resource" | "too_many_resources" | "invalid_expiry" | "expiry_twice" | "expiry_in_past" | "expiry_required" | "lifetime_too_long" | "invalid_not_before" | "not_before_after_expiry" | "invalid_rate_limit" | "unknown_profile" | "invalid_meta" | "meta_too_large" | "invalid_max_descendants" | "invalid_value" | "missing_repo_ids" | "invalid_repo_id" | "missing_access_type" | "invalid_grace" | "missing_credentials" | "invalid_token" | "insufficient_scope" | "escalation" | "descendants_exceed" | "quota_exceeded" | "admin_token" | "no_route" | "rejected_target" | "not_found" | "no_such_endpoint" | "method_not_allowed" | "concurrent_change" | "token_revoked" | "request_timeout" | "rate_limited" | "too_many_failures" | "unavailable" | "upstream_unavailable" | "upstream_timeout" | "internal";
+            code: "malformed_json" | "invalid_body" | "invalid_query" | "invalid_status" | "invalid_limit" | "invalid_duration" | "invalid_request" | "body_too_large" | "form_too_large" | "unsupported_media_type" | "invalid_cursor" | "invalid_forwarded_request" | "missing_forwarded_request" | "method_override_refused" | "missing_name" | "invalid_name" | "invalid_text" | "too_long" | "invalid_scope" | "unknown_scope" | "too_many_scopes" | "scopes_and_access" | "invalid_access" | "invalid_resource" | "too_many_resources" | "invalid_expiry" | "expiry_twice" | "expiry_in_past" | "expiry_required" | "lifetime_too_long" | "invalid_not_before" | "not_before_after_expiry" | "invalid_rate_limit" | "unknown_profile" | "invalid_meta" | "meta_too_large" | "invalid_max_descendants" | "invalid_value" | "missing_repo_ids" | "invalid_repo_id" | "missing_access_type" | "invalid_grace" | "invalid_cidr" | "invalid_client_ip" | "missing_credentials" | "invalid_token" | "insufficient_scope" | "escalation" | "descendants_exceed" | "quota_exceeded" | "admin_token" | "no_route" | "rejected_target" | "network_not_allowed" | "not_found" | "no_such_endpoint" | "method_not_allowed" | "concurrent_change" | "token_revoked" | "request_timeout" | "rate_limited" | "too_many_failures" | "unavailable" | "upstream_unavailable" | "upstream_timeout" | "internal";
             /** @description What was wrong and how to fix it. */
             detail: string;
             /** @description The request field at fault, if one. */
@@ -646,6 +657,8 @@ export interface components {
         TokenView: {
             access?: string | null;
             admin: boolean;
+            /** @description The networks it may be used from; empty: anywhere. */
+            allowed_cidrs?: string[];
             created_at: string;
             description?: string | null;
             expires_at?: string | null;
@@ -693,6 +706,8 @@ export interface components {
              * @enum {string|null}
              */
             access?: "READ" | "WRITE" | "ADMIN" | null;
+            /** @description The networks the token may be used from; `[]`: anywhere. Within its maker's. */
+            allowed_cidrs?: string[] | null;
             description?: string | null;
             /**
              * Format: date-time
@@ -738,6 +753,14 @@ export interface components {
          *     }
          */
         VerifyRequest: {
+            /**
+             * @description The address of the end client the request comes from (`203.0.113.7`,
+             *     `2001:db8::7`), for a token bound to networks (`allowed_cidrs`): a backend
+             *     that verifies for its own clients passes it on. Such a token is `FORBIDDEN`
+             *     without it.
+             * @example 203.0.113.7
+             */
+            client_ip?: string | null;
             /** @description The resource the request touches, `type:id`. */
             resource?: string | null;
             /** @description Scopes the request needs; all are required. */

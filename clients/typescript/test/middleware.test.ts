@@ -55,6 +55,13 @@ describe("the middleware", () => {
       assert.equal(none.status, 401);
       assert.ok(none.headers.get("www-authenticate"));
       assert.equal((await (await get("/repos/42/files", "tsr_nope")).json()).code, "invalid_token");
+      // A token bound to networks is judged by `req.ip`: here, loopback.
+      const bound = async (cidr: string) =>
+        (await tessera.admin.createToken({ name: "bound", scopes: ["repo:read"], resources: ["repo:42"], allowed_cidrs: [cidr] })).token;
+      assert.equal((await get("/repos/42/files", await bound("127.0.0.0/8"))).status, 200);
+      const elsewhere = await get("/repos/42/files", await bound("10.0.0.0/8"));
+      assert.equal(elsewhere.status, 403);
+      assert.equal((await elsewhere.json()).code, "network_not_allowed");
     } finally {
       server.close();
     }

@@ -87,6 +87,8 @@ pub const PROBLEM_CODES: &[&str] = &[
     "invalid_repo_id",
     "missing_access_type",
     "invalid_grace",
+    "invalid_cidr",
+    "invalid_client_ip",
     // The credential: send a working token (401).
     "missing_credentials",
     "invalid_token",
@@ -98,6 +100,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     "admin_token",
     "no_route",
     "rejected_target",
+    "network_not_allowed",
     // No such thing (404, 405).
     "not_found",
     "no_such_endpoint",

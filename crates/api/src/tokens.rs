@@ -91,6 +91,12 @@ pub struct CreateTokenRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub max_descendants: Option<u32>,
+    /// CIDRs (`203.0.113.0/24`, `2001:db8::/32`) or addresses the token may be used
+    /// from, at most 64; a request from elsewhere is `FORBIDDEN`. Omitted or empty:
+    /// anywhere (for a token made by one bound to networks, its maker's networks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 /// A scope pattern a token may be granted: a scope of the deployment's catalogue,
@@ -218,6 +224,10 @@ pub struct UpdateTokenRequest {
         schema(value_type = Option<u32>, minimum = 0, maximum = 1_000_000_000)
     )]
     pub max_descendants: Option<Option<u32>>,
+    /// The networks the token may be used from; `[]`: anywhere. Within its maker's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -250,6 +260,9 @@ pub struct TokenView {
     /// How many live tokens may be made through this one; `null`: no bound of its own.
     #[serde(default)]
     pub max_descendants: Option<u32>,
+    /// The networks it may be used from; empty: anywhere.
+    #[serde(default)]
+    pub allowed_cidrs: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
     pub revoked_at: Option<String>,
@@ -389,6 +402,7 @@ impl CreateTokenRequest {
             owner: self.owner,
             meta: self.meta,
             max_descendants: self.max_descendants,
+            allowed_cidrs: self.allowed_cidrs,
         })
     }
 }
@@ -448,6 +462,9 @@ impl UpdateTokenRequest {
         if let Some(max_descendants) = self.max_descendants {
             draft.max_descendants = max_descendants;
         }
+        if let Some(networks) = self.allowed_cidrs {
+            draft.allowed_cidrs = Some(networks);
+        }
         Ok(())
     }
 }
@@ -474,6 +491,7 @@ impl TokenView {
             owner: s.owner.as_deref().map(str::to_owned),
             meta: s.meta.clone(),
             max_descendants: s.max_descendants,
+            allowed_cidrs: s.allowed_cidrs.texts(),
             created_at: format_rfc3339(record.created_at),
             updated_at: format_rfc3339(record.updated_at),
             revoked_at: record.revoked_at.map(format_rfc3339),

@@ -17,6 +17,10 @@ pub struct VerifyRequest {
     /// The resource the request touches, `type:id`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// The address of the end client the request comes from, for a token bound to
+    /// networks (`allowed_cidrs`); such a token is `FORBIDDEN` without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
 }
 
 /// A token's rate limit after the request: what is left, and when it refills.
@@ -56,4 +60,8 @@ pub struct VerifyAnswer {
 pub struct MissingPowers {
     pub scopes: Vec<String>,
     pub resource: Option<String>,
+    /// The token may not be used from this client (`client_ip`): the reason is the
+    /// network, whatever the scopes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub network: bool,
 }

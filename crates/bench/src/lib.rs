@@ -132,6 +132,7 @@ fn need(catalogue: &ScopeCatalogue, scope: &str, resource: &str) -> Requirement 
                 .unwrap_or_else(|e| unreachable!("{e:?}")),
         ),
         resource: Some(Resource::parse(resource).unwrap_or_else(|e| unreachable!("{e}"))),
+        client: None,
     }
 }
 

@@ -121,6 +121,9 @@ enum TokenCommand {
         /// The resource the request touches (type:id).
         #[arg(long)]
         resource: Option<String>,
+        /// The address the request comes from, for a token bound to networks.
+        #[arg(long, value_name = "ADDRESS")]
+        client_ip: Option<String>,
     },
 }
 
@@ -149,6 +152,9 @@ struct ClearArgs {
     /// still holds).
     #[arg(long, conflicts_with = "max_descendants")]
     clear_max_descendants: bool,
+    /// Let the token be used from anywhere again (within its maker's networks).
+    #[arg(long, conflicts_with = "allowed_cidrs")]
+    anywhere: bool,
 }
 
 /// `tessera token list`'s filters, sent as they are.
@@ -239,6 +245,10 @@ struct SettingsArgs {
     /// theirs) [default: its maker's bound, or the server's default].
     #[arg(long, value_name = "N")]
     max_descendants: Option<u32>,
+    /// A network the token may be used from (a CIDR such as 203.0.113.0/24, or an
+    /// address); repeat for more [default: anywhere, or its maker's networks].
+    #[arg(long = "allow-cidr", value_name = "CIDR")]
+    allowed_cidrs: Vec<String>,
 }
 
 impl SettingsArgs {
@@ -279,6 +289,7 @@ impl SettingsArgs {
             owner: self.owner.clone(),
             meta: self.meta()?,
             max_descendants: self.max_descendants,
+            allowed_cidrs: non_empty(&self.allowed_cidrs),
         })
     }
 
@@ -305,6 +316,11 @@ impl SettingsArgs {
             owner: change(clear.clear_owner, self.owner.clone()),
             meta: change(clear.clear_meta, self.meta()?),
             max_descendants: change(clear.clear_max_descendants, self.max_descendants),
+            allowed_cidrs: if clear.anywhere {
+                Some(Vec::new())
+            } else {
+                non_empty(&self.allowed_cidrs)
+            },
         };
         if update == UpdateTokenRequest::default() {
             return Err("nothing to change: give at least one option (see --help)".into());
@@ -480,11 +496,13 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
             token,
             scopes,
             resource,
+            client_ip,
         } => {
             let body = VerifyRequest {
                 token,
                 scopes: non_empty(&scopes),
                 resource,
+                client_ip,
             };
             let answer: VerifyAnswer = call.send(Method::POST, "/v1/verify", Some(&body))?;
             if args.json {
@@ -690,6 +708,14 @@ fn print_details(token: &TokenView) {
         ("scopes", list(token.scopes.as_deref())),
         ("access", text(token.access.as_deref())),
         ("resources", list(token.resources.as_deref())),
+        (
+            "networks",
+            if token.allowed_cidrs.is_empty() {
+                "anywhere".to_owned()
+            } else {
+                token.allowed_cidrs.join(", ")
+            },
+        ),
         ("rate_limit", text(rate_limit.as_deref())),
         ("expires_at", text(token.expires_at.as_deref())),
         ("not_before", text(token.not_before.as_deref())),

@@ -53,6 +53,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let guard = Guard::start(Client::new(&url, token)?, GuardSettings::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app(&guard)?).await?;
+    // With each connection's address: the guard passes it on for tokens bound to
+    // networks (`allowed_cidrs`).
+    let app = app(&guard)?.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).await?;
     Ok(())
 }

@@ -100,7 +100,7 @@ impl TrustedProxies {
 }
 
 /// An IPv4 address written as IPv6 (`::ffff:10.0.0.1`) is the IPv4 address.
-fn canonical(address: IpAddr) -> IpAddr {
+pub(crate) fn canonical(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,

@@ -2,6 +2,7 @@
 //! more than it has.
 
 use crate::fields::Owner;
+use crate::network::Networks;
 use crate::ratelimit::RateLimit;
 use crate::record::Settings;
 use crate::resource::{ResourceScope, Resources};
@@ -18,6 +19,8 @@ pub struct Grant {
     /// Before this instant the token is not valid yet.
     pub not_before: Option<i64>,
     pub rate_limit: Option<RateLimit>,
+    /// Where it may be used from.
+    pub networks: Networks,
 }
 
 /// What a check reads of a token's powers, borrowed from wherever they are kept: a
@@ -29,6 +32,7 @@ pub struct Powers<'a> {
     pub expires_at: Option<i64>,
     pub not_before: Option<i64>,
     pub rate_limit: Option<RateLimit>,
+    pub networks: &'a Networks,
 }
 
 impl Powers<'_> {
@@ -60,6 +64,7 @@ impl Grant {
             expires_at: self.expires_at,
             not_before: self.not_before,
             rate_limit: self.rate_limit,
+            networks: &self.networks,
         }
     }
 
@@ -70,6 +75,7 @@ impl Grant {
             expires_at: settings.expires_at,
             not_before: settings.not_before,
             rate_limit: settings.rate_limit.as_ref().map(|s| s.limit()),
+            networks: settings.allowed_cidrs.clone(),
         }
     }
 
@@ -81,6 +87,7 @@ impl Grant {
             expires_at: None,
             not_before: None,
             rate_limit: None,
+            networks: Networks::anywhere(),
         }
     }
 
@@ -95,6 +102,9 @@ impl Grant {
         }
         if settings.not_before.is_none() {
             settings.not_before = parent.not_before;
+        }
+        if settings.allowed_cidrs.is_anywhere() {
+            settings.allowed_cidrs = parent.networks.clone();
         }
         if let Some(limit) = parent.rate_limit {
             let too_loose = settings
@@ -154,6 +164,15 @@ impl Powers<'_> {
                 detail: format!(
                     "the new token may not be valid before yours, {}",
                     timefmt::format_rfc3339(from)
+                ),
+            });
+        }
+        if !parent.networks.covers(self.networks) {
+            return Err(Escalation {
+                field: "allowed_cidrs",
+                detail: format!(
+                    "the new token may be used only from within your networks: list only networks inside {}",
+                    parent.networks.texts().join(", ")
                 ),
             });
         }
@@ -278,6 +297,33 @@ mod tests {
             burst,
         });
         Grant::of(&settings, catalogue)
+    }
+
+    #[test]
+    fn networks_are_inherited_and_only_narrowed() {
+        let c = ScopeCatalogue::default_catalogue();
+        let mut parent = grant(&c, &["repo:*"], None, None, None);
+        parent.networks = Networks::parse(&["10.0.0.0/8"]).unwrap();
+        let mut child = Settings::default();
+        Grant::inherit_bounds(&mut child, parent.powers(), false);
+        assert_eq!(
+            child.allowed_cidrs, parent.networks,
+            "an unbound child takes its maker's"
+        );
+        let mut narrower = grant(&c, &["repo:read"], None, None, None);
+        narrower.networks = Networks::parse(&["10.1.0.0/16"]).unwrap();
+        assert!(narrower.powers().ensure_within(parent.powers(), &c).is_ok());
+        for wider in [
+            Networks::anywhere(),
+            Networks::parse(&["192.0.2.0/24"]).unwrap(),
+        ] {
+            narrower.networks = wider;
+            let refused = narrower
+                .powers()
+                .ensure_within(parent.powers(), &c)
+                .unwrap_err();
+            assert_eq!(refused.field, "allowed_cidrs");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod client;
 pub mod clock;
 pub mod fields;
 pub mod grant;
+pub mod network;
 pub mod random;
 pub mod ratelimit;
 pub mod record;

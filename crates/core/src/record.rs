@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::fields::{Description, Owner, TokenName};
+use crate::network::Networks;
 use crate::ratelimit::{self, RateLimit};
 use crate::resource::ResourceScope;
 use crate::scope::{Access, ScopeCatalogue, ScopeError, ScopeSet};
@@ -94,6 +95,8 @@ pub struct Settings {
     /// How many live tokens may be made through this one, its children and
     /// theirs together; `None`: no bound of its own (its maker's still holds).
     pub max_descendants: Option<u32>,
+    /// Where the token may be used from; anywhere when empty.
+    pub allowed_cidrs: Networks,
 }
 
 /// The most `max_descendants` a token may state: far beyond any real subtree.
@@ -255,6 +258,9 @@ pub struct TokenDraft {
     pub meta: Option<Value>,
     /// For a new token, `None` means "not given": its maker's bound applies.
     pub max_descendants: Option<u32>,
+    /// CIDRs or addresses; `None` or empty: anywhere (for a new token made through
+    /// one bound to networks, that token's networks).
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 /// When a token starts to be valid, as a request states it.
@@ -365,6 +371,10 @@ impl Settings {
                 }
             })
             .transpose()?;
+        let allowed_cidrs = match draft.allowed_cidrs {
+            Some(entries) => Networks::parse(&entries)?,
+            None => Networks::anywhere(),
+        };
         Ok(Self {
             name,
             description,
@@ -376,6 +386,7 @@ impl Settings {
             owner,
             meta,
             max_descendants,
+            allowed_cidrs,
         })
     }
 
@@ -395,6 +406,7 @@ impl Settings {
             owner: self.owner.clone().map(String::from),
             meta: self.meta.clone().map(Value::Object),
             max_descendants: self.max_descendants,
+            allowed_cidrs: Some(self.allowed_cidrs.texts()),
         }
     }
 

@@ -324,6 +324,7 @@ impl RouteTable {
                         Requirement {
                             scopes: route.scopes.clone(),
                             resource,
+                            client: None,
                         },
                     ),
                     Err(()) => Resolution::BadResource(route),

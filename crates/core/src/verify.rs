@@ -5,6 +5,8 @@
 //! forbidden, rate limited),
 //! and only an otherwise allowed request spends rate-limit budget.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 
 use crate::grant::Powers;
@@ -61,6 +63,11 @@ pub struct Requirement {
     pub scopes: Option<ScopeSet>,
     /// This resource, if the request touches one.
     pub resource: Option<Resource>,
+    /// The end client's address, for a token bound to networks: where tessera's API,
+    /// a proxy's forward-auth or the gateway saw it come from, or what a backend that
+    /// verifies for its own clients says (`client_ip`). `None`: not known, which a
+    /// token bound to networks refuses.
+    pub client: Option<IpAddr>,
 }
 
 impl Requirement {
@@ -76,6 +83,7 @@ impl Requirement {
                 .resource
                 .as_ref()
                 .filter(|resource| !powers.resources.allows(resource)),
+            network: !powers.networks.allows(self.client),
         }
     }
 }
@@ -85,6 +93,9 @@ impl Requirement {
 pub struct Shortfall<'a> {
     pub scopes: Option<ScopeSet>,
     pub resource: Option<&'a Resource>,
+    /// The request comes from outside the token's networks (or from an address not
+    /// known): the reason that is given first, since no scope would let it through.
+    pub network: bool,
 }
 
 /// A decision, with the rate-limit state to report and the new TAT to store.
@@ -128,6 +139,9 @@ pub fn admit(powers: Powers<'_>, revoked: bool, need: &Requirement, now_ms: i64)
     let standing = standing(powers, revoked, now_ms);
     if standing != Code::Valid {
         return Admission::Refused(standing);
+    }
+    if !powers.networks.allows(need.client) {
+        return Admission::Refused(Code::Forbidden);
     }
     let scopes_ok = need
         .scopes
@@ -218,6 +232,7 @@ mod tests {
             expires_at: Some(10_000),
             not_before: Some(1_000),
             rate_limit: Some(RateLimit::new(60, 2).unwrap()),
+            networks: crate::network::Networks::anywhere(),
         };
         (catalogue, grant)
     }
@@ -226,6 +241,7 @@ mod tests {
         Requirement {
             scopes: Some(catalogue.compile_required(&[scope.to_owned()]).unwrap()),
             resource: Some(Resource::parse(resource).unwrap()),
+            client: None,
         }
     }
 
@@ -240,6 +256,33 @@ mod tests {
         let missing = enough.shortfall(grant.powers());
         assert!(c.names_in(&missing.scopes.unwrap()).is_empty());
         assert!(missing.resource.is_none());
+    }
+
+    #[test]
+    fn a_token_bound_to_networks_refuses_other_and_unknown_clients() {
+        let (c, mut grant) = setup();
+        grant.networks = crate::network::Networks::parse(&["10.0.0.0/8"]).unwrap();
+        let mut request = need(&c, "repo:read", "repo:a");
+        let from = |text: &str| Some(text.parse::<IpAddr>().unwrap());
+        request.client = from("10.9.8.7");
+        assert_eq!(
+            decide(grant.powers(), false, &request, 5_000, 0).code,
+            Code::Valid
+        );
+        for client in [from("192.0.2.1"), None] {
+            request.client = client;
+            let verdict = decide(grant.powers(), false, &request, 5_000, 0);
+            assert_eq!(verdict.code, Code::Forbidden);
+            assert_eq!(verdict.next_tat, None, "a refusal spends nothing");
+            let missing = request.shortfall(grant.powers());
+            assert!(missing.network);
+            assert!(missing.resource.is_none());
+        }
+        // A dead token is dead wherever it is presented from.
+        assert_eq!(
+            decide(grant.powers(), true, &request, 5_000, 0).code,
+            Code::Revoked
+        );
     }
 
     #[test]

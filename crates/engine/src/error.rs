@@ -56,6 +56,23 @@ impl EngineError {
         }
     }
 
+    /// A request from outside its token's networks (`allowed_cidrs`), or from an
+    /// address not known. Names the address as tessera saw it, so that an operator
+    /// behind a proxy can tell when `trusted_proxies` is missing.
+    pub fn outside_networks(client: Option<std::net::IpAddr>) -> Self {
+        let detail = match client {
+            Some(client) => format!(
+                "this token may not be used from {client}: it is bound to networks                  (allowed_cidrs) that do not include this address"
+            ),
+            None => "this token is bound to networks (allowed_cidrs), and the client's                      address is not known: pass the end client's address in client_ip"
+                .to_owned(),
+        };
+        EngineError::Forbidden {
+            code: "network_not_allowed",
+            detail,
+        }
+    }
+
     /// A request refused by its token's rate limit.
     pub fn rate_limited(decision: &RateDecision) -> Self {
         EngineError::RateLimited {

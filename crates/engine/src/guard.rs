@@ -57,7 +57,7 @@ impl Engine {
         client: IpAddr,
     ) -> Result<Allowed, Denied> {
         self.refuse_failing(client)?;
-        let decided = self.guard_now(method, uri, credential).await;
+        let decided = self.guard_now(method, uri, credential, client).await;
         self.count_failure(client, decided.as_ref().err().map(|denied| &denied.error));
         decided
     }
@@ -67,6 +67,7 @@ impl Engine {
         method: &str,
         uri: &str,
         credential: Result<Credential<'_>, EngineError>,
+        client: IpAddr,
     ) -> Result<Allowed, Denied> {
         // The target lives in this block only: held across the check's `await`, it
         // would be moved with every guarded request's future.
@@ -88,7 +89,7 @@ impl Engine {
         let slot = self
             .lookup(&credential.secret, credential.key_id.as_deref())
             .map_err(|code| EngineError::InvalidToken { code })?;
-        let (route, need) = match resolution {
+        let (route, mut need) = match resolution {
             Resolution::Needs(route, need) => (Some(route), need),
             Resolution::Unmatched(Unmatched::AnyValidToken) => (None, Requirement::default()),
             refused => {
@@ -114,6 +115,7 @@ impl Engine {
                 .into());
             }
         };
+        need.client = Some(client);
         let checked = self.check_slot(slot, &need).await;
         let rate = rate_report(&checked);
         let error = match (checked.verdict.code, checked.verdict.rate) {
@@ -123,6 +125,9 @@ impl Engine {
                     rate,
                     method_override: route.is_some_and(|route| route.allows_method_override()),
                 });
+            }
+            (Code::Forbidden, _) if need.shortfall(checked.slot.powers()).network => {
+                EngineError::outside_networks(need.client)
             }
             (Code::Forbidden, _) => {
                 let catalogue = self.index().catalogue();

@@ -10,6 +10,7 @@
 //! field is a line there.
 
 use tessera_core::fields::{Description, Owner, TokenName};
+use tessera_core::network::Networks;
 use tessera_core::record::{
     PreviousSecret, RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord,
 };
@@ -51,6 +52,7 @@ const SETTINGS_COLUMNS: &[&str] = &[
     "owner",
     "meta",
     "max_descendants",
+    "allowed_cidrs",
     "updated_at",
     "change_seq",
 ];
@@ -74,6 +76,7 @@ const ADDED_COLUMNS: &[(&str, ColumnKind)] = &[
     ("not_before", ColumnKind::Millis),
     ("max_descendants", ColumnKind::Count),
     ("previous_secrets", ColumnKind::Text),
+    ("allowed_cidrs", ColumnKind::Text),
 ];
 
 /// The columns of [`ADDED_COLUMNS`], each with the statement that adds it.
@@ -132,6 +135,8 @@ pub struct RawRow {
     pub owner: Option<String>,
     pub meta: Option<String>,
     pub max_descendants: Option<i64>,
+    /// Space-separated CIDRs; `NULL`: anywhere.
+    pub allowed_cidrs: Option<String>,
     pub parent_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -234,6 +239,9 @@ fn settings_values(record: &TokenRecord, seq: ChangeSeq) -> [SqlValue; SETTINGS_
             .map(|m| serde_json::Value::Object(m.clone()).to_string())
             .into(),
         s.max_descendants.map(i64::from).into(),
+        (!s.allowed_cidrs.is_anywhere())
+            .then(|| s.allowed_cidrs.to_string())
+            .into(),
         record.updated_at.into(),
         seq.into(),
     ]
@@ -342,6 +350,7 @@ impl RawRow {
             owner: row.opt_text("owner")?,
             meta: row.opt_text("meta")?,
             max_descendants: row.opt_int("max_descendants")?,
+            allowed_cidrs: row.opt_text("allowed_cidrs")?,
             parent_id: row.opt_text("parent_id")?,
             created_at: row.int("created_at")?,
             updated_at: row.int("updated_at")?,
@@ -417,6 +426,16 @@ impl RawRow {
             })
             .transpose()?;
         let previous_secrets = read_previous_secrets(&self.id, self.previous_secrets.as_deref())?;
+        // A list that does not read back must not read as "anywhere": fail closed.
+        let allowed_cidrs = match &self.allowed_cidrs {
+            None => Networks::anywhere(),
+            Some(text) => {
+                let entries: Vec<&str> = text.split_whitespace().collect();
+                Networks::parse(&entries).map_err(|_| {
+                    StoreError::Corrupt(format!("token {} has unreadable allowed_cidrs", self.id))
+                })?
+            }
+        };
         Ok(TokenRecord {
             previous_secrets,
             id: self.id,
@@ -434,6 +453,7 @@ impl RawRow {
                 owner,
                 meta,
                 max_descendants,
+                allowed_cidrs,
             },
             parent_id: self.parent_id,
             created_at: self.created_at,
@@ -768,6 +788,11 @@ mod tests {
                 owner: Some(Owner::parse("alice".into(), "owner").unwrap()),
                 meta: json!({"k": 1}).as_object().cloned(),
                 max_descendants: Some(21),
+                allowed_cidrs: tessera_core::network::Networks::parse(&[
+                    "10.0.0.0/8",
+                    "2001:db8::/32",
+                ])
+                .unwrap(),
             },
             parent_id: Some("parent".into()),
             created_at: 14,
@@ -793,6 +818,7 @@ mod tests {
             owner: None,
             meta: None,
             max_descendants: None,
+            allowed_cidrs: Networks::anywhere(),
         };
         record.parent_id = None;
         record.revoked_at = None;
@@ -807,6 +833,17 @@ mod tests {
             assert_eq!((raw.seq, raw.change_seq), (99, 20));
             assert_eq!(raw.into_record().unwrap(), record);
         }
+    }
+
+    #[test]
+    fn networks_that_do_not_read_back_are_corrupt_not_anywhere() {
+        let mut stored = Stored::of(&full(), 20);
+        stored.0.insert(
+            "allowed_cidrs".into(),
+            SqlValue::Text("10.0.0.0/8 garbage".into()),
+        );
+        let read = RawRow::read(&stored).unwrap().into_record();
+        assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
     }
 
     #[test]

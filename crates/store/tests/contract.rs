@@ -45,6 +45,7 @@ fn record(id: &str, parent: Option<&str>, resources: Option<Vec<&str>>) -> Token
             owner: Some("alice".try_into().unwrap()),
             meta: serde_json::json!({"k": 1}).as_object().cloned(),
             max_descendants: Some(7),
+            allowed_cidrs: tessera_core::network::Networks::parse(&["192.0.2.0/24"]).unwrap(),
         },
         parent_id: parent.map(String::from),
         created_at: 1,

@@ -34,6 +34,10 @@ class CreateTokenRequest:
             control characters.
         access (CreateTokenRequestAccessType1 | CreateTokenRequestAccessType2Type1 | CreateTokenRequestAccessType3Type1
             | None | Unset): `READ`, `WRITE` or `ADMIN`, instead of `scopes`.
+        allowed_cidrs (list[str] | None | Unset): CIDRs (`203.0.113.0/24`, `2001:db8::/32`) or addresses the token may
+            be used
+            from, at most 64; a request from elsewhere is `FORBIDDEN`. Omitted or empty:
+            anywhere (for a token made by one bound to networks, its maker's networks).
         description (None | str | Unset): Up to 1000 characters.
         expires_at (datetime.datetime | None | Unset): RFC 3339.
         expires_in (int | None | Unset): Seconds from now, instead of `expires_at`.
@@ -57,6 +61,7 @@ class CreateTokenRequest:
         | None
         | Unset
     ) = UNSET
+    allowed_cidrs: list[str] | None | Unset = UNSET
     description: None | str | Unset = UNSET
     expires_at: datetime.datetime | None | Unset = UNSET
     expires_in: int | None | Unset = UNSET
@@ -86,6 +91,15 @@ class CreateTokenRequest:
             access = self.access.value
         else:
             access = self.access
+
+        allowed_cidrs: list[str] | None | Unset
+        if isinstance(self.allowed_cidrs, Unset):
+            allowed_cidrs = UNSET
+        elif isinstance(self.allowed_cidrs, list):
+            allowed_cidrs = self.allowed_cidrs
+
+        else:
+            allowed_cidrs = self.allowed_cidrs
 
         description: None | str | Unset
         if isinstance(self.description, Unset):
@@ -175,6 +189,8 @@ class CreateTokenRequest:
         )
         if access is not UNSET:
             field_dict["access"] = access
+        if allowed_cidrs is not UNSET:
+            field_dict["allowed_cidrs"] = allowed_cidrs
         if description is not UNSET:
             field_dict["description"] = description
         if expires_at is not UNSET:
@@ -254,6 +270,23 @@ class CreateTokenRequest:
             )
 
         access = _parse_access(d.pop("access", UNSET))
+
+        def _parse_allowed_cidrs(data: object) -> list[str] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                allowed_cidrs_type_0 = cast(list[str], data)
+
+                return allowed_cidrs_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[str] | None | Unset, data)
+
+        allowed_cidrs = _parse_allowed_cidrs(d.pop("allowed_cidrs", UNSET))
 
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
@@ -409,6 +442,7 @@ class CreateTokenRequest:
         create_token_request = cls(
             name=name,
             access=access,
+            allowed_cidrs=allowed_cidrs,
             description=description,
             expires_at=expires_at,
             expires_in=expires_in,

@@ -32,6 +32,7 @@ class CreatedToken:
             use_count (int):
             token (str): The token. Shown once: store it now, it cannot be shown again.
             access (None | str | Unset):
+            allowed_cidrs (list[str] | Unset): The networks it may be used from; empty: anywhere.
             description (None | str | Unset):
             expires_at (None | str | Unset):
             last_used_at (None | str | Unset):
@@ -57,6 +58,7 @@ class CreatedToken:
     use_count: int
     token: str
     access: None | str | Unset = UNSET
+    allowed_cidrs: list[str] | Unset = UNSET
     description: None | str | Unset = UNSET
     expires_at: None | str | Unset = UNSET
     last_used_at: None | str | Unset = UNSET
@@ -98,6 +100,10 @@ class CreatedToken:
             access = UNSET
         else:
             access = self.access
+
+        allowed_cidrs: list[str] | Unset = UNSET
+        if not isinstance(self.allowed_cidrs, Unset):
+            allowed_cidrs = self.allowed_cidrs
 
         description: None | str | Unset
         if isinstance(self.description, Unset):
@@ -198,6 +204,8 @@ class CreatedToken:
         )
         if access is not UNSET:
             field_dict["access"] = access
+        if allowed_cidrs is not UNSET:
+            field_dict["allowed_cidrs"] = allowed_cidrs
         if description is not UNSET:
             field_dict["description"] = description
         if expires_at is not UNSET:
@@ -257,6 +265,8 @@ class CreatedToken:
             return cast(None | str | Unset, data)
 
         access = _parse_access(d.pop("access", UNSET))
+
+        allowed_cidrs = cast(list[str], d.pop("allowed_cidrs", UNSET))
 
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
@@ -409,6 +419,7 @@ class CreatedToken:
             use_count=use_count,
             token=token,
             access=access,
+            allowed_cidrs=allowed_cidrs,
             description=description,
             expires_at=expires_at,
             last_used_at=last_used_at,

@@ -18,15 +18,20 @@ class Missing:
 
         Attributes:
             scopes (list[str]):
+            network (bool | Unset): The token may not be used from the request's client (`client_ip`): outside
+                its `allowed_cidrs`, or not given. No scope would let it through.
             resource (None | str | Unset):
     """
 
     scopes: list[str]
+    network: bool | Unset = UNSET
     resource: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         scopes = self.scopes
+
+        network = self.network
 
         resource: None | str | Unset
         if isinstance(self.resource, Unset):
@@ -41,6 +46,8 @@ class Missing:
                 "scopes": scopes,
             }
         )
+        if network is not UNSET:
+            field_dict["network"] = network
         if resource is not UNSET:
             field_dict["resource"] = resource
 
@@ -50,6 +57,8 @@ class Missing:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
         scopes = cast(list[str], d.pop("scopes"))
+
+        network = d.pop("network", UNSET)
 
         def _parse_resource(data: object) -> None | str | Unset:
             if data is None:
@@ -62,6 +71,7 @@ class Missing:
 
         missing = cls(
             scopes=scopes,
+            network=network,
             resource=resource,
         )
 

@@ -30,6 +30,7 @@ class TokenView:
         updated_at (str):
         use_count (int):
         access (None | str | Unset):
+        allowed_cidrs (list[str] | Unset): The networks it may be used from; empty: anywhere.
         description (None | str | Unset):
         expires_at (None | str | Unset):
         last_used_at (None | str | Unset):
@@ -54,6 +55,7 @@ class TokenView:
     updated_at: str
     use_count: int
     access: None | str | Unset = UNSET
+    allowed_cidrs: list[str] | Unset = UNSET
     description: None | str | Unset = UNSET
     expires_at: None | str | Unset = UNSET
     last_used_at: None | str | Unset = UNSET
@@ -93,6 +95,10 @@ class TokenView:
             access = UNSET
         else:
             access = self.access
+
+        allowed_cidrs: list[str] | Unset = UNSET
+        if not isinstance(self.allowed_cidrs, Unset):
+            allowed_cidrs = self.allowed_cidrs
 
         description: None | str | Unset
         if isinstance(self.description, Unset):
@@ -192,6 +198,8 @@ class TokenView:
         )
         if access is not UNSET:
             field_dict["access"] = access
+        if allowed_cidrs is not UNSET:
+            field_dict["allowed_cidrs"] = allowed_cidrs
         if description is not UNSET:
             field_dict["description"] = description
         if expires_at is not UNSET:
@@ -249,6 +257,8 @@ class TokenView:
             return cast(None | str | Unset, data)
 
         access = _parse_access(d.pop("access", UNSET))
+
+        allowed_cidrs = cast(list[str], d.pop("allowed_cidrs", UNSET))
 
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
@@ -400,6 +410,7 @@ class TokenView:
             updated_at=updated_at,
             use_count=use_count,
             access=access,
+            allowed_cidrs=allowed_cidrs,
             description=description,
             expires_at=expires_at,
             last_used_at=last_used_at,

@@ -31,6 +31,8 @@ class UpdateTokenRequest:
     Attributes:
         access (None | Unset | UpdateTokenRequestAccessType1 | UpdateTokenRequestAccessType2Type1 |
             UpdateTokenRequestAccessType3Type1): Replaces the scopes with an access level.
+        allowed_cidrs (list[str] | None | Unset): The networks the token may be used from; `[]`: anywhere. Within its
+            maker's.
         description (None | str | Unset):
         expires_at (datetime.datetime | None | Unset): `null`: never expires.
         expires_in (int | None | Unset):
@@ -51,6 +53,7 @@ class UpdateTokenRequest:
         | UpdateTokenRequestAccessType2Type1
         | UpdateTokenRequestAccessType3Type1
     ) = UNSET
+    allowed_cidrs: list[str] | None | Unset = UNSET
     description: None | str | Unset = UNSET
     expires_at: datetime.datetime | None | Unset = UNSET
     expires_in: int | None | Unset = UNSET
@@ -79,6 +82,15 @@ class UpdateTokenRequest:
             access = self.access.value
         else:
             access = self.access
+
+        allowed_cidrs: list[str] | None | Unset
+        if isinstance(self.allowed_cidrs, Unset):
+            allowed_cidrs = UNSET
+        elif isinstance(self.allowed_cidrs, list):
+            allowed_cidrs = self.allowed_cidrs
+
+        else:
+            allowed_cidrs = self.allowed_cidrs
 
         description: None | str | Unset
         if isinstance(self.description, Unset):
@@ -170,6 +182,8 @@ class UpdateTokenRequest:
         field_dict.update({})
         if access is not UNSET:
             field_dict["access"] = access
+        if allowed_cidrs is not UNSET:
+            field_dict["allowed_cidrs"] = allowed_cidrs
         if description is not UNSET:
             field_dict["description"] = description
         if expires_at is not UNSET:
@@ -250,6 +264,23 @@ class UpdateTokenRequest:
             )
 
         access = _parse_access(d.pop("access", UNSET))
+
+        def _parse_allowed_cidrs(data: object) -> list[str] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                allowed_cidrs_type_0 = cast(list[str], data)
+
+                return allowed_cidrs_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[str] | None | Unset, data)
+
+        allowed_cidrs = _parse_allowed_cidrs(d.pop("allowed_cidrs", UNSET))
 
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
@@ -413,6 +444,7 @@ class UpdateTokenRequest:
 
         update_token_request = cls(
             access=access,
+            allowed_cidrs=allowed_cidrs,
             description=description,
             expires_at=expires_at,
             expires_in=expires_in,

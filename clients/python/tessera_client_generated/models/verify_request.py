@@ -21,16 +21,27 @@ class VerifyRequest:
 
         Attributes:
             token (str):
+            client_ip (None | str | Unset): The address of the end client the request comes from (`203.0.113.7`,
+                `2001:db8::7`), for a token bound to networks (`allowed_cidrs`): a backend
+                that verifies for its own clients passes it on. Such a token is `FORBIDDEN`
+                without it. Example: 203.0.113.7.
             resource (None | str | Unset): The resource the request touches, `type:id`.
             scopes (list[RequiredScope] | None | Unset): Scopes the request needs; all are required.
     """
 
     token: str
+    client_ip: None | str | Unset = UNSET
     resource: None | str | Unset = UNSET
     scopes: list[RequiredScope] | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         token = self.token
+
+        client_ip: None | str | Unset
+        if isinstance(self.client_ip, Unset):
+            client_ip = UNSET
+        else:
+            client_ip = self.client_ip
 
         resource: None | str | Unset
         if isinstance(self.resource, Unset):
@@ -57,6 +68,8 @@ class VerifyRequest:
                 "token": token,
             }
         )
+        if client_ip is not UNSET:
+            field_dict["client_ip"] = client_ip
         if resource is not UNSET:
             field_dict["resource"] = resource
         if scopes is not UNSET:
@@ -68,6 +81,15 @@ class VerifyRequest:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
         token = d.pop("token")
+
+        def _parse_client_ip(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        client_ip = _parse_client_ip(d.pop("client_ip", UNSET))
 
         def _parse_resource(data: object) -> None | str | Unset:
             if data is None:
@@ -102,6 +124,7 @@ class VerifyRequest:
 
         verify_request = cls(
             token=token,
+            client_ip=client_ip,
             resource=resource,
             scopes=scopes,
         )

@@ -20,23 +20,30 @@ use sha2::{Digest, Sha256};
 use tessera_api::VerifyAnswer;
 use tokio::sync::broadcast;
 
-/// A question: the token (hashed: the cache keeps no token's text), the scopes and
-/// the resource.
+/// A question: the token (hashed: the cache keeps no token's text), the scopes, the
+/// resource and the client's address (the answer for a token bound to networks
+/// depends on it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Key([u8; 32]);
 
 impl Key {
-    pub fn of(token: &str, scopes: &[String], resource: Option<&str>) -> Self {
+    pub fn of(
+        token: &str,
+        scopes: &[String],
+        resource: Option<&str>,
+        client_ip: Option<&str>,
+    ) -> Self {
         let mut hash = Sha256::new();
         // Lengths first, so that no two questions write the same bytes.
         for part in std::iter::once(token)
             .chain(scopes.iter().map(String::as_str))
             .chain(resource)
+            .chain(client_ip)
         {
             hash.update((part.len() as u64).to_le_bytes());
             hash.update(part.as_bytes());
         }
-        hash.update([u8::from(resource.is_some())]);
+        hash.update([u8::from(resource.is_some()), u8::from(client_ip.is_some())]);
         Self(hash.finalize().into())
     }
 }
@@ -238,9 +245,9 @@ mod tests {
     #[test]
     fn a_dropped_token_loses_every_answer_and_nothing_else() {
         let cache = live_cache(10);
-        let read = Key::of("tsr_a", &["repo:read".into()], Some("repo:1"));
-        let write = Key::of("tsr_a", &["repo:write".into()], Some("repo:1"));
-        let other = Key::of("tsr_b", &["repo:read".into()], Some("repo:1"));
+        let read = Key::of("tsr_a", &["repo:read".into()], Some("repo:1"), None);
+        let write = Key::of("tsr_a", &["repo:write".into()], Some("repo:1"), None);
+        let other = Key::of("tsr_b", &["repo:read".into()], Some("repo:1"), None);
         for (key, id) in [(read, "tok_a"), (write, "tok_a"), (other, "tok_b")] {
             cache.keep(key, &answer(id, false), None, cache.generation(), 0);
         }
@@ -253,7 +260,7 @@ mod tests {
     #[test]
     fn an_answer_overtaken_by_a_change_is_not_kept() {
         let cache = live_cache(10);
-        let key = Key::of("tsr_a", &[], None);
+        let key = Key::of("tsr_a", &[], None, None);
         let asked_at = cache.generation();
         cache.drop_token("tok_a");
         cache.keep(key, &answer("tok_a", false), None, asked_at, 0);
@@ -263,11 +270,11 @@ mod tests {
     #[test]
     fn nothing_is_kept_or_served_while_the_stream_is_down() {
         let cache = live_cache(10);
-        let key = Key::of("tsr_a", &[], None);
+        let key = Key::of("tsr_a", &[], None, None);
         cache.keep(key, &answer("tok_a", false), None, cache.generation(), 0);
         cache.set_live(false);
         assert!(cache.get(&key, 1).is_none());
-        let other = Key::of("tsr_b", &[], None);
+        let other = Key::of("tsr_b", &[], None, None);
         cache.keep(other, &answer("tok_b", false), None, cache.generation(), 0);
         cache.set_live(true);
         assert!(cache.get(&other, 1).is_none());
@@ -276,14 +283,14 @@ mod tests {
     #[test]
     fn rate_limited_tokens_expiry_lifetime_and_capacity_bound_what_is_kept() {
         let cache = live_cache(2);
-        let limited = Key::of("tsr_l", &[], None);
+        let limited = Key::of("tsr_l", &[], None, None);
         cache.keep(limited, &answer("tok_l", true), None, cache.generation(), 0);
         assert!(
             cache.get(&limited, 1).is_none(),
             "a rate limit is spent per request"
         );
 
-        let expiring = Key::of("tsr_e", &[], None);
+        let expiring = Key::of("tsr_e", &[], None, None);
         cache.keep(
             expiring,
             &answer("tok_e", false),
@@ -297,7 +304,7 @@ mod tests {
             "not past the token's expiry"
         );
 
-        let plain = Key::of("tsr_p", &[], None);
+        let plain = Key::of("tsr_p", &[], None, None);
         cache.keep(plain, &answer("tok_p", false), None, cache.generation(), 0);
         assert!(cache.get(&plain, 59_999).is_some());
         assert!(
@@ -305,7 +312,7 @@ mod tests {
             "not past the cache's lifetime"
         );
 
-        let third = Key::of("tsr_t", &[], None);
+        let third = Key::of("tsr_t", &[], None, None);
         cache.keep(third, &answer("tok_t", false), None, cache.generation(), 0);
         assert_eq!(cache.len(), 2, "the oldest went");
         assert!(cache.get(&expiring, 1).is_none());
@@ -314,11 +321,13 @@ mod tests {
     #[test]
     fn questions_differing_in_any_part_have_different_keys() {
         let keys = [
-            Key::of("tsr_a", &[], None),
-            Key::of("tsr_a", &[], Some("")),
-            Key::of("tsr_a", &["x".into()], None),
-            Key::of("tsr_ax", &[], None),
-            Key::of("tsr_a", &[], Some("x")),
+            Key::of("tsr_a", &[], None, None),
+            Key::of("tsr_a", &[], Some(""), None),
+            Key::of("tsr_a", &["x".into()], None, None),
+            Key::of("tsr_ax", &[], None, None),
+            Key::of("tsr_a", &[], Some("x"), None),
+            Key::of("tsr_a", &[], None, Some("x")),
+            Key::of("tsr_a", &[], Some("x"), Some("10.0.0.1")),
         ];
         for (i, a) in keys.iter().enumerate() {
             for b in &keys[i + 1..] {

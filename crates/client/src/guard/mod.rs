@@ -29,12 +29,13 @@ mod presented;
 mod refusal;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::response::Response;
 use tessera_api::{VerifyAnswer, VerifyRequest};
@@ -123,9 +124,15 @@ impl Guard {
         token: String,
         rule: &Rule,
         resource: Option<String>,
+        client_ip: Option<String>,
     ) -> Result<Verified, Response> {
         let cache = &self.shared.cache;
-        let key = Key::of(&token, &rule.scopes, resource.as_deref());
+        let key = Key::of(
+            &token,
+            &rule.scopes,
+            resource.as_deref(),
+            client_ip.as_deref(),
+        );
         let now = now_ms();
         if let Some(answer) = cache.get(&key, now) {
             return Ok(Verified(answer));
@@ -135,6 +142,7 @@ impl Guard {
             token,
             scopes: Some(rule.scopes.clone()),
             resource,
+            client_ip,
         };
         let answer = match self.shared.client.verify(&request).await {
             Ok(answer) => Arc::new(answer),
@@ -288,7 +296,13 @@ where
                 Ok(resource) => resource,
                 Err(refusal) => return Ok(refusal),
             };
-            match guard.judge(token, &rule, resource).await {
+            // The app's own peer, if it serves with `into_make_service_with_connect_info`:
+            // tessera refuses a token bound to networks (`allowed_cidrs`) without it.
+            let client_ip = parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip().to_string());
+            match guard.judge(token, &rule, resource, client_ip).await {
                 Ok(verified) => {
                     parts.extensions.insert(verified);
                     inner

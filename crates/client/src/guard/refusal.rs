@@ -41,6 +41,12 @@ pub fn missing_credentials() -> Response {
 /// The answer to a request whose token tessera did not find valid for it.
 pub fn refused(answer: &VerifyAnswer) -> Response {
     match answer.code.as_str() {
+        "FORBIDDEN" if answer.missing.as_ref().is_some_and(|m| m.network) => problem(
+            StatusCode::FORBIDDEN,
+            "network_not_allowed",
+            "this token may not be used from your address: it is bound to other networks"
+                .to_owned(),
+        ),
         "FORBIDDEN" => {
             let missing = answer.missing.as_ref();
             let scopes = missing.map(|m| m.scopes.join(" ")).unwrap_or_default();

@@ -40,6 +40,7 @@ async fn a_token_is_created_used_edited_and_revoked() {
         token: created.token.clone(),
         scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
         resource: None,
+        client_ip: None,
     };
     let answer = admin
         .verify(&asked(&["repo:read"]))

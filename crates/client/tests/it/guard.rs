@@ -36,7 +36,14 @@ impl App {
             .expect("a port");
         let addr = listener.local_addr().expect("an address");
         let app = guarded_app::app(&guard).expect("the routes");
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        // With each connection's address, as a token bound to networks needs.
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+        });
         // Wait for the change stream: until then every request asks tessera.
         let deadline = Instant::now() + Duration::from_secs(10);
         while !guard.cache().is_live() {
@@ -90,6 +97,27 @@ async fn the_guard_lets_through_what_the_token_may_do_and_refuses_the_rest() {
     assert_eq!(app.guard.cache().len(), 1, "the answer is kept");
     let (status, _, _) = app.get("/repos/42/files", Some(secret)).await;
     assert_eq!(status, StatusCode::OK, "answered from the cache");
+
+    // A token bound to networks is judged by the connection's address: loopback.
+    for (cidr, expected) in [
+        ("127.0.0.0/8", StatusCode::OK),
+        ("10.0.0.0/8", StatusCode::FORBIDDEN),
+    ] {
+        let bound = tessera
+            .admin
+            .create_token(&CreateTokenRequest {
+                resources: Some(vec!["repo:42".into()]),
+                allowed_cidrs: Some(vec![cidr.into()]),
+                ..token("bound", &["repo:read"])
+            })
+            .await
+            .expect("a bound token");
+        let (status, body, _) = app.get("/repos/42/files", Some(&bound.token)).await;
+        assert_eq!(status, expected, "{cidr}: {body}");
+        if expected == StatusCode::FORBIDDEN {
+            assert_eq!(body["code"], "network_not_allowed");
+        }
+    }
 
     let (status, body, headers) = app.get("/repos/43/files", Some(secret)).await;
     assert_eq!(

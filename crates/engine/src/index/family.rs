@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use compact_str::CompactString;
 use parking_lot::Mutex;
+use tessera_core::network::Networks;
 use tessera_core::ratelimit::RateLimit;
 use tessera_core::scope::{Access, ScopeSet};
 
@@ -43,6 +44,8 @@ pub struct Family {
     pub(super) parent: Option<CompactString>,
     /// How many live tokens may be made through these tokens.
     pub(super) max_descendants: Option<u32>,
+    /// Where these tokens may be used from.
+    pub(super) networks: Networks,
 }
 
 /// Every family in use, each kept once: usually far fewer than tokens, at worst

@@ -180,6 +180,7 @@ impl TokenIndex {
             is_admin: record.is_admin,
             parent: record.parent_id.as_deref().map(CompactString::new),
             max_descendants: settings.max_descendants,
+            networks: grant.networks.clone(),
         });
         Slot::new(record, &grant, family, seq)
     }

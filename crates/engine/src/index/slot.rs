@@ -311,6 +311,7 @@ impl Slot {
             expires_at: (self.expires_at != NEVER).then_some(self.expires_at),
             not_before: self.not_before(),
             rate_limit: self.family.rate_limit,
+            networks: &self.family.networks,
         }
     }
 

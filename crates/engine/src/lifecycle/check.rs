@@ -61,11 +61,13 @@ pub struct CheckOutcome {
 pub(super) const ID_KIND: &str = "tok";
 
 impl Engine {
-    /// What a request needs, from scope names and a resource as a client writes them.
+    /// What a request needs, from scope names, a resource and the end client's
+    /// address as a client writes them.
     pub fn requirement(
         &self,
         scopes: Option<&[impl AsRef<str>]>,
         resource: Option<&str>,
+        client_ip: Option<&str>,
     ) -> Result<Requirement, EngineError> {
         let catalogue = self.index().catalogue();
         let scopes = match scopes {
@@ -91,7 +93,22 @@ impl Engine {
                     code: "invalid_resource",
                     detail: e.to_string(),
                 })?;
-        Ok(Requirement { scopes, resource })
+        let client = client_ip
+            .map(|text| {
+                text.trim().parse::<IpAddr>().map_err(|_| EngineError::BadRequest {
+                    code: "invalid_client_ip",
+                    detail: format!(
+                        "client_ip {text:?} is not an IPv4 or IPv6 address such as 203.0.113.7: \
+                         pass the address your own client connected from, without a port"
+                    ),
+                })
+            })
+            .transpose()?;
+        Ok(Requirement {
+            scopes,
+            resource,
+            client,
+        })
     }
     /// Checks a presented token. Malformed text and a bad checksum are `NOT_FOUND`
     /// without a lookup. Only an allowed request spends rate-limit budget.
@@ -313,7 +330,7 @@ impl Engine {
         client: IpAddr,
     ) -> Result<Caller, EngineError> {
         self.refuse_failing(client)?;
-        let result = self.authenticate_now(credential, scope).await;
+        let result = self.authenticate_now(credential, scope, client).await;
         self.count_failure(client, result.as_ref().err());
         result
     }
@@ -368,38 +385,45 @@ impl Engine {
         &self,
         credential: &Credential<'_>,
         scope: Option<&'static str>,
+        client: IpAddr,
     ) -> Result<Caller, EngineError> {
         let need = Requirement {
             scopes: scope.map(|s| self.index().catalogue().own(s)),
             resource: None,
+            client: Some(client),
         };
         let outcome = self
             .check_presented(&credential.secret, credential.key_id.as_deref(), &need)
             .await;
-        Self::admitted(outcome.code, outcome.checked, scope)
+        Self::admitted(outcome.code, outcome.checked, &need, scope)
     }
 
     /// Spends one request of `caller`'s rate limit and counts a use, as a call to
     /// the API with its token would: for the web UI's writes, which a session makes
     /// with the token it signed in with, so that a page cannot write past the limit
     /// the API holds the token to.
-    pub async fn spend_for(&self, caller: &Caller) -> Result<(), EngineError> {
+    pub async fn spend_for(&self, caller: &Caller, client: IpAddr) -> Result<(), EngineError> {
         let need = Requirement {
             scopes: None,
             resource: None,
+            client: Some(client),
         };
         let checked = self.check_slot(caller.slot.clone(), &need).await;
-        Self::admitted(checked.verdict.code, Some(checked), None).map(drop)
+        Self::admitted(checked.verdict.code, Some(checked), &need, None).map(drop)
     }
 
     /// The caller a check let through, or why it did not.
     fn admitted(
         code: Code,
         checked: Option<Checked>,
+        need: &Requirement,
         scope: Option<&'static str>,
     ) -> Result<Caller, EngineError> {
         let checked = match (code, checked) {
             (Code::Valid, Some(checked)) => checked,
+            (Code::Forbidden, Some(checked)) if need.shortfall(checked.slot.powers()).network => {
+                return Err(EngineError::outside_networks(need.client));
+            }
             (Code::Forbidden, _) => {
                 return Err(EngineError::needs_scope(scope.unwrap_or_default()));
             }
@@ -433,15 +457,19 @@ impl Engine {
             standing => Err(standing),
         }
     }
-    /// The token a web UI session was opened with, as it is now: a session acts
-    /// only while its token is valid and may still read or manage tokens.
-    pub fn session_caller(&self, token_id: &str) -> Result<Caller, EngineError> {
+    /// The token a web UI session was opened with, as it is now, for a request from
+    /// `client`: a session acts only while its token is valid, may still read or
+    /// manage tokens, and may be used from where the request comes.
+    pub fn session_caller(&self, token_id: &str, client: IpAddr) -> Result<Caller, EngineError> {
         let slot = self
             .index()
             .by_id(token_id)
             .ok_or(EngineError::InvalidToken {
                 code: Code::NotFound,
             })?;
+        if !slot.powers().networks.allows(Some(client)) {
+            return Err(EngineError::outside_networks(Some(client)));
+        }
         let caller = self
             .live_caller(slot)
             .map_err(|code| EngineError::InvalidToken { code })?;

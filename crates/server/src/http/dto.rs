@@ -116,6 +116,13 @@ pub struct VerifyRequest<'a> {
     #[serde(borrow)]
     #[schema(value_type = Option<Vec<RequiredScope>>)]
     pub scopes: Option<Vec<Text<'a>>>,
+    /// The address of the end client the request comes from (`203.0.113.7`,
+    /// `2001:db8::7`), for a token bound to networks (`allowed_cidrs`): a backend
+    /// that verifies for its own clients passes it on. Such a token is `FORBIDDEN`
+    /// without it.
+    #[serde(borrow)]
+    #[schema(value_type = Option<String>, example = "203.0.113.7")]
+    pub client_ip: Option<Text<'a>>,
 }
 
 /// One scope of the deployment's catalogue, `category:action`: `/openapi.json`
@@ -239,4 +246,8 @@ pub struct VerifyResponse<'a> {
 pub struct Missing<'a> {
     pub scopes: Vec<&'a str>,
     pub resource: Option<&'a str>,
+    /// The token may not be used from the request's client (`client_ip`): outside
+    /// its `allowed_cidrs`, or not given. No scope would let it through.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub network: bool,
 }

@@ -72,8 +72,9 @@ async fn verifier<'a>(
 async fn checked(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, Response> {
     let asked: VerifyRequest<'_> = problem::parse_json(body).map_err(problem::error_response)?;
     let resource = asked.resource.as_ref().map(AsRef::as_ref);
+    let client_ip = asked.client_ip.as_ref().map(AsRef::as_ref);
     let need = engine
-        .requirement(asked.scopes.as_deref(), resource)
+        .requirement(asked.scopes.as_deref(), resource, client_ip)
         .map_err(problem::error_response)?;
     let outcome = engine.check(asked.token.as_ref(), &need).await;
     // A long `meta` is in the store only: read once the decision is made.
@@ -96,6 +97,7 @@ async fn checked(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, Response> {
                 .map(|scopes| engine.index().catalogue().names_in(&scopes))
                 .unwrap_or_default(),
             resource: shortfall.resource.map(Resource::as_str),
+            network: shortfall.network,
         });
     }
     let mut json = Vec::with_capacity(512);
@@ -270,7 +272,7 @@ mod tests {
             resources in proptest::option::of("[a-z:* /\"é]{0,30}"),
             expires_at in optional_text(),
             rate in proptest::option::of((any::<u32>(), any::<u32>(), any::<u64>())),
-            missing in proptest::option::of((proptest::collection::vec("[a-z:\"é]{1,12}", 0..3), optional_text())),
+            missing in proptest::option::of((proptest::collection::vec("[a-z:\"é]{1,12}", 0..3), optional_text(), any::<bool>())),
         ) {
             let meta: Option<Map<String, Value>> = meta.map(|m| m.into_iter().map(|(k, v)| (k, Value::String(v))).collect());
             let meta = meta.map(|m| serde_json::value::to_raw_value(&m).unwrap());
@@ -286,9 +288,10 @@ mod tests {
                 resources: resources.as_deref().map(Words),
                 expires_at,
                 rate_limit: rate.map(|(limit, remaining, reset_ms)| RateLimitState { limit, remaining, reset_ms }),
-                missing: missing.as_ref().map(|(scopes, resource)| Missing {
+                missing: missing.as_ref().map(|(scopes, resource, network)| Missing {
                     scopes: scopes.iter().map(String::as_str).collect(),
                     resource: resource.as_deref(),
+                    network: *network,
                 }),
             };
             let mut hand = Vec::new();

@@ -70,6 +70,8 @@ pub struct TokenForm {
     pub not_before: String,
     /// How many live tokens may be made through this one; empty: no bound of its own.
     pub max_descendants: String,
+    /// The networks the token may be used from, one per line; empty: anywhere.
+    pub allowed_cidrs: String,
 }
 
 /// A mistake in one field of the form.
@@ -105,6 +107,7 @@ impl FieldError {
             "expires_at" | "expires_in" => "expiry",
             "not_before" => "not_before",
             "max_descendants" => "max_descendants",
+            "allowed_cidrs" => "allowed_cidrs",
             _ => "form",
         };
         let mut message = error.detail.clone();
@@ -169,6 +172,7 @@ impl TokenForm {
                 .max_descendants
                 .map(|most| most.to_string())
                 .unwrap_or_default(),
+            allowed_cidrs: s.allowed_cidrs.texts().join("\n"),
         }
     }
 
@@ -187,6 +191,7 @@ impl TokenForm {
             expires_on: fields.get("expires_on").to_owned(),
             not_before: fields.get("not_before").to_owned(),
             max_descendants: fields.get("max_descendants").to_owned(),
+            allowed_cidrs: fields.get("allowed_cidrs").to_owned(),
         }
     }
 
@@ -244,18 +249,12 @@ impl TokenForm {
             description: non_empty(&self.description),
             owner: non_empty(&self.owner),
             scopes,
-            resources: Some(
-                self.resources
-                    .split(|c: char| c == ',' || c.is_whitespace())
-                    .filter(|r| !r.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>(),
-            )
-            .filter(|r| !r.is_empty()),
+            resources: Some(list_of(&self.resources)).filter(|r| !r.is_empty()),
             rate_limit,
             expiry,
             not_before,
             max_descendants,
+            allowed_cidrs: list_of(&self.allowed_cidrs),
         })
     }
 
@@ -397,6 +396,8 @@ pub struct Changes {
     not_before: Option<Option<NotBeforeRequest>>,
     /// `None`: no bound of its own (the form always shows the current one).
     max_descendants: Option<u32>,
+    /// Empty: anywhere (the form always shows the current ones).
+    allowed_cidrs: Vec<String>,
 }
 
 impl Changes {
@@ -425,7 +426,17 @@ impl Changes {
             draft.not_before = not_before;
         }
         draft.max_descendants = self.max_descendants;
+        draft.allowed_cidrs = Some(self.allowed_cidrs);
     }
+}
+
+/// The entries of a field that takes one per line (commas and spaces also separate).
+fn list_of(typed: &str) -> Vec<String> {
+    typed
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|entry| !entry.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 pub(crate) fn non_empty(text: &str) -> Option<String> {

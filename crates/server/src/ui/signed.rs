@@ -1,7 +1,7 @@
 //! Signing in and out, and [`Signed`]: a request within a live session, by a token
 //! that may still read tokens.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -34,6 +34,8 @@ pub struct Signed {
     pub session: Current,
     pub caller: Caller,
     pub can_manage: bool,
+    /// Where the request comes from: a token bound to networks acts only from them.
+    pub client: IpAddr,
 }
 
 impl Signed {
@@ -75,7 +77,7 @@ impl Signed {
             .and_then(|()| self.must_manage())
             .map_err(|refusal| self.refuse(refusal))?;
         ui.engine
-            .spend_for(&self.caller)
+            .spend_for(&self.caller, self.client)
             .await
             .map_err(|error| self.failure(&error))
     }
@@ -145,11 +147,20 @@ impl FromRequestParts<Arc<Ui>> for Signed {
             Err(Missing::Expired) => return Err(see_other("/ui/sign-in?ended=idle")),
             Err(Missing::None) => return Err(see_other("/ui/sign-in")),
         };
-        match ui.engine.session_caller(&session.token_id) {
+        let client = credentials::client_of(
+            &ui.engine,
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip()),
+            &CredentialHeaders::in_headers(&parts.headers),
+        );
+        match ui.engine.session_caller(&session.token_id, client) {
             Ok(caller) => Ok(Self {
                 can_manage: ui.engine.may_manage_tokens(&caller),
                 session,
                 caller,
+                client,
             }),
             Err(_) => {
                 // Revoked, expired or narrowed since sign-in: the session ends with it.

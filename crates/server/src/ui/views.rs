@@ -322,6 +322,9 @@ fn details(record: &TokenRecord) -> Markup {
             @if let Some(description) = &s.description { dt { "Description" } dd { (description) } }
             dt { "Scopes" } dd { (scopes_text(record)) }
             dt { "Resources" } dd { (resources_text(record)) }
+            dt { "Networks" } dd {
+                @if s.allowed_cidrs.is_anywhere() { "anywhere" } @else { code { (s.allowed_cidrs.texts().join(", ")) } }
+            }
             dt { "Owner" } dd { (s.owner.as_deref().unwrap_or("—")) }
             dt { "Rate limit" } dd {
                 @match &s.rate_limit {
@@ -514,6 +517,7 @@ fn token_fields(
         }
 
         (text_field("resources", "Resources (optional)", Some("One per line, as type:id or type:* (repo:123, channel:*). Empty: every resource."), &form.resources, errors, true))
+        (text_field("allowed_cidrs", "Networks (optional)", Some("One per line, as a CIDR (203.0.113.0/24, 2001:db8::/32) or an address. A request from elsewhere is refused. Empty: anywhere (within its maker's networks)."), &form.allowed_cidrs, errors, true))
 
         fieldset.field.invalid[rate_error.is_some()] {
             legend { "Rate limit" }

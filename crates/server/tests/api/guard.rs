@@ -537,7 +537,7 @@ async fn the_gateway_answers_502_when_the_upstream_is_down() {
 }
 
 /// Forward-auth as nginx calls it for a client at `client` (X-Forwarded-For).
-async fn nginx_for(app: &TestApp, client: &str, token: &str) -> Reply {
+pub(crate) async fn nginx_for(app: &TestApp, client: &str, token: &str) -> Reply {
     let request = app
         .client
         .get(format!("{}/v1/authz", app.base))

@@ -17,6 +17,7 @@ mod helpers;
 mod lifecycle;
 mod listing;
 mod managers;
+mod network;
 mod rotation;
 mod ui;
 mod wire;

@@ -483,6 +483,72 @@ async fn the_edit_page_shows_and_changes_max_descendants() {
     assert_eq!(stored.body["max_descendants"], 5);
 }
 
+#[tokio::test]
+async fn the_edit_page_shows_and_changes_networks_and_a_bound_token_signs_in_only_from_them() {
+    let app = TestApp::spawn().await;
+    let (id, _, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "office", "scopes": ["*"], "allowed_cidrs": ["10.0.0.0/8"]}),
+        )
+        .await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.admin).await;
+    let path = format!("/ui/tokens/{id}");
+    let page = ui.get(&path).await;
+    assert!(
+        page.html.contains("<code>10.0.0.0/8</code>"),
+        "{}",
+        page.html
+    );
+    let csrf = page.csrf();
+    let form = |networks: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "office".to_owned()),
+            ("scopes", "*".to_owned()),
+            ("rate", "none".to_owned()),
+            ("expiry", "never".to_owned()),
+            ("allowed_cidrs", networks.to_owned()),
+        ]
+    };
+    let fields = form("10.0.0.0/8\nthe office");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = ui.post(&path, &pairs).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.html.contains("allowed_cidrs-error"),
+        "{}",
+        refused.html
+    );
+    let stored = app.get(&format!("/v1/tokens/{id}"), &app.admin).await;
+    assert_eq!(
+        stored.body["allowed_cidrs"],
+        json!(["10.0.0.0/8"]),
+        "nothing changed"
+    );
+
+    // Bound elsewhere, it cannot sign in from here; bound here, it can.
+    let (_, away, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "away", "scopes": ["*"], "allowed_cidrs": ["10.0.0.0/8"]}),
+        )
+        .await;
+    let mut elsewhere = UiClient::new(&app);
+    let refused = elsewhere.sign_in(&away).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
+    let fields = form("127.0.0.0/8, 10.0.0.0/8");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = ui.post(&path, &pairs).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    let stored = app.get(&format!("/v1/tokens/{id}"), &app.admin).await;
+    assert_eq!(
+        stored.body["allowed_cidrs"],
+        json!(["127.0.0.0/8", "10.0.0.0/8"])
+    );
+}
+
 /// The token's text in a reveal page, as the `new-token` input holds it.
 fn revealed(page: &Page) -> String {
     let start = page
