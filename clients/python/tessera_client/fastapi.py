@@ -168,6 +168,19 @@ def require_token(
                 detail,
                 {"WWW-Authenticate": f'{_CHALLENGE}, error="insufficient_scope", scope="{lacks}"'},
             )
+        if answer.code == "USAGE_EXHAUSTED":
+            usage = answer.to_dict().get("usage") or {}
+            headers = {"Retry-After": "60"}
+            for name, key in (("X-Tessera-Uses-Remaining", "uses_remaining"),
+                              ("X-Tessera-Credits-Remaining", "credits_remaining")):
+                if usage.get(key) is not None:
+                    headers[name] = str(usage[key])
+            raise TokenRefused(
+                429,
+                "usage_exhausted",
+                "the token's usage is exhausted: its max_uses are used, or its credits cannot pay for this request",
+                headers,
+            )
         if answer.code == "RATE_LIMITED":
             reset_ms = (answer.to_dict().get("rate_limit") or {}).get("reset_ms") or 1000
             raise TokenRefused(

@@ -64,5 +64,13 @@ def test_the_dependency_lets_through_what_the_token_may_do_and_refuses_the_rest(
         )
         elsewhere = client.get("/repos/42/files", headers={"Authorization": f"Bearer {bound.token}"})
         assert (elsewhere.status_code, elsewhere.json()["code"]) == (403, "network_not_allowed")
+        metered = tessera.admin.create_token(
+            {"name": "metered", "scopes": ["repo:read"], "resources": ["repo:42"], "max_uses": 1}
+        )
+        once = {"Authorization": f"Bearer {metered.token}"}
+        assert client.get("/repos/42/files", headers=once).status_code == 200
+        spent = client.get("/repos/42/files", headers=once)
+        assert (spent.status_code, spent.json()["code"]) == (429, "usage_exhausted")
+        assert spent.headers["x-tessera-uses-remaining"] == "0"
         down = client.get("/down/42", headers=bearer)
         assert (down.status_code, down.json()["code"], down.headers["retry-after"]) == (503, "unavailable", "1")

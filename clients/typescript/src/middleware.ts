@@ -146,6 +146,17 @@ export async function decide(
         headers: { "Retry-After": String(wait) },
       };
     }
+    case "USAGE_EXHAUSTED": {
+      const headers: Record<string, string> = { "Retry-After": "60" };
+      if (answer.usage?.uses_remaining != null) headers["X-Tessera-Uses-Remaining"] = String(answer.usage.uses_remaining);
+      if (answer.usage?.credits_remaining != null) headers["X-Tessera-Credits-Remaining"] = String(answer.usage.credits_remaining);
+      return {
+        allowed: false,
+        status: 429,
+        problem: problem(429, "usage_exhausted", "the token's usage is exhausted: its max_uses are used, or its credits cannot pay for this request"),
+        headers,
+      };
+    }
     default:
       return {
         allowed: false,

@@ -400,6 +400,7 @@ export interface components {
              *     anywhere (for a token made by one bound to networks, its maker's networks).
              */
             allowed_cidrs?: string[] | null;
+            credits?: null | components["schemas"]["CreditsBody"];
             /** @description Up to 1000 characters. */
             description?: string | null;
             /**
@@ -418,6 +419,13 @@ export interface components {
              *     theirs). Omitted: its maker's bound, or the deployment's default.
              */
             max_descendants?: number | null;
+            /**
+             * Format: int64
+             * @description At most this many allowed verifications in the token's life; then
+             *     `USAGE_EXHAUSTED`. Omitted: none (for a token made by a capped manager, what
+             *     the manager has left).
+             */
+            max_uses?: number | null;
             /** @description A JSON object up to 4 KiB, returned on verify. */
             meta?: Record<string, never> | null;
             /** @description 1 to 100 characters. */
@@ -442,6 +450,24 @@ export interface components {
         CreatedToken: components["schemas"]["TokenView"] & {
             /** @description The token. Shown once: store it now, it cannot be shown again. */
             token: string;
+        };
+        /**
+         * @description A balance of credits in a request: `{"remaining": N, "refill": {"amount": M,
+         *     "every": "day"}}`. Each allowed verification spends its `cost` (default 1).
+         */
+        CreditsBody: {
+            refill?: null | components["schemas"]["RefillBody"];
+            /**
+             * Format: int64
+             * @description The balance to start from.
+             */
+            remaining: number;
+        };
+        /** @description A token's credits as shown: what is left now, and the refill. */
+        CreditsView: {
+            refill?: null | components["schemas"]["RefillView"];
+            /** Format: int64 */
+            remaining: number;
         };
         /**
          * @description RFC 7662's answer. An unknown, expired or revoked token gets `{"active": false}`
@@ -491,7 +517,7 @@ export interface components {
              * @description A stable, machine-readable code.
              * @enum {string}
              */
-            code: "malformed_json" | "invalid_body" | "invalid_query" | "invalid_status" | "invalid_limit" | "invalid_duration" | "invalid_request" | "body_too_large" | "form_too_large" | "unsupported_media_type" | "invalid_cursor" | "invalid_forwarded_request" | "missing_forwarded_request" | "method_override_refused" | "missing_name" | "invalid_name" | "invalid_text" | "too_long" | "invalid_scope" | "unknown_scope" | "too_many_scopes" | "scopes_and_access" | "invalid_access" | "invalid_resource" | "too_many_resources" | "invalid_expiry" | "expiry_twice" | "expiry_in_past" | "expiry_required" | "lifetime_too_long" | "invalid_not_before" | "not_before_after_expiry" | "invalid_rate_limit" | "unknown_profile" | "invalid_meta" | "meta_too_large" | "invalid_max_descendants" | "invalid_value" | "missing_repo_ids" | "invalid_repo_id" | "missing_access_type" | "invalid_grace" | "invalid_cidr" | "invalid_client_ip" | "missing_credentials" | "invalid_token" | "insufficient_scope" | "escalation" | "descendants_exceed" | "quota_exceeded" | "admin_token" | "no_route" | "rejected_target" | "network_not_allowed" | "not_found" | "no_such_endpoint" | "method_not_allowed" | "concurrent_change" | "token_revoked" | "request_timeout" | "rate_limited" | "too_many_failures" | "unavailable" | "upstream_unavailable" | "upstream_timeout" | "internal";
+            code: "malformed_json" | "invalid_body" | "invalid_query" | "invalid_status" | "invalid_limit" | "invalid_duration" | "invalid_request" | "body_too_large" | "form_too_large" | "unsupported_media_type" | "invalid_cursor" | "invalid_forwarded_request" | "missing_forwarded_request" | "method_override_refused" | "missing_name" | "invalid_name" | "invalid_text" | "too_long" | "invalid_scope" | "unknown_scope" | "too_many_scopes" | "scopes_and_access" | "invalid_access" | "invalid_resource" | "too_many_resources" | "invalid_expiry" | "expiry_twice" | "expiry_in_past" | "expiry_required" | "lifetime_too_long" | "invalid_not_before" | "not_before_after_expiry" | "invalid_rate_limit" | "unknown_profile" | "invalid_meta" | "meta_too_large" | "invalid_max_descendants" | "invalid_value" | "missing_repo_ids" | "invalid_repo_id" | "missing_access_type" | "invalid_grace" | "invalid_cidr" | "invalid_client_ip" | "invalid_usage_cap" | "invalid_cost" | "missing_credentials" | "invalid_token" | "insufficient_scope" | "escalation" | "descendants_exceed" | "quota_exceeded" | "admin_token" | "no_route" | "rejected_target" | "network_not_allowed" | "not_found" | "no_such_endpoint" | "method_not_allowed" | "concurrent_change" | "token_revoked" | "request_timeout" | "rate_limited" | "usage_exhausted" | "too_many_failures" | "unavailable" | "upstream_unavailable" | "upstream_timeout" | "internal";
             /** @description What was wrong and how to fix it. */
             detail: string;
             /** @description The request field at fault, if one. */
@@ -534,6 +560,22 @@ export interface components {
             /** Format: int32 */
             per_minute: number;
             profile?: string | null;
+        };
+        RefillBody: {
+            /** Format: int64 */
+            amount: number;
+            /** @description `day` or `month`. */
+            every: components["schemas"]["RefillEvery"];
+        };
+        /**
+         * @description How often credits are refilled.
+         * @enum {string}
+         */
+        RefillEvery: "day" | "month";
+        RefillView: {
+            /** Format: int64 */
+            amount: number;
+            every: components["schemas"]["RefillEvery"];
         };
         /** @description A repository's id: 1 to 200 visible ASCII characters, not `*`. */
         RepoId: string;
@@ -660,6 +702,7 @@ export interface components {
             /** @description The networks it may be used from; empty: anywhere. */
             allowed_cidrs?: string[];
             created_at: string;
+            credits?: null | components["schemas"]["CreditsView"];
             description?: string | null;
             expires_at?: string | null;
             id: string;
@@ -669,6 +712,11 @@ export interface components {
              * @description How many live tokens may be made through this one; `null`: no bound of its own.
              */
             max_descendants?: number | null;
+            /**
+             * Format: int64
+             * @description Its lifetime cap on uses; `null`: none.
+             */
+            max_uses?: number | null;
             meta?: Record<string, never> | null;
             name: string;
             /** @description Before this, the token is not valid yet; `null`: valid from its creation. */
@@ -689,6 +737,11 @@ export interface components {
             updated_at: string;
             /** Format: int64 */
             use_count: number;
+            /**
+             * Format: int64
+             * @description The uses left under `max_uses`.
+             */
+            uses_remaining?: number | null;
         };
         /**
          * @description `PATCH /v1/tokens/{id}`: only the fields given change; `null` clears a field.
@@ -708,6 +761,7 @@ export interface components {
             access?: "READ" | "WRITE" | "ADMIN" | null;
             /** @description The networks the token may be used from; `[]`: anywhere. Within its maker's. */
             allowed_cidrs?: string[] | null;
+            credits?: null | components["schemas"]["CreditsBody"];
             description?: string | null;
             /**
              * Format: date-time
@@ -721,6 +775,11 @@ export interface components {
              * @description `null`: no bound of its own (its maker's still holds).
              */
             max_descendants?: number | null;
+            /**
+             * Format: int64
+             * @description `null`: no cap. The uses so far still count.
+             */
+            max_uses?: number | null;
             meta?: Record<string, never> | null;
             name?: null | components["schemas"]["TokenNameText"];
             /**
@@ -735,12 +794,19 @@ export interface components {
             /** @description Replaces the scopes (and clears `access`). */
             scopes?: components["schemas"]["ScopePattern"][] | null;
         } & (unknown & unknown);
+        /** @description What a capped token has left: uses under `max_uses`, and credits. */
+        UsageLeft: {
+            /** Format: int64 */
+            credits_remaining?: number | null;
+            /** Format: int64 */
+            uses_remaining?: number | null;
+        };
         /**
          * @description Why a token may or may not do what it was asked: `VALID`, else the first reason
          *     not, in the order they are checked.
          * @enum {string}
          */
-        VerifyCode: "VALID" | "NOT_FOUND" | "ROTATED" | "EXPIRED" | "REVOKED" | "NOT_YET_VALID" | "FORBIDDEN" | "RATE_LIMITED";
+        VerifyCode: "VALID" | "NOT_FOUND" | "ROTATED" | "EXPIRED" | "REVOKED" | "NOT_YET_VALID" | "FORBIDDEN" | "RATE_LIMITED" | "USAGE_EXHAUSTED";
         /**
          * @description `POST /v1/verify`, borrowed from the body where it can be: this is read on every
          *     call. No `Debug`: it carries a token.
@@ -761,6 +827,12 @@ export interface components {
              * @example 203.0.113.7
              */
             client_ip?: string | null;
+            /**
+             * Format: int64
+             * @description The credits this request spends from a token that has them (0 spends none
+             *     but still counts a use); omitted: 1.
+             */
+            cost?: number | null;
             /** @description The resource the request touches, `type:id`. */
             resource?: string | null;
             /** @description Scopes the request needs; all are required. */
@@ -785,6 +857,7 @@ export interface components {
             resources?: string[] | null;
             scopes?: string[] | null;
             token_id?: string | null;
+            usage?: null | components["schemas"]["UsageLeft"];
             valid: boolean;
         };
     };

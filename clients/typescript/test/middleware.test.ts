@@ -62,6 +62,14 @@ describe("the middleware", () => {
       const elsewhere = await get("/repos/42/files", await bound("10.0.0.0/8"));
       assert.equal(elsewhere.status, 403);
       assert.equal((await elsewhere.json()).code, "network_not_allowed");
+      // A token with credits: each request spends one; then 429.
+      const metered = (await tessera.admin.createToken({ name: "metered", scopes: ["repo:read"], resources: ["repo:42"], credits: { remaining: 1 } })).token;
+      const first = await get("/repos/42/files", metered);
+      assert.equal(first.status, 200);
+      const spent = await get("/repos/42/files", metered);
+      assert.equal(spent.status, 429);
+      assert.equal((await spent.json()).code, "usage_exhausted");
+      assert.equal(spent.headers.get("x-tessera-credits-remaining"), "0");
     } finally {
       server.close();
     }

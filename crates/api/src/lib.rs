@@ -26,9 +26,9 @@ pub use meta::{Catalogue, Introspection, PresentedTokenForm, ProfileInfo, ScopeI
 pub use problem::{PROBLEM_CODES, Problem};
 
 pub use tokens::{
-    CreateTokenRequest, CreatedToken, ListParams, RateLimitBody, RateLimitView, RotateRequest,
-    TokenList, TokenView, UpdateTokenRequest,
+    CreateTokenRequest, CreatedToken, CreditsBody, CreditsView, ListParams, RateLimitBody,
+    RateLimitView, RefillBody, RefillView, RotateRequest, TokenList, TokenView, UpdateTokenRequest,
 };
 #[cfg(feature = "openapi")]
-pub use tokens::{ResourcePattern, ScopePattern, TokenNameText};
-pub use verify::{MissingPowers, RateLimitState, VerifyAnswer, VerifyRequest};
+pub use tokens::{RefillEvery, ResourcePattern, ScopePattern, TokenNameText};
+pub use verify::{MissingPowers, RateLimitState, UsageLeft, VerifyAnswer, VerifyRequest};

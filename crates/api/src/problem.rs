@@ -89,6 +89,8 @@ pub const PROBLEM_CODES: &[&str] = &[
     "invalid_grace",
     "invalid_cidr",
     "invalid_client_ip",
+    "invalid_usage_cap",
+    "invalid_cost",
     // The credential: send a working token (401).
     "missing_credentials",
     "invalid_token",
@@ -111,6 +113,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     // Wait, then retry: `Retry-After` says how long (408, 429, 502, 503, 504).
     "request_timeout",
     "rate_limited",
+    "usage_exhausted",
     "too_many_failures",
     "unavailable",
     "upstream_unavailable",

@@ -6,6 +6,7 @@ use tessera_core::record::{
     ExpiryRequest, InputError, NotBeforeRequest, RateLimitRequest, TokenDraft, TokenRecord,
 };
 use tessera_core::timefmt::format_rfc3339;
+use tessera_core::usage::CreditsRequest;
 
 /// A rate limit in a request: `{"profile": NAME}` or `{"per_minute": N, "burst": M}`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -27,6 +28,76 @@ pub struct RateLimitBody {
         skip_serializing_if = "Option::is_none"
     )]
     pub burst: Option<u64>,
+}
+
+/// A balance of credits in a request: `{"remaining": N, "refill": {"amount": M,
+/// "every": "day"}}`. Each allowed verification spends its `cost` (default 1).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreditsBody {
+    /// The balance to start from.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 1_000_000_000_000_i64)
+    )]
+    pub remaining: u64,
+    /// Set the balance back to `amount` at the start of each UTC day or month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refill: Option<RefillBody>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RefillBody {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = u64, required = true, minimum = 0, maximum = 1_000_000_000_000_i64)
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<u64>,
+    /// `day` or `month`.
+    #[cfg_attr(feature = "openapi", schema(value_type = RefillEvery, required = true))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
+}
+
+/// How often credits are refilled.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "a schema only: the server reads a text")]
+#[schema(rename_all = "lowercase")]
+pub enum RefillEvery {
+    Day,
+    Month,
+}
+
+/// A token's credits as shown: what is left now, and the refill.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreditsView {
+    pub remaining: u64,
+    pub refill: Option<RefillView>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RefillView {
+    pub amount: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = RefillEvery))]
+    pub every: String,
+}
+
+fn credits_request(body: CreditsBody) -> CreditsRequest {
+    let refill_given = body.refill.is_some();
+    let refill = body.refill.unwrap_or_default();
+    CreditsRequest::Set {
+        remaining: body.remaining,
+        refill_amount: refill.amount,
+        refill_every: refill.every,
+        refill_given,
+    }
 }
 
 /// `POST /v1/tokens`.
@@ -97,6 +168,24 @@ pub struct CreateTokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_items = 64))]
     pub allowed_cidrs: Option<Vec<String>>,
+    /// At most this many allowed verifications in the token's life; then
+    /// `USAGE_EXHAUSTED`. Omitted: none (for a token made by a capped manager, what
+    /// the manager has left).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 1_000_000_000_000_i64)
+    )]
+    #[serde(
+        default,
+        deserialize_with = "crate::number::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_uses: Option<u64>,
+    /// A balance each allowed verification spends its `cost` from; then
+    /// `USAGE_EXHAUSTED`. Omitted: none (for a token made by a manager with credits,
+    /// what the manager has left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<CreditsBody>,
 }
 
 /// A scope pattern a token may be granted: a scope of the deployment's catalogue,
@@ -228,6 +317,25 @@ pub struct UpdateTokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_items = 64))]
     pub allowed_cidrs: Option<Vec<String>>,
+    /// `null`: no cap. The uses so far still count.
+    #[serde(
+        default,
+        deserialize_with = "crate::number::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<u64>, minimum = 0, maximum = 1_000_000_000_000_i64)
+    )]
+    pub max_uses: Option<Option<u64>>,
+    /// A new balance (even the same number starts again from it); `null`: none.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<CreditsBody>))]
+    pub credits: Option<Option<CreditsBody>>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -263,6 +371,15 @@ pub struct TokenView {
     /// The networks it may be used from; empty: anywhere.
     #[serde(default)]
     pub allowed_cidrs: Vec<String>,
+    /// Its lifetime cap on uses; `null`: none.
+    #[serde(default)]
+    pub max_uses: Option<u64>,
+    /// The uses left under `max_uses`.
+    #[serde(default)]
+    pub uses_remaining: Option<u64>,
+    /// Its credits, with what is left now; `null`: none.
+    #[serde(default)]
+    pub credits: Option<CreditsView>,
     pub created_at: String,
     pub updated_at: String,
     pub revoked_at: Option<String>,
@@ -403,6 +520,8 @@ impl CreateTokenRequest {
             meta: self.meta,
             max_descendants: self.max_descendants,
             allowed_cidrs: self.allowed_cidrs,
+            max_uses: self.max_uses,
+            credits: self.credits.map(credits_request),
         })
     }
 }
@@ -465,6 +584,12 @@ impl UpdateTokenRequest {
         if let Some(networks) = self.allowed_cidrs {
             draft.allowed_cidrs = Some(networks);
         }
+        if let Some(max_uses) = self.max_uses {
+            draft.max_uses = max_uses;
+        }
+        if let Some(credits) = self.credits {
+            draft.credits = credits.map(credits_request);
+        }
         Ok(())
     }
 }
@@ -474,6 +599,8 @@ impl TokenView {
     pub fn of(record: &TokenRecord, now_ms: i64) -> Self {
         let s = &record.settings;
         let (scopes, access) = s.scopes.as_fields();
+        let caps = s.caps();
+        let left = record.balance().at(&caps, now_ms).left(&caps);
         TokenView {
             id: record.id.clone(),
             name: s.name.to_string(),
@@ -492,6 +619,15 @@ impl TokenView {
             meta: s.meta.clone(),
             max_descendants: s.max_descendants,
             allowed_cidrs: s.allowed_cidrs.texts(),
+            max_uses: s.max_uses,
+            uses_remaining: left.uses,
+            credits: s.credits.map(|credits| CreditsView {
+                remaining: left.credits.unwrap_or_default(),
+                refill: credits.refill.map(|refill| RefillView {
+                    amount: refill.amount,
+                    every: refill.every.as_str().to_owned(),
+                }),
+            }),
             created_at: format_rfc3339(record.created_at),
             updated_at: format_rfc3339(record.updated_at),
             revoked_at: record.revoked_at.map(format_rfc3339),

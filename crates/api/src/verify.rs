@@ -21,6 +21,9 @@ pub struct VerifyRequest {
     /// networks (`allowed_cidrs`); such a token is `FORBIDDEN` without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<String>,
+    /// The credits this request spends from a token that has them; omitted: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<u64>,
 }
 
 /// A token's rate limit after the request: what is left, and when it refills.
@@ -38,7 +41,8 @@ pub struct RateLimitState {
 pub struct VerifyAnswer {
     pub valid: bool,
     /// `VALID`, `NOT_FOUND`, `EXPIRED`, `REVOKED`, `NOT_YET_VALID`, `FORBIDDEN`,
-    /// `RATE_LIMITED` or `ROTATED` (a secret a rotation retired, past its grace).
+    /// `RATE_LIMITED`, `USAGE_EXHAUSTED` or `ROTATED` (a secret a rotation retired,
+    /// past its grace).
     pub code: String,
     pub token_id: Option<String>,
     pub name: Option<String>,
@@ -52,6 +56,18 @@ pub struct VerifyAnswer {
     /// With `FORBIDDEN` only: what the token lacks for this request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<MissingPowers>,
+    /// For a token with usage caps: what it has left after this request (or, with
+    /// `USAGE_EXHAUSTED`, as it stands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageLeft>,
+}
+
+/// What a capped token has left: uses under `max_uses`, and credits.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UsageLeft {
+    pub uses_remaining: Option<u64>,
+    pub credits_remaining: Option<u64>,
 }
 
 /// What a `FORBIDDEN` token lacks: the scopes asked for that it does not hold, and the

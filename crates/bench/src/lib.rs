@@ -92,6 +92,7 @@ pub fn realistic_record(
         last_used_at: None,
         use_count: 0,
         previous_secrets: Vec::new(),
+        credits_balance: None,
     };
     (record, secret)
 }
@@ -132,7 +133,7 @@ fn need(catalogue: &ScopeCatalogue, scope: &str, resource: &str) -> Requirement 
                 .unwrap_or_else(|e| unreachable!("{e:?}")),
         ),
         resource: Some(Resource::parse(resource).unwrap_or_else(|e| unreachable!("{e}"))),
-        client: None,
+        ..Requirement::default()
     }
 }
 

@@ -23,8 +23,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tessera_api::{
-    CreateTokenRequest, CreatedToken, ListParams, Problem, RateLimitBody, RotateRequest, TokenList,
-    TokenView, UpdateTokenRequest, VerifyAnswer, VerifyRequest,
+    CreateTokenRequest, CreatedToken, CreditsBody, ListParams, Problem, RateLimitBody, RefillBody,
+    RotateRequest, TokenList, TokenView, UpdateTokenRequest, VerifyAnswer, VerifyRequest,
 };
 
 #[derive(Args)]
@@ -124,6 +124,9 @@ enum TokenCommand {
         /// The address the request comes from, for a token bound to networks.
         #[arg(long, value_name = "ADDRESS")]
         client_ip: Option<String>,
+        /// The credits the request spends from a token that has them [default: 1].
+        #[arg(long, value_name = "N")]
+        cost: Option<u64>,
     },
 }
 
@@ -155,6 +158,12 @@ struct ClearArgs {
     /// Let the token be used from anywhere again (within its maker's networks).
     #[arg(long, conflicts_with = "allowed_cidrs")]
     anywhere: bool,
+    /// Remove the cap on uses (the uses so far still count if one is set again).
+    #[arg(long, conflicts_with = "max_uses")]
+    no_max_uses: bool,
+    /// Remove the credits.
+    #[arg(long, conflicts_with = "credits")]
+    no_credits: bool,
 }
 
 /// `tessera token list`'s filters, sent as they are.
@@ -249,6 +258,18 @@ struct SettingsArgs {
     /// address); repeat for more [default: anywhere, or its maker's networks].
     #[arg(long = "allow-cidr", value_name = "CIDR")]
     allowed_cidrs: Vec<String>,
+    /// At most this many allowed verifications in the token's life.
+    #[arg(long, value_name = "N")]
+    max_uses: Option<u64>,
+    /// A balance of credits each verification spends its cost from.
+    #[arg(long, value_name = "N")]
+    credits: Option<u64>,
+    /// Set the credits back to this at each --refill-every (with --credits).
+    #[arg(long, requires_all = ["credits", "refill_every"], value_name = "N")]
+    refill_amount: Option<u64>,
+    /// day or month.
+    #[arg(long, requires = "refill_amount", value_name = "PERIOD")]
+    refill_every: Option<String>,
 }
 
 impl SettingsArgs {
@@ -290,6 +311,18 @@ impl SettingsArgs {
             meta: self.meta()?,
             max_descendants: self.max_descendants,
             allowed_cidrs: non_empty(&self.allowed_cidrs),
+            max_uses: self.max_uses,
+            credits: self.credits_body(),
+        })
+    }
+
+    fn credits_body(&self) -> Option<CreditsBody> {
+        self.credits.map(|remaining| CreditsBody {
+            remaining,
+            refill: self.refill_amount.map(|amount| RefillBody {
+                amount: Some(amount),
+                every: self.refill_every.clone(),
+            }),
         })
     }
 
@@ -321,6 +354,8 @@ impl SettingsArgs {
             } else {
                 non_empty(&self.allowed_cidrs)
             },
+            max_uses: change(clear.no_max_uses, self.max_uses),
+            credits: change(clear.no_credits, self.credits_body()),
         };
         if update == UpdateTokenRequest::default() {
             return Err("nothing to change: give at least one option (see --help)".into());
@@ -497,12 +532,14 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
             scopes,
             resource,
             client_ip,
+            cost,
         } => {
             let body = VerifyRequest {
                 token,
                 scopes: non_empty(&scopes),
                 resource,
                 client_ip,
+                cost,
             };
             let answer: VerifyAnswer = call.send(Method::POST, "/v1/verify", Some(&body))?;
             if args.json {
@@ -717,6 +754,26 @@ fn print_details(token: &TokenView) {
             },
         ),
         ("rate_limit", text(rate_limit.as_deref())),
+        (
+            "max_uses",
+            token.max_uses.map_or_else(
+                || "-".to_owned(),
+                |most| format!("{most} ({} left)", token.uses_remaining.unwrap_or(0)),
+            ),
+        ),
+        (
+            "credits",
+            token.credits.as_ref().map_or_else(
+                || "-".to_owned(),
+                |credits| match &credits.refill {
+                    Some(refill) => format!(
+                        "{} left, refilled to {} every {}",
+                        credits.remaining, refill.amount, refill.every
+                    ),
+                    None => format!("{} left", credits.remaining),
+                },
+            ),
+        ),
         ("expires_at", text(token.expires_at.as_deref())),
         ("not_before", text(token.not_before.as_deref())),
         ("owner", text(token.owner.as_deref())),

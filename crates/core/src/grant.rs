@@ -8,6 +8,7 @@ use crate::record::Settings;
 use crate::resource::{ResourceScope, Resources};
 use crate::scope::{ScopeCatalogue, ScopeSet};
 use crate::timefmt;
+use crate::usage::{Caps, Credits, Left};
 
 /// A token's powers in the form the hot path checks: a scope bitset, resource
 /// patterns, an expiry and a rate limit.
@@ -240,6 +241,78 @@ pub fn inherit_quota(
     }
 }
 
+/// Bounds a token's usage caps by what its maker has left (`parent_left`, under the
+/// maker's `parent` caps), at `now_ms`: a token that states none takes what is left
+/// (and the maker's refill), and one may not state more, nor a refill its maker does
+/// not have. Caps an edit leaves as they were (`previous`) are not checked again:
+/// the maker has spent since, and a rename must not fail for it.
+pub fn inherit_caps(
+    settings: &mut Settings,
+    parent: &Caps,
+    parent_left: Left,
+    previous: Option<&Caps>,
+    now_ms: i64,
+) -> Result<(), Escalation> {
+    if let (Some(_), Some(left)) = (parent.max_uses, parent_left.uses) {
+        match settings.max_uses {
+            None => settings.max_uses = Some(left),
+            Some(own) if own > left && previous.is_none_or(|p| p.max_uses != Some(own)) => {
+                return Err(Escalation {
+                    field: "max_uses",
+                    detail: format!(
+                        "max_uses {own} is more than the {left} uses you have left: ask for at most {left}"
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    if let (Some(given), Some(left)) = (parent.credits, parent_left.credits) {
+        match settings.credits {
+            None => {
+                settings.credits = Some(Credits {
+                    remaining: left,
+                    refill: given.refill,
+                    set_at: now_ms,
+                });
+            }
+            Some(own) if previous.is_none_or(|p| p.credits != Some(own)) => {
+                if own.remaining > left {
+                    return Err(Escalation {
+                        field: "credits",
+                        detail: format!(
+                            "credits.remaining {} is more than the {left} credits you have left: ask for at most {left}",
+                            own.remaining
+                        ),
+                    });
+                }
+                let within = match (own.refill, given.refill) {
+                    (None, _) => true,
+                    (Some(own), Some(theirs)) => {
+                        own.every == theirs.every && own.amount <= theirs.amount
+                    }
+                    (Some(_), None) => false,
+                };
+                if !within {
+                    return Err(Escalation {
+                        field: "credits",
+                        detail: match given.refill {
+                            Some(theirs) => format!(
+                                "the new token's refill must be at most yours: {} every {}",
+                                theirs.amount,
+                                theirs.every.as_str()
+                            ),
+                            None => "your credits are not refilled, so the new token's may not be: leave refill out".into(),
+                        },
+                    });
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Whether one more token may be made through a token bounded by `quota` that has
 /// `live` live tokens below it now.
 pub fn quota_allows(quota: Option<u32>, live: usize) -> bool {
@@ -297,6 +370,71 @@ mod tests {
             burst,
         });
         Grant::of(&settings, catalogue)
+    }
+
+    #[test]
+    fn caps_are_inherited_from_what_the_maker_has_left() {
+        use crate::usage::{Every, Refill};
+        let parent = Caps {
+            max_uses: Some(100),
+            credits: Some(Credits {
+                remaining: 50,
+                refill: Some(Refill {
+                    amount: 50,
+                    every: Every::Day,
+                }),
+                set_at: 1,
+            }),
+        };
+        let left = Left {
+            uses: Some(30),
+            credits: Some(20),
+        };
+        let mut open = Settings::default();
+        inherit_caps(&mut open, &parent, left, None, 9).unwrap();
+        assert_eq!(open.max_uses, Some(30));
+        assert_eq!(
+            open.credits.map(|c| (c.remaining, c.refill, c.set_at)),
+            Some((20, parent.credits.unwrap().refill, 9))
+        );
+        let asking = |max_uses, remaining, refill| Settings {
+            max_uses,
+            credits: Some(Credits {
+                remaining,
+                refill,
+                set_at: 9,
+            }),
+            ..Settings::default()
+        };
+        let day = |amount| {
+            Some(Refill {
+                amount,
+                every: Every::Day,
+            })
+        };
+        let month = Some(Refill {
+            amount: 1,
+            every: Every::Month,
+        });
+        for (mut settings, field) in [
+            (asking(Some(31), 1, None), "max_uses"),
+            (asking(Some(30), 21, None), "credits"),
+            (asking(None, 5, day(51)), "credits"),
+            (asking(None, 5, month), "credits"),
+        ] {
+            assert_eq!(
+                inherit_caps(&mut settings, &parent, left, None, 9)
+                    .unwrap_err()
+                    .field,
+                field
+            );
+        }
+        let mut fine = asking(Some(30), 20, day(50));
+        assert!(inherit_caps(&mut fine, &parent, left, None, 9).is_ok());
+        // An edit that leaves caps as they were is not held to what is left now.
+        let mut kept = asking(Some(90), 45, None);
+        let before = kept.caps();
+        assert!(inherit_caps(&mut kept, &parent, left, Some(&before), 9).is_ok());
     }
 
     #[test]

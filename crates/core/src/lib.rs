@@ -20,4 +20,5 @@ pub mod scan;
 pub mod scope;
 pub mod timefmt;
 pub mod token;
+pub mod usage;
 pub mod verify;

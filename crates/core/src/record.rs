@@ -15,6 +15,7 @@ use crate::resource::ResourceScope;
 use crate::scope::{Access, ScopeCatalogue, ScopeError, ScopeSet};
 use crate::timefmt;
 use crate::token::TokenHash;
+use crate::usage::{self, Balance, Caps, Credits, CreditsRequest};
 
 pub const MAX_META_BYTES: usize = 4096;
 pub const MAX_SCOPES: usize = 256;
@@ -97,6 +98,10 @@ pub struct Settings {
     pub max_descendants: Option<u32>,
     /// Where the token may be used from; anywhere when empty.
     pub allowed_cidrs: Networks,
+    /// At most this many uses (allowed verifications) in its life.
+    pub max_uses: Option<u64>,
+    /// A balance of credits each allowed verification spends its `cost` from.
+    pub credits: Option<Credits>,
 }
 
 /// The most `max_descendants` a token may state: far beyond any real subtree.
@@ -122,6 +127,35 @@ pub struct TokenRecord {
     /// [`REMEMBERED_SECRETS`]: each works until its grace period ends, and presenting
     /// it after is a sign that it was stolen.
     pub previous_secrets: Vec<PreviousSecret>,
+    /// The credits left of the balance its settings gave, as last written (the index
+    /// has the live count); `None`: none written since they were given.
+    pub credits_balance: Option<CreditsBalance>,
+}
+
+/// Credits left, as written beside the token: of the balance given at `of` (its
+/// `Credits::set_at`), so that one written for an earlier balance is not taken
+/// for the current one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreditsBalance {
+    pub left: u64,
+    pub period: i64,
+    pub of: i64,
+}
+
+impl TokenRecord {
+    /// The live state its caps start from when it is brought into an index: its
+    /// uses so far, and the credits balance written for its current credits.
+    pub fn balance(&self) -> Balance {
+        let caps = self.settings.caps();
+        let mut balance = Balance::fresh(&caps, self.use_count);
+        if let (Some(credits), Some(written)) = (caps.credits, self.credits_balance)
+            && written.of == credits.set_at
+        {
+            balance.credits_left = written.left;
+            balance.period = written.period;
+        }
+        balance
+    }
 }
 
 /// A secret a token had before a rotation.
@@ -261,6 +295,8 @@ pub struct TokenDraft {
     /// CIDRs or addresses; `None` or empty: anywhere (for a new token made through
     /// one bound to networks, that token's networks).
     pub allowed_cidrs: Option<Vec<String>>,
+    pub max_uses: Option<u64>,
+    pub credits: Option<CreditsRequest>,
 }
 
 /// When a token starts to be valid, as a request states it.
@@ -375,6 +411,8 @@ impl Settings {
             Some(entries) => Networks::parse(&entries)?,
             None => Networks::anywhere(),
         };
+        let max_uses = usage::validate_max_uses(draft.max_uses)?;
+        let credits = usage::validate_credits(draft.credits, policy.now_ms)?;
         Ok(Self {
             name,
             description,
@@ -387,6 +425,8 @@ impl Settings {
             meta,
             max_descendants,
             allowed_cidrs,
+            max_uses,
+            credits,
         })
     }
 
@@ -407,6 +447,16 @@ impl Settings {
             meta: self.meta.clone().map(Value::Object),
             max_descendants: self.max_descendants,
             allowed_cidrs: Some(self.allowed_cidrs.texts()),
+            max_uses: self.max_uses,
+            credits: self.credits.map(CreditsRequest::Unchanged),
+        }
+    }
+
+    /// The usage caps these settings set.
+    pub fn caps(&self) -> Caps {
+        Caps {
+            max_uses: self.max_uses,
+            credits: self.credits,
         }
     }
 
@@ -709,6 +759,7 @@ mod tests {
             last_used_at: Some(5),
             use_count: 7,
             previous_secrets: Vec::new(),
+            credits_balance: None,
         };
         for round in 1..=20u8 {
             let next = token.rotated(TokenHash([round; 32]), format!("tsr_{round}"), 1000, 10);

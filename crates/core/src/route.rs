@@ -324,7 +324,7 @@ impl RouteTable {
                         Requirement {
                             scopes: route.scopes.clone(),
                             resource,
-                            client: None,
+                            ..Requirement::default()
                         },
                     ),
                     Err(()) => Resolution::BadResource(route),

@@ -28,6 +28,8 @@ pub enum Code {
     RateLimited,
     /// A secret the token had before a rotation, presented after its grace period.
     Rotated,
+    /// Its `max_uses` are used, or its credits cannot pay the request's cost.
+    UsageExhausted,
 }
 
 impl Code {
@@ -41,6 +43,7 @@ impl Code {
             Code::Forbidden => "FORBIDDEN",
             Code::RateLimited => "RATE_LIMITED",
             Code::Rotated => "ROTATED",
+            Code::UsageExhausted => "USAGE_EXHAUSTED",
         }
     }
 
@@ -51,13 +54,14 @@ impl Code {
             Code::Revoked => "revoked",
             Code::NotYetValid => "not valid yet",
             Code::Rotated => "replaced by a rotation",
+            Code::UsageExhausted => "used up",
             _ => "not valid",
         }
     }
 }
 
 /// What a request needs from the token presented with it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Requirement {
     /// Every one of these scopes; `None` needs none.
     pub scopes: Option<ScopeSet>,
@@ -68,6 +72,21 @@ pub struct Requirement {
     /// verifies for its own clients says (`client_ip`). `None`: not known, which a
     /// token bound to networks refuses.
     pub client: Option<IpAddr>,
+    /// The credits it spends from a token that has a balance (`cost`; 1 unless the
+    /// caller says otherwise, 0 for a check that spends none).
+    pub cost: u64,
+}
+
+/// Needs nothing, from an unknown client, for one credit.
+impl Default for Requirement {
+    fn default() -> Self {
+        Self {
+            scopes: None,
+            resource: None,
+            client: None,
+            cost: 1,
+        }
+    }
 }
 
 impl Requirement {
@@ -241,7 +260,7 @@ mod tests {
         Requirement {
             scopes: Some(catalogue.compile_required(&[scope.to_owned()]).unwrap()),
             resource: Some(Resource::parse(resource).unwrap()),
-            client: None,
+            ..Requirement::default()
         }
     }
 

@@ -3,6 +3,7 @@
 
 use tessera_core::ratelimit::RateDecision;
 use tessera_core::record::InputError;
+use tessera_core::usage::{Caps, Left};
 use tessera_core::verify::Code;
 use tessera_store::StoreError;
 
@@ -37,6 +38,9 @@ pub enum EngineError {
         limit: u32,
         reset_ms: u64,
     },
+    /// The token's `max_uses` are used, or its credits cannot pay the request.
+    #[error("the token's usage is exhausted: {}", exhausted_words(.left))]
+    UsageExhausted { left: Left, retry_after_ms: u64 },
     /// The client's address has failed to authenticate too often; everything it
     /// presents is refused for a while.
     #[error("too many failed authentications from this address; retry in {retry_after_ms} ms")]
@@ -70,6 +74,19 @@ impl EngineError {
         EngineError::Forbidden {
             code: "network_not_allowed",
             detail,
+        }
+    }
+
+    /// A request its token's caps cannot pay for, at `now_ms`. Retry after the next
+    /// refill; without one, nothing changes until the token is given more (a day is
+    /// said, so that clients stop retrying soon).
+    pub fn usage_exhausted(caps: &Caps, left: Left, now_ms: i64) -> Self {
+        let next = caps
+            .next_refill_ms(now_ms)
+            .unwrap_or(now_ms.saturating_add(86_400_000));
+        EngineError::UsageExhausted {
+            left,
+            retry_after_ms: u64::try_from(next.saturating_sub(now_ms)).unwrap_or(1000),
         }
     }
 
@@ -115,5 +132,16 @@ impl From<StoreError> for EngineError {
                 EngineError::Internal("the store failed; nothing was changed".into())
             }
         }
+    }
+}
+
+/// What an exhausted token has left, in words.
+fn exhausted_words(left: &Left) -> String {
+    match (left.uses, left.credits) {
+        (Some(0), _) => "its max_uses are all used; give it a higher max_uses".into(),
+        (_, Some(credits)) => format!(
+            "{credits} credits left, fewer than this request costs; wait for the refill or give it credits"
+        ),
+        _ => "nothing left".into(),
     }
 }

@@ -5,6 +5,7 @@
 
 use tessera_core::ratelimit::{RateDecision, RateLimit};
 use tessera_core::route::{RequestTarget, Resolution, Unmatched};
+use tessera_core::usage::Left;
 use tessera_core::verify::{self, Code, Requirement};
 
 use std::net::IpAddr;
@@ -30,6 +31,8 @@ pub struct Allowed {
     /// The rule lets a POST carry `_method` (public routes all do: nothing is
     /// guarded there for another method to slip past).
     pub method_override: bool,
+    /// What a capped token has left after this request.
+    pub left: Option<Left>,
 }
 
 /// A request that may not pass, and why.
@@ -83,6 +86,7 @@ impl Engine {
                 identity: None,
                 rate: None,
                 method_override: true,
+                left: None,
             });
         }
         let credential = credential?;
@@ -121,6 +125,7 @@ impl Engine {
         let error = match (checked.verdict.code, checked.verdict.rate) {
             (Code::Valid, _) => {
                 return Ok(Allowed {
+                    left: checked.left,
                     identity: Some(Caller { slot: checked.slot }),
                     rate,
                     method_override: route.is_some_and(|route| route.allows_method_override()),
@@ -151,12 +156,25 @@ impl Engine {
                 }
             }
             (Code::RateLimited, Some(rate)) => EngineError::rate_limited(&rate),
+            (Code::UsageExhausted, _) => self.exhausted(&checked),
             (code, _) => EngineError::InvalidToken { code },
         };
         Err(Denied {
             error,
             rate: rate.map(Box::new),
         })
+    }
+}
+
+impl Engine {
+    /// The refusal of a request its token's caps cannot pay for.
+    pub(crate) fn exhausted(&self, checked: &Checked) -> EngineError {
+        let caps = checked
+            .slot
+            .caps()
+            .map(|cell| *cell.caps())
+            .unwrap_or_default();
+        EngineError::usage_exhausted(&caps, checked.left.unwrap_or_default(), self.now_ms())
     }
 }
 

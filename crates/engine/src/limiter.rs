@@ -16,12 +16,14 @@ use arc_swap::ArcSwapOption;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, Script};
 use tessera_core::ratelimit::{RateDecision, RateLimit};
+use tessera_core::usage::{Balance, Caps};
 
 /// How long a connection attempt or a check may take before Redis counts as down.
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 /// How long the limiter leaves Redis alone after a failure.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
 const KEY_PREFIX: &str = "tessera:rl:";
+const CAPS_PREFIX: &str = "tessera:caps:";
 
 /// Why the shared limiter gave no answer.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,7 @@ pub enum LimiterError {
 pub struct SharedLimiter {
     client: Client,
     script: Script,
+    caps_script: Script,
     /// The open connection (multiplexed: every check shares it).
     connection: ArcSwapOption<MultiplexedConnection>,
     /// Held by the one check that (re)connects; the others do not queue behind it.
@@ -65,6 +68,7 @@ impl SharedLimiter {
         Ok(Self {
             client,
             script: Script::new(include_str!("gcra.lua")),
+            caps_script: Script::new(include_str!("caps.lua")),
             connection: ArcSwapOption::empty(),
             connecting: tokio::sync::Mutex::new(()),
             resting_until_us: AtomicU64::new(0),
@@ -113,21 +117,10 @@ impl SharedLimiter {
             invocation.arg(now / 1_000_000_000).arg(now % 1_000_000_000);
         }
         let answer: Result<(u8, u64, u64, u64, usize), _> =
-            tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut connection))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(redis::RedisError::from((
-                        redis::ErrorKind::IoError,
-                        "timed out",
-                    )))
-                });
+            within_timeout(invocation.invoke_async(&mut connection)).await;
         match answer {
             Ok((allowed, remaining, reset_ms, retry_after_ms, bucket)) => {
-                if self.down.swap(false, Ordering::AcqRel) {
-                    tracing::info!(
-                        "Redis answers again; rate limits are shared across nodes again"
-                    );
-                }
+                self.answered();
                 // Lua counts from 1.
                 let limit = bucket
                     .checked_sub(1)
@@ -139,6 +132,63 @@ impl SharedLimiter {
                     remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
                     reset_ms,
                     retry_after_ms,
+                })
+            }
+            Err(error) => Err(self.failed(error.to_string())),
+        }
+    }
+
+    /// Spends a use and `cost` credits from the counters every node shares for
+    /// `token_id`'s caps (see caps.lua), starting them from `known` (this node's
+    /// balance, which the store's counts started) where Redis has none: the
+    /// balance after, `Ok` when allowed, `Err` as it stands when refused.
+    pub async fn spend_caps(
+        &self,
+        token_id: &str,
+        caps: &Caps,
+        known: Balance,
+        cost: u64,
+        now_ms: i64,
+    ) -> Result<Result<Balance, Balance>, LimiterError> {
+        /// An idle count is kept this long (a refill period and more); one Redis
+        /// lost starts again from what the nodes know.
+        const KEEP_MS: u64 = 40 * 86_400_000;
+        let mut connection = self.connection().await?;
+        let mut invocation = self.caps_script.prepare_invoke();
+        let credits = caps.credits;
+        let refill = credits.and_then(|c| c.refill);
+        invocation
+            .key(format!("{CAPS_PREFIX}uses:{token_id}"))
+            .key(format!(
+                "{CAPS_PREFIX}credits:{token_id}:{}",
+                credits.map_or(0, |c| c.set_at)
+            ))
+            .arg(
+                caps.max_uses
+                    .map_or(-1, |most| i64::try_from(most).unwrap_or(i64::MAX)),
+            )
+            .arg(known.uses)
+            .arg(u8::from(credits.is_some()))
+            .arg(known.credits_left)
+            .arg(known.period)
+            .arg(refill.map_or(-1, |r| i64::try_from(r.amount).unwrap_or(i64::MAX)))
+            .arg(refill.map_or(0, |r| r.every.period(now_ms)))
+            .arg(cost)
+            .arg(KEEP_MS);
+        let answer: Result<(u8, u64, u64, i64), _> =
+            within_timeout(invocation.invoke_async(&mut connection)).await;
+        match answer {
+            Ok((allowed, uses, credits_left, period)) => {
+                self.answered();
+                let balance = Balance {
+                    uses,
+                    credits_left,
+                    period,
+                };
+                Ok(if allowed == 1 {
+                    Ok(balance)
+                } else {
+                    Err(balance)
                 })
             }
             Err(error) => Err(self.failed(error.to_string())),
@@ -180,6 +230,15 @@ impl SharedLimiter {
     }
 
     /// Forgets the connection and rests; logs once per outage.
+    /// Notes that Redis answered, and says so once after an outage.
+    fn answered(&self) {
+        if self.down.swap(false, Ordering::AcqRel) {
+            tracing::info!(
+                "Redis answers again; rate limits and usage caps are shared across nodes again"
+            );
+        }
+    }
+
     fn failed(&self, detail: String) -> LimiterError {
         self.connection.store(None);
         let until =
@@ -198,4 +257,18 @@ impl SharedLimiter {
     fn elapsed_us(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
+}
+
+/// A script call that gives up after [`REDIS_TIMEOUT`], as an I/O error.
+async fn within_timeout<T>(
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> redis::RedisResult<T> {
+    tokio::time::timeout(REDIS_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(redis::RedisError::from((
+                redis::ErrorKind::IoError,
+                "timed out",
+            )))
+        })
 }

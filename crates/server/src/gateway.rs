@@ -229,6 +229,7 @@ async fn proxy(
     };
     strip_hop_by_hop(response.headers_mut());
     guard_fields::set_rate(response.headers_mut(), allowed.rate.as_ref());
+    guard_fields::set_usage(response.headers_mut(), allowed.left.as_ref());
     response
 }
 

@@ -14,7 +14,7 @@
 //! once cannot slip past them.
 
 use async_trait::async_trait;
-use tessera_core::record::{Status, TokenRecord};
+use tessera_core::record::{CreditsBalance, Status, TokenRecord};
 use tokio::sync::watch;
 
 mod group;
@@ -186,6 +186,8 @@ pub struct UsageUpdate {
     pub id: String,
     pub uses: u64,
     pub last_used_at: i64,
+    /// A capped token's credits left, as the node last knew them.
+    pub credits: Option<CreditsBalance>,
 }
 
 /// Refuses a database whose numbered schema is newer than this binary's: a newer

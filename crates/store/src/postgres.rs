@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::StreamExt;
-use tessera_core::record::TokenRecord;
+use tessera_core::record::{CreditsBalance, TokenRecord};
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -901,6 +901,29 @@ impl TokenStore for PostgresStore {
         )
         .await
         .map_err(pg)?;
+        let capped: Vec<(&str, CreditsBalance)> = updates
+            .iter()
+            .filter_map(|u| u.credits.map(|balance| (u.id.as_str(), balance)))
+            .collect();
+        if !capped.is_empty() {
+            let ids: Vec<&str> = capped.iter().map(|(id, _)| *id).collect();
+            let left: Vec<i64> = capped
+                .iter()
+                .map(|(_, b)| i64::try_from(b.left).unwrap_or(i64::MAX))
+                .collect();
+            let period: Vec<i64> = capped.iter().map(|(_, b)| b.period).collect();
+            let of: Vec<i64> = capped.iter().map(|(_, b)| b.of).collect();
+            tx.execute(
+                "UPDATE tokens t SET credits_left = u.balance, credits_period = u.period, \
+                 credits_of = u.given_at \
+                 FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) \
+                      AS u(id, balance, period, given_at) \
+                 WHERE t.id = u.id",
+                &[&ids, &left, &period, &of],
+            )
+            .await
+            .map_err(pg)?;
+        }
         tx.commit().await.map_err(pg)
     }
 

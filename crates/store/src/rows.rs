@@ -12,7 +12,7 @@
 use tessera_core::fields::{Description, Owner, TokenName};
 use tessera_core::network::Networks;
 use tessera_core::record::{
-    PreviousSecret, RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord,
+    CreditsBalance, PreviousSecret, RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord,
 };
 use tessera_core::resource::ResourceScope;
 use tessera_core::scope::Access;
@@ -30,6 +30,9 @@ const FIXED_COLUMNS: &[&str] = &[
     "revoked_at",
     "last_used_at",
     "use_count",
+    "credits_left",
+    "credits_period",
+    "credits_of",
 ];
 
 /// Columns every write of a live token's settings sets: its secret's hash (a rotation
@@ -53,6 +56,8 @@ const SETTINGS_COLUMNS: &[&str] = &[
     "meta",
     "max_descendants",
     "allowed_cidrs",
+    "max_uses",
+    "credits",
     "updated_at",
     "change_seq",
 ];
@@ -77,6 +82,11 @@ const ADDED_COLUMNS: &[(&str, ColumnKind)] = &[
     ("max_descendants", ColumnKind::Count),
     ("previous_secrets", ColumnKind::Text),
     ("allowed_cidrs", ColumnKind::Text),
+    ("max_uses", ColumnKind::Count),
+    ("credits", ColumnKind::Text),
+    ("credits_left", ColumnKind::Count),
+    ("credits_period", ColumnKind::Count),
+    ("credits_of", ColumnKind::Millis),
 ];
 
 /// The columns of [`ADDED_COLUMNS`], each with the statement that adds it.
@@ -137,6 +147,12 @@ pub struct RawRow {
     pub max_descendants: Option<i64>,
     /// Space-separated CIDRs; `NULL`: anywhere.
     pub allowed_cidrs: Option<String>,
+    pub max_uses: Option<i64>,
+    /// JSON: `{"remaining": n, "refill": {"amount": n, "every": "day"}, "set_at": ms}`.
+    pub credits: Option<String>,
+    pub credits_left: Option<i64>,
+    pub credits_period: Option<i64>,
+    pub credits_of: Option<i64>,
     pub parent_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -207,7 +223,15 @@ fn fixed_values(record: &TokenRecord) -> [SqlValue; FIXED_COLUMNS.len()] {
         record.revoked_at.into(),
         record.last_used_at.into(),
         i64::try_from(record.use_count).unwrap_or(i64::MAX).into(),
+        record.credits_balance.map(|b| clamp(b.left)).into(),
+        record.credits_balance.map(|b| b.period).into(),
+        record.credits_balance.map(|b| b.of).into(),
     ]
+}
+
+/// A count as the databases' signed 64-bit integers hold it (caps stay far below).
+fn clamp(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 /// What the write numbered `seq` puts in [`SETTINGS_COLUMNS`] for `record`, in that
@@ -241,6 +265,10 @@ fn settings_values(record: &TokenRecord, seq: ChangeSeq) -> [SqlValue; SETTINGS_
         s.max_descendants.map(i64::from).into(),
         (!s.allowed_cidrs.is_anywhere())
             .then(|| s.allowed_cidrs.to_string())
+            .into(),
+        s.max_uses.map(clamp).into(),
+        s.credits
+            .and_then(|credits| serde_json::to_string(&credits).ok())
             .into(),
         record.updated_at.into(),
         seq.into(),
@@ -351,6 +379,11 @@ impl RawRow {
             meta: row.opt_text("meta")?,
             max_descendants: row.opt_int("max_descendants")?,
             allowed_cidrs: row.opt_text("allowed_cidrs")?,
+            max_uses: row.opt_int("max_uses")?,
+            credits: row.opt_text("credits")?,
+            credits_left: row.opt_int("credits_left")?,
+            credits_period: row.opt_int("credits_period")?,
+            credits_of: row.opt_int("credits_of")?,
             parent_id: row.opt_text("parent_id")?,
             created_at: row.int("created_at")?,
             updated_at: row.int("updated_at")?,
@@ -436,7 +469,34 @@ impl RawRow {
                 })?
             }
         };
+        let count = |what: &str, value: i64| {
+            u64::try_from(value)
+                .map_err(|_| StoreError::Corrupt(format!("token {} has {what} {value}", self.id)))
+        };
+        let max_uses = self
+            .max_uses
+            .map(|most| count("max_uses", most))
+            .transpose()?;
+        // Unreadable credits must not read as "no cap": fail closed.
+        let credits = self
+            .credits
+            .as_deref()
+            .map(|text| {
+                serde_json::from_str(text).map_err(|_| {
+                    StoreError::Corrupt(format!("token {} has unreadable credits", self.id))
+                })
+            })
+            .transpose()?;
+        let credits_balance = match (self.credits_left, self.credits_period, self.credits_of) {
+            (Some(left), Some(period), Some(of)) => Some(CreditsBalance {
+                left: count("credits_left", left)?,
+                period,
+                of,
+            }),
+            _ => None,
+        };
         Ok(TokenRecord {
+            credits_balance,
             previous_secrets,
             id: self.id,
             hash: TokenHash(hash),
@@ -454,6 +514,8 @@ impl RawRow {
                 meta,
                 max_descendants,
                 allowed_cidrs,
+                max_uses,
+                credits,
             },
             parent_id: self.parent_id,
             created_at: self.created_at,
@@ -793,6 +855,15 @@ mod tests {
                     "2001:db8::/32",
                 ])
                 .unwrap(),
+                max_uses: Some(22),
+                credits: Some(tessera_core::usage::Credits {
+                    remaining: 23,
+                    refill: Some(tessera_core::usage::Refill {
+                        amount: 24,
+                        every: tessera_core::usage::Every::Day,
+                    }),
+                    set_at: 25,
+                }),
             },
             parent_id: Some("parent".into()),
             created_at: 14,
@@ -801,6 +872,11 @@ mod tests {
             last_used_at: Some(17),
             use_count: 18,
             previous_secrets: Vec::new(),
+            credits_balance: Some(CreditsBalance {
+                left: 26,
+                period: 27,
+                of: 25,
+            }),
         }
     }
 
@@ -819,7 +895,10 @@ mod tests {
             meta: None,
             max_descendants: None,
             allowed_cidrs: Networks::anywhere(),
+            max_uses: None,
+            credits: None,
         };
+        record.credits_balance = None;
         record.parent_id = None;
         record.revoked_at = None;
         record.last_used_at = None;

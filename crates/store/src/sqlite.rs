@@ -604,11 +604,23 @@ impl TokenStore for SqliteStore {
                      last_used_at = MAX(COALESCE(last_used_at, 0), ?3) WHERE id = ?1",
                 )
                 .map_err(unavailable)?;
+            let mut credits = tx
+                .prepare(
+                    "UPDATE tokens SET credits_left = ?2, credits_period = ?3, credits_of = ?4 \
+                     WHERE id = ?1",
+                )
+                .map_err(unavailable)?;
             for update in &updates {
                 let uses = i64::try_from(update.uses).unwrap_or(i64::MAX);
                 statement
                     .execute(params![update.id, uses, update.last_used_at])
                     .map_err(unavailable)?;
+                if let Some(balance) = update.credits {
+                    let left = i64::try_from(balance.left).unwrap_or(i64::MAX);
+                    credits
+                        .execute(params![update.id, left, balance.period, balance.of])
+                        .map_err(unavailable)?;
+                }
             }
             Ok(())
         })

@@ -46,6 +46,15 @@ fn record(id: &str, parent: Option<&str>, resources: Option<Vec<&str>>) -> Token
             meta: serde_json::json!({"k": 1}).as_object().cloned(),
             max_descendants: Some(7),
             allowed_cidrs: tessera_core::network::Networks::parse(&["192.0.2.0/24"]).unwrap(),
+            max_uses: Some(1_000),
+            credits: Some(tessera_core::usage::Credits {
+                remaining: 50,
+                refill: Some(tessera_core::usage::Refill {
+                    amount: 60,
+                    every: tessera_core::usage::Every::Month,
+                }),
+                set_at: 5,
+            }),
         },
         parent_id: parent.map(String::from),
         created_at: 1,
@@ -54,6 +63,7 @@ fn record(id: &str, parent: Option<&str>, resources: Option<Vec<&str>>) -> Token
         last_used_at: None,
         use_count: 0,
         previous_secrets: Vec::new(),
+        credits_balance: None,
     }
 }
 
@@ -208,11 +218,24 @@ async fn keeps_the_contract(
             id: "root".into(),
             uses: 3,
             last_used_at: 9,
+            credits: Some(tessera_core::record::CreditsBalance {
+                left: 40,
+                period: 2,
+                of: 5,
+            }),
         }])
         .await
         .unwrap();
     let root_now = store.get("root").await.unwrap().unwrap();
     assert_eq!((root_now.use_count, root_now.last_used_at), (3, Some(9)));
+    assert_eq!(
+        root_now.credits_balance,
+        Some(tessera_core::record::CreditsBalance {
+            left: 40,
+            period: 2,
+            of: 5
+        })
+    );
     assert!(store.changes_since(up_to).await.unwrap().changes.is_empty());
 
     // The first admin is made once; an admin replacement revokes the old admin in the

@@ -8,6 +8,8 @@ from .create_token_request_access_type_2_type_1 import CreateTokenRequestAccessT
 from .create_token_request_access_type_3_type_1 import CreateTokenRequestAccessType3Type1
 from .create_token_request_meta_type_0 import CreateTokenRequestMetaType0
 from .created_token import CreatedToken
+from .credits_body import CreditsBody
+from .credits_view import CreditsView
 from .healthz_response_200 import HealthzResponse200
 from .introspection import Introspection
 from .missing import Missing
@@ -22,6 +24,9 @@ from .rate_limit_body_type_1 import RateLimitBodyType1
 from .rate_limit_state import RateLimitState
 from .rate_limit_view import RateLimitView
 from .readyz_response_200 import ReadyzResponse200
+from .refill_body import RefillBody
+from .refill_every import RefillEvery
+from .refill_view import RefillView
 from .repo_key_created import RepoKeyCreated
 from .repo_key_request import RepoKeyRequest
 from .repo_token_created import RepoTokenCreated
@@ -41,6 +46,7 @@ from .update_token_request_access_type_1 import UpdateTokenRequestAccessType1
 from .update_token_request_access_type_2_type_1 import UpdateTokenRequestAccessType2Type1
 from .update_token_request_access_type_3_type_1 import UpdateTokenRequestAccessType3Type1
 from .update_token_request_meta_type_0 import UpdateTokenRequestMetaType0
+from .usage_left import UsageLeft
 from .verify_code import VerifyCode
 from .verify_request import VerifyRequest
 from .verify_response import VerifyResponse
@@ -55,6 +61,8 @@ __all__ = (
     "CreateTokenRequestAccessType2Type1",
     "CreateTokenRequestAccessType3Type1",
     "CreateTokenRequestMetaType0",
+    "CreditsBody",
+    "CreditsView",
     "HealthzResponse200",
     "Introspection",
     "Missing",
@@ -69,6 +77,9 @@ __all__ = (
     "RateLimitState",
     "RateLimitView",
     "ReadyzResponse200",
+    "RefillBody",
+    "RefillEvery",
+    "RefillView",
     "RepoKeyCreated",
     "RepoKeyRequest",
     "RepoTokenCreated",
@@ -88,6 +99,7 @@ __all__ = (
     "UpdateTokenRequestAccessType2Type1",
     "UpdateTokenRequestAccessType3Type1",
     "UpdateTokenRequestMetaType0",
+    "UsageLeft",
     "VerifyCode",
     "VerifyRequest",
     "VerifyResponse",

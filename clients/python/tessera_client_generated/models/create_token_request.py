@@ -14,6 +14,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.create_token_request_meta_type_0 import CreateTokenRequestMetaType0
+    from ..models.credits_body import CreditsBody
     from ..models.rate_limit_body_type_0 import RateLimitBodyType0
     from ..models.rate_limit_body_type_1 import RateLimitBodyType1
 
@@ -38,11 +39,15 @@ class CreateTokenRequest:
             be used
             from, at most 64; a request from elsewhere is `FORBIDDEN`. Omitted or empty:
             anywhere (for a token made by one bound to networks, its maker's networks).
+        credits_ (CreditsBody | None | Unset):
         description (None | str | Unset): Up to 1000 characters.
         expires_at (datetime.datetime | None | Unset): RFC 3339.
         expires_in (int | None | Unset): Seconds from now, instead of `expires_at`.
         max_descendants (int | None | Unset): How many live tokens may be made through this one (its children and
             theirs). Omitted: its maker's bound, or the deployment's default.
+        max_uses (int | None | Unset): At most this many allowed verifications in the token's life; then
+            `USAGE_EXHAUSTED`. Omitted: none (for a token made by a capped manager, what
+            the manager has left).
         meta (CreateTokenRequestMetaType0 | None | Unset): A JSON object up to 4 KiB, returned on verify.
         not_before (datetime.datetime | None | Unset): RFC 3339: before this, the token is not valid yet
             (`NOT_YET_VALID`).
@@ -62,10 +67,12 @@ class CreateTokenRequest:
         | Unset
     ) = UNSET
     allowed_cidrs: list[str] | None | Unset = UNSET
+    credits_: CreditsBody | None | Unset = UNSET
     description: None | str | Unset = UNSET
     expires_at: datetime.datetime | None | Unset = UNSET
     expires_in: int | None | Unset = UNSET
     max_descendants: int | None | Unset = UNSET
+    max_uses: int | None | Unset = UNSET
     meta: CreateTokenRequestMetaType0 | None | Unset = UNSET
     not_before: datetime.datetime | None | Unset = UNSET
     owner: None | str | Unset = UNSET
@@ -75,6 +82,7 @@ class CreateTokenRequest:
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.create_token_request_meta_type_0 import CreateTokenRequestMetaType0  # noqa: PLC0415
+        from ..models.credits_body import CreditsBody  # noqa: PLC0415
         from ..models.rate_limit_body_type_0 import RateLimitBodyType0  # noqa: PLC0415
         from ..models.rate_limit_body_type_1 import RateLimitBodyType1  # noqa: PLC0415
 
@@ -101,6 +109,14 @@ class CreateTokenRequest:
         else:
             allowed_cidrs = self.allowed_cidrs
 
+        credits_: dict[str, Any] | None | Unset
+        if isinstance(self.credits_, Unset):
+            credits_ = UNSET
+        elif isinstance(self.credits_, CreditsBody):
+            credits_ = self.credits_.to_dict()
+        else:
+            credits_ = self.credits_
+
         description: None | str | Unset
         if isinstance(self.description, Unset):
             description = UNSET
@@ -126,6 +142,12 @@ class CreateTokenRequest:
             max_descendants = UNSET
         else:
             max_descendants = self.max_descendants
+
+        max_uses: int | None | Unset
+        if isinstance(self.max_uses, Unset):
+            max_uses = UNSET
+        else:
+            max_uses = self.max_uses
 
         meta: dict[str, Any] | None | Unset
         if isinstance(self.meta, Unset):
@@ -191,6 +213,8 @@ class CreateTokenRequest:
             field_dict["access"] = access
         if allowed_cidrs is not UNSET:
             field_dict["allowed_cidrs"] = allowed_cidrs
+        if credits_ is not UNSET:
+            field_dict["credits"] = credits_
         if description is not UNSET:
             field_dict["description"] = description
         if expires_at is not UNSET:
@@ -199,6 +223,8 @@ class CreateTokenRequest:
             field_dict["expires_in"] = expires_in
         if max_descendants is not UNSET:
             field_dict["max_descendants"] = max_descendants
+        if max_uses is not UNSET:
+            field_dict["max_uses"] = max_uses
         if meta is not UNSET:
             field_dict["meta"] = meta
         if not_before is not UNSET:
@@ -217,6 +243,7 @@ class CreateTokenRequest:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.create_token_request_meta_type_0 import CreateTokenRequestMetaType0  # noqa: PLC0415
+        from ..models.credits_body import CreditsBody  # noqa: PLC0415
         from ..models.rate_limit_body_type_0 import RateLimitBodyType0  # noqa: PLC0415
         from ..models.rate_limit_body_type_1 import RateLimitBodyType1  # noqa: PLC0415
 
@@ -288,6 +315,23 @@ class CreateTokenRequest:
 
         allowed_cidrs = _parse_allowed_cidrs(d.pop("allowed_cidrs", UNSET))
 
+        def _parse_credits_(data: object) -> CreditsBody | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                credits_type_1 = CreditsBody.from_dict(data)
+
+                return credits_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(CreditsBody | None | Unset, data)
+
+        credits_ = _parse_credits_(d.pop("credits", UNSET))
+
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -331,6 +375,15 @@ class CreateTokenRequest:
             return cast(int | None | Unset, data)
 
         max_descendants = _parse_max_descendants(d.pop("max_descendants", UNSET))
+
+        def _parse_max_uses(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        max_uses = _parse_max_uses(d.pop("max_uses", UNSET))
 
         def _parse_meta(data: object) -> CreateTokenRequestMetaType0 | None | Unset:
             if data is None:
@@ -443,10 +496,12 @@ class CreateTokenRequest:
             name=name,
             access=access,
             allowed_cidrs=allowed_cidrs,
+            credits_=credits_,
             description=description,
             expires_at=expires_at,
             expires_in=expires_in,
             max_descendants=max_descendants,
+            max_uses=max_uses,
             meta=meta,
             not_before=not_before,
             owner=owner,

@@ -9,6 +9,7 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.credits_view import CreditsView
     from ..models.rate_limit_view import RateLimitView
     from ..models.token_view_meta_type_0 import TokenViewMetaType0
 
@@ -33,11 +34,13 @@ class CreatedToken:
             token (str): The token. Shown once: store it now, it cannot be shown again.
             access (None | str | Unset):
             allowed_cidrs (list[str] | Unset): The networks it may be used from; empty: anywhere.
+            credits_ (CreditsView | None | Unset):
             description (None | str | Unset):
             expires_at (None | str | Unset):
             last_used_at (None | str | Unset):
             max_descendants (int | None | Unset): How many live tokens may be made through this one; `null`: no bound of its
                 own.
+            max_uses (int | None | Unset): Its lifetime cap on uses; `null`: none.
             meta (None | TokenViewMetaType0 | Unset):
             not_before (None | str | Unset): Before this, the token is not valid yet; `null`: valid from its creation.
             owner (None | str | Unset):
@@ -46,6 +49,7 @@ class CreatedToken:
             resources (list[str] | None | Unset): `null`: every resource.
             revoked_at (None | str | Unset):
             scopes (list[str] | None | Unset): Granted scope patterns; `null` when the token is granted an `access` level.
+            uses_remaining (int | None | Unset): The uses left under `max_uses`.
     """
 
     admin: bool
@@ -59,10 +63,12 @@ class CreatedToken:
     token: str
     access: None | str | Unset = UNSET
     allowed_cidrs: list[str] | Unset = UNSET
+    credits_: CreditsView | None | Unset = UNSET
     description: None | str | Unset = UNSET
     expires_at: None | str | Unset = UNSET
     last_used_at: None | str | Unset = UNSET
     max_descendants: int | None | Unset = UNSET
+    max_uses: int | None | Unset = UNSET
     meta: None | TokenViewMetaType0 | Unset = UNSET
     not_before: None | str | Unset = UNSET
     owner: None | str | Unset = UNSET
@@ -71,9 +77,11 @@ class CreatedToken:
     resources: list[str] | None | Unset = UNSET
     revoked_at: None | str | Unset = UNSET
     scopes: list[str] | None | Unset = UNSET
+    uses_remaining: int | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.credits_view import CreditsView  # noqa: PLC0415
         from ..models.rate_limit_view import RateLimitView  # noqa: PLC0415
         from ..models.token_view_meta_type_0 import TokenViewMetaType0  # noqa: PLC0415
 
@@ -105,6 +113,14 @@ class CreatedToken:
         if not isinstance(self.allowed_cidrs, Unset):
             allowed_cidrs = self.allowed_cidrs
 
+        credits_: dict[str, Any] | None | Unset
+        if isinstance(self.credits_, Unset):
+            credits_ = UNSET
+        elif isinstance(self.credits_, CreditsView):
+            credits_ = self.credits_.to_dict()
+        else:
+            credits_ = self.credits_
+
         description: None | str | Unset
         if isinstance(self.description, Unset):
             description = UNSET
@@ -128,6 +144,12 @@ class CreatedToken:
             max_descendants = UNSET
         else:
             max_descendants = self.max_descendants
+
+        max_uses: int | None | Unset
+        if isinstance(self.max_uses, Unset):
+            max_uses = UNSET
+        else:
+            max_uses = self.max_uses
 
         meta: dict[str, Any] | None | Unset
         if isinstance(self.meta, Unset):
@@ -187,6 +209,12 @@ class CreatedToken:
         else:
             scopes = self.scopes
 
+        uses_remaining: int | None | Unset
+        if isinstance(self.uses_remaining, Unset):
+            uses_remaining = UNSET
+        else:
+            uses_remaining = self.uses_remaining
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -206,6 +234,8 @@ class CreatedToken:
             field_dict["access"] = access
         if allowed_cidrs is not UNSET:
             field_dict["allowed_cidrs"] = allowed_cidrs
+        if credits_ is not UNSET:
+            field_dict["credits"] = credits_
         if description is not UNSET:
             field_dict["description"] = description
         if expires_at is not UNSET:
@@ -214,6 +244,8 @@ class CreatedToken:
             field_dict["last_used_at"] = last_used_at
         if max_descendants is not UNSET:
             field_dict["max_descendants"] = max_descendants
+        if max_uses is not UNSET:
+            field_dict["max_uses"] = max_uses
         if meta is not UNSET:
             field_dict["meta"] = meta
         if not_before is not UNSET:
@@ -230,11 +262,14 @@ class CreatedToken:
             field_dict["revoked_at"] = revoked_at
         if scopes is not UNSET:
             field_dict["scopes"] = scopes
+        if uses_remaining is not UNSET:
+            field_dict["uses_remaining"] = uses_remaining
 
         return field_dict
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.credits_view import CreditsView  # noqa: PLC0415
         from ..models.rate_limit_view import RateLimitView  # noqa: PLC0415
         from ..models.token_view_meta_type_0 import TokenViewMetaType0  # noqa: PLC0415
 
@@ -267,6 +302,23 @@ class CreatedToken:
         access = _parse_access(d.pop("access", UNSET))
 
         allowed_cidrs = cast(list[str], d.pop("allowed_cidrs", UNSET))
+
+        def _parse_credits_(data: object) -> CreditsView | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                credits_type_1 = CreditsView.from_dict(data)
+
+                return credits_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(CreditsView | None | Unset, data)
+
+        credits_ = _parse_credits_(d.pop("credits", UNSET))
 
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
@@ -303,6 +355,15 @@ class CreatedToken:
             return cast(int | None | Unset, data)
 
         max_descendants = _parse_max_descendants(d.pop("max_descendants", UNSET))
+
+        def _parse_max_uses(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        max_uses = _parse_max_uses(d.pop("max_uses", UNSET))
 
         def _parse_meta(data: object) -> None | TokenViewMetaType0 | Unset:
             if data is None:
@@ -408,6 +469,15 @@ class CreatedToken:
 
         scopes = _parse_scopes(d.pop("scopes", UNSET))
 
+        def _parse_uses_remaining(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        uses_remaining = _parse_uses_remaining(d.pop("uses_remaining", UNSET))
+
         created_token = cls(
             admin=admin,
             created_at=created_at,
@@ -420,10 +490,12 @@ class CreatedToken:
             token=token,
             access=access,
             allowed_cidrs=allowed_cidrs,
+            credits_=credits_,
             description=description,
             expires_at=expires_at,
             last_used_at=last_used_at,
             max_descendants=max_descendants,
+            max_uses=max_uses,
             meta=meta,
             not_before=not_before,
             owner=owner,
@@ -432,6 +504,7 @@ class CreatedToken:
             resources=resources,
             revoked_at=revoked_at,
             scopes=scopes,
+            uses_remaining=uses_remaining,
         )
 
         created_token.additional_properties = d

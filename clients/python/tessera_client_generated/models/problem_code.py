@@ -17,6 +17,7 @@ class ProblemCode(StrEnum):
     INVALID_BODY = "invalid_body"
     INVALID_CIDR = "invalid_cidr"
     INVALID_CLIENT_IP = "invalid_client_ip"
+    INVALID_COST = "invalid_cost"
     INVALID_CURSOR = "invalid_cursor"
     INVALID_DURATION = "invalid_duration"
     INVALID_EXPIRY = "invalid_expiry"
@@ -36,6 +37,7 @@ class ProblemCode(StrEnum):
     INVALID_STATUS = "invalid_status"
     INVALID_TEXT = "invalid_text"
     INVALID_TOKEN = "invalid_token"
+    INVALID_USAGE_CAP = "invalid_usage_cap"
     INVALID_VALUE = "invalid_value"
     LIFETIME_TOO_LONG = "lifetime_too_long"
     MALFORMED_JSON = "malformed_json"
@@ -68,6 +70,7 @@ class ProblemCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     UPSTREAM_TIMEOUT = "upstream_timeout"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    USAGE_EXHAUSTED = "usage_exhausted"
 
     def __str__(self) -> str:
         return str(self.value)

@@ -13,6 +13,7 @@ from ..models.update_token_request_access_type_3_type_1 import UpdateTokenReques
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.credits_body import CreditsBody
     from ..models.rate_limit_body_type_0 import RateLimitBodyType0
     from ..models.rate_limit_body_type_1 import RateLimitBodyType1
     from ..models.update_token_request_meta_type_0 import UpdateTokenRequestMetaType0
@@ -33,10 +34,12 @@ class UpdateTokenRequest:
             UpdateTokenRequestAccessType3Type1): Replaces the scopes with an access level.
         allowed_cidrs (list[str] | None | Unset): The networks the token may be used from; `[]`: anywhere. Within its
             maker's.
+        credits_ (CreditsBody | None | Unset):
         description (None | str | Unset):
         expires_at (datetime.datetime | None | Unset): `null`: never expires.
         expires_in (int | None | Unset):
         max_descendants (int | None | Unset): `null`: no bound of its own (its maker's still holds).
+        max_uses (int | None | Unset): `null`: no cap. The uses so far still count.
         meta (None | Unset | UpdateTokenRequestMetaType0):
         name (None | str | Unset):
         not_before (datetime.datetime | None | Unset): `null`: valid at once.
@@ -54,10 +57,12 @@ class UpdateTokenRequest:
         | UpdateTokenRequestAccessType3Type1
     ) = UNSET
     allowed_cidrs: list[str] | None | Unset = UNSET
+    credits_: CreditsBody | None | Unset = UNSET
     description: None | str | Unset = UNSET
     expires_at: datetime.datetime | None | Unset = UNSET
     expires_in: int | None | Unset = UNSET
     max_descendants: int | None | Unset = UNSET
+    max_uses: int | None | Unset = UNSET
     meta: None | Unset | UpdateTokenRequestMetaType0 = UNSET
     name: None | str | Unset = UNSET
     not_before: datetime.datetime | None | Unset = UNSET
@@ -67,6 +72,7 @@ class UpdateTokenRequest:
     scopes: list[ScopePattern] | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.credits_body import CreditsBody  # noqa: PLC0415
         from ..models.rate_limit_body_type_0 import RateLimitBodyType0  # noqa: PLC0415
         from ..models.rate_limit_body_type_1 import RateLimitBodyType1  # noqa: PLC0415
         from ..models.update_token_request_meta_type_0 import UpdateTokenRequestMetaType0  # noqa: PLC0415
@@ -91,6 +97,14 @@ class UpdateTokenRequest:
 
         else:
             allowed_cidrs = self.allowed_cidrs
+
+        credits_: dict[str, Any] | None | Unset
+        if isinstance(self.credits_, Unset):
+            credits_ = UNSET
+        elif isinstance(self.credits_, CreditsBody):
+            credits_ = self.credits_.to_dict()
+        else:
+            credits_ = self.credits_
 
         description: None | str | Unset
         if isinstance(self.description, Unset):
@@ -117,6 +131,12 @@ class UpdateTokenRequest:
             max_descendants = UNSET
         else:
             max_descendants = self.max_descendants
+
+        max_uses: int | None | Unset
+        if isinstance(self.max_uses, Unset):
+            max_uses = UNSET
+        else:
+            max_uses = self.max_uses
 
         meta: dict[str, Any] | None | Unset
         if isinstance(self.meta, Unset):
@@ -184,6 +204,8 @@ class UpdateTokenRequest:
             field_dict["access"] = access
         if allowed_cidrs is not UNSET:
             field_dict["allowed_cidrs"] = allowed_cidrs
+        if credits_ is not UNSET:
+            field_dict["credits"] = credits_
         if description is not UNSET:
             field_dict["description"] = description
         if expires_at is not UNSET:
@@ -192,6 +214,8 @@ class UpdateTokenRequest:
             field_dict["expires_in"] = expires_in
         if max_descendants is not UNSET:
             field_dict["max_descendants"] = max_descendants
+        if max_uses is not UNSET:
+            field_dict["max_uses"] = max_uses
         if meta is not UNSET:
             field_dict["meta"] = meta
         if name is not UNSET:
@@ -211,6 +235,7 @@ class UpdateTokenRequest:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.credits_body import CreditsBody  # noqa: PLC0415
         from ..models.rate_limit_body_type_0 import RateLimitBodyType0  # noqa: PLC0415
         from ..models.rate_limit_body_type_1 import RateLimitBodyType1  # noqa: PLC0415
         from ..models.update_token_request_meta_type_0 import UpdateTokenRequestMetaType0  # noqa: PLC0415
@@ -282,6 +307,23 @@ class UpdateTokenRequest:
 
         allowed_cidrs = _parse_allowed_cidrs(d.pop("allowed_cidrs", UNSET))
 
+        def _parse_credits_(data: object) -> CreditsBody | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                credits_type_1 = CreditsBody.from_dict(data)
+
+                return credits_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(CreditsBody | None | Unset, data)
+
+        credits_ = _parse_credits_(d.pop("credits", UNSET))
+
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -325,6 +367,15 @@ class UpdateTokenRequest:
             return cast(int | None | Unset, data)
 
         max_descendants = _parse_max_descendants(d.pop("max_descendants", UNSET))
+
+        def _parse_max_uses(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        max_uses = _parse_max_uses(d.pop("max_uses", UNSET))
 
         def _parse_meta(data: object) -> None | Unset | UpdateTokenRequestMetaType0:
             if data is None:
@@ -445,10 +496,12 @@ class UpdateTokenRequest:
         update_token_request = cls(
             access=access,
             allowed_cidrs=allowed_cidrs,
+            credits_=credits_,
             description=description,
             expires_at=expires_at,
             expires_in=expires_in,
             max_descendants=max_descendants,
+            max_uses=max_uses,
             meta=meta,
             name=name,
             not_before=not_before,

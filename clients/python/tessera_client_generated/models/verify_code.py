@@ -9,6 +9,7 @@ class VerifyCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     REVOKED = "REVOKED"
     ROTATED = "ROTATED"
+    USAGE_EXHAUSTED = "USAGE_EXHAUSTED"
     VALID = "VALID"
 
     def __str__(self) -> str:

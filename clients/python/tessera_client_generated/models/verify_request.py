@@ -25,12 +25,15 @@ class VerifyRequest:
                 `2001:db8::7`), for a token bound to networks (`allowed_cidrs`): a backend
                 that verifies for its own clients passes it on. Such a token is `FORBIDDEN`
                 without it. Example: 203.0.113.7.
+            cost (int | None | Unset): The credits this request spends from a token that has them (0 spends none
+                but still counts a use); omitted: 1.
             resource (None | str | Unset): The resource the request touches, `type:id`.
             scopes (list[RequiredScope] | None | Unset): Scopes the request needs; all are required.
     """
 
     token: str
     client_ip: None | str | Unset = UNSET
+    cost: int | None | Unset = UNSET
     resource: None | str | Unset = UNSET
     scopes: list[RequiredScope] | None | Unset = UNSET
 
@@ -42,6 +45,12 @@ class VerifyRequest:
             client_ip = UNSET
         else:
             client_ip = self.client_ip
+
+        cost: int | None | Unset
+        if isinstance(self.cost, Unset):
+            cost = UNSET
+        else:
+            cost = self.cost
 
         resource: None | str | Unset
         if isinstance(self.resource, Unset):
@@ -70,6 +79,8 @@ class VerifyRequest:
         )
         if client_ip is not UNSET:
             field_dict["client_ip"] = client_ip
+        if cost is not UNSET:
+            field_dict["cost"] = cost
         if resource is not UNSET:
             field_dict["resource"] = resource
         if scopes is not UNSET:
@@ -90,6 +101,15 @@ class VerifyRequest:
             return cast(None | str | Unset, data)
 
         client_ip = _parse_client_ip(d.pop("client_ip", UNSET))
+
+        def _parse_cost(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        cost = _parse_cost(d.pop("cost", UNSET))
 
         def _parse_resource(data: object) -> None | str | Unset:
             if data is None:
@@ -125,6 +145,7 @@ class VerifyRequest:
         verify_request = cls(
             token=token,
             client_ip=client_ip,
+            cost=cost,
             resource=resource,
             scopes=scopes,
         )

@@ -12,6 +12,7 @@ from ..types import UNSET, Unset
 if TYPE_CHECKING:
     from ..models.missing import Missing
     from ..models.rate_limit_state import RateLimitState
+    from ..models.usage_left import UsageLeft
     from ..models.verify_response_meta_type_0 import VerifyResponseMetaType0
 
 
@@ -38,6 +39,7 @@ class VerifyResponse:
         resources (list[str] | None | Unset):
         scopes (list[str] | None | Unset):
         token_id (None | str | Unset):
+        usage (None | Unset | UsageLeft):
     """
 
     code: VerifyCode
@@ -52,11 +54,13 @@ class VerifyResponse:
     resources: list[str] | None | Unset = UNSET
     scopes: list[str] | None | Unset = UNSET
     token_id: None | str | Unset = UNSET
+    usage: None | Unset | UsageLeft = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.missing import Missing  # noqa: PLC0415
         from ..models.rate_limit_state import RateLimitState  # noqa: PLC0415
+        from ..models.usage_left import UsageLeft  # noqa: PLC0415
         from ..models.verify_response_meta_type_0 import VerifyResponseMetaType0  # noqa: PLC0415
 
         code = self.code.value
@@ -135,6 +139,14 @@ class VerifyResponse:
         else:
             token_id = self.token_id
 
+        usage: dict[str, Any] | None | Unset
+        if isinstance(self.usage, Unset):
+            usage = UNSET
+        elif isinstance(self.usage, UsageLeft):
+            usage = self.usage.to_dict()
+        else:
+            usage = self.usage
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -163,6 +175,8 @@ class VerifyResponse:
             field_dict["scopes"] = scopes
         if token_id is not UNSET:
             field_dict["token_id"] = token_id
+        if usage is not UNSET:
+            field_dict["usage"] = usage
 
         return field_dict
 
@@ -170,6 +184,7 @@ class VerifyResponse:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.missing import Missing  # noqa: PLC0415
         from ..models.rate_limit_state import RateLimitState  # noqa: PLC0415
+        from ..models.usage_left import UsageLeft  # noqa: PLC0415
         from ..models.verify_response_meta_type_0 import VerifyResponseMetaType0  # noqa: PLC0415
 
         d = dict(src_dict)
@@ -307,6 +322,23 @@ class VerifyResponse:
 
         token_id = _parse_token_id(d.pop("token_id", UNSET))
 
+        def _parse_usage(data: object) -> None | Unset | UsageLeft:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                usage_type_1 = UsageLeft.from_dict(data)
+
+                return usage_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Unset | UsageLeft, data)
+
+        usage = _parse_usage(d.pop("usage", UNSET))
+
         verify_response = cls(
             code=code,
             valid=valid,
@@ -320,6 +352,7 @@ class VerifyResponse:
             resources=resources,
             scopes=scopes,
             token_id=token_id,
+            usage=usage,
         )
 
         verify_response.additional_properties = d

@@ -113,7 +113,13 @@ impl VerifyCache {
         let Some(token_id) = answer.token_id.clone() else {
             return;
         };
-        if !answer.valid || answer.rate_limit.is_some() || self.capacity == 0 {
+        // Each request of a rate-limited or capped token must spend from it: such
+        // answers are never kept.
+        if !answer.valid
+            || answer.rate_limit.is_some()
+            || answer.usage.is_some()
+            || self.capacity == 0
+        {
             return;
         }
         let until_ms = expires_ms.map_or(now_ms + self.lifetime_ms, |at| {
@@ -233,6 +239,7 @@ mod tests {
                 reset_ms: 1,
             }),
             missing: None,
+            usage: None,
         })
     }
 
@@ -289,6 +296,14 @@ mod tests {
             cache.get(&limited, 1).is_none(),
             "a rate limit is spent per request"
         );
+        let capped = Key::of("tsr_c", &[], None, None);
+        let mut with_credits = (*answer("tok_c", false)).clone();
+        with_credits.usage = Some(tessera_api::UsageLeft {
+            uses_remaining: None,
+            credits_remaining: Some(9),
+        });
+        cache.keep(capped, &Arc::new(with_credits), None, cache.generation(), 0);
+        assert!(cache.get(&capped, 1).is_none(), "so are credits");
 
         let expiring = Key::of("tsr_e", &[], None, None);
         cache.keep(

@@ -143,6 +143,7 @@ impl Guard {
             scopes: Some(rule.scopes.clone()),
             resource,
             client_ip,
+            cost: None,
         };
         let answer = match self.shared.client.verify(&request).await {
             Ok(answer) => Arc::new(answer),

@@ -78,6 +78,33 @@ pub fn refused(answer: &VerifyAnswer) -> Response {
                 &wait_ms.div_ceil(1000).max(1).to_string(),
             )
         }
+        "USAGE_EXHAUSTED" => {
+            let usage = answer.usage.as_ref();
+            let mut response = problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "usage_exhausted",
+                "the token's usage is exhausted: its max_uses are used, or its credits cannot pay for this request".to_owned(),
+            );
+            for (name, value) in [
+                (
+                    "x-tessera-uses-remaining",
+                    usage.and_then(|u| u.uses_remaining),
+                ),
+                (
+                    "x-tessera-credits-remaining",
+                    usage.and_then(|u| u.credits_remaining),
+                ),
+            ] {
+                if let Some(value) = value {
+                    response = with(
+                        response,
+                        axum::http::HeaderName::from_static(name),
+                        &value.to_string(),
+                    );
+                }
+            }
+            with(response, RETRY_AFTER, "60")
+        }
         code => with(
             problem(
                 StatusCode::UNAUTHORIZED,

@@ -41,6 +41,7 @@ async fn a_token_is_created_used_edited_and_revoked() {
         scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
         resource: None,
         client_ip: None,
+        cost: None,
     };
     let answer = admin
         .verify(&asked(&["repo:read"]))

@@ -201,13 +201,17 @@ impl TokenIndex {
     pub fn apply(&self, seq: ChangeSeq, mut record: TokenRecord) -> Applied {
         let id_bucket = self.id_bucket(&record.id);
         let previous_secrets = std::mem::take(&mut record.previous_secrets);
-        let slot = SlotRef::new(self.slot_for(record, seq));
+        let mut slot = SlotRef::new(self.slot_for(record, seq));
         let mut ids = self.by_id.write();
         if let Some(held) = ids.find_mut(id_bucket, |s| s.id() == slot.id()) {
             if held.seq >= seq {
                 return Applied::Stale;
             }
             let previous = SlotRef::clone(held);
+            // Not shared yet: only this writer holds it.
+            if let Some(unshared) = SlotRef::get_mut(&mut slot) {
+                unshared.adopt_balance(&previous);
+            }
             slot.carry_over(&previous);
             *held = SlotRef::clone(&slot);
             self.retired.replace(slot.id(), &previous_secrets);
@@ -440,6 +444,7 @@ mod tests {
             last_used_at: None,
             use_count: 0,
             previous_secrets: Vec::new(),
+            credits_balance: None,
         };
         (record, secret)
     }
@@ -662,7 +667,10 @@ mod tests {
                 &Requirement::default(),
                 1_000,
             );
-            index.check_admitted(slot, admission, 1_000).verdict.code
+            index
+                .check_admitted(slot, admission, 1_000, Some(1))
+                .verdict
+                .code
         };
         assert_eq!(check(&index), verify::Code::Valid);
         let before = index.by_id("tok_child").expect("indexed");

@@ -2,6 +2,8 @@
 //! with, packed into one allocator block, and its live counters.
 
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use serde_json::value::RawValue;
@@ -9,9 +11,10 @@ use serde_json::{Map, Value};
 use smallvec::SmallVec;
 use tessera_core::grant::{Grant, Powers};
 use tessera_core::ratelimit::RateLimit;
-use tessera_core::record::TokenRecord;
+use tessera_core::record::{CreditsBalance, TokenRecord};
 use tessera_core::resource::Resources;
 use tessera_core::token::TokenHash;
+use tessera_core::usage::{self, Balance, Caps, Left};
 use tessera_core::verify::Verdict;
 use tessera_store::ChangeSeq;
 
@@ -44,6 +47,8 @@ impl Texts {
     /// The token's `meta` is too long for the index and is read from the store: a
     /// flag, not an extras box, so that such a token costs nothing more here.
     const META_IN_STORE: u8 = 8;
+    /// The slot's [`Extras`] hold usage caps: a check spends from them.
+    const HAS_CAPS: u8 = 16;
     /// Longest id, name or owner kept: far beyond what validation lets through, so
     /// it never cuts a real one, and the ends always fit a `u16`.
     const MOST: usize = 16_000;
@@ -81,6 +86,9 @@ impl Texts {
         if extras.is_some_and(|extras| extras.not_before.is_some()) {
             self.flags |= Self::HAS_NOT_BEFORE;
         }
+        if extras.is_some_and(|extras| extras.caps.is_some()) {
+            self.flags |= Self::HAS_CAPS;
+        }
         if meta_in_store {
             self.flags |= Self::META_IN_STORE;
         }
@@ -93,6 +101,10 @@ impl Texts {
 
     fn has_not_before(&self) -> bool {
         self.flags & Self::HAS_NOT_BEFORE != 0
+    }
+
+    fn has_caps(&self) -> bool {
+        self.flags & Self::HAS_CAPS != 0
     }
 
     fn clip(text: &str) -> &str {
@@ -201,10 +213,11 @@ impl Slot {
         family: Arc<Family>,
         seq: ChangeSeq,
     ) -> Self {
+        let caps = settings_caps(&record);
         let settings = record.settings;
         let meta = settings.meta.map(IndexedMeta::of);
         let meta_in_store = matches!(meta, Some(IndexedMeta::InStore));
-        let extras = Extras::of(meta.filter(|_| !meta_in_store), settings.not_before);
+        let extras = Extras::of(meta.filter(|_| !meta_in_store), settings.not_before, caps);
         Self {
             hash: indexed(&record.hash),
             tat: AtomicU64::new(0),
@@ -272,6 +285,38 @@ impl Slot {
         self.extras.as_ref().and_then(|extras| extras.not_before)
     }
 
+    /// The token's usage caps and their live balance, if it has any.
+    pub fn caps(&self) -> Option<&CapsCell> {
+        if !self.texts.has_caps() {
+            return None;
+        }
+        self.extras.as_ref().and_then(|extras| extras.caps.as_ref())
+    }
+
+    /// Makes this slot, the next version of `previous`, keep the balance of its
+    /// caps: the very same one while its credits are as they were (so that a check
+    /// on the old version at the swap spends from it too, and nothing is over-spent),
+    /// a fresh one from its new credits, with the uses so far, when an edit gave new
+    /// ones. Called before the slot is shared.
+    pub(super) fn adopt_balance(&mut self, previous: &Slot) {
+        let Some(cell) = self.extras.as_mut().and_then(|extras| extras.caps.as_mut()) else {
+            return;
+        };
+        let Some(before) = previous.caps() else {
+            // Caps just set: the uses not yet written count too.
+            let pending = u64::from(previous.pending_uses.load(Ordering::Acquire));
+            let mut balance = cell.balance.lock();
+            balance.uses = balance.uses.saturating_add(pending);
+            return;
+        };
+        if before.caps.credits == cell.caps.credits {
+            cell.balance = Arc::clone(&before.balance);
+        } else {
+            let uses = before.balance.lock().uses;
+            *cell.balance.lock() = Balance::fresh(&cell.caps, uses);
+        }
+    }
+
     pub fn granted_scopes(&self) -> &GrantedScopes {
         &self.family.granted
     }
@@ -325,6 +370,18 @@ impl Slot {
         if last > record.last_used_at.unwrap_or(0) {
             record.last_used_at = Some(last);
         }
+        // The live balance, where it is of the record's credits.
+        if let Some(cell) = self.caps()
+            && let Some(given) = record.settings.credits
+            && cell.caps.credits == Some(given)
+        {
+            let balance = *cell.balance.lock();
+            record.credits_balance = Some(CreditsBalance {
+                left: balance.credits_left,
+                period: balance.period,
+                of: given.set_at,
+            });
+        }
     }
 
     /// The uses not yet written, and when the last one was.
@@ -370,13 +427,68 @@ impl Slot {
 pub(super) struct Extras {
     pub(super) meta: Option<IndexedMeta>,
     pub(super) not_before: Option<i64>,
+    pub(super) caps: Option<CapsCell>,
 }
 
 impl Extras {
     /// The extras of a token that has any.
-    pub(super) fn of(meta: Option<IndexedMeta>, not_before: Option<i64>) -> Option<Box<Self>> {
-        (meta.is_some() || not_before.is_some()).then(|| Box::new(Self { meta, not_before }))
+    pub(super) fn of(
+        meta: Option<IndexedMeta>,
+        not_before: Option<i64>,
+        caps: Option<CapsCell>,
+    ) -> Option<Box<Self>> {
+        (meta.is_some() || not_before.is_some() || caps.is_some()).then(|| {
+            Box::new(Self {
+                meta,
+                not_before,
+                caps,
+            })
+        })
     }
+}
+
+/// A capped token's caps and their live balance: on one node the balance checks
+/// spend from; in a cluster a copy of what Redis last answered, written to the
+/// store with the usage and spent from while Redis is down (`redis_failure =
+/// "open"`).
+pub struct CapsCell {
+    caps: Caps,
+    balance: Arc<Mutex<Balance>>,
+}
+
+impl CapsCell {
+    pub fn caps(&self) -> &Caps {
+        &self.caps
+    }
+
+    /// Spends a use and `cost` credits at `now_ms` (see [`usage::spend`]).
+    pub fn spend(&self, cost: u64, now_ms: i64) -> Result<Left, Left> {
+        usage::spend(&self.caps, &mut self.balance.lock(), cost, now_ms)
+    }
+
+    /// The balance as it stands at `now_ms`.
+    pub fn balance_at(&self, now_ms: i64) -> Balance {
+        self.balance.lock().at(&self.caps, now_ms)
+    }
+
+    /// What is left at `now_ms`.
+    pub fn left_at(&self, now_ms: i64) -> Left {
+        self.balance_at(now_ms).left(&self.caps)
+    }
+
+    /// Takes the balance the cluster's shared counter answered with.
+    pub fn adopt(&self, balance: Balance) {
+        *self.balance.lock() = balance;
+    }
+}
+
+/// The caps cell a record starts with, if it has caps.
+fn settings_caps(record: &TokenRecord) -> Option<CapsCell> {
+    let caps = record.settings.caps();
+    (!caps.is_none()).then(|| CapsCell {
+        caps,
+        balance: Arc::new(Mutex::new(record.balance())),
+    })
 }
 
 /// Longest `meta`, as JSON, that the index keeps. Most are a few ids or flags; a
@@ -407,4 +519,6 @@ impl IndexedMeta {
 pub struct Checked {
     pub slot: SlotRef,
     pub verdict: Verdict,
+    /// What a capped token has left after this request (or, refused for it, before).
+    pub left: Option<Left>,
 }

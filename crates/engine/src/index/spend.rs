@@ -26,8 +26,21 @@ impl Default for TreeLocks {
 
 impl TokenIndex {
     /// Finishes a request [`verify::admit`] has judged, spending from the token's
-    /// own bucket if it was admitted under a rate limit.
-    pub fn check_admitted(&self, slot: SlotRef, admission: Admission, now_ms: i64) -> Checked {
+    /// own bucket if it was admitted under a rate limit, then (`cost`) from its caps.
+    pub fn check_admitted(
+        &self,
+        slot: SlotRef,
+        admission: Admission,
+        now_ms: i64,
+        cost: Option<u64>,
+    ) -> Checked {
+        let verdict = Self::rate_token(&slot, admission, now_ms);
+        self.settle(slot, verdict, now_ms, cost)
+    }
+
+    /// The rate limit's verdict on an admitted request, spent from the token's own
+    /// bucket; nothing else is spent or counted.
+    pub fn rate_token(slot: &SlotRef, admission: Admission, now_ms: i64) -> Verdict {
         let rate_limit = slot.rate_limit();
         loop {
             let tat = slot.tat.load(Ordering::Acquire);
@@ -41,24 +54,24 @@ impl TokenIndex {
                 // Another request spent budget at the same moment: decide again.
                 continue;
             }
-            return self.settle(slot, verdict, now_ms);
+            return verdict;
         }
     }
 
-    /// [`TokenIndex::check_admitted`] when a request spends from its token's bucket
-    /// and from the bucket of every token the token was made through
-    /// (`rate_limit_scope = "tree"`): allowed only if each has budget, and then
-    /// spent from all ([`ratelimit::check_all`]).
-    pub fn check_admitted_tree(&self, slot: SlotRef, admission: Admission, now_ms: i64) -> Checked {
+    /// [`TokenIndex::rate_token`] for `rate_limit_scope = "tree"`: a request spends
+    /// from its token's bucket and from the bucket of every token the token was
+    /// made through, allowed only if each has budget, and then spent from all
+    /// ([`ratelimit::check_all`]).
+    pub fn rate_tree(&self, slot: &SlotRef, admission: Admission, now_ms: i64) -> Verdict {
         if let Admission::Refused(_) = admission {
-            return self.check_admitted(slot, admission, now_ms);
+            return Self::rate_token(slot, admission, now_ms);
         }
-        let chain = self.limited_chain(&slot);
+        let chain = self.limited_chain(slot);
         let Some((top, _)) = chain.last() else {
-            return self.check_admitted(slot, Admission::Unlimited, now_ms);
+            return Self::rate_token(slot, Admission::Unlimited, now_ms);
         };
         let stripe = self.id_hasher.hash_one(top.id()) as usize % TREE_LOCKS;
-        let verdict = {
+        {
             let _spending = self.tree_locks.0[stripe].lock();
             let buckets: Vec<(RateLimit, u64)> = chain
                 .iter()
@@ -70,8 +83,7 @@ impl TokenIndex {
                 slot.tat.store(tat, Ordering::Release);
             }
             Verdict::rated(decision, None)
-        };
-        self.settle(slot, verdict, now_ms)
+        }
     }
 
     /// `slot` and every token it was made through, as they are now, each with its
@@ -82,13 +94,38 @@ impl TokenIndex {
             .collect()
     }
 
-    /// Records a verdict reached on `slot` (here or by the shared limiter): counts
-    /// the use if it was allowed.
-    pub fn settle(&self, slot: SlotRef, verdict: Verdict, now_ms: i64) -> Checked {
+    /// Records a verdict reached on `slot` (here or by the shared limiter): an
+    /// allowed request spends a use and `cost` credits from the token's caps, if it
+    /// has any (with `cost` given: `None` when the cluster's counter has spent
+    /// already), and is refused `USAGE_EXHAUSTED` when they cannot pay; the use is
+    /// counted if it stays allowed.
+    pub fn settle(
+        &self,
+        slot: SlotRef,
+        mut verdict: Verdict,
+        now_ms: i64,
+        cost: Option<u64>,
+    ) -> Checked {
+        let mut left = None;
         if verdict.code == verify::Code::Valid {
-            self.count_use(&slot, now_ms);
+            if let (Some(cost), Some(caps)) = (cost, slot.caps()) {
+                match caps.spend(cost, now_ms) {
+                    Ok(after) => left = Some(after),
+                    Err(before) => {
+                        verdict.code = verify::Code::UsageExhausted;
+                        left = Some(before);
+                    }
+                }
+            }
+            if verdict.code == verify::Code::Valid {
+                self.count_use(&slot, now_ms);
+            }
         }
-        Checked { slot, verdict }
+        Checked {
+            slot,
+            verdict,
+            left,
+        }
     }
 
     fn count_use(&self, slot: &SlotRef, now_ms: i64) {

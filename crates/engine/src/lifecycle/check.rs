@@ -14,19 +14,23 @@ use tessera_core::verify::{self, Admission, Code, Requirement, Verdict};
 use crate::config::{RateLimitScope, RedisFailure};
 use crate::error::EngineError;
 use crate::failures::FailureThrottle;
-use crate::index::{Checked, SlotRef};
+use crate::index::{Checked, SlotRef, TokenIndex};
 
 use super::Engine;
 use super::authority::{Caller, Credential};
 
-/// A check admitted under a rate limit that every node shares: only the shared
-/// limiter may spend from it ([`Engine::check`] asks it).
+/// A check admitted under a rate limit, or for a capped token, that every node
+/// shares: only the shared limiter may spend from it ([`Engine::check`] asks it).
 pub struct SharedCheck {
     slot: SlotRef,
     admission: Admission,
     /// The buckets to spend from, each a token's with its limit: the token's own,
     /// then (with `rate_limit_scope = "tree"`) those of the tokens it was made through.
     buckets: Vec<(SlotRef, RateLimit)>,
+    /// The token has usage caps, which the counters every node shares spend.
+    capped: bool,
+    /// What the request spends from them.
+    cost: u64,
     now: i64,
     /// See [`CheckOutcome::credential_until`].
     credential_until: Option<i64>,
@@ -68,7 +72,17 @@ impl Engine {
         scopes: Option<&[impl AsRef<str>]>,
         resource: Option<&str>,
         client_ip: Option<&str>,
+        cost: Option<u64>,
     ) -> Result<Requirement, EngineError> {
+        if let Some(cost) = cost.filter(|&cost| cost > tessera_core::usage::MOST) {
+            return Err(EngineError::BadRequest {
+                code: "invalid_cost",
+                detail: format!(
+                    "cost {cost} is more than any balance may hold: give 0 to {}",
+                    tessera_core::usage::MOST
+                ),
+            });
+        }
         let catalogue = self.index().catalogue();
         let scopes = match scopes {
             None => None,
@@ -108,6 +122,7 @@ impl Engine {
             scopes,
             resource,
             client,
+            cost: cost.unwrap_or(1),
         })
     }
     /// Checks a presented token. Malformed text and a bad checksum are `NOT_FOUND`
@@ -218,57 +233,69 @@ impl Engine {
         }
     }
 
-    /// [`Engine::check_slot`] without waiting, unless the shared bucket must decide.
+    /// [`Engine::check_slot`] without waiting, unless what every node shares (a
+    /// rate-limit bucket in Redis, or a capped token's counters) must decide.
     fn check_slot_now(&self, slot: SlotRef, need: &Requirement) -> Result<Checked, SharedCheck> {
         let now = self.clock.now_ms();
         let admission = verify::admit(slot.powers(), slot.is_revoked(), need, now);
-        // Only an admitted request spends budget, and only a shared bucket needs the
-        // network.
         let index = self.index();
-        match (
-            &self.shared_limiter,
-            admission,
-            self.config.rate_limit_scope,
-        ) {
-            (_, Admission::Refused(_), _) => Ok(index.check_admitted(slot, admission, now)),
-            (None, _, RateLimitScope::Tree) => Ok(index.check_admitted_tree(slot, admission, now)),
-            (Some(_), _, RateLimitScope::Tree) => {
-                let buckets = index.limited_chain(&slot);
-                if buckets.is_empty() {
-                    return Ok(index.check_admitted(slot, admission, now));
-                }
-                Err(SharedCheck {
-                    slot,
-                    admission,
-                    buckets,
-                    now,
-                    credential_until: None,
-                })
+        // Only an admitted request spends budget, and only what is shared needs the
+        // network.
+        if let Admission::Refused(_) = admission {
+            return Ok(index.check_admitted(slot, admission, now, None));
+        }
+        let Some(_) = &self.shared_limiter else {
+            return Ok(self.spend_here(slot, admission, now, Some(need.cost)));
+        };
+        let buckets = match (self.config.rate_limit_scope, admission) {
+            (RateLimitScope::Tree, _) => index.limited_chain(&slot),
+            (RateLimitScope::Token, Admission::Limited(limit)) => {
+                vec![(SlotRef::clone(&slot), limit)]
             }
-            (Some(_), Admission::Limited(limit), RateLimitScope::Token) => Err(SharedCheck {
-                buckets: vec![(SlotRef::clone(&slot), limit)],
-                slot,
-                admission,
-                now,
-                credential_until: None,
-            }),
-            _ => Ok(index.check_admitted(slot, admission, now)),
+            (RateLimitScope::Token, _) => Vec::new(),
+        };
+        let capped = slot.caps().is_some();
+        if buckets.is_empty() && !capped {
+            return Ok(index.check_admitted(slot, admission, now, None));
         }
+        Err(SharedCheck {
+            slot,
+            admission,
+            buckets,
+            capped,
+            cost: need.cost,
+            now,
+            credential_until: None,
+        })
     }
 
-    /// Spends from this node's own buckets, as the configured scope says.
-    fn spend_here(&self, slot: SlotRef, admission: Admission, now: i64) -> Checked {
+    /// Spends from this node's own buckets, as the configured scope says, then
+    /// (`cost`) from the token's caps.
+    fn spend_here(
+        &self,
+        slot: SlotRef,
+        admission: Admission,
+        now: i64,
+        cost: Option<u64>,
+    ) -> Checked {
+        let verdict = self.rate_here(&slot, admission, now);
+        self.index().settle(slot, verdict, now, cost)
+    }
+
+    /// The rate limit's verdict from this node's own buckets.
+    fn rate_here(&self, slot: &SlotRef, admission: Admission, now: i64) -> Verdict {
         match self.config.rate_limit_scope {
-            RateLimitScope::Token => self.index().check_admitted(slot, admission, now),
-            RateLimitScope::Tree => self.index().check_admitted_tree(slot, admission, now),
+            RateLimitScope::Token => TokenIndex::rate_token(slot, admission, now),
+            RateLimitScope::Tree => self.index().rate_tree(slot, admission, now),
         }
     }
 
-    /// Spends from the bucket every node shares; when Redis fails, `redis_failure`
-    /// says whether the node's own bucket decides or the request is refused. Boxed:
-    /// inline, the Redis call's state made every check's future some fifty times
-    /// larger (BENCHMARKS.md gives the sizes), copied as each future starts, though
-    /// the index answers nearly every check without waiting.
+    /// Spends from what every node shares: the rate-limit buckets, then a capped
+    /// token's counters. When Redis fails, `redis_failure` says whether the node's
+    /// own buckets and balance decide (`open`) or the request is refused for now
+    /// (`closed`). Boxed: inline, the Redis call's state made every check's future
+    /// some fifty times larger (BENCHMARKS.md gives the sizes), copied as each future
+    /// starts, though the index answers nearly every check without waiting.
     fn check_shared(
         &self,
         check: SharedCheck,
@@ -281,44 +308,83 @@ impl Engine {
             slot,
             admission,
             buckets,
+            capped,
+            cost,
             now,
             credential_until: _,
         } = check;
         // A SharedCheck is only made with a shared limiter; without one (never), the
         // node's own buckets decide, as they would with Redis down and `open`.
         let Some(shared) = &self.shared_limiter else {
-            return self.spend_here(slot, admission, now);
+            return self.spend_here(slot, admission, now, Some(cost));
         };
-        let named: Vec<(&str, RateLimit)> = buckets
-            .iter()
-            .map(|(slot, limit)| (slot.id(), *limit))
-            .collect();
-        match shared.check_buckets(&named, None).await {
-            Ok(decision) => self
-                .index()
-                .settle(slot, Verdict::rated(decision, None), now),
-            Err(_) => {
-                self.metrics.rate_limiter_failures.increment();
-                let limit = buckets.first().map_or(0, |(_, limit)| limit.burst);
-                match self.config.redis_failure {
-                    RedisFailure::Open => self.spend_here(slot, admission, now),
-                    RedisFailure::Closed => {
-                        let wait_ms =
-                            u64::try_from(crate::limiter::RETRY_AFTER_FAILURE.as_millis())
-                                .unwrap_or(1000);
-                        let refused = RateDecision {
-                            allowed: false,
-                            limit,
-                            remaining: 0,
-                            reset_ms: wait_ms,
-                            retry_after_ms: wait_ms,
-                        };
-                        self.index()
-                            .settle(slot, Verdict::rated(refused, None), now)
+        let verdict = if buckets.is_empty() {
+            self.rate_here(&slot, admission, now)
+        } else {
+            let named: Vec<(&str, RateLimit)> = buckets
+                .iter()
+                .map(|(slot, limit)| (slot.id(), *limit))
+                .collect();
+            match shared.check_buckets(&named, None).await {
+                Ok(decision) => Verdict::rated(decision, None),
+                Err(_) => {
+                    self.metrics.rate_limiter_failures.increment();
+                    match self.config.redis_failure {
+                        RedisFailure::Open => self.rate_here(&slot, admission, now),
+                        RedisFailure::Closed => {
+                            let limit = buckets.first().map_or(0, |(_, limit)| limit.burst);
+                            return self.index().settle(slot, refused_for_now(limit), now, None);
+                        }
                     }
                 }
             }
+        };
+        if !capped || verdict.code != Code::Valid {
+            return self.index().settle(slot, verdict, now, None);
         }
+        self.spend_shared_caps(slot, verdict, cost, now).await
+    }
+
+    /// Spends a capped token's use and credits from the counters every node shares,
+    /// for a request everything else allowed; keeps Redis' answer as the node's own
+    /// balance (written to the store, and spent from while Redis is down).
+    async fn spend_shared_caps(
+        &self,
+        slot: SlotRef,
+        mut verdict: Verdict,
+        cost: u64,
+        now: i64,
+    ) -> Checked {
+        let (Some(shared), Some(cell)) = (&self.shared_limiter, slot.caps()) else {
+            return self.index().settle(slot, verdict, now, Some(cost));
+        };
+        let caps = *cell.caps();
+        let answer = shared
+            .spend_caps(slot.id(), &caps, cell.balance_at(now), cost, now)
+            .await;
+        let balance = match answer {
+            Ok(Ok(after)) => after,
+            Ok(Err(before)) => {
+                verdict.code = Code::UsageExhausted;
+                before
+            }
+            Err(_) => {
+                self.metrics.rate_limiter_failures.increment();
+                return match self.config.redis_failure {
+                    // Each node spends from the balance it last heard of: while Redis is
+                    // down a token's credits can be spent once on each node at most.
+                    RedisFailure::Open => self.index().settle(slot, verdict, now, Some(cost)),
+                    RedisFailure::Closed => {
+                        let limit = slot.rate_limit().map_or(0, |limit| limit.burst);
+                        self.index().settle(slot, refused_for_now(limit), now, None)
+                    }
+                };
+            }
+        };
+        cell.adopt(balance);
+        let mut checked = self.index().settle(slot, verdict, now, None);
+        checked.left = Some(balance.left(&caps));
+        checked
     }
     /// Authenticates a call to tessera's own API from `client`, which needs `scope`
     /// (or none). An address that has failed too often is refused first, and every
@@ -389,13 +455,13 @@ impl Engine {
     ) -> Result<Caller, EngineError> {
         let need = Requirement {
             scopes: scope.map(|s| self.index().catalogue().own(s)),
-            resource: None,
             client: Some(client),
+            ..Requirement::default()
         };
         let outcome = self
             .check_presented(&credential.secret, credential.key_id.as_deref(), &need)
             .await;
-        Self::admitted(outcome.code, outcome.checked, &need, scope)
+        self.admitted(outcome.code, outcome.checked, &need, scope)
     }
 
     /// Spends one request of `caller`'s rate limit and counts a use, as a call to
@@ -404,16 +470,17 @@ impl Engine {
     /// the API holds the token to.
     pub async fn spend_for(&self, caller: &Caller, client: IpAddr) -> Result<(), EngineError> {
         let need = Requirement {
-            scopes: None,
-            resource: None,
             client: Some(client),
+            ..Requirement::default()
         };
         let checked = self.check_slot(caller.slot.clone(), &need).await;
-        Self::admitted(checked.verdict.code, Some(checked), &need, None).map(drop)
+        self.admitted(checked.verdict.code, Some(checked), &need, None)
+            .map(drop)
     }
 
     /// The caller a check let through, or why it did not.
     fn admitted(
+        &self,
         code: Code,
         checked: Option<Checked>,
         need: &Requirement,
@@ -424,6 +491,7 @@ impl Engine {
             (Code::Forbidden, Some(checked)) if need.shortfall(checked.slot.powers()).network => {
                 return Err(EngineError::outside_networks(need.client));
             }
+            (Code::UsageExhausted, Some(checked)) => return Err(self.exhausted(&checked)),
             (Code::Forbidden, _) => {
                 return Err(EngineError::needs_scope(scope.unwrap_or_default()));
             }
@@ -478,4 +546,20 @@ impl Engine {
         }
         Ok(caller)
     }
+}
+
+/// The answer while Redis is down and `redis_failure = "closed"`: refused for now,
+/// to be tried again once the limiter tries Redis again.
+fn refused_for_now(limit: u32) -> Verdict {
+    let wait_ms = u64::try_from(crate::limiter::RETRY_AFTER_FAILURE.as_millis()).unwrap_or(1000);
+    Verdict::rated(
+        RateDecision {
+            allowed: false,
+            limit,
+            remaining: 0,
+            reset_ms: wait_ms,
+            retry_after_ms: wait_ms,
+        },
+        None,
+    )
 }

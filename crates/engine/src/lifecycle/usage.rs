@@ -1,5 +1,6 @@
 //! Writing the uses counted in memory to the store, off the request path.
 
+use tessera_core::record::CreditsBalance;
 use tessera_store::{StoreError, UsageUpdate};
 
 use crate::index::SlotRef;
@@ -19,10 +20,20 @@ impl Engine {
         for slot in self.index().take_dirty() {
             let (uses, last_used_at) = slot.pending();
             if uses > 0 && seen.insert(SlotRef::as_ptr(&slot).addr()) {
+                let credits = slot.caps().and_then(|cell| {
+                    let given = cell.caps().credits?;
+                    let balance = cell.balance_at(last_used_at);
+                    Some(CreditsBalance {
+                        left: balance.credits_left,
+                        period: balance.period,
+                        of: given.set_at,
+                    })
+                });
                 updates.push(UsageUpdate {
                     id: slot.id().to_owned(),
                     uses,
                     last_used_at,
+                    credits,
                 });
                 taken.push((slot, uses));
             }

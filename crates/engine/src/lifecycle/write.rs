@@ -15,6 +15,7 @@ use tessera_core::grant::{self, Escalation, Grant};
 use tessera_core::random;
 use tessera_core::record::{Omitted, Settings, TokenDraft, TokenRecord};
 use tessera_core::token::SecretToken;
+use tessera_core::usage::Caps;
 use tessera_store::{Basis, ChangeSeq};
 
 use crate::error::EngineError;
@@ -43,6 +44,7 @@ impl Engine {
         parent: &Slot,
         settings: &mut Settings,
         rate_limit_given: bool,
+        previous_caps: Option<&Caps>,
     ) -> Result<(), EngineError> {
         let escalation = |e: Escalation| EngineError::Forbidden {
             code: "escalation",
@@ -61,6 +63,11 @@ impl Engine {
             self.config.default_max_descendants,
         )
         .map_err(escalation)?;
+        if let Some(cell) = parent.caps() {
+            let now = self.now_ms();
+            grant::inherit_caps(settings, cell.caps(), cell.left_at(now), previous_caps, now)
+                .map_err(escalation)?;
+        }
         Grant::of(settings, self.index().catalogue())
             .powers()
             .ensure_within(parent_powers, self.index().catalogue())
@@ -184,7 +191,7 @@ impl Engine {
         rate_limit_given: bool,
     ) -> Result<(Decided<'_>, SecretToken), EngineError> {
         let manager = manage.manager();
-        self.bound_by_parent(manager, &mut settings, rate_limit_given)?;
+        self.bound_by_parent(manager, &mut settings, rate_limit_given, None)?;
         self.ensure_room_below(manager)?;
         if let Some(owner) = &settings.owner {
             self.ensure_room_for_owner(owner)?;
@@ -235,6 +242,7 @@ impl Engine {
             last_used_at: None,
             use_count: 0,
             previous_secrets: Vec::new(),
+            credits_balance: None,
         };
         (record, secret)
     }
@@ -324,7 +332,8 @@ impl Engine {
         let mut draft = record.settings.to_draft();
         change(&mut draft)?;
         let mut settings = Settings::validate(draft, &self.policy(), Omitted::Complete)?;
-        self.bound_by_parent(parent, &mut settings, true)?;
+        let previous_caps = record.settings.caps();
+        self.bound_by_parent(parent, &mut settings, true, Some(&previous_caps))?;
         self.ensure_covers_descendants(id, &Grant::of(&settings, self.index().catalogue()))?;
         let new_owner = settings
             .owner

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use tessera_api::ListParams;
-pub use tessera_api::RateLimitState;
+pub use tessera_api::{RateLimitState, UsageLeft};
 use tessera_core::record::Status;
 use tessera_store::ListQuery;
 use utoipa::ToSchema;
@@ -123,6 +123,10 @@ pub struct VerifyRequest<'a> {
     #[serde(borrow)]
     #[schema(value_type = Option<String>, example = "203.0.113.7")]
     pub client_ip: Option<Text<'a>>,
+    /// The credits this request spends from a token that has them (0 spends none
+    /// but still counts a use); omitted: 1.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    pub cost: Option<u64>,
 }
 
 /// One scope of the deployment's catalogue, `category:action`: `/openapi.json`
@@ -209,6 +213,9 @@ pub enum VerifyCode {
     Forbidden,
     #[schema(rename = "RATE_LIMITED")]
     RateLimited,
+    /// Its `max_uses` are used, or its credits cannot pay the `cost`: see `usage`.
+    #[schema(rename = "USAGE_EXHAUSTED")]
+    UsageExhausted,
 }
 
 /// Always `200`; `valid` and `code` say the outcome. Details only when the token exists.
@@ -238,6 +245,10 @@ pub struct VerifyResponse<'a> {
     /// With `FORBIDDEN` only: what the token lacks for this request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing: Option<Missing<'a>>,
+    /// For a token with usage caps: what it has left after this request (or, with
+    /// `USAGE_EXHAUSTED`, as it stands).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageLeft>,
 }
 
 /// What a `FORBIDDEN` token lacks: the scopes asked for that it does not hold, and the

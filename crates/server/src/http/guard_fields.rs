@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use tessera_core::ratelimit;
 use tessera_core::scope::ScopeCatalogue;
+use tessera_core::usage::Left;
 
 use tessera_engine::Caller;
 use tessera_engine::guard::{Denied, RateReport};
@@ -71,11 +72,23 @@ pub fn set_allowed(
     identity: Option<&Caller>,
     catalogue: &ScopeCatalogue,
     rate: Option<&RateReport>,
+    left: Option<&Left>,
 ) {
     const OK: HeaderValue = HeaderValue::from_static("200");
     set_identity(headers, identity, catalogue);
     headers.set(&STATUS, &OK);
     set_rate(headers, rate);
+    set_usage(headers, left);
+}
+
+/// Adds what a capped token has left (see [`problem::usage_fields`]).
+pub fn set_usage(headers: &mut impl HeaderSink, left: Option<&Left>) {
+    let Some(left) = left else { return };
+    for (name, value) in problem::usage_fields(left) {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.set(&name, &value);
+        }
+    }
 }
 
 /// Calls `with` on the values of the identity headers: token id, name, owner and
@@ -240,6 +253,7 @@ mod tests {
             &mut headers,
             None,
             &ScopeCatalogue::default_catalogue(),
+            None,
             None,
         );
         let names: Vec<_> = headers.keys().map(HeaderName::as_str).collect();

@@ -139,7 +139,7 @@ async fn write(engine: &Engine, decided: Decided, sink: &mut impl AnswerSink) ->
             sink.start(StatusCode::OK);
             let catalogue = engine.index().catalogue();
             let (identity, rate) = (allowed.identity.as_ref(), allowed.rate.as_ref());
-            guard_fields::set_allowed(sink, identity, catalogue, rate);
+            guard_fields::set_allowed(sink, identity, catalogue, rate, allowed.left.as_ref());
             sink.finish(Bytes::new());
             StatusCode::OK
         }

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
 use crate::http::MAX_BODY_BYTES;
+use tessera_core::usage::Left;
 use tessera_engine::EngineError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -39,6 +40,18 @@ fn respond(problem: Problem, headers: &[(header::HeaderName, String)]) -> Respon
         }
     }
     response
+}
+
+/// `X-Tessera-Uses-Remaining` and `X-Tessera-Credits-Remaining`, those a capped
+/// token has: on its allowed requests and on the refusal once they run out.
+pub fn usage_fields(left: &Left) -> Vec<(header::HeaderName, String)> {
+    const USES: header::HeaderName = header::HeaderName::from_static("x-tessera-uses-remaining");
+    const CREDITS: header::HeaderName =
+        header::HeaderName::from_static("x-tessera-credits-remaining");
+    [(USES, left.uses), (CREDITS, left.credits)]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|value| (name, value.to_string())))
+        .collect()
 }
 
 /// Whole seconds to wait, rounded up, at least 1.
@@ -79,9 +92,9 @@ impl HttpStatus for EngineError {
             }
             EngineError::NotFound { .. } => StatusCode::NOT_FOUND,
             EngineError::Conflict { .. } => StatusCode::CONFLICT,
-            EngineError::RateLimited { .. } | EngineError::TooManyFailures { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            EngineError::RateLimited { .. }
+            | EngineError::TooManyFailures { .. }
+            | EngineError::UsageExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
             EngineError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -137,6 +150,14 @@ impl IntoResponse for ApiError {
                 problem(status, "rate_limited", detail),
                 &[(header::RETRY_AFTER, retry_after_seconds(retry_after_ms))],
             ),
+            EngineError::UsageExhausted {
+                left,
+                retry_after_ms,
+            } => {
+                let mut headers = vec![(header::RETRY_AFTER, retry_after_seconds(retry_after_ms))];
+                headers.extend(usage_fields(&left));
+                respond(problem(status, "usage_exhausted", detail), &headers)
+            }
             EngineError::TooManyFailures { retry_after_ms } => respond(
                 problem(
                     status,

@@ -11,7 +11,7 @@ use tessera_core::scope::TOKENS_VERIFY;
 use tessera_core::verify::Code;
 
 use crate::http::credentials::{self, CredentialHeaders};
-use crate::http::dto::{Missing, RateLimitState, VerifyRequest, VerifyResponse, Words};
+use crate::http::dto::{Missing, RateLimitState, UsageLeft, VerifyRequest, VerifyResponse, Words};
 use crate::http::hot::{self, HotPath};
 use crate::http::problem::{self, Problem};
 use tessera_engine::index::IndexedMeta;
@@ -74,7 +74,7 @@ async fn checked(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, Response> {
     let resource = asked.resource.as_ref().map(AsRef::as_ref);
     let client_ip = asked.client_ip.as_ref().map(AsRef::as_ref);
     let need = engine
-        .requirement(asked.scopes.as_deref(), resource, client_ip)
+        .requirement(asked.scopes.as_deref(), resource, client_ip, asked.cost)
         .map_err(problem::error_response)?;
     let outcome = engine.check(asked.token.as_ref(), &need).await;
     // A long `meta` is in the store only: read once the decision is made.
@@ -121,6 +121,7 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse<'_> {
         expires_at: None,
         rate_limit: None,
         missing: None,
+        usage: None,
     };
     if let Some(checked) = &outcome.checked {
         let slot = &checked.slot;
@@ -143,6 +144,10 @@ pub fn response(outcome: &CheckOutcome) -> VerifyResponse<'_> {
             (token, credential) => token.or(credential),
         };
         answer.expires_at = expires_at.map(tessera_core::timefmt::format_rfc3339);
+        answer.usage = checked.left.map(|left| UsageLeft {
+            uses_remaining: left.uses,
+            credits_remaining: left.credits,
+        });
         answer.rate_limit = checked.verdict.rate.map(|rate| RateLimitState {
             limit: rate.limit,
             remaining: rate.remaining,
@@ -198,6 +203,10 @@ fn write_json(answer: &VerifyResponse<'_>, out: &mut Vec<u8>) -> serde_json::Res
     if let Some(missing) = &answer.missing {
         key(out, "missing");
         serde_json::to_writer(&mut *out, missing)?;
+    }
+    if let Some(usage) = &answer.usage {
+        key(out, "usage");
+        serde_json::to_writer(&mut *out, usage)?;
     }
     out.push(b'}');
     Ok(())
@@ -273,6 +282,7 @@ mod tests {
             expires_at in optional_text(),
             rate in proptest::option::of((any::<u32>(), any::<u32>(), any::<u64>())),
             missing in proptest::option::of((proptest::collection::vec("[a-z:\"é]{1,12}", 0..3), optional_text(), any::<bool>())),
+            usage in proptest::option::of((proptest::option::of(any::<u64>()), proptest::option::of(any::<u64>()))),
         ) {
             let meta: Option<Map<String, Value>> = meta.map(|m| m.into_iter().map(|(k, v)| (k, Value::String(v))).collect());
             let meta = meta.map(|m| serde_json::value::to_raw_value(&m).unwrap());
@@ -293,6 +303,7 @@ mod tests {
                     resource: resource.as_deref(),
                     network: *network,
                 }),
+                usage: usage.map(|(uses_remaining, credits_remaining)| UsageLeft { uses_remaining, credits_remaining }),
             };
             let mut hand = Vec::new();
             write_json(&answer, &mut hand).unwrap();

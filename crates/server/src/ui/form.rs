@@ -6,6 +6,7 @@ use tessera_core::record::{
     ExpiryRequest, InputError, NotBeforeRequest, RateLimitRequest, TokenDraft, TokenRecord,
 };
 use tessera_core::timefmt::{format_rfc3339, parse_rfc3339};
+use tessera_core::usage::CreditsRequest;
 
 use tessera_engine::EngineError;
 
@@ -72,6 +73,15 @@ pub struct TokenForm {
     pub max_descendants: String,
     /// The networks the token may be used from, one per line; empty: anywhere.
     pub allowed_cidrs: String,
+    /// The lifetime cap on uses; empty: none.
+    pub max_uses: String,
+    /// The balance of credits to give; empty: none. Shown as given (the page says
+    /// what is left): left as shown, the balance is kept.
+    pub credits: String,
+    /// The refill amount; empty: no refill.
+    pub refill_amount: String,
+    /// `day` or `month`.
+    pub refill_every: String,
 }
 
 /// A mistake in one field of the form.
@@ -108,6 +118,8 @@ impl FieldError {
             "not_before" => "not_before",
             "max_descendants" => "max_descendants",
             "allowed_cidrs" => "allowed_cidrs",
+            "max_uses" => "max_uses",
+            "credits" => "credits",
             _ => "form",
         };
         let mut message = error.detail.clone();
@@ -173,6 +185,21 @@ impl TokenForm {
                 .map(|most| most.to_string())
                 .unwrap_or_default(),
             allowed_cidrs: s.allowed_cidrs.texts().join("\n"),
+            max_uses: s.max_uses.map(|most| most.to_string()).unwrap_or_default(),
+            credits: s
+                .credits
+                .map(|credits| credits.remaining.to_string())
+                .unwrap_or_default(),
+            refill_amount: s
+                .credits
+                .and_then(|credits| credits.refill)
+                .map(|refill| refill.amount.to_string())
+                .unwrap_or_default(),
+            refill_every: s
+                .credits
+                .and_then(|credits| credits.refill)
+                .map_or("day", |refill| refill.every.as_str())
+                .to_owned(),
         }
     }
 
@@ -192,6 +219,10 @@ impl TokenForm {
             not_before: fields.get("not_before").to_owned(),
             max_descendants: fields.get("max_descendants").to_owned(),
             allowed_cidrs: fields.get("allowed_cidrs").to_owned(),
+            max_uses: fields.get("max_uses").to_owned(),
+            credits: fields.get("credits").to_owned(),
+            refill_amount: fields.get("refill_amount").to_owned(),
+            refill_every: fields.get("refill_every").to_owned(),
         }
     }
 
@@ -241,10 +272,35 @@ impl TokenForm {
             .map_err(|error| errors.push(error))
             .ok()
             .flatten();
+        let max_uses = whole_number(&self.max_uses, "max_uses")
+            .map_err(|error| errors.push(error))
+            .ok()
+            .flatten();
+        // Credits left as they were shown keep the balance as it stands.
+        let credits_unchanged = current.is_some_and(|c| {
+            (
+                c.credits.trim(),
+                c.refill_amount.trim(),
+                c.refill_every.as_str(),
+            ) == (
+                self.credits.trim(),
+                self.refill_amount.trim(),
+                self.refill_every.as_str(),
+            )
+        });
+        let credits = if credits_unchanged {
+            None
+        } else {
+            self.credits_request()
+                .map_err(|error| errors.push(error))
+                .ok()
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
         Ok(Changes {
+            max_uses,
+            credits,
             name: self.name.clone(),
             description: non_empty(&self.description),
             owner: non_empty(&self.owner),
@@ -344,6 +400,20 @@ impl TokenForm {
         utc_time(&self.not_before, "not_before").map(|at| Some(NotBeforeRequest::At(at)))
     }
 
+    /// `None`: no credits. The core checks the numbers and the period.
+    fn credits_request(&self) -> Result<Option<CreditsRequest>, FieldError> {
+        let Some(remaining) = whole_number(&self.credits, "credits")? else {
+            return Ok(None);
+        };
+        let refill_amount = whole_number(&self.refill_amount, "credits")?;
+        Ok(Some(CreditsRequest::Set {
+            remaining,
+            refill_amount,
+            refill_every: Some(self.refill_every.clone()),
+            refill_given: refill_amount.is_some(),
+        }))
+    }
+
     /// `None`: no bound of its own. The core checks the range.
     fn max_descendants(&self) -> Result<Option<u32>, FieldError> {
         let typed = self.max_descendants.trim();
@@ -357,6 +427,18 @@ impl TokenForm {
             )
         })
     }
+}
+
+/// A whole number typed in `field`; empty: none.
+fn whole_number(typed: &str, field: &'static str) -> Result<Option<u64>, FieldError> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Ok(None);
+    }
+    typed
+        .parse()
+        .map(Some)
+        .map_err(|_| FieldError::new(field, "give a whole number, e.g. 1000, or leave it empty"))
 }
 
 /// `2027-01-31T18:00` from a date-time input, or typed with a space, as RFC 3339.
@@ -398,6 +480,10 @@ pub struct Changes {
     max_descendants: Option<u32>,
     /// Empty: anywhere (the form always shows the current ones).
     allowed_cidrs: Vec<String>,
+    /// `None`: no cap (the form always shows the current one).
+    max_uses: Option<u64>,
+    /// `None`: left as they are; `Some(None)`: none.
+    credits: Option<Option<CreditsRequest>>,
 }
 
 impl Changes {
@@ -427,6 +513,10 @@ impl Changes {
         }
         draft.max_descendants = self.max_descendants;
         draft.allowed_cidrs = Some(self.allowed_cidrs);
+        draft.max_uses = self.max_uses;
+        if let Some(credits) = self.credits {
+            draft.credits = credits;
+        }
     }
 }
 

@@ -282,7 +282,7 @@ pub fn token_page(
                     a.button.danger href={ "/ui/tokens/" (record.id) "/revoke" } { "Revoke…" }
                 }
             }
-            (details(record))
+            (details(record, *now_ms))
             @if record.is_admin {
                 p.note { "This is the admin token. It cannot be edited or revoked here; "
                     "replace it with " code { "tessera admin reset-token" } "." }
@@ -313,8 +313,10 @@ pub fn token_page(
     page(&title, Some(viewer), flash, body)
 }
 
-fn details(record: &TokenRecord) -> Markup {
+fn details(record: &TokenRecord, now_ms: i64) -> Markup {
     let s = &record.settings;
+    let caps = s.caps();
+    let left = record.balance().at(&caps, now_ms).left(&caps);
     html! {
         dl.details {
             dt { "ID" } dd { code { (record.id) } }
@@ -338,6 +340,15 @@ fn details(record: &TokenRecord) -> Markup {
             dt { "Expires" } dd { (when(s.expires_at, "never")) }
             @if let Some(at) = s.not_before { dt { "Valid from" } dd { (when(Some(at), "")) } }
             @if let Some(most) = s.max_descendants { dt { "Max descendants" } dd { (most) " live tokens made through it" } }
+            @if let Some(most) = s.max_uses {
+                dt { "Max uses" } dd { (most) " (" (left.uses.unwrap_or(0)) " left)" }
+            }
+            @if let Some(credits) = s.credits {
+                dt { "Credits" } dd {
+                    (left.credits.unwrap_or(0)) " left"
+                    @if let Some(refill) = credits.refill { ", refilled to " (refill.amount) " every " (refill.every.as_str()) }
+                }
+            }
             dt { "Created" } dd { (when(Some(record.created_at), "")) }
             @if let Some(at) = record.revoked_at { dt { "Revoked" } dd { (when(Some(at), "")) } }
             dt { "Last used" } dd { (when(record.last_used_at, "never")) }
@@ -575,6 +586,22 @@ fn token_fields(
         fieldset.field {
             legend { "Quota" }
             (sub_field("max_descendants", "Most live tokens made through this one (empty: its maker's bound)", &form.max_descendants, errors, true))
+        }
+
+        fieldset.field {
+            legend { "Usage caps" }
+            (sub_field("max_uses", "Most verifications in its life (empty: no cap)", &form.max_uses, errors, true))
+            (sub_field("credits", "Credits each verification spends from (empty: none; a new number gives a new balance)", &form.credits, errors, true))
+            div.inline {
+                (sub_field("refill_amount", "Refilled to (empty: never)", &form.refill_amount, errors, true))
+                div.field {
+                    label for="refill_every" { "Every" }
+                    select #refill_every name="refill_every" {
+                        option value="day" selected[form.refill_every == "day"] { "day (UTC)" }
+                        option value="month" selected[form.refill_every == "month"] { "month (UTC)" }
+                    }
+                }
+            }
         }
     }
 }

@@ -53,7 +53,7 @@ async fn publisher(app: &TestApp) -> (String, String) {
 }
 
 /// Calls `/v1/authz` as nginx does.
-async fn nginx(app: &TestApp, method: &str, uri: &str, token: Option<&str>) -> Reply {
+pub(crate) async fn nginx(app: &TestApp, method: &str, uri: &str, token: Option<&str>) -> Reply {
     let mut request = app
         .client
         .get(format!("{}/v1/authz", app.base))

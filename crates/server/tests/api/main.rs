@@ -20,4 +20,5 @@ mod managers;
 mod network;
 mod rotation;
 mod ui;
+mod usage_caps;
 mod wire;

@@ -549,6 +549,63 @@ async fn the_edit_page_shows_and_changes_networks_and_a_bound_token_signs_in_onl
     );
 }
 
+#[tokio::test]
+async fn the_edit_page_shows_usage_caps_and_keeps_the_balance_unless_given_anew() {
+    let app = TestApp::spawn().await;
+    let (id, token, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "metered", "scopes": ["*"], "max_uses": 50,
+                   "credits": {"remaining": 10, "refill": {"amount": 20, "every": "month"}}}),
+        )
+        .await;
+    let spent = app
+        .post("/v1/verify", &app.admin, json!({"token": token, "cost": 4}))
+        .await;
+    assert_eq!(spent.body["usage"]["credits_remaining"], 6);
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&app.admin).await;
+    let path = format!("/ui/tokens/{id}");
+    let page = ui.get(&path).await;
+    assert!(
+        page.html.contains("6 left, refilled to 20 every month"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("50 (49 left)"), "{}", page.html);
+    let csrf = page.csrf();
+    let form = |credits: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "renamed".to_owned()),
+            ("scopes", "*".to_owned()),
+            ("rate", "none".to_owned()),
+            ("expiry", "never".to_owned()),
+            ("max_uses", "50".to_owned()),
+            ("credits", credits.to_owned()),
+            ("refill_amount", "20".to_owned()),
+            ("refill_every", "month".to_owned()),
+        ]
+    };
+    let fields = form("10");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = ui.post(&path, &pairs).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    let shown = app.get(&path.replace("/ui/", "/v1/"), &app.admin).await;
+    assert_eq!(shown.body["name"], "renamed");
+    assert_eq!(shown.body["credits"]["remaining"], 6, "left as shown: kept");
+    let fields = form("a lot");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = ui.post(&path, &pairs).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.html.contains("credits-error"), "{}", refused.html);
+    let fields = form("30");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(ui.post(&path, &pairs).await.status, StatusCode::SEE_OTHER);
+    let shown = app.get(&path.replace("/ui/", "/v1/"), &app.admin).await;
+    assert_eq!(shown.body["credits"]["remaining"], 30, "a new balance");
+}
+
 /// The token's text in a reveal page, as the `new-token` input holds it.
 fn revealed(page: &Page) -> String {
     let start = page
