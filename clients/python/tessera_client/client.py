@@ -16,6 +16,7 @@ from tessera_client_generated.api.compat import (
     delete_repo_token,
     get_repo_token,
 )
+from tessera_client_generated.api.leaks import report_leaks
 from tessera_client_generated.api.oauth import introspect, revoke_presented
 from tessera_client_generated.api.operations import healthz, readyz
 from tessera_client_generated.api.tokens import (
@@ -36,6 +37,8 @@ from tessera_client_generated.models import (
     CreatedToken,
     CreateTokenRequest,
     Introspection,
+    LeakReport,
+    LeakVerdict,
     PresentedTokenForm,
     RepoKeyCreated,
     RepoKeyRequest,
@@ -79,6 +82,16 @@ def _model(kind: type[Body], body: Body | Mapping[str, Any]) -> Body:
 def _answer(response: Response[Any], kind: type[T]) -> T:
     if 200 <= int(response.status_code) < 300 and isinstance(response.parsed, kind):
         return response.parsed
+    if 200 <= int(response.status_code) < 300:
+        raise TesseraError(int(response.status_code), detail="an answer the API does not document")
+    raise refusal(response)
+
+
+def _list(response: Response[Any], kind: type[T]) -> list[T]:
+    parsed = response.parsed
+    if 200 <= int(response.status_code) < 300 and isinstance(parsed, list):
+        if all(isinstance(item, kind) for item in parsed):
+            return parsed
     if 200 <= int(response.status_code) < 300:
         raise TesseraError(int(response.status_code), detail="an answer the API does not document")
     raise refusal(response)
@@ -191,6 +204,11 @@ class Tessera(_Base):
         """RFC 7009: whoever holds a token may revoke it; the answer is the same either way."""
         _done(self._run(revoke_presented, body=PresentedTokenForm(token=token)))
 
+    def report_leaks(self, reports: list[LeakReport] | list[Mapping[str, Any]]) -> list[LeakVerdict]:
+        """Reports tokens found in public; the live ones are revoked (or flagged)."""
+        body = [_model(LeakReport, report) for report in reports]
+        return _list(self._run(report_leaks, body=body), LeakVerdict)
+
     def catalogue(self) -> Catalogue:
         return _answer(self._run(catalogue), Catalogue)
 
@@ -287,6 +305,10 @@ class AsyncTessera(_Base):
 
     async def revoke_presented(self, token: str) -> None:
         _done(await self._run(revoke_presented, body=PresentedTokenForm(token=token)))
+
+    async def report_leaks(self, reports: list[LeakReport] | list[Mapping[str, Any]]) -> list[LeakVerdict]:
+        body = [_model(LeakReport, report) for report in reports]
+        return _list(await self._run(report_leaks, body=body), LeakVerdict)
 
     async def catalogue(self) -> Catalogue:
         return _answer(await self._run(catalogue), Catalogue)

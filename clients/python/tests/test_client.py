@@ -127,6 +127,17 @@ def test_a_flashback_key_per_repository(tessera):
     assert not admin.introspect(key.secret).active
 
 
+def test_a_leaked_token_reported_is_revoked(tessera):
+    admin = tessera.admin
+    leaked = admin.create_token({"name": "pasted in a gist"})
+    verdicts = admin.report_leaks([
+        {"token": leaked.token, "type": "tessera_token", "url": "https://example.com/gist"},
+        {"token": "tsr_nothing", "type": "tessera_token"},
+    ])
+    assert [v.label for v in verdicts] == ["true_positive", "false_positive"]
+    assert admin.verify({"token": leaked.token}).code == "REVOKED"
+
+
 def test_a_relay_token_with_a_wildcard_and_a_rate_limit_profile(tessera):
     admin = tessera.admin
     relay = admin.create_token(

@@ -21,6 +21,8 @@ export type VerifyRequest = Schemas["VerifyRequest"];
 export type VerifyResponse = Schemas["VerifyResponse"];
 export type Catalogue = Schemas["Catalogue"];
 export type Introspection = Schemas["Introspection"];
+export type LeakReport = Schemas["LeakReport"];
+export type LeakVerdict = Schemas["LeakVerdict"];
 export type RepoTokenRequest = Schemas["RepoTokenRequest"];
 export type RepoTokenCreated = Schemas["RepoTokenCreated"];
 export type RepoTokenInfo = Schemas["RepoTokenInfo"];
@@ -156,6 +158,14 @@ export class Tessera {
     await this.call(
       this.raw.POST("/v1/revoke", { body: { token }, bodySerializer: form, headers: formHeaders }),
     );
+  }
+  /**
+   * Reports tokens found in public (GitHub's secret-scanning shape); the live ones are
+   * revoked (or flagged, as the deployment says). Acts with a token that has
+   * `tokens:manage`, unless the deployment takes unsigned reports.
+   */
+  reportLeaks(reports: LeakReport[]): Promise<LeakVerdict[]> {
+    return this.call(this.raw.POST("/v1/leaks", { body: reports }));
   }
   catalogue(): Promise<Catalogue> {
     return this.call(this.raw.GET("/v1/catalogue"));

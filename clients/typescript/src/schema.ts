@@ -173,6 +173,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/leaks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Labels each reported token `true_positive` (a live token of this deployment,
+         *     acted on at once) or `false_positive`. Signed as GitHub signs, or unsigned with
+         *     a token that has `tokens:manage`, or unsigned where `leak_reports_unsigned =
+         *     "accept"`.
+         */
+        post: operations["report_leaks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/repo_token": {
         parameters: {
             query?: never;
@@ -493,6 +515,31 @@ export interface components {
             token_type?: string | null;
         };
         /**
+         * @description The labels of GitHub's secret-scanning partner program.
+         * @enum {string}
+         */
+        LeakLabel: "true_positive" | "false_positive";
+        /** @description One token a scanner found somewhere public. */
+        LeakReport: {
+            /** @description What found it (`content`, `commit`, `file`...). */
+            source?: string | null;
+            /** @description The text found. */
+            token: string;
+            /** @description The kind of secret the scanner took it for (`tessera_token`). */
+            type?: string;
+            /** @description Where it was found. */
+            url?: string | null;
+        };
+        /**
+         * @description What tessera made of one report: `true_positive` for a live token of this
+         *     deployment (now revoked, unless `leak_action = "flag"`), else `false_positive`.
+         */
+        LeakVerdict: {
+            label: components["schemas"]["LeakLabel"];
+            token_raw: string;
+            token_type: string;
+        };
+        /**
          * @description What a `FORBIDDEN` token lacks: the scopes asked for that it does not hold, and the
          *     resource asked for if it may not touch it.
          */
@@ -517,7 +564,7 @@ export interface components {
              * @description A stable, machine-readable code.
              * @enum {string}
              */
-            code: "malformed_json" | "invalid_body" | "invalid_query" | "invalid_status" | "invalid_limit" | "invalid_duration" | "invalid_request" | "body_too_large" | "form_too_large" | "unsupported_media_type" | "invalid_cursor" | "invalid_forwarded_request" | "missing_forwarded_request" | "method_override_refused" | "missing_name" | "invalid_name" | "invalid_text" | "too_long" | "invalid_scope" | "unknown_scope" | "too_many_scopes" | "scopes_and_access" | "invalid_access" | "invalid_resource" | "too_many_resources" | "invalid_expiry" | "expiry_twice" | "expiry_in_past" | "expiry_required" | "lifetime_too_long" | "invalid_not_before" | "not_before_after_expiry" | "invalid_rate_limit" | "unknown_profile" | "invalid_meta" | "meta_too_large" | "invalid_max_descendants" | "invalid_value" | "missing_repo_ids" | "invalid_repo_id" | "missing_access_type" | "invalid_grace" | "invalid_cidr" | "invalid_client_ip" | "invalid_usage_cap" | "invalid_cost" | "missing_credentials" | "invalid_token" | "insufficient_scope" | "escalation" | "descendants_exceed" | "quota_exceeded" | "admin_token" | "no_route" | "rejected_target" | "network_not_allowed" | "not_found" | "no_such_endpoint" | "method_not_allowed" | "concurrent_change" | "token_revoked" | "request_timeout" | "rate_limited" | "usage_exhausted" | "too_many_failures" | "unavailable" | "upstream_unavailable" | "upstream_timeout" | "internal";
+            code: "malformed_json" | "invalid_body" | "invalid_query" | "invalid_status" | "invalid_limit" | "invalid_duration" | "invalid_request" | "body_too_large" | "form_too_large" | "unsupported_media_type" | "invalid_cursor" | "invalid_forwarded_request" | "missing_forwarded_request" | "method_override_refused" | "missing_name" | "invalid_name" | "invalid_text" | "too_long" | "invalid_scope" | "unknown_scope" | "too_many_scopes" | "scopes_and_access" | "invalid_access" | "invalid_resource" | "too_many_resources" | "invalid_expiry" | "expiry_twice" | "expiry_in_past" | "expiry_required" | "lifetime_too_long" | "invalid_not_before" | "not_before_after_expiry" | "invalid_rate_limit" | "unknown_profile" | "invalid_meta" | "meta_too_large" | "invalid_max_descendants" | "invalid_value" | "missing_repo_ids" | "invalid_repo_id" | "missing_access_type" | "invalid_grace" | "invalid_cidr" | "invalid_client_ip" | "invalid_usage_cap" | "invalid_cost" | "missing_credentials" | "invalid_token" | "invalid_signature" | "insufficient_scope" | "escalation" | "descendants_exceed" | "quota_exceeded" | "admin_token" | "no_route" | "rejected_target" | "network_not_allowed" | "not_found" | "no_such_endpoint" | "method_not_allowed" | "concurrent_change" | "token_revoked" | "request_timeout" | "rate_limited" | "usage_exhausted" | "too_many_failures" | "unavailable" | "upstream_unavailable" | "upstream_timeout" | "internal";
             /** @description What was wrong and how to fix it. */
             detail: string;
             /** @description The request field at fault, if one. */
@@ -1360,6 +1407,98 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Introspection"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as the media type the call takes. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's rate limit, or this address's budget of failed authentications, is spent: see `Retry-After`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store does not answer; retry later. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    report_leaks: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The configured key (`[[leak_report_key]]`) the report is signed with */
+                "Github-Public-Key-Identifier"?: string | null;
+                /** @description Base64 of the DER ECDSA-SHA256 signature of the raw body */
+                "Github-Public-Key-Signature"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeakReport"][];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeakVerdict"][];
                 };
             };
             400: {

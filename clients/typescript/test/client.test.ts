@@ -135,6 +135,14 @@ describe("the client", () => {
     assert.equal((await admin.introspect(key.secret)).active, false);
   });
 
+  it("reports a leaked token, which is revoked", async () => {
+    const { admin } = tessera;
+    const leaked = await admin.createToken({ name: "pasted in a gist" });
+    const verdicts = await admin.reportLeaks([{ token: leaked.token, type: "tessera_token", url: "https://example.com/gist" }, { token: "tsr_nothing", type: "tessera_token" }]);
+    assert.deepEqual(verdicts.map((v) => v.label), ["true_positive", "false_positive"]);
+    assert.equal((await admin.verify({ token: leaked.token })).code, "REVOKED");
+  });
+
   it("gives a Relay-style token scopes with a wildcard and a rate-limit profile", async () => {
     const { admin } = tessera;
     const relay = await admin.createToken({

@@ -8,6 +8,7 @@
 
 mod changes;
 mod compat;
+mod leaks;
 mod meta;
 mod problem;
 mod tokens;
@@ -22,6 +23,9 @@ pub use compat::{AccessType, RepoId};
 pub use compat::{
     RepoKeyCreated, RepoKeyRequest, RepoTokenCreated, RepoTokenInfo, RepoTokenRequest,
 };
+#[cfg(feature = "openapi")]
+pub use leaks::LeakLabel;
+pub use leaks::{LeakReport, LeakVerdict};
 pub use meta::{Catalogue, Introspection, PresentedTokenForm, ProfileInfo, ScopeInfo};
 pub use problem::{PROBLEM_CODES, Problem};
 

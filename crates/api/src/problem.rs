@@ -94,6 +94,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     // The credential: send a working token (401).
     "missing_credentials",
     "invalid_token",
+    "invalid_signature",
     // The token may not do this (403).
     "insufficient_scope",
     "escalation",

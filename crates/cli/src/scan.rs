@@ -1,13 +1,16 @@
 //! `tessera scan PATH...`: finds tessera tokens (the prefix, then a token's shape with
 //! a matching checksum) in files, and with `--git` in every commit of a repository's
-//! history, and says where, never the whole token. Exits 1 when it found tokens, 0
-//! when none, 2 when a path could not be read.
+//! history, and says where, never the whole token. With `--report URL`, sends what it
+//! found to that tessera's `POST /v1/leaks`, which revokes the live ones. Exits 1
+//! when it found tokens, 0 when none, 2 when a path could not be read or the report
+//! could not be made.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::Args;
-use tessera_core::scan::find_tokens;
+use tessera_api::{LeakReport, LeakVerdict};
+use tessera_core::scan::{Found, find_tokens};
 use tessera_core::token::TokenPrefix;
 
 #[derive(Args)]
@@ -23,6 +26,18 @@ pub struct ScanArgs {
     /// The deployment's token prefix.
     #[arg(long, env = "TESSERA_TOKEN_PREFIX", default_value = "tsr")]
     prefix: String,
+    /// Send what was found to the tessera at this URL (`POST /v1/leaks`), which
+    /// revokes every live token among them; acts with TESSERA_TOKEN (tokens:manage).
+    #[arg(long, value_name = "URL")]
+    report: Option<String>,
+    /// The token to report with (tokens:manage).
+    #[arg(
+        long = "auth",
+        env = "TESSERA_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    auth: Option<String>,
 }
 
 /// Files larger than this are not read: tokens live in config and source files.
@@ -38,7 +53,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
     };
     let mut scan = Scan {
         prefix,
-        found: 0,
+        found: Vec::new(),
         failed: false,
     };
     for path in &args.paths {
@@ -50,23 +65,79 @@ pub fn run(args: ScanArgs) -> ExitCode {
     }
     eprintln!(
         "tessera: {} token(s) found{}",
-        scan.found,
+        scan.found.len(),
         if scan.failed {
             "; some paths could not be read"
         } else {
             ""
         }
     );
-    match (scan.failed, scan.found) {
+    if let Some(url) = &args.report
+        && !scan.found.is_empty()
+        && let Err(error) = report(url, args.auth.as_deref(), &scan.found)
+    {
+        eprintln!("tessera: --report: {error}");
+        return ExitCode::from(2);
+    }
+    match (scan.failed, scan.found.len()) {
         (true, _) => ExitCode::from(2),
         (false, 0) => ExitCode::SUCCESS,
         (false, _) => ExitCode::from(1),
     }
 }
 
+/// A token found, kept in memory for `--report` only.
+struct Finding {
+    token: String,
+    start: String,
+    place: String,
+}
+
+/// Sends the findings to `url`'s `POST /v1/leaks` and prints each label by the
+/// token's start (the whole token is never printed).
+fn report(url: &str, auth: Option<&str>, found: &[Finding]) -> Result<(), String> {
+    let reports: Vec<LeakReport> = found
+        .iter()
+        .map(|finding| LeakReport {
+            token: finding.token.clone(),
+            kind: "tessera_token".into(),
+            url: Some(finding.place.clone()),
+            source: Some("tessera scan".into()),
+        })
+        .collect();
+    let mut request = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/leaks", url.trim_end_matches('/')))
+        .json(&reports);
+    if let Some(token) = auth {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .map_err(|e| format!("{url} does not answer: {e}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        let problem: Option<tessera_api::Problem> = response.json().ok();
+        return Err(problem.map_or_else(
+            || format!("{url} answered {status}"),
+            |problem| format!("{} ({})", problem.detail, problem.code),
+        ));
+    }
+    let verdicts: Vec<LeakVerdict> = response
+        .json()
+        .map_err(|e| format!("{url} answered something that is not a leak verdict list: {e}"))?;
+    for (finding, verdict) in found.iter().zip(&verdicts) {
+        let meaning = match verdict.label.as_str() {
+            "true_positive" => "a live token: reported",
+            _ => "not a live token",
+        };
+        println!("{}: {}…: {meaning}", finding.place, finding.start);
+    }
+    Ok(())
+}
+
 struct Scan {
     prefix: TokenPrefix,
-    found: usize,
+    found: Vec<Finding>,
     failed: bool,
 }
 
@@ -94,14 +165,9 @@ impl Scan {
                 Ok(bytes) => {
                     let text = String::from_utf8_lossy(&bytes);
                     for hit in find_tokens(&self.prefix, &text) {
-                        println!(
-                            "{}:{}:{}: {}…",
-                            path.display(),
-                            hit.line,
-                            hit.column,
-                            hit.start
-                        );
-                        self.found += 1;
+                        let place = format!("{}:{}:{}", path.display(), hit.line, hit.column);
+                        println!("{place}: {}…", hit.start);
+                        self.note(&text, &hit, place);
                     }
                 }
                 Err(error) => self.cannot(path, &error.to_string()),
@@ -143,11 +209,25 @@ impl Scan {
             {
                 for hit in find_tokens(&self.prefix, added) {
                     let short = commit.get(..12).unwrap_or(commit);
-                    println!("{}: commit {short}: {file}: {}…", path.display(), hit.start);
-                    self.found += 1;
+                    let place = format!("{}: commit {short}: {file}", path.display());
+                    println!("{place}: {}…", hit.start);
+                    self.note(added, &hit, place);
                 }
             }
         }
+    }
+
+    /// Keeps a token found in `text` for `--report`.
+    fn note(&mut self, text: &str, hit: &Found, place: String) {
+        let token = text
+            .get(hit.offset..hit.offset + hit.length)
+            .unwrap_or_default()
+            .to_owned();
+        self.found.push(Finding {
+            token,
+            start: hit.start.clone(),
+            place,
+        });
     }
 
     fn cannot(&mut self, path: &Path, why: &str) {

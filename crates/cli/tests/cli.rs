@@ -892,3 +892,59 @@ fn scan_finds_tokens_in_files_and_history_and_nothing_else() {
     );
     assert!(!printed.contains(&secret));
 }
+
+/// `tessera scan --report`: what a scan finds goes to a tessera's `/v1/leaks` with a
+/// manager's token, which revokes the live tokens; the scan still prints only starts.
+#[test]
+fn scan_reports_what_it_found_and_the_live_tokens_are_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(&dir.path().join("data"), &dir.path().join("log"));
+    let admin = served.admin();
+    let (status, created) = http(
+        "POST",
+        &format!("{}/v1/tokens", served.url),
+        &admin,
+        Some(serde_json::json!({"name": "committed by mistake"})),
+    );
+    assert_eq!(status, 201, "{created}");
+    let leaked = created["token"].as_str().unwrap().to_owned();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join(".env"), format!("TOKEN={leaked}\n")).unwrap();
+    let scanned = tessera(Path::new("/nonexistent"))
+        .env("TESSERA_TOKEN", &admin)
+        .args(["scan", "--report", &served.url])
+        .arg(&tree)
+        .output()
+        .unwrap();
+    let printed = text(&scanned.stdout);
+    assert_eq!(
+        scanned.status.code(),
+        Some(1),
+        "{printed}{}",
+        text(&scanned.stderr)
+    );
+    assert!(printed.contains("a live token: reported"), "{printed}");
+    assert!(!printed.contains(&leaked) && !text(&scanned.stderr).contains(&leaked));
+    let (_, answer) = http(
+        "POST",
+        &format!("{}/v1/verify", served.url),
+        &admin,
+        Some(serde_json::json!({"token": leaked})),
+    );
+    assert_eq!(answer["code"], "REVOKED", "{answer}");
+    // Without a token that may manage tokens, the report is refused: exit 2.
+    let refused = tessera(Path::new("/nonexistent"))
+        .env_remove("TESSERA_TOKEN")
+        .args(["scan", "--report", &served.url])
+        .arg(&tree)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("invalid_signature"),
+        "{}",
+        text(&refused.stderr)
+    );
+    served.stop();
+}

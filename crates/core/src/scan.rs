@@ -8,8 +8,9 @@ use crate::token::{CHECKSUM_LEN, Presented, RANDOM_LEN, START_LEN, TokenPrefix};
 /// One token found in a text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {
-    /// Byte offset of the token in the text.
+    /// Byte offset of the token in the text, and its length in bytes.
     pub offset: usize,
+    pub length: usize,
     /// 1-based line and column (in bytes) of the token.
     pub line: usize,
     pub column: usize,
@@ -44,6 +45,7 @@ pub fn find_tokens(prefix: &TokenPrefix, text: &str) -> Vec<Found> {
         let column = at - before.rfind('\n').map_or(0, |newline| newline + 1) + 1;
         found.push(Found {
             offset: at,
+            length,
             line,
             column,
             start: candidate[..marker.len() + START_LEN].to_owned(),

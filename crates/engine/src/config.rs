@@ -37,6 +37,19 @@ pub struct EngineConfig {
     pub rate_limit_scope: RateLimitScope,
     /// What a rotated secret presented after its grace period sets off.
     pub on_rotated_reuse: ReuseAction,
+    /// What a leak report of a live token does.
+    pub leak_action: LeakAction,
+}
+
+/// What tessera does with a live token a secret scanner reports found in public.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LeakAction {
+    /// Revoke it and every token made through it (and log it).
+    #[default]
+    Revoke,
+    /// Log it only, for someone to look at.
+    Flag,
 }
 
 /// What tessera does when a secret a rotation retired is presented after its grace
@@ -85,6 +98,7 @@ impl Default for EngineConfig {
             max_tokens_per_owner: None,
             rate_limit_scope: RateLimitScope::Token,
             on_rotated_reuse: ReuseAction::Revoke,
+            leak_action: LeakAction::Revoke,
         }
     }
 }

@@ -19,6 +19,8 @@ pub mod limiter;
 pub mod metrics;
 pub mod pace;
 
-pub use config::{EngineConfig, RateLimitScope, RedisFailure, ReuseAction};
+pub use config::{EngineConfig, LeakAction, RateLimitScope, RedisFailure, ReuseAction};
 pub use error::EngineError;
-pub use lifecycle::{AdminStanding, Caller, CheckOutcome, Credential, Engine, SharedCheck};
+pub use lifecycle::{
+    AdminStanding, Caller, CheckOutcome, Credential, Engine, LeakLabel, SharedCheck,
+};

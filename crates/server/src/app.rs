@@ -353,6 +353,7 @@ impl Server {
             None => None,
         };
         let metrics_access = config.metrics;
+        let leak_reporters = Arc::new(config.leak_reporters.clone());
         let (engine, dir) = open(config, clock).await?;
         let admin = match engine.admin_standing() {
             AdminStanding::Missing => engine.create_first_admin().await?,
@@ -388,6 +389,7 @@ impl Server {
                 serve_metrics: metrics_listener.is_none(),
                 tls: api_tls.is_some(),
                 stopping: crate::http::changes::Stopping(stopped.clone()),
+                leaks: leak_reporters,
             },
         );
         let metrics_addr = metrics_listener.as_ref().map(|(_, addr)| *addr);

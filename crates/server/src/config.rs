@@ -12,9 +12,10 @@ use tessera_core::record::RateLimitSetting;
 use tessera_core::route::{RouteSpec, RouteTable, Unmatched};
 use tessera_core::scope::{Level, ScopeCatalogue};
 use tessera_core::token::{Pepper, TokenPrefix};
-use tessera_engine::{EngineConfig, RateLimitScope, RedisFailure, ReuseAction};
+use tessera_engine::{EngineConfig, LeakAction, RateLimitScope, RedisFailure, ReuseAction};
 
 use crate::http::MetricsAccess;
+use crate::leaks::{LeakKeyFile, LeakReporters, UnsignedLeaks};
 use crate::limits::{Limits, LimitsFile};
 use crate::tls::TlsFiles;
 
@@ -207,6 +208,15 @@ pub struct FileConfig {
     /// grace period sets off.
     #[serde(default)]
     pub on_rotated_reuse: ReuseAction,
+    /// Keys secret scanners sign leak reports with (`POST /v1/leaks`).
+    #[serde(default)]
+    pub leak_report_key: Vec<LeakKeyFile>,
+    /// `refuse` (the default) or `accept` an unsigned leak report.
+    #[serde(default)]
+    pub leak_reports_unsigned: UnsignedLeaks,
+    /// `revoke` (the default) or `flag` a live token reported leaked.
+    #[serde(default)]
+    pub leak_action: LeakAction,
 }
 
 /// The checked configuration the server runs with.
@@ -237,6 +247,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// The CA file a `rediss://` Redis's certificate must chain to.
     pub redis_ca_cert: Option<PathBuf>,
+    /// Who may report leaked tokens.
+    pub leak_reporters: LeakReporters,
 }
 
 impl Default for Config {
@@ -257,6 +269,7 @@ impl Default for Config {
             metrics: MetricsAccess::default(),
             tls: None,
             redis_ca_cert: None,
+            leak_reporters: LeakReporters::default(),
         }
     }
 }
@@ -402,6 +415,9 @@ impl Config {
         config.engine.max_tokens_per_owner = file.max_tokens_per_owner;
         config.engine.rate_limit_scope = file.rate_limit_scope;
         config.engine.on_rotated_reuse = file.on_rotated_reuse;
+        config.engine.leak_action = file.leak_action;
+        config.leak_reporters =
+            LeakReporters::parse(&file.leak_report_key, file.leak_reports_unsigned)?;
         config.tls = TlsFiles::pair(
             env.var("TESSERA_TLS_CERT")
                 .map(PathBuf::from)

@@ -12,6 +12,7 @@ pub mod backup;
 pub mod config;
 pub mod gateway;
 pub mod http;
+pub mod leaks;
 pub mod limits;
 pub mod tls;
 pub mod ui;

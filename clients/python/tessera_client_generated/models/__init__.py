@@ -12,6 +12,9 @@ from .credits_body import CreditsBody
 from .credits_view import CreditsView
 from .healthz_response_200 import HealthzResponse200
 from .introspection import Introspection
+from .leak_label import LeakLabel
+from .leak_report import LeakReport
+from .leak_verdict import LeakVerdict
 from .missing import Missing
 from .openapi_document_response_200 import OpenapiDocumentResponse200
 from .presented_token_form import PresentedTokenForm
@@ -65,6 +68,9 @@ __all__ = (
     "CreditsView",
     "HealthzResponse200",
     "Introspection",
+    "LeakLabel",
+    "LeakReport",
+    "LeakVerdict",
     "Missing",
     "OpenapiDocumentResponse200",
     "PresentedTokenForm",

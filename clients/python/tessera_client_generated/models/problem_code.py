@@ -34,6 +34,7 @@ class ProblemCode(StrEnum):
     INVALID_REQUEST = "invalid_request"
     INVALID_RESOURCE = "invalid_resource"
     INVALID_SCOPE = "invalid_scope"
+    INVALID_SIGNATURE = "invalid_signature"
     INVALID_STATUS = "invalid_status"
     INVALID_TEXT = "invalid_text"
     INVALID_TOKEN = "invalid_token"

@@ -10,6 +10,7 @@
 mod authority;
 mod check;
 mod in_flight;
+mod leaks;
 mod read;
 mod rotate;
 mod usage;
@@ -17,6 +18,7 @@ mod write;
 
 pub use authority::{Caller, Credential};
 pub use check::{CheckOutcome, SharedCheck};
+pub use leaks::LeakLabel;
 pub use rotate::act_on_reuse;
 
 use std::collections::BTreeSet;

@@ -68,7 +68,7 @@ impl<N: Needs> FromRequestParts<Arc<Engine>> for Authed<N> {
 
 /// The caller a request's headers name, if its token works and has `scope`; else
 /// the problem answer. `peer` is the connection's address.
-async fn caller(
+pub(crate) async fn caller(
     engine: &Engine,
     headers: &HeaderMap,
     peer: Option<IpAddr>,

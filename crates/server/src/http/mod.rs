@@ -26,6 +26,7 @@ pub mod credentials;
 pub mod dto;
 pub mod guard_fields;
 pub mod hot;
+pub mod leaks;
 pub mod meta;
 pub mod oauth;
 pub mod problem;
@@ -54,6 +55,8 @@ pub struct RouterSettings {
     pub tls: bool,
     /// Turns true when the server stops (open change streams end then).
     pub stopping: changes::Stopping,
+    /// Who may report leaked tokens.
+    pub leaks: Arc<crate::leaks::LeakReporters>,
 }
 
 /// Who may read `/metrics`.
@@ -88,6 +91,7 @@ pub fn router(engine: Arc<Engine>, settings: RouterSettings) -> Router {
         .route("/v1/authz/{*path}", any(authz::authz))
         .route("/v1/introspect", post(oauth::introspect))
         .route("/v1/revoke", post(oauth::revoke))
+        .route("/v1/leaks", post(leaks::report))
         .route("/v1/catalogue", get(meta::catalogue))
         .route("/v1/repo_token", post(compat::relace_create))
         .route(
@@ -123,6 +127,7 @@ pub fn router(engine: Arc<Engine>, settings: RouterSettings) -> Router {
         .layer(axum::Extension(settings.gate))
         .layer(axum::Extension(settings.metrics))
         .layer(axum::Extension(settings.stopping))
+        .layer(axum::Extension(settings.leaks))
 }
 
 /// `/metrics` alone, for a listener of its own (`metrics_listen`).

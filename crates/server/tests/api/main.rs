@@ -14,6 +14,7 @@ mod changes;
 mod flows;
 mod guard;
 mod helpers;
+mod leaks;
 mod lifecycle;
 mod listing;
 mod managers;

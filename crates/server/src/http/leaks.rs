@@ -1,0 +1,114 @@
+//! `POST /v1/leaks`: a secret scanner reports tokens it found in public, in the shape
+//! of GitHub's secret-scanning partner program, and learns which were live tokens
+//! (now revoked, or flagged: `leak_action`). Who may report is `crate::leaks`'s
+//! business; what a report does is the engine's.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::{Extension, Json};
+use tessera_api::{LeakReport, LeakVerdict};
+use tessera_core::scope::TOKENS_MANAGE;
+use tessera_engine::{Engine, EngineError};
+
+use crate::http::auth;
+use crate::http::problem::{self, Problem};
+use crate::leaks::{LeakReporters, UnsignedLeaks};
+
+/// The most tokens one report may carry.
+const MOST_PER_REPORT: usize = 1000;
+const KEY_ID: &str = "github-public-key-identifier";
+const SIGNATURE: &str = "github-public-key-signature";
+
+#[utoipa::path(post, path = "/v1/leaks", operation_id = "report_leaks", tag = "leaks",
+    request_body = Vec<LeakReport>,
+    params(
+        ("Github-Public-Key-Identifier" = Option<String>, Header, description = "The configured key (`[[leak_report_key]]`) the report is signed with"),
+        ("Github-Public-Key-Signature" = Option<String>, Header, description = "Base64 of the DER ECDSA-SHA256 signature of the raw body"),
+    ),
+    responses((status = 200, body = Vec<LeakVerdict>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security((), ("token" = [])))]
+/// Labels each reported token `true_positive` (a live token of this deployment,
+/// acted on at once) or `false_positive`. Signed as GitHub signs, or unsigned with
+/// a token that has `tokens:manage`, or unsigned where `leak_reports_unsigned =
+/// "accept"`.
+pub async fn report(
+    State(engine): State<Arc<Engine>>,
+    Extension(reporters): Extension<Arc<LeakReporters>>,
+    request: Request,
+) -> Result<Json<Vec<LeakVerdict>>, Response> {
+    let (parts, body) = request.into_parts();
+    let bytes = problem::json_bytes(&parts.headers, body).await?;
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    admit(&engine, &reporters, &parts.headers, peer, &bytes).await?;
+    let reports: Vec<LeakReport> = problem::parse_json(&bytes).map_err(problem::error_response)?;
+    if reports.len() > MOST_PER_REPORT {
+        return Err(problem::error_response(EngineError::BadRequest {
+            code: "too_many_items",
+            detail: format!(
+                "a report may name at most {MOST_PER_REPORT} tokens: send the rest in another"
+            ),
+        }));
+    }
+    let mut verdicts = Vec::with_capacity(reports.len());
+    for report in reports {
+        let label = engine
+            .report_leak(&report.token)
+            .await
+            .map_err(problem::error_response)?;
+        verdicts.push(LeakVerdict {
+            token_raw: report.token,
+            token_type: report.kind,
+            label: label.as_str().to_owned(),
+        });
+    }
+    Ok(Json(verdicts))
+}
+
+/// Lets a report in: signed by a configured key, or unsigned where that is taken
+/// (configured, or with a token that has `tokens:manage`).
+async fn admit(
+    engine: &Engine,
+    reporters: &LeakReporters,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    body: &[u8],
+) -> Result<(), Response> {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    match (text(KEY_ID), text(SIGNATURE)) {
+        (Some(key_id), Some(signature)) => reporters
+            .verify(key_id, signature, body)
+            .map_err(|bad| refused(bad.detail())),
+        (None, None) if reporters.unsigned == UnsignedLeaks::Accept => Ok(()),
+        (None, None)
+            if headers.contains_key(axum::http::header::AUTHORIZATION)
+                || headers.contains_key("x-api-key") =>
+        {
+            auth::caller(engine, headers, peer, Some(TOKENS_MANAGE))
+                .await
+                .map(drop)
+        }
+        (None, None) => Err(refused(
+            "this report is not signed: sign it with a configured [[leak_report_key]] \
+             (Github-Public-Key-Identifier and Github-Public-Key-Signature), or present a \
+             token with tokens:manage",
+        )),
+        _ => Err(refused(
+            "send both Github-Public-Key-Identifier and Github-Public-Key-Signature",
+        )),
+    }
+}
+
+fn refused(detail: &str) -> Response {
+    problem::route_problem(
+        StatusCode::UNAUTHORIZED,
+        "invalid_signature",
+        detail.to_owned(),
+    )
+}
