@@ -50,10 +50,12 @@ pub async fn follow(
         if !due {
             continue;
         }
+        note_behind(&engine, signals.borrow().announced);
         let epoch = signals.borrow().epoch;
         match engine.catch_up().await {
             Ok(changed) => {
                 caught_up_epoch = epoch;
+                note_behind(&engine, signals.borrow().announced);
                 if failing {
                     tracing::info!(
                         seq = engine.applied_seq(),
@@ -74,5 +76,22 @@ pub async fn follow(
                 }
             }
         }
+    }
+}
+
+/// Notes whether the index trails what the store announced, and since when: the
+/// feed lag `/metrics` reports.
+fn note_behind(engine: &Engine, announced: tessera_store::ChangeSeq) {
+    use std::sync::atomic::Ordering;
+    let since = &engine.metrics().feed_behind_since_ms;
+    if announced > engine.applied_seq() {
+        let _ = since.compare_exchange(
+            0,
+            engine.now_ms().max(1),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    } else {
+        since.store(0, Ordering::Relaxed);
     }
 }

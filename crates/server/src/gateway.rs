@@ -28,6 +28,7 @@ use crate::http::problem;
 use crate::limits::{BodyFault, IdleTimeoutBody, Limits};
 use tessera_engine::Engine;
 use tessera_engine::EngineError;
+use tessera_engine::metrics::{Endpoint, Outcome};
 
 /// How long to wait for the upstream to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -97,6 +98,7 @@ async fn proxy(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
+    let started = std::time::Instant::now();
     let decided = {
         let found = CredentialHeaders::in_headers(&parts.headers);
         let from = credentials::client_of(&gateway.engine, Some(client.ip()), &found);
@@ -110,16 +112,24 @@ async fn proxy(
             )
             .await
     };
+    // The gateway's own latency: its decision, not the upstream's answer.
+    let answers = &gateway.engine.metrics().answers;
     let allowed = match decided {
-        Ok(allowed) => allowed,
+        Ok(allowed) => {
+            answers.record(Endpoint::Gateway, Outcome::Valid, started.elapsed());
+            allowed
+        }
         Err(denied) => {
-            return guard_fields::deny(
+            let refusal = guard_fields::deny(
                 denied,
                 DenyStyle {
                     basic_challenge: true,
                     rate_limited_as: None,
                 },
             );
+            let outcome = Outcome::of_status(refusal.status().as_u16());
+            answers.record(Endpoint::Gateway, outcome, started.elapsed());
+            return refusal;
         }
     };
 

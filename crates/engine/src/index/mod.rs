@@ -30,7 +30,7 @@ use hashbrown::HashTable;
 use parking_lot::{Mutex, RwLock};
 use subtle::ConstantTimeEq;
 use tessera_core::grant::Grant;
-use tessera_core::record::{ScopeGrant, TokenRecord};
+use tessera_core::record::{ScopeGrant, Status, TokenRecord};
 use tessera_core::scope::ScopeCatalogue;
 use tessera_core::token::TokenHash;
 use tessera_store::{Change, ChangeSeq};
@@ -146,6 +146,33 @@ impl TokenIndex {
 
     pub fn catalogue(&self) -> &ScopeCatalogue {
         &self.catalogue
+    }
+
+    /// How many tokens of the index are in each status at `now_ms`: active,
+    /// pending, expired, revoked. Walks the index (a scrape's cost, not a
+    /// check's): a status changes with the clock, so no running count stays true.
+    pub fn count_by_status(&self, now_ms: i64) -> [(Status, u64); 4] {
+        let mut counts = [
+            (Status::Active, 0),
+            (Status::Pending, 0),
+            (Status::Expired, 0),
+            (Status::Revoked, 0),
+        ];
+        for slot in self.by_id.read().iter() {
+            let status = if slot.is_revoked() {
+                Status::Revoked
+            } else if slot.expires_at != slot::NEVER && slot.expires_at <= now_ms {
+                Status::Expired
+            } else if slot.not_before().is_some_and(|at| at > now_ms) {
+                Status::Pending
+            } else {
+                Status::Active
+            };
+            if let Some((_, count)) = counts.iter_mut().find(|(s, _)| *s == status) {
+                *count += 1;
+            }
+        }
+        counts
     }
 
     pub fn len(&self) -> usize {

@@ -165,7 +165,7 @@ pub(super) fn indexed(hash: &TokenHash) -> IndexedHash {
 
 /// `expires_at` of a token that never expires, and `revoked_at` of one not revoked:
 /// an `Option<i64>` would take 16 bytes where these take 8.
-const NEVER: i64 = i64::MAX;
+pub(super) const NEVER: i64 = i64::MAX;
 const NOT_REVOKED: i64 = i64::MIN;
 
 /// One token in the index, as the write numbered `seq` left it: what a verification

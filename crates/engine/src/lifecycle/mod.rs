@@ -98,6 +98,30 @@ impl Engine {
             config,
         })
     }
+    /// How far this node's index trails the store's change feed: changes announced
+    /// and not applied yet, and for how long it has trailed (zero for a store that
+    /// announces nothing: one SQLite node applies its own writes before answering).
+    pub fn feed_lag(&self) -> (u64, std::time::Duration) {
+        let Some(signals) = self.store.change_signals() else {
+            return (0, std::time::Duration::ZERO);
+        };
+        let announced = signals.borrow().announced;
+        let behind = u64::try_from(announced.saturating_sub(self.applied_seq())).unwrap_or(0);
+        let since = self
+            .metrics
+            .feed_behind_since_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let for_ms = if behind == 0 || since == 0 {
+            0
+        } else {
+            self.clock.now_ms().saturating_sub(since)
+        };
+        (
+            behind,
+            std::time::Duration::from_millis(u64::try_from(for_ms).unwrap_or(0)),
+        )
+    }
+
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
@@ -136,7 +160,10 @@ impl Engine {
         &self,
         write: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, EngineError> {
-        match write.await {
+        let started = std::time::Instant::now();
+        let written = write.await;
+        self.metrics.store_writes.record(started.elapsed());
+        match written {
             Err(StoreError::Stale(detail)) => {
                 if let Err(error) = self.catch_up().await {
                     let error = tessera_store::with_causes(&error);

@@ -422,7 +422,9 @@ impl Engine {
         // The store walks the descendants it holds, those made through other
         // nodes and not yet followed here included.
         let settled = self.usage.read().await;
-        let stored = self.store.revoke_subtree(slot.id(), now).await?;
+        let stored = self
+            .stored(self.store.revoke_subtree(slot.id(), now))
+            .await?;
         let answer = stored
             .revoked
             .iter()

@@ -10,6 +10,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request};
@@ -24,6 +25,7 @@ use crate::http::guard_fields::{self, HeaderSink};
 use crate::http::{VERIFY_PATH, authz, problem, verify};
 use tessera_engine::Engine;
 use tessera_engine::guard::Allowed;
+use tessera_engine::metrics::{Endpoint, Outcome};
 
 /// The two hot endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,8 +87,27 @@ pub trait AnswerSink: HeaderSink {
 /// What a call is answered with, before it is written.
 enum Decided {
     Allowed(Allowed),
-    Verified(Vec<u8>),
+    Verified(Vec<u8>, Outcome),
     Refused(Response),
+}
+
+impl Decided {
+    fn outcome(&self) -> Outcome {
+        match self {
+            Decided::Allowed(_) => Outcome::Valid,
+            Decided::Verified(_, outcome) => *outcome,
+            Decided::Refused(response) => Outcome::of_status(response.status().as_u16()),
+        }
+    }
+}
+
+impl HotPath {
+    fn endpoint(self) -> Endpoint {
+        match self {
+            HotPath::ForwardAuth => Endpoint::ForwardAuth,
+            HotPath::Verify => Endpoint::Verify,
+        }
+    }
 }
 
 /// Answers a call through `sink` and returns the status written. A panic anywhere
@@ -100,19 +121,31 @@ pub async fn answer<'a, F>(
 where
     F: IntoIterator<Item = (&'a str, &'a [u8])>,
 {
+    // Timed from the request's head to its answer's: what the guarded API waits.
+    let started = Instant::now();
+    let endpoint = call.path.endpoint();
     let answered = AssertUnwindSafe(async {
         let decided = decide(engine, call).await;
-        write(engine, decided, sink).await
+        let outcome = decided.outcome();
+        (write(engine, decided, sink).await, outcome)
     })
     .catch_unwind()
     .await;
-    match answered {
-        Ok(status) => status,
+    let (status, outcome) = match answered {
+        Ok(answered) => answered,
         Err(_) => {
             sink.abandon();
-            write_response(super::panic_response(), sink).await
+            (
+                write_response(super::panic_response(), sink).await,
+                Outcome::Error,
+            )
         }
-    }
+    };
+    engine
+        .metrics()
+        .answers
+        .record(endpoint, outcome, started.elapsed());
+    status
 }
 
 async fn decide<'a, F>(engine: &Engine, call: Call<'a, F>) -> Decided
@@ -127,7 +160,7 @@ where
             }
         }
         HotPath::Verify => match verify::answer(engine, call.fields, call.peer, call.body).await {
-            Ok(json) => Decided::Verified(json),
+            Ok((json, code)) => Decided::Verified(json, Outcome::of_code(code)),
             Err(refused) => Decided::Refused(refused),
         },
     }
@@ -143,7 +176,7 @@ async fn write(engine: &Engine, decided: Decided, sink: &mut impl AnswerSink) ->
             sink.finish(Bytes::new());
             StatusCode::OK
         }
-        Decided::Verified(json) => {
+        Decided::Verified(json, _) => {
             const JSON: HeaderValue = HeaderValue::from_static("application/json");
             sink.start(StatusCode::OK);
             sink.set(&header::CONTENT_TYPE, &JSON);

@@ -18,7 +18,6 @@ use crate::http::{authz, changes, compat, leaks, oauth, problem, tokens, verify}
 use crate::limits::ConnectionGate;
 use tessera_api::{Catalogue, ProfileInfo, ScopeInfo};
 use tessera_engine::Engine;
-use tessera_engine::metrics::{self, Sample};
 
 /// Liveness: the process answers.
 /// `GET /`: a browser goes to the Tokens page; an API client, which asks for JSON
@@ -86,58 +85,15 @@ pub async fn metrics(
     {
         return refusal;
     }
-    let counters = engine.metrics();
-    let body = metrics::render(&[
-        Sample {
-            name: "tessera_tokens",
-            kind: "gauge",
-            help: "Tokens in this node's index, revoked ones included.",
-            value: u64::try_from(engine.index().len()).unwrap_or(u64::MAX),
-        },
-        Sample {
-            name: "tessera_change_seq",
-            kind: "gauge",
-            help: "The store's change number up to which this node's index holds every write.",
-            value: u64::try_from(engine.applied_seq()).unwrap_or(0),
-        },
-        Sample {
-            name: "tessera_feed_failures_total",
-            kind: "counter",
-            help: "Attempts to read the change feed that failed (database unreachable).",
-            value: counters.feed_failures.get(),
-        },
-        Sample {
-            name: "tessera_rate_limiter_failures_total",
-            kind: "counter",
-            help: "Rate-limit checks the shared limiter (Redis) could not answer.",
-            value: counters.rate_limiter_failures.get(),
-        },
-        Sample {
-            name: "tessera_failed_authentications_total",
-            kind: "counter",
-            help: "Tokens presented that did not work (unknown, malformed, expired, revoked).",
-            value: counters.failed_authentications.get(),
-        },
-        Sample {
-            name: "tessera_connections_open",
-            kind: "gauge",
-            help: "Client connections open now, on every listener.",
-            value: u64::try_from(gate.open()).unwrap_or(u64::MAX),
-        },
-        Sample {
-            name: "tessera_connections_refused_total",
-            kind: "counter",
-            help: "Connections closed at accept: max_connections or max_connections_per_address was reached.",
-            value: gate.refused(),
-        },
-        Sample {
-            name: "tessera_connections_timed_out_total",
-            kind: "counter",
-            help: "Connections closed because a request's head or body did not arrive in time.",
-            value: gate.timed_out(),
-        },
-    ]);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    match crate::http::exposition::render(engine, gate) {
+        Ok(body) => (
+            [(header::CONTENT_TYPE, crate::http::exposition::CONTENT_TYPE)],
+            body,
+        )
+            .into_response(),
+        // Writing to a String cannot fail; answered as the panic guard would.
+        Err(_) => crate::http::panic_response(),
+    }
 }
 
 #[derive(OpenApi)]

@@ -24,6 +24,7 @@ pub mod connection;
 pub mod contract;
 pub mod credentials;
 pub mod dto;
+pub mod exposition;
 pub mod guard_fields;
 pub mod hot;
 pub mod leaks;

@@ -35,7 +35,7 @@ pub async fn answer<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     peer: Option<IpAddr>,
     body: Result<&[u8], Response>,
-) -> Result<Vec<u8>, Response> {
+) -> Result<(Vec<u8>, Code), Response> {
     let content_type = verifier(engine, headers, peer).await?;
     if !problem::is_json(content_type) {
         return Err(problem::unsupported_media_type());
@@ -68,8 +68,9 @@ async fn verifier<'a>(
     Ok(content_type)
 }
 
-/// The JSON answer to a verify request's body, from a caller that may verify.
-async fn checked(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, Response> {
+/// The JSON answer to a verify request's body, from a caller that may verify, and
+/// its code.
+async fn checked(engine: &Engine, body: &[u8]) -> Result<(Vec<u8>, Code), Response> {
     let asked: VerifyRequest<'_> = problem::parse_json(body).map_err(problem::error_response)?;
     let resource = asked.resource.as_ref().map(AsRef::as_ref);
     let client_ip = asked.client_ip.as_ref().map(AsRef::as_ref);
@@ -103,7 +104,7 @@ async fn checked(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, Response> {
     let mut json = Vec::with_capacity(512);
     // Only a broken `Serialize` could fail: answer as the panic guard would.
     write_json(&answer, &mut json).map_err(|_| super::panic_response())?;
-    Ok(json)
+    Ok((json, outcome.code))
 }
 
 /// The verify answer for an outcome; identity details only when the token exists.

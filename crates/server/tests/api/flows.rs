@@ -397,7 +397,10 @@ async fn metrics_can_ask_for_a_token_or_move_to_an_address_of_their_own() {
         .text()
         .await
         .unwrap();
-    assert!(text.contains("tessera_tokens "), "{text}");
+    assert!(
+        text.contains("tessera_tokens{status=\"active\"} "),
+        "{text}"
+    );
 }
 
 /// A `meta` longer than the index keeps is read from the store for the answer: the

@@ -18,6 +18,7 @@ mod leaks;
 mod lifecycle;
 mod listing;
 mod managers;
+mod metrics;
 mod network;
 mod rotation;
 mod ui;
