@@ -24,6 +24,29 @@ pub fn format_rfc3339(ms: i64) -> String {
     }
 }
 
+/// A duration as config and listings write it, `<number><s|m|h|d>` (`90s`, `15m`,
+/// `7d`), in milliseconds; at most ten years.
+pub fn duration_ms(text: &str) -> Option<i64> {
+    // ASCII first: the split below is by bytes, and must fall between characters.
+    if !text.is_ascii() {
+        return None;
+    }
+    let unit_at = text.len().checked_sub(1)?;
+    let (number, unit) = text.split_at(unit_at);
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let seconds_per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    let seconds = number.parse::<i64>().ok()?.checked_mul(seconds_per)?;
+    (seconds <= 3650 * 86_400).then_some(seconds * 1000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +61,15 @@ mod tests {
         );
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
         assert!(parse_rfc3339("tomorrow").is_none());
+    }
+
+    #[test]
+    fn durations_read_in_their_units() {
+        assert_eq!(duration_ms("90s"), Some(90_000));
+        assert_eq!(duration_ms("15m"), Some(900_000));
+        assert_eq!(duration_ms("7d"), Some(604_800_000));
+        for bad in ["", "d", "7", "7w", "-1d", "1.5h", "٣d", "3651d"] {
+            assert_eq!(duration_ms(bad), None, "{bad}");
+        }
     }
 }

@@ -39,7 +39,17 @@ pub struct EngineConfig {
     pub on_rotated_reuse: ReuseAction,
     /// What a leak report of a live token does.
     pub leak_action: LeakAction,
+    /// How long a revoked or expired token stays in the index (answering `REVOKED`
+    /// or `EXPIRED`) before it goes (`NOT_FOUND`); `None`: for ever.
+    pub index_retention_ms: Option<i64>,
+    /// How long it stays in the store; `None`: for ever.
+    pub store_retention_ms: Option<i64>,
 }
+
+/// The default `index_retention`: 7 days.
+pub const DEFAULT_INDEX_RETENTION_MS: i64 = 7 * 86_400_000;
+/// The default `store_retention`: 90 days.
+pub const DEFAULT_STORE_RETENTION_MS: i64 = 90 * 86_400_000;
 
 /// What tessera does with a live token a secret scanner reports found in public.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -99,6 +109,8 @@ impl Default for EngineConfig {
             rate_limit_scope: RateLimitScope::Token,
             on_rotated_reuse: ReuseAction::Revoke,
             leak_action: LeakAction::Revoke,
+            index_retention_ms: Some(DEFAULT_INDEX_RETENTION_MS),
+            store_retention_ms: Some(DEFAULT_STORE_RETENTION_MS),
         }
     }
 }

@@ -28,6 +28,7 @@ const START_MS: i64 = 1_800_000_000_000;
 
 struct World {
     engine: Arc<Engine>,
+    store: Arc<SqliteStore>,
     clock: Arc<ManualClock>,
     admin: Caller,
     _dir: tempfile::TempDir,
@@ -36,11 +37,11 @@ struct World {
 impl World {
     async fn new() -> Self {
         let dir = tempfile::tempdir().expect("a temporary dir");
-        let store = SqliteStore::open(&dir.path().join("tessera.db")).expect("a store");
+        let store = Arc::new(SqliteStore::open(&dir.path().join("tessera.db")).expect("a store"));
         let clock = Arc::new(ManualClock::new(START_MS));
         let engine = Engine::open(
             EngineConfig::default(),
-            Arc::new(store),
+            Arc::clone(&store) as Arc<dyn tessera_store::TokenStore>,
             &Pepper::generate(),
             Arc::clone(&clock) as Arc<dyn tessera_core::clock::Clock>,
             None,
@@ -56,6 +57,7 @@ impl World {
         let admin = caller(&engine, secret.expose()).await;
         Self {
             engine,
+            store,
             clock,
             admin,
             _dir: dir,
@@ -523,4 +525,68 @@ async fn a_revocation_racing_creations_leaves_no_child_working() {
             assert_eq!(world.code(secret.expose()).await, Code::Revoked);
         }
     }
+}
+
+/// Retention with the default settings (7 days in the index, 90 in the store): a
+/// revoked or expired token answers as such until then, `NOT_FOUND` after, and its
+/// row goes after 90 days, children before their makers; live tokens stay.
+#[tokio::test]
+async fn dead_tokens_leave_the_index_then_the_store_after_their_retention() {
+    use tessera_store::TokenStore;
+    const DAY: i64 = 86_400_000;
+    let world = World::new().await;
+    let (manager_secret, manager) = world
+        .token(&world.admin, &["tokens:manage", "repo:read"])
+        .await;
+    let (child_secret, child) = world.token(&manager, &["repo:read"]).await;
+    let (expiring_secret, _) = world
+        .token_from(
+            &world.admin,
+            TokenDraft {
+                expiry: Some(ExpiryRequest::In(86_400)),
+                ..draft(&["repo:read"])
+            },
+        )
+        .await;
+    let (live_secret, _) = world.token(&world.admin, &["repo:read"]).await;
+    world
+        .engine
+        .revoke(&world.admin, manager.id())
+        .await
+        .expect("revoked");
+    let before = world.engine.index().len();
+
+    world.clock.advance_ms(6 * DAY);
+    assert_eq!(world.engine.purge_dead().await.expect("purged").index, 0);
+    assert_eq!(world.code(&child_secret).await, Code::Revoked);
+    assert_eq!(world.code(&expiring_secret).await, Code::Expired);
+
+    world.clock.advance_ms(2 * DAY + 1000);
+    let purged = world.engine.purge_dead().await.expect("purged");
+    assert_eq!(
+        (purged.index, purged.store),
+        (3, 0),
+        "the manager, its child, the expired"
+    );
+    assert_eq!(world.engine.index().len(), before - 3);
+    for gone in [&manager_secret, &child_secret, &expiring_secret] {
+        assert_eq!(world.code(gone).await, Code::NotFound);
+    }
+    assert_eq!(world.code(&live_secret).await, Code::Valid);
+    assert!(world.engine.index().descendants(manager.id()).is_empty());
+    assert!(
+        world.store.get(child.id()).await.expect("read").is_some(),
+        "still stored"
+    );
+
+    world.clock.advance_ms(90 * DAY);
+    let purged = world.engine.purge_dead().await.expect("purged");
+    assert_eq!(purged.store, 3);
+    assert!(world.store.get(child.id()).await.expect("read").is_none());
+    assert!(world.store.get(manager.id()).await.expect("read").is_none());
+    assert_eq!(world.code(&live_secret).await, Code::Valid);
+    assert_eq!(
+        world.engine.purge_dead().await.expect("purged"),
+        tessera_engine::lifecycle::Purged::default()
+    );
 }

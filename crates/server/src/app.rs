@@ -35,6 +35,9 @@ use tessera_engine::limiter::SharedLimiter;
 use tessera_engine::{AdminStanding, Engine, EngineError};
 use tokio_rustls::TlsAcceptor;
 
+/// How often tokens past their retention are looked for.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Why tessera could not start, in words for the operator, with what caused it.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -411,6 +414,12 @@ impl Server {
                     stopped.clone(),
                 ));
             }
+            // Takes out tokens past their retention, from the start on.
+            tokio::spawn(tessera_engine::lifecycle::purge_periodically(
+                Arc::clone(&serving_engine),
+                PURGE_EVERY,
+                stopped.clone(),
+            ));
             let flusher = tokio::spawn(flush_usage_until(
                 Arc::clone(&serving_engine),
                 flush_every,

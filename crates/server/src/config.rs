@@ -217,6 +217,11 @@ pub struct FileConfig {
     /// `revoke` (the default) or `flag` a live token reported leaked.
     #[serde(default)]
     pub leak_action: LeakAction,
+    /// How long revoked and expired tokens stay in the index (`7d`), or `never`
+    /// to keep them.
+    pub index_retention: Option<String>,
+    /// How long they stay in the store (`90d`), or `never`.
+    pub store_retention: Option<String>,
 }
 
 /// The checked configuration the server runs with.
@@ -416,6 +421,23 @@ impl Config {
         config.engine.rate_limit_scope = file.rate_limit_scope;
         config.engine.on_rotated_reuse = file.on_rotated_reuse;
         config.engine.leak_action = file.leak_action;
+        if let Some(text) = &file.index_retention {
+            config.engine.index_retention_ms = retention("index_retention", text)?;
+        }
+        if let Some(text) = &file.store_retention {
+            config.engine.store_retention_ms = retention("store_retention", text)?;
+        }
+        if let (Some(index), Some(store)) = (
+            config.engine.index_retention_ms,
+            config.engine.store_retention_ms,
+        ) && store < index
+        {
+            return Err(
+                "store_retention is shorter than index_retention: the index would answer for \
+                 tokens the store no longer has; make store_retention at least as long"
+                    .into(),
+            );
+        }
         config.leak_reporters =
             LeakReporters::parse(&file.leak_report_key, file.leak_reports_unsigned)?;
         config.tls = TlsFiles::pair(
@@ -568,6 +590,18 @@ fn custom_limit(limit: &RateLimitConfig) -> Result<RateLimit, String> {
     }
 }
 
+/// A retention as config writes it: a duration (`90s`, `15m`, `7d`), or `never`.
+fn retention(field: &str, text: &str) -> Result<Option<i64>, String> {
+    if text == "never" {
+        return Ok(None);
+    }
+    tessera_core::timefmt::duration_ms(text)
+        .map(Some)
+        .ok_or_else(|| {
+            format!("{field} {text:?} is not a duration such as 90s, 15m or 7d, nor \"never\"")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,6 +640,30 @@ mod tests {
             !shown.contains(secret) && !debug.contains(secret),
             "{shown} {debug}"
         );
+    }
+
+    #[test]
+    fn retentions_are_durations_or_never_and_the_store_keeps_longer() {
+        let load = |text: &str| {
+            let file: FileConfig = toml::from_str(text).expect("a config file");
+            Config::from_file(file, &Vars(HashMap::new()))
+        };
+        let config = load("index_retention = \"1d\"\nstore_retention = \"never\"").expect("valid");
+        assert_eq!(config.engine.index_retention_ms, Some(86_400_000));
+        assert_eq!(config.engine.store_retention_ms, None);
+        let defaults = load("").expect("valid");
+        assert_eq!(defaults.engine.index_retention_ms, Some(7 * 86_400_000));
+        assert_eq!(defaults.engine.store_retention_ms, Some(90 * 86_400_000));
+        for (bad, says) in [
+            ("index_retention = \"a week\"", "index_retention"),
+            (
+                "index_retention = \"30d\"\nstore_retention = \"7d\"",
+                "shorter",
+            ),
+        ] {
+            let error = load(bad).expect_err(bad).to_string();
+            assert!(error.contains(says), "{error}");
+        }
     }
 
     #[test]

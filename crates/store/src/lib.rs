@@ -190,6 +190,21 @@ pub struct UsageUpdate {
     pub credits: Option<CreditsBalance>,
 }
 
+/// The rows [`TokenStore::purge_dead`] may delete: dead since before `$1`, and no
+/// other token's parent. `LIMIT $2`; both backends number their parameters so.
+pub(crate) const DEAD_LEAVES: &str = "SELECT t.id FROM tokens t \
+     WHERE ((t.revoked_at IS NOT NULL AND t.revoked_at < $1) \
+         OR (t.expires_at IS NOT NULL AND t.expires_at < $1)) \
+       AND NOT t.is_admin \
+       AND NOT EXISTS (SELECT 1 FROM tokens c WHERE c.parent_id = t.id) \
+     LIMIT $2";
+
+/// Indexes that let [`DEAD_LEAVES`] find the dead without reading every row.
+pub(crate) const DEATH_INDEXES: [&str; 2] = [
+    "CREATE INDEX IF NOT EXISTS tokens_revoked_at ON tokens(revoked_at)",
+    "CREATE INDEX IF NOT EXISTS tokens_expires_at ON tokens(expires_at)",
+];
+
 /// Refuses a database whose numbered schema is newer than this binary's: a newer
 /// tessera upgraded it, and this one would not know what it keeps. Migrations only
 /// go forward; the way back is the backup taken before the upgrade.
@@ -250,6 +265,13 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Adds batched usage counts; runs in the background, never on a request's path.
     /// Not a change: usage is not part of what a token may do.
     async fn record_usage(&self, updates: &[UsageUpdate]) -> Result<(), StoreError>;
+
+    /// Deletes up to `limit` tokens dead (revoked, or expired) since before
+    /// `before_ms`, leaves first: a token some other row names as its parent waits
+    /// for that row to go. Returns how many were deleted. Not a change: every node drops such tokens by the same
+    /// rule on its own (`index_retention`). Deleting leaves frees their makers for
+    /// the next call.
+    async fn purge_dead(&self, before_ms: i64, limit: u32) -> Result<usize, StoreError>;
 
     /// Wakes a follower when another process may have written. `None` when this
     /// process is the only writer (SQLite: the data dir is locked to one process).

@@ -552,6 +552,9 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
             tx.batch_execute(&add).await.map_err(pg)?;
         }
     }
+    for index in crate::DEATH_INDEXES {
+        tx.batch_execute(index).await.map_err(pg)?;
+    }
     tx.commit().await.map_err(pg)
 }
 
@@ -929,6 +932,34 @@ impl TokenStore for PostgresStore {
 
     fn change_signals(&self) -> Option<watch::Receiver<FeedSignal>> {
         Some(self.signals.clone())
+    }
+
+    async fn purge_dead(&self, before_ms: i64, limit: u32) -> Result<usize, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let rows = tx
+            .query(crate::DEAD_LEAVES, &[&before_ms, &i64::from(limit)])
+            .await
+            .map_err(pg)?;
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get::<_, String>(0))
+            .collect::<Result<_, _>>()
+            .map_err(pg)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(
+            "DELETE FROM token_resources WHERE token_id = ANY($1)",
+            &[&ids],
+        )
+        .await
+        .map_err(pg)?;
+        tx.execute("DELETE FROM tokens WHERE id = ANY($1)", &[&ids])
+            .await
+            .map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        Ok(ids.len())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -270,6 +270,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             conn.execute(&add, []).map_err(unavailable)?;
         }
     }
+    for index in crate::DEATH_INDEXES {
+        conn.execute(index, []).map_err(unavailable)?;
+    }
     Ok(())
 }
 
@@ -623,6 +626,30 @@ impl TokenStore for SqliteStore {
                 }
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn purge_dead(&self, before_ms: i64, limit: u32) -> Result<usize, StoreError> {
+        self.in_transaction(move |tx| {
+            let ids: Vec<String> = {
+                let mut dead = tx.prepare(crate::DEAD_LEAVES).map_err(unavailable)?;
+                let rows = dead
+                    .query_map(params![before_ms, limit], |row| row.get::<_, String>(0))
+                    .map_err(unavailable)?;
+                rows.collect::<Result<_, _>>().map_err(unavailable)?
+            };
+            let mut resources = tx
+                .prepare("DELETE FROM token_resources WHERE token_id = ?1")
+                .map_err(unavailable)?;
+            let mut tokens = tx
+                .prepare("DELETE FROM tokens WHERE id = ?1")
+                .map_err(unavailable)?;
+            for id in &ids {
+                resources.execute(params![id]).map_err(unavailable)?;
+                tokens.execute(params![id]).map_err(unavailable)?;
+            }
+            Ok(ids.len())
         })
         .await
     }

@@ -490,3 +490,56 @@ async fn postgres_keeps_rotations() {
     let url = Postgres::shared().fresh_database();
     keeps_rotations(&PostgresStore::connect(&url).await.unwrap()).await;
 }
+
+/// `purge_dead` deletes what died before the cutoff, leaves first (a maker waits
+/// for its tokens), with their resources; never the living, the recently dead, or
+/// an admin token.
+async fn purges_the_long_dead(store: &dyn TokenStore) {
+    let maker = record("maker", None, Some(vec!["repo:a"]));
+    let made = record("made", Some("maker"), Some(vec!["repo:a"]));
+    let mut expired = record("expired", None, None);
+    expired.settings.expires_at = Some(150);
+    let mut recent = record("recent", None, None);
+    recent.revoked_at = Some(5_000);
+    let live = record("live", None, None);
+    let mut old_admin = record("old-admin", None, None);
+    old_admin.is_admin = true;
+    old_admin.revoked_at = Some(100);
+    for token in [&maker, &made, &expired, &recent, &live, &old_admin] {
+        store.insert(token, Basis::default()).await.unwrap();
+    }
+    store.revoke_subtree("maker", 100).await.unwrap();
+    assert_eq!(store.purge_dead(1_000, 10).await.unwrap(), 2, "the leaves");
+    assert!(store.get("made").await.unwrap().is_none());
+    assert!(store.get("expired").await.unwrap().is_none());
+    assert!(
+        store.get("maker").await.unwrap().is_some(),
+        "its token went only now"
+    );
+    assert_eq!(store.purge_dead(1_000, 10).await.unwrap(), 1);
+    assert_eq!(store.purge_dead(1_000, 10).await.unwrap(), 0);
+    for kept in ["recent", "live", "old-admin"] {
+        assert!(store.get(kept).await.unwrap().is_some(), "{kept}");
+    }
+    let listed = store
+        .list(&ListQuery {
+            resource: Some("repo:a".into()),
+            limit: 10,
+            ..ListQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(listed.tokens.is_empty(), "their resources went with them");
+}
+
+#[tokio::test]
+async fn sqlite_purges_the_long_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    purges_the_long_dead(&SqliteStore::open(&dir.path().join("t.db")).unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_purges_the_long_dead() {
+    let url = Postgres::shared().fresh_database();
+    purges_the_long_dead(&PostgresStore::connect(&url).await.unwrap()).await;
+}

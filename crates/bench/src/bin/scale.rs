@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 use serde_json::json;
-use tessera_bench::{fill_index_with, pepper, realistic_record, realistic_settings, size_label};
+use tessera_bench::{
+    NOW_MS, fill_index_with, pepper, realistic_record, realistic_settings, size_label,
+};
 use tessera_core::clock::SystemClock;
 use tessera_core::scope::ScopeCatalogue;
 use tessera_core::token::{Pepper, TokenHasher, TokenPrefix};
@@ -42,6 +44,17 @@ enum Run {
         /// Give each token a `meta` of about this many bytes of JSON.
         #[arg(long, default_value_t = 0)]
         meta_bytes: usize,
+    },
+    /// Index memory with `live` tokens, with `dead` more revoked ones, and after
+    /// retention took the dead out again.
+    Retention {
+        #[arg(long)]
+        live: usize,
+        #[arg(long)]
+        dead: usize,
+        /// Make, revoke and purge `dead` tokens this many times: the steady state.
+        #[arg(long, default_value_t = 2)]
+        cycles: usize,
     },
     /// Seconds from a SQLite store of `tokens` tokens to a server ready to verify.
     Startup {
@@ -113,6 +126,7 @@ async fn main() -> Result<(), Failure> {
     match Cli::parse().run {
         Run::Memory { tokens, meta_bytes } => memory(tokens, meta_bytes),
         Run::Startup { tokens } => startup(tokens).await,
+        Run::Retention { live, dead, cycles } => retention(live, dead, cycles),
         Run::Writes {
             clients,
             seconds,
@@ -185,6 +199,75 @@ fn memory(tokens: usize, meta_bytes: usize) -> Result<(), Failure> {
                "bytes_per_token": per_token(resident).round(),
                "heap_bytes_per_token": per_token(heap), "blocks_per_token": per_token(blocks)})
     );
+    Ok(())
+}
+
+/// What the index holds now: resident bytes and live heap bytes.
+fn held() -> Result<(u64, usize), Failure> {
+    Ok((resident_bytes()?, LIVE_BYTES.load(Ordering::Relaxed)))
+}
+
+/// The Relace flow's memory: an index of `live` tokens, then `dead` sandbox tokens
+/// made and revoked, then retention's purge (in batches of 1,000, as the engine
+/// runs it). The heap should come back near where it was; resident memory stays
+/// higher by what the allocator keeps for reuse.
+fn retention(live: usize, dead: usize, cycles: usize) -> Result<(), Failure> {
+    let hasher = TokenHasher::new(&pepper());
+    let prefix = TokenPrefix::default();
+    let index = TokenIndex::new(ScopeCatalogue::default_catalogue(), Vec::new());
+    let (resident_empty, heap_empty) = held()?;
+    index.reserve(live);
+    drop(fill_index_with(
+        &index,
+        live,
+        &hasher,
+        &prefix,
+        realistic_settings,
+    ));
+    let mib = |bytes: usize| (bytes as f64 / 1_048_576.0 * 10.0).round() / 10.0;
+    let heap = |at: usize| mib(at.saturating_sub(heap_empty));
+    let resident =
+        |at: u64| mib(usize::try_from(at.saturating_sub(resident_empty)).unwrap_or(usize::MAX));
+    let (resident_before, heap_before) = held()?;
+    println!(
+        "{}",
+        json!({"bench": "retention", "live": size_label(live), "heap_mib": heap(heap_before), "resident_mib": resident(resident_before)})
+    );
+    let mut seq = i64::try_from(live).unwrap_or(i64::MAX);
+    for cycle in 1..=cycles {
+        // Each cycle's tokens die a day after the last cycle's.
+        let died = NOW_MS + i64::try_from(cycle).unwrap_or(0) * 86_400_000;
+        for i in 0..dead {
+            let n = live + cycle * dead + i;
+            let (mut record, _) = realistic_record(n, realistic_settings(n), &hasher, &prefix);
+            record.revoked_at = Some(died);
+            seq += 1;
+            index.apply(seq, record);
+        }
+        let (resident_full, heap_full) = held()?;
+        let started = Instant::now();
+        let cutoff = died + 1;
+        let found = index.dead_before(cutoff);
+        let mut slowest = Duration::ZERO;
+        for batch in found.chunks(1000) {
+            let batch_started = Instant::now();
+            index.remove_dead(batch, cutoff);
+            slowest = slowest.max(batch_started.elapsed());
+        }
+        drop(found);
+        let longest_prune_hold = index.prune(cutoff);
+        let purged_in = started.elapsed();
+        let (resident_after, heap_after) = held()?;
+        let ms = |d: Duration| (d.as_secs_f64() * 1e5).round() / 100.0;
+        println!(
+            "{}",
+            json!({"bench": "retention", "cycle": cycle, "dead": size_label(dead), "index_len": index.len(),
+                   "heap_mib": {"with_dead": heap(heap_full), "after_purge": heap(heap_after)},
+                   "resident_mib": {"with_dead": resident(resident_full), "after_purge": resident(resident_after)},
+                   "purge_s": (purged_in.as_secs_f64() * 100.0).round() / 100.0,
+                   "longest_lock_hold_ms": ms(slowest.max(longest_prune_hold))})
+        );
+    }
     Ok(())
 }
 

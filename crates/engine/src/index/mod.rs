@@ -148,6 +148,127 @@ impl TokenIndex {
         &self.catalogue
     }
 
+    /// The tokens that stopped working (revoked, or expired) before `cutoff_ms`.
+    /// Reads one hash shard at a time, each under its own read
+    /// lock for a sixty-fourth of the index, so checks go on and writes wait at most
+    /// that long.
+    pub fn dead_before(&self, cutoff_ms: i64) -> Vec<SlotRef> {
+        let mut dead = Vec::new();
+        for shard in self.by_hash.iter() {
+            dead.extend(
+                shard
+                    .0
+                    .read()
+                    .iter()
+                    .filter(|slot| slot.dead_since().is_some_and(|at| at < cutoff_ms))
+                    .cloned(),
+            );
+        }
+        dead
+    }
+
+    /// Takes these tokens out of the lookup tables (by id, by hash, retired
+    /// secrets) if the version the index holds now is dead since before
+    /// `cutoff_ms` (an edit may have given an expired token a new expiry since it
+    /// was found). Returns how many went. The locks are taken in `apply`'s order,
+    /// once for the batch: a caller keeps batches small, so that writes wait
+    /// little. The per-maker and per-owner lists follow in [`TokenIndex::prune`].
+    pub fn remove_dead(&self, slots: &[SlotRef], cutoff_ms: i64) -> usize {
+        let dead = |slot: &SlotRef| slot.dead_since().is_some_and(|at| at < cutoff_ms);
+        let mut ids = self.by_id.write();
+        let mut removed = 0;
+        for slot in slots {
+            let Ok(entry) = ids.find_entry(self.id_bucket(slot.id()), |s| s.id() == slot.id())
+            else {
+                continue;
+            };
+            let held = SlotRef::clone(entry.get());
+            if !dead(&held) {
+                continue;
+            }
+            entry.remove();
+            if let Ok(entry) = self.by_hash[shard_of(&held.hash)]
+                .0
+                .write()
+                .find_entry(bucket_of(&held.hash), |s| SlotRef::ptr_eq(s, &held))
+            {
+                entry.remove();
+            }
+            self.retired.replace(held.id(), &[]);
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Drops tokens dead since before `cutoff_ms` from the per-maker and per-owner
+    /// lists, one list at a time (one maker's list under the lock at once), and
+    /// gives the tables' room back once most of it is empty. After a purge's
+    /// [`TokenIndex::remove_dead`]: a list holds each token's current version, so
+    /// what it drops is what those took out.
+    /// Returns the longest a lock was held for it.
+    pub fn prune(&self, cutoff_ms: i64) -> std::time::Duration {
+        let mut longest = std::time::Duration::ZERO;
+        let dead = |slot: &SlotRef| slot.dead_since().is_some_and(|at| at < cutoff_ms);
+        // A list is pruned a window at a time, each under the lock for a moment
+        // (the window, and one move of what follows it): one maker may have
+        // millions of tokens. Between windows `apply` may replace an entry in
+        // place or push a new one at the end; neither moves what is left to do.
+        const WINDOW: usize = 65_536;
+        let mut prune = |lists: &RwLock<HashMap<CompactString, Vec<SlotRef>>>| {
+            let keys: Vec<CompactString> = lists.read().keys().cloned().collect();
+            for key in keys {
+                let mut at = 0;
+                loop {
+                    let mut lists = lists.write();
+                    let held = std::time::Instant::now();
+                    let Some(list) = lists.get_mut(&key) else {
+                        break;
+                    };
+                    let end = list.len().min(at + WINDOW);
+                    if list[at..end].iter().any(dead) {
+                        let kept: Vec<SlotRef> =
+                            list[at..end].iter().filter(|s| !dead(s)).cloned().collect();
+                        let next = at + kept.len();
+                        list.splice(at..end, kept);
+                        at = next;
+                    } else {
+                        at = end;
+                    }
+                    if at < list.len() {
+                        longest = longest.max(held.elapsed());
+                        continue;
+                    }
+                    if list.is_empty() {
+                        lists.remove(&key);
+                    } else if list.len() * 4 < list.capacity() {
+                        list.shrink_to_fit();
+                    }
+                    longest = longest.max(held.elapsed());
+                    break;
+                }
+            }
+            let mut lists = lists.write();
+            if lists.len() * 4 < lists.capacity() {
+                lists.shrink_to_fit();
+            }
+        };
+        prune(&self.children);
+        prune(&self.owned);
+        {
+            let mut ids = self.by_id.write();
+            if ids.len() * 4 < ids.capacity() {
+                ids.shrink_to_fit(|s| self.id_bucket(s.id()));
+            }
+        }
+        for shard in self.by_hash.iter() {
+            let mut table = shard.0.write();
+            if table.len() * 4 < table.capacity() {
+                table.shrink_to_fit(|s| bucket_of(&s.hash));
+            }
+        }
+        longest
+    }
+
     /// How many tokens of the index are in each status at `now_ms`: active,
     /// pending, expired, revoked. Walks the index (a scrape's cost, not a
     /// check's): a status changes with the clock, so no running count stays true.

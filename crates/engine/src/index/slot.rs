@@ -334,6 +334,18 @@ impl Slot {
         self.revoked_at != NOT_REVOKED
     }
 
+    /// When it stops working, if it ever does: its revocation, or its expiry
+    /// (whichever comes first; an expiry may still be ahead). Retention counts from
+    /// there.
+    pub fn dead_since(&self) -> Option<i64> {
+        let revoked = self.is_revoked().then_some(self.revoked_at);
+        let expired = (self.expires_at != NEVER).then_some(self.expires_at);
+        match (revoked, expired) {
+            (Some(revoked), Some(expired)) => Some(revoked.min(expired)),
+            (revoked, expired) => revoked.or(expired),
+        }
+    }
+
     /// Neither revoked nor expired at `now_ms`: it holds a place in a quota.
     pub fn is_live(&self, now_ms: i64) -> bool {
         !self.is_revoked() && (self.expires_at == NEVER || self.expires_at > now_ms)

@@ -12,6 +12,7 @@ mod check;
 mod in_flight;
 mod leaks;
 mod read;
+mod retention;
 mod rotate;
 mod usage;
 mod write;
@@ -19,6 +20,7 @@ mod write;
 pub use authority::{Caller, Credential};
 pub use check::{CheckOutcome, SharedCheck};
 pub use leaks::LeakLabel;
+pub use retention::{Purged, purge_periodically};
 pub use rotate::act_on_reuse;
 
 use std::collections::BTreeSet;

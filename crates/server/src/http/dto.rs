@@ -52,7 +52,7 @@ pub fn query_of(params: ListParams) -> Result<ListQuery, EngineError> {
     let expiring_within_ms = params
         .expiring_within
         .map(|text| {
-            duration_ms(&text).ok_or_else(|| {
+            tessera_core::timefmt::duration_ms(&text).ok_or_else(|| {
                 bad(
                     "invalid_duration",
                     format!(
@@ -74,29 +74,6 @@ pub fn query_of(params: ListParams) -> Result<ListQuery, EngineError> {
         after,
         now_ms: 0,
     })
-}
-
-/// A duration as listings take it, `<number><s|m|h|d>`, in milliseconds; at most
-/// ten years.
-fn duration_ms(text: &str) -> Option<i64> {
-    // ASCII first: the split below is by bytes, and must fall between characters.
-    if !text.is_ascii() {
-        return None;
-    }
-    let unit_at = text.len().checked_sub(1)?;
-    let (number, unit) = text.split_at(unit_at);
-    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let seconds_per = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    let seconds = number.parse::<i64>().ok()?.checked_mul(seconds_per)?;
-    (seconds <= 3650 * 86_400).then_some(seconds * 1000)
 }
 
 /// `POST /v1/verify`, borrowed from the body where it can be: this is read on every
