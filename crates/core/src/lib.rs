@@ -8,6 +8,7 @@
 pub mod base62;
 pub mod client;
 pub mod clock;
+pub mod credential;
 pub mod fields;
 pub mod grant;
 pub mod network;

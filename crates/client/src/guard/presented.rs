@@ -4,8 +4,7 @@
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use tessera_core::credential::{Presented, parse_authorization};
 
 /// The token in `headers`, if exactly one way of sending it is used and it reads.
 pub fn token(headers: &HeaderMap) -> Option<String> {
@@ -29,22 +28,14 @@ fn one_more(found: Option<String>, next: String) -> Option<Option<String>> {
     }
 }
 
+/// The token in an `Authorization` value, read as tessera reads it; an empty one
+/// is none.
 fn from_authorization(value: &str) -> Option<String> {
-    let (scheme, rest) = value.trim().split_once(' ')?;
-    let rest = rest.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("api-key") {
-        return Some(rest.to_owned());
-    }
-    if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = STANDARD.decode(rest).ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        let (_, password) = text.split_once(':')?;
-        return (!password.is_empty()).then(|| password.to_owned());
-    }
-    None
+    let token = match parse_authorization(value).ok()? {
+        Presented::Token(token) => token.to_owned(),
+        Presented::Basic { password, .. } => password,
+    };
+    (!token.is_empty()).then_some(token)
 }
 
 #[cfg(test)]

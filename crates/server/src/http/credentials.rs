@@ -8,11 +8,10 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use axum::http::header::{AUTHORIZATION, FORWARDED};
 use axum::http::{HeaderMap, HeaderName};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 
 use crate::http::header_text;
 use smallvec::SmallVec;
+use tessera_core::credential::{Presented, parse_authorization};
 use tessera_engine::{Credential, Engine, EngineError};
 
 const HOW: &str = "send the token as `Authorization: Bearer <token>`, `Authorization: Api-Key <token>`, \
@@ -140,39 +139,24 @@ pub fn from_found<'a>(found: &CredentialHeaders<'a>) -> Result<Credential<'a>, E
     };
     let value = header_text(value)
         .ok_or_else(|| missing("the Authorization header is not readable text"))?;
-    let (scheme, rest) = value
-        .trim()
-        .split_once(' ')
-        .ok_or_else(|| missing("the Authorization header has no scheme"))?;
-    let rest = rest.trim();
-    if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("api-key") {
-        return Ok(Credential {
-            secret: Cow::Borrowed(rest),
+    match parse_authorization(value).map_err(|why| missing(&why.to_string()))? {
+        Presented::Token(secret) => Ok(Credential {
+            secret: Cow::Borrowed(secret),
             key_id: None,
-        });
+        }),
+        Presented::Basic { user, password } => Ok(Credential {
+            secret: Cow::Owned(password),
+            key_id: (!user.is_empty()).then_some(user),
+        }),
     }
-    if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = STANDARD
-            .decode(rest)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| missing("the Basic credentials are not valid base64 text"))?;
-        let (user, password) = decoded
-            .split_once(':')
-            .ok_or_else(|| missing("the Basic credentials have no password"))?;
-        let key_id = (!user.is_empty()).then(|| user.to_owned());
-        return Ok(Credential {
-            secret: Cow::Owned(password.to_owned()),
-            key_id,
-        });
-    }
-    Err(missing("unsupported Authorization scheme"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
 
     fn headers(value: &str) -> HeaderMap {
         let mut map = HeaderMap::new();
