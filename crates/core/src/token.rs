@@ -171,7 +171,7 @@ impl Pepper {
     pub fn fingerprint(&self) -> String {
         let hasher = TokenHasher::new(self);
         let digest = hasher.hash_text("tessera pepper fingerprint");
-        digest.0[..8].iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(&digest.0[..8])
     }
 }
 

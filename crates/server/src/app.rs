@@ -192,12 +192,8 @@ impl DataDir {
             Ok(text) => Pepper::new(text.trim().as_bytes().to_vec())
                 .map_err(|e| StartError::Refused(format!("{}: {e}", file.display()))),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                let hex: String = Pepper::generate()
-                    .as_bytes()
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                let pepper = Pepper::new(hex.into_bytes()).map_err(StartError::Refused)?;
+                let text = hex::encode(Pepper::generate().as_bytes());
+                let pepper = Pepper::new(text.into_bytes()).map_err(StartError::Refused)?;
                 self.keep_pepper(&pepper)?;
                 Ok(pepper)
             }

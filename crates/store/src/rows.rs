@@ -174,8 +174,7 @@ fn previous_secrets_json(previous: &[PreviousSecret]) -> Option<String> {
     let entries: Vec<serde_json::Value> = previous
         .iter()
         .map(|secret| {
-            let hash: String = secret.hash.0.iter().map(|b| format!("{b:02x}")).collect();
-            serde_json::json!({"hash": hash, "valid_until": secret.valid_until})
+            serde_json::json!({"hash": hex::encode(secret.hash.0), "valid_until": secret.valid_until})
         })
         .collect();
     Some(serde_json::Value::from(entries).to_string())
@@ -191,16 +190,10 @@ fn read_previous_secrets(id: &str, json: Option<&str>) -> Result<Vec<PreviousSec
     entries
         .iter()
         .map(|entry| {
-            let hex = entry["hash"].as_str().ok_or_else(bad)?;
+            let text = entry["hash"].as_str().ok_or_else(bad)?;
             let valid_until = entry["valid_until"].as_i64().ok_or_else(bad)?;
             let mut hash = [0u8; 32];
-            if hex.len() != 64 {
-                return Err(bad());
-            }
-            for (byte, pair) in hash.iter_mut().zip(hex.as_bytes().chunks(2)) {
-                let text = std::str::from_utf8(pair).map_err(|_| bad())?;
-                *byte = u8::from_str_radix(text, 16).map_err(|_| bad())?;
-            }
+            hex::decode_to_slice(text, &mut hash).map_err(|_| bad())?;
             Ok(PreviousSecret {
                 hash: TokenHash(hash),
                 valid_until,
