@@ -28,6 +28,7 @@ from tessera_client_generated.api.tokens import (
     revoke_token,
     rotate_self,
     rotate_token,
+    token_usage,
     update_token,
     whoami,
 )
@@ -49,6 +50,7 @@ from tessera_client_generated.models import (
     TokenList,
     TokenView,
     UpdateTokenRequest,
+    UsageReport,
     VerifyRequest,
     VerifyResponse,
 )
@@ -106,7 +108,8 @@ def _rotation(grace_seconds: int | None) -> RotateRequest:
     return RotateRequest() if grace_seconds is None else RotateRequest(grace_seconds=grace_seconds)
 
 
-def _list_query(**given: Any) -> dict[str, Any]:
+def _query(**given: Any) -> dict[str, Any]:
+    """Query parameters: the generated functions take UNSET for those not given."""
     return {key: UNSET if value is None else value for key, value in given.items()}
 
 
@@ -159,7 +162,7 @@ class Tessera(_Base):
     ) -> TokenList:
         """One page of the tokens the caller may see, newest first; ``expiring_within``
         (``"7d"``, ``"12h"``) keeps the live ones about to expire."""
-        query = _list_query(
+        query = _query(
             status=status, owner=owner, resource=resource, name=name,
             expiring_within=expiring_within, limit=limit, cursor=cursor,
         )
@@ -167,6 +170,13 @@ class Tessera(_Base):
 
     def get_token(self, token_id: str) -> TokenView:
         return _answer(self._run(get_token, id=token_id), TokenView)
+
+    def token_usage(
+        self, token_id: str, *, from_: str | None = None, to: str | None = None, granularity: str | None = None
+    ) -> UsageReport:
+        """A token's answers by the hour (or ``granularity="day"``), every bucket of the range."""
+        query = _query(from_=from_, to=to, granularity=granularity)
+        return _answer(self._run(token_usage, id=token_id, **query), UsageReport)
 
     def update_token(self, token_id: str, body: UpdateTokenRequest | Mapping[str, Any]) -> TokenView:
         return _answer(self._run(update_token, id=token_id, body=_model(UpdateTokenRequest, body)), TokenView)
@@ -268,7 +278,7 @@ class AsyncTessera(_Base):
     ) -> TokenList:
         """One page of the tokens the caller may see, newest first; ``expiring_within``
         (``"7d"``, ``"12h"``) keeps the live ones about to expire."""
-        query = _list_query(
+        query = _query(
             status=status, owner=owner, resource=resource, name=name,
             expiring_within=expiring_within, limit=limit, cursor=cursor,
         )
@@ -276,6 +286,12 @@ class AsyncTessera(_Base):
 
     async def get_token(self, token_id: str) -> TokenView:
         return _answer(await self._run(get_token, id=token_id), TokenView)
+
+    async def token_usage(
+        self, token_id: str, *, from_: str | None = None, to: str | None = None, granularity: str | None = None
+    ) -> UsageReport:
+        query = _query(from_=from_, to=to, granularity=granularity)
+        return _answer(await self._run(token_usage, id=token_id, **query), UsageReport)
 
     async def update_token(self, token_id: str, body: UpdateTokenRequest | Mapping[str, Any]) -> TokenView:
         body = _model(UpdateTokenRequest, body)

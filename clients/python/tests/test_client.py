@@ -127,6 +127,16 @@ def test_a_flashback_key_per_repository(tessera):
     assert not admin.introspect(key.secret).active
 
 
+def test_a_tokens_usage_by_the_hour(tessera):
+    admin = tessera.admin
+    counted = admin.create_token({"name": "counted", "scopes": ["repo:read"]})
+    admin.verify({"token": counted.token, "scopes": ["repo:read"]})
+    admin.verify({"token": counted.token, "scopes": ["repo:write"]})
+    last = admin.token_usage(counted.id).buckets[-1]
+    assert (last.valid, last.forbidden) == (1, 1)
+    assert admin.token_usage(counted.id, granularity="day").granularity == "day"
+
+
 def test_a_leaked_token_reported_is_revoked(tessera):
     admin = tessera.admin
     leaked = admin.create_token({"name": "pasted in a gist"})

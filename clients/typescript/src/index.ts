@@ -29,6 +29,8 @@ export type RepoTokenInfo = Schemas["RepoTokenInfo"];
 export type RepoKeyRequest = Schemas["RepoKeyRequest"];
 export type RepoKeyCreated = Schemas["RepoKeyCreated"];
 export type ListTokensQuery = NonNullable<paths["/v1/tokens"]["get"]["parameters"]["query"]>;
+export type UsageQuery = NonNullable<paths["/v1/tokens/{id}/usage"]["get"]["parameters"]["query"]>;
+export type UsageReport = Schemas["UsageReport"];
 
 /** A call tessera refused (`problem` says why and how to fix it), or one with no answer. */
 export class TesseraError extends Error {
@@ -110,6 +112,10 @@ export class Tessera {
   }
   getToken(id: string): Promise<TokenView> {
     return this.call(this.raw.GET("/v1/tokens/{id}", { params: { path: { id } } }));
+  }
+  /** A token's answers by the hour (or the day: `{ granularity: "day" }`), every bucket of the range. */
+  tokenUsage(id: string, query: UsageQuery = {}): Promise<UsageReport> {
+    return this.call(this.raw.GET("/v1/tokens/{id}/usage", { params: { path: { id }, query } }));
   }
   updateToken(id: string, body: UpdateTokenRequest): Promise<TokenView> {
     return this.call(this.raw.PATCH("/v1/tokens/{id}", { params: { path: { id } }, body }));

@@ -135,6 +135,17 @@ describe("the client", () => {
     assert.equal((await admin.introspect(key.secret)).active, false);
   });
 
+  it("reads a token's usage by the hour", async () => {
+    const { admin } = tessera;
+    const counted = await admin.createToken({ name: "counted", scopes: ["repo:read"] });
+    await admin.verify({ token: counted.token, scopes: ["repo:read"] });
+    await admin.verify({ token: counted.token, scopes: ["repo:write"] });
+    const report = await admin.tokenUsage(counted.id);
+    const last = report.buckets.at(-1);
+    assert.deepEqual([last?.valid, last?.forbidden], [1, 1]);
+    assert.equal((await admin.tokenUsage(counted.id, { granularity: "day" })).granularity, "day");
+  });
+
   it("reports a leaked token, which is revoked", async () => {
     const { admin } = tessera;
     const leaked = await admin.createToken({ name: "pasted in a gist" });

@@ -12,6 +12,7 @@ mod leaks;
 mod meta;
 mod problem;
 mod tokens;
+mod usage;
 mod verify;
 
 mod number;
@@ -35,4 +36,5 @@ pub use tokens::{
 };
 #[cfg(feature = "openapi")]
 pub use tokens::{RefillEvery, ResourcePattern, ScopePattern, TokenNameText};
+pub use usage::{UsageBucketView, UsageParams, UsageReport};
 pub use verify::{MissingPowers, RateLimitState, UsageLeft, VerifyAnswer, VerifyRequest};

@@ -91,6 +91,8 @@ pub const PROBLEM_CODES: &[&str] = &[
     "invalid_client_ip",
     "invalid_usage_cap",
     "invalid_cost",
+    "invalid_range",
+    "invalid_granularity",
     // The credential: send a working token (401).
     "missing_credentials",
     "invalid_token",

@@ -24,7 +24,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tessera_api::{
     CreateTokenRequest, CreatedToken, CreditsBody, ListParams, Problem, RateLimitBody, RefillBody,
-    RotateRequest, TokenList, TokenView, UpdateTokenRequest, VerifyAnswer, VerifyRequest,
+    RotateRequest, TokenList, TokenView, UpdateTokenRequest, UsageParams, UsageReport,
+    VerifyAnswer, VerifyRequest,
 };
 
 #[derive(Args)]
@@ -104,6 +105,21 @@ enum TokenCommand {
         /// Print only the new secret (for scripts).
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// A token's answers by the hour (or the day): allowed, forbidden, rate
+    /// limited, usage exhausted.
+    Usage {
+        /// The token's id.
+        id: String,
+        /// From this time, RFC 3339 [default: a day (or 30 days) before --to].
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// To this time, RFC 3339 [default: now].
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+        /// hour or day.
+        #[arg(long, default_value = "hour")]
+        granularity: String,
     },
     /// Revoke a token and every token created through it.
     Revoke {
@@ -481,6 +497,42 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
                 print_table(&page.tokens);
                 if let Some(next) = &page.next_cursor {
                     println!("\nmore: --cursor {next}");
+                }
+            }
+        }
+        TokenCommand::Usage {
+            id,
+            from,
+            to,
+            granularity,
+        } => {
+            let query = UsageParams {
+                from,
+                to,
+                granularity: Some(granularity),
+            };
+            let report: UsageReport =
+                call.get_with_query(&format!("{}/usage", token_path(&id)), &query)?;
+            if args.json {
+                print_json(&report);
+            } else {
+                println!(
+                    "{:<22}{:>10}{:>11}{:>14}{:>17}",
+                    "START", "VALID", "FORBIDDEN", "RATE LIMITED", "USAGE EXHAUSTED"
+                );
+                for bucket in report
+                    .buckets
+                    .iter()
+                    .filter(|b| b.valid + b.forbidden + b.rate_limited + b.usage_exhausted > 0)
+                {
+                    println!(
+                        "{:<22}{:>10}{:>11}{:>14}{:>17}",
+                        bucket.start,
+                        bucket.valid,
+                        bucket.forbidden,
+                        bucket.rate_limited,
+                        bucket.usage_exhausted
+                    );
                 }
             }
         }

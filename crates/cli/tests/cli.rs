@@ -948,3 +948,45 @@ fn scan_reports_what_it_found_and_the_live_tokens_are_revoked() {
     );
     served.stop();
 }
+
+/// `tessera token usage`: the hours with answers, as a table.
+#[test]
+fn token_usage_prints_the_hours_with_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(&dir.path().join("data"), &dir.path().join("log"));
+    let admin = served.admin();
+    let (_, created) = http(
+        "POST",
+        &format!("{}/v1/tokens", served.url),
+        &admin,
+        Some(serde_json::json!({"name": "counted", "scopes": ["repo:read"]})),
+    );
+    let (id, token) = (
+        created["id"].as_str().unwrap(),
+        created["token"].as_str().unwrap(),
+    );
+    for scopes in [["repo:read"], ["repo:read"], ["repo:write"]] {
+        http(
+            "POST",
+            &format!("{}/v1/verify", served.url),
+            &admin,
+            Some(serde_json::json!({"token": token, "scopes": scopes})),
+        );
+    }
+    let usage = cli(&served, &admin, &["usage", id]);
+    let printed = text(&usage.stdout);
+    assert_eq!(
+        usage.status.code(),
+        Some(0),
+        "{printed}{}",
+        text(&usage.stderr)
+    );
+    let rows: Vec<&str> = printed.lines().collect();
+    assert!(
+        rows[0].starts_with("START") && rows[0].contains("FORBIDDEN"),
+        "{printed}"
+    );
+    let counts: Vec<&str> = rows[1].split_whitespace().skip(1).collect();
+    assert_eq!(counts, ["2", "1", "0", "0"], "{printed}");
+    served.stop();
+}

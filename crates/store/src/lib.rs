@@ -180,12 +180,40 @@ pub struct ListPage {
     pub next_cursor: Option<i64>,
 }
 
+/// A token's answers in one hour (or, summed, one day): allowed, and refused for
+/// lack of a scope or resource, by its rate limit, or by its usage caps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub valid: u64,
+    pub forbidden: u64,
+    pub rate_limited: u64,
+    pub usage_exhausted: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, other: &Tally) {
+        self.valid += other.valid;
+        self.forbidden += other.forbidden;
+        self.rate_limited += other.rate_limited;
+        self.usage_exhausted += other.usage_exhausted;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Tally::default()
+    }
+}
+
 /// Usage counted in memory since the last flush, for one token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UsageUpdate {
     pub id: String,
+    /// Allowed uses, added to the token's lifetime count; 0 for a token that was only
+    /// refused (its last use stays as it was).
     pub uses: u64,
     pub last_used_at: i64,
+    /// The answers to add to the token's count for `hour` (hours since 1970).
+    pub tally: Tally,
+    pub hour: i64,
     /// A capped token's credits left, as the node last knew them.
     pub credits: Option<CreditsBalance>,
 }
@@ -198,6 +226,38 @@ pub(crate) const DEAD_LEAVES: &str = "SELECT t.id FROM tokens t \
        AND NOT t.is_admin \
        AND NOT EXISTS (SELECT 1 FROM tokens c WHERE c.parent_id = t.id) \
      LIMIT $2";
+
+/// Adds an hour's counts to a token's (both backends number parameters so).
+pub(crate) const ADD_USAGE: &str = "INSERT INTO token_usage (token_id, hour, valid, forbidden, rate_limited, usage_exhausted) \
+     VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (token_id, hour) DO UPDATE SET \
+       valid = token_usage.valid + excluded.valid, \
+       forbidden = token_usage.forbidden + excluded.forbidden, \
+       rate_limited = token_usage.rate_limited + excluded.rate_limited, \
+       usage_exhausted = token_usage.usage_exhausted + excluded.usage_exhausted";
+
+/// A token's hours with counts, in a range.
+pub(crate) const USAGE_HOURS: &str = "SELECT hour, valid, forbidden, rate_limited, usage_exhausted \
+     FROM token_usage WHERE token_id = $1 AND hour >= $2 AND hour < $3 ORDER BY hour";
+
+/// The hourly counts, kept beside the tokens (not a change: each node adds its own).
+pub(crate) const USAGE_TABLE: &str = "CREATE TABLE IF NOT EXISTS token_usage ( \
+     token_id TEXT NOT NULL, hour BIGINT NOT NULL, \
+     valid BIGINT NOT NULL DEFAULT 0, forbidden BIGINT NOT NULL DEFAULT 0, \
+     rate_limited BIGINT NOT NULL DEFAULT 0, usage_exhausted BIGINT NOT NULL DEFAULT 0, \
+     PRIMARY KEY (token_id, hour))";
+
+/// The tally of a row read with [`USAGE_HOURS`]'s columns.
+pub(crate) fn tally(counts: [i64; 4]) -> Tally {
+    let [valid, forbidden, rate_limited, usage_exhausted] =
+        counts.map(|count| u64::try_from(count).unwrap_or(0));
+    Tally {
+        valid,
+        forbidden,
+        rate_limited,
+        usage_exhausted,
+    }
+}
 
 /// Indexes that let [`DEAD_LEAVES`] find the dead without reading every row.
 pub(crate) const DEATH_INDEXES: [&str; 2] = [
@@ -265,6 +325,18 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Adds batched usage counts; runs in the background, never on a request's path.
     /// Not a change: usage is not part of what a token may do.
     async fn record_usage(&self, updates: &[UsageUpdate]) -> Result<(), StoreError>;
+
+    /// A token's hourly counts from `from_hour` to before `to_hour` (hours since
+    /// 1970), the hours with any, in order.
+    async fn usage(
+        &self,
+        id: &str,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<(i64, Tally)>, StoreError>;
+
+    /// Deletes hourly counts of hours before `before_hour`.
+    async fn purge_usage(&self, before_hour: i64) -> Result<usize, StoreError>;
 
     /// Deletes up to `limit` tokens dead (revoked, or expired) since before
     /// `before_ms`, leaves first: a token some other row names as its parent waits

@@ -29,8 +29,8 @@ pub(crate) mod tls;
 use crate::group::{GroupCommit, GroupFailure, Write, WriteGroup, Written};
 use crate::rows::{self, Dialect, RawRow, ReadColumn, SqlValue, Standing};
 use crate::{
-    Basis, ChangeSeq, Changes, FeedSignal, ListPage, ListQuery, Revocation, StoreError, TokenStore,
-    UsageUpdate,
+    Basis, ChangeSeq, Changes, FeedSignal, ListPage, ListQuery, Revocation, StoreError, Tally,
+    TokenStore, UsageUpdate,
 };
 
 /// The channel writes announce their change numbers on.
@@ -552,8 +552,8 @@ async fn migrate(pool: &Pool) -> Result<(), StoreError> {
             tx.batch_execute(&add).await.map_err(pg)?;
         }
     }
-    for index in crate::DEATH_INDEXES {
-        tx.batch_execute(index).await.map_err(pg)?;
+    for statement in crate::DEATH_INDEXES.iter().chain([&crate::USAGE_TABLE]) {
+        tx.batch_execute(statement).await.map_err(pg)?;
     }
     tx.commit().await.map_err(pg)
 }
@@ -880,12 +880,13 @@ impl TokenStore for PostgresStore {
     }
 
     async fn record_usage(&self, updates: &[UsageUpdate]) -> Result<(), StoreError> {
-        let ids: Vec<&str> = updates.iter().map(|u| u.id.as_str()).collect();
-        let uses: Vec<i64> = updates
+        let used: Vec<&UsageUpdate> = updates.iter().filter(|u| u.uses > 0).collect();
+        let ids: Vec<&str> = used.iter().map(|u| u.id.as_str()).collect();
+        let uses: Vec<i64> = used
             .iter()
             .map(|u| i64::try_from(u.uses).unwrap_or(i64::MAX))
             .collect();
-        let last_used: Vec<i64> = updates.iter().map(|u| u.last_used_at).collect();
+        let last_used: Vec<i64> = used.iter().map(|u| u.last_used_at).collect();
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         // Row locks in the same order as every change takes them (the feed's row
@@ -904,6 +905,24 @@ impl TokenStore for PostgresStore {
         )
         .await
         .map_err(pg)?;
+        let hourly = tx.prepare(crate::ADD_USAGE).await.map_err(pg)?;
+        for update in updates.iter().filter(|u| !u.tally.is_empty()) {
+            let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            let tally = &update.tally;
+            tx.execute(
+                &hourly,
+                &[
+                    &update.id,
+                    &update.hour,
+                    &count(tally.valid),
+                    &count(tally.forbidden),
+                    &count(tally.rate_limited),
+                    &count(tally.usage_exhausted),
+                ],
+            )
+            .await
+            .map_err(pg)?;
+        }
         let capped: Vec<(&str, CreditsBalance)> = updates
             .iter()
             .filter_map(|u| u.credits.map(|balance| (u.id.as_str(), balance)))
@@ -932,6 +951,42 @@ impl TokenStore for PostgresStore {
 
     fn change_signals(&self) -> Option<watch::Receiver<FeedSignal>> {
         Some(self.signals.clone())
+    }
+
+    async fn usage(
+        &self,
+        id: &str,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<(i64, Tally)>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(crate::USAGE_HOURS, &[&id, &from_hour, &to_hour])
+            .await
+            .map_err(pg)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0)?,
+                    crate::tally([
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                        row.try_get(4)?,
+                    ]),
+                ))
+            })
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .map_err(pg)
+    }
+
+    async fn purge_usage(&self, before_hour: i64) -> Result<usize, StoreError> {
+        let client = self.client().await?;
+        let deleted = client
+            .execute("DELETE FROM token_usage WHERE hour < $1", &[&before_hour])
+            .await
+            .map_err(pg)?;
+        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
 
     async fn purge_dead(&self, before_ms: i64, limit: u32) -> Result<usize, StoreError> {

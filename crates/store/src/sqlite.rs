@@ -15,7 +15,8 @@ use tessera_core::record::TokenRecord;
 use crate::group::{GroupCommit, GroupFailure, Write, WriteGroup, Written};
 use crate::rows::{self, Dialect, RawRow, ReadColumn, SqlValue, Standing};
 use crate::{
-    Basis, ChangeSeq, Changes, ListPage, ListQuery, Revocation, StoreError, TokenStore, UsageUpdate,
+    Basis, ChangeSeq, Changes, ListPage, ListQuery, Revocation, StoreError, Tally, TokenStore,
+    UsageUpdate,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those applied.
@@ -270,8 +271,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             conn.execute(&add, []).map_err(unavailable)?;
         }
     }
-    for index in crate::DEATH_INDEXES {
-        conn.execute(index, []).map_err(unavailable)?;
+    for statement in crate::DEATH_INDEXES.iter().chain([&crate::USAGE_TABLE]) {
+        conn.execute(statement, []).map_err(unavailable)?;
     }
     Ok(())
 }
@@ -613,11 +614,27 @@ impl TokenStore for SqliteStore {
                      WHERE id = ?1",
                 )
                 .map_err(unavailable)?;
+            let mut hourly = tx.prepare(crate::ADD_USAGE).map_err(unavailable)?;
             for update in &updates {
-                let uses = i64::try_from(update.uses).unwrap_or(i64::MAX);
-                statement
-                    .execute(params![update.id, uses, update.last_used_at])
-                    .map_err(unavailable)?;
+                let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                if update.uses > 0 {
+                    statement
+                        .execute(params![update.id, count(update.uses), update.last_used_at])
+                        .map_err(unavailable)?;
+                }
+                let tally = &update.tally;
+                if !tally.is_empty() {
+                    hourly
+                        .execute(params![
+                            update.id,
+                            update.hour,
+                            count(tally.valid),
+                            count(tally.forbidden),
+                            count(tally.rate_limited),
+                            count(tally.usage_exhausted)
+                        ])
+                        .map_err(unavailable)?;
+                }
                 if let Some(balance) = update.credits {
                     let left = i64::try_from(balance.left).unwrap_or(i64::MAX);
                     credits
@@ -626,6 +643,39 @@ impl TokenStore for SqliteStore {
                 }
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn usage(
+        &self,
+        id: &str,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<(i64, Tally)>, StoreError> {
+        let id = id.to_owned();
+        self.with_conn(move |conn| {
+            let mut query = conn.prepare(crate::USAGE_HOURS).map_err(unavailable)?;
+            let rows = query
+                .query_map(params![id, from_hour, to_hour], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        crate::tally([row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?]),
+                    ))
+                })
+                .map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn purge_usage(&self, before_hour: i64) -> Result<usize, StoreError> {
+        self.in_transaction(move |tx| {
+            tx.execute(
+                "DELETE FROM token_usage WHERE hour < ?1",
+                params![before_hour],
+            )
+            .map_err(unavailable)
         })
         .await
     }

@@ -223,6 +223,8 @@ async fn keeps_the_contract(
                 period: 2,
                 of: 5,
             }),
+            tally: tessera_store::Tally::default(),
+            hour: 0,
         }])
         .await
         .unwrap();
@@ -542,4 +544,60 @@ async fn sqlite_purges_the_long_dead() {
 async fn postgres_purges_the_long_dead() {
     let url = Postgres::shared().fresh_database();
     purges_the_long_dead(&PostgresStore::connect(&url).await.unwrap()).await;
+}
+
+/// Hourly usage adds up per token and hour (two nodes' flushes into one row), reads
+/// back in order within a range, and goes after its 90 days.
+async fn adds_up_hourly_usage(store: &dyn TokenStore) {
+    use tessera_store::Tally;
+    let update = |id: &str, hour: i64, valid: u64, forbidden: u64| UsageUpdate {
+        id: id.into(),
+        uses: valid,
+        last_used_at: hour * 3_600_000,
+        credits: None,
+        tally: Tally {
+            valid,
+            forbidden,
+            ..Tally::default()
+        },
+        hour,
+    };
+    store
+        .insert(&record("counted", None, None), Basis::default())
+        .await
+        .unwrap();
+    store
+        .record_usage(&[update("counted", 10, 2, 1), update("counted", 12, 0, 4)])
+        .await
+        .unwrap();
+    store
+        .record_usage(&[update("counted", 10, 3, 0)])
+        .await
+        .unwrap();
+    let hours = store.usage("counted", 10, 13).await.unwrap();
+    let counts: Vec<(i64, u64, u64)> = hours
+        .iter()
+        .map(|(h, t)| (*h, t.valid, t.forbidden))
+        .collect();
+    assert_eq!(counts, [(10, 5, 1), (12, 0, 4)]);
+    assert!(store.usage("counted", 11, 12).await.unwrap().is_empty());
+    assert_eq!(
+        store.get("counted").await.unwrap().unwrap().use_count,
+        5,
+        "refusals are no uses"
+    );
+    assert_eq!(store.purge_usage(11).await.unwrap(), 1);
+    assert_eq!(store.usage("counted", 0, 100).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_adds_up_hourly_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    adds_up_hourly_usage(&SqliteStore::open(&dir.path().join("t.db")).unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_adds_up_hourly_usage() {
+    let url = Postgres::shared().fresh_database();
+    adds_up_hourly_usage(&PostgresStore::connect(&url).await.unwrap()).await;
 }

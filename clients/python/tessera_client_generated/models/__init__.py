@@ -49,7 +49,9 @@ from .update_token_request_access_type_1 import UpdateTokenRequestAccessType1
 from .update_token_request_access_type_2_type_1 import UpdateTokenRequestAccessType2Type1
 from .update_token_request_access_type_3_type_1 import UpdateTokenRequestAccessType3Type1
 from .update_token_request_meta_type_0 import UpdateTokenRequestMetaType0
+from .usage_bucket_view import UsageBucketView
 from .usage_left import UsageLeft
+from .usage_report import UsageReport
 from .verify_code import VerifyCode
 from .verify_request import VerifyRequest
 from .verify_response import VerifyResponse
@@ -105,7 +107,9 @@ __all__ = (
     "UpdateTokenRequestAccessType2Type1",
     "UpdateTokenRequestAccessType3Type1",
     "UpdateTokenRequestMetaType0",
+    "UsageBucketView",
     "UsageLeft",
+    "UsageReport",
     "VerifyCode",
     "VerifyRequest",
     "VerifyResponse",

@@ -97,6 +97,9 @@ pub struct TokenIndex {
     dirty: Mutex<Vec<SlotRef>>,
     /// The secrets rotated tokens had before.
     retired: retired::Retired,
+    /// Refusals since the last usage flush, per token (allowed uses are counted in
+    /// the slot itself).
+    refusals: spend::Refusals,
 }
 
 impl TokenIndex {
@@ -114,6 +117,7 @@ impl TokenIndex {
             catalogue,
             dirty: Mutex::new(Vec::new()),
             retired: retired::Retired::default(),
+            refusals: spend::Refusals::default(),
         };
         index.reserve(changes.len());
         for change in changes {

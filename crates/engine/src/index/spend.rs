@@ -1,7 +1,10 @@
 //! What a check spends: rate-limit budget from the token's own bucket, and a use
 //! counted for the usage writer.
 
+use std::collections::HashMap;
 use std::hash::BuildHasher;
+
+use compact_str::CompactString;
 use std::sync::atomic::Ordering;
 
 use tessera_core::ratelimit::{self, RateLimit};
@@ -21,6 +24,20 @@ const TREE_LOCKS: usize = 64;
 impl Default for TreeLocks {
     fn default() -> Self {
         Self(std::array::from_fn(|_| parking_lot::Mutex::new(())))
+    }
+}
+
+/// Refusals of tokens that exist, since the last usage flush: forbidden, rate
+/// limited, usage exhausted, by token id. Striped by id (like [`TreeLocks`]), so that
+/// two cores refusing different tokens rarely share a lock; refusals are far rarer
+/// than the allowed uses, which each slot counts itself.
+pub(super) struct Refusals([parking_lot::Mutex<HashMap<CompactString, [u64; 3]>>; TREE_LOCKS]);
+
+impl Default for Refusals {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| {
+            parking_lot::Mutex::new(HashMap::new())
+        }))
     }
 }
 
@@ -121,6 +138,17 @@ impl TokenIndex {
                 self.count_use(&slot, now_ms);
             }
         }
+        let refused = match verdict.code {
+            verify::Code::Forbidden => Some(0),
+            verify::Code::RateLimited => Some(1),
+            verify::Code::UsageExhausted => Some(2),
+            _ => None,
+        };
+        if let Some(kind) = refused {
+            let stripe = self.id_hasher.hash_one(slot.id()) as usize % TREE_LOCKS;
+            let mut counts = self.refusals.0[stripe].lock();
+            counts.entry(CompactString::new(slot.id())).or_default()[kind] += 1;
+        }
         Checked {
             slot,
             verdict,
@@ -138,6 +166,26 @@ impl TokenIndex {
             // Wrapped to 0: stay at the most that can be told instead.
             u32::MAX => slot.pending_uses.store(u32::MAX, Ordering::Release),
             _ => {}
+        }
+    }
+
+    /// Takes the refusals counted since the last call, for the usage writer:
+    /// forbidden, rate limited, usage exhausted, by token id.
+    pub fn take_refusals(&self) -> Vec<(CompactString, [u64; 3])> {
+        self.refusals
+            .0
+            .iter()
+            .flat_map(|stripe| std::mem::take(&mut *stripe.lock()))
+            .collect()
+    }
+
+    /// Puts refusals back that a failed flush did not write.
+    pub fn restore_refusals(&self, id: CompactString, counts: [u64; 3]) {
+        let stripe = self.id_hasher.hash_one(id.as_str()) as usize % TREE_LOCKS;
+        let mut refusals = self.refusals.0[stripe].lock();
+        let held = refusals.entry(id).or_default();
+        for (held, more) in held.iter_mut().zip(counts) {
+            *held += more;
         }
     }
 

@@ -20,8 +20,9 @@ mod write;
 pub use authority::{Caller, Credential};
 pub use check::{CheckOutcome, SharedCheck};
 pub use leaks::LeakLabel;
-pub use retention::{Purged, purge_periodically};
+pub use retention::{Purged, USAGE_KEPT_MS, purge_periodically};
 pub use rotate::act_on_reuse;
+pub use usage::{Granularity, HOUR_MS, UsageBucket};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -16,6 +16,9 @@ use super::Engine;
 /// store transaction) for a moment, then lets checks and writes through.
 const BATCH: usize = 1000;
 
+/// How long a token's hourly usage counts are kept.
+pub const USAGE_KEPT_MS: i64 = 90 * 86_400_000;
+
 /// What one purge took out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Purged {
@@ -41,6 +44,9 @@ impl Engine {
                 self.index().prune(cutoff);
             }
         }
+        // Hourly usage is kept 90 days.
+        let oldest_hour = (now - USAGE_KEPT_MS).div_euclid(super::usage::HOUR_MS);
+        self.store.purge_usage(oldest_hour).await?;
         if let Some(retention) = self.config.store_retention_ms {
             let cutoff = now.saturating_sub(retention);
             let limit = u32::try_from(BATCH).unwrap_or(u32::MAX);

@@ -101,7 +101,7 @@ pub async fn metrics(
     info(title = "tessera", description = "Scoped, revocable API tokens: issue, verify, rate-limit, expire and revoke."),
     paths(
         tokens::create, tokens::list, tokens::show, tokens::update, tokens::revoke, tokens::whoami, tokens::revoke_self,
-        tokens::rotate, tokens::rotate_self,
+        tokens::rotate, tokens::rotate_self, tokens::usage,
         verify::verify, changes::changes, catalogue, authz::authz, oauth::introspect, oauth::revoke, leaks::report,
         compat::relace_create, compat::relace_get, compat::relace_delete, compat::flashback_create,
         healthz, readyz, metrics, openapi,

@@ -81,6 +81,7 @@ pub fn router(engine: Arc<Engine>, settings: RouterSettings) -> Router {
                 .patch(tokens::update)
                 .delete(tokens::revoke),
         )
+        .route("/v1/tokens/{id}/usage", get(tokens::usage))
         .route("/v1/tokens/self/rotate", post(tokens::rotate_self))
         .route("/v1/tokens/{id}/rotate", post(tokens::rotate))
         .route(VERIFY_PATH, post(verify::verify))

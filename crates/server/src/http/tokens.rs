@@ -8,10 +8,12 @@ use axum::http::StatusCode;
 
 use tessera_api::{
     CreateTokenRequest, CreatedToken, ListParams, RotateRequest, TokenList, TokenView,
-    UpdateTokenRequest,
+    UpdateTokenRequest, UsageBucketView, UsageParams, UsageReport,
 };
 use tessera_core::record::TokenRecord;
+use tessera_core::timefmt::{format_rfc3339, parse_rfc3339};
 use tessera_core::token::SecretToken;
+use tessera_engine::lifecycle::{Granularity, USAGE_KEPT_MS};
 use tessera_engine::{Engine, EngineError};
 
 use crate::http::auth::{AnyToken, Authed, ManageTokens, ReadTokens};
@@ -69,6 +71,73 @@ pub async fn show(
         &engine.get(&caller, &id).await?,
         engine.now_ms(),
     )))
+}
+
+/// A token's answers by the hour or the day: allowed, forbidden, rate limited,
+/// usage exhausted, summed over every node.
+#[utoipa::path(get, path = "/v1/tokens/{id}/usage", operation_id = "token_usage", tag = "tokens", params(UsageParams),
+    responses((status = 200, body = UsageReport), (status = 400, body = Problem), (status = 404, body = Problem)),
+    security(("token" = [])))]
+pub async fn usage(
+    State(engine): EngineState,
+    Authed(caller, _): Authed<ReadTokens>,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<UsageParams>,
+) -> Result<Json<UsageReport>, ApiError> {
+    let granularity = match params.granularity.as_deref() {
+        None | Some("hour") => Granularity::Hour,
+        Some("day") => Granularity::Day,
+        Some(other) => {
+            return Err(EngineError::BadRequest {
+                code: "invalid_granularity",
+                detail: format!("granularity {other:?} must be hour or day"),
+            }
+            .into());
+        }
+    };
+    let now = engine.now_ms();
+    let time = |field: &str, text: Option<&str>, default: i64| match text {
+        None => Ok(default),
+        Some(text) => parse_rfc3339(text).ok_or_else(|| EngineError::BadRequest {
+            code: "invalid_range",
+            detail: format!(
+                "{field} {text:?} is not an RFC 3339 time such as 2026-12-01T00:00:00Z"
+            ),
+        }),
+    };
+    let to = time("to", params.to.as_deref(), now)?;
+    let span = match granularity {
+        Granularity::Hour => 86_400_000,
+        Granularity::Day => 30 * 86_400_000,
+    };
+    let from = time("from", params.from.as_deref(), to - span)?;
+    if from > to || to - from > USAGE_KEPT_MS {
+        return Err(EngineError::BadRequest {
+            code: "invalid_range",
+            detail: "from must come before to, at most 90 days before it (counts are kept 90 days)"
+                .into(),
+        }
+        .into());
+    }
+    let buckets = engine.usage(&caller, &id, from, to, granularity).await?;
+    Ok(Json(UsageReport {
+        token_id: id,
+        granularity: match granularity {
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+        }
+        .to_owned(),
+        buckets: buckets
+            .into_iter()
+            .map(|(start, tally)| UsageBucketView {
+                start: format_rfc3339(start),
+                valid: tally.valid,
+                forbidden: tally.forbidden,
+                rate_limited: tally.rate_limited,
+                usage_exhausted: tally.usage_exhausted,
+            })
+            .collect(),
+    }))
 }
 
 /// Changes a token; the change holds from the very next verification.

@@ -292,3 +292,78 @@ async fn a_managers_tokens_get_at_most_what_it_has_left() {
     let given = open["credits"]["remaining"].as_u64().expect("credits");
     assert!((45..50).contains(&given), "{open}");
 }
+
+/// `GET /v1/tokens/{id}/usage`: a token's answers by the hour and by the day, every
+/// bucket of the range present, counted to the hour they happened in.
+#[tokio::test]
+async fn usage_is_counted_by_the_hour_and_the_day() {
+    let app = TestApp::spawn().await;
+    let (id, token, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "busy", "scopes": ["repo:read"], "max_uses": 3}),
+        )
+        .await;
+    let ask = |scope: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            app.post(
+                "/v1/verify",
+                &app.admin,
+                json!({"token": token, "scopes": [scope]}),
+            )
+            .await
+            .body["code"]
+                .clone()
+        }
+    };
+    assert_eq!(ask("repo:read").await, "VALID");
+    assert_eq!(ask("repo:write").await, "FORBIDDEN");
+    // The usage writer runs every second; the test's clock jumps an hour at once.
+    let engine = &app.server.as_ref().expect("running").engine;
+    engine.flush_usage().await.expect("written");
+    app.advance_secs(3600);
+    for _ in 0..2 {
+        assert_eq!(ask("repo:read").await, "VALID");
+    }
+    assert_eq!(ask("repo:read").await, "USAGE_EXHAUSTED");
+
+    let hourly = app.get(&format!("/v1/tokens/{id}/usage"), &app.admin).await;
+    assert_eq!(hourly.status, StatusCode::OK, "{}", hourly.body);
+    let buckets = hourly.body["buckets"].as_array().expect("buckets");
+    assert_eq!(buckets.len(), 25, "a day of hours, this one included");
+    let last_two: Vec<[u64; 4]> = buckets[23..]
+        .iter()
+        .map(|b| {
+            ["valid", "forbidden", "rate_limited", "usage_exhausted"]
+                .map(|k| b[k].as_u64().expect("a count"))
+        })
+        .collect();
+    assert_eq!(last_two, [[1, 1, 0, 0], [2, 0, 0, 1]]);
+    let daily = app
+        .get(
+            &format!("/v1/tokens/{id}/usage?granularity=day"),
+            &app.admin,
+        )
+        .await;
+    let days = daily.body["buckets"].as_array().expect("buckets");
+    assert_eq!(days.len(), 31);
+    assert_eq!(days[30]["valid"], 3, "{}", daily.body);
+    assert_eq!(days[30]["start"], "2026-01-01T00:00:00Z");
+
+    app.get(
+        &format!("/v1/tokens/{id}/usage?granularity=week"),
+        &app.admin,
+    )
+    .await
+    .assert_problem(400, "invalid_granularity");
+    app.get(
+        &format!("/v1/tokens/{id}/usage?from=2025-01-01T00:00:00Z"),
+        &app.admin,
+    )
+    .await
+    .assert_problem(400, "invalid_range");
+    app.get("/v1/tokens/tok_nope/usage", &app.admin)
+        .await
+        .assert_problem(404, "not_found");
+}
