@@ -427,11 +427,12 @@ impl Config {
         if let Some(text) = &file.store_retention {
             config.engine.store_retention_ms = retention("store_retention", text)?;
         }
-        if let (Some(index), Some(store)) = (
-            config.engine.index_retention_ms,
-            config.engine.store_retention_ms,
-        ) && store < index
-        {
+        // `None` is for ever: the store must keep at least as long as the index.
+        let (index, store) = (
+            config.engine.index_retention_ms.unwrap_or(i64::MAX),
+            config.engine.store_retention_ms.unwrap_or(i64::MAX),
+        );
+        if store < index {
             return Err(
                 "store_retention is shorter than index_retention: the index would answer for \
                  tokens the store no longer has; make store_retention at least as long"
@@ -658,6 +659,10 @@ mod tests {
             ("index_retention = \"a week\"", "index_retention"),
             (
                 "index_retention = \"30d\"\nstore_retention = \"7d\"",
+                "shorter",
+            ),
+            (
+                "index_retention = \"never\"\nstore_retention = \"7d\"",
                 "shorter",
             ),
         ] {

@@ -1004,17 +1004,25 @@ impl TokenStore for PostgresStore {
         if ids.is_empty() {
             return Ok(0);
         }
-        tx.execute(
-            "DELETE FROM token_resources WHERE token_id = ANY($1)",
-            &[&ids],
-        )
-        .await
-        .map_err(pg)?;
-        tx.execute("DELETE FROM tokens WHERE id = ANY($1)", &[&ids])
+        // Read committed: another node may have revived a token (an edit gave it a
+        // new expiry) or made one through it since the select. One statement checks
+        // again under row locks and deletes the rows with their resources (the
+        // foreign key is checked at the statement's end).
+        let gone = tx
+            .query(
+                "WITH gone AS (SELECT t.id FROM tokens t WHERE t.id = ANY($1) \
+                   AND ((t.revoked_at IS NOT NULL AND t.revoked_at < $2) \
+                     OR (t.expires_at IS NOT NULL AND t.expires_at < $2)) \
+                   AND NOT EXISTS (SELECT 1 FROM tokens c WHERE c.parent_id = t.id) \
+                   FOR UPDATE), \
+                 resources AS (DELETE FROM token_resources WHERE token_id IN (SELECT id FROM gone)) \
+                 DELETE FROM tokens WHERE id IN (SELECT id FROM gone) RETURNING id",
+                &[&ids, &before_ms],
+            )
             .await
             .map_err(pg)?;
         tx.commit().await.map_err(pg)?;
-        Ok(ids.len())
+        Ok(gone.len())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -187,7 +187,17 @@ impl TokenIndex {
                 continue;
             };
             let held = SlotRef::clone(entry.get());
-            if !dead(&held) {
+            // An admin token stays (a replaced one still made the tokens below it),
+            // and so does a maker while tokens made through it are in the index:
+            // an edit of one is bounded by its maker.
+            if !dead(&held)
+                || held.is_admin()
+                || self
+                    .children
+                    .read()
+                    .get(held.id())
+                    .is_some_and(|c| !c.is_empty())
+            {
                 continue;
             }
             entry.remove();
@@ -228,6 +238,8 @@ impl TokenIndex {
                     let Some(list) = lists.get_mut(&key) else {
                         break;
                     };
+                    // The list may have shrunk since the last window (an owner changed).
+                    at = at.min(list.len());
                     let end = list.len().min(at + WINDOW);
                     if list[at..end].iter().any(dead) {
                         let kept: Vec<SlotRef> =
@@ -274,8 +286,9 @@ impl TokenIndex {
     }
 
     /// How many tokens of the index are in each status at `now_ms`: active,
-    /// pending, expired, revoked. Walks the index (a scrape's cost, not a
-    /// check's): a status changes with the clock, so no running count stays true.
+    /// pending, expired, revoked. Walks the index a hash shard at a time (a
+    /// scrape's cost, not a check's; writers wait at most one shard's walk): a
+    /// status changes with the clock, so no running count stays true.
     pub fn count_by_status(&self, now_ms: i64) -> [(Status, u64); 4] {
         let mut counts = [
             (Status::Active, 0),
@@ -283,7 +296,11 @@ impl TokenIndex {
             (Status::Expired, 0),
             (Status::Revoked, 0),
         ];
-        for slot in self.by_id.read().iter() {
+        for slot in self
+            .by_hash
+            .iter()
+            .flat_map(|shard| shard.0.read().iter().cloned().collect::<Vec<_>>())
+        {
             let status = if slot.is_revoked() {
                 Status::Revoked
             } else if slot.expires_at != slot::NEVER && slot.expires_at <= now_ms {

@@ -34,13 +34,19 @@ impl Engine {
         let mut purged = Purged::default();
         if let Some(retention) = self.config.index_retention_ms {
             let cutoff = now.saturating_sub(retention);
-            let dead = self.index().dead_before(cutoff);
-            for batch in dead.chunks(BATCH) {
-                purged.index += self.index().remove_dead(batch, cutoff);
-                tokio::task::yield_now().await;
-            }
-            drop(dead);
-            if purged.index > 0 {
+            // A maker goes once the tokens made through it have: a round per level
+            // of a dead subtree, the leaves first.
+            loop {
+                let dead = self.index().dead_before(cutoff);
+                let mut removed = 0;
+                for batch in dead.chunks(BATCH) {
+                    removed += self.index().remove_dead(batch, cutoff);
+                    tokio::task::yield_now().await;
+                }
+                if removed == 0 {
+                    break;
+                }
+                purged.index += removed;
                 self.index().prune(cutoff);
             }
         }
