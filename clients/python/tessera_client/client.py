@@ -207,8 +207,10 @@ class Tessera(_Base):
         """May ``body.token`` do this? Needs ``tokens:verify``; always an answer (``valid``, ``code``)."""
         return _answer(self._run(verify, body=_model(VerifyRequest, body)), VerifyResponse)
 
-    def introspect(self, token: str) -> Introspection:
-        return _answer(self._run(introspect, body=PresentedTokenForm(token=token)), Introspection)
+    def introspect(self, token: str, client_ip: str | None = None) -> Introspection:
+        """RFC 7662; a token bound to networks is active only with a ``client_ip`` inside them."""
+        form = PresentedTokenForm(token=token, client_ip=UNSET if client_ip is None else client_ip)
+        return _answer(self._run(introspect, body=form), Introspection)
 
     def revoke_presented(self, token: str) -> None:
         """RFC 7009: whoever holds a token may revoke it; the answer is the same either way."""
@@ -316,8 +318,9 @@ class AsyncTessera(_Base):
     async def verify(self, body: VerifyRequest | Mapping[str, Any]) -> VerifyResponse:
         return _answer(await self._run(verify, body=_model(VerifyRequest, body)), VerifyResponse)
 
-    async def introspect(self, token: str) -> Introspection:
-        return _answer(await self._run(introspect, body=PresentedTokenForm(token=token)), Introspection)
+    async def introspect(self, token: str, client_ip: str | None = None) -> Introspection:
+        form = PresentedTokenForm(token=token, client_ip=UNSET if client_ip is None else client_ip)
+        return _answer(await self._run(introspect, body=form), Introspection)
 
     async def revoke_presented(self, token: str) -> None:
         _done(await self._run(revoke_presented, body=PresentedTokenForm(token=token)))

@@ -154,10 +154,10 @@ export class Tessera {
     return this.call(this.raw.POST("/v1/verify", { body }));
   }
   /** RFC 7662. Needs `tokens:verify`. */
-  introspect(token: string): Promise<Introspection> {
-    return this.call(
-      this.raw.POST("/v1/introspect", { body: { token }, bodySerializer: form, headers: formHeaders }),
-    );
+  /** RFC 7662; a token bound to networks is active only with a `clientIp` inside them. */
+  introspect(token: string, clientIp?: string): Promise<Introspection> {
+    const body = clientIp ? { token, client_ip: clientIp } : { token };
+    return this.call(this.raw.POST("/v1/introspect", { body, bodySerializer: form, headers: formHeaders }));
   }
   /** RFC 7009: whoever holds a token may revoke it; the answer is the same either way. */
   async revokePresented(token: string): Promise<void> {

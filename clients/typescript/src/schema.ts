@@ -574,6 +574,11 @@ export interface components {
         };
         /** @description The form both OAuth endpoints take. */
         PresentedTokenForm: {
+            /**
+             * @description Introspection: the address of the client that presented the token. A token
+             *     bound to networks (`allowed_cidrs`) is active only with one inside them.
+             */
+            client_ip?: string | null;
             token: string;
             /** @description Accepted and ignored: tessera has one kind of token. */
             token_type_hint?: string | null;

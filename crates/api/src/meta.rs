@@ -40,6 +40,10 @@ pub struct PresentedTokenForm {
     /// Accepted and ignored: tessera has one kind of token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type_hint: Option<String>,
+    /// Introspection: the address of the client that presented the token. A token
+    /// bound to networks (`allowed_cidrs`) is active only with one inside them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
 }
 
 /// RFC 7662's answer. An unknown, expired or revoked token gets `{"active": false}`

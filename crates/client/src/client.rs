@@ -188,11 +188,22 @@ impl Client {
         Ok(ChangeStream::new(response))
     }
 
-    /// RFC 7662 introspection. Needs `tokens:verify`.
+    /// RFC 7662 introspection. Needs `tokens:verify`. A token bound to networks is
+    /// active only with a `client_ip` inside them: see [`Client::introspect_from`].
     pub async fn introspect(&self, token: &str) -> Result<Introspection, Error> {
+        self.introspect_from(token, None).await
+    }
+
+    /// [`Client::introspect`] for a token presented by the client at `client_ip`.
+    pub async fn introspect_from(
+        &self,
+        token: &str,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> Result<Introspection, Error> {
         let form = PresentedTokenForm {
             token: token.to_owned(),
             token_type_hint: None,
+            client_ip: client_ip.map(|ip| ip.to_string()),
         };
         self.send(self.call(Method::POST, &["v1", "introspect"]).form(&form))
             .await
@@ -204,6 +215,7 @@ impl Client {
         let form = PresentedTokenForm {
             token: token.to_owned(),
             token_type_hint: None,
+            client_ip: None,
         };
         let call = self.anonymous(Method::POST, &["v1", "revoke"]).form(&form);
         self.send_empty(call).await

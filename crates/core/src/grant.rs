@@ -255,6 +255,9 @@ pub fn inherit_caps(
 ) -> Result<(), Escalation> {
     if let (Some(_), Some(left)) = (parent.max_uses, parent_left.uses) {
         match settings.max_uses {
+            // An edit of a token that had none keeps it so (a rename must not cap it);
+            // a new token, or one whose cap an edit removes, takes what is left.
+            None if previous.is_some_and(|p| p.max_uses.is_none()) => {}
             None => settings.max_uses = Some(left),
             Some(own) if own > left && previous.is_none_or(|p| p.max_uses != Some(own)) => {
                 return Err(Escalation {
@@ -269,6 +272,7 @@ pub fn inherit_caps(
     }
     if let (Some(given), Some(left)) = (parent.credits, parent_left.credits) {
         match settings.credits {
+            None if previous.is_some_and(|p| p.credits.is_none()) => {}
             None => {
                 settings.credits = Some(Credits {
                     remaining: left,
@@ -435,6 +439,14 @@ mod tests {
         let mut kept = asking(Some(90), 45, None);
         let before = kept.caps();
         assert!(inherit_caps(&mut kept, &parent, left, Some(&before), 9).is_ok());
+        // A rename of a token that never had caps leaves it without; removing caps
+        // a token had fills them in again from what is left.
+        let mut uncapped = Settings::default();
+        inherit_caps(&mut uncapped, &parent, left, Some(&Caps::default()), 9).unwrap();
+        assert_eq!((uncapped.max_uses, uncapped.credits), (None, None));
+        let mut removed = Settings::default();
+        inherit_caps(&mut removed, &parent, left, Some(&before), 9).unwrap();
+        assert_eq!(removed.max_uses, Some(30));
     }
 
     #[test]

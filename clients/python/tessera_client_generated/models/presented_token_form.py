@@ -17,15 +17,24 @@ class PresentedTokenForm:
 
     Attributes:
         token (str):
+        client_ip (None | str | Unset): Introspection: the address of the client that presented the token. A token
+            bound to networks (`allowed_cidrs`) is active only with one inside them.
         token_type_hint (None | str | Unset): Accepted and ignored: tessera has one kind of token.
     """
 
     token: str
+    client_ip: None | str | Unset = UNSET
     token_type_hint: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         token = self.token
+
+        client_ip: None | str | Unset
+        if isinstance(self.client_ip, Unset):
+            client_ip = UNSET
+        else:
+            client_ip = self.client_ip
 
         token_type_hint: None | str | Unset
         if isinstance(self.token_type_hint, Unset):
@@ -40,6 +49,8 @@ class PresentedTokenForm:
                 "token": token,
             }
         )
+        if client_ip is not UNSET:
+            field_dict["client_ip"] = client_ip
         if token_type_hint is not UNSET:
             field_dict["token_type_hint"] = token_type_hint
 
@@ -49,6 +60,15 @@ class PresentedTokenForm:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
         token = d.pop("token")
+
+        def _parse_client_ip(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        client_ip = _parse_client_ip(d.pop("client_ip", UNSET))
 
         def _parse_token_type_hint(data: object) -> None | str | Unset:
             if data is None:
@@ -61,6 +81,7 @@ class PresentedTokenForm:
 
         presented_token_form = cls(
             token=token,
+            client_ip=client_ip,
             token_type_hint=token_type_hint,
         )
 

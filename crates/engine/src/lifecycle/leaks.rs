@@ -39,6 +39,12 @@ impl Engine {
             return Ok(LeakLabel::FalsePositive);
         };
         let id = live.slot.id().to_owned();
+        if live.slot.is_admin() {
+            // The admin token cannot be revoked through the API; its holder must
+            // replace it, and must hear of it at once.
+            tracing::error!(token_id = %id, "the admin token was reported leaked: replace it now with `tessera admin reset-token`");
+            return Ok(LeakLabel::TruePositive);
+        }
         match self.config.leak_action {
             LeakAction::Revoke => {
                 self.revoke_own(live.slot).await?;

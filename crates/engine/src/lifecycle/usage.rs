@@ -25,7 +25,13 @@ impl Engine {
         for slot in self.index().take_dirty() {
             let (uses, last_used_at) = slot.pending();
             if uses > 0 && seen.insert(SlotRef::as_ptr(&slot).addr()) {
-                let credits = slot.caps().and_then(|cell| {
+                // The balance of the token's current version only: an older one
+                // queued beside it (an edit in between) may hold earlier credits.
+                let current = self
+                    .index()
+                    .by_id(slot.id())
+                    .is_some_and(|held| SlotRef::ptr_eq(&held, &slot));
+                let credits = slot.caps().filter(|_| current).and_then(|cell| {
                     let given = cell.caps().credits?;
                     let balance = cell.balance_at(last_used_at);
                     Some(CreditsBalance {

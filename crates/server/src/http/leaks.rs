@@ -56,19 +56,30 @@ pub async fn report(
             ),
         }));
     }
+    // Every report is acted on, whatever happens to the others; a failure (the
+    // store unreachable) answers for the whole call afterwards, so that the
+    // scanner sends it again, and what was revoked meanwhile then reads as dead.
     let mut verdicts = Vec::with_capacity(reports.len());
+    let mut failed = None;
     for report in reports {
-        let label = engine
-            .report_leak(&report.token)
-            .await
-            .map_err(problem::error_response)?;
+        let label = match engine.report_leak(&report.token).await {
+            Ok(label) => label,
+            Err(error) => {
+                tracing::error!(%error, "cannot act on a leak report");
+                failed.get_or_insert(error);
+                continue;
+            }
+        };
         verdicts.push(LeakVerdict {
             token_raw: report.token,
             token_type: report.kind,
             label: label.as_str().to_owned(),
         });
     }
-    Ok(Json(verdicts))
+    match failed {
+        Some(error) => Err(problem::error_response(error)),
+        None => Ok(Json(verdicts)),
+    }
 }
 
 /// Lets a report in: signed by a configured key, or unsigned where that is taken

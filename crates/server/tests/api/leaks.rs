@@ -84,7 +84,7 @@ async fn a_signed_report_revokes_the_live_tokens_it_names_and_labels_each() {
     let look_alike = format!("{}x", &live[..live.len() - 1]);
     let answer = report(
         &app,
-        &found(&[&live, &dead, &look_alike, "tsr_nothing"]),
+        &found(&[&live, &dead, &look_alike, "tsr_nothing", &app.admin]),
         Some(&pair),
         None,
     )
@@ -103,9 +103,12 @@ async fn a_signed_report_revokes_the_live_tokens_it_names_and_labels_each() {
             "true_positive",
             "false_positive",
             "false_positive",
-            "false_positive"
-        ]
+            "false_positive",
+            "true_positive"
+        ],
+        "the admin token is labelled, not revoked: its holder must replace it"
     );
+    assert_eq!(app.verify(&app.admin, &[], None).await["code"], "VALID");
     assert_eq!(answer.body[0]["token_raw"], live.as_str());
     assert_eq!(answer.body[0]["token_type"], "tessera_token");
     assert_eq!(app.verify(&live, &[], None).await["code"], "REVOKED");

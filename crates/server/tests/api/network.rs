@@ -223,3 +223,50 @@ async fn a_managers_tokens_only_narrow_its_networks() {
     .await
     .assert_problem(409, "descendants_exceed");
 }
+
+/// RFC 7662 introspection: a token bound to networks is active only for a client
+/// inside them, and one with nothing left to spend is not active.
+#[tokio::test]
+async fn introspection_is_active_only_where_verify_would_allow() {
+    let app = TestApp::spawn().await;
+    let (_, bound, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "bound", "allowed_cidrs": ["10.0.0.0/8"]}),
+        )
+        .await;
+    let (_, spent, _) = app
+        .create(&app.admin, json!({"name": "spent", "max_uses": 1}))
+        .await;
+    assert_eq!(app.verify(&spent, &[], None).await["code"], "VALID");
+    let introspect = |form: Vec<(&'static str, String)>| {
+        let request = app
+            .client
+            .post(format!("{}/v1/introspect", app.base))
+            .bearer_auth(&app.admin)
+            .form(&form);
+        async move { crate::helpers::reply(request.send().await.expect("an answer")).await }
+    };
+    let active = |form| async { introspect(form).await.body["active"].clone() };
+    assert_eq!(active(vec![("token", bound.clone())]).await, false);
+    assert_eq!(
+        active(vec![
+            ("token", bound.clone()),
+            ("client_ip", "10.1.2.3".into())
+        ])
+        .await,
+        true
+    );
+    assert_eq!(
+        active(vec![
+            ("token", bound.clone()),
+            ("client_ip", "192.0.2.1".into())
+        ])
+        .await,
+        false
+    );
+    assert_eq!(active(vec![("token", spent)]).await, false);
+    introspect(vec![("token", bound), ("client_ip", "nowhere".into())])
+        .await
+        .assert_problem(400, "invalid_client_ip");
+}
