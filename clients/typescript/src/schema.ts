@@ -1014,13 +1014,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Prometheus' text format */
+            /** @description The OpenMetrics text format (docs/monitoring lists the metrics) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": string;
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8": string;
                 };
             };
             /** @description The deployment asks for a token, and none that works was sent */
@@ -2735,7 +2735,10 @@ export interface operations {
     token_usage: {
         parameters: {
             query?: {
-                /** @description RFC 3339; at most 90 days before `to` (counts are kept 90 days). */
+                /**
+                 * @description RFC 3339. Counts are kept 90 days: a longer range answers its last 90 days,
+                 *     and one that ends before it starts has no buckets.
+                 */
                 from?: string;
                 /** @description RFC 3339; by default now. */
                 to?: string;

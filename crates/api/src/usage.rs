@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct UsageParams {
-    /// RFC 3339; at most 90 days before `to` (counts are kept 90 days).
+    /// RFC 3339. Counts are kept 90 days: a longer range answers its last 90 days,
+    /// and one that ends before it starts has no buckets.
+    #[cfg_attr(feature = "openapi", param(format = DateTime))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// RFC 3339; by default now.
+    #[cfg_attr(feature = "openapi", param(format = DateTime))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// `hour` (the default) or `day` (UTC).

@@ -69,7 +69,7 @@ const READY_PING: std::time::Duration = std::time::Duration::from_secs(1);
 /// for a token with `metrics:read` (`metrics_token = true`).
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses(
-        (status = 200, description = "Prometheus' text format", content_type = "text/plain", body = String),
+        (status = 200, description = "The OpenMetrics text format (docs/monitoring lists the metrics)", content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
         (status = 401, body = problem::Problem, description = "The deployment asks for a token, and none that works was sent"),
         (status = 403, body = problem::Problem, description = "The token lacks `metrics:read`"),
         (status = 429, body = problem::Problem, description = "Too many failed authentications from this address")),

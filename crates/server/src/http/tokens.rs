@@ -110,16 +110,15 @@ pub async fn usage(
         Granularity::Hour => 86_400_000,
         Granularity::Day => 30 * 86_400_000,
     };
-    let from = time("from", params.from.as_deref(), to - span)?;
-    if from > to || to - from > USAGE_KEPT_MS {
-        return Err(EngineError::BadRequest {
-            code: "invalid_range",
-            detail: "from must come before to, at most 90 days before it (counts are kept 90 days)"
-                .into(),
-        }
-        .into());
-    }
-    let buckets = engine.usage(&caller, &id, from, to, granularity).await?;
+    // Counts are kept 90 days: a longer range answers its last 90 days, and one
+    // that ends before it starts has no buckets.
+    let from =
+        time("from", params.from.as_deref(), to - span)?.max(to.saturating_sub(USAGE_KEPT_MS));
+    let buckets = if from > to {
+        Vec::new()
+    } else {
+        engine.usage(&caller, &id, from, to, granularity).await?
+    };
     Ok(Json(UsageReport {
         token_id: id,
         granularity: match granularity {

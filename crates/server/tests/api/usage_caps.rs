@@ -357,12 +357,27 @@ async fn usage_is_counted_by_the_hour_and_the_day() {
     )
     .await
     .assert_problem(400, "invalid_granularity");
-    app.get(
-        &format!("/v1/tokens/{id}/usage?from=2025-01-01T00:00:00Z"),
-        &app.admin,
-    )
-    .await
-    .assert_problem(400, "invalid_range");
+    let long = app
+        .get(
+            &format!("/v1/tokens/{id}/usage?from=2025-01-01T00:00:00Z&granularity=day"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(
+        long.body["buckets"].as_array().map(Vec::len),
+        Some(91),
+        "the last 90 days"
+    );
+    let backwards = app
+        .get(
+            &format!("/v1/tokens/{id}/usage?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(backwards.body["buckets"], json!([]));
+    app.get(&format!("/v1/tokens/{id}/usage?from=yesterday"), &app.admin)
+        .await
+        .assert_problem(400, "invalid_range");
     app.get("/v1/tokens/tok_nope/usage", &app.admin)
         .await
         .assert_problem(404, "not_found");

@@ -19,11 +19,7 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | str | None:
-    if response.status_code == 200:
-        response_200 = response.text
-        return response_200
-
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | None:
     if response.status_code == 401:
         response_401 = Problem.from_dict(response.json())
 
@@ -45,7 +41,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | str]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -57,7 +53,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[Problem | str]:
+) -> Response[Problem]:
     """Counters and gauges in Prometheus' text format. Open, unless the deployment asks
     for a token with `metrics:read` (`metrics_token = true`).
 
@@ -66,7 +62,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem | str]
+        Response[Problem]
     """
 
     kwargs = _get_kwargs()
@@ -81,7 +77,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-) -> Problem | str | None:
+) -> Problem | None:
     """Counters and gauges in Prometheus' text format. Open, unless the deployment asks
     for a token with `metrics:read` (`metrics_token = true`).
 
@@ -90,7 +86,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem | str
+        Problem
     """
 
     return sync_detailed(
@@ -101,7 +97,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-) -> Response[Problem | str]:
+) -> Response[Problem]:
     """Counters and gauges in Prometheus' text format. Open, unless the deployment asks
     for a token with `metrics:read` (`metrics_token = true`).
 
@@ -110,7 +106,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Problem | str]
+        Response[Problem]
     """
 
     kwargs = _get_kwargs()
@@ -123,7 +119,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-) -> Problem | str | None:
+) -> Problem | None:
     """Counters and gauges in Prometheus' text format. Open, unless the deployment asks
     for a token with `metrics:read` (`metrics_token = true`).
 
@@ -132,7 +128,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Problem | str
+        Problem
     """
 
     return (

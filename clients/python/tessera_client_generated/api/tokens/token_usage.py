@@ -1,3 +1,4 @@
+import datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
@@ -14,16 +15,22 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     id: str,
     *,
-    from_: str | Unset = UNSET,
-    to: str | Unset = UNSET,
+    from_: datetime.datetime | Unset = UNSET,
+    to: datetime.datetime | Unset = UNSET,
     granularity: str | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
 
-    params["from"] = from_
+    json_from_: str | Unset = UNSET
+    if not isinstance(from_, Unset):
+        json_from_ = from_.isoformat()
+    params["from"] = json_from_
 
-    params["to"] = to
+    json_to: str | Unset = UNSET
+    if not isinstance(to, Unset):
+        json_to = to.isoformat()
+    params["to"] = json_to
 
     params["granularity"] = granularity
 
@@ -97,8 +104,8 @@ def sync_detailed(
     id: str,
     *,
     client: AuthenticatedClient,
-    from_: str | Unset = UNSET,
-    to: str | Unset = UNSET,
+    from_: datetime.datetime | Unset = UNSET,
+    to: datetime.datetime | Unset = UNSET,
     granularity: str | Unset = UNSET,
 ) -> Response[Problem | UsageReport]:
     """A token's answers by the hour or the day: allowed, forbidden, rate limited,
@@ -106,8 +113,8 @@ def sync_detailed(
 
     Args:
         id (str):
-        from_ (str | Unset):
-        to (str | Unset):
+        from_ (datetime.datetime | Unset):
+        to (datetime.datetime | Unset):
         granularity (str | Unset):
 
     Raises:
@@ -136,8 +143,8 @@ def sync(
     id: str,
     *,
     client: AuthenticatedClient,
-    from_: str | Unset = UNSET,
-    to: str | Unset = UNSET,
+    from_: datetime.datetime | Unset = UNSET,
+    to: datetime.datetime | Unset = UNSET,
     granularity: str | Unset = UNSET,
 ) -> Problem | UsageReport | None:
     """A token's answers by the hour or the day: allowed, forbidden, rate limited,
@@ -145,8 +152,8 @@ def sync(
 
     Args:
         id (str):
-        from_ (str | Unset):
-        to (str | Unset):
+        from_ (datetime.datetime | Unset):
+        to (datetime.datetime | Unset):
         granularity (str | Unset):
 
     Raises:
@@ -170,8 +177,8 @@ async def asyncio_detailed(
     id: str,
     *,
     client: AuthenticatedClient,
-    from_: str | Unset = UNSET,
-    to: str | Unset = UNSET,
+    from_: datetime.datetime | Unset = UNSET,
+    to: datetime.datetime | Unset = UNSET,
     granularity: str | Unset = UNSET,
 ) -> Response[Problem | UsageReport]:
     """A token's answers by the hour or the day: allowed, forbidden, rate limited,
@@ -179,8 +186,8 @@ async def asyncio_detailed(
 
     Args:
         id (str):
-        from_ (str | Unset):
-        to (str | Unset):
+        from_ (datetime.datetime | Unset):
+        to (datetime.datetime | Unset):
         granularity (str | Unset):
 
     Raises:
@@ -207,8 +214,8 @@ async def asyncio(
     id: str,
     *,
     client: AuthenticatedClient,
-    from_: str | Unset = UNSET,
-    to: str | Unset = UNSET,
+    from_: datetime.datetime | Unset = UNSET,
+    to: datetime.datetime | Unset = UNSET,
     granularity: str | Unset = UNSET,
 ) -> Problem | UsageReport | None:
     """A token's answers by the hour or the day: allowed, forbidden, rate limited,
@@ -216,8 +223,8 @@ async def asyncio(
 
     Args:
         id (str):
-        from_ (str | Unset):
-        to (str | Unset):
+        from_ (datetime.datetime | Unset):
+        to (datetime.datetime | Unset):
         granularity (str | Unset):
 
     Raises:
