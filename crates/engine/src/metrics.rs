@@ -150,6 +150,16 @@ impl Default for Striped {
     }
 }
 
+/// The bucket a latency falls in, and the latency in microseconds.
+fn bucket_of(elapsed: Duration) -> (usize, u64) {
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    let bucket = LATENCY_BOUNDS_US
+        .iter()
+        .position(|&bound| micros <= bound)
+        .unwrap_or(LATENCY_BOUNDS_US.len());
+    (bucket, micros)
+}
+
 /// A latency histogram as a scrape reads it.
 pub struct LatencySnapshot {
     /// Cumulative counts, one per bound of [`LATENCY_BOUNDS_US`].
@@ -158,17 +168,31 @@ pub struct LatencySnapshot {
     pub sum: Duration,
 }
 
+impl LatencySnapshot {
+    /// The snapshot of counts per bucket (the last beyond the last bound) and
+    /// their sum.
+    fn of(per_bucket: [u64; BUCKETS], sum_us: u64) -> Self {
+        let mut cumulative = [0u64; LATENCY_BOUNDS_US.len()];
+        let mut running = 0;
+        for (bucket, total) in cumulative.iter_mut().enumerate() {
+            running += per_bucket[bucket];
+            *total = running;
+        }
+        Self {
+            cumulative,
+            count: running + per_bucket[LATENCY_BOUNDS_US.len()],
+            sum: Duration::from_micros(sum_us),
+        }
+    }
+}
+
 impl Striped {
     /// Counts one answer of `endpoint`, which ended in `outcome` after `elapsed`.
     pub fn record(&self, endpoint: Endpoint, outcome: Outcome, elapsed: Duration) {
         let stripe = &self.stripes[this_stripe()];
         let at = endpoint as usize;
         stripe.answers[at * OUTCOMES + outcome as usize].fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        let bucket = LATENCY_BOUNDS_US
-            .iter()
-            .position(|&bound| micros <= bound)
-            .unwrap_or(LATENCY_BOUNDS_US.len());
+        let (bucket, micros) = bucket_of(elapsed);
         stripe.buckets[at * BUCKETS + bucket].fetch_add(1, Ordering::Relaxed);
         stripe.sum_us[at].fetch_add(micros, Ordering::Relaxed);
     }
@@ -193,17 +217,7 @@ impl Striped {
             }
             sum_us += stripe.sum_us[at].load(Ordering::Relaxed);
         }
-        let mut cumulative = [0u64; LATENCY_BOUNDS_US.len()];
-        let mut running = 0;
-        for (bucket, total) in cumulative.iter_mut().enumerate() {
-            running += per_bucket[bucket];
-            *total = running;
-        }
-        LatencySnapshot {
-            cumulative,
-            count: running + per_bucket[LATENCY_BOUNDS_US.len()],
-            sum: Duration::from_micros(sum_us),
-        }
+        LatencySnapshot::of(per_bucket, sum_us)
     }
 }
 
@@ -251,27 +265,18 @@ impl Default for StoreWrites {
 
 impl StoreWrites {
     pub fn record(&self, elapsed: Duration) {
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        let bucket = LATENCY_BOUNDS_US
-            .iter()
-            .position(|&bound| micros <= bound)
-            .unwrap_or(LATENCY_BOUNDS_US.len());
+        let (bucket, micros) = bucket_of(elapsed);
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         self.sum_us.fetch_add(micros, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> LatencySnapshot {
-        let mut cumulative = [0u64; LATENCY_BOUNDS_US.len()];
-        let mut running = 0;
-        for (bucket, total) in cumulative.iter_mut().enumerate() {
-            running += self.buckets[bucket].load(Ordering::Relaxed);
-            *total = running;
-        }
-        LatencySnapshot {
-            cumulative,
-            count: running + self.buckets[LATENCY_BOUNDS_US.len()].load(Ordering::Relaxed),
-            sum: Duration::from_micros(self.sum_us.load(Ordering::Relaxed)),
-        }
+        LatencySnapshot::of(
+            self.buckets
+                .each_ref()
+                .map(|count| count.load(Ordering::Relaxed)),
+            self.sum_us.load(Ordering::Relaxed),
+        )
     }
 }
 

@@ -110,6 +110,21 @@ impl Granularity {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hour => "hour",
+            Self::Day => "day",
+        }
+    }
+
+    /// The range a query that names none covers: a day of hours, or 30 days.
+    pub fn default_span_ms(self) -> i64 {
+        match self {
+            Self::Hour => 86_400_000,
+            Self::Day => 30 * 86_400_000,
+        }
+    }
+
     /// Its length in hours.
     fn hours(self) -> i64 {
         match self {

@@ -85,15 +85,11 @@ pub async fn usage(
     ApiQuery(params): ApiQuery<UsageParams>,
 ) -> Result<Json<UsageReport>, ApiError> {
     let granularity = match params.granularity.as_deref() {
-        None | Some("hour") => Granularity::Hour,
-        Some("day") => Granularity::Day,
-        Some(other) => {
-            return Err(EngineError::BadRequest {
-                code: "invalid_granularity",
-                detail: format!("granularity {other:?} must be hour or day"),
-            }
-            .into());
-        }
+        None => Granularity::Hour,
+        Some(text) => Granularity::parse(text).ok_or_else(|| EngineError::BadRequest {
+            code: "invalid_granularity",
+            detail: format!("granularity {text:?} must be hour or day"),
+        })?,
     };
     let now = engine.now_ms();
     let time = |field: &str, text: Option<&str>, default: i64| match text {
@@ -106,14 +102,14 @@ pub async fn usage(
         }),
     };
     let to = time("to", params.to.as_deref(), now)?;
-    let span = match granularity {
-        Granularity::Hour => 86_400_000,
-        Granularity::Day => 30 * 86_400_000,
-    };
     // Counts are kept 90 days: a longer range answers its last 90 days, and one
     // that ends before it starts has no buckets.
-    let from =
-        time("from", params.from.as_deref(), to - span)?.max(to.saturating_sub(USAGE_KEPT_MS));
+    let from = time(
+        "from",
+        params.from.as_deref(),
+        to - granularity.default_span_ms(),
+    )?
+    .max(to.saturating_sub(USAGE_KEPT_MS));
     let buckets = if from > to {
         Vec::new()
     } else {
@@ -121,11 +117,7 @@ pub async fn usage(
     };
     Ok(Json(UsageReport {
         token_id: id,
-        granularity: match granularity {
-            Granularity::Hour => "hour",
-            Granularity::Day => "day",
-        }
-        .to_owned(),
+        granularity: granularity.as_str().to_owned(),
         buckets: buckets
             .into_iter()
             .map(|(start, tally)| UsageBucketView {
