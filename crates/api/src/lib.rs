@@ -6,6 +6,7 @@
 //!
 //! The `openapi` feature derives their schemas for `/openapi.json`.
 
+mod audit;
 mod changes;
 mod compat;
 mod leaks;
@@ -16,6 +17,9 @@ mod usage;
 mod verify;
 
 mod number;
+pub use audit::{
+    AuditActor, AuditBreak, AuditEntryView, AuditList, AuditParams, AuditVerification,
+};
 pub use changes::{
     ChangesParams, EVENT_CHANGE, EVENT_READY, EVENT_RESET, StreamReset, TokenChange,
 };

@@ -93,6 +93,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     "invalid_cost",
     "invalid_range",
     "invalid_granularity",
+    "invalid_action",
     // The credential: send a working token (401).
     "missing_credentials",
     "invalid_token",
@@ -106,6 +107,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     "no_route",
     "rejected_target",
     "network_not_allowed",
+    "admin_only",
     // No such thing (404, 405).
     "not_found",
     "no_such_endpoint",

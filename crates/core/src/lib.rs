@@ -5,6 +5,7 @@
 //! aside), so it can be unit- and property-tested exhaustively and reused unchanged by
 //! every storage backend and every way of presenting a token.
 
+pub mod audit;
 pub mod base62;
 pub mod client;
 pub mod clock;

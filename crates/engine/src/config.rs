@@ -62,6 +62,15 @@ pub enum LeakAction {
     Flag,
 }
 
+impl LeakAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeakAction::Revoke => "revoke",
+            LeakAction::Flag => "flag",
+        }
+    }
+}
+
 /// What tessera does when a secret a rotation retired is presented after its grace
 /// period: someone kept a copy of it, so the token is likely stolen.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -72,6 +81,15 @@ pub enum ReuseAction {
     Revoke,
     /// Log it only.
     Report,
+}
+
+impl ReuseAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReuseAction::Revoke => "revoke",
+            ReuseAction::Report => "report",
+        }
+    }
 }
 
 /// Whose rate-limit buckets a request spends.

@@ -126,7 +126,7 @@ impl Engine {
             (Code::Valid, _) => {
                 return Ok(Allowed {
                     left: checked.left,
-                    identity: Some(Caller { slot: checked.slot }),
+                    identity: Some(Caller::new(checked.slot)),
                     rate,
                     method_override: route.is_some_and(|route| route.allows_method_override()),
                 });

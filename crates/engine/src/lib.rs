@@ -22,5 +22,7 @@ pub mod pace;
 pub use config::{EngineConfig, LeakAction, RateLimitScope, RedisFailure, ReuseAction};
 pub use error::EngineError;
 pub use lifecycle::{
-    AdminStanding, Caller, CheckOutcome, Credential, Engine, LeakLabel, SharedCheck,
+    Actor, AdminStanding, Caller, ChainReport, CheckOutcome, Credential, Engine, LeakLabel,
+    LeakSource, MAX_AUDIT_PAGE, Origin, SharedCheck,
 };
+pub use tessera_store::{AuditPage, AuditQuery};

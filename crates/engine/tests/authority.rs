@@ -21,7 +21,7 @@ use tessera_core::clock::ManualClock;
 use tessera_core::record::{ExpiryRequest, NotBeforeRequest, TokenDraft};
 use tessera_core::token::Pepper;
 use tessera_core::verify::{Code, Requirement};
-use tessera_engine::{Caller, Credential, Engine, EngineConfig, EngineError};
+use tessera_engine::{Caller, Credential, Engine, EngineConfig, EngineError, Origin};
 use tessera_store::SqliteStore;
 
 const START_MS: i64 = 1_800_000_000_000;
@@ -432,16 +432,20 @@ async fn any_token_may_give_itself_up_with_what_it_made() {
     assert_eq!(world.code(&plain_secret).await, Code::Revoked);
     world
         .engine
-        .revoke_presented(&secret)
+        .revoke_presented(&secret, Origin::default())
         .await
         .expect("RFC 7009");
     assert_eq!(world.code(&secret).await, Code::Revoked);
     assert_eq!(world.code(&child_secret).await, Code::Revoked);
     // A text that names no live token: nothing to do, and no error.
-    world.engine.revoke_presented(&secret).await.expect("again");
     world
         .engine
-        .revoke_presented("tsr_nothing")
+        .revoke_presented(&secret, Origin::default())
+        .await
+        .expect("again");
+    world
+        .engine
+        .revoke_presented("tsr_nothing", Origin::default())
         .await
         .expect("unknown");
 }

@@ -11,16 +11,48 @@
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use tessera_core::audit::Event;
 use tessera_core::record::TokenRecord;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{Basis, ChangeSeq, Revocation, StoreError};
 
-/// One token write, as a group carries it.
+/// One token write, as a group carries it, with the audit entry that records it.
 pub(crate) enum Write {
-    Insert { record: TokenRecord, basis: Basis },
-    Update { record: TokenRecord, basis: Basis },
-    Revoke { id: String, at: i64 },
+    Insert {
+        record: TokenRecord,
+        basis: Basis,
+        event: Event,
+    },
+    Update {
+        record: TokenRecord,
+        basis: Basis,
+        event: Event,
+    },
+    Revoke {
+        id: String,
+        at: i64,
+        event: Event,
+    },
+}
+
+impl Write {
+    /// The entries of a group's writes, once written: each with its change number,
+    /// a revocation's with what it took down (none for one that revoked nothing).
+    pub fn events(group: &[Arc<Write>], written: &[Written]) -> Vec<Event> {
+        group
+            .iter()
+            .zip(written)
+            .filter_map(|(write, written)| match &**write {
+                Write::Insert { event, .. } | Write::Update { event, .. } => {
+                    crate::audit::completed(event.clone(), written.seq, None)
+                }
+                Write::Revoke { event, .. } => {
+                    crate::audit::completed(event.clone(), written.seq, Some(written))
+                }
+            })
+            .collect()
+    }
 }
 
 /// What a write did: the change number it took and, for a revocation, the tokens
@@ -98,18 +130,45 @@ impl GroupCommit {
         &committer.queue
     }
 
-    pub async fn insert(&self, record: TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
-        let written = self.write(Write::Insert { record, basis }).await?;
+    pub async fn insert(
+        &self,
+        record: TokenRecord,
+        basis: Basis,
+        event: Event,
+    ) -> Result<ChangeSeq, StoreError> {
+        let written = self
+            .write(Write::Insert {
+                record,
+                basis,
+                event,
+            })
+            .await?;
         Ok(written.seq)
     }
 
-    pub async fn update(&self, record: TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
-        let written = self.write(Write::Update { record, basis }).await?;
+    pub async fn update(
+        &self,
+        record: TokenRecord,
+        basis: Basis,
+        event: Event,
+    ) -> Result<ChangeSeq, StoreError> {
+        let written = self
+            .write(Write::Update {
+                record,
+                basis,
+                event,
+            })
+            .await?;
         Ok(written.seq)
     }
 
-    pub async fn revoke(&self, id: String, at: i64) -> Result<Revocation, StoreError> {
-        self.write(Write::Revoke { id, at }).await
+    pub async fn revoke(
+        &self,
+        id: String,
+        at: i64,
+        event: Event,
+    ) -> Result<Revocation, StoreError> {
+        self.write(Write::Revoke { id, at, event }).await
     }
 
     /// Writes `write` with the next group, once that group has committed.

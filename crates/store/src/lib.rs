@@ -14,14 +14,17 @@
 //! once cannot slip past them.
 
 use async_trait::async_trait;
+use tessera_core::audit::{Event, Head};
 use tessera_core::record::{CreditsBalance, Status, TokenRecord};
 use tokio::sync::watch;
 
+mod audit;
 mod group;
 mod postgres;
 mod rows;
 mod sqlite;
 
+pub use audit::{AuditPage, AuditQuery};
 pub use postgres::PostgresStore;
 pub use postgres::tls::trusted_roots;
 pub use sqlite::{SqliteStore, copy_database};
@@ -296,27 +299,62 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// Stores a new token. Refused with [`StoreError::Revoked`] if its parent is
     /// revoked, [`StoreError::Stale`] if the parent changed since `basis.parent`.
-    async fn insert(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError>;
+    ///
+    /// Every write takes the audit entry that records it (`event`) and appends it
+    /// to the audit log in the same transaction, numbered with the write's change.
+    async fn insert(
+        &self,
+        record: &TokenRecord,
+        basis: Basis,
+        event: Event,
+    ) -> Result<ChangeSeq, StoreError>;
 
     /// Stores a new admin token and revokes every other admin token, atomically:
     /// `tessera admin reset-token`. Returns the admin tokens it revoked.
-    async fn replace_admin(&self, record: &TokenRecord) -> Result<Revocation, StoreError>;
+    async fn replace_admin(
+        &self,
+        record: &TokenRecord,
+        event: Event,
+    ) -> Result<Revocation, StoreError>;
 
     /// Stores the first admin token, unless a live one exists (made a moment ago by
     /// another node starting at the same time): then `None`, and nothing is written.
     async fn insert_first_admin(
         &self,
         record: &TokenRecord,
+        event: Event,
     ) -> Result<Option<ChangeSeq>, StoreError>;
 
     /// Replaces a live token's settings (`record.settings`) and `updated_at`; refused
     /// with [`StoreError::Revoked`] if it is revoked, [`StoreError::Stale`] if what
     /// `basis` names changed since.
-    async fn update(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError>;
+    async fn update(
+        &self,
+        record: &TokenRecord,
+        basis: Basis,
+        event: Event,
+    ) -> Result<ChangeSeq, StoreError>;
 
     /// Revokes the token `id` and every live token created through it at `at`, all or
-    /// none, as the store sees them (so descendants made on other nodes go too).
-    async fn revoke_subtree(&self, id: &str, at: i64) -> Result<Revocation, StoreError>;
+    /// none, as the store sees them (so descendants made on other nodes go too). The
+    /// entry lists the descendants it revoked; a revocation of a token revoked
+    /// before changes nothing and writes no entry.
+    async fn revoke_subtree(
+        &self,
+        id: &str,
+        at: i64,
+        event: Event,
+    ) -> Result<Revocation, StoreError>;
+
+    /// Appends an entry that records no token write (a sign-in, a leak only
+    /// flagged); returns its place in the chain.
+    async fn append_audit(&self, event: Event) -> Result<i64, StoreError>;
+
+    /// A page of the audit log.
+    async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError>;
+
+    /// The newest entry as the last append recorded it, to check the chain's end by.
+    async fn audit_head(&self) -> Result<Head, StoreError>;
 
     async fn get(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::StreamExt;
+use tessera_core::audit::{Event, Head};
 use tessera_core::record::{CreditsBalance, TokenRecord};
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::error::SqlState;
@@ -26,6 +27,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub(crate) mod tls;
 
+use crate::audit::{self, AuditPage, AuditQuery};
 use crate::group::{GroupCommit, GroupFailure, Write, WriteGroup, Written};
 use crate::rows::{self, Dialect, RawRow, ReadColumn, SqlValue, Standing};
 use crate::{
@@ -100,6 +102,7 @@ CREATE INDEX token_resources_pattern ON token_resources(pattern);
 ALTER TABLE tokens ALTER COLUMN parent_id SET (n_distinct = -0.5);
 ANALYZE tokens;
 "#,
+    audit::SCHEMA,
 ];
 
 const DIALECT: Dialect = Dialect {
@@ -262,7 +265,7 @@ impl WriteGroup for GroupWriter {
             };
             // An edit reads its checks first, so it goes alone; the creations and
             // revocations after it go out together, without waiting for each answer.
-            if let Write::Update { record, basis } = &*group[at] {
+            if let Write::Update { record, basis, .. } = &*group[at] {
                 check_edit(&tx, record, *basis).await.map_err(failed)?;
                 write_settings(&tx, record, seq).await.map_err(failed)?;
                 written.push(Written::new(seq));
@@ -280,6 +283,9 @@ impl WriteGroup for GroupWriter {
                 })?;
             written.extend(outcomes);
         }
+        append_entries(&tx, Write::events(group, &written))
+            .await
+            .map_err(GroupFailure::whole)?;
         let newest = newest + group.len() as ChangeSeq;
         tx.execute(
             "UPDATE tessera_change_feed SET seq = $1 WHERE id",
@@ -329,7 +335,7 @@ async fn send_together(
     for (n, write) in writes.iter().enumerate() {
         let seq = first_seq + n as ChangeSeq;
         match &**write {
-            Write::Insert { record, basis } => {
+            Write::Insert { record, basis, .. } => {
                 let (sql, values) = match &record.parent_id {
                     Some(parent) => {
                         rows::insert_under_parent_sql(record, parent, basis.parent, seq, &DIALECT)
@@ -352,7 +358,7 @@ async fn send_together(
                     ));
                 }
             }
-            Write::Revoke { id, at } => {
+            Write::Revoke { id, at, .. } => {
                 let values = vec![
                     SqlValue::Text(id.clone()),
                     SqlValue::Int(*at),
@@ -417,7 +423,7 @@ async fn send_together(
 /// Read after the writes sent with it, so a later one may have changed the parent
 /// again; the group is written again without this creation in any case.
 async fn refusal(tx: &deadpool_postgres::Transaction<'_>, write: &Write) -> StoreError {
-    let Write::Insert { record, basis } = write else {
+    let Write::Insert { record, basis, .. } = write else {
         return StoreError::Unavailable("only a creation is refused by its statement".into());
     };
     let Some(parent) = &record.parent_id else {
@@ -651,6 +657,42 @@ async fn commit(
     tx.commit().await.map_err(pg)
 }
 
+/// Appends `events` to the audit log after its head, in the caller's transaction,
+/// holding the head's row until it commits (one chain for every node); returns
+/// the place of the last one (`None`: there were none).
+async fn append_entries(
+    tx: &deadpool_postgres::Transaction<'_>,
+    events: Vec<Event>,
+) -> Result<Option<i64>, StoreError> {
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let row = tx
+        .query_one(
+            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(pg)?;
+    let mut head = audit::head(row.get("seq"), row.get("hash"))?;
+    let insert = tx.prepare_cached(audit::INSERT_ENTRY).await.map_err(pg)?;
+    let values: Vec<Vec<SqlValue>> = head
+        .append(events)
+        .iter()
+        .map(audit::entry_values)
+        .collect();
+    // Sent at once (pipelined), executed in order.
+    let bound: Vec<_> = values.iter().map(|values| params(values)).collect();
+    let requests = bound.iter().map(|bound| tx.execute(&insert, bound));
+    futures_util::future::try_join_all(requests)
+        .await
+        .map_err(pg)?;
+    tx.execute(audit::MOVE_HEAD, &[&head.seq, &hex::encode(head.hash)])
+        .await
+        .map_err(pg)?;
+    Ok(Some(head.seq))
+}
+
 /// Token `id`'s change number and whether it is revoked; `None` if there is no such token.
 async fn standing(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -802,13 +844,19 @@ impl TokenStore for PostgresStore {
         Ok(Changes { changes, up_to })
     }
 
-    async fn insert(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
-        self.writes.insert(record.clone(), basis).await
+    async fn insert(
+        &self,
+        record: &TokenRecord,
+        basis: Basis,
+        event: Event,
+    ) -> Result<ChangeSeq, StoreError> {
+        self.writes.insert(record.clone(), basis, event).await
     }
 
     async fn insert_first_admin(
         &self,
         record: &TokenRecord,
+        event: Event,
     ) -> Result<Option<ChangeSeq>, StoreError> {
         let mut client = self.client().await?;
         let (tx, seq) = begin(&mut client).await?;
@@ -825,11 +873,20 @@ impl TokenStore for PostgresStore {
             return Ok(None);
         }
         insert_row(&tx, record, seq, Basis::default()).await?;
+        append_entries(
+            &tx,
+            audit::completed(event, seq, None).into_iter().collect(),
+        )
+        .await?;
         commit(tx, &self.node.announcement(seq)).await?;
         Ok(Some(seq))
     }
 
-    async fn replace_admin(&self, record: &TokenRecord) -> Result<Revocation, StoreError> {
+    async fn replace_admin(
+        &self,
+        record: &TokenRecord,
+        event: Event,
+    ) -> Result<Revocation, StoreError> {
         let mut client = self.client().await?;
         let (tx, seq) = begin(&mut client).await?;
         let revoked = tx
@@ -847,16 +904,60 @@ impl TokenStore for PostgresStore {
             .map(|row| read_row(row).and_then(RawRow::into_record))
             .collect::<Result<_, _>>()?;
         insert_row(&tx, record, seq, Basis::default()).await?;
+        let revocation = Revocation { seq, revoked };
+        let mut event = audit::completed(event, seq, None);
+        if let Some(event) = &mut event {
+            event.cascade = revocation.revoked.iter().map(|r| r.id.clone()).collect();
+        }
+        append_entries(&tx, event.into_iter().collect()).await?;
         commit(tx, &self.node.announcement(seq)).await?;
-        Ok(Revocation { seq, revoked })
+        Ok(revocation)
     }
 
-    async fn update(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
-        self.writes.update(record.clone(), basis).await
+    async fn update(
+        &self,
+        record: &TokenRecord,
+        basis: Basis,
+        event: Event,
+    ) -> Result<ChangeSeq, StoreError> {
+        self.writes.update(record.clone(), basis, event).await
     }
 
-    async fn revoke_subtree(&self, id: &str, at: i64) -> Result<Revocation, StoreError> {
-        self.writes.revoke(id.to_owned(), at).await
+    async fn revoke_subtree(
+        &self,
+        id: &str,
+        at: i64,
+        event: Event,
+    ) -> Result<Revocation, StoreError> {
+        self.writes.revoke(id.to_owned(), at, event).await
+    }
+
+    async fn append_audit(&self, event: Event) -> Result<i64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let seq = append_entries(&tx, vec![event]).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(seq.unwrap_or_default())
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        let (sql, values) = audit::list_sql(query, &DIALECT);
+        let client = self.client().await?;
+        let rows = client.query(&sql, &params(&values)).await.map_err(pg)?;
+        let entries = rows
+            .iter()
+            .map(audit::read_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(audit::into_page(entries, query))
+    }
+
+    async fn audit_head(&self) -> Result<Head, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT seq, hash FROM audit_head WHERE id = 1", &[])
+            .await
+            .map_err(pg)?;
+        audit::head(row.get("seq"), row.get("hash"))
     }
 
     async fn get(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {

@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use tessera_core::audit::{Event, Head};
 use tessera_core::record::TokenRecord;
+
+use crate::audit::{self, AuditPage, AuditQuery};
 
 use crate::group::{GroupCommit, GroupFailure, Write, WriteGroup, Written};
 use crate::rows::{self, Dialect, RawRow, ReadColumn, SqlValue, Standing};
@@ -69,6 +72,7 @@ CREATE TABLE change_feed (
 );
 INSERT INTO change_feed (id, seq) SELECT 1, COUNT(*) > 0 FROM tokens;
 "#,
+    audit::SCHEMA,
 ];
 
 /// A token store in one SQLite database file.
@@ -204,6 +208,7 @@ impl WriteGroup for GroupWriter {
                     }
                 }
             }
+            append_entries(&tx, Write::events(&group, &written))?;
             tx.execute(
                 "UPDATE change_feed SET seq = ?1",
                 [newest + group.len() as ChangeSeq],
@@ -224,16 +229,16 @@ fn write_one(
     seq: ChangeSeq,
 ) -> Result<Written, StoreError> {
     match write {
-        Write::Insert { record, basis } => {
+        Write::Insert { record, basis, .. } => {
             insert_row(tx, record, seq, *basis)?;
             Ok(Written::new(seq))
         }
-        Write::Update { record, basis } => {
+        Write::Update { record, basis, .. } => {
             check_edit(tx, record, *basis)?;
             write_settings(tx, record, seq)?;
             Ok(Written::new(seq))
         }
-        Write::Revoke { id, at } => {
+        Write::Revoke { id, at, .. } => {
             let mut statement = tx
                 .prepare_cached(&rows::revoke_subtree_sql(&DIALECT))
                 .map_err(unavailable)?;
@@ -245,6 +250,34 @@ fn write_one(
             Ok(Revocation { seq, revoked })
         }
     }
+}
+
+/// Appends `events` to the audit log after its head, in the caller's transaction;
+/// returns the place of the last one (`None`: there were none).
+fn append_entries(
+    tx: &rusqlite::Transaction<'_>,
+    events: Vec<Event>,
+) -> Result<Option<i64>, StoreError> {
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let (seq, hash): (i64, String) = tx
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .map_err(unavailable)?;
+    let mut head = audit::head(seq, &hash)?;
+    let mut insert = tx
+        .prepare_cached(audit::INSERT_ENTRY)
+        .map_err(unavailable)?;
+    for entry in head.append(events) {
+        insert
+            .execute(params_from_iter(audit::entry_values(&entry)))
+            .map_err(unavailable)?;
+    }
+    tx.execute(audit::MOVE_HEAD, params![head.seq, hex::encode(head.hash)])
+        .map_err(unavailable)?;
+    Ok(Some(head.seq))
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -516,13 +549,19 @@ impl TokenStore for SqliteStore {
         .await
     }
 
-    async fn insert(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
-        self.writes.insert(record.clone(), basis).await
+    async fn insert(
+        &self,
+        record: &TokenRecord,
+        basis: Basis,
+        event: Event,
+    ) -> Result<ChangeSeq, StoreError> {
+        self.writes.insert(record.clone(), basis, event).await
     }
 
     async fn insert_first_admin(
         &self,
         record: &TokenRecord,
+        event: Event,
     ) -> Result<Option<ChangeSeq>, StoreError> {
         let record = record.clone();
         self.change(move |tx, seq| {
@@ -536,12 +575,18 @@ impl TokenStore for SqliteStore {
             if exists {
                 return Ok(None);
             }
-            insert_row(tx, &record, seq, Basis::default()).map(|()| Some(seq))
+            insert_row(tx, &record, seq, Basis::default())?;
+            append_entries(tx, audit::completed(event, seq, None).into_iter().collect())?;
+            Ok(Some(seq))
         })
         .await
     }
 
-    async fn replace_admin(&self, record: &TokenRecord) -> Result<Revocation, StoreError> {
+    async fn replace_admin(
+        &self,
+        record: &TokenRecord,
+        event: Event,
+    ) -> Result<Revocation, StoreError> {
         let record = record.clone();
         self.change(move |tx, seq| {
             let mut statement = tx
@@ -557,17 +602,67 @@ impl TokenStore for SqliteStore {
                 .map(|row| row.map_err(unavailable).and_then(RawRow::into_record))
                 .collect::<Result<_, _>>()?;
             insert_row(tx, &record, seq, Basis::default())?;
-            Ok(Revocation { seq, revoked })
+            let revocation = Revocation { seq, revoked };
+            let mut event = audit::completed(event, seq, None);
+            if let Some(event) = &mut event {
+                event.cascade = revocation.revoked.iter().map(|r| r.id.clone()).collect();
+            }
+            append_entries(tx, event.into_iter().collect())?;
+            Ok(revocation)
         })
         .await
     }
 
-    async fn update(&self, record: &TokenRecord, basis: Basis) -> Result<ChangeSeq, StoreError> {
-        self.writes.update(record.clone(), basis).await
+    async fn update(
+        &self,
+        record: &TokenRecord,
+        basis: Basis,
+        event: Event,
+    ) -> Result<ChangeSeq, StoreError> {
+        self.writes.update(record.clone(), basis, event).await
     }
 
-    async fn revoke_subtree(&self, id: &str, at: i64) -> Result<Revocation, StoreError> {
-        self.writes.revoke(id.to_owned(), at).await
+    async fn revoke_subtree(
+        &self,
+        id: &str,
+        at: i64,
+        event: Event,
+    ) -> Result<Revocation, StoreError> {
+        self.writes.revoke(id.to_owned(), at, event).await
+    }
+
+    async fn append_audit(&self, event: Event) -> Result<i64, StoreError> {
+        self.in_transaction(move |tx| {
+            append_entries(tx, vec![event]).map(Option::unwrap_or_default)
+        })
+        .await
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        let (sql, values) = audit::list_sql(query, &DIALECT);
+        let query = query.clone();
+        self.with_conn(move |conn| {
+            let mut statement = conn.prepare_cached(&sql).map_err(unavailable)?;
+            let entries = statement
+                .query_map(params_from_iter(values), |row| Ok(audit::read_entry(row)))
+                .map_err(unavailable)?
+                .map(|row| row.map_err(unavailable).and_then(|entry| entry))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(audit::into_page(entries, &query))
+        })
+        .await
+    }
+
+    async fn audit_head(&self) -> Result<Head, StoreError> {
+        self.with_conn(|conn| {
+            let (seq, hash): (i64, String) = conn
+                .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .map_err(unavailable)?;
+            audit::head(seq, &hash)
+        })
+        .await
     }
 
     async fn get(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {

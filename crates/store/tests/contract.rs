@@ -8,12 +8,13 @@
     reason = "a test: a failed assumption is a failed test"
 )]
 
+use tessera_core::audit::{Action, Break, ChainWalk, Event};
 use tessera_core::record::{RateLimitSetting, ScopeGrant, Settings, Status, TokenRecord};
 use tessera_core::resource::ResourceScope;
 use tessera_core::scope::Access;
 use tessera_core::token::TokenHash;
 use tessera_store::{
-    Basis, ListQuery, PostgresStore, SqliteStore, StoreError, TokenStore, UsageUpdate,
+    AuditQuery, Basis, ListQuery, PostgresStore, SqliteStore, StoreError, TokenStore, UsageUpdate,
 };
 use tessera_testkit::Postgres;
 
@@ -67,6 +68,11 @@ fn record(id: &str, parent: Option<&str>, resources: Option<Vec<&str>>) -> Token
     }
 }
 
+/// An audit entry for a write the test makes (what it says is the audit tests' business).
+fn noted() -> Event {
+    Event::new(0, Action::TokenCreated)
+}
+
 fn ids(records: &[TokenRecord]) -> Vec<&str> {
     records.iter().map(|t| t.id.as_str()).collect()
 }
@@ -81,11 +87,11 @@ async fn keeps_the_contract(
     let grandchild = record("grand", Some("child"), Some(vec!["repo:*"]));
     let mut seqs = Vec::new();
     for r in [&root, &child, &grandchild] {
-        seqs.push(store.insert(r, Basis::default()).await.unwrap());
+        seqs.push(store.insert(r, Basis::default(), noted()).await.unwrap());
     }
     assert_eq!(seqs, [1, 2, 3], "writes are numbered without gaps");
     assert!(matches!(
-        store.insert(&root, Basis::default()).await,
+        store.insert(&root, Basis::default(), noted()).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.get("child").await.unwrap().unwrap(), child);
@@ -143,11 +149,11 @@ async fn keeps_the_contract(
         token: Some(1),
         ..Basis::default()
     };
-    assert_eq!(store.update(&edited, edit).await.unwrap(), 4);
+    assert_eq!(store.update(&edited, edit, noted()).await.unwrap(), 4);
 
     // A write decided on an old copy is refused, and changes nothing.
     assert!(matches!(
-        store.update(&root, edit).await,
+        store.update(&root, edit, noted()).await,
         Err(StoreError::Stale(_))
     ));
     let old_parent = Basis {
@@ -156,7 +162,7 @@ async fn keeps_the_contract(
     };
     let late = record("late0", Some("root"), None);
     assert!(matches!(
-        store.insert(&late, old_parent).await,
+        store.insert(&late, old_parent, noted()).await,
         Err(StoreError::Stale(_))
     ));
     let children_unknown = Basis {
@@ -164,7 +170,7 @@ async fn keeps_the_contract(
         ..Basis::default()
     };
     assert!(matches!(
-        store.update(&edited, children_unknown).await,
+        store.update(&edited, children_unknown, noted()).await,
         Err(StoreError::Stale(_))
     ));
     assert!(store.get("late0").await.unwrap().is_none());
@@ -174,12 +180,12 @@ async fn keeps_the_contract(
     );
 
     // A revocation walks the subtree the store holds and returns what it revoked.
-    let revocation = store.revoke_subtree("child", 5).await.unwrap();
+    let revocation = store.revoke_subtree("child", 5, noted()).await.unwrap();
     let mut revoked: Vec<&str> = revocation.revoked.iter().map(|r| r.id.as_str()).collect();
     revoked.sort();
     assert_eq!(revoked, ["child", "grand"]);
     assert!(revocation.revoked.iter().all(|r| r.revoked_at == Some(5)));
-    let again = store.revoke_subtree("child", 6).await.unwrap();
+    let again = store.revoke_subtree("child", 6, noted()).await.unwrap();
     assert!(again.revoked.is_empty(), "idempotent");
     let status = ListQuery {
         status: Some(Status::Revoked),
@@ -200,13 +206,13 @@ async fn keeps_the_contract(
     // A revoked token neither changes nor makes children; nothing is written.
     let late_child = record("late", Some("child"), None);
     assert!(matches!(
-        store.insert(&late_child, Basis::default()).await,
+        store.insert(&late_child, Basis::default(), noted()).await,
         Err(StoreError::Revoked(_))
     ));
     let mut revoked_edit = store.get("child").await.unwrap().unwrap();
     revoked_edit.settings.name = "renamed".try_into().unwrap();
     assert!(matches!(
-        store.update(&revoked_edit, Basis::default()).await,
+        store.update(&revoked_edit, Basis::default(), noted()).await,
         Err(StoreError::Revoked(_))
     ));
     assert!(store.get("late").await.unwrap().is_none());
@@ -244,15 +250,27 @@ async fn keeps_the_contract(
     // same write.
     let mut admin = record("admin1", None, None);
     admin.is_admin = true;
-    assert!(store.insert_first_admin(&admin).await.unwrap().is_some());
+    assert!(
+        store
+            .insert_first_admin(&admin, noted())
+            .await
+            .unwrap()
+            .is_some()
+    );
     let mut second_first = record("admin0", None, None);
     second_first.is_admin = true;
-    assert_eq!(store.insert_first_admin(&second_first).await.unwrap(), None);
+    assert_eq!(
+        store
+            .insert_first_admin(&second_first, noted())
+            .await
+            .unwrap(),
+        None
+    );
     assert!(store.get("admin0").await.unwrap().is_none());
     let mut admin2 = record("admin2", None, None);
     admin2.is_admin = true;
     admin2.created_at = 7;
-    let replaced = store.replace_admin(&admin2).await.unwrap();
+    let replaced = store.replace_admin(&admin2, noted()).await.unwrap();
     assert_eq!(ids(&replaced.revoked), ["admin1"]);
     let seq = replaced.seq;
     let feed = store.changes_since(seq - 1).await.unwrap();
@@ -335,7 +353,7 @@ async fn postgres_numbers_concurrent_writes_in_order_and_announces_them() {
             for i in 0..20 {
                 let mut r = record(&format!("n{n}t{i}"), None, None);
                 r.hash.0[31] = n as u8;
-                seqs.push(store.insert(&r, Basis::default()).await.unwrap());
+                seqs.push(store.insert(&r, Basis::default(), noted()).await.unwrap());
             }
             seqs
         }));
@@ -370,7 +388,7 @@ async fn postgres_numbers_concurrent_writes_in_order_and_announces_them() {
 /// revocation stored with creations under the revoked token leaves none live.
 async fn groups_refuse_writes_alone(store: std::sync::Arc<dyn TokenStore>) {
     let parent_seq = store
-        .insert(&record("parent", None, None), Basis::default())
+        .insert(&record("parent", None, None), Basis::default(), noted())
         .await
         .unwrap();
     let under_parent = |seq| Basis {
@@ -384,7 +402,7 @@ async fn groups_refuse_writes_alone(store: std::sync::Arc<dyn TokenStore>) {
         let basis = under_parent(if i == 7 { parent_seq + 100 } else { parent_seq });
         creations.push(tokio::spawn(async move {
             let child = record(&format!("c{i}"), Some("parent"), Some(vec!["repo:a"]));
-            store.insert(&child, basis).await
+            store.insert(&child, basis, noted()).await
         }));
     }
     for (i, creation) in creations.into_iter().enumerate() {
@@ -415,10 +433,12 @@ async fn groups_refuse_writes_alone(store: std::sync::Arc<dyn TokenStore>) {
         let store = std::sync::Arc::clone(&store);
         creations.push(tokio::spawn(async move {
             let child = record(&format!("d{i}"), Some("parent"), None);
-            store.insert(&child, under_parent(parent_seq)).await
+            store
+                .insert(&child, under_parent(parent_seq), noted())
+                .await
         }));
     }
-    let revocation = store.revoke_subtree("parent", 5).await.unwrap();
+    let revocation = store.revoke_subtree("parent", 5, noted()).await.unwrap();
     assert!(revocation.revoked.len() >= 30);
     for (i, creation) in creations.into_iter().enumerate() {
         let id = format!("d{i}");
@@ -458,15 +478,21 @@ async fn postgres_groups_refuse_writes_alone() {
 /// feed carries the whole history to other nodes.
 async fn keeps_rotations(store: &dyn TokenStore) {
     let token = record("rotated", None, None);
-    assert_eq!(store.insert(&token, Basis::default()).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .insert(&token, Basis::default(), noted())
+            .await
+            .unwrap(),
+        1
+    );
     let rotated = token.rotated(TokenHash([9; 32]), "tsr_new".into(), 60_000, 1_000);
     let twice = rotated.rotated(TokenHash([10; 32]), "tsr_newer".into(), 0, 2_000);
     let edit = |seq| Basis {
         token: Some(seq),
         ..Basis::default()
     };
-    assert_eq!(store.update(&rotated, edit(1)).await.unwrap(), 2);
-    assert_eq!(store.update(&twice, edit(2)).await.unwrap(), 3);
+    assert_eq!(store.update(&rotated, edit(1), noted()).await.unwrap(), 2);
+    assert_eq!(store.update(&twice, edit(2), noted()).await.unwrap(), 3);
     let stored = store.get("rotated").await.unwrap().unwrap();
     assert_eq!(stored, twice);
     assert_eq!(stored.hash, TokenHash([10; 32]));
@@ -508,9 +534,12 @@ async fn purges_the_long_dead(store: &dyn TokenStore) {
     old_admin.is_admin = true;
     old_admin.revoked_at = Some(100);
     for token in [&maker, &made, &expired, &recent, &live, &old_admin] {
-        store.insert(token, Basis::default()).await.unwrap();
+        store
+            .insert(token, Basis::default(), noted())
+            .await
+            .unwrap();
     }
-    store.revoke_subtree("maker", 100).await.unwrap();
+    store.revoke_subtree("maker", 100, noted()).await.unwrap();
     assert_eq!(store.purge_dead(1_000, 10).await.unwrap(), 2, "the leaves");
     assert!(store.get("made").await.unwrap().is_none());
     assert!(store.get("expired").await.unwrap().is_none());
@@ -563,7 +592,7 @@ async fn adds_up_hourly_usage(store: &dyn TokenStore) {
         hour,
     };
     store
-        .insert(&record("counted", None, None), Basis::default())
+        .insert(&record("counted", None, None), Basis::default(), noted())
         .await
         .unwrap();
     store
@@ -600,4 +629,219 @@ async fn sqlite_adds_up_hourly_usage() {
 async fn postgres_adds_up_hourly_usage() {
     let url = Postgres::shared().fresh_database();
     adds_up_hourly_usage(&PostgresStore::connect(&url).await.unwrap()).await;
+}
+
+// The audit log: entries written with their changes, chained, listed by filter and
+// page, and every tampering named where it happened.
+
+/// An entry by `actor` about `target`, whose lineage is `lineage`.
+fn entry(action: Action, actor: &str, target: &str, lineage: &[&str]) -> Event {
+    Event {
+        actor_id: Some(actor.into()),
+        actor_name: Some(format!("Name {actor}")),
+        target_id: Some(target.into()),
+        lineage: lineage.iter().map(|id| (*id).to_owned()).collect(),
+        client_ip: Some("192.0.2.7".into()),
+        request_id: Some("req_test".into()),
+        ..Event::new(1_000, action)
+    }
+}
+
+/// Writes root, child, an edit, a revocation (and a second one that changes
+/// nothing) and a sign-in: five entries.
+async fn write_audited(store: &dyn TokenStore) {
+    let root = record("root", None, None);
+    let child = record("child", Some("root"), None);
+    let created =
+        |target: &str, lineage: &[&str]| entry(Action::TokenCreated, "boss", target, lineage);
+    store
+        .insert(&root, Basis::default(), created("root", &["root"]))
+        .await
+        .unwrap();
+    store
+        .insert(
+            &child,
+            Basis::default(),
+            created("child", &["root", "child"]),
+        )
+        .await
+        .unwrap();
+    let mut edited = child.clone();
+    edited.settings.owner = Some("someone".try_into().unwrap());
+    let edit = entry(Action::TokenUpdated, "root", "child", &["root", "child"]);
+    store.update(&edited, Basis::default(), edit).await.unwrap();
+    let revoke = || entry(Action::TokenRevoked, "boss", "root", &["root"]);
+    store.revoke_subtree("root", 5, revoke()).await.unwrap();
+    store.revoke_subtree("root", 6, revoke()).await.unwrap();
+    let signed_in = entry(Action::SessionSignedIn, "boss", "boss", &["boss"]);
+    assert_eq!(store.append_audit(signed_in).await.unwrap(), 5);
+}
+
+/// Walks the whole chain as `tessera audit verify` does.
+async fn walk(store: &dyn TokenStore) -> Result<i64, Break> {
+    let head = store.audit_head().await.unwrap();
+    let all = store
+        .audit(&AuditQuery {
+            oldest_first: true,
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut walk = ChainWalk::default();
+    for entry in &all.entries {
+        walk.step(entry)?;
+    }
+    walk.finish(head).map(|head| head.seq)
+}
+
+async fn keeps_an_audit_chain(store: &dyn TokenStore) {
+    write_audited(store).await;
+    assert_eq!(walk(store).await, Ok(5));
+    let newest = |limit, after| AuditQuery {
+        limit,
+        after,
+        ..AuditQuery::default()
+    };
+    let page = store.audit(&newest(2, None)).await.unwrap();
+    let seqs =
+        |page: &tessera_store::AuditPage| page.entries.iter().map(|e| e.seq).collect::<Vec<_>>();
+    assert_eq!((seqs(&page), page.next_cursor), (vec![5, 4], Some(4)));
+    let page = store.audit(&newest(2, Some(4))).await.unwrap();
+    assert_eq!((seqs(&page), page.next_cursor), (vec![3, 2], Some(2)));
+    let page = store.audit(&newest(2, Some(2))).await.unwrap();
+    assert_eq!((seqs(&page), page.next_cursor), (vec![1], None));
+
+    let all = store.audit(&newest(10, None)).await.unwrap().entries;
+    let revocation = &all[1].event;
+    assert_eq!(revocation.action, "token.revoked");
+    assert_eq!(
+        revocation.cascade,
+        vec!["child".to_owned()],
+        "the cascade, the target left out"
+    );
+    assert_eq!(revocation.change_seq, Some(4));
+    assert_eq!(all[0].event.change_seq, None, "a sign-in changes no token");
+    assert_eq!(all[0].event.client_ip.as_deref(), Some("192.0.2.7"));
+
+    let only = |query: AuditQuery| async move {
+        let page = store
+            .audit(&AuditQuery { limit: 10, ..query })
+            .await
+            .unwrap();
+        page.entries.iter().map(|e| e.seq).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        only(AuditQuery {
+            action: Some("token.revoked".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        vec![4]
+    );
+    assert_eq!(
+        only(AuditQuery {
+            actor: Some("root".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        vec![3]
+    );
+    assert_eq!(
+        only(AuditQuery {
+            target: Some("child".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        vec![3, 2]
+    );
+    assert_eq!(
+        only(AuditQuery {
+            within: Some("child".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        vec![3, 2]
+    );
+    assert_eq!(
+        only(AuditQuery {
+            within: Some("root".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        vec![4, 3, 2, 1]
+    );
+    assert_eq!(
+        only(AuditQuery {
+            within: Some("chil".into()),
+            ..AuditQuery::default()
+        })
+        .await,
+        Vec::<i64>::new(),
+        "whole ids only"
+    );
+    assert_eq!(
+        only(AuditQuery {
+            from_ms: Some(1_001),
+            ..AuditQuery::default()
+        })
+        .await,
+        Vec::<i64>::new()
+    );
+}
+
+/// Each way of tampering, made directly in the database, and what the walk names.
+const TAMPERING: [(&str, Break); 4] = [
+    (
+        "UPDATE audit_log SET actor_name = 'someone else' WHERE seq = 2",
+        Break::Edited { seq: 2 },
+    ),
+    (
+        "DELETE FROM audit_log WHERE seq = 3",
+        Break::Missing { seq: 3 },
+    ),
+    (
+        "UPDATE audit_log SET seq = -2 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; \
+         UPDATE audit_log SET seq = 3 WHERE seq = -2",
+        Break::Unlinked { seq: 2 },
+    ),
+    (
+        "DELETE FROM audit_log WHERE seq = 5",
+        Break::Truncated { last: 4, head: 5 },
+    ),
+];
+
+#[tokio::test]
+async fn sqlite_keeps_an_audit_chain_and_names_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    keeps_an_audit_chain(&SqliteStore::open(&dir.path().join("t.db")).unwrap()).await;
+    for (n, (sql, named)) in TAMPERING.into_iter().enumerate() {
+        let path = dir.path().join(format!("tampered{n}.db"));
+        let store = SqliteStore::open(&path).unwrap();
+        write_audited(&store).await;
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+        assert_eq!(walk(&store).await, Err(named), "{sql}");
+    }
+}
+
+#[tokio::test]
+async fn postgres_keeps_an_audit_chain_and_names_tampering() {
+    let url = Postgres::shared().fresh_database();
+    keeps_an_audit_chain(&PostgresStore::connect(&url).await.unwrap()).await;
+    for (sql, named) in TAMPERING {
+        let url = Postgres::shared().fresh_database();
+        let store = PostgresStore::connect(&url).await.unwrap();
+        write_audited(&store).await;
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let running = tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+        drop(client);
+        let _ = running.await;
+        assert_eq!(walk(&store).await, Err(named), "{sql}");
+    }
 }

@@ -12,6 +12,7 @@ use crate::error::EngineError;
 use crate::index::{Slot, SlotRef};
 
 use super::Engine;
+use super::audit::Origin;
 
 /// A credential as presented: the token's text, and for HTTP Basic the user name,
 /// which must then be the token's id if it looks like one (Flashback's key + secret).
@@ -35,9 +36,19 @@ impl std::fmt::Debug for Credential<'_> {
 #[derive(Clone)]
 pub struct Caller {
     pub slot: SlotRef,
+    /// Where the request came from, for the audit log.
+    pub origin: Origin,
 }
 
 impl Caller {
+    /// `slot`'s holder, from nowhere in particular (the HTTP layer says where).
+    pub fn new(slot: SlotRef) -> Self {
+        Self {
+            slot,
+            origin: Origin::default(),
+        }
+    }
+
     pub fn id(&self) -> &str {
         self.slot.id()
     }

@@ -461,7 +461,9 @@ impl Engine {
         let outcome = self
             .check_presented(&credential.secret, credential.key_id.as_deref(), &need)
             .await;
-        self.admitted(outcome.code, outcome.checked, &need, scope)
+        let mut caller = self.admitted(outcome.code, outcome.checked, &need, scope)?;
+        caller.origin.client_ip = Some(client);
+        Ok(caller)
     }
 
     /// Spends one request of `caller`'s rate limit and counts a use, as a call to
@@ -509,7 +511,7 @@ impl Engine {
             }
             (code, _) => return Err(EngineError::InvalidToken { code }),
         };
-        Ok(Caller { slot: checked.slot })
+        Ok(Caller::new(checked.slot))
     }
     /// RFC 7662: the token whose text is presented, if it may be used now (a
     /// rate-limited token is still active). Spends no rate-limit budget.
@@ -521,7 +523,7 @@ impl Engine {
     pub(super) fn live_caller(&self, slot: SlotRef) -> Result<Caller, Code> {
         match tessera_core::verify::standing(slot.powers(), slot.is_revoked(), self.clock.now_ms())
         {
-            Code::Valid => Ok(Caller { slot }),
+            Code::Valid => Ok(Caller::new(slot)),
             standing => Err(standing),
         }
     }

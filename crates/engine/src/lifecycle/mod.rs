@@ -7,6 +7,7 @@
 //! follower (`crate::feed`) calls; each change carries its number in the store's feed,
 //! so the two paths can meet in any order.
 
+mod audit;
 mod authority;
 mod check;
 mod in_flight;
@@ -17,9 +18,10 @@ mod rotate;
 mod usage;
 mod write;
 
+pub use audit::{Actor, ChainReport, MAX_AUDIT_PAGE, Origin};
 pub use authority::{Caller, Credential};
 pub use check::{CheckOutcome, SharedCheck};
-pub use leaks::LeakLabel;
+pub use leaks::{LeakLabel, LeakSource};
 pub use retention::{Purged, USAGE_KEPT_MS, purge_periodically};
 pub use rotate::act_on_reuse;
 pub use usage::{Granularity, HOUR_MS, UsageBucket};

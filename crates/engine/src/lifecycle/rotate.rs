@@ -16,8 +16,11 @@ use crate::config::ReuseAction;
 use crate::error::EngineError;
 use crate::index::SlotRef;
 
+use tessera_core::audit::Action;
+
+use super::audit::{Actor, Origin, Target, reason};
 use super::authority::Caller;
-use super::write::{Decided, admin_untouchable, token_revoked};
+use super::write::{Decided, Deed, admin_untouchable, token_revoked};
 use super::{Engine, to_completion};
 
 /// Reused tokens waiting to be revoked: reuse is seen on the check path, which must
@@ -55,7 +58,9 @@ impl Engine {
             let (decided, secret) = {
                 let writes = engine.hold_writes().await;
                 let target = engine.authorize(&writes, &caller)?.target(&engine, &id)?;
-                engine.decide_rotation(target, grace_ms).await?
+                engine
+                    .decide_rotation(target, grace_ms, &Actor::of(&caller))
+                    .await?
             };
             engine.store_rotation(decided, secret).await
         })
@@ -71,11 +76,12 @@ impl Engine {
     ) -> Result<(TokenRecord, SecretToken), EngineError> {
         let engine = Arc::clone(self);
         let token = SlotRef::clone(&caller.slot);
+        let actor = Actor::of(caller);
         to_completion(async move {
             let (decided, secret) = {
                 let _writes = engine.hold_writes().await;
                 let current = engine.index().current(&token);
-                engine.decide_rotation(current, grace_ms).await?
+                engine.decide_rotation(current, grace_ms, &actor).await?
             };
             engine.store_rotation(decided, secret).await
         })
@@ -86,6 +92,7 @@ impl Engine {
         &self,
         slot: SlotRef,
         grace_ms: i64,
+        actor: &Actor,
     ) -> Result<(Decided<'_>, SecretToken), EngineError> {
         // The whole record is in the store only; a newer one than `slot` makes the
         // write below stale (409).
@@ -106,6 +113,12 @@ impl Engine {
                 ..Basis::default()
             },
             ticket: self.in_flight.register(None, None),
+            event: self
+                .event(Action::TokenRotated, actor, Target::Slot(&slot))
+                .with_details(&reason(
+                    "rotated",
+                    [("grace_seconds", (grace_ms / 1000).into())],
+                )),
         };
         Ok((decided, secret))
     }
@@ -116,7 +129,10 @@ impl Engine {
         secret: SecretToken,
     ) -> Result<(TokenRecord, SecretToken), EngineError> {
         let seq = self
-            .stored(self.store.update(&decided.record, decided.basis))
+            .stored(
+                self.store
+                    .update(&decided.record, decided.basis, decided.event.clone()),
+            )
             .await?;
         Ok((self.land(seq, decided), secret))
     }
@@ -134,10 +150,8 @@ impl Engine {
             ?action,
             "a secret retired by a rotation was presented after its grace period: the token may be stolen"
         );
-        if action == ReuseAction::Revoke {
-            // Full: the token is queued already, or will be at its next presentation.
-            let _ = self.reuse.sender.try_send(SlotRef::clone(slot));
-        }
+        // Full: the token is queued already, or will be at its next presentation.
+        let _ = self.reuse.sender.try_send(SlotRef::clone(slot));
     }
 
     /// The queue [`act_on_reuse`] works through; `None` after the first call.
@@ -146,13 +160,19 @@ impl Engine {
     }
 }
 
-/// Revokes each token whose retired secret was reused, until `stop` turns true.
-/// Runs beside the server.
+/// Tokens reported for reuse remembered at most, before forgetting them all.
+const REMEMBERED_REPORTS: usize = 10_000;
+
+/// Acts on each token whose retired secret was reused, until `stop` turns true:
+/// revokes it (`on_rotated_reuse = "revoke"`) or only records it in the audit log
+/// (`"report"`, once per token while this process runs: an attacker presenting the
+/// old secret in a loop must not fill the log). Runs beside the server.
 pub async fn act_on_reuse(
     engine: Arc<Engine>,
     mut queue: mpsc::Receiver<SlotRef>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut reported = std::collections::HashSet::new();
     loop {
         let slot = tokio::select! {
             _ = stop.wait_for(|stopped| *stopped) => return,
@@ -165,7 +185,28 @@ pub async fn act_on_reuse(
         if current.is_revoked() {
             continue;
         }
-        match engine.revoke_own(current).await {
+        let action = engine.config.on_rotated_reuse;
+        let details = reason(
+            "a secret retired by a rotation was presented after its grace period",
+            [("action", action.as_str().into())],
+        );
+        let actor = Actor::tessera("reuse detection", Origin::default());
+        if action == ReuseAction::Report {
+            if reported.len() >= REMEMBERED_REPORTS {
+                reported.clear();
+            }
+            if reported.insert(current.id().to_owned()) {
+                let event = engine
+                    .event(Action::TokenReuseDetected, &actor, Target::Slot(&current))
+                    .with_details(&details);
+                if let Err(error) = engine.record_event(event).await {
+                    tracing::error!(token_id = slot.id(), %error, "could not record the reuse of a rotated secret");
+                }
+            }
+            continue;
+        }
+        let deed = Deed::new(actor, Action::TokenReuseDetected).with(details);
+        match engine.revoke_own(current, deed).await {
             Ok(_) => tracing::warn!(
                 token_id = slot.id(),
                 "revoked after the reuse of a rotated secret"

@@ -11,6 +11,8 @@
 
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
+use tessera_core::audit::{self, Action};
 use tessera_core::grant::{self, Escalation, Grant};
 use tessera_core::random;
 use tessera_core::record::{Omitted, Settings, TokenDraft, TokenRecord};
@@ -21,6 +23,7 @@ use tessera_store::{Basis, ChangeSeq};
 use crate::error::EngineError;
 use crate::index::{Slot, SlotRef};
 
+use super::audit::{Actor, Origin, Target};
 use super::authority::{Caller, Manage, Revoke};
 use super::check::ID_KIND;
 use super::in_flight::Ticket;
@@ -32,6 +35,30 @@ pub(super) struct Decided<'a> {
     pub(super) basis: Basis,
     /// Counts the write for the quota checks until it lands.
     pub(super) ticket: Ticket<'a>,
+    /// The audit entry that records it, written with it.
+    pub(super) event: tessera_core::audit::Event,
+}
+
+/// Who did something to a token, what, and the details the audit entry keeps.
+pub(super) struct Deed {
+    pub(super) actor: Actor,
+    pub(super) action: Action,
+    pub(super) details: Map<String, Value>,
+}
+
+impl Deed {
+    pub(super) fn new(actor: Actor, action: Action) -> Self {
+        Self {
+            actor,
+            action,
+            details: Map::new(),
+        }
+    }
+
+    pub(super) fn with(mut self, details: Map<String, Value>) -> Self {
+        self.details = details;
+        self
+    }
 }
 
 impl Engine {
@@ -173,10 +200,14 @@ impl Engine {
             let (decided, secret) = {
                 let writes = engine.hold_writes().await;
                 let manage = engine.authorize(&writes, &caller)?;
-                engine.decide_child(&manage, settings, rate_limit_given)?
+                engine.decide_child(&manage, settings, rate_limit_given, &Actor::of(&caller))?
             };
             let seq = engine
-                .stored(engine.store.insert(&decided.record, decided.basis))
+                .stored(
+                    engine
+                        .store
+                        .insert(&decided.record, decided.basis, decided.event.clone()),
+                )
                 .await?;
             Ok((engine.land(seq, decided), secret))
         })
@@ -189,6 +220,7 @@ impl Engine {
         manage: &Manage<'_>,
         mut settings: Settings,
         rate_limit_given: bool,
+        actor: &Actor,
     ) -> Result<(Decided<'_>, SecretToken), EngineError> {
         let manager = manage.manager();
         self.bound_by_parent(manager, &mut settings, rate_limit_given, None)?;
@@ -204,10 +236,23 @@ impl Engine {
         let ticket = self
             .in_flight
             .register(Some(manager.id()), record.settings.owner.as_deref());
+        let target = Target::New {
+            maker: Some(manager),
+            record: &record,
+        };
+        let mut after = Map::new();
+        after.insert(
+            "after".into(),
+            Value::Object(audit::settings_fields(&record.settings)),
+        );
+        let event = self
+            .event(Action::TokenCreated, actor, target)
+            .with_details(&after);
         let decided = Decided {
             record,
             basis,
             ticket,
+            event,
         };
         Ok((decided, secret))
     }
@@ -250,10 +295,11 @@ impl Engine {
     /// another node starting at the same moment may have made it): then `None`.
     pub async fn create_first_admin(self: &Arc<Self>) -> Result<Option<SecretToken>, EngineError> {
         let (record, secret) = self.new_record(Settings::admin(), None, true);
+        let event = self.admin_event(Action::AdminCreated, "tessera start-up", &record);
         let engine = Arc::clone(self);
         to_completion(async move {
             let _writes = engine.hold_writes().await;
-            match engine.store.insert_first_admin(&record).await? {
+            match engine.store.insert_first_admin(&record, event).await? {
                 Some(seq) => {
                     engine.bring_in(seq, record);
                     engine.applied_own(seq);
@@ -270,10 +316,11 @@ impl Engine {
     /// Makes a new admin token and revokes any earlier one (`tessera admin reset-token`).
     pub async fn create_admin(self: &Arc<Self>) -> Result<SecretToken, EngineError> {
         let (record, secret) = self.new_record(Settings::admin(), None, true);
+        let event = self.admin_event(Action::AdminReset, "tessera admin reset-token", &record);
         let engine = Arc::clone(self);
         to_completion(async move {
             let _writes = engine.hold_writes().await;
-            let revocation = engine.store.replace_admin(&record).await?;
+            let revocation = engine.store.replace_admin(&record, event).await?;
             engine.apply_revocation(revocation.seq, revocation.revoked);
             engine.bring_in(revocation.seq, record);
             engine.applied_own(revocation.seq);
@@ -281,6 +328,15 @@ impl Engine {
         })
         .await?;
         Ok(secret)
+    }
+    /// The entry of an admin token's making, by tessera itself.
+    fn admin_event(&self, action: Action, what: &str, record: &TokenRecord) -> audit::Event {
+        let actor = Actor::tessera(what, Origin::default());
+        let target = Target::New {
+            maker: None,
+            record,
+        };
+        self.event(action, &actor, target)
     }
     /// Changes a token's settings: `change` edits the current settings as a draft,
     /// which is then validated whole, bounded by the token's parent, and refused if
@@ -298,10 +354,16 @@ impl Engine {
             let decided = {
                 let writes = engine.hold_writes().await;
                 let manage = engine.authorize(&writes, &caller)?;
-                engine.decide_edit(&manage, &id, change).await?
+                engine
+                    .decide_edit(&manage, &id, change, &Actor::of(&caller))
+                    .await?
             };
             let seq = engine
-                .stored(engine.store.update(&decided.record, decided.basis))
+                .stored(
+                    engine
+                        .store
+                        .update(&decided.record, decided.basis, decided.event.clone()),
+                )
                 .await?;
             Ok(engine.land(seq, decided))
         })
@@ -314,6 +376,7 @@ impl Engine {
         manage: &Manage<'_>,
         id: &str,
         change: impl FnOnce(&mut TokenDraft) -> Result<(), EngineError>,
+        actor: &Actor,
     ) -> Result<Decided<'_>, EngineError> {
         let slot = manage.target(self, id)?;
         // The whole record is in the store only. If it is newer than `slot`, the
@@ -343,6 +406,9 @@ impl Engine {
             self.ensure_room_for_owner(owner)?;
         }
         let ticket = self.in_flight.register(None, new_owner);
+        let event = self
+            .event(Action::TokenUpdated, actor, Target::Slot(&slot))
+            .with_details(&audit::changed_fields(&record.settings, &settings));
         record.settings = settings;
         record.updated_at = self.clock.now_ms();
         let basis = Basis {
@@ -354,6 +420,7 @@ impl Engine {
             record,
             basis,
             ticket,
+            event,
         })
     }
 
@@ -373,16 +440,24 @@ impl Engine {
                     .authorize(&writes, &caller)?
                     .revocation(&engine, &id)?
             };
-            engine.revoke_subtree(revocation).await
+            let deed = Deed::new(Actor::of(&caller), Action::TokenRevoked);
+            engine.revoke_subtree(revocation, deed).await
         })
         .await
     }
 
     /// RFC 7009: revokes the token whose text is presented, and its descendants.
     /// A text that names no live token is not an error; there is nothing to do.
-    pub async fn revoke_presented(self: &Arc<Self>, secret: &str) -> Result<(), EngineError> {
+    pub async fn revoke_presented(
+        self: &Arc<Self>,
+        secret: &str,
+        origin: Origin,
+    ) -> Result<(), EngineError> {
         match self.lookup(secret, None) {
-            Ok(slot) if !slot.is_revoked() => self.revoke_own(slot).await.map(drop),
+            Ok(slot) if !slot.is_revoked() => {
+                let deed = Deed::new(Actor::token(&slot, origin), Action::TokenRevoked);
+                self.revoke_own(slot, deed).await.map(drop)
+            }
             _ => Ok(()),
         }
     }
@@ -392,13 +467,15 @@ impl Engine {
         self: &Arc<Self>,
         caller: &Caller,
     ) -> Result<TokenRecord, EngineError> {
-        self.revoke_own(SlotRef::clone(&caller.slot)).await
+        let deed = Deed::new(Actor::of(caller), Action::TokenRevoked);
+        self.revoke_own(SlotRef::clone(&caller.slot), deed).await
     }
 
     /// The holder of `token` gives it up, with what it created.
     pub(super) async fn revoke_own(
         self: &Arc<Self>,
         token: SlotRef,
+        deed: Deed,
     ) -> Result<TokenRecord, EngineError> {
         let engine = Arc::clone(self);
         to_completion(async move {
@@ -406,24 +483,31 @@ impl Engine {
                 let writes = engine.hold_writes().await;
                 engine.own_revocation(&writes, &token)
             };
-            engine.revoke_subtree(revocation).await
+            engine.revoke_subtree(revocation, deed).await
         })
         .await
     }
 
     /// Stores the revocation of a token and its descendants, and brings it into the
     /// index.
-    async fn revoke_subtree(&self, revocation: Revoke) -> Result<TokenRecord, EngineError> {
+    async fn revoke_subtree(
+        &self,
+        revocation: Revoke,
+        deed: Deed,
+    ) -> Result<TokenRecord, EngineError> {
         let slot = revocation.target();
         if slot.is_admin() {
             return Err(admin_untouchable());
         }
+        let event = self
+            .event(deed.action, &deed.actor, Target::Slot(slot))
+            .with_details(&deed.details);
         let now = self.clock.now_ms();
         // The store walks the descendants it holds, those made through other
         // nodes and not yet followed here included.
         let settled = self.usage.read().await;
         let stored = self
-            .stored(self.store.revoke_subtree(slot.id(), now))
+            .stored(self.store.revoke_subtree(slot.id(), now, event))
             .await?;
         let answer = stored
             .revoked

@@ -61,7 +61,8 @@ impl<N: Needs> FromRequestParts<Arc<Engine>> for Authed<N> {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(peer)| peer.ip());
-        let caller = caller(engine, &parts.headers, peer, N::SCOPE).await?;
+        let mut caller = caller(engine, &parts.headers, peer, N::SCOPE).await?;
+        caller.origin.request_id = crate::http::origin::request_id(parts);
         Ok(Self(caller, PhantomData))
     }
 }

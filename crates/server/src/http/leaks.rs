@@ -3,19 +3,19 @@
 //! (now revoked, or flagged: `leak_action`). Who may report is `crate::leaks`'s
 //! business; what a report does is the engine's.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::Response;
 use axum::{Extension, Json};
 use tessera_api::{LeakReport, LeakVerdict};
 use tessera_core::scope::TOKENS_MANAGE;
-use tessera_engine::{Engine, EngineError};
+use tessera_engine::{Actor, Engine, EngineError, LeakSource};
 
-use crate::http::auth;
 use crate::http::problem::{self, Problem};
+use crate::http::{auth, origin};
 use crate::leaks::{LeakReporters, UnsignedLeaks};
 
 /// The most tokens one report may carry.
@@ -42,11 +42,7 @@ pub async fn report(
 ) -> Result<Json<Vec<LeakVerdict>>, Response> {
     let (parts, body) = request.into_parts();
     let bytes = problem::json_bytes(&parts.headers, body).await?;
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip());
-    admit(&engine, &reporters, &parts.headers, peer, &bytes).await?;
+    let reporter = admit(&engine, &reporters, &parts, &bytes).await?;
     let reports: Vec<LeakReport> = problem::parse_json(&bytes).map_err(problem::error_response)?;
     if reports.len() > MOST_PER_REPORT {
         return Err(problem::error_response(EngineError::BadRequest {
@@ -62,7 +58,11 @@ pub async fn report(
     let mut verdicts = Vec::with_capacity(reports.len());
     let mut failed = None;
     for report in reports {
-        let label = match engine.report_leak(&report.token).await {
+        let found = LeakSource {
+            url: report.url.clone(),
+            source: report.source.clone(),
+        };
+        let label = match engine.report_leak(&report.token, &found, &reporter).await {
             Ok(label) => label,
             Err(error) => {
                 tracing::error!(%error, "cannot act on a leak report");
@@ -83,27 +83,33 @@ pub async fn report(
 }
 
 /// Lets a report in: signed by a configured key, or unsigned where that is taken
-/// (configured, or with a token that has `tokens:manage`).
+/// (configured, or with a token that has `tokens:manage`). Returns who reports, as
+/// the audit log names them.
 async fn admit(
     engine: &Engine,
     reporters: &LeakReporters,
-    headers: &HeaderMap,
-    peer: Option<IpAddr>,
+    parts: &Parts,
     body: &[u8],
-) -> Result<(), Response> {
+) -> Result<Actor, Response> {
+    let headers = &parts.headers;
     let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let origin = || origin::origin_of(engine, parts);
     match (text(KEY_ID), text(SIGNATURE)) {
         (Some(key_id), Some(signature)) => reporters
             .verify(key_id, signature, body)
+            .map(|()| Actor::tessera(format!("leak report signed by key {key_id}"), origin()))
             .map_err(|bad| refused(bad.detail())),
-        (None, None) if reporters.unsigned == UnsignedLeaks::Accept => Ok(()),
+        (None, None) if reporters.unsigned == UnsignedLeaks::Accept => {
+            Ok(Actor::tessera("unsigned leak report", origin()))
+        }
         (None, None)
             if headers.contains_key(axum::http::header::AUTHORIZATION)
                 || headers.contains_key("x-api-key") =>
         {
-            auth::caller(engine, headers, peer, Some(TOKENS_MANAGE))
-                .await
-                .map(drop)
+            let mut caller =
+                auth::caller(engine, headers, origin::peer_of(parts), Some(TOKENS_MANAGE)).await?;
+            caller.origin.request_id = origin::request_id(parts);
+            Ok(Actor::of(&caller))
         }
         (None, None) => Err(refused(
             "this report is not signed: sign it with a configured [[leak_report_key]] \

@@ -16,6 +16,7 @@ use tessera_engine::Engine;
 
 use crate::limits::{ConnectionGate, Limits};
 
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod changes;
@@ -30,6 +31,7 @@ pub mod hot;
 pub mod leaks;
 pub mod meta;
 pub mod oauth;
+pub mod origin;
 pub mod problem;
 pub mod tokens;
 pub mod verify;
@@ -84,27 +86,32 @@ pub fn router(engine: Arc<Engine>, settings: RouterSettings) -> Router {
         .route("/v1/tokens/{id}/usage", get(tokens::usage))
         .route("/v1/tokens/self/rotate", post(tokens::rotate_self))
         .route("/v1/tokens/{id}/rotate", post(tokens::rotate))
-        .route(VERIFY_PATH, post(verify::verify))
-        .route("/v1/changes", get(changes::changes))
-        .route(authz::AUTHZ_PATH, any(authz::authz))
-        // The wildcard matches no empty rest: `/v1/authz/` is named on its own, so
-        // that the router answers every path `authz::answers_on` sends past it.
-        .route("/v1/authz/", any(authz::authz))
-        .route("/v1/authz/{*path}", any(authz::authz))
-        .route("/v1/introspect", post(oauth::introspect))
+        .route("/v1/audit", get(audit::list))
+        .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/revoke", post(oauth::revoke))
         .route("/v1/leaks", post(leaks::report))
-        .route("/v1/catalogue", get(meta::catalogue))
         .route("/v1/repo_token", post(compat::relace_create))
         .route(
             "/v1/repo_token/{token}",
             get(compat::relace_get).delete(compat::relace_delete),
         )
         .route("/repo/{repo_id}/apikey", post(compat::flashback_create))
+        // Every route above, those that write or are audited, gets a request id;
+        // those below only read (the hot ones among them, on every guarded call).
+        .route_layer(axum::middleware::from_fn(origin::tag_request))
+        .route("/v1/changes", get(changes::changes))
+        .route("/v1/introspect", post(oauth::introspect))
+        .route("/v1/catalogue", get(meta::catalogue))
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .route("/openapi.json", get(meta::openapi))
         .route("/", get(meta::home))
+        .route(VERIFY_PATH, post(verify::verify))
+        .route(authz::AUTHZ_PATH, any(authz::authz))
+        // The wildcard matches no empty rest: `/v1/authz/` is named on its own, so
+        // that the router answers every path `authz::answers_on` sends past it.
+        .route("/v1/authz/", any(authz::authz))
+        .route("/v1/authz/{*path}", any(authz::authz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));

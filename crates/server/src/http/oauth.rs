@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use tessera_api::{Introspection, PresentedTokenForm};
 
 use crate::http::auth::{Authed, VerifyTokens};
+use crate::http::origin::RequestOrigin;
 use crate::http::problem::ApiError;
 use crate::http::problem::{ApiForm, Problem};
 use tessera_engine::{Engine, EngineError};
@@ -70,8 +71,9 @@ pub async fn introspect(
 /// is the proof. Always 200, so the answer tells nothing about the token.
 pub async fn revoke(
     State(engine): State<Arc<Engine>>,
+    RequestOrigin(origin): RequestOrigin,
     ApiForm(form): ApiForm<PresentedTokenForm>,
 ) -> Result<StatusCode, ApiError> {
-    engine.revoke_presented(&form.token).await?;
+    engine.revoke_presented(&form.token, origin).await?;
     Ok(StatusCode::OK)
 }

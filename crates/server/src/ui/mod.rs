@@ -97,6 +97,7 @@ pub fn router(engine: Arc<Engine>, session_idle_ms: i64, over_tls: bool) -> Rout
         )
         .layer(DefaultBodyLimit::max(crate::http::MAX_BODY_BYTES))
         .layer(middleware::from_fn(hardening::guard_and_harden))
+        .layer(middleware::from_fn(crate::http::origin::tag_request))
         .with_state(ui)
 }
 

@@ -18,7 +18,9 @@ use crate::ui::session::{self, Current, Missing, SECRET_LEN};
 use crate::ui::views::{self, Viewer};
 use crate::ui::{SESSION_COOKIE, SIGN_IN_COOKIE, Ui, UiState};
 use tessera_engine::EngineError;
-use tessera_engine::{Caller, Credential};
+use tessera_engine::{Caller, Credential, Origin};
+
+use crate::http::origin::{self, RequestId};
 
 /// Why a signed-in request is refused before it reaches the engine.
 #[derive(Clone, Copy, Debug)]
@@ -156,12 +158,18 @@ impl FromRequestParts<Arc<Ui>> for Signed {
             &CredentialHeaders::in_headers(&parts.headers),
         );
         match ui.engine.session_caller(&session.token_id, client) {
-            Ok(caller) => Ok(Self {
-                can_manage: ui.engine.may_manage_tokens(&caller),
-                session,
-                caller,
-                client,
-            }),
+            Ok(mut caller) => {
+                caller.origin = Origin {
+                    client_ip: Some(client),
+                    request_id: origin::request_id(parts),
+                };
+                Ok(Self {
+                    can_manage: ui.engine.may_manage_tokens(&caller),
+                    caller,
+                    session,
+                    client,
+                })
+            }
             Err(_) => {
                 // Revoked, expired or narrowed since sign-in: the session ends with it.
                 ui.sessions.end(&session.cookie);
@@ -252,7 +260,7 @@ pub async fn sign_in(
             .map(|ConnectInfo(peer)| peer.ip()),
         &CredentialHeaders::in_headers(&headers),
     );
-    let caller = match ui.engine.authenticate(&credential, None, client).await {
+    let mut caller = match ui.engine.authenticate(&credential, None, client).await {
         Ok(caller) => caller,
         Err(error) => {
             let message = match &error {
@@ -278,6 +286,14 @@ pub async fn sign_in(
             None,
         );
     }
+    caller.origin.request_id = extensions
+        .get::<RequestId>()
+        .map(|RequestId(id)| id.clone());
+    // No session opens unrecorded: an auditor must see every one.
+    if let Err(error) = ui.engine.record_session(&caller, true).await {
+        let message = format!("Signing in cannot be recorded now: {error}. Try again shortly.");
+        return sign_in_form(&ui, &headers, error.status(), Some(&message), None);
+    }
     let session = ui.sessions.open(caller.id(), ui.engine.now_ms());
     (
         // Appended: two `Set-Cookie` headers, where an array would keep only the last.
@@ -300,6 +316,10 @@ pub async fn sign_out(
         return signed.refuse(refusal);
     }
     ui.sessions.end(&signed.session.cookie);
+    // The session ends whatever happens to its record.
+    if let Err(error) = ui.engine.record_session(&signed.caller, false).await {
+        tracing::error!(%error, "cannot record a sign-out in the audit log");
+    }
     (
         [set_cookie(
             SESSION_COOKIE,

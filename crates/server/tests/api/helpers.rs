@@ -22,6 +22,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL database, when the suite runs against PostgreSQL.
+    pub database_url: Option<String>,
     configure: Configure,
 }
 
@@ -65,6 +67,7 @@ impl TestApp {
 
     pub async fn spawn_with(configure: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
         let backend = backend();
+        let database_url = backend.clone();
         let configure: Configure = Arc::new(move |config: &mut Config| {
             if let Some(url) = &backend {
                 config.pepper = Some(
@@ -91,7 +94,30 @@ impl TestApp {
             clock,
             client: reqwest::Client::new(),
             dir,
+            database_url,
             configure,
+        }
+    }
+
+    /// Runs `sql` on the store's database directly, behind the server's back: what
+    /// someone with access to the database could do.
+    pub async fn tamper(&self, sql: &str) {
+        match &self.database_url {
+            None => rusqlite::Connection::open(self.dir.path().join("data").join("tessera.db"))
+                .and_then(|db| db.execute_batch(sql))
+                .expect("the SQLite store takes the statement"),
+            Some(url) => {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .expect("PostgreSQL answers");
+                let running = tokio::spawn(connection);
+                client
+                    .batch_execute(sql)
+                    .await
+                    .expect("PostgreSQL takes the statement");
+                drop(client);
+                let _ = running.await;
+            }
         }
     }
 

@@ -8,6 +8,7 @@
     reason = "a test: a failed assumption is a failed test"
 )]
 
+mod audit;
 mod bad_input;
 mod browser;
 mod changes;
