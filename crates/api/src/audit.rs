@@ -3,10 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tessera_core::audit::{Break, Entry};
-use tessera_core::timefmt::format_rfc3339;
+use tessera_core::audit::{Break, Digest32, Entry, Event};
+use tessera_core::timefmt::{format_rfc3339, parse_rfc3339};
 
-/// `GET /v1/audit` query: filters, and a page position. Newest first.
+/// `GET /v1/audit` query: filters, an order, and a page position.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[serde(deny_unknown_fields)]
@@ -37,6 +37,11 @@ pub struct AuditParams {
     #[cfg_attr(feature = "openapi", param(format = DateTime))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// `newest` first (the default), or `oldest` first (an export, in the chain's
+    /// order).
+    #[cfg_attr(feature = "openapi", param(pattern = "^(newest|oldest)$"))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
     /// 1 to 500; 100 by default.
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,6 +121,42 @@ impl AuditEntryView {
             hash: hex::encode(entry.hash),
         }
     }
+
+    /// The entry as it was hashed, to check an exported log away from the server;
+    /// why not, if a field does not read.
+    pub fn to_entry(&self) -> Result<Entry, String> {
+        let digest = |name: &str, text: &str| -> Result<Digest32, String> {
+            let mut out = [0; 32];
+            hex::decode_to_slice(text, &mut out)
+                .map_err(|_| format!("entry {}: {name} is not 64 hex digits", self.seq))?;
+            Ok(out)
+        };
+        let at = parse_rfc3339(&self.at)
+            .ok_or_else(|| format!("entry {}: at is not an RFC 3339 time", self.seq))?;
+        let details = match &self.details {
+            // Shown as text because it did not read as JSON: hashed as that text.
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        Ok(Entry {
+            seq: self.seq,
+            event: Event {
+                at,
+                action: self.action.clone(),
+                actor_id: self.actor.id.clone(),
+                actor_name: self.actor.name.clone(),
+                target_id: self.target_id.clone(),
+                lineage: self.lineage.clone(),
+                change_seq: self.change_seq,
+                client_ip: self.client_ip.clone(),
+                request_id: self.request_id.clone(),
+                details,
+                cascade: self.cascade.clone(),
+            },
+            previous_hash: digest("previous_hash", &self.previous_hash)?,
+            hash: digest("hash", &self.hash)?,
+        })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -162,5 +203,31 @@ impl AuditBreak {
             kind: broken.kind().to_owned(),
             detail: broken.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::audit::{Action, Head};
+
+    #[test]
+    fn an_entry_shown_reads_back_as_it_was_hashed() {
+        let mut details = serde_json::Map::new();
+        details.insert("reason".into(), "rotated".into());
+        details.insert("grace_seconds".into(), 60.into());
+        details.insert("note".into(), "a \"quoted\" ünïcode line\n".into());
+        let event = Event {
+            actor_id: Some("tok_a".into()),
+            lineage: vec!["tok_m".into(), "tok_t".into()],
+            cascade: vec!["tok_c".into()],
+            ..Event::new(1_767_225_600_123, Action::TokenRotated)
+        }
+        .with_details(&details);
+        let entry = Head::default().append([event]).remove(0);
+        let shown: AuditEntryView =
+            serde_json::from_str(&serde_json::to_string(&AuditEntryView::of(&entry)).unwrap())
+                .unwrap();
+        assert_eq!(shown.to_entry(), Ok(entry));
     }
 }

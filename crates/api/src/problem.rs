@@ -94,6 +94,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     "invalid_range",
     "invalid_granularity",
     "invalid_action",
+    "invalid_order",
     // The credential: send a working token (401).
     "missing_credentials",
     "invalid_token",

@@ -30,6 +30,15 @@ use tessera_api::{
 
 #[derive(Args)]
 pub struct TokenArgs {
+    #[command(flatten)]
+    remote: Remote,
+    #[command(subcommand)]
+    command: TokenCommand,
+}
+
+/// The server to call and the token to call it with: what `token` and `audit` share.
+#[derive(Args)]
+pub struct Remote {
     /// The tessera server, e.g. http://127.0.0.1:7900.
     #[arg(
         long,
@@ -54,9 +63,7 @@ pub struct TokenArgs {
     auth: Option<String>,
     /// Print the server's JSON instead of a table.
     #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: TokenCommand,
+    pub json: bool,
 }
 
 #[derive(Subcommand)]
@@ -385,12 +392,12 @@ fn non_empty(list: &[String]) -> Option<Vec<String>> {
 }
 
 /// A failure, with the exit code that tells scripts what kind.
-struct Failure {
+pub struct Failure {
     code: u8,
     message: String,
 }
 
-fn failure(code: u8, message: impl Into<String>) -> Failure {
+pub fn failure(code: u8, message: impl Into<String>) -> Failure {
     Failure {
         code,
         message: message.into(),
@@ -398,7 +405,12 @@ fn failure(code: u8, message: impl Into<String>) -> Failure {
 }
 
 pub fn run(args: TokenArgs) -> ExitCode {
-    match execute(args) {
+    exit_with(execute(args))
+}
+
+/// The exit code of a command's outcome, its failure said on standard error.
+pub fn exit_with(outcome: Result<(), Failure>) -> ExitCode {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("tessera: {}", failure.message);
@@ -445,29 +457,45 @@ fn trusted_roots(path: &Path) -> Result<Vec<reqwest::Certificate>, Failure> {
     Ok(roots)
 }
 
-fn execute(args: TokenArgs) -> Result<(), Failure> {
-    let base = base_url(&args.url)?;
-    let auth = args
-        .auth
-        .clone()
-        .ok_or_else(|| failure(2, "no token to act with: set TESSERA_TOKEN or pass --auth"))?;
-    let mut client = Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60));
-    if let Some(path) = &args.ca_cert {
-        client = client.tls_certs_only(trusted_roots(path)?);
+/// A server to call, with the token to call it with.
+pub struct Connection {
+    base: String,
+    client: Client,
+    auth: String,
+}
+
+impl Connection {
+    pub fn open(remote: &Remote) -> Result<Self, Failure> {
+        let base = base_url(&remote.url)?;
+        let auth = remote
+            .auth
+            .clone()
+            .ok_or_else(|| failure(2, "no token to act with: set TESSERA_TOKEN or pass --auth"))?;
+        let mut client = Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60));
+        if let Some(path) = &remote.ca_cert {
+            client = client.tls_certs_only(trusted_roots(path)?);
+        }
+        let client = client
+            .build()
+            .map_err(|e| failure(1, format!("cannot make an HTTP client: {}", causes(&e))))?;
+        Ok(Self { base, client, auth })
     }
-    let client = client
-        .build()
-        .map_err(|e| failure(1, format!("cannot make an HTTP client: {}", causes(&e))))?;
-    let call = Call {
-        base: &base,
-        request: |method: Method, path: &str| {
-            client
-                .request(method, format!("{base}{path}"))
-                .bearer_auth(&auth)
-        },
-    };
+
+    pub fn call(&self) -> Call<'_> {
+        Call {
+            base: &self.base,
+            client: &self.client,
+            auth: &self.auth,
+        }
+    }
+}
+
+fn execute(args: TokenArgs) -> Result<(), Failure> {
+    let connection = Connection::open(&args.remote)?;
+    let call = connection.call();
+    let json = args.remote.json;
     match args.command {
         TokenCommand::Create {
             name,
@@ -478,7 +506,7 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
             let created: CreatedToken = call.send(Method::POST, "/v1/tokens", Some(&body))?;
             if quiet {
                 println!("{}", created.token);
-            } else if args.json {
+            } else if json {
                 print_json(&created);
             } else {
                 println!(
@@ -491,7 +519,7 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
         TokenCommand::List { filters } => {
             let query = ListParams::from(filters);
             let page: TokenList = call.get_with_query("/v1/tokens", &query)?;
-            if args.json {
+            if json {
                 print_json(&page);
             } else {
                 print_table(&page.tokens);
@@ -513,7 +541,7 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
             };
             let report: UsageReport =
                 call.get_with_query(&format!("{}/usage", token_path(&id)), &query)?;
-            if args.json {
+            if json {
                 print_json(&report);
             } else {
                 println!(
@@ -538,7 +566,7 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
         }
         TokenCommand::Show { id } => {
             let token: TokenView = call.send(Method::GET, &token_path(&id), None::<&()>)?;
-            output(&token, args.json);
+            output(&token, json);
         }
         TokenCommand::Update {
             id,
@@ -550,7 +578,7 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
                 .update_request(name, &clear)
                 .map_err(|m| failure(2, m))?;
             let token: TokenView = call.send(Method::PATCH, &token_path(&id), Some(&body))?;
-            output(&token, args.json);
+            output(&token, json);
         }
         TokenCommand::Rotate { id, grace, quiet } => {
             let body = RotateRequest {
@@ -560,7 +588,7 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
             let rotated: CreatedToken = call.send(Method::POST, &path, Some(&body))?;
             if quiet {
                 println!("{}", rotated.token);
-            } else if args.json {
+            } else if json {
                 print_json(&rotated);
             } else {
                 println!(
@@ -573,7 +601,7 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
         }
         TokenCommand::Revoke { id } => {
             let token: TokenView = call.send(Method::DELETE, &token_path(&id), None::<&()>)?;
-            if args.json {
+            if json {
                 print_json(&token);
             } else {
                 println!("revoked {id}, and every token created through it");
@@ -594,7 +622,7 @@ fn execute(args: TokenArgs) -> Result<(), Failure> {
                 cost,
             };
             let answer: VerifyAnswer = call.send(Method::POST, "/v1/verify", Some(&body))?;
-            if args.json {
+            if json {
                 print_json(&answer);
             } else {
                 print_verdict(&answer);
@@ -617,31 +645,38 @@ fn token_path(id: &str) -> String {
 }
 
 /// Calls on one server with one token.
-struct Call<'a, R: Fn(Method, &str) -> RequestBuilder> {
+pub struct Call<'a> {
     base: &'a str,
-    request: R,
+    client: &'a Client,
+    auth: &'a str,
 }
 
-impl<R: Fn(Method, &str) -> RequestBuilder> Call<'_, R> {
-    fn send<T: DeserializeOwned>(
+impl Call<'_> {
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.auth)
+    }
+
+    pub fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T, Failure> {
-        let mut request = (self.request)(method, path);
+        let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(body);
         }
         self.answer(request)
     }
 
-    fn get_with_query<T: DeserializeOwned>(
+    pub fn get_with_query<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &impl Serialize,
     ) -> Result<T, Failure> {
-        self.answer((self.request)(Method::GET, path).query(query))
+        self.answer(self.request(Method::GET, path).query(query))
     }
 
     /// Sends a call and reads its answer as `T`, or the problem the server answered
@@ -755,7 +790,7 @@ fn output(token: &TokenView, json: bool) {
     }
 }
 
-fn print_json(value: &impl Serialize) {
+pub fn print_json(value: &impl Serialize) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
@@ -763,7 +798,7 @@ fn print_json(value: &impl Serialize) {
 }
 
 /// A text that may be missing, as a table cell.
-fn text(value: Option<&str>) -> String {
+pub fn text(value: Option<&str>) -> String {
     value.unwrap_or("-").to_owned()
 }
 

@@ -13,6 +13,7 @@ use tessera_core::token::SecretToken;
 use tessera_server::config::{Config, GatewayConfig, ProcessEnvironment};
 use tessera_server::tls::TlsFiles;
 
+mod audit;
 mod client;
 mod scan;
 
@@ -45,6 +46,9 @@ enum Command {
     },
     /// Manage and check tokens on a running server (TESSERA_URL, TESSERA_TOKEN).
     Token(Box<client::TokenArgs>),
+    /// Read, export and check the audit log of a running server (TESSERA_URL,
+    /// TESSERA_TOKEN), or check an export offline.
+    Audit(Box<audit::AuditArgs>),
     /// Find tessera tokens in files, or with --git in a repository's history; prints
     /// where (never the whole token); exits 1 when it found some, 0 when none.
     Scan(scan::ScanArgs),
@@ -279,6 +283,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Token(args) => client::run(*args),
+        Command::Audit(args) => audit::run(*args),
         Command::Scan(args) => scan::run(args),
         Command::Serve(args) => run_async(serve(*args)),
         Command::Backup { store, to } => run_async(async move {

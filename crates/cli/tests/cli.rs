@@ -990,3 +990,115 @@ fn token_usage_prints_the_hours_with_answers() {
     assert_eq!(counts, ["2", "1", "0", "0"], "{printed}");
     served.stop();
 }
+
+fn audit(served: &Served, auth: &str, args: &[&str]) -> Output {
+    tessera(Path::new("/nonexistent"))
+        .env("TESSERA_URL", &served.url)
+        .env("TESSERA_TOKEN", auth)
+        .arg("audit")
+        .args(args)
+        .output()
+        .expect("the CLI runs")
+}
+
+#[test]
+fn audit_lists_exports_and_names_the_entry_edited_behind_its_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = Served::start(&data, &dir.path().join("log"));
+    let admin = served.admin();
+    let created = cli(
+        &served,
+        &admin,
+        &["create", "--name", "ci", "--scope", "repo:read", "-q"],
+    );
+    assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
+    let list = audit(&served, &admin, &["list"]);
+    let printed = text(&list.stdout);
+    assert_eq!(
+        list.status.code(),
+        Some(0),
+        "{printed}{}",
+        text(&list.stderr)
+    );
+    assert!(
+        printed
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("token.created")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("admin.created") && printed.contains("tessera start-up"),
+        "{printed}"
+    );
+
+    let verified = audit(&served, &admin, &["verify"]);
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{}",
+        text(&verified.stderr)
+    );
+    assert!(
+        text(&verified.stdout).starts_with("intact: 2 entries"),
+        "{}",
+        text(&verified.stdout)
+    );
+
+    let export = dir.path().join("audit.jsonl");
+    let exported = audit(
+        &served,
+        &admin,
+        &["export", "--out", export.to_str().unwrap()],
+    );
+    assert_eq!(
+        exported.status.code(),
+        Some(0),
+        "{}",
+        text(&exported.stderr)
+    );
+    let lines = std::fs::read_to_string(&export).unwrap();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    let offline = tessera(Path::new("/nonexistent"))
+        .args(["audit", "verify", "--file", export.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(offline.status.code(), Some(0), "{}", text(&offline.stderr));
+    assert!(text(&offline.stdout).starts_with("intact: 2 entries, #1 to #2"));
+
+    // An export edited: the line's entry no longer matches its hash.
+    let edited = dir.path().join("edited.jsonl");
+    std::fs::write(
+        &edited,
+        lines.replace("\"token.created\"", "\"token.updated\""),
+    )
+    .unwrap();
+    let offline = tessera(Path::new("/nonexistent"))
+        .args(["audit", "verify", "--file", edited.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(offline.status.code(), Some(7));
+    assert!(
+        text(&offline.stderr).contains("entry 2 was edited"),
+        "{}",
+        text(&offline.stderr)
+    );
+
+    // The database edited while tessera serves.
+    rusqlite::Connection::open(data.join("tessera.db"))
+        .unwrap()
+        .execute(
+            "UPDATE audit_log SET client_ip = '203.0.113.9' WHERE seq = 2",
+            [],
+        )
+        .unwrap();
+    let broken = audit(&served, &admin, &["verify"]);
+    assert_eq!(broken.status.code(), Some(7), "{}", text(&broken.stdout));
+    assert!(
+        text(&broken.stderr).contains("entry 2 was edited"),
+        "{}",
+        text(&broken.stderr)
+    );
+    served.stop();
+}

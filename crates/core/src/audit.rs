@@ -271,6 +271,18 @@ pub struct ChainWalk {
 }
 
 impl ChainWalk {
+    /// A walk of part of a chain, from `first` on (an export that starts later
+    /// than the first entry): `first`'s link to the entry before it is taken as
+    /// given.
+    pub fn starting_at(first: &Entry) -> Self {
+        Self {
+            last: Head {
+                seq: first.seq - 1,
+                hash: first.previous_hash,
+            },
+        }
+    }
+
     /// Checks the next entry read back.
     pub fn step(&mut self, entry: &Entry) -> Result<(), Break> {
         let expected = self.last.seq + 1;

@@ -79,6 +79,16 @@ fn query_of(params: AuditParams) -> Result<AuditQuery, EngineError> {
             format!("action {action:?} is not one of {}", known.join(", ")),
         ));
     }
+    let oldest_first = match params.order.as_deref() {
+        None | Some("newest") => false,
+        Some("oldest") => true,
+        Some(other) => {
+            return Err(bad(
+                "invalid_order",
+                format!("order {other:?} must be newest or oldest"),
+            ));
+        }
+    };
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
         return Err(bad(
@@ -109,6 +119,7 @@ fn query_of(params: AuditParams) -> Result<AuditQuery, EngineError> {
         to_ms: time("to", params.to)?,
         limit,
         after,
+        oldest_first,
         ..AuditQuery::default()
     })
 }

@@ -210,12 +210,21 @@ async fn a_manager_sees_its_own_subtree_and_filters_and_pages_work() {
         .collect();
     assert_eq!(seqs, [5, 4, 3, 2, 1]);
     assert_eq!(third.body["next_cursor"], Value::Null);
+    let oldest = app.get("/v1/audit?order=oldest&limit=2&cursor=2", &app.admin).await;
+    let seqs: Vec<i64> = oldest.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [3, 4], "oldest first, after the cursor");
 
     for (query, code) in [
         ("action=token.eaten", "invalid_action"),
         ("limit=0", "invalid_limit"),
         ("limit=501", "invalid_limit"),
         ("cursor=abc", "invalid_cursor"),
+        ("order=sideways", "invalid_order"),
         ("from=yesterday", "invalid_range"),
         ("colour=red", "invalid_query"),
     ] {
