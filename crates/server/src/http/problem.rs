@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use serde_json::error::Category;
 
 use crate::http::MAX_BODY_BYTES;
@@ -196,6 +197,17 @@ where
     async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
         let bytes = json_bytes(&parts.headers, body).await?;
+        // Every body read so is an object; serde would also read a struct from an
+        // array of its fields in order (`[]` for one whose fields all default).
+        let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+        if first.is_some_and(|&byte| byte != b'{')
+            && serde_json::from_slice::<Value>(&bytes).is_ok()
+        {
+            return Err(error_response(EngineError::BadRequest {
+                code: "invalid_body",
+                detail: "the JSON body must be an object: {\"field\": value, ...}".into(),
+            }));
+        }
         parse_json(&bytes).map(Self).map_err(error_response)
     }
 }

@@ -219,6 +219,13 @@ async fn transport_level_mistakes() {
     app.patch(&path, &app.admin, json!({"id": "other"}))
         .await
         .assert_problem(400, "invalid_body");
+    // A struct may be read from an array of its fields: every body must be an object.
+    app.patch(&path, &app.admin, json!([]))
+        .await
+        .assert_problem(400, "invalid_body");
+    app.post(&format!("{path}/rotate"), &app.admin, json!([]))
+        .await
+        .assert_problem(400, "invalid_body");
     let unchanged = app.get(&path, &app.admin).await;
     assert_eq!(
         (unchanged.status, unchanged.body["scopes"].clone()),
