@@ -5,11 +5,13 @@ raising ``TesseraError`` on a refusal. Bodies may be the generated models or pla
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
 
 from tessera_client_generated import AuthenticatedClient, Client
+from tessera_client_generated.api.audit import list_audit, verify_audit
 from tessera_client_generated.api.compat import (
     create_repo_key,
     create_repo_token,
@@ -34,6 +36,8 @@ from tessera_client_generated.api.tokens import (
 )
 from tessera_client_generated.api.verify import verify
 from tessera_client_generated.models import (
+    AuditList,
+    AuditVerification,
     Catalogue,
     CreatedToken,
     CreateTokenRequest,
@@ -109,8 +113,19 @@ def _rotation(grace_seconds: int | None) -> RotateRequest:
 
 
 def _query(**given: Any) -> dict[str, Any]:
-    """Query parameters: the generated functions take UNSET for those not given."""
-    return {key: UNSET if value is None else value for key, value in given.items()}
+    """Query parameters: the generated functions take UNSET for those not given, and
+    datetimes for times (given here as datetimes or RFC 3339 text)."""
+    return {key: UNSET if value is None else _moment(value) for key, value in given.items()}
+
+
+def _moment(value: Any) -> Any:
+    """A time given as RFC 3339 text, as the datetime the generated code formats."""
+    if isinstance(value, str) and len(value) >= 20 and value[4] == "-" and value[10] == "T":
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 class _Base:
@@ -177,6 +192,30 @@ class Tessera(_Base):
         """A token's answers by the hour (or ``granularity="day"``), every bucket of the range."""
         query = _query(from_=from_, to=to, granularity=granularity)
         return _answer(self._run(token_usage, id=token_id, **query), UsageReport)
+
+    def list_audit(
+        self,
+        *,
+        actor: str | None = None,
+        target: str | None = None,
+        action: str | None = None,
+        from_: datetime | str | None = None,
+        to: datetime | str | None = None,
+        order: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> AuditList:
+        """The audit log, newest first (``order="oldest"`` for the chain's order): all of
+        it for the admin token, a manager's subtree for a manager."""
+        query = _query(
+            actor=actor, target=target, action=action, from_=from_, to=to, order=order, limit=limit, cursor=cursor
+        )
+        return _answer(self._run(list_audit, **query), AuditList)
+
+    def verify_audit(self) -> AuditVerification:
+        """Walks the audit log's hash chain (the admin token): ``intact``, or the first entry
+        that was edited, deleted or moved in ``broken``."""
+        return _answer(self._run(verify_audit), AuditVerification)
 
     def update_token(self, token_id: str, body: UpdateTokenRequest | Mapping[str, Any]) -> TokenView:
         return _answer(self._run(update_token, id=token_id, body=_model(UpdateTokenRequest, body)), TokenView)
@@ -294,6 +333,26 @@ class AsyncTessera(_Base):
     ) -> UsageReport:
         query = _query(from_=from_, to=to, granularity=granularity)
         return _answer(await self._run(token_usage, id=token_id, **query), UsageReport)
+
+    async def list_audit(
+        self,
+        *,
+        actor: str | None = None,
+        target: str | None = None,
+        action: str | None = None,
+        from_: datetime | str | None = None,
+        to: datetime | str | None = None,
+        order: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> AuditList:
+        query = _query(
+            actor=actor, target=target, action=action, from_=from_, to=to, order=order, limit=limit, cursor=cursor
+        )
+        return _answer(await self._run(list_audit, **query), AuditList)
+
+    async def verify_audit(self) -> AuditVerification:
+        return _answer(await self._run(verify_audit), AuditVerification)
 
     async def update_token(self, token_id: str, body: UpdateTokenRequest | Mapping[str, Any]) -> TokenView:
         body = _model(UpdateTokenRequest, body)

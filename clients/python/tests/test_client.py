@@ -137,6 +137,15 @@ def test_a_tokens_usage_by_the_hour(tessera):
     assert admin.token_usage(counted.id, granularity="day").granularity == "day"
 
 
+def test_the_audit_log_records_and_checks_out(tessera):
+    admin = tessera.admin
+    made = admin.create_token({"name": "audited", "scopes": ["repo:read"]})
+    admin.revoke_token(made.id)
+    about = admin.list_audit(target=made.id, from_="2000-01-01T00:00:00Z")
+    assert [entry.action for entry in about.entries] == ["token.revoked", "token.created"]
+    assert admin.verify_audit().intact
+
+
 def test_a_leaked_token_reported_is_revoked(tessera):
     admin = tessera.admin
     leaked = admin.create_token({"name": "pasted in a gist"})

@@ -31,6 +31,10 @@ export type RepoKeyCreated = Schemas["RepoKeyCreated"];
 export type ListTokensQuery = NonNullable<paths["/v1/tokens"]["get"]["parameters"]["query"]>;
 export type UsageQuery = NonNullable<paths["/v1/tokens/{id}/usage"]["get"]["parameters"]["query"]>;
 export type UsageReport = Schemas["UsageReport"];
+export type AuditQuery = NonNullable<paths["/v1/audit"]["get"]["parameters"]["query"]>;
+export type AuditList = Schemas["AuditList"];
+export type AuditEntry = Schemas["AuditEntryView"];
+export type AuditVerification = Schemas["AuditVerification"];
 
 /** A call tessera refused (`problem` says why and how to fix it), or one with no answer. */
 export class TesseraError extends Error {
@@ -116,6 +120,14 @@ export class Tessera {
   /** A token's answers by the hour (or the day: `{ granularity: "day" }`), every bucket of the range. */
   tokenUsage(id: string, query: UsageQuery = {}): Promise<UsageReport> {
     return this.call(this.raw.GET("/v1/tokens/{id}/usage", { params: { path: { id }, query } }));
+  }
+  /** The audit log, newest first (`{ order: "oldest" }` for the chain's order): all of it for the admin token, a manager's subtree for a manager. */
+  listAudit(query: AuditQuery = {}): Promise<AuditList> {
+    return this.call(this.raw.GET("/v1/audit", { params: { query } }));
+  }
+  /** Walks the audit log's hash chain (the admin token): `intact`, or the first entry edited, deleted or moved in `broken`. */
+  verifyAudit(): Promise<AuditVerification> {
+    return this.call(this.raw.GET("/v1/audit/verify"));
   }
   updateToken(id: string, body: UpdateTokenRequest): Promise<TokenView> {
     return this.call(this.raw.PATCH("/v1/tokens/{id}", { params: { path: { id } }, body }));

@@ -99,6 +99,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log, newest first: every entry for the admin token, the entries
+         *     about its own subtree for any other token with `tokens:manage`.
+         */
+        get: operations["list_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Walks the whole hash chain and names the first entry that was edited, deleted
+         *     or moved. The admin token only.
+         */
+        get: operations["verify_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/authz": {
         parameters: {
             query?: never;
@@ -398,6 +438,95 @@ export interface components {
          * @enum {string}
          */
         AccessType: "READ" | "WRITE" | "ADMIN";
+        /**
+         * @description Who acted: a token (`id` and its name then), or tessera itself (`id` null, and
+         *     `name` says what: `tessera start-up`, `reuse detection`, a signed leak report).
+         */
+        AuditActor: {
+            id?: string | null;
+            name?: string | null;
+        };
+        /** @description Where the chain breaks. */
+        AuditBreak: {
+            detail: string;
+            /**
+             * @description `edited`, `missing`, `unlinked` (deleted, inserted or moved before it),
+             *     `truncated` (the newest entries deleted) or `replaced`.
+             */
+            kind: string;
+            /**
+             * Format: int64
+             * @description The first entry that is not as written.
+             */
+            seq: number;
+        };
+        /** @description One entry of the audit log. Never holds a token's secret. */
+        AuditEntryView: {
+            action: string;
+            actor: components["schemas"]["AuditActor"];
+            /** @description RFC 3339, to the millisecond. */
+            at: string;
+            /** @description The tokens a revocation took down with the target. */
+            cascade: string[];
+            /**
+             * Format: int64
+             * @description The change feed's number of the write it records; `null` for what changed
+             *     no token (a sign-in, a leak only flagged).
+             */
+            change_seq?: number | null;
+            /** @description The end client's address, as tessera decided it (`trusted_proxies`). */
+            client_ip?: string | null;
+            /**
+             * @description `before` and `after` of the fields an edit changed; `after` for a creation;
+             *     the `reason` and its particulars for a revocation by tessera, a rotation or
+             *     a leak.
+             */
+            details: Record<string, never>;
+            /** @description Hex SHA-256 over `previous_hash` and this entry's content. */
+            hash: string;
+            /**
+             * @description The target's makers from the top (the admin token left out), then the
+             *     target: a manager sees the entries whose lineage names it.
+             */
+            lineage: string[];
+            /** @description Hex SHA-256 of the entry before (zeros for the first). */
+            previous_hash: string;
+            /** @description The request's `X-Request-Id` (the caller's, or the one tessera answered with). */
+            request_id?: string | null;
+            /**
+             * Format: int64
+             * @description Its place in the chain: 1 for the first entry, then one more each time.
+             */
+            seq: number;
+            /** @description The token acted on. */
+            target_id?: string | null;
+        };
+        AuditList: {
+            entries: components["schemas"]["AuditEntryView"][];
+            /** @description Pass as `cursor` for the next (older) page; `null` on the last. */
+            next_cursor?: string | null;
+        };
+        /** @description What checking the whole chain found. */
+        AuditVerification: {
+            broken?: null | components["schemas"]["AuditBreak"];
+            /**
+             * Format: int64
+             * @description Entries checked (up to the first broken one).
+             */
+            checked: number;
+            /**
+             * @description Its hash: keep it elsewhere, and a later check can show the log was not
+             *     cut back past it.
+             */
+            head_hash: string;
+            /**
+             * Format: int64
+             * @description The newest entry's place, as the last append recorded it.
+             */
+            head_seq: number;
+            /** @description True when every entry is as it was written, in order, up to the head. */
+            intact: boolean;
+        };
         /** @description What this deployment offers: for forms that pick scopes and profiles, and for scripts. */
         Catalogue: {
             /**
@@ -589,7 +718,7 @@ export interface components {
              * @description A stable, machine-readable code.
              * @enum {string}
              */
-            code: "malformed_json" | "invalid_body" | "invalid_query" | "invalid_status" | "invalid_limit" | "invalid_duration" | "invalid_request" | "body_too_large" | "form_too_large" | "unsupported_media_type" | "invalid_cursor" | "invalid_forwarded_request" | "missing_forwarded_request" | "method_override_refused" | "missing_name" | "invalid_name" | "invalid_text" | "too_long" | "invalid_scope" | "unknown_scope" | "too_many_scopes" | "scopes_and_access" | "invalid_access" | "invalid_resource" | "too_many_resources" | "invalid_expiry" | "expiry_twice" | "expiry_in_past" | "expiry_required" | "lifetime_too_long" | "invalid_not_before" | "not_before_after_expiry" | "invalid_rate_limit" | "unknown_profile" | "invalid_meta" | "meta_too_large" | "invalid_max_descendants" | "invalid_value" | "missing_repo_ids" | "invalid_repo_id" | "missing_access_type" | "invalid_grace" | "invalid_cidr" | "invalid_client_ip" | "invalid_usage_cap" | "invalid_cost" | "invalid_range" | "invalid_granularity" | "missing_credentials" | "invalid_token" | "invalid_signature" | "insufficient_scope" | "escalation" | "descendants_exceed" | "quota_exceeded" | "admin_token" | "no_route" | "rejected_target" | "network_not_allowed" | "not_found" | "no_such_endpoint" | "method_not_allowed" | "concurrent_change" | "token_revoked" | "request_timeout" | "rate_limited" | "usage_exhausted" | "too_many_failures" | "unavailable" | "upstream_unavailable" | "upstream_timeout" | "internal";
+            code: "malformed_json" | "invalid_body" | "invalid_query" | "invalid_status" | "invalid_limit" | "invalid_duration" | "invalid_request" | "body_too_large" | "form_too_large" | "unsupported_media_type" | "invalid_cursor" | "invalid_forwarded_request" | "missing_forwarded_request" | "method_override_refused" | "missing_name" | "invalid_name" | "invalid_text" | "too_long" | "invalid_scope" | "unknown_scope" | "too_many_scopes" | "scopes_and_access" | "invalid_access" | "invalid_resource" | "too_many_resources" | "invalid_expiry" | "expiry_twice" | "expiry_in_past" | "expiry_required" | "lifetime_too_long" | "invalid_not_before" | "not_before_after_expiry" | "invalid_rate_limit" | "unknown_profile" | "invalid_meta" | "meta_too_large" | "invalid_max_descendants" | "invalid_value" | "missing_repo_ids" | "invalid_repo_id" | "missing_access_type" | "invalid_grace" | "invalid_cidr" | "invalid_client_ip" | "invalid_usage_cap" | "invalid_cost" | "invalid_range" | "invalid_granularity" | "invalid_action" | "invalid_order" | "missing_credentials" | "invalid_token" | "invalid_signature" | "insufficient_scope" | "escalation" | "descendants_exceed" | "quota_exceeded" | "admin_token" | "no_route" | "rejected_target" | "network_not_allowed" | "admin_only" | "not_found" | "no_such_endpoint" | "method_not_allowed" | "concurrent_change" | "token_revoked" | "request_timeout" | "rate_limited" | "usage_exhausted" | "too_many_failures" | "unavailable" | "upstream_unavailable" | "upstream_timeout" | "internal";
             /** @description What was wrong and how to fix it. */
             detail: string;
             /** @description The request field at fault, if one. */
@@ -1174,6 +1303,161 @@ export interface operations {
             /** @description The body is not sent as the media type the call takes. */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's rate limit, or this address's budget of failed authentications, is spent: see `Retry-After`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store does not answer; retry later. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_audit: {
+        parameters: {
+            query?: {
+                /** @description Entries by this token (its id). */
+                actor?: string;
+                /** @description Entries about this token (its id). */
+                target?: string;
+                /**
+                 * @description One action: `token.created`, `token.updated`, `token.rotated`,
+                 *     `token.revoked`, `token.leaked`, `token.reuse_detected`, `admin.created`,
+                 *     `admin.reset`, `session.signed_in` or `session.signed_out`.
+                 */
+                action?: string;
+                /** @description From this time (RFC 3339), inclusive. */
+                from?: string;
+                /** @description Until this time (RFC 3339), exclusive. */
+                to?: string;
+                /**
+                 * @description `newest` first (the default), or `oldest` first (an export, in the chain's
+                 *     order).
+                 */
+                order?: string;
+                /** @description 1 to 500; 100 by default. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's rate limit, or this address's budget of failed authentications, is spent: see `Retry-After`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store does not answer; retry later. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verify_audit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+            /** @description The request is malformed: the problem says which part and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -146,6 +146,18 @@ describe("the client", () => {
     assert.equal((await admin.tokenUsage(counted.id, { granularity: "day" })).granularity, "day");
   });
 
+  it("reads the audit log and checks its chain", async () => {
+    const { admin } = tessera;
+    const made = await admin.createToken({ name: "audited", scopes: ["repo:read"] });
+    await admin.revokeToken(made.id);
+    const about = await admin.listAudit({ target: made.id });
+    assert.deepEqual(
+      about.entries.map((entry) => entry.action),
+      ["token.revoked", "token.created"],
+    );
+    assert.equal((await admin.verifyAudit()).intact, true);
+  });
+
   it("reports a leaked token, which is revoked", async () => {
     const { admin } = tessera;
     const leaked = await admin.createToken({ name: "pasted in a gist" });

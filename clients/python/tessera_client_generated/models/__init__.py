@@ -1,6 +1,12 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .access_type import AccessType
+from .audit_actor import AuditActor
+from .audit_break import AuditBreak
+from .audit_entry_view import AuditEntryView
+from .audit_entry_view_details import AuditEntryViewDetails
+from .audit_list import AuditList
+from .audit_verification import AuditVerification
 from .catalogue import Catalogue
 from .create_token_request import CreateTokenRequest
 from .create_token_request_access_type_1 import CreateTokenRequestAccessType1
@@ -59,6 +65,12 @@ from .verify_response_meta_type_0 import VerifyResponseMetaType0
 
 __all__ = (
     "AccessType",
+    "AuditActor",
+    "AuditBreak",
+    "AuditEntryView",
+    "AuditEntryViewDetails",
+    "AuditList",
+    "AuditVerification",
     "Catalogue",
     "CreatedToken",
     "CreateTokenRequest",

@@ -2,6 +2,7 @@ from enum import StrEnum
 
 
 class ProblemCode(StrEnum):
+    ADMIN_ONLY = "admin_only"
     ADMIN_TOKEN = "admin_token"
     BODY_TOO_LARGE = "body_too_large"
     CONCURRENT_CHANGE = "concurrent_change"
@@ -14,6 +15,7 @@ class ProblemCode(StrEnum):
     INSUFFICIENT_SCOPE = "insufficient_scope"
     INTERNAL = "internal"
     INVALID_ACCESS = "invalid_access"
+    INVALID_ACTION = "invalid_action"
     INVALID_BODY = "invalid_body"
     INVALID_CIDR = "invalid_cidr"
     INVALID_CLIENT_IP = "invalid_client_ip"
@@ -29,6 +31,7 @@ class ProblemCode(StrEnum):
     INVALID_META = "invalid_meta"
     INVALID_NAME = "invalid_name"
     INVALID_NOT_BEFORE = "invalid_not_before"
+    INVALID_ORDER = "invalid_order"
     INVALID_QUERY = "invalid_query"
     INVALID_RANGE = "invalid_range"
     INVALID_RATE_LIMIT = "invalid_rate_limit"

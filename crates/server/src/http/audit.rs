@@ -102,7 +102,7 @@ fn query_of(params: AuditParams) -> Result<AuditQuery, EngineError> {
             cursor
                 .parse::<i64>()
                 .ok()
-                .filter(|&seq| seq > 0)
+                .filter(|&seq| seq >= 0)
                 .ok_or_else(|| {
                     bad(
                         "invalid_cursor",

@@ -210,7 +210,9 @@ async fn a_manager_sees_its_own_subtree_and_filters_and_pages_work() {
         .collect();
     assert_eq!(seqs, [5, 4, 3, 2, 1]);
     assert_eq!(third.body["next_cursor"], Value::Null);
-    let oldest = app.get("/v1/audit?order=oldest&limit=2&cursor=2", &app.admin).await;
+    let oldest = app
+        .get("/v1/audit?order=oldest&limit=2&cursor=2", &app.admin)
+        .await;
     let seqs: Vec<i64> = oldest.body["entries"]
         .as_array()
         .unwrap()
