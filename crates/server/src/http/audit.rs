@@ -53,7 +53,7 @@ pub async fn verify(
 }
 
 /// The query in the store's terms; a value that does not read is a 400 naming it.
-fn query_of(params: AuditParams) -> Result<AuditQuery, EngineError> {
+pub(crate) fn query_of(params: AuditParams) -> Result<AuditQuery, EngineError> {
     let bad = |code: &'static str, detail: String| EngineError::BadRequest { code, detail };
     let time = |field: &str, text: Option<String>| {
         text.map(|text| {

@@ -24,6 +24,7 @@ use axum::routing::{get, post};
 use session::Sessions;
 use tessera_engine::Engine;
 
+pub mod audit;
 pub mod form;
 pub mod hardening;
 pub mod pages;
@@ -90,6 +91,8 @@ pub fn router(engine: Arc<Engine>, session_idle_ms: i64, over_tls: bool) -> Rout
             "/ui/tokens/{id}/revoke",
             get(pages::confirm_revoke).post(pages::revoke),
         )
+        .route("/ui/audit", get(audit::list))
+        .route("/ui/audit/verify", get(audit::verify))
         .route("/ui/assets/style.css", get(|| asset("text/css", STYLE)))
         .route(
             "/ui/assets/app.js",

@@ -40,7 +40,12 @@ pub fn page(title: &str, viewer: Option<&Viewer<'_>>, flash: Option<&str>, body:
                 header.top {
                     a.brand href="/ui/tokens" { "tessera" }
                     @if let Some(viewer) = viewer {
-                        nav aria-label="Main" { a href="/ui/tokens" aria-current=[(title == "Tokens").then_some("page")] { "Tokens" } }
+                        nav aria-label="Main" {
+                            a href="/ui/tokens" aria-current=[(title == "Tokens").then_some("page")] { "Tokens" }
+                            @if viewer.can_manage {
+                                " " a href="/ui/audit" aria-current=[(title == "Audit").then_some("page")] { "Audit" }
+                            }
+                        }
                         div.who {
                             span { "Signed in as " strong { (viewer.name) } }
                             form method="post" action="/ui/sign-out" {

@@ -662,3 +662,85 @@ async fn rotating_from_the_token_page_shows_the_new_secret_once() {
         "shown once"
     );
 }
+
+#[tokio::test]
+async fn the_audit_tab_shows_sign_ins_and_writes_as_the_signed_in_token_may_see_them() {
+    let app = TestApp::spawn().await;
+    let (manager_id, manager, _) = app
+        .create(&app.admin, json!({"scopes": ["*"], "name": "manager <b>"}))
+        .await;
+    let (reader_id, reader, _) = app
+        .create(
+            &app.admin,
+            json!({"scopes": ["tokens:read"], "name": "reader"}),
+        )
+        .await;
+    let mut ui = UiClient::new(&app);
+    ui.sign_in(&manager).await;
+    let csrf = ui.get("/ui/tokens").await.csrf();
+    let created = ui.create("made in the page", &csrf).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER);
+    let page = ui.get("/ui/audit").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.html
+            .contains("href=\"/ui/audit\" aria-current=\"page\""),
+        "the tab is marked"
+    );
+    for seen in [
+        "session.signed_in",
+        "token.created",
+        "made in the page",
+        "manager &lt;b&gt;",
+    ] {
+        assert!(
+            page.html.contains(seen),
+            "{seen} missing from\n{}",
+            page.html
+        );
+    }
+    assert!(
+        !page.html.contains(&reader_id),
+        "a manager sees only its own subtree"
+    );
+    assert!(!page.html.contains("manager <b>"), "names are escaped");
+    let filtered = ui.get("/ui/audit?action=session.signed_in").await;
+    assert!(!filtered.html.contains("<code>token.created</code>"));
+    let checked = ui.get("/ui/audit/verify").await;
+    assert_eq!(
+        checked.status,
+        StatusCode::FORBIDDEN,
+        "the chain check is the admin's"
+    );
+    let out = ui.post("/ui/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+
+    // A token that may only read has no Audit tab, and no way around it.
+    let mut reading = UiClient::new(&app);
+    reading.sign_in(&reader).await;
+    assert!(!reading.get("/ui/tokens").await.html.contains("/ui/audit"));
+    assert_eq!(reading.get("/ui/audit").await.status, StatusCode::FORBIDDEN);
+
+    let mut admin = UiClient::new(&app);
+    admin.sign_in(&app.admin).await;
+    let everything = admin.get("/ui/audit").await;
+    assert!(
+        everything.html.contains(&reader_id),
+        "the admin sees every entry"
+    );
+    let checked = admin.get("/ui/audit/verify").await;
+    assert!(checked.html.contains("Intact: "), "{}", checked.html);
+    let log = app
+        .get(&format!("/v1/audit?actor={manager_id}"), &app.admin)
+        .await;
+    let actions: Vec<&str> = log.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["session.signed_out", "token.created", "session.signed_in"]
+    );
+}
