@@ -139,7 +139,7 @@ fn view(
                         @for entry in entries {
                             tr {
                                 td data-label="#" { (entry.seq) }
-                                td data-label="When" { (entry.at) }
+                                td data-label="When" { (entry.at.replacen('T', " ", 1).replace('Z', " UTC")) }
                                 th scope="row" data-label="Action" { code { (entry.action) } }
                                 td data-label="By" { (actor(entry)) }
                                 td data-label="Target" { (token_link(entry.target_id.as_deref())) }

@@ -25,6 +25,7 @@ use session::Sessions;
 use tessera_engine::Engine;
 
 pub mod audit;
+pub mod chart;
 pub mod form;
 pub mod hardening;
 pub mod pages;

@@ -9,6 +9,7 @@ use tessera_core::record::TokenDraft;
 
 use crate::http::dto::query_of;
 use crate::http::problem::HttpStatus;
+use crate::ui::chart;
 use crate::ui::form::{FieldError, Fields, TokenForm, non_empty};
 use crate::ui::hardening::{see_other, views_response};
 use crate::ui::signed::Signed;
@@ -17,6 +18,7 @@ use crate::ui::{PAGE_SIZE, Ui, UiState};
 use tessera_api::ListParams;
 use tessera_engine::Engine;
 use tessera_engine::EngineError;
+use tessera_engine::lifecycle::Granularity;
 
 pub async fn list(
     State(ui): UiState,
@@ -236,15 +238,46 @@ pub async fn rotate(
     }
 }
 
-pub async fn token_page(State(ui): UiState, signed: Signed, Path(id): Path<String>) -> Response {
+/// `?usage=day`: the token page's chart shows 30 days by the day, not 24 hours.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+pub struct TokenPageQuery {
+    usage: String,
+}
+
+pub async fn token_page(
+    State(ui): UiState,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(query): Query<TokenPageQuery>,
+) -> Response {
     let record = match ui.engine.get(&signed.caller, &id).await {
         Ok(record) => record,
         Err(error) => return signed.failure(&error),
     };
     let flash = signed.flash(&ui);
+    let now = ui.engine.now_ms();
+    let granularity = match query.usage.as_str() {
+        "day" => Granularity::Day,
+        _ => Granularity::Hour,
+    };
+    let from = now - granularity.default_span_ms();
+    // A page without its chart is better than no page: the store may be down.
+    let usage = match ui
+        .engine
+        .usage(&signed.caller, &id, from, now, granularity)
+        .await
+    {
+        Ok(buckets) => Some((chart::usage_chart(&buckets, granularity), granularity)),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read a token's usage for its page");
+            None
+        }
+    };
     let which = FormPage::Edit {
         record: &record,
-        now_ms: ui.engine.now_ms(),
+        now_ms: now,
+        usage,
     };
     views::token_page(
         &signed.viewer(),
@@ -275,6 +308,7 @@ pub async fn update(
     let edit_page = || FormPage::Edit {
         record: &record,
         now_ms: ui.engine.now_ms(),
+        usage: None,
     };
     // The form's own mistakes first, all at once; then the core's rules.
     let changes = match form.check(Some(&TokenForm::of(&record))) {

@@ -5,6 +5,7 @@ use maud::{DOCTYPE, Markup, html};
 use tessera_core::record::{Status, TokenRecord};
 use tessera_core::scope::ScopeDef;
 use tessera_core::timefmt::format_rfc3339;
+use tessera_engine::lifecycle::Granularity;
 
 use crate::ui::form::{EXPIRY_PRESETS, FieldError, TokenForm};
 
@@ -43,7 +44,7 @@ pub fn page(title: &str, viewer: Option<&Viewer<'_>>, flash: Option<&str>, body:
                         nav aria-label="Main" {
                             a href="/ui/tokens" aria-current=[(title == "Tokens").then_some("page")] { "Tokens" }
                             @if viewer.can_manage {
-                                " " a href="/ui/audit" aria-current=[(title == "Audit").then_some("page")] { "Audit" }
+                                a href="/ui/audit" aria-current=[(title == "Audit").then_some("page")] { "Audit" }
                             }
                         }
                         div.who {
@@ -253,6 +254,9 @@ pub enum FormPage<'a> {
     Edit {
         record: &'a TokenRecord,
         now_ms: i64,
+        /// The usage chart and which span it shows (`None` on a form sent back
+        /// with errors).
+        usage: Option<(Markup, Granularity)>,
     },
 }
 
@@ -273,12 +277,12 @@ pub fn token_page(
     };
     let editable = match &which {
         FormPage::Create => viewer.can_manage,
-        FormPage::Edit { record, now_ms } => {
+        FormPage::Edit { record, now_ms, .. } => {
             viewer.can_manage && !record.is_admin && record.status(*now_ms) != Status::Revoked
         }
     };
     let body = html! {
-        @if let FormPage::Edit { record, now_ms } = &which {
+        @if let FormPage::Edit { record, now_ms, usage } = &which {
             p.back { a href="/ui/tokens" { "← All tokens" } }
             div.heading {
                 h1 { (record.settings.name) " " (status_badge(record.status(*now_ms))) }
@@ -288,6 +292,7 @@ pub fn token_page(
                 }
             }
             (details(record, *now_ms))
+            @if let Some((chart, shown)) = usage { (usage_section(&record.id, chart, *shown)) }
             @if record.is_admin {
                 p.note { "This is the admin token. It cannot be edited or revoked here; "
                     "replace it with " code { "tessera admin reset-token" } "." }
@@ -316,6 +321,27 @@ pub fn token_page(
         }
     };
     page(&title, Some(viewer), flash, body)
+}
+
+/// The usage chart, and links to its other span.
+fn usage_section(id: &str, chart: &Markup, shown: Granularity) -> Markup {
+    html! {
+        section.usage aria-labelledby="usage-heading" {
+            div.heading {
+                h2 #usage-heading { "Usage" }
+                nav.spans aria-label="Usage span" {
+                    @for (granularity, label, query) in [(Granularity::Hour, "24 hours", ""), (Granularity::Day, "30 days", "?usage=day")] {
+                        @if granularity == shown {
+                            span aria-current="true" { (label) }
+                        } @else {
+                            a href={ "/ui/tokens/" (id) (query) "#usage-heading" } { (label) }
+                        }
+                    }
+                }
+            }
+            (chart)
+        }
+    }
 }
 
 fn details(record: &TokenRecord, now_ms: i64) -> Markup {

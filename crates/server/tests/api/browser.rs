@@ -475,3 +475,71 @@ async fn a_manager_sees_only_its_own_subtree_and_an_idle_session_ends() {
 
     browser.client.close().await.expect("close the browser");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_page_charts_its_usage_and_the_audit_tab_lists_what_happened() {
+    let app = TestApp::spawn().await;
+    let (id, token, _) = app
+        .create(
+            &app.admin,
+            json!({"name": "charted", "scopes": ["repo:read"]}),
+        )
+        .await;
+    for scopes in [["repo:read"], ["repo:read"], ["repo:read"], ["repo:write"]] {
+        app.verify(&token, &scopes, None).await;
+    }
+    // Counted to the hour they are written in: read (which writes them) before
+    // the clock moves. An hour later, one more: two bars.
+    app.get(&format!("/v1/tokens/{id}/usage"), &app.admin).await;
+    app.advance_secs(3600);
+    app.verify(&token, &["repo:read"], None).await;
+
+    let browser = Browser::open(&app).await;
+    browser.sign_in(&app.admin).await;
+    browser.goto(&format!("/ui/tokens/{id}")).await;
+    let bars = "return Array.from(document.querySelectorAll('svg.chart g.bucket'))\
+                .map(g => [g.dataset.total, g.querySelectorAll('rect').length])";
+    let drawn = browser.script(bars).await;
+    let drawn = drawn.as_array().expect("the buckets");
+    assert_eq!(drawn.len(), 25, "a day of hours and the current one");
+    assert_eq!(drawn[23], json!(["4", 2]), "allowed and forbidden, stacked");
+    assert_eq!(drawn[24], json!(["1", 1]));
+    assert!(drawn[..23].iter().all(|bar| bar == &json!(["0", 0])));
+    // Coloured by the stylesheet: the CSP allows no inline style.
+    let fill = browser
+        .script("return getComputedStyle(document.querySelector('svg.chart rect.forbidden')).fill")
+        .await;
+    assert_eq!(fill, json!("rgb(198, 40, 40)"));
+    let tall = browser
+        .script("return document.querySelector('svg.chart').getBoundingClientRect().height > 100")
+        .await;
+    assert_eq!(tall, json!(true), "the chart is drawn at a readable size");
+    assert_eq!(
+        browser
+            .text("section.usage figcaption")
+            .await
+            .replace('\n', " "),
+        "4 allowed 1 forbidden 0 rate limited 0 usage exhausted"
+    );
+    browser.shot("30-token-usage-chart").await;
+    browser.click_and_load("nav.spans a").await;
+    let days = browser
+        .script("return document.querySelectorAll('svg.chart g.bucket').length")
+        .await;
+    assert_eq!(days, json!(31), "30 days and today");
+    browser.shot("31-token-usage-days").await;
+
+    browser
+        .click_and_load("nav[aria-label=Main] a[href='/ui/audit']")
+        .await;
+    assert_eq!(browser.path().await, "/ui/audit");
+    let actions = browser
+        .script("return Array.from(document.querySelectorAll('table.audit tbody th')).map(th => th.textContent)")
+        .await;
+    assert_eq!(
+        actions,
+        json!(["session.signed_in", "token.created", "admin.created"])
+    );
+    browser.shot("32-audit").await;
+    browser.client.close().await.expect("close the browser");
+}
