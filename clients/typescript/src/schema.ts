@@ -909,6 +909,12 @@ export interface components {
             id: string;
             last_used_at?: string | null;
             /**
+             * @description Where it was last used from: the end client's address of its first use in
+             *     the newest second it was used (`trusted_proxies` decides which address
+             *     counts; a verify call passes it as `client_ip`); `null` when never known.
+             */
+            last_used_ip?: string | null;
+            /**
              * Format: int32
              * @description How many live tokens may be made through this one; `null`: no bound of its own.
              */

@@ -390,6 +390,11 @@ pub struct TokenView {
     /// `active`, `pending` (not valid yet), `expired` or `revoked`.
     pub status: String,
     pub last_used_at: Option<String>,
+    /// Where it was last used from: the end client's address of its first use in
+    /// the newest second it was used (`trusted_proxies` decides which address
+    /// counts; a verify call passes it as `client_ip`); `null` when never known.
+    #[serde(default)]
+    pub last_used_ip: Option<String>,
     pub use_count: u64,
     pub admin: bool,
 }
@@ -635,6 +640,7 @@ impl TokenView {
             start: record.start.clone(),
             status: record.status(now_ms).as_str().to_owned(),
             last_used_at: record.last_used_at.map(format_rfc3339),
+            last_used_ip: record.last_used_ip.map(|ip| ip.to_string()),
             use_count: record.use_count,
             admin: record.is_admin,
         }

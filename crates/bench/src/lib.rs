@@ -90,6 +90,7 @@ pub fn realistic_record(
         updated_at: NOW_MS,
         revoked_at: None,
         last_used_at: None,
+        last_used_ip: None,
         use_count: 0,
         previous_secrets: Vec::new(),
         credits_balance: None,

@@ -868,6 +868,7 @@ fn print_details(token: &TokenView) {
         ("parent_id", text(token.parent_id.as_deref())),
         ("created_at", token.created_at.clone()),
         ("last_used_at", text(token.last_used_at.as_deref())),
+        ("last_used_ip", text(token.last_used_ip.as_deref())),
         ("use_count", token.use_count.to_string()),
     ];
     for (field, value) in fields {

@@ -122,6 +122,9 @@ pub struct TokenRecord {
     pub updated_at: i64,
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    /// Where it was last used from: the client address of its first use in the
+    /// newest second of use (the usage writer's interval), when one was known.
+    pub last_used_ip: Option<std::net::IpAddr>,
     pub use_count: u64,
     /// The secrets it had before its rotations, newest first, at most
     /// [`REMEMBERED_SECRETS`]: each works until its grace period ends, and presenting
@@ -757,6 +760,7 @@ mod tests {
             updated_at: 1,
             revoked_at: None,
             last_used_at: Some(5),
+            last_used_ip: None,
             use_count: 7,
             previous_secrets: Vec::new(),
             credits_balance: None,

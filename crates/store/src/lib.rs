@@ -214,6 +214,9 @@ pub struct UsageUpdate {
     /// refused (its last use stays as it was).
     pub uses: u64,
     pub last_used_at: i64,
+    /// Where the token was used from, when the node knew (see
+    /// `TokenRecord::last_used_ip`); `None` keeps the address stored.
+    pub last_client: Option<std::net::IpAddr>,
     /// The answers to add to the token's count for `hour` (hours since 1970).
     pub tally: Tally,
     pub hour: i64,

@@ -988,6 +988,10 @@ impl TokenStore for PostgresStore {
             .map(|u| i64::try_from(u.uses).unwrap_or(i64::MAX))
             .collect();
         let last_used: Vec<i64> = used.iter().map(|u| u.last_used_at).collect();
+        let clients: Vec<Option<String>> = used
+            .iter()
+            .map(|u| u.last_client.map(|ip| ip.to_string()))
+            .collect();
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         // Row locks in the same order as every change takes them (the feed's row
@@ -997,12 +1001,14 @@ impl TokenStore for PostgresStore {
             .map_err(pg)?;
         tx.execute(
             "UPDATE tokens t SET use_count = t.use_count + u.uses, \
-             last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at) \
-             FROM (SELECT id, SUM(uses)::bigint AS uses, MAX(at) AS at \
-                   FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS v(id, uses, at) \
+             last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at), \
+             last_used_ip = COALESCE(u.client, t.last_used_ip) \
+             FROM (SELECT id, SUM(uses)::bigint AS uses, MAX(at) AS at, MAX(client) AS client \
+                   FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[]) \
+                     AS v(id, uses, at, client) \
                    GROUP BY id) AS u \
              WHERE t.id = u.id",
-            &[&ids, &uses, &last_used],
+            &[&ids, &uses, &last_used, &clients],
         )
         .await
         .map_err(pg)?;

@@ -33,6 +33,7 @@ const FIXED_COLUMNS: &[&str] = &[
     "credits_left",
     "credits_period",
     "credits_of",
+    "last_used_ip",
 ];
 
 /// Columns every write of a live token's settings sets: its secret's hash (a rotation
@@ -87,6 +88,7 @@ const ADDED_COLUMNS: &[(&str, ColumnKind)] = &[
     ("credits_left", ColumnKind::Count),
     ("credits_period", ColumnKind::Count),
     ("credits_of", ColumnKind::Millis),
+    ("last_used_ip", ColumnKind::Text),
 ];
 
 /// The columns of [`ADDED_COLUMNS`], each with the statement that adds it.
@@ -158,6 +160,7 @@ pub struct RawRow {
     pub updated_at: i64,
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
     pub use_count: i64,
     pub change_seq: i64,
 }
@@ -219,6 +222,7 @@ fn fixed_values(record: &TokenRecord) -> [SqlValue; FIXED_COLUMNS.len()] {
         record.credits_balance.map(|b| clamp(b.left)).into(),
         record.credits_balance.map(|b| b.period).into(),
         record.credits_balance.map(|b| b.of).into(),
+        record.last_used_ip.map(|ip| ip.to_string()).into(),
     ]
 }
 
@@ -382,6 +386,7 @@ impl RawRow {
             updated_at: row.int("updated_at")?,
             revoked_at: row.opt_int("revoked_at")?,
             last_used_at: row.opt_int("last_used_at")?,
+            last_used_ip: row.opt_text("last_used_ip")?,
             use_count: row.int("use_count")?,
             change_seq: row.int("change_seq")?,
         })
@@ -515,6 +520,8 @@ impl RawRow {
             updated_at: self.updated_at,
             revoked_at: self.revoked_at,
             last_used_at: self.last_used_at,
+            // Only shown, never decides anything: one that does not read is left out.
+            last_used_ip: self.last_used_ip.and_then(|ip| ip.parse().ok()),
             use_count: u64::try_from(self.use_count).unwrap_or(0),
         })
     }
@@ -863,6 +870,7 @@ mod tests {
             updated_at: 15,
             revoked_at: Some(16),
             last_used_at: Some(17),
+            last_used_ip: Some("203.0.113.7".parse().unwrap()),
             use_count: 18,
             previous_secrets: Vec::new(),
             credits_balance: Some(CreditsBalance {
@@ -895,6 +903,7 @@ mod tests {
         record.parent_id = None;
         record.revoked_at = None;
         record.last_used_at = None;
+        record.last_used_ip = None;
         record
     }
 

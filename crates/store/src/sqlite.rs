@@ -700,7 +700,8 @@ impl TokenStore for SqliteStore {
             let mut statement = tx
                 .prepare(
                     "UPDATE tokens SET use_count = use_count + ?2, \
-                     last_used_at = MAX(COALESCE(last_used_at, 0), ?3) WHERE id = ?1",
+                     last_used_at = MAX(COALESCE(last_used_at, 0), ?3), \
+                     last_used_ip = COALESCE(?4, last_used_ip) WHERE id = ?1",
                 )
                 .map_err(unavailable)?;
             let mut credits = tx
@@ -714,7 +715,12 @@ impl TokenStore for SqliteStore {
                 let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
                 if update.uses > 0 {
                     statement
-                        .execute(params![update.id, count(update.uses), update.last_used_at])
+                        .execute(params![
+                            update.id,
+                            count(update.uses),
+                            update.last_used_at,
+                            update.last_client.map(|ip| ip.to_string())
+                        ])
                         .map_err(unavailable)?;
                 }
                 let tally = &update.tally;

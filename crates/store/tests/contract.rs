@@ -62,6 +62,7 @@ fn record(id: &str, parent: Option<&str>, resources: Option<Vec<&str>>) -> Token
         updated_at: 1,
         revoked_at: None,
         last_used_at: None,
+        last_used_ip: None,
         use_count: 0,
         previous_secrets: Vec::new(),
         credits_balance: None,
@@ -224,6 +225,7 @@ async fn keeps_the_contract(
             id: "root".into(),
             uses: 3,
             last_used_at: 9,
+            last_client: Some("2001:db8::7".parse().unwrap()),
             credits: Some(tessera_core::record::CreditsBalance {
                 left: 40,
                 period: 2,
@@ -236,6 +238,7 @@ async fn keeps_the_contract(
         .unwrap();
     let root_now = store.get("root").await.unwrap().unwrap();
     assert_eq!((root_now.use_count, root_now.last_used_at), (3, Some(9)));
+    assert_eq!(root_now.last_used_ip, Some("2001:db8::7".parse().unwrap()));
     assert_eq!(
         root_now.credits_balance,
         Some(tessera_core::record::CreditsBalance {
@@ -583,6 +586,7 @@ async fn adds_up_hourly_usage(store: &dyn TokenStore) {
         id: id.into(),
         uses: valid,
         last_used_at: hour * 3_600_000,
+        last_client: None,
         credits: None,
         tally: Tally {
             valid,

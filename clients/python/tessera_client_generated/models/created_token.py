@@ -38,6 +38,9 @@ class CreatedToken:
             description (None | str | Unset):
             expires_at (None | str | Unset):
             last_used_at (None | str | Unset):
+            last_used_ip (None | str | Unset): Where it was last used from: the end client's address of its first use in
+                the newest second it was used (`trusted_proxies` decides which address
+                counts; a verify call passes it as `client_ip`); `null` when never known.
             max_descendants (int | None | Unset): How many live tokens may be made through this one; `null`: no bound of its
                 own.
             max_uses (int | None | Unset): Its lifetime cap on uses; `null`: none.
@@ -67,6 +70,7 @@ class CreatedToken:
     description: None | str | Unset = UNSET
     expires_at: None | str | Unset = UNSET
     last_used_at: None | str | Unset = UNSET
+    last_used_ip: None | str | Unset = UNSET
     max_descendants: int | None | Unset = UNSET
     max_uses: int | None | Unset = UNSET
     meta: None | TokenViewMetaType0 | Unset = UNSET
@@ -138,6 +142,12 @@ class CreatedToken:
             last_used_at = UNSET
         else:
             last_used_at = self.last_used_at
+
+        last_used_ip: None | str | Unset
+        if isinstance(self.last_used_ip, Unset):
+            last_used_ip = UNSET
+        else:
+            last_used_ip = self.last_used_ip
 
         max_descendants: int | None | Unset
         if isinstance(self.max_descendants, Unset):
@@ -242,6 +252,8 @@ class CreatedToken:
             field_dict["expires_at"] = expires_at
         if last_used_at is not UNSET:
             field_dict["last_used_at"] = last_used_at
+        if last_used_ip is not UNSET:
+            field_dict["last_used_ip"] = last_used_ip
         if max_descendants is not UNSET:
             field_dict["max_descendants"] = max_descendants
         if max_uses is not UNSET:
@@ -346,6 +358,15 @@ class CreatedToken:
             return cast(None | str | Unset, data)
 
         last_used_at = _parse_last_used_at(d.pop("last_used_at", UNSET))
+
+        def _parse_last_used_ip(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        last_used_ip = _parse_last_used_ip(d.pop("last_used_ip", UNSET))
 
         def _parse_max_descendants(data: object) -> int | None | Unset:
             if data is None:
@@ -494,6 +515,7 @@ class CreatedToken:
             description=description,
             expires_at=expires_at,
             last_used_at=last_used_at,
+            last_used_ip=last_used_ip,
             max_descendants=max_descendants,
             max_uses=max_uses,
             meta=meta,

@@ -36,6 +36,9 @@ class TokenView:
         description (None | str | Unset):
         expires_at (None | str | Unset):
         last_used_at (None | str | Unset):
+        last_used_ip (None | str | Unset): Where it was last used from: the end client's address of its first use in
+            the newest second it was used (`trusted_proxies` decides which address
+            counts; a verify call passes it as `client_ip`); `null` when never known.
         max_descendants (int | None | Unset): How many live tokens may be made through this one; `null`: no bound of its
             own.
         max_uses (int | None | Unset): Its lifetime cap on uses; `null`: none.
@@ -64,6 +67,7 @@ class TokenView:
     description: None | str | Unset = UNSET
     expires_at: None | str | Unset = UNSET
     last_used_at: None | str | Unset = UNSET
+    last_used_ip: None | str | Unset = UNSET
     max_descendants: int | None | Unset = UNSET
     max_uses: int | None | Unset = UNSET
     meta: None | TokenViewMetaType0 | Unset = UNSET
@@ -133,6 +137,12 @@ class TokenView:
             last_used_at = UNSET
         else:
             last_used_at = self.last_used_at
+
+        last_used_ip: None | str | Unset
+        if isinstance(self.last_used_ip, Unset):
+            last_used_ip = UNSET
+        else:
+            last_used_ip = self.last_used_ip
 
         max_descendants: int | None | Unset
         if isinstance(self.max_descendants, Unset):
@@ -236,6 +246,8 @@ class TokenView:
             field_dict["expires_at"] = expires_at
         if last_used_at is not UNSET:
             field_dict["last_used_at"] = last_used_at
+        if last_used_ip is not UNSET:
+            field_dict["last_used_ip"] = last_used_ip
         if max_descendants is not UNSET:
             field_dict["max_descendants"] = max_descendants
         if max_uses is not UNSET:
@@ -338,6 +350,15 @@ class TokenView:
             return cast(None | str | Unset, data)
 
         last_used_at = _parse_last_used_at(d.pop("last_used_at", UNSET))
+
+        def _parse_last_used_ip(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        last_used_ip = _parse_last_used_ip(d.pop("last_used_ip", UNSET))
 
         def _parse_max_descendants(data: object) -> int | None | Unset:
             if data is None:
@@ -485,6 +506,7 @@ class TokenView:
             description=description,
             expires_at=expires_at,
             last_used_at=last_used_at,
+            last_used_ip=last_used_ip,
             max_descendants=max_descendants,
             max_uses=max_uses,
             meta=meta,

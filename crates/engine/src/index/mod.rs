@@ -95,6 +95,8 @@ pub struct TokenIndex {
     catalogue: ScopeCatalogue,
     /// Tokens used since the last usage flush.
     dirty: Mutex<Vec<SlotRef>>,
+    /// Where tokens were first used from since the last usage flush.
+    clients: Mutex<HashMap<CompactString, std::net::IpAddr>>,
     /// The secrets rotated tokens had before.
     retired: retired::Retired,
     /// Refusals since the last usage flush, per token (allowed uses are counted in
@@ -116,6 +118,7 @@ impl TokenIndex {
             tree_locks: spend::TreeLocks::default(),
             catalogue,
             dirty: Mutex::new(Vec::new()),
+            clients: Mutex::new(HashMap::new()),
             retired: retired::Retired::default(),
             refusals: spend::Refusals::default(),
         };
@@ -611,6 +614,7 @@ mod tests {
             updated_at: 1,
             revoked_at: None,
             last_used_at: None,
+            last_used_ip: None,
             use_count: 0,
             previous_secrets: Vec::new(),
             credits_balance: None,

@@ -533,4 +533,8 @@ pub struct Checked {
     pub verdict: Verdict,
     /// What a capped token has left after this request (or, refused for it, before).
     pub left: Option<Left>,
+    /// This is the token's first allowed use since the last usage flush: the one
+    /// whose client address is kept as where it was last used from (one address a
+    /// second, not one per request: the hot path stores nothing more).
+    pub first_use: bool,
 }

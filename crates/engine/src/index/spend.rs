@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::net::IpAddr;
 
 use compact_str::CompactString;
 use std::sync::atomic::Ordering;
@@ -124,6 +125,7 @@ impl TokenIndex {
         cost: Option<u64>,
     ) -> Checked {
         let mut left = None;
+        let mut first_use = false;
         if verdict.code == verify::Code::Valid {
             if let (Some(cost), Some(caps)) = (cost, slot.caps()) {
                 match caps.spend(cost, now_ms) {
@@ -135,7 +137,7 @@ impl TokenIndex {
                 }
             }
             if verdict.code == verify::Code::Valid {
-                self.count_use(&slot, now_ms);
+                first_use = self.count_use(&slot, now_ms);
             }
         }
         let refused = match verdict.code {
@@ -153,20 +155,45 @@ impl TokenIndex {
             slot,
             verdict,
             left,
+            first_use,
         }
     }
 
-    fn count_use(&self, slot: &SlotRef, now_ms: i64) {
+    /// Counts an allowed use; true for the first since the last usage flush.
+    fn count_use(&self, slot: &SlotRef, now_ms: i64) -> bool {
         // Most uses fall in a millisecond already recorded: a read, not a write.
         if slot.last_used_at.load(Ordering::Relaxed) < now_ms {
             slot.last_used_at.fetch_max(now_ms, Ordering::Relaxed);
         }
         match slot.pending_uses.fetch_add(1, Ordering::AcqRel) {
-            0 => self.dirty.lock().push(SlotRef::clone(slot)),
+            0 => {
+                self.dirty.lock().push(SlotRef::clone(slot));
+                return true;
+            }
             // Wrapped to 0: stay at the most that can be told instead.
             u32::MAX => slot.pending_uses.store(u32::MAX, Ordering::Release),
             _ => {}
         }
+        false
+    }
+
+    /// Keeps `client` as where the token `id` was last used from, for the next
+    /// usage flush.
+    pub fn note_client(&self, id: &str, client: IpAddr) {
+        self.clients.lock().insert(CompactString::new(id), client);
+    }
+
+    /// Puts back an address a failed flush did not write, unless a newer one came.
+    pub fn restore_client(&self, id: &str, client: IpAddr) {
+        self.clients
+            .lock()
+            .entry(CompactString::new(id))
+            .or_insert(client);
+    }
+
+    /// Takes the client addresses noted since the last call, for the usage writer.
+    pub fn take_clients(&self) -> HashMap<CompactString, IpAddr> {
+        std::mem::take(&mut *self.clients.lock())
     }
 
     /// Takes the refusals counted since the last call, for the usage writer:

@@ -34,6 +34,8 @@ pub struct SharedCheck {
     now: i64,
     /// See [`CheckOutcome::credential_until`].
     credential_until: Option<i64>,
+    /// The end client's address, kept as where the token was last used from.
+    client: Option<IpAddr>,
 }
 
 impl CheckOutcome {
@@ -245,7 +247,8 @@ impl Engine {
             return Ok(index.check_admitted(slot, admission, now, None));
         }
         let Some(_) = &self.shared_limiter else {
-            return Ok(self.spend_here(slot, admission, now, Some(need.cost)));
+            let checked = self.spend_here(slot, admission, now, Some(need.cost));
+            return Ok(self.noted(checked, need.client));
         };
         let buckets = match (self.config.rate_limit_scope, admission) {
             (RateLimitScope::Tree, _) => index.limited_chain(&slot),
@@ -256,7 +259,8 @@ impl Engine {
         };
         let capped = slot.caps().is_some();
         if buckets.is_empty() && !capped {
-            return Ok(index.check_admitted(slot, admission, now, None));
+            let checked = index.check_admitted(slot, admission, now, None);
+            return Ok(self.noted(checked, need.client));
         }
         Err(SharedCheck {
             slot,
@@ -266,7 +270,18 @@ impl Engine {
             cost: need.cost,
             now,
             credential_until: None,
+            client: need.client,
         })
+    }
+
+    /// Keeps the client of a token's first allowed use since the last usage flush
+    /// as where it was last used from: one address a second at most, off the
+    /// per-request path.
+    fn noted(&self, checked: Checked, client: Option<IpAddr>) -> Checked {
+        if let (true, Some(client)) = (checked.first_use, client) {
+            self.index().note_client(checked.slot.id(), client);
+        }
+        checked
     }
 
     /// Spends from this node's own buckets, as the configured scope says, then
@@ -300,7 +315,8 @@ impl Engine {
         &self,
         check: SharedCheck,
     ) -> Pin<Box<dyn Future<Output = Checked> + Send + '_>> {
-        Box::pin(self.spend_shared(check))
+        let client = check.client;
+        Box::pin(async move { self.noted(self.spend_shared(check).await, client) })
     }
 
     async fn spend_shared(&self, check: SharedCheck) -> Checked {
@@ -312,6 +328,7 @@ impl Engine {
             cost,
             now,
             credential_until: _,
+            client: _,
         } = check;
         // A SharedCheck is only made with a shared limiter; without one (never), the
         // node's own buckets decide, as they would with Redis down and `open`.

@@ -20,6 +20,7 @@ impl Engine {
         let hour = self.clock.now_ms().div_euclid(HOUR_MS);
         let mut updates = Vec::new();
         let mut taken = Vec::new();
+        let mut clients = self.index().take_clients();
         // A slot queued twice is written once (by address: the slots outlive this).
         let mut seen = std::collections::HashSet::new();
         for slot in self.index().take_dirty() {
@@ -44,6 +45,7 @@ impl Engine {
                     id: slot.id().to_owned(),
                     uses,
                     last_used_at,
+                    last_client: clients.remove(slot.id()),
                     credits,
                     tally: Tally {
                         valid: uses,
@@ -69,6 +71,7 @@ impl Engine {
                     id: id.to_string(),
                     uses: 0,
                     last_used_at: 0,
+                    last_client: None,
                     credits: None,
                     tally,
                     hour,
@@ -82,6 +85,11 @@ impl Engine {
         if written.is_err() {
             for (id, counts) in refusals {
                 self.index().restore_refusals(id, counts);
+            }
+            for update in &updates {
+                if let Some(client) = update.last_client {
+                    self.index().restore_client(&update.id, client);
+                }
             }
         }
         for (slot, uses) in taken {

@@ -285,6 +285,7 @@ impl Engine {
             updated_at: now,
             revoked_at: None,
             last_used_at: None,
+            last_used_ip: None,
             use_count: 0,
             previous_secrets: Vec::new(),
             credits_balance: None,

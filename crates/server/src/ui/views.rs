@@ -382,7 +382,10 @@ fn details(record: &TokenRecord, now_ms: i64) -> Markup {
             }
             dt { "Created" } dd { (when(Some(record.created_at), "")) }
             @if let Some(at) = record.revoked_at { dt { "Revoked" } dd { (when(Some(at), "")) } }
-            dt { "Last used" } dd { (when(record.last_used_at, "never")) }
+            dt { "Last used" } dd {
+                (when(record.last_used_at, "never"))
+                @if let Some(ip) = record.last_used_ip { " from " code { (ip) } }
+            }
             dt { "Uses" } dd { (record.use_count) }
         }
     }

@@ -270,3 +270,40 @@ async fn introspection_is_active_only_where_verify_would_allow() {
         .await
         .assert_problem(400, "invalid_client_ip");
 }
+
+#[tokio::test]
+async fn a_token_shows_where_it_was_last_used_from() {
+    let app = TestApp::spawn().await;
+    let (id, token, created) = app
+        .create(
+            &app.admin,
+            json!({"name": "roaming", "scopes": ["repo:read", "tokens:read"]}),
+        )
+        .await;
+    assert_eq!(created["last_used_ip"], Value::Null, "never used");
+    let shown = || async {
+        // Reading usage writes what the last second counted.
+        app.get(&format!("/v1/tokens/{id}/usage"), &app.admin).await;
+        app.get(&format!("/v1/tokens/{id}"), &app.admin).await.body
+    };
+    verify_from(&app, &token, Some("203.0.113.7")).await;
+    verify_from(&app, &token, Some("198.51.100.1")).await;
+    assert_eq!(
+        shown().await["last_used_ip"],
+        "203.0.113.7",
+        "the first use of the second"
+    );
+    verify_from(&app, &token, Some("2001:db8::9")).await;
+    assert_eq!(shown().await["last_used_ip"], "2001:db8::9");
+    // A use whose client nobody passed on leaves the address as it was.
+    verify_from(&app, &token, None).await;
+    assert_eq!(shown().await["last_used_ip"], "2001:db8::9");
+    // A call to tessera's own API with the token: the connection's address.
+    assert_eq!(
+        app.get("/v1/tokens/self", &token).await.status,
+        StatusCode::OK
+    );
+    let after = shown().await;
+    assert_eq!(after["last_used_ip"], "127.0.0.1");
+    assert_eq!(after["use_count"], 5);
+}
