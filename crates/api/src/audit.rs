@@ -19,12 +19,14 @@ pub struct AuditParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// One action: `token.created`, `token.updated`, `token.rotated`,
-    /// `token.revoked`, `token.leaked`, `token.reuse_detected`, `admin.created`,
-    /// `admin.reset`, `session.signed_in` or `session.signed_out`.
+    /// `token.revoked`, `token.leaked`, `token.reuse_detected`, `token.expiring`,
+    /// `token.expired`, `token.usage_exhausted`, `admin.created`, `admin.reset`,
+    /// `session.signed_in`, `session.signed_out`, `webhook.created`,
+    /// `webhook.updated` or `webhook.deleted`.
     #[cfg_attr(
         feature = "openapi",
         param(
-            pattern = "^(token\\.(created|updated|rotated|revoked|leaked|reuse_detected)|admin\\.(created|reset)|session\\.(signed_in|signed_out))$"
+            pattern = "^(token\\.(created|updated|rotated|revoked|leaked|reuse_detected|expiring|expired|usage_exhausted)|admin\\.(created|reset)|session\\.(signed_in|signed_out)|webhook\\.(created|updated|deleted))$"
         )
     )]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -34,6 +34,16 @@ pub enum Action {
     TokenLeaked,
     /// A rotated secret was presented after its grace period ended.
     TokenReuseDetected,
+    /// 30, 7 or 1 days before a token expires, and when it has (recorded only
+    /// while a webhook endpoint subscribes to them: they are the clock's doing).
+    TokenExpiring,
+    TokenExpired,
+    /// A capped token ran out of uses or credits (recorded as the expiries).
+    TokenUsageExhausted,
+    /// A webhook endpoint was added, changed or removed.
+    WebhookCreated,
+    WebhookUpdated,
+    WebhookDeleted,
     /// The deployment's first admin token was made.
     AdminCreated,
     /// `tessera admin reset-token` replaced the admin token.
@@ -44,13 +54,19 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 16] = [
         Action::TokenCreated,
         Action::TokenUpdated,
         Action::TokenRotated,
         Action::TokenRevoked,
         Action::TokenLeaked,
         Action::TokenReuseDetected,
+        Action::TokenExpiring,
+        Action::TokenExpired,
+        Action::TokenUsageExhausted,
+        Action::WebhookCreated,
+        Action::WebhookUpdated,
+        Action::WebhookDeleted,
         Action::AdminCreated,
         Action::AdminReset,
         Action::SessionSignedIn,
@@ -65,6 +81,12 @@ impl Action {
             Action::TokenRevoked => "token.revoked",
             Action::TokenLeaked => "token.leaked",
             Action::TokenReuseDetected => "token.reuse_detected",
+            Action::TokenExpiring => "token.expiring",
+            Action::TokenExpired => "token.expired",
+            Action::TokenUsageExhausted => "token.usage_exhausted",
+            Action::WebhookCreated => "webhook.created",
+            Action::WebhookUpdated => "webhook.updated",
+            Action::WebhookDeleted => "webhook.deleted",
             Action::AdminCreated => "admin.created",
             Action::AdminReset => "admin.reset",
             Action::SessionSignedIn => "session.signed_in",

@@ -24,3 +24,4 @@ pub mod timefmt;
 pub mod token;
 pub mod usage;
 pub mod verify;
+pub mod webhook;

@@ -23,11 +23,13 @@ mod group;
 mod postgres;
 mod rows;
 mod sqlite;
+mod webhooks;
 
 pub use audit::{AuditPage, AuditQuery};
 pub use postgres::PostgresStore;
 pub use postgres::tls::trusted_roots;
 pub use sqlite::{SqliteStore, copy_database};
+pub use webhooks::{Attempt, Delivery, DeliveryPage, DeliveryStatus, Endpoint, WebhookStore};
 
 /// A write's place in the change feed: 1 for the first write, then one more each time.
 pub type ChangeSeq = i64;
@@ -286,7 +288,7 @@ pub(crate) fn refuse_newer_schema(applied: usize, known: usize) -> Result<(), St
 
 /// What every storage backend does.
 #[async_trait]
-pub trait TokenStore: Send + Sync + 'static {
+pub trait TokenStore: WebhookStore + Send + Sync + 'static {
     /// Checks the store was made with this pepper (by fingerprint), recording it if
     /// the store is new.
     async fn check_pepper(&self, fingerprint: &str) -> Result<(), StoreError>;

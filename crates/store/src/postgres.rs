@@ -30,6 +30,7 @@ pub(crate) mod tls;
 use crate::audit::{self, AuditPage, AuditQuery};
 use crate::group::{GroupCommit, GroupFailure, Write, WriteGroup, Written};
 use crate::rows::{self, Dialect, RawRow, ReadColumn, SqlValue, Standing};
+use crate::webhooks::{self, Attempt, Delivery, DeliveryPage, Endpoint, WebhookStore};
 use crate::{
     Basis, ChangeSeq, Changes, FeedSignal, ListPage, ListQuery, Revocation, StoreError, Tally,
     TokenStore, UsageUpdate,
@@ -103,6 +104,7 @@ ALTER TABLE tokens ALTER COLUMN parent_id SET (n_distinct = -0.5);
 ANALYZE tokens;
 "#,
     audit::SCHEMA,
+    webhooks::SCHEMA,
 ];
 
 const DIALECT: Dialect = Dialect {
@@ -786,6 +788,166 @@ async fn write_resources(
         .map_err(pg)?;
     }
     Ok(())
+}
+
+#[async_trait]
+impl WebhookStore for PostgresStore {
+    async fn put_endpoint(&self, endpoint: &Endpoint, event: Event) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let values = webhooks::endpoint_values(endpoint);
+        tx.execute(webhooks::UPSERT_ENDPOINT, &params(&values))
+            .await
+            .map_err(pg)?;
+        append_entries(&tx, vec![event]).await?;
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn delete_endpoint(&self, id: &str, event: Event) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let gone = tx
+            .execute("DELETE FROM webhook_endpoints WHERE id = $1", &[&id])
+            .await
+            .map_err(pg)?;
+        if gone == 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            "DELETE FROM webhook_deliveries WHERE endpoint_id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(pg)?;
+        append_entries(&tx, vec![event]).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
+    }
+
+    async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {} FROM webhook_endpoints ORDER BY created_at, id",
+            webhooks::ENDPOINT_COLUMNS
+        );
+        let rows = client.query(&sql, &[]).await.map_err(pg)?;
+        rows.iter().map(webhooks::read_endpoint).collect()
+    }
+
+    async fn fanned_out(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT seq FROM webhook_cursor WHERE id = 1", &[])
+            .await
+            .map_err(pg)?;
+        Ok(row.get(0))
+    }
+
+    async fn enqueue(
+        &self,
+        from: i64,
+        to: i64,
+        deliveries: &[Delivery],
+    ) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let moved = tx
+            .execute(
+                "UPDATE webhook_cursor SET seq = $1 WHERE id = 1 AND seq = $2",
+                &[&to, &from],
+            )
+            .await
+            .map_err(pg)?;
+        if moved == 0 {
+            return Ok(false);
+        }
+        let insert = tx
+            .prepare_cached(webhooks::INSERT_DELIVERY)
+            .await
+            .map_err(pg)?;
+        let values: Vec<Vec<SqlValue>> = deliveries.iter().map(webhooks::delivery_values).collect();
+        let bound: Vec<_> = values.iter().map(|values| params(values)).collect();
+        futures_util::future::try_join_all(bound.iter().map(|bound| tx.execute(&insert, bound)))
+            .await
+            .map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &webhooks::claim_sql("FOR UPDATE SKIP LOCKED"),
+                &[&lease_until, &now, &i64::from(limit)],
+            )
+            .await
+            .map_err(pg)?;
+        rows.iter().map(webhooks::read_delivery).collect()
+    }
+
+    async fn record_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let values = webhooks::attempt_values(attempt);
+        client
+            .execute(webhooks::RECORD_ATTEMPT, &params(&values))
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    async fn deliveries(
+        &self,
+        endpoint_id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<DeliveryPage, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &webhooks::deliveries_sql(),
+                &[
+                    &endpoint_id,
+                    &before.unwrap_or(i64::MAX),
+                    &(i64::from(limit) + 1),
+                ],
+            )
+            .await
+            .map_err(pg)?;
+        let deliveries = rows
+            .iter()
+            .map(webhooks::read_delivery)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(webhooks::into_page(deliveries, limit))
+    }
+
+    async fn record_notice(
+        &self,
+        token_id: &str,
+        notice: &str,
+        event: Event,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let new = tx
+            .execute(
+                "INSERT INTO token_notices (token_id, notice) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&token_id, &notice],
+            )
+            .await
+            .map_err(pg)?;
+        if new == 0 {
+            return Ok(false);
+        }
+        append_entries(&tx, vec![event]).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
+    }
 }
 
 #[async_trait]

@@ -14,6 +14,7 @@ use tessera_core::audit::{Event, Head};
 use tessera_core::record::TokenRecord;
 
 use crate::audit::{self, AuditPage, AuditQuery};
+use crate::webhooks::{self, Attempt, Delivery, DeliveryPage, Endpoint, WebhookStore};
 
 use crate::group::{GroupCommit, GroupFailure, Write, WriteGroup, Written};
 use crate::rows::{self, Dialect, RawRow, ReadColumn, SqlValue, Standing};
@@ -73,6 +74,7 @@ CREATE TABLE change_feed (
 INSERT INTO change_feed (id, seq) SELECT 1, COUNT(*) > 0 FROM tokens;
 "#,
     audit::SCHEMA,
+    webhooks::SCHEMA,
 ];
 
 /// A token store in one SQLite database file.
@@ -498,6 +500,178 @@ impl ReadColumn for Row<'_> {
 /// of any statement.
 fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
     RawRow::read(row)
+}
+
+#[async_trait]
+impl WebhookStore for SqliteStore {
+    async fn put_endpoint(&self, endpoint: &Endpoint, event: Event) -> Result<(), StoreError> {
+        let values = webhooks::endpoint_values(endpoint);
+        self.in_transaction(move |tx| {
+            tx.execute(webhooks::UPSERT_ENDPOINT, params_from_iter(values))
+                .map_err(unavailable)?;
+            append_entries(tx, vec![event]).map(drop)
+        })
+        .await
+    }
+
+    async fn delete_endpoint(&self, id: &str, event: Event) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.in_transaction(move |tx| {
+            let gone = tx
+                .execute("DELETE FROM webhook_endpoints WHERE id = ?1", [&id])
+                .map_err(unavailable)?;
+            if gone == 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "DELETE FROM webhook_deliveries WHERE endpoint_id = ?1",
+                [&id],
+            )
+            .map_err(unavailable)?;
+            append_entries(tx, vec![event]).map(|_| true)
+        })
+        .await
+    }
+
+    async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+        self.with_conn(|conn| {
+            let mut statement = conn
+                .prepare_cached(&format!(
+                    "SELECT {} FROM webhook_endpoints ORDER BY created_at, id",
+                    webhooks::ENDPOINT_COLUMNS
+                ))
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map([], |row| Ok(webhooks::read_endpoint(row)))
+                .map_err(unavailable)?;
+            rows.map(|row| row.map_err(unavailable).and_then(|endpoint| endpoint))
+                .collect()
+        })
+        .await
+    }
+
+    async fn fanned_out(&self) -> Result<i64, StoreError> {
+        self.with_conn(|conn| {
+            conn.query_row("SELECT seq FROM webhook_cursor WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn enqueue(
+        &self,
+        from: i64,
+        to: i64,
+        deliveries: &[Delivery],
+    ) -> Result<bool, StoreError> {
+        let deliveries = deliveries.to_vec();
+        self.in_transaction(move |tx| {
+            let moved = tx
+                .execute(
+                    "UPDATE webhook_cursor SET seq = ?1 WHERE id = 1 AND seq = ?2",
+                    params![to, from],
+                )
+                .map_err(unavailable)?;
+            if moved == 0 {
+                return Ok(false);
+            }
+            let mut insert = tx
+                .prepare_cached(webhooks::INSERT_DELIVERY)
+                .map_err(unavailable)?;
+            for delivery in &deliveries {
+                insert
+                    .execute(params_from_iter(webhooks::delivery_values(delivery)))
+                    .map_err(unavailable)?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.in_transaction(move |tx| {
+            let mut statement = tx
+                .prepare_cached(&webhooks::claim_sql(""))
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![lease_until, now, limit], |row| {
+                    Ok(webhooks::read_delivery(row))
+                })
+                .map_err(unavailable)?;
+            rows.map(|row| row.map_err(unavailable).and_then(|delivery| delivery))
+                .collect()
+        })
+        .await
+    }
+
+    async fn record_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
+        let values = webhooks::attempt_values(attempt);
+        self.with_conn(move |conn| {
+            conn.execute(webhooks::RECORD_ATTEMPT, params_from_iter(values))
+                .map(drop)
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn deliveries(
+        &self,
+        endpoint_id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<DeliveryPage, StoreError> {
+        let endpoint_id = endpoint_id.to_owned();
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare_cached(&webhooks::deliveries_sql())
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(
+                    params![
+                        endpoint_id,
+                        before.unwrap_or(i64::MAX),
+                        i64::from(limit) + 1
+                    ],
+                    |row| Ok(webhooks::read_delivery(row)),
+                )
+                .map_err(unavailable)?;
+            let deliveries = rows
+                .map(|row| row.map_err(unavailable).and_then(|delivery| delivery))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(webhooks::into_page(deliveries, limit))
+        })
+        .await
+    }
+
+    async fn record_notice(
+        &self,
+        token_id: &str,
+        notice: &str,
+        event: Event,
+    ) -> Result<bool, StoreError> {
+        let (token_id, notice) = (token_id.to_owned(), notice.to_owned());
+        self.in_transaction(move |tx| {
+            let new = tx
+                .execute(
+                    "INSERT INTO token_notices (token_id, notice) VALUES (?1, ?2) \
+                     ON CONFLICT DO NOTHING",
+                    params![token_id, notice],
+                )
+                .map_err(unavailable)?;
+            if new == 0 {
+                return Ok(false);
+            }
+            append_entries(tx, vec![event]).map(|_| true)
+        })
+        .await
+    }
 }
 
 #[async_trait]

@@ -849,3 +849,167 @@ async fn postgres_keeps_an_audit_chain_and_names_tampering() {
         assert_eq!(walk(&store).await, Err(named), "{sql}");
     }
 }
+
+// Webhooks: endpoints written with their audit entries, deliveries made once
+// from the audit log (the cursor moves only from where it was read), claimed
+// under a lease, their attempts recorded, and notices recorded once.
+
+fn delivery(seq: i64, endpoint: &str) -> tessera_store::Delivery {
+    tessera_store::Delivery {
+        seq,
+        id: format!("msg_{seq}"),
+        endpoint_id: endpoint.into(),
+        audit_seq: seq,
+        event_type: "token.created".into(),
+        payload: "{}".into(),
+        status: tessera_store::DeliveryStatus::Pending,
+        attempts: 0,
+        first_attempt_at: None,
+        next_attempt_at: 10,
+        last_status: None,
+        last_error: None,
+        created_at: 10,
+        delivered_at: None,
+    }
+}
+
+async fn keeps_webhooks(store: &dyn TokenStore) {
+    use tessera_store::{Attempt, DeliveryStatus, Endpoint};
+    let endpoint = Endpoint {
+        id: "whe_1".into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        events: "*".into(),
+        secret: "whsec_AAAA".into(),
+        description: None,
+        disabled: false,
+        created_at: 1,
+        updated_at: 1,
+    };
+    store
+        .put_endpoint(
+            &endpoint,
+            entry(Action::WebhookCreated, "boss", "whe_1", &[]),
+        )
+        .await
+        .unwrap();
+    let changed = Endpoint {
+        url: "http://127.0.0.1:9/other".into(),
+        secret: "whsec_ignored".into(),
+        updated_at: 2,
+        ..endpoint.clone()
+    };
+    store
+        .put_endpoint(
+            &changed,
+            entry(Action::WebhookUpdated, "boss", "whe_1", &[]),
+        )
+        .await
+        .unwrap();
+    let stored = store.endpoints().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (stored[0].url.as_str(), stored[0].secret.as_str()),
+        ("http://127.0.0.1:9/other", "whsec_AAAA"),
+        "the secret stays"
+    );
+    assert_eq!(
+        store.audit_head().await.unwrap().seq,
+        2,
+        "each change audited"
+    );
+
+    assert_eq!(store.fanned_out().await.unwrap(), 0);
+    assert!(
+        store
+            .enqueue(0, 2, &[delivery(1, "whe_1"), delivery(2, "whe_1")])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.enqueue(0, 2, &[delivery(3, "whe_1")]).await.unwrap(),
+        "another node was first"
+    );
+    assert_eq!(store.fanned_out().await.unwrap(), 2);
+
+    let claimed = store.claim_deliveries(10, 70, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|d| d.seq).collect::<Vec<_>>(), [1, 2]);
+    assert!(
+        store.claim_deliveries(20, 80, 10).await.unwrap().is_empty(),
+        "leased"
+    );
+    store
+        .record_attempt(&Attempt {
+            id: "msg_1".into(),
+            status: DeliveryStatus::Delivered,
+            attempts: 1,
+            first_attempt_at: 20,
+            next_attempt_at: 20,
+            last_status: Some(204),
+            last_error: None,
+            delivered_at: Some(20),
+        })
+        .await
+        .unwrap();
+    let again = store.claim_deliveries(100, 160, 10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|d| d.seq).collect::<Vec<_>>(),
+        [2],
+        "the lease ran out; the delivered one stays"
+    );
+
+    let page = store.deliveries("whe_1", None, 1).await.unwrap();
+    assert_eq!((page.deliveries[0].seq, page.next_cursor), (2, Some(2)));
+    let page = store.deliveries("whe_1", Some(2), 1).await.unwrap();
+    assert_eq!(page.deliveries[0].last_status, Some(204));
+    assert_eq!(page.next_cursor, None);
+
+    let notice = || entry(Action::TokenExpired, "boss", "tok_x", &["tok_x"]);
+    assert!(
+        store
+            .record_notice("tok_x", "expired", notice())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_notice("tok_x", "expired", notice())
+            .await
+            .unwrap(),
+        "once"
+    );
+    assert_eq!(store.audit_head().await.unwrap().seq, 3);
+
+    assert!(
+        store
+            .delete_endpoint("whe_1", entry(Action::WebhookDeleted, "boss", "whe_1", &[]))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .deliveries("whe_1", None, 10)
+            .await
+            .unwrap()
+            .deliveries
+            .is_empty()
+    );
+    assert!(
+        !store
+            .delete_endpoint("whe_1", entry(Action::WebhookDeleted, "boss", "whe_1", &[]))
+            .await
+            .unwrap()
+    );
+    assert_eq!(walk(store).await, Ok(4));
+}
+
+#[tokio::test]
+async fn sqlite_keeps_webhooks() {
+    let dir = tempfile::tempdir().unwrap();
+    keeps_webhooks(&SqliteStore::open(&dir.path().join("t.db")).unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_webhooks() {
+    let url = Postgres::shared().fresh_database();
+    keeps_webhooks(&PostgresStore::connect(&url).await.unwrap()).await;
+}
