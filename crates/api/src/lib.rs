@@ -15,6 +15,7 @@ mod problem;
 mod tokens;
 mod usage;
 mod verify;
+mod webhooks;
 
 mod number;
 pub use audit::{
@@ -42,3 +43,7 @@ pub use tokens::{
 pub use tokens::{RefillEvery, ResourcePattern, ScopePattern, TokenNameText};
 pub use usage::{UsageBucketView, UsageParams, UsageReport};
 pub use verify::{MissingPowers, RateLimitState, UsageLeft, VerifyAnswer, VerifyRequest};
+pub use webhooks::{
+    CreateWebhookRequest, CreatedWebhook, DeliveriesParams, DeliveryList, DeliveryView,
+    UpdateWebhookRequest, WebhookList, WebhookView,
+};

@@ -95,6 +95,8 @@ pub const PROBLEM_CODES: &[&str] = &[
     "invalid_granularity",
     "invalid_action",
     "invalid_order",
+    "invalid_url",
+    "invalid_event",
     // The credential: send a working token (401).
     "missing_credentials",
     "invalid_token",
@@ -109,6 +111,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     "rejected_target",
     "network_not_allowed",
     "admin_only",
+    "host_not_allowed",
     // No such thing (404, 405).
     "not_found",
     "no_such_endpoint",

@@ -39,6 +39,9 @@ pub struct EngineConfig {
     pub on_rotated_reuse: ReuseAction,
     /// What a leak report of a live token does.
     pub leak_action: LeakAction,
+    /// The hosts webhook endpoints may be at (names or addresses, as URLs write
+    /// them); empty: any host, loopback included.
+    pub webhook_allowed_hosts: Vec<String>,
     /// How long a revoked or expired token stays in the index (answering `REVOKED`
     /// or `EXPIRED`) before it goes (`NOT_FOUND`); `None`: for ever.
     pub index_retention_ms: Option<i64>,
@@ -127,6 +130,7 @@ impl Default for EngineConfig {
             rate_limit_scope: RateLimitScope::Token,
             on_rotated_reuse: ReuseAction::Revoke,
             leak_action: LeakAction::Revoke,
+            webhook_allowed_hosts: Vec::new(),
             index_retention_ms: Some(DEFAULT_INDEX_RETENTION_MS),
             store_retention_ms: Some(DEFAULT_STORE_RETENTION_MS),
         }

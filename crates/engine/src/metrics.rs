@@ -246,7 +246,28 @@ pub struct Metrics {
     /// Since when (ms) the follower has known of changes it has not applied; 0 when
     /// it has applied every change announced.
     pub feed_behind_since_ms: std::sync::atomic::AtomicI64,
+    /// Webhook delivery attempts by what they came to: delivered, to be tried
+    /// again, given up on.
+    pub webhook_deliveries: [Counter; 3],
 }
+
+impl Metrics {
+    /// Counts one webhook delivery attempt.
+    pub fn webhook_delivery(&self, status: tessera_store::DeliveryStatus) {
+        let at = WEBHOOK_RESULTS
+            .iter()
+            .position(|(counted, _)| *counted == status)
+            .unwrap_or(0);
+        self.webhook_deliveries[at].increment();
+    }
+}
+
+/// The webhook delivery results counted, with their labels.
+pub const WEBHOOK_RESULTS: [(tessera_store::DeliveryStatus, &str); 3] = [
+    (tessera_store::DeliveryStatus::Delivered, "delivered"),
+    (tessera_store::DeliveryStatus::Pending, "retry"),
+    (tessera_store::DeliveryStatus::Failed, "failed"),
+];
 
 /// Store write latency: one histogram, writes being far rarer than checks.
 pub struct StoreWrites {

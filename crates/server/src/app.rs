@@ -329,6 +329,7 @@ impl Server {
         let flush_every = Duration::from_millis(config.usage_flush_ms);
         let ui_session_idle_ms = config.ui_session_idle_ms;
         let poll_every = Duration::from_millis(config.change_poll_ms);
+        let expiries_every = Duration::from_millis(config.expiry_scan_ms);
         let limits = config.limits;
         // Certificates are read before anything else: a start with a bad one creates
         // nothing.
@@ -410,6 +411,12 @@ impl Server {
                     stopped.clone(),
                 ));
             }
+            // Sends webhooks, and records the notices only the clock makes.
+            let webhooks = tokio::spawn(crate::webhooks::run(
+                Arc::clone(&serving_engine),
+                stopped.clone(),
+                expiries_every,
+            ));
             // Takes out tokens past their retention, from the start on.
             tokio::spawn(tessera_engine::lifecycle::purge_periodically(
                 Arc::clone(&serving_engine),
@@ -468,6 +475,7 @@ impl Server {
             if let Some(follower) = follower {
                 let _ = follower.await;
             }
+            let _ = webhooks.await;
             // Let a flush under way finish, then write what is left.
             let _ = stop_flusher.send(());
             let _ = flusher.await;

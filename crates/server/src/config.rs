@@ -172,6 +172,9 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     /// Milliseconds between polls of the change feed (besides its notifications).
     pub change_poll_ms: Option<u64>,
+    /// Milliseconds between looks for tokens whose expiry notices are due
+    /// (`token.expiring`, `token.expired` webhooks); 60000 by default.
+    pub expiry_scan_ms: Option<u64>,
     /// `redis://…`: share rate limits across nodes.
     pub redis_url: Option<String>,
     pub redis_failure: Option<RedisFailure>,
@@ -217,6 +220,9 @@ pub struct FileConfig {
     /// `revoke` (the default) or `flag` a live token reported leaked.
     #[serde(default)]
     pub leak_action: LeakAction,
+    /// The hosts webhook endpoints may be at; any host when not given.
+    #[serde(default)]
+    pub webhook_allowed_hosts: Vec<String>,
     /// How long revoked and expired tokens stay in the index (`7d`), or `never`
     /// to keep them.
     pub index_retention: Option<String>,
@@ -239,6 +245,7 @@ pub struct Config {
     /// PostgreSQL instead of SQLite.
     pub database_url: Option<ConnectionUrl>,
     pub change_poll_ms: u64,
+    pub expiry_scan_ms: u64,
     /// Cluster-wide rate limits in Redis instead of per node.
     pub redis_url: Option<ConnectionUrl>,
     /// A web UI session ends after this long without a request.
@@ -267,6 +274,7 @@ impl Default for Config {
             gateway: None,
             database_url: None,
             change_poll_ms: DEFAULT_CHANGE_POLL_MS,
+            expiry_scan_ms: 60_000,
             redis_url: None,
             ui_session_idle_ms: DEFAULT_UI_SESSION_IDLE_MINUTES * 60_000,
             limits: Limits::default(),
@@ -421,6 +429,11 @@ impl Config {
         config.engine.rate_limit_scope = file.rate_limit_scope;
         config.engine.on_rotated_reuse = file.on_rotated_reuse;
         config.engine.leak_action = file.leak_action;
+        config.engine.webhook_allowed_hosts = file
+            .webhook_allowed_hosts
+            .iter()
+            .map(|host| host.trim().to_ascii_lowercase())
+            .collect();
         if let Some(text) = &file.index_retention {
             config.engine.index_retention_ms = retention("index_retention", text)?;
         }
@@ -487,6 +500,9 @@ impl Config {
         }
         if let Some(url) = env.var("TESSERA_DATABASE_URL").or(file.database_url) {
             config.set_database_url(&url)?;
+        }
+        if let Some(ms) = file.expiry_scan_ms {
+            config.expiry_scan_ms = ms.max(10);
         }
         if let Some(ms) = file.change_poll_ms {
             config.change_poll_ms = ms.max(10);

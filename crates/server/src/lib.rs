@@ -16,6 +16,7 @@ pub mod leaks;
 pub mod limits;
 pub mod tls;
 pub mod ui;
+pub mod webhooks;
 
 pub use app::{Server, StartError};
 pub use config::Config;

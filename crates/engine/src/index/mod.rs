@@ -174,6 +174,27 @@ impl TokenIndex {
         dead
     }
 
+    /// Tokens not revoked whose expiry falls from `from_ms` to `to_ms`: those an
+    /// expiry notice may be due for. A shard at a time, as [`TokenIndex::dead_before`].
+    pub fn expiring_between(&self, from_ms: i64, to_ms: i64) -> Vec<SlotRef> {
+        let mut found = Vec::new();
+        for shard in self.by_hash.iter() {
+            found.extend(
+                shard
+                    .0
+                    .read()
+                    .iter()
+                    .filter(|slot| !slot.is_revoked())
+                    .filter(|slot| {
+                        slot.expires_at()
+                            .is_some_and(|at| (from_ms..=to_ms).contains(&at))
+                    })
+                    .cloned(),
+            );
+        }
+        found
+    }
+
     /// Takes these tokens out of the lookup tables (by id, by hash, retired
     /// secrets) if the version the index holds now is dead since before
     /// `cutoff_ms` (an edit may have given an expired token a new expiry since it

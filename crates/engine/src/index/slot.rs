@@ -355,6 +355,11 @@ impl Slot {
         self.created_at
     }
 
+    /// When it expires, if it does.
+    pub fn expires_at(&self) -> Option<i64> {
+        (self.expires_at != NEVER).then_some(self.expires_at)
+    }
+
     /// The token's rate limit, if it has one.
     pub fn rate_limit(&self) -> Option<RateLimit> {
         self.family.rate_limit

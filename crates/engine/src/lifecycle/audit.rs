@@ -79,6 +79,7 @@ impl Engine {
     pub(super) fn event(&self, action: Action, actor: &Actor, target: Target<'_>) -> Event {
         let (target_id, lineage) = match target {
             Target::Slot(slot) => (Some(slot.id().to_owned()), self.lineage_ids(slot, None)),
+            Target::Other(id) => (Some(id.to_owned()), Vec::new()),
             Target::New { maker, record } => (
                 Some(record.id.clone()),
                 match maker {
@@ -199,6 +200,8 @@ impl Engine {
 /// What an event is about.
 pub(super) enum Target<'a> {
     Slot(&'a SlotRef),
+    /// Something other than a token (a webhook endpoint), by its id.
+    Other(&'a str),
     /// A token being made through `maker` (an admin token: by none).
     New {
         maker: Option<&'a SlotRef>,

@@ -277,9 +277,17 @@ impl Engine {
     /// Keeps the client of a token's first allowed use since the last usage flush
     /// as where it was last used from: one address a second at most, off the
     /// per-request path.
+    /// A token refused for its caps is queued to be announced (once per balance;
+    /// a full queue drops it, and the next refusal queues it again).
     fn noted(&self, checked: Checked, client: Option<IpAddr>) -> Checked {
         if let (true, Some(client)) = (checked.first_use, client) {
             self.index().note_client(checked.slot.id(), client);
+        }
+        if checked.verdict.code == Code::UsageExhausted {
+            let _ = self
+                .exhausted
+                .sender
+                .try_send(SlotRef::clone(&checked.slot));
         }
         checked
     }

@@ -16,6 +16,7 @@ mod read;
 mod retention;
 mod rotate;
 mod usage;
+mod webhooks;
 mod write;
 
 pub use audit::{Actor, ChainReport, MAX_AUDIT_PAGE, Origin};
@@ -25,6 +26,7 @@ pub use leaks::{LeakLabel, LeakSource};
 pub use retention::{Purged, USAGE_KEPT_MS, purge_periodically};
 pub use rotate::act_on_reuse;
 pub use usage::{Granularity, HOUR_MS, UsageBucket};
+pub use webhooks::{DELIVERY_LEASE_MS, EndpointChange, MAX_DELIVERY_PAGE, NewEndpoint, Sent};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -66,6 +68,8 @@ pub struct Engine {
     changes: ChangeStream,
     /// Tokens to revoke because a rotated secret of theirs was reused.
     reuse: rotate::ReuseQueue,
+    /// Tokens that ran out of uses or credits, to announce.
+    exhausted: webhooks::ExhaustedQueue,
     /// Failed authentications per client address.
     failures: Arc<FailureThrottle>,
     /// Set when rate limits are shared across nodes (Redis).
@@ -98,6 +102,7 @@ impl Engine {
             metrics: Metrics::default(),
             changes: ChangeStream::default(),
             reuse: rotate::ReuseQueue::default(),
+            exhausted: webhooks::ExhaustedQueue::default(),
             failures: Arc::new(FailureThrottle::new(config.failed_auth)),
             shared_limiter: shared_limiter.map(Arc::new),
             config,

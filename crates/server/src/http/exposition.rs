@@ -155,6 +155,20 @@ impl Collector for Scrape {
             let family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
             ConstCounter::new(value).encode(family)?;
         }
+        let deliveries = encoder.encode_descriptor(
+            "tessera_webhook_deliveries",
+            "Webhook delivery attempts: delivered, retry (refused or unreachable, tried again later), failed (given up after a day).",
+            None,
+            MetricType::Counter,
+        )?;
+        let mut deliveries = deliveries;
+        for ((_, result), counted) in tessera_engine::metrics::WEBHOOK_RESULTS
+            .iter()
+            .zip(&counted.webhook_deliveries)
+        {
+            let labels = [("result", *result)];
+            ConstCounter::new(counted.get()).encode(deliveries.encode_family(&labels)?)?;
+        }
         gauge(
             &mut encoder,
             "tessera_connections_open",

@@ -14,7 +14,7 @@ use utoipa::OpenApi;
 use crate::http::MetricsAccess;
 use crate::http::auth::{Authed, ReadMetrics};
 use crate::http::contract::Contract;
-use crate::http::{audit, authz, changes, compat, leaks, oauth, problem, tokens, verify};
+use crate::http::{audit, authz, changes, compat, leaks, oauth, problem, tokens, verify, webhooks};
 use crate::limits::ConnectionGate;
 use tessera_api::{Catalogue, ProfileInfo, ScopeInfo};
 use tessera_engine::Engine;
@@ -102,6 +102,7 @@ pub async fn metrics(
     paths(
         tokens::create, tokens::list, tokens::show, tokens::update, tokens::revoke, tokens::whoami, tokens::revoke_self,
         tokens::rotate, tokens::rotate_self, tokens::usage, audit::list, audit::verify,
+        webhooks::create, webhooks::list, webhooks::show, webhooks::update, webhooks::delete, webhooks::deliveries,
         verify::verify, changes::changes, catalogue, authz::authz, oauth::introspect, oauth::revoke, leaks::report,
         compat::relace_create, compat::relace_get, compat::relace_delete, compat::flashback_create,
         healthz, readyz, metrics, openapi,

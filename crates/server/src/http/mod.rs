@@ -35,6 +35,7 @@ pub mod origin;
 pub mod problem;
 pub mod tokens;
 pub mod verify;
+pub mod webhooks;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -88,6 +89,14 @@ pub fn router(engine: Arc<Engine>, settings: RouterSettings) -> Router {
         .route("/v1/tokens/{id}/rotate", post(tokens::rotate))
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", get(audit::verify))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::show)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/v1/revoke", post(oauth::revoke))
         .route("/v1/leaks", post(leaks::report))
         .route("/v1/repo_token", post(compat::relace_create))

@@ -24,4 +24,5 @@ mod network;
 mod rotation;
 mod ui;
 mod usage_caps;
+mod webhooks;
 mod wire;
