@@ -671,6 +671,11 @@ impl Call<'_> {
         self.answer(request)
     }
 
+    /// A call whose answer has no body (204).
+    pub fn send_empty(&self, method: Method, path: &str) -> Result<(), Failure> {
+        self.send(method, path, None::<&()>)
+    }
+
     pub fn get_with_query<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -698,12 +703,12 @@ impl Call<'_> {
         })?;
         let status = response.status();
         if status.is_success() {
-            return response.json().map_err(|e| {
-                failure(
-                    1,
-                    format!("the server's answer does not read: {}", causes(&e)),
-                )
-            });
+            let unreadable =
+                |why: String| failure(1, format!("the server's answer does not read: {why}"));
+            let body = response.bytes().map_err(|e| unreadable(causes(&e)))?;
+            // No body (204): read as JSON's null, which `()` is.
+            let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+            return serde_json::from_slice(body).map_err(|e| unreadable(e.to_string()));
         }
         let problem: Option<Problem> = response.json().ok();
         let code = match status.as_u16() {

@@ -16,6 +16,7 @@ use tessera_server::tls::TlsFiles;
 mod audit;
 mod client;
 mod scan;
+mod webhook;
 
 /// mimalloc rather than the system allocator: a request allocates a few dozen small
 /// blocks (headers, futures, bodies), which mimalloc serves from per-thread pages
@@ -49,6 +50,9 @@ enum Command {
     /// Read, export and check the audit log of a running server (TESSERA_URL,
     /// TESSERA_TOKEN), or check an export offline.
     Audit(Box<audit::AuditArgs>),
+    /// Manage webhook endpoints and read their delivery logs on a running server
+    /// (the admin token).
+    Webhook(Box<webhook::WebhookArgs>),
     /// Find tessera tokens in files, or with --git in a repository's history; prints
     /// where (never the whole token); exits 1 when it found some, 0 when none.
     Scan(scan::ScanArgs),
@@ -284,6 +288,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Token(args) => client::run(*args),
         Command::Audit(args) => audit::run(*args),
+        Command::Webhook(args) => webhook::run(*args),
         Command::Scan(args) => scan::run(args),
         Command::Serve(args) => run_async(serve(*args)),
         Command::Backup { store, to } => run_async(async move {

@@ -1236,3 +1236,73 @@ fn webhooks_undelivered_when_killed_are_delivered_after_a_restart() {
     );
     restarted.stop();
 }
+
+fn webhook_cli(served: &Served, auth: &str, args: &[&str]) -> Output {
+    tessera(Path::new("/nonexistent"))
+        .env("TESSERA_URL", &served.url)
+        .env("TESSERA_TOKEN", auth)
+        .arg("webhook")
+        .args(args)
+        .output()
+        .expect("the CLI runs")
+}
+
+#[test]
+fn the_webhook_commands_manage_endpoints_and_show_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(&dir.path().join("data"), &dir.path().join("log"));
+    let admin = served.admin();
+    let made = webhook_cli(
+        &served,
+        &admin,
+        &[
+            "create",
+            "http://127.0.0.1:9/hook",
+            "--event",
+            "token.created",
+            "--json",
+        ],
+    );
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
+    let made: Value = serde_json::from_slice(&made.stdout).unwrap();
+    let id = made["id"].as_str().unwrap();
+    assert!(made["secret"].as_str().unwrap().starts_with("whsec_"));
+    let bad = webhook_cli(&served, &admin, &["create", "ftp://x", "--event", "*"]);
+    assert_eq!(bad.status.code(), Some(5), "refused as invalid");
+    assert!(
+        text(&bad.stderr).contains("http:// or https://"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    cli(
+        &served,
+        &admin,
+        &["create", "--name", "announced", "--scope", "repo:read"],
+    );
+    let disabled = webhook_cli(&served, &admin, &["update", id, "--disable"]);
+    assert!(
+        text(&disabled.stdout).contains("disabled"),
+        "{}",
+        text(&disabled.stdout)
+    );
+    let listed = webhook_cli(&served, &admin, &["list"]);
+    assert!(text(&listed.stdout).contains("http://127.0.0.1:9/hook"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = webhook_cli(&served, &admin, &["deliveries", id]);
+        let printed = text(&log.stdout);
+        if printed.contains("token.created") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no delivery listed: {printed}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let removed = webhook_cli(&served, &admin, &["delete", id]);
+    assert_eq!(removed.status.code(), Some(0), "{}", text(&removed.stderr));
+    assert_eq!(
+        webhook_cli(&served, &admin, &["delete", id]).status.code(),
+        Some(4)
+    );
+    served.stop();
+}
