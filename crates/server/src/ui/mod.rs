@@ -32,6 +32,7 @@ pub mod pages;
 pub mod session;
 pub mod signed;
 pub mod views;
+pub mod webhooks;
 
 pub(crate) const SESSION_COOKIE: &str = "tessera_session";
 /// The sign-in form's CSRF secret, before there is a session (double submit).
@@ -94,6 +95,8 @@ pub fn router(engine: Arc<Engine>, session_idle_ms: i64, over_tls: bool) -> Rout
         )
         .route("/ui/audit", get(audit::list))
         .route("/ui/audit/verify", get(audit::verify))
+        .route("/ui/webhooks", get(webhooks::list))
+        .route("/ui/webhooks/{id}", get(webhooks::deliveries))
         .route("/ui/assets/style.css", get(|| asset("text/css", STYLE)))
         .route(
             "/ui/assets/app.js",

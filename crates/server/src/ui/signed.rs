@@ -46,6 +46,7 @@ impl Signed {
             name: self.caller.slot.name(),
             csrf: &self.session.csrf,
             can_manage: self.can_manage,
+            is_admin: self.caller.is_admin(),
         }
     }
 

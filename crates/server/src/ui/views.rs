@@ -14,6 +14,8 @@ pub struct Viewer<'a> {
     pub name: &'a str,
     pub csrf: &'a str,
     pub can_manage: bool,
+    /// The admin token: it alone manages webhooks.
+    pub is_admin: bool,
 }
 
 /// What the create and edit forms offer.
@@ -45,6 +47,9 @@ pub fn page(title: &str, viewer: Option<&Viewer<'_>>, flash: Option<&str>, body:
                             a href="/ui/tokens" aria-current=[(title == "Tokens").then_some("page")] { "Tokens" }
                             @if viewer.can_manage {
                                 a href="/ui/audit" aria-current=[(title == "Audit").then_some("page")] { "Audit" }
+                            }
+                            @if viewer.is_admin {
+                                a href="/ui/webhooks" aria-current=[(title == "Webhooks").then_some("page")] { "Webhooks" }
                             }
                         }
                         div.who {

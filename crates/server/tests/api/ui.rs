@@ -744,3 +744,67 @@ async fn the_audit_tab_shows_sign_ins_and_writes_as_the_signed_in_token_may_see_
         ["session.signed_out", "token.created", "session.signed_in"]
     );
 }
+
+#[tokio::test]
+async fn the_webhooks_tab_shows_each_endpoints_deliveries_to_the_admin_alone() {
+    let app = TestApp::spawn().await;
+    // Nobody listens there: each delivery waits for its retry, with the reason.
+    let made = app
+        .post(
+            "/v1/webhooks",
+            &app.admin,
+            json!({"url": "http://127.0.0.1:9/hook?<b>", "events": ["token.created"], "description": "ops <i>"}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let (_, manager, _) = app
+        .create(&app.admin, json!({"scopes": ["*"], "name": "manager"}))
+        .await;
+    let mut admin = UiClient::new(&app);
+    admin.sign_in(&app.admin).await;
+    assert!(
+        admin
+            .get("/ui/tokens")
+            .await
+            .html
+            .contains("href=\"/ui/webhooks\"")
+    );
+    let listed = admin.get("/ui/webhooks").await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(listed.html.contains(&format!("/ui/webhooks/{id}")));
+    assert!(listed.html.contains("ops &lt;i&gt;") && !listed.html.contains("ops <i>"));
+    let mut log = String::new();
+    for _ in 0..200 {
+        log = admin.get(&format!("/ui/webhooks/{id}")).await.html;
+        if log.contains("cannot connect") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for seen in ["token.created", "pending", "cannot connect", "next "] {
+        assert!(log.contains(seen), "{seen} missing from\n{log}");
+    }
+    assert!(
+        !log.contains(made.body["secret"].as_str().unwrap()),
+        "no secret on a page"
+    );
+
+    let mut managing = UiClient::new(&app);
+    managing.sign_in(&manager).await;
+    assert!(
+        !managing
+            .get("/ui/tokens")
+            .await
+            .html
+            .contains("/ui/webhooks")
+    );
+    assert_eq!(
+        managing.get("/ui/webhooks").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        managing.get(&format!("/ui/webhooks/{id}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
