@@ -12,6 +12,14 @@ import httpx
 
 from tessera_client_generated import AuthenticatedClient, Client
 from tessera_client_generated.api.audit import list_audit, verify_audit
+from tessera_client_generated.api.webhooks import (
+    create_webhook,
+    delete_webhook,
+    get_webhook,
+    list_webhooks,
+    update_webhook,
+    webhook_deliveries,
+)
 from tessera_client_generated.api.compat import (
     create_repo_key,
     create_repo_token,
@@ -40,7 +48,10 @@ from tessera_client_generated.models import (
     AuditVerification,
     Catalogue,
     CreatedToken,
+    CreatedWebhook,
     CreateTokenRequest,
+    CreateWebhookRequest,
+    DeliveryList,
     Introspection,
     LeakReport,
     LeakVerdict,
@@ -54,9 +65,12 @@ from tessera_client_generated.models import (
     TokenList,
     TokenView,
     UpdateTokenRequest,
+    UpdateWebhookRequest,
     UsageReport,
     VerifyRequest,
     VerifyResponse,
+    WebhookList,
+    WebhookView,
 )
 from tessera_client_generated.types import UNSET, Response
 
@@ -255,6 +269,32 @@ class Tessera(_Base):
         """RFC 7009: whoever holds a token may revoke it; the answer is the same either way."""
         _done(self._run(revoke_presented, body=PresentedTokenForm(token=token)))
 
+    def create_webhook(self, body: CreateWebhookRequest | Mapping[str, Any]) -> CreatedWebhook:
+        """Adds an endpoint; ``secret`` (whsec_…, for a Standard Webhooks verifier) is in
+        this answer only. The admin token."""
+        return _answer(self._run(create_webhook, body=_model(CreateWebhookRequest, body)), CreatedWebhook)
+
+    def list_webhooks(self) -> WebhookList:
+        return _answer(self._run(list_webhooks), WebhookList)
+
+    def get_webhook(self, webhook_id: str) -> WebhookView:
+        return _answer(self._run(get_webhook, id=webhook_id), WebhookView)
+
+    def update_webhook(self, webhook_id: str, body: UpdateWebhookRequest | Mapping[str, Any]) -> WebhookView:
+        body = _model(UpdateWebhookRequest, body)
+        return _answer(self._run(update_webhook, id=webhook_id, body=body), WebhookView)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Removes an endpoint and the deliveries it still had waiting."""
+        _done(self._run(delete_webhook, id=webhook_id))
+
+    def webhook_deliveries(
+        self, webhook_id: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> DeliveryList:
+        """An endpoint's delivery log, newest first."""
+        query = _query(limit=limit, cursor=cursor)
+        return _answer(self._run(webhook_deliveries, id=webhook_id, **query), DeliveryList)
+
     def report_leaks(self, reports: list[LeakReport] | list[Mapping[str, Any]]) -> list[LeakVerdict]:
         """Reports tokens found in public; the live ones are revoked (or flagged)."""
         body = [_model(LeakReport, report) for report in reports]
@@ -383,6 +423,29 @@ class AsyncTessera(_Base):
 
     async def revoke_presented(self, token: str) -> None:
         _done(await self._run(revoke_presented, body=PresentedTokenForm(token=token)))
+
+    async def create_webhook(self, body: CreateWebhookRequest | Mapping[str, Any]) -> CreatedWebhook:
+        body = _model(CreateWebhookRequest, body)
+        return _answer(await self._run(create_webhook, body=body), CreatedWebhook)
+
+    async def list_webhooks(self) -> WebhookList:
+        return _answer(await self._run(list_webhooks), WebhookList)
+
+    async def get_webhook(self, webhook_id: str) -> WebhookView:
+        return _answer(await self._run(get_webhook, id=webhook_id), WebhookView)
+
+    async def update_webhook(self, webhook_id: str, body: UpdateWebhookRequest | Mapping[str, Any]) -> WebhookView:
+        body = _model(UpdateWebhookRequest, body)
+        return _answer(await self._run(update_webhook, id=webhook_id, body=body), WebhookView)
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        _done(await self._run(delete_webhook, id=webhook_id))
+
+    async def webhook_deliveries(
+        self, webhook_id: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> DeliveryList:
+        query = _query(limit=limit, cursor=cursor)
+        return _answer(await self._run(webhook_deliveries, id=webhook_id, **query), DeliveryList)
 
     async def report_leaks(self, reports: list[LeakReport] | list[Mapping[str, Any]]) -> list[LeakVerdict]:
         body = [_model(LeakReport, report) for report in reports]

@@ -146,6 +146,47 @@ def test_the_audit_log_records_and_checks_out(tessera):
     assert admin.verify_audit().intact
 
 
+def test_webhooks_verify_with_standard_webhooks_own_library(tessera):
+    import http.server
+    import threading
+
+    from standardwebhooks import Webhook
+
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the standard library's name)
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append((dict(self.headers.items()), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        admin = tessera.admin
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        endpoint = admin.create_webhook({"url": url, "events": ["token.created"]})
+        assert endpoint.secret.startswith("whsec_")
+        made = admin.create_token({"name": "announced", "scopes": ["repo:read"]})
+        for _ in range(200):
+            if received:
+                break
+            time.sleep(0.025)
+        headers, body = received[0]
+        headers = {name.lower(): value for name, value in headers.items()}
+        payload = Webhook(endpoint.secret).verify(body, headers)
+        assert (payload["type"], payload["data"]["token_id"]) == ("token.created", made.id)
+        assert admin.webhook_deliveries(endpoint.id).deliveries[0].status == "delivered"
+        admin.delete_webhook(endpoint.id)
+        assert admin.list_webhooks().webhooks == []
+    finally:
+        server.shutdown()
+
+
 def test_a_leaked_token_reported_is_revoked(tessera):
     admin = tessera.admin
     leaked = admin.create_token({"name": "pasted in a gist"})

@@ -35,6 +35,13 @@ export type AuditQuery = NonNullable<paths["/v1/audit"]["get"]["parameters"]["qu
 export type AuditList = Schemas["AuditList"];
 export type AuditEntry = Schemas["AuditEntryView"];
 export type AuditVerification = Schemas["AuditVerification"];
+export type CreateWebhookRequest = Schemas["CreateWebhookRequest"];
+export type UpdateWebhookRequest = Schemas["UpdateWebhookRequest"];
+export type CreatedWebhook = Schemas["CreatedWebhook"];
+export type WebhookView = Schemas["WebhookView"];
+export type WebhookList = Schemas["WebhookList"];
+export type DeliveryList = Schemas["DeliveryList"];
+export type DeliveriesQuery = NonNullable<paths["/v1/webhooks/{id}/deliveries"]["get"]["parameters"]["query"]>;
 
 /** A call tessera refused (`problem` says why and how to fix it), or one with no answer. */
 export class TesseraError extends Error {
@@ -187,6 +194,30 @@ export class Tessera {
   }
   catalogue(): Promise<Catalogue> {
     return this.call(this.raw.GET("/v1/catalogue"));
+  }
+
+  // Webhooks (the admin token).
+
+  /** Adds an endpoint; `secret` (whsec_…, for a Standard Webhooks verifier) is in this answer only. */
+  createWebhook(body: CreateWebhookRequest): Promise<CreatedWebhook> {
+    return this.call(this.raw.POST("/v1/webhooks", { body }));
+  }
+  listWebhooks(): Promise<WebhookList> {
+    return this.call(this.raw.GET("/v1/webhooks"));
+  }
+  getWebhook(id: string): Promise<WebhookView> {
+    return this.call(this.raw.GET("/v1/webhooks/{id}", { params: { path: { id } } }));
+  }
+  updateWebhook(id: string, body: UpdateWebhookRequest): Promise<WebhookView> {
+    return this.call(this.raw.PATCH("/v1/webhooks/{id}", { params: { path: { id } }, body }));
+  }
+  /** Removes an endpoint and the deliveries it still had waiting. */
+  async deleteWebhook(id: string): Promise<void> {
+    await this.call(this.raw.DELETE("/v1/webhooks/{id}", { params: { path: { id } } }));
+  }
+  /** An endpoint's delivery log, newest first. */
+  webhookDeliveries(id: string, query: DeliveriesQuery = {}): Promise<DeliveryList> {
+    return this.call(this.raw.GET("/v1/webhooks/{id}/deliveries", { params: { path: { id }, query } }));
   }
 
   // Relace's repo tokens and Flashback's repository keys.

@@ -429,6 +429,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_webhooks"];
+        put?: never;
+        /**
+         * Adds an endpoint. Deliveries follow Standard Webhooks: `webhook-id`,
+         *     `webhook-timestamp` and `webhook-signature` headers, signed with the
+         *     endpoint's `secret`, shown in this answer only.
+         */
+        post: operations["create_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_webhook"];
+        put?: never;
+        post?: never;
+        /** Removes an endpoint and the deliveries it still had waiting. */
+        delete: operations["delete_webhook"];
+        options?: never;
+        head?: never;
+        patch: operations["update_webhook"];
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An endpoint's delivery log, newest first: each event, its attempts, and what
+         *     the endpoint last answered.
+         */
+        get: operations["webhook_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -615,12 +673,47 @@ export interface components {
             scopes?: components["schemas"]["ScopePattern"][] | null;
         } & (unknown & unknown);
         /**
+         * @description `POST /v1/webhooks`.
+         * @example {
+         *       "events": [
+         *         "token.revoked",
+         *         "token.leaked"
+         *       ],
+         *       "url": "https://example.com/hooks/tessera"
+         *     }
+         */
+        CreateWebhookRequest: {
+            description?: string | null;
+            /**
+             * @description The events to send (`token.created`, `token.updated`, `token.rotated`,
+             *     `token.revoked`, `token.expiring`, `token.expired`, `token.reuse_detected`,
+             *     `token.leaked`, `token.usage_exhausted`), or `["*"]` for all.
+             */
+            events: string[];
+            /**
+             * @description Where deliveries are POSTed: http or https (config `webhook_allowed_hosts`
+             *     may name the hosts allowed).
+             */
+            url: string;
+        };
+        /**
          * @description The answer to a create: the only response that ever holds the token's text.
          *     No `Debug`: it carries the token.
          */
         CreatedToken: components["schemas"]["TokenView"] & {
             /** @description The token. Shown once: store it now, it cannot be shown again. */
             token: string;
+        };
+        /**
+         * @description The answer to a create: the only one that holds the endpoint's secret.
+         *     No `Debug`: it carries the secret.
+         */
+        CreatedWebhook: components["schemas"]["WebhookView"] & {
+            /**
+             * @description `whsec_…`: verifies each delivery's `webhook-signature` (Standard Webhooks'
+             *     libraries take it as it is). Shown once: store it now.
+             */
+            secret: string;
         };
         /**
          * @description A balance of credits in a request: `{"remaining": N, "refill": {"amount": M,
@@ -639,6 +732,39 @@ export interface components {
             refill?: null | components["schemas"]["RefillView"];
             /** Format: int64 */
             remaining: number;
+        };
+        DeliveryList: {
+            deliveries: components["schemas"]["DeliveryView"][];
+            /** @description Pass as `cursor` for the next (older) page; `null` on the last. */
+            next_cursor?: string | null;
+        };
+        /** @description One event on its way to an endpoint, and how its attempts went. */
+        DeliveryView: {
+            /** Format: int32 */
+            attempts: number;
+            /**
+             * Format: int64
+             * @description The audit entry it announces.
+             */
+            audit_seq: number;
+            created_at: string;
+            delivered_at?: string | null;
+            first_attempt_at?: string | null;
+            /** @description The `webhook-id` of every attempt. */
+            id: string;
+            last_error?: string | null;
+            /**
+             * Format: int32
+             * @description The HTTP status the endpoint last answered; `null` if it never answered.
+             */
+            last_status?: number | null;
+            /** @description When it is tried next; `null` once delivered or failed. */
+            next_attempt_at?: string | null;
+            /** @description The body sent. */
+            payload: Record<string, never>;
+            /** @description `pending`, `delivered` or `failed` (given up after a day of attempts). */
+            status: string;
+            type: string;
         };
         /**
          * @description RFC 7662's answer. An unknown, expired or revoked token gets `{"active": false}`
@@ -718,7 +844,7 @@ export interface components {
              * @description A stable, machine-readable code.
              * @enum {string}
              */
-            code: "malformed_json" | "invalid_body" | "invalid_query" | "invalid_status" | "invalid_limit" | "invalid_duration" | "invalid_request" | "body_too_large" | "form_too_large" | "unsupported_media_type" | "invalid_cursor" | "invalid_forwarded_request" | "missing_forwarded_request" | "method_override_refused" | "missing_name" | "invalid_name" | "invalid_text" | "too_long" | "invalid_scope" | "unknown_scope" | "too_many_scopes" | "scopes_and_access" | "invalid_access" | "invalid_resource" | "too_many_resources" | "invalid_expiry" | "expiry_twice" | "expiry_in_past" | "expiry_required" | "lifetime_too_long" | "invalid_not_before" | "not_before_after_expiry" | "invalid_rate_limit" | "unknown_profile" | "invalid_meta" | "meta_too_large" | "invalid_max_descendants" | "invalid_value" | "missing_repo_ids" | "invalid_repo_id" | "missing_access_type" | "invalid_grace" | "invalid_cidr" | "invalid_client_ip" | "invalid_usage_cap" | "invalid_cost" | "invalid_range" | "invalid_granularity" | "invalid_action" | "invalid_order" | "missing_credentials" | "invalid_token" | "invalid_signature" | "insufficient_scope" | "escalation" | "descendants_exceed" | "quota_exceeded" | "admin_token" | "no_route" | "rejected_target" | "network_not_allowed" | "admin_only" | "not_found" | "no_such_endpoint" | "method_not_allowed" | "concurrent_change" | "token_revoked" | "request_timeout" | "rate_limited" | "usage_exhausted" | "too_many_failures" | "unavailable" | "upstream_unavailable" | "upstream_timeout" | "internal";
+            code: "malformed_json" | "invalid_body" | "invalid_query" | "invalid_status" | "invalid_limit" | "invalid_duration" | "invalid_request" | "body_too_large" | "form_too_large" | "unsupported_media_type" | "invalid_cursor" | "invalid_forwarded_request" | "missing_forwarded_request" | "method_override_refused" | "missing_name" | "invalid_name" | "invalid_text" | "too_long" | "invalid_scope" | "unknown_scope" | "too_many_scopes" | "scopes_and_access" | "invalid_access" | "invalid_resource" | "too_many_resources" | "invalid_expiry" | "expiry_twice" | "expiry_in_past" | "expiry_required" | "lifetime_too_long" | "invalid_not_before" | "not_before_after_expiry" | "invalid_rate_limit" | "unknown_profile" | "invalid_meta" | "meta_too_large" | "invalid_max_descendants" | "invalid_value" | "missing_repo_ids" | "invalid_repo_id" | "missing_access_type" | "invalid_grace" | "invalid_cidr" | "invalid_client_ip" | "invalid_usage_cap" | "invalid_cost" | "invalid_range" | "invalid_granularity" | "invalid_action" | "invalid_order" | "invalid_url" | "invalid_event" | "missing_credentials" | "invalid_token" | "invalid_signature" | "insufficient_scope" | "escalation" | "descendants_exceed" | "quota_exceeded" | "admin_token" | "no_route" | "rejected_target" | "network_not_allowed" | "admin_only" | "host_not_allowed" | "not_found" | "no_such_endpoint" | "method_not_allowed" | "concurrent_change" | "token_revoked" | "request_timeout" | "rate_limited" | "usage_exhausted" | "too_many_failures" | "unavailable" | "upstream_unavailable" | "upstream_timeout" | "internal";
             /** @description What was wrong and how to fix it. */
             detail: string;
             /** @description The request field at fault, if one. */
@@ -1001,6 +1127,15 @@ export interface components {
             /** @description Replaces the scopes (and clears `access`). */
             scopes?: components["schemas"]["ScopePattern"][] | null;
         } & (unknown & unknown);
+        /** @description `PATCH /v1/webhooks/{id}`: what is given changes. */
+        UpdateWebhookRequest: {
+            /** @description `""` removes it. */
+            description?: string | null;
+            /** @description A disabled endpoint is sent nothing; its deliveries wait. */
+            disabled?: boolean | null;
+            events?: string[] | null;
+            url?: string | null;
+        };
         /** @description The answers in one hour or day, summed over every node. */
         UsageBucketView: {
             /** Format: int64 */
@@ -1086,6 +1221,19 @@ export interface components {
             token_id?: string | null;
             usage?: null | components["schemas"]["UsageLeft"];
             valid: boolean;
+        };
+        WebhookList: {
+            webhooks: components["schemas"]["WebhookView"][];
+        };
+        /** @description An endpoint, without its secret. */
+        WebhookView: {
+            created_at: string;
+            description?: string | null;
+            disabled: boolean;
+            events: string[];
+            id: string;
+            updated_at: string;
+            url: string;
         };
     };
     responses: never;
@@ -1346,8 +1494,10 @@ export interface operations {
                 target?: string;
                 /**
                  * @description One action: `token.created`, `token.updated`, `token.rotated`,
-                 *     `token.revoked`, `token.leaked`, `token.reuse_detected`, `admin.created`,
-                 *     `admin.reset`, `session.signed_in` or `session.signed_out`.
+                 *     `token.revoked`, `token.leaked`, `token.reuse_detected`, `token.expiring`,
+                 *     `token.expired`, `token.usage_exhausted`, `admin.created`, `admin.reset`,
+                 *     `session.signed_in`, `session.signed_out`, `webhook.created`,
+                 *     `webhook.updated` or `webhook.deleted`.
                  */
                 action?: string;
                 /** @description From this time (RFC 3339), inclusive. */
@@ -3167,6 +3317,487 @@ export interface operations {
             };
             /** @description The body is not sent as the media type the call takes. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's rate limit, or this address's budget of failed authentications, is spent: see `Retry-After`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store does not answer; retry later. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_webhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            /** @description The request is malformed: the problem says which part and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's rate limit, or this address's budget of failed authentications, is spent: see `Retry-After`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store does not answer; retry later. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as the media type the call takes. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's rate limit, or this address's budget of failed authentications, is spent: see `Retry-After`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store does not answer; retry later. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookView"];
+                };
+            };
+            /** @description The request is malformed: the problem says which part and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's rate limit, or this address's budget of failed authentications, is spent: see `Retry-After`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store does not answer; retry later. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed: the problem says which part and how to fix it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's rate limit, or this address's budget of failed authentications, is spent: see `Retry-After`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store does not answer; retry later. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as the media type the call takes. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token's rate limit, or this address's budget of failed authentications, is spent: see `Retry-After`. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store does not answer; retry later. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    webhook_deliveries: {
+        parameters: {
+            query?: {
+                /** @description 1 to 100; 50 by default. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -3,7 +3,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { Webhook } from "standardwebhooks";
 import { Tessera, TesseraError } from "../src/index.js";
 import { startTessera, type Running } from "./support.js";
 
@@ -156,6 +159,42 @@ describe("the client", () => {
       ["token.revoked", "token.created"],
     );
     assert.equal((await admin.verifyAudit()).intact, true);
+  });
+
+  it("receives webhooks that Standard Webhooks' own library verifies", async () => {
+    const { admin } = tessera;
+    const received: { headers: Record<string, string>; body: string }[] = [];
+    const receiver = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk) => (body += chunk));
+      request.on("end", () => {
+        received.push({ headers: request.headers as Record<string, string>, body });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((ready) => receiver.listen(0, "127.0.0.1", ready));
+    try {
+      const { port } = receiver.address() as AddressInfo;
+      const endpoint = await admin.createWebhook({ url: `http://127.0.0.1:${port}/hook`, events: ["token.created"] });
+      assert.match(endpoint.secret, /^whsec_/);
+      const made = await admin.createToken({ name: "announced", scopes: ["repo:read"] });
+      for (let waited = 0; received.length === 0 && waited < 200; waited++) {
+        await new Promise((tick) => setTimeout(tick, 25));
+      }
+      const [delivery] = received;
+      assert.ok(delivery, "a delivery arrived");
+      const payload = new Webhook(endpoint.secret).verify(delivery.body, delivery.headers) as {
+        type: string;
+        data: { token_id: string };
+      };
+      assert.deepEqual([payload.type, payload.data.token_id], ["token.created", made.id]);
+      const log = await admin.webhookDeliveries(endpoint.id);
+      assert.equal(log.deliveries[0]?.status, "delivered");
+      await admin.deleteWebhook(endpoint.id);
+      assert.equal((await admin.listWebhooks()).webhooks.length, 0);
+    } finally {
+      receiver.close();
+    }
   });
 
   it("reports a leaked token, which is revoked", async () => {

@@ -13,9 +13,14 @@ from .create_token_request_access_type_1 import CreateTokenRequestAccessType1
 from .create_token_request_access_type_2_type_1 import CreateTokenRequestAccessType2Type1
 from .create_token_request_access_type_3_type_1 import CreateTokenRequestAccessType3Type1
 from .create_token_request_meta_type_0 import CreateTokenRequestMetaType0
+from .create_webhook_request import CreateWebhookRequest
 from .created_token import CreatedToken
+from .created_webhook import CreatedWebhook
 from .credits_body import CreditsBody
 from .credits_view import CreditsView
+from .delivery_list import DeliveryList
+from .delivery_view import DeliveryView
+from .delivery_view_payload import DeliveryViewPayload
 from .healthz_response_200 import HealthzResponse200
 from .introspection import Introspection
 from .leak_label import LeakLabel
@@ -55,6 +60,7 @@ from .update_token_request_access_type_1 import UpdateTokenRequestAccessType1
 from .update_token_request_access_type_2_type_1 import UpdateTokenRequestAccessType2Type1
 from .update_token_request_access_type_3_type_1 import UpdateTokenRequestAccessType3Type1
 from .update_token_request_meta_type_0 import UpdateTokenRequestMetaType0
+from .update_webhook_request import UpdateWebhookRequest
 from .usage_bucket_view import UsageBucketView
 from .usage_left import UsageLeft
 from .usage_report import UsageReport
@@ -62,6 +68,8 @@ from .verify_code import VerifyCode
 from .verify_request import VerifyRequest
 from .verify_response import VerifyResponse
 from .verify_response_meta_type_0 import VerifyResponseMetaType0
+from .webhook_list import WebhookList
+from .webhook_view import WebhookView
 
 __all__ = (
     "AccessType",
@@ -73,13 +81,18 @@ __all__ = (
     "AuditVerification",
     "Catalogue",
     "CreatedToken",
+    "CreatedWebhook",
     "CreateTokenRequest",
     "CreateTokenRequestAccessType1",
     "CreateTokenRequestAccessType2Type1",
     "CreateTokenRequestAccessType3Type1",
     "CreateTokenRequestMetaType0",
+    "CreateWebhookRequest",
     "CreditsBody",
     "CreditsView",
+    "DeliveryList",
+    "DeliveryView",
+    "DeliveryViewPayload",
     "HealthzResponse200",
     "Introspection",
     "LeakLabel",
@@ -119,6 +132,7 @@ __all__ = (
     "UpdateTokenRequestAccessType2Type1",
     "UpdateTokenRequestAccessType3Type1",
     "UpdateTokenRequestMetaType0",
+    "UpdateWebhookRequest",
     "UsageBucketView",
     "UsageLeft",
     "UsageReport",
@@ -126,4 +140,6 @@ __all__ = (
     "VerifyRequest",
     "VerifyResponse",
     "VerifyResponseMetaType0",
+    "WebhookList",
+    "WebhookView",
 )

@@ -267,7 +267,11 @@ impl Engine {
             for kind in EventType::of(entry) {
                 let payload = webhook::payload(kind, entry).to_string();
                 for endpoint in &endpoints {
-                    if !Subscription::from_stored(&endpoint.events).wants(kind) {
+                    // An endpoint hears of what happened after it was added, even
+                    // when the entry is turned into deliveries later.
+                    if endpoint.created_at > entry.event.at
+                        || !Subscription::from_stored(&endpoint.events).wants(kind)
+                    {
                         continue;
                     }
                     deliveries.push(Delivery {
