@@ -1284,7 +1284,8 @@ impl TokenStore for PostgresStore {
                      OR (t.expires_at IS NOT NULL AND t.expires_at < $2)) \
                    AND NOT EXISTS (SELECT 1 FROM tokens c WHERE c.parent_id = t.id) \
                    FOR UPDATE), \
-                 resources AS (DELETE FROM token_resources WHERE token_id IN (SELECT id FROM gone)) \
+                 resources AS (DELETE FROM token_resources WHERE token_id IN (SELECT id FROM gone)), \
+                 notices AS (DELETE FROM token_notices WHERE token_id IN (SELECT id FROM gone)) \
                  DELETE FROM tokens WHERE id IN (SELECT id FROM gone) RETURNING id",
                 &[&ids, &before_ms],
             )

@@ -967,11 +967,15 @@ impl TokenStore for SqliteStore {
             let mut resources = tx
                 .prepare("DELETE FROM token_resources WHERE token_id = ?1")
                 .map_err(unavailable)?;
+            let mut notices = tx
+                .prepare("DELETE FROM token_notices WHERE token_id = ?1")
+                .map_err(unavailable)?;
             let mut tokens = tx
                 .prepare("DELETE FROM tokens WHERE id = ?1")
                 .map_err(unavailable)?;
             for id in &ids {
                 resources.execute(params![id]).map_err(unavailable)?;
+                notices.execute(params![id]).map_err(unavailable)?;
                 tokens.execute(params![id]).map_err(unavailable)?;
             }
             Ok(ids.len())

@@ -543,7 +543,21 @@ async fn purges_the_long_dead(store: &dyn TokenStore) {
             .unwrap();
     }
     store.revoke_subtree("maker", 100, noted()).await.unwrap();
+    let expired_notice = || Event::new(150, Action::TokenExpired);
+    assert!(
+        store
+            .record_notice("expired", "expired", expired_notice())
+            .await
+            .unwrap()
+    );
     assert_eq!(store.purge_dead(1_000, 10).await.unwrap(), 2, "the leaves");
+    assert!(
+        store
+            .record_notice("expired", "expired", expired_notice())
+            .await
+            .unwrap(),
+        "its notices went with it"
+    );
     assert!(store.get("made").await.unwrap().is_none());
     assert!(store.get("expired").await.unwrap().is_none());
     assert!(

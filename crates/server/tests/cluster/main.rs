@@ -13,3 +13,4 @@ mod limits;
 mod nodes;
 mod outages;
 mod propagation;
+mod webhooks;
