@@ -792,15 +792,32 @@ async fn write_resources(
 
 #[async_trait]
 impl WebhookStore for PostgresStore {
-    async fn put_endpoint(&self, endpoint: &Endpoint, event: Event) -> Result<(), StoreError> {
+    async fn create_endpoint(&self, endpoint: &Endpoint, event: Event) -> Result<i64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        let values = webhooks::endpoint_values(endpoint);
-        tx.execute(webhooks::UPSERT_ENDPOINT, &params(&values))
+        let since = append_entries(&tx, vec![event]).await?.unwrap_or_default();
+        let values = webhooks::endpoint_values(endpoint, since);
+        tx.execute(webhooks::INSERT_ENDPOINT, &params(&values))
             .await
             .map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        Ok(since)
+    }
+
+    async fn update_endpoint(&self, endpoint: &Endpoint, event: Event) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let values = webhooks::update_values(endpoint);
+        let changed = tx
+            .execute(webhooks::UPDATE_ENDPOINT, &params(&values))
+            .await
+            .map_err(pg)?;
+        if changed == 0 {
+            return Ok(false);
+        }
         append_entries(&tx, vec![event]).await?;
-        tx.commit().await.map_err(pg)
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
     }
 
     async fn delete_endpoint(&self, id: &str, event: Event) -> Result<bool, StoreError> {
@@ -891,14 +908,14 @@ impl WebhookStore for PostgresStore {
         rows.iter().map(webhooks::read_delivery).collect()
     }
 
-    async fn record_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
+    async fn record_attempt(&self, attempt: &Attempt) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let values = webhooks::attempt_values(attempt);
-        client
+        let changed = client
             .execute(webhooks::RECORD_ATTEMPT, &params(&values))
             .await
             .map_err(pg)?;
-        Ok(())
+        Ok(changed > 0)
     }
 
     async fn deliveries(

@@ -504,12 +504,30 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
 
 #[async_trait]
 impl WebhookStore for SqliteStore {
-    async fn put_endpoint(&self, endpoint: &Endpoint, event: Event) -> Result<(), StoreError> {
-        let values = webhooks::endpoint_values(endpoint);
+    async fn create_endpoint(&self, endpoint: &Endpoint, event: Event) -> Result<i64, StoreError> {
+        let endpoint = endpoint.clone();
         self.in_transaction(move |tx| {
-            tx.execute(webhooks::UPSERT_ENDPOINT, params_from_iter(values))
+            let since = append_entries(tx, vec![event])?.unwrap_or_default();
+            tx.execute(
+                webhooks::INSERT_ENDPOINT,
+                params_from_iter(webhooks::endpoint_values(&endpoint, since)),
+            )
+            .map_err(unavailable)?;
+            Ok(since)
+        })
+        .await
+    }
+
+    async fn update_endpoint(&self, endpoint: &Endpoint, event: Event) -> Result<bool, StoreError> {
+        let values = webhooks::update_values(endpoint);
+        self.in_transaction(move |tx| {
+            let changed = tx
+                .execute(webhooks::UPDATE_ENDPOINT, params_from_iter(values))
                 .map_err(unavailable)?;
-            append_entries(tx, vec![event]).map(drop)
+            if changed == 0 {
+                return Ok(false);
+            }
+            append_entries(tx, vec![event]).map(|_| true)
         })
         .await
     }
@@ -611,11 +629,11 @@ impl WebhookStore for SqliteStore {
         .await
     }
 
-    async fn record_attempt(&self, attempt: &Attempt) -> Result<(), StoreError> {
+    async fn record_attempt(&self, attempt: &Attempt) -> Result<bool, StoreError> {
         let values = webhooks::attempt_values(attempt);
         self.with_conn(move |conn| {
             conn.execute(webhooks::RECORD_ATTEMPT, params_from_iter(values))
-                .map(drop)
+                .map(|changed| changed > 0)
                 .map_err(unavailable)
         })
         .await

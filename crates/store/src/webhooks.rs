@@ -23,6 +23,7 @@ CREATE TABLE webhook_endpoints (
     secret      TEXT NOT NULL,
     description TEXT,
     disabled    BIGINT NOT NULL DEFAULT 0,
+    since_seq   BIGINT NOT NULL,
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL
 );
@@ -68,6 +69,10 @@ pub struct Endpoint {
     pub description: Option<String>,
     /// Sends nothing while true; deliveries wait.
     pub disabled: bool,
+    /// The audit entry that records its creation: it hears of the entries after
+    /// it (by their place in the chain, which every node agrees on, not by clocks).
+    /// Set by the store.
+    pub since_seq: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -125,6 +130,8 @@ pub struct Delivery {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attempt {
     pub id: String,
+    /// The lease the claim set (the claimed delivery's `next_attempt_at`).
+    pub leased_until: i64,
     pub status: DeliveryStatus,
     pub attempts: u32,
     pub first_attempt_at: i64,
@@ -144,9 +151,13 @@ pub struct DeliveryPage {
 /// What both backends keep for webhooks.
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
-    /// Adds an endpoint, or replaces the one with its id, with the audit entry
-    /// that records it, in one transaction.
-    async fn put_endpoint(&self, endpoint: &Endpoint, event: Event) -> Result<(), StoreError>;
+    /// Adds an endpoint with the audit entry that records it, in one transaction;
+    /// returns the entry's place (the endpoint's `since_seq`).
+    async fn create_endpoint(&self, endpoint: &Endpoint, event: Event) -> Result<i64, StoreError>;
+
+    /// Changes an endpoint's url, events, description and state, with its audit
+    /// entry. False, and nothing written, if it is gone (deleted meanwhile).
+    async fn update_endpoint(&self, endpoint: &Endpoint, event: Event) -> Result<bool, StoreError>;
 
     /// Removes an endpoint and the deliveries it still had waiting (its log goes
     /// with it), with its audit entry. False if there was none.
@@ -166,9 +177,10 @@ pub trait WebhookStore: Send + Sync {
         deliveries: &[Delivery],
     ) -> Result<bool, StoreError>;
 
-    /// Takes up to `limit` deliveries due at `now` for this node to send: each is
-    /// not due again until `lease_until`, when it is claimed anew if its attempt
-    /// was never recorded (the node died).
+    /// Takes up to `limit` deliveries due at `now` for this node to send, of
+    /// endpoints that exist and are enabled: each is not due again until
+    /// `lease_until`, when it is claimed anew if its attempt was never recorded (the
+    /// node died).
     async fn claim_deliveries(
         &self,
         now: i64,
@@ -176,7 +188,10 @@ pub trait WebhookStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError>;
 
-    async fn record_attempt(&self, attempt: &Attempt) -> Result<(), StoreError>;
+    /// Records an attempt, if the delivery is still this node's (pending, under the
+    /// lease the claim set): an answer written after its lease ran out, when another
+    /// node may have sent it again, is dropped. False then.
+    async fn record_attempt(&self, attempt: &Attempt) -> Result<bool, StoreError>;
 
     /// An endpoint's deliveries, newest first, before the cursor `before`.
     async fn deliveries(
@@ -197,29 +212,48 @@ pub trait WebhookStore: Send + Sync {
 }
 
 pub(crate) const ENDPOINT_COLUMNS: &str =
-    "id, url, events, secret, description, disabled, created_at, updated_at";
+    "id, url, events, secret, description, disabled, since_seq, created_at, updated_at";
 
-pub(crate) const UPSERT_ENDPOINT: &str = "INSERT INTO webhook_endpoints \
-     (id, url, events, secret, description, disabled, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-     ON CONFLICT (id) DO UPDATE SET url = excluded.url, events = excluded.events, \
-       description = excluded.description, disabled = excluded.disabled, \
-       updated_at = excluded.updated_at";
+pub(crate) const INSERT_ENDPOINT: &str = "INSERT INTO webhook_endpoints \
+     (id, url, events, secret, description, disabled, since_seq, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-pub(crate) fn endpoint_values(endpoint: &Endpoint) -> Vec<SqlValue> {
+/// The values of [`INSERT_ENDPOINT`], its creation's entry at `since_seq`.
+pub(crate) fn endpoint_values(endpoint: &Endpoint, since_seq: i64) -> Vec<SqlValue> {
     vec![
         SqlValue::Text(endpoint.id.clone()),
         SqlValue::Text(endpoint.url.clone()),
         SqlValue::Text(endpoint.events.clone()),
         SqlValue::Text(endpoint.secret.clone()),
-        endpoint
-            .description
-            .clone()
-            .map_or(SqlValue::NullText, SqlValue::Text),
+        description(endpoint),
         SqlValue::Int(i64::from(endpoint.disabled)),
+        SqlValue::Int(since_seq),
         SqlValue::Int(endpoint.created_at),
         SqlValue::Int(endpoint.updated_at),
     ]
+}
+
+/// Changes what an edit may change; the id last (SQLite numbers `$n` by first
+/// appearance).
+pub(crate) const UPDATE_ENDPOINT: &str = "UPDATE webhook_endpoints SET url = $1, events = $2, \
+     description = $3, disabled = $4, updated_at = $5 WHERE id = $6";
+
+pub(crate) fn update_values(endpoint: &Endpoint) -> Vec<SqlValue> {
+    vec![
+        SqlValue::Text(endpoint.url.clone()),
+        SqlValue::Text(endpoint.events.clone()),
+        description(endpoint),
+        SqlValue::Int(i64::from(endpoint.disabled)),
+        SqlValue::Int(endpoint.updated_at),
+        SqlValue::Text(endpoint.id.clone()),
+    ]
+}
+
+fn description(endpoint: &Endpoint) -> SqlValue {
+    endpoint
+        .description
+        .clone()
+        .map_or(SqlValue::NullText, SqlValue::Text)
 }
 
 pub(crate) fn read_endpoint<R: ReadColumn + ?Sized>(row: &R) -> Result<Endpoint, StoreError>
@@ -234,6 +268,7 @@ where
         secret: row.text("secret").map_err(bad)?,
         description: row.opt_text("description").map_err(bad)?,
         disabled: row.int("disabled").map_err(bad)? != 0,
+        since_seq: row.int("since_seq").map_err(bad)?,
         created_at: row.int("created_at").map_err(bad)?,
         updated_at: row.int("updated_at").map_err(bad)?,
     })
@@ -296,6 +331,7 @@ pub(crate) fn claim_sql(lock: &str) -> String {
     format!(
         "UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE seq IN \
          (SELECT seq FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
+            AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE disabled = 0) \
           ORDER BY next_attempt_at, seq LIMIT $3 {lock}) \
          RETURNING {DELIVERY_COLUMNS}"
     )
@@ -304,7 +340,7 @@ pub(crate) fn claim_sql(lock: &str) -> String {
 /// Parameters in the order they appear: SQLite numbers `$n` by first appearance.
 pub(crate) const RECORD_ATTEMPT: &str = "UPDATE webhook_deliveries SET status = $1, attempts = $2, \
      first_attempt_at = $3, next_attempt_at = $4, last_status = $5, last_error = $6, \
-     delivered_at = $7 WHERE id = $8";
+     delivered_at = $7 WHERE id = $8 AND status = 'pending' AND next_attempt_at = $9";
 
 pub(crate) fn attempt_values(attempt: &Attempt) -> Vec<SqlValue> {
     vec![
@@ -323,6 +359,7 @@ pub(crate) fn attempt_values(attempt: &Attempt) -> Vec<SqlValue> {
             .delivered_at
             .map_or(SqlValue::NullInt, SqlValue::Int),
         SqlValue::Text(attempt.id.clone()),
+        SqlValue::Int(attempt.leased_until),
     ]
 }
 

@@ -896,30 +896,49 @@ async fn keeps_webhooks(store: &dyn TokenStore) {
         secret: "whsec_AAAA".into(),
         description: None,
         disabled: false,
+        since_seq: 0,
         created_at: 1,
         updated_at: 1,
     };
-    store
-        .put_endpoint(
+    let since = store
+        .create_endpoint(
             &endpoint,
             entry(Action::WebhookCreated, "boss", "whe_1", &[]),
         )
         .await
         .unwrap();
+    assert_eq!(since, 1, "its creation's entry");
     let changed = Endpoint {
         url: "http://127.0.0.1:9/other".into(),
         secret: "whsec_ignored".into(),
         updated_at: 2,
         ..endpoint.clone()
     };
-    store
-        .put_endpoint(
-            &changed,
-            entry(Action::WebhookUpdated, "boss", "whe_1", &[]),
-        )
-        .await
-        .unwrap();
+    assert!(
+        store
+            .update_endpoint(
+                &changed,
+                entry(Action::WebhookUpdated, "boss", "whe_1", &[]),
+            )
+            .await
+            .unwrap()
+    );
+    let gone = Endpoint {
+        id: "whe_gone".into(),
+        ..changed.clone()
+    };
+    assert!(
+        !store
+            .update_endpoint(
+                &gone,
+                entry(Action::WebhookUpdated, "boss", "whe_gone", &[])
+            )
+            .await
+            .unwrap(),
+        "an update brings nothing back"
+    );
     let stored = store.endpoints().await.unwrap();
+    assert_eq!(stored[0].since_seq, 1);
     assert_eq!(stored.len(), 1);
     assert_eq!(
         (stored[0].url.as_str(), stored[0].secret.as_str()),
@@ -951,19 +970,31 @@ async fn keeps_webhooks(store: &dyn TokenStore) {
         store.claim_deliveries(20, 80, 10).await.unwrap().is_empty(),
         "leased"
     );
-    store
-        .record_attempt(&Attempt {
-            id: "msg_1".into(),
-            status: DeliveryStatus::Delivered,
-            attempts: 1,
-            first_attempt_at: 20,
-            next_attempt_at: 20,
-            last_status: Some(204),
-            last_error: None,
-            delivered_at: Some(20),
-        })
-        .await
-        .unwrap();
+    let delivered = Attempt {
+        id: "msg_1".into(),
+        leased_until: 70,
+        status: DeliveryStatus::Delivered,
+        attempts: 1,
+        first_attempt_at: 20,
+        next_attempt_at: 20,
+        last_status: Some(204),
+        last_error: None,
+        delivered_at: Some(20),
+    };
+    let late = Attempt {
+        leased_until: 999,
+        status: DeliveryStatus::Pending,
+        ..delivered.clone()
+    };
+    assert!(
+        !store.record_attempt(&late).await.unwrap(),
+        "not under its lease"
+    );
+    assert!(store.record_attempt(&delivered).await.unwrap());
+    assert!(
+        !store.record_attempt(&delivered).await.unwrap(),
+        "delivered: nothing more to record"
+    );
     let again = store.claim_deliveries(100, 160, 10).await.unwrap();
     assert_eq!(
         again.iter().map(|d| d.seq).collect::<Vec<_>>(),
@@ -971,6 +1002,22 @@ async fn keeps_webhooks(store: &dyn TokenStore) {
         "the lease ran out; the delivered one stays"
     );
 
+    let paused = Endpoint {
+        disabled: true,
+        ..changed.clone()
+    };
+    store
+        .update_endpoint(&paused, entry(Action::WebhookUpdated, "boss", "whe_1", &[]))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_deliveries(500, 560, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a disabled endpoint's deliveries wait"
+    );
     let page = store.deliveries("whe_1", None, 1).await.unwrap();
     assert_eq!((page.deliveries[0].seq, page.next_cursor), (2, Some(2)));
     let page = store.deliveries("whe_1", Some(2), 1).await.unwrap();
@@ -991,7 +1038,7 @@ async fn keeps_webhooks(store: &dyn TokenStore) {
             .unwrap(),
         "once"
     );
-    assert_eq!(store.audit_head().await.unwrap().seq, 3);
+    assert_eq!(store.audit_head().await.unwrap().seq, 4);
 
     assert!(
         store
@@ -1013,7 +1060,7 @@ async fn keeps_webhooks(store: &dyn TokenStore) {
             .await
             .unwrap()
     );
-    assert_eq!(walk(store).await, Ok(4));
+    assert_eq!(walk(store).await, Ok(5));
 }
 
 #[tokio::test]

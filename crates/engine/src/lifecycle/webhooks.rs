@@ -31,6 +31,15 @@ pub const DELIVERY_LEASE_MS: i64 = 60_000;
 /// The most deliveries of one endpoint's log a page holds.
 pub const MAX_DELIVERY_PAGE: u32 = 100;
 
+/// The most endpoints a deployment may have: each audit entry makes at most two
+/// events, so an entry's deliveries stay well within the 1,024 numbers it has
+/// (see [`Engine::fan_out`]).
+pub const MAX_ENDPOINTS: usize = 100;
+
+/// The longest URL and description an endpoint may have.
+const MAX_URL_CHARS: usize = 2000;
+const MAX_DESCRIPTION_CHARS: usize = 500;
+
 /// A new endpoint, as asked for.
 #[derive(Clone, Debug)]
 pub struct NewEndpoint {
@@ -94,6 +103,11 @@ impl Engine {
             code: "invalid_url",
             detail,
         };
+        if text.chars().count() > MAX_URL_CHARS {
+            return Err(bad(format!(
+                "url must be at most {MAX_URL_CHARS} characters"
+            )));
+        }
         let url = url::Url::parse(text).map_err(|e| {
             bad(format!(
                 "url {text:?} is not a URL ({e}): give one such as https://example.com/hooks/tessera"
@@ -126,6 +140,23 @@ impl Engine {
         Ok(url.to_string())
     }
 
+    /// A description: at most 500 characters, none of them control characters.
+    fn description(text: Option<String>) -> Result<Option<String>, EngineError> {
+        let Some(text) = text.filter(|text| !text.trim().is_empty()) else {
+            return Ok(None);
+        };
+        if text.chars().count() > MAX_DESCRIPTION_CHARS || text.chars().any(char::is_control) {
+            return Err(EngineError::BadRequest {
+                code: "invalid_text",
+                detail: format!(
+                    "description must be at most {MAX_DESCRIPTION_CHARS} characters, none of \
+                     them control characters"
+                ),
+            });
+        }
+        Ok(Some(text))
+    }
+
     fn subscription(events: &[String]) -> Result<Subscription, EngineError> {
         Subscription::parse(events).map_err(|detail| EngineError::BadRequest {
             code: "invalid_event",
@@ -134,8 +165,13 @@ impl Engine {
     }
 
     fn endpoint_event(&self, action: Action, caller: &Caller, endpoint: &Endpoint) -> Event {
+        // Only where it points: a URL's path or query may hold a secret of the
+        // receiver's, and the chained log keeps what it is given for good.
+        let origin = url::Url::parse(&endpoint.url)
+            .map(|url| url.origin().ascii_serialization())
+            .unwrap_or_default();
         let mut details = Map::new();
-        details.insert("url".into(), endpoint.url.clone().into());
+        details.insert("url_origin".into(), origin.into());
         details.insert(
             "events".into(),
             Subscription::from_stored(&endpoint.events).names().into(),
@@ -154,6 +190,15 @@ impl Engine {
         Self::only_admin(caller)?;
         let url = self.endpoint_url(&new.url)?;
         let events = Self::subscription(&new.events)?;
+        let description = Self::description(new.description)?;
+        if self.store.endpoints().await?.len() >= MAX_ENDPOINTS {
+            return Err(EngineError::Forbidden {
+                code: "quota_exceeded",
+                detail: format!(
+                    "a deployment may have at most {MAX_ENDPOINTS} webhook endpoints: remove one first"
+                ),
+            });
+        }
         let mut key = [0u8; 24];
         random::fill(&mut key);
         let now = self.now_ms();
@@ -165,14 +210,18 @@ impl Engine {
                 "whsec_{}",
                 base64::engine::general_purpose::STANDARD.encode(key)
             ),
-            description: new.description,
+            description,
             disabled: false,
+            since_seq: 0,
             created_at: now,
             updated_at: now,
         };
         let event = self.endpoint_event(Action::WebhookCreated, caller, &endpoint);
-        self.store.put_endpoint(&endpoint, event).await?;
-        Ok(endpoint)
+        let since_seq = self.store.create_endpoint(&endpoint, event).await?;
+        Ok(Endpoint {
+            since_seq,
+            ..endpoint
+        })
     }
 
     pub async fn endpoints(&self, caller: &Caller) -> Result<Vec<Endpoint>, EngineError> {
@@ -206,14 +255,18 @@ impl Engine {
             endpoint.events = Self::subscription(events)?.stored();
         }
         if let Some(description) = change.description {
-            endpoint.description = description;
+            endpoint.description = Self::description(description)?;
         }
         if let Some(disabled) = change.disabled {
             endpoint.disabled = disabled;
         }
         endpoint.updated_at = self.now_ms();
         let event = self.endpoint_event(Action::WebhookUpdated, caller, &endpoint);
-        self.store.put_endpoint(&endpoint, event).await?;
+        if !self.store.update_endpoint(&endpoint, event).await? {
+            return Err(EngineError::NotFound {
+                what: format!("webhook endpoint {id:?}"),
+            });
+        }
         Ok(endpoint)
     }
 
@@ -258,7 +311,16 @@ impl Engine {
         let Some(to) = page.entries.last().map(|entry| entry.seq) else {
             return Ok(0);
         };
-        let endpoints = self.store.endpoints().await?;
+        let endpoints: Vec<(Endpoint, Subscription)> = self
+            .store
+            .endpoints()
+            .await?
+            .into_iter()
+            .map(|endpoint| {
+                let wants = Subscription::from_stored(&endpoint.events);
+                (endpoint, wants)
+            })
+            .collect();
         let now = self.now_ms();
         let mut deliveries = Vec::new();
         for entry in &page.entries {
@@ -266,12 +328,10 @@ impl Engine {
             let mut n = 0;
             for kind in EventType::of(entry) {
                 let payload = webhook::payload(kind, entry).to_string();
-                for endpoint in &endpoints {
-                    // An endpoint hears of what happened after it was added, even
+                for (endpoint, wants) in &endpoints {
+                    // An endpoint hears of what was recorded after it was added, even
                     // when the entry is turned into deliveries later.
-                    if endpoint.created_at > entry.event.at
-                        || !Subscription::from_stored(&endpoint.events).wants(kind)
-                    {
+                    if entry.seq <= endpoint.since_seq || !wants.wants(kind) {
                         continue;
                     }
                     deliveries.push(Delivery {
@@ -290,7 +350,8 @@ impl Engine {
                         created_at: now,
                         delivered_at: None,
                     });
-                    n = (n + 1).min(1023);
+                    // Below 1,024: two events an entry at most, MAX_ENDPOINTS each.
+                    n += 1;
                 }
             }
         }
@@ -353,6 +414,7 @@ impl Engine {
         self.metrics.webhook_delivery(status);
         let attempt = Attempt {
             id: delivery.id.clone(),
+            leased_until: delivery.next_attempt_at,
             status,
             attempts,
             first_attempt_at,
@@ -361,7 +423,12 @@ impl Engine {
             last_error,
             delivered_at,
         };
-        Ok(self.store.record_attempt(&attempt).await?)
+        if !self.store.record_attempt(&attempt).await? {
+            // Its lease ran out first: another node may have sent it since, and its
+            // answer is the one kept.
+            tracing::warn!(delivery = %delivery.id, "a webhook attempt was recorded too late to count");
+        }
+        Ok(())
     }
 
     /// Whether some enabled endpoint wants `kind`: notices nobody would be sent

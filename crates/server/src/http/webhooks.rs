@@ -37,7 +37,7 @@ pub async fn create(
     let new = NewEndpoint {
         url: body.url,
         events: body.events,
-        description: non_empty(body.description),
+        description: body.description,
     };
     let endpoint = engine.create_endpoint(&caller, new).await?;
     Ok((
@@ -85,7 +85,7 @@ pub async fn update(
     let change = EndpointChange {
         url: body.url,
         events: body.events,
-        description: body.description.map(|text| non_empty(Some(text))),
+        description: body.description.map(Some),
         disabled: body.disabled,
     };
     Ok(Json(view(
@@ -178,8 +178,4 @@ pub(crate) fn delivery_view(delivery: &Delivery) -> DeliveryView {
         delivered_at: delivery.delivered_at.map(format_rfc3339),
         payload: serde_json::from_str(&delivery.payload).unwrap_or_default(),
     }
-}
-
-fn non_empty(text: Option<String>) -> Option<String> {
-    text.filter(|text| !text.trim().is_empty())
 }

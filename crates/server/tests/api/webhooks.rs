@@ -288,6 +288,35 @@ async fn endpoints_refuse_bad_input_and_only_the_admin_manages_them() {
         .get("/v1/audit?action=webhook.deleted", &app.admin)
         .await;
     assert_eq!(audit.body["entries"][0]["target_id"], id.as_str());
+    assert_eq!(
+        audit.body["entries"][0]["details"]["url_origin"], "https://hooks.example.com",
+        "where it pointed, not its path (which may hold the receiver's secret)"
+    );
+    app.patch(&path, &app.admin, json!({"disabled": false}))
+        .await
+        .assert_problem(404, "not_found");
+    app.post(
+        "/v1/webhooks",
+        &app.admin,
+        json!({"url": "https://hooks.example.com/", "events": ["*"], "description": "a\u{0}b"}),
+    )
+    .await
+    .assert_problem(400, "invalid_text");
+    for n in 0..100 {
+        endpoint(
+            &app,
+            &format!("https://hooks.example.com/{n}"),
+            json!(["*"]),
+        )
+        .await;
+    }
+    app.post(
+        "/v1/webhooks",
+        &app.admin,
+        json!({"url": "https://hooks.example.com/", "events": ["*"]}),
+    )
+    .await
+    .assert_problem(403, "quota_exceeded");
 }
 
 #[tokio::test]
