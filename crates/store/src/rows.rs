@@ -726,12 +726,17 @@ pub fn check_standing(
 
 /// Revokes a subtree and returns its rows: the root bound first, then the time, then
 /// the change number.
+///
+/// `+revoked_at`: the unary plus keeps the condition from choosing an index. With
+/// `tokens_revoked_at` (retention's) SQLite walked every live token through it, the
+/// whole table, rather than look up the subtree's few ids: revocations fell from
+/// 13,475 to 187 a second (`scale writes`, 32 clients). PostgreSQL reads it alike.
 pub fn revoke_subtree_sql(dialect: &Dialect) -> String {
     let p = dialect.placeholder;
     format!(
         "WITH RECURSIVE subtree(id) AS (SELECT {root} UNION {children}) \
          UPDATE tokens SET revoked_at = {at}, updated_at = {at}, change_seq = {seq} \
-         WHERE id {members} AND revoked_at IS NULL RETURNING {columns}",
+         WHERE id {members} AND +revoked_at IS NULL RETURNING {columns}",
         columns = columns(),
         members = dialect.in_subquery.replace("{}", "SELECT id FROM subtree"),
         children = dialect.children_in_subtree,
