@@ -151,6 +151,15 @@ pub(crate) fn completed(
     Some(event)
 }
 
+/// An admin reset's event: every admin token it revoked is its cascade.
+pub(crate) fn completed_reset(event: Event, seq: ChangeSeq, revocation: &Revocation) -> Event {
+    Event {
+        change_seq: Some(seq),
+        cascade: revocation.revoked.iter().map(|r| r.id.clone()).collect(),
+        ..event
+    }
+}
+
 /// Which entries to list.
 #[derive(Clone, Debug, Default)]
 pub struct AuditQuery {

@@ -1084,11 +1084,7 @@ impl TokenStore for PostgresStore {
             .collect::<Result<_, _>>()?;
         insert_row(&tx, record, seq, Basis::default()).await?;
         let revocation = Revocation { seq, revoked };
-        let mut event = audit::completed(event, seq, None);
-        if let Some(event) = &mut event {
-            event.cascade = revocation.revoked.iter().map(|r| r.id.clone()).collect();
-        }
-        append_entries(&tx, event.into_iter().collect()).await?;
+        append_entries(&tx, vec![audit::completed_reset(event, seq, &revocation)]).await?;
         commit(tx, &self.node.announcement(seq)).await?;
         Ok(revocation)
     }

@@ -795,11 +795,7 @@ impl TokenStore for SqliteStore {
                 .collect::<Result<_, _>>()?;
             insert_row(tx, &record, seq, Basis::default())?;
             let revocation = Revocation { seq, revoked };
-            let mut event = audit::completed(event, seq, None);
-            if let Some(event) = &mut event {
-                event.cascade = revocation.revoked.iter().map(|r| r.id.clone()).collect();
-            }
-            append_entries(tx, event.into_iter().collect())?;
+            append_entries(tx, vec![audit::completed_reset(event, seq, &revocation)])?;
             Ok(revocation)
         })
         .await

@@ -96,21 +96,7 @@ pub(crate) fn query_of(params: AuditParams) -> Result<AuditQuery, EngineError> {
             format!("limit must be 1 to {MAX_AUDIT_PAGE}"),
         ));
     }
-    let after = params
-        .cursor
-        .map(|cursor| {
-            cursor
-                .parse::<i64>()
-                .ok()
-                .filter(|&seq| seq >= 0)
-                .ok_or_else(|| {
-                    bad(
-                        "invalid_cursor",
-                        "cursor must be a next_cursor from an earlier page".into(),
-                    )
-                })
-        })
-        .transpose()?;
+    let after = crate::http::dto::seq_cursor(params.cursor)?;
     Ok(AuditQuery {
         actor: params.actor,
         target: params.target,

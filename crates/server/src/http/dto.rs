@@ -16,6 +16,23 @@ use tessera_engine::EngineError;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 100;
 
+/// A page cursor of a listing numbered from 1 up (the audit log, a delivery log):
+/// what a `next_cursor` said, or 400 `invalid_cursor`.
+pub fn seq_cursor(cursor: Option<String>) -> Result<Option<i64>, EngineError> {
+    cursor
+        .map(|cursor| {
+            cursor
+                .parse::<i64>()
+                .ok()
+                .filter(|&seq| seq >= 0)
+                .ok_or_else(|| EngineError::BadRequest {
+                    code: "invalid_cursor",
+                    detail: "cursor must be a next_cursor from an earlier page".into(),
+                })
+        })
+        .transpose()
+}
+
 /// The store query listing parameters ask for, or what is wrong with them: the
 /// API's listing and the web UI's both go through here.
 pub fn query_of(params: ListParams) -> Result<ListQuery, EngineError> {

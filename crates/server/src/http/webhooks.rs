@@ -126,21 +126,7 @@ pub async fn deliveries(
         )
         .into());
     }
-    let before = params
-        .cursor
-        .map(|cursor| {
-            cursor
-                .parse::<i64>()
-                .ok()
-                .filter(|&seq| seq >= 0)
-                .ok_or_else(|| {
-                    bad(
-                        "invalid_cursor",
-                        "cursor must be a next_cursor from an earlier page".into(),
-                    )
-                })
-        })
-        .transpose()?;
+    let before = crate::http::dto::seq_cursor(params.cursor)?;
     let page = engine
         .endpoint_deliveries(&caller, &id, before, limit)
         .await?;
