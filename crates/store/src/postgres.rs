@@ -683,13 +683,15 @@ async fn append_entries(
         .iter()
         .map(audit::entry_values)
         .collect();
-    // Sent at once (pipelined), executed in order.
+    // The entries and the head's move sent at once (pipelined: one round trip),
+    // executed in the order sent.
     let bound: Vec<_> = values.iter().map(|values| params(values)).collect();
-    let requests = bound.iter().map(|bound| tx.execute(&insert, bound));
-    futures_util::future::try_join_all(requests)
-        .await
-        .map_err(pg)?;
-    tx.execute(audit::MOVE_HEAD, &[&head.seq, &hex::encode(head.hash)])
+    let inserts =
+        futures_util::future::try_join_all(bound.iter().map(|bound| tx.execute(&insert, bound)));
+    let hash = hex::encode(head.hash);
+    let head_values: [&(dyn ToSql + Sync); 2] = [&head.seq, &hash];
+    let moved = tx.execute(audit::MOVE_HEAD, &head_values);
+    futures_util::future::try_join(inserts, moved)
         .await
         .map_err(pg)?;
     Ok(Some(head.seq))
