@@ -238,12 +238,7 @@ pub(crate) fn list_sql(query: &AuditQuery, dialect: &Dialect) -> (String, Vec<Sq
 
 /// The page of `rows` read for `query`.
 pub(crate) fn into_page(mut entries: Vec<Entry>, query: &AuditQuery) -> AuditPage {
-    let limit = query.limit as usize;
-    let more = entries.len() > limit;
-    entries.truncate(limit);
-    let next_cursor = more
-        .then(|| entries.last().map(|entry| entry.seq))
-        .flatten();
+    let next_cursor = crate::cut_page(&mut entries, query.limit, |entry| entry.seq);
     AuditPage {
         entries,
         next_cursor,

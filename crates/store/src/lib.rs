@@ -235,6 +235,14 @@ pub(crate) const DEAD_LEAVES: &str = "SELECT t.id FROM tokens t \
        AND NOT EXISTS (SELECT 1 FROM tokens c WHERE c.parent_id = t.id) \
      LIMIT $2";
 
+/// Cuts a page read one row more than `limit` (that row only tells that another
+/// page follows) back to `limit`; returns where the next page starts, if one does.
+pub(crate) fn cut_page<T>(items: &mut Vec<T>, limit: u32, seq: impl Fn(&T) -> i64) -> Option<i64> {
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    more.then(|| items.last().map(seq)).flatten()
+}
+
 /// Adds an hour's counts to a token's (both backends number parameters so).
 pub(crate) const ADD_USAGE: &str = "INSERT INTO token_usage (token_id, hour, valid, forbidden, rate_limited, usage_exhausted) \
      VALUES ($1, $2, $3, $4, $5, $6) \

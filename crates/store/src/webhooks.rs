@@ -374,9 +374,7 @@ pub(crate) fn deliveries_sql() -> String {
 
 /// The page of `rows` read with [`deliveries_sql`].
 pub(crate) fn into_page(mut deliveries: Vec<Delivery>, limit: u32) -> DeliveryPage {
-    let more = deliveries.len() > limit as usize;
-    deliveries.truncate(limit as usize);
-    let next_cursor = more.then(|| deliveries.last().map(|d| d.seq)).flatten();
+    let next_cursor = crate::cut_page(&mut deliveries, limit, |delivery| delivery.seq);
     DeliveryPage {
         deliveries,
         next_cursor,

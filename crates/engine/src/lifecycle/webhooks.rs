@@ -278,19 +278,20 @@ impl Engine {
         Ok(())
     }
 
-    /// An endpoint's deliveries, newest first.
+    /// An endpoint, and its deliveries, newest first.
     pub async fn endpoint_deliveries(
         &self,
         caller: &Caller,
         id: &str,
         before: Option<i64>,
         limit: u32,
-    ) -> Result<DeliveryPage, EngineError> {
-        self.endpoint(caller, id).await?;
-        Ok(self
+    ) -> Result<(Endpoint, DeliveryPage), EngineError> {
+        let endpoint = self.endpoint(caller, id).await?;
+        let page = self
             .store
             .deliveries(id, before, limit.clamp(1, MAX_DELIVERY_PAGE))
-            .await?)
+            .await?;
+        Ok((endpoint, page))
     }
 
     /// Turns the audit entries not yet announced into deliveries, one for each

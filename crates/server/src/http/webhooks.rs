@@ -127,7 +127,7 @@ pub async fn deliveries(
         .into());
     }
     let before = crate::http::dto::seq_cursor(params.cursor)?;
-    let page = engine
+    let (_, page) = engine
         .endpoint_deliveries(&caller, &id, before, limit)
         .await?;
     Ok(Json(DeliveryList {

@@ -36,16 +36,12 @@ pub async fn deliveries(
     Query(query): Query<LogQuery>,
 ) -> Response {
     let before = query.cursor.parse::<i64>().ok();
-    let endpoint = match ui.engine.endpoint(&signed.caller, &id).await {
-        Ok(endpoint) => endpoint,
-        Err(error) => return signed.failure(&error),
-    };
     match ui
         .engine
         .endpoint_deliveries(&signed.caller, &id, before, PAGE_SIZE)
         .await
     {
-        Ok(page) => {
+        Ok((endpoint, page)) => {
             let deliveries: Vec<DeliveryView> = page.deliveries.iter().map(delivery_view).collect();
             let next = page.next_cursor.map(|seq| seq.to_string());
             log_page(&signed.viewer(), &view(&endpoint), &deliveries, next).into_response()
