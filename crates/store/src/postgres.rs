@@ -1,16 +1,26 @@
 //! The shared backend: PostgreSQL, for several tessera nodes behind a load balancer.
 //!
-//! Every transaction that writes tokens first locks the one row of
-//! `tessera_change_feed`, takes the next change numbers from it, and keeps it locked
-//! until it commits, so transactions from all nodes commit one after another in
-//! number order and the feed has no gaps: a reader that sees number `n` committed
-//! sees everything before it. A node's writes go in groups (`crate::group`): one
-//! transaction, one turn of the lock and one durable commit for every write that
-//! arrived while the previous group committed. The transaction then announces its
-//! newest number with `pg_notify` (delivered at commit) so other nodes wake at once;
-//! a node that misses an announcement still catches up by number, on its next
-//! periodic poll or when its listening connection comes back.
+//! Every change to a token is numbered in one change feed for all nodes, from the
+//! one row of `tessera_change_feed`. A transaction does its work first, under
+//! provisional (negative) numbers, and takes its numbers only at its end: it locks
+//! the feed's row, gives its rows their numbers and commits, holding the lock for
+//! two round trips and the commit. So transactions commit in number order and the
+//! feed has no gaps (a reader that sees number `n` committed sees everything
+//! before it), while the nodes' transactions do their work at the same time.
+//!
+//! The work itself is decided on current rows by row locks, not by the feed's: a
+//! revocation or an edit locks the tokens it changes or depends on `FOR UPDATE`
+//! ([`lock_for_change_sql`]), a creation's check locks its parent `KEY SHARE`
+//! ([`rows::insert_under_parent_sql`]); the two conflict, so a creation under a
+//! token being revoked either lands before the revocation reads the subtree or reads
+//! its parent revoked. A node's writes go in groups (`crate::group`): one
+//! transaction and one durable commit for every write that arrived while the
+//! previous group committed. The transaction announces its newest number with
+//! `pg_notify` (delivered at commit) so other nodes wake at once; a node that misses
+//! an announcement still catches up by number, on its next periodic poll or when
+//! its listening connection comes back.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,8 +54,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const MAX_LISTEN_BACKOFF: Duration = Duration::from_secs(2);
 /// Connections per node; writes are serialised anyway, reads are few.
 const POOL_SIZE: usize = 8;
+/// Connections per node that plan by index: the group writer's and the follower's.
+const BY_INDEX_POOL_SIZE: usize = 2;
 /// Serialises migrations when several nodes start at once (`'tessera'` as a number).
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261;
+/// Serialises the making and replacing of the admin token (`'tessadm'`).
+const ADMIN_LOCK: i64 = 0x0074_6573_7361_646d;
 
 /// Schema migrations, applied in order; `tessera_schema` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -130,6 +144,8 @@ pub struct PostgresStore {
     /// Signs this node's announcements, so that its follower skips them: the node
     /// brings its own writes into its index itself.
     node: NodeTag,
+    /// The writer's and the follower's connections (see `connect`).
+    by_index: Pool,
     writes: GroupCommit,
     signals: watch::Receiver<FeedSignal>,
     listener: tokio::task::JoinHandle<()>,
@@ -162,33 +178,38 @@ impl PostgresStore {
             .application_name("tessera")
             .connect_timeout(CONNECT_TIMEOUT)
             .keepalives_idle(Duration::from_secs(10));
-        let manager = Manager::from_config(
-            config.clone(),
-            tls.clone(),
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .wait_timeout(Some(CONNECT_TIMEOUT))
-            .create_timeout(Some(CONNECT_TIMEOUT))
-            .recycle_timeout(Some(CONNECT_TIMEOUT))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.into()))?;
+        let pool = pool(config.clone(), tls.clone(), POOL_SIZE)?;
         migrate(&pool).await?;
+        // The writer's and the follower's connections plan every statement by index
+        // (`enable_seqscan` off): each of their statements reads a few rows through
+        // one, and the planner's statistics of a table that grows fast are often
+        // behind. Before a new table's first statistics (a deployment's first
+        // minute) the follower's read of the last few changes was planned as a read
+        // of the whole table, after every group another node committed. Left to
+        // its costs, PostgreSQL also sometimes kept plans that made each insert ten
+        // times dearer (0.31 to 0.36 ms against 0.03 ms at 10k tokens, in about half
+        // the runs of `scripts/bench cluster`), most likely plans made while the
+        // table was tiny that read it whole.
+        let mut by_index = config.clone();
+        // JIT compiles only plans it thinks costly, and none of these is: one that
+        // looks so has gone wrong, and compiling it takes 100 ms or more.
+        by_index.options(format!(
+            "{} -c enable_seqscan=off -c jit=off",
+            config.get_options().unwrap_or_default()
+        ));
+        let by_index = self::pool(by_index, tls.clone(), BY_INDEX_POOL_SIZE)?;
         let (sender, signals) = watch::channel(FeedSignal::default());
         config.application_name("tessera-listen");
         let node = NodeTag(tessera_core::random::identifier("node"));
         let listener = tokio::spawn(listen(config, tls, sender, node.clone()));
         Ok(Self {
             writes: GroupCommit::new(GroupWriter {
-                pool: pool.clone(),
+                pool: by_index.clone(),
                 node: node.clone(),
             }),
             node,
             pool,
+            by_index,
             signals,
             listener,
         })
@@ -197,6 +218,29 @@ impl PostgresStore {
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         client(&self.pool).await
     }
+}
+
+/// A pool of connections made with `config`.
+fn pool(
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    size: usize,
+) -> Result<Pool, StoreError> {
+    let manager = Manager::from_config(
+        config,
+        tls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(CONNECT_TIMEOUT))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(CONNECT_TIMEOUT))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.into()))
 }
 
 async fn client(pool: &Pool) -> Result<deadpool_postgres::Client, StoreError> {
@@ -235,71 +279,208 @@ impl NodeTag {
 #[async_trait]
 impl WriteGroup for GroupWriter {
     async fn write_group(&self, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure> {
+        let mut attempts = 1;
+        loop {
+            match self.try_group(group).await {
+                // Another node's transaction and this one waited for each other's
+                // rows: PostgreSQL ended this one, the other goes on. Rare (both
+                // change tokens under each other at the same moment), and not this
+                // group's fault: it is written again, whole.
+                Err(failure) if is_deadlock(&failure.error) && attempts < DEADLOCK_ATTEMPTS => {
+                    attempts += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+}
+
+/// How many times a group is tried when PostgreSQL ends it to break a deadlock.
+const DEADLOCK_ATTEMPTS: usize = 3;
+
+impl GroupWriter {
+    /// One transaction for `group`: its writes under provisional numbers, each
+    /// decided on current rows (the locks of [`lock_for_change_sql`] and of
+    /// [`rows::insert_under_parent_sql`]), then the feed's numbers taken and the
+    /// commit ([`take_numbers`], [`seal`]).
+    async fn try_group(&self, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure> {
         let mut client = client(&self.pool).await.map_err(GroupFailure::whole)?;
         let tx = client.transaction().await.map_err(failed_whole)?;
-        // Every statement of a group finds its rows through an index (by id, by
-        // parent; the feed's one row by its key, `WHERE id`). Their plans, and the
-        // parent key check's, are made once per connection and kept. Left to its
-        // costs, PostgreSQL sometimes kept plans that made each insert ten times
-        // dearer (0.31 to 0.36 ms against 0.03 ms at 10k tokens, in about half the
-        // runs of `scripts/bench cluster`), most likely plans made while the table
-        // was tiny that read it whole.
-        tx.batch_execute("SET LOCAL enable_seqscan = off")
-            .await
-            .map_err(failed_whole)?;
-        // Locks the feed's row for the whole group: no other node numbers a change
-        // until this group commits.
-        let newest: ChangeSeq = tx
-            .query_one(
-                "UPDATE tessera_change_feed SET seq = seq WHERE id RETURNING seq",
-                &[],
-            )
-            .await
-            .map_err(failed_whole)?
-            .get(0);
+        let locks = Locks::of(group);
+        let mut opening = Some(&locks);
+        let mut locked = HashSet::new();
         let mut written = Vec::with_capacity(group.len());
         while written.len() < group.len() {
             let at = written.len();
-            let seq = newest + 1 + at as ChangeSeq;
-            let failed = |error| GroupFailure {
-                write: Some(at),
-                error,
-            };
             // An edit reads its checks first, so it goes alone; the creations and
             // revocations after it go out together, without waiting for each answer.
-            if let Write::Update { record, basis, .. } = &*group[at] {
-                check_edit(&tx, record, *basis).await.map_err(failed)?;
-                write_settings(&tx, record, seq).await.map_err(failed)?;
-                written.push(Written::new(seq));
-                continue;
-            }
             let together = group[at..]
                 .iter()
                 .take_while(|write| !matches!(***write, Write::Update { .. }))
                 .count();
-            let outcomes = send_together(&tx, &group[at..at + together], seq)
-                .await
-                .map_err(|(write, error)| GroupFailure {
-                    write: Some(at + write),
+            if together > 0 || opening.is_some() {
+                let batch = &group[at..at + together];
+                let outcomes = send_together(&tx, batch, at, opening.take(), &mut locked).await?;
+                written.extend(outcomes);
+            }
+            if let Some(Write::Update { record, basis, .. }) =
+                group.get(written.len()).map(|w| &**w)
+            {
+                let at = written.len();
+                let failed = |error| GroupFailure {
+                    write: Some(at),
                     error,
-                })?;
-            written.extend(outcomes);
+                };
+                check_edit(&tx, record, *basis).await.map_err(failed)?;
+                write_settings(&tx, record, provisional(at))
+                    .await
+                    .map_err(failed)?;
+                written.push(Written::new(provisional(at)));
+            }
         }
-        append_entries(&tx, Write::events(group, &written))
+        let numbers = take_numbers(&tx, group.len())
             .await
             .map_err(GroupFailure::whole)?;
-        let newest = newest + group.len() as ChangeSeq;
-        tx.execute(
-            "UPDATE tessera_change_feed SET seq = $1 WHERE id",
-            &[&newest],
-        )
-        .await
-        .map_err(failed_whole)?;
-        commit(tx, &self.node.announcement(newest))
+        for outcome in &mut written {
+            outcome.seq = numbers.of(outcome.seq);
+        }
+        seal(tx, numbers, Write::events(group, &written), &self.node)
             .await
             .map_err(GroupFailure::whole)?;
         Ok(written)
     }
+}
+
+/// Whether PostgreSQL ended a transaction to break a deadlock.
+fn is_deadlock(error: &StoreError) -> bool {
+    let StoreError::Unavailable(cause) = error else {
+        return false;
+    };
+    cause
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code)
+        == Some(&SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+/// Locks, in the order of their ids, the tokens a group's revocations and edits
+/// change: every token under each revoked one, and each edited token (`$1`: the
+/// roots of the subtrees, `$2`: the edited tokens).
+///
+/// `FOR UPDATE` conflicts with the `KEY SHARE` lock a creation's check takes on its
+/// parent ([`rows::insert_under_parent_sql`]) and an edit's on the edited token's
+/// parent ([`check_edit`]), so such a write under one of these tokens has either
+/// committed when this returns, and the statements after it (each reads the rows
+/// committed when it starts) see what it wrote, or it waits for this transaction
+/// and then reads the token as this left it. One statement, in id order, so that
+/// two transactions taking such locks (or the usage flush's) never hold one each
+/// of two rows the other wants; `KEY SHARE` conflicts with neither the flush's
+/// lock nor another `KEY SHARE`.
+fn lock_for_change_sql() -> String {
+    format!(
+        "WITH RECURSIVE subtree(id) AS (SELECT unnest($1::text[]) UNION {children}) \
+         SELECT id FROM tokens \
+         WHERE id = ANY(ARRAY(SELECT id FROM subtree UNION SELECT unnest($2::text[]))) \
+         ORDER BY id FOR UPDATE",
+        children = DIALECT.children_in_subtree,
+    )
+}
+
+/// [`lock_for_change_sql`] for the subtrees of `roots` and the tokens `singles`.
+async fn lock_ids(
+    tx: &deadpool_postgres::Transaction<'_>,
+    roots: &[&str],
+    singles: &[&str],
+) -> Result<HashSet<String>, tokio_postgres::Error> {
+    if roots.is_empty() && singles.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let statement = tx.prepare_cached(&lock_for_change_sql()).await?;
+    let rows = tx.query(&statement, &[&roots, &singles]).await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// The number the `k`th change of a transaction carries until the transaction takes
+/// its numbers from the feed, just before it commits ([`take_numbers`]): negative,
+/// so no committed row has one, and distinct within the transaction.
+fn provisional(k: usize) -> ChangeSeq {
+    -1 - k as ChangeSeq
+}
+
+/// A transaction's numbers in the change feed, taken as it ends: its `k`th change
+/// is `base + 1 + k`.
+struct Numbers {
+    base: ChangeSeq,
+    newest: ChangeSeq,
+    head: Head,
+}
+
+impl Numbers {
+    /// The number of the change that carried `provisional` (see [`provisional`]).
+    fn of(&self, provisional: ChangeSeq) -> ChangeSeq {
+        self.base - provisional
+    }
+}
+
+/// Takes the feed's next `count` numbers and the audit log's head, both locked
+/// until the transaction commits: every transaction numbers its changes here,
+/// after its work, so transactions commit in number order (the feed has no gap a
+/// reader could pass) while holding the feed's lock only for [`seal`]'s two round
+/// trips, not for their whole work (issue 21: held from the start, it let one
+/// node's group commit at a time, and a second node made writes slower).
+async fn take_numbers(
+    tx: &deadpool_postgres::Transaction<'_>,
+    count: usize,
+) -> Result<Numbers, StoreError> {
+    let count = ChangeSeq::try_from(count).unwrap_or(ChangeSeq::MAX);
+    let feed = tx
+        .prepare_cached("UPDATE tessera_change_feed SET seq = seq + $1 WHERE id RETURNING seq")
+        .await
+        .map_err(pg)?;
+    let head = tx.prepare_cached(LOCK_HEAD).await.map_err(pg)?;
+    // Sent together, in this order: every transaction locks the feed's row before
+    // the head's.
+    let (newest, head) =
+        futures_util::future::try_join(tx.query_one(&feed, &[&count]), tx.query_one(&head, &[]))
+            .await
+            .map_err(pg)?;
+    let newest: ChangeSeq = newest.get(0);
+    Ok(Numbers {
+        base: newest - count,
+        newest,
+        head: audit::head(head.get("seq"), head.get("hash"))?,
+    })
+}
+
+/// Ends a transaction numbered by [`take_numbers`]: gives its rows their numbers,
+/// appends its audit entries, announces its newest number to the other nodes
+/// (delivered only if it commits) and commits.
+async fn seal(
+    tx: deadpool_postgres::Transaction<'_>,
+    numbers: Numbers,
+    events: Vec<Event>,
+    node: &NodeTag,
+) -> Result<(), StoreError> {
+    let renumber = tx
+        .prepare_cached("UPDATE tokens SET change_seq = $1 - change_seq WHERE change_seq < 0")
+        .await
+        .map_err(pg)?;
+    let announce = tx
+        .prepare_cached("SELECT pg_notify($1, $2)")
+        .await
+        .map_err(pg)?;
+    let announcement = node.announcement(numbers.newest);
+    // All sent at once: one round trip.
+    futures_util::future::try_join3(
+        async { tx.execute(&renumber, &[&numbers.base]).await.map_err(pg) },
+        write_entries(&tx, numbers.head, events),
+        async {
+            tx.execute(&announce, &[&CHANNEL, &announcement])
+                .await
+                .map_err(pg)
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(pg)
 }
 
 /// A database error that ends a group's transaction as a whole.
@@ -315,6 +496,8 @@ const INSERT_RESOURCE_OF_STORED: &str = "INSERT INTO token_resources (token_id, 
 
 /// What one statement of [`send_together`] is for.
 enum Purpose {
+    /// Opens the transaction: [`lock_for_change_sql`].
+    Lock,
     /// Inserts the token of write `n`, if its parent allows.
     Token(usize),
     /// A resource row of write `n`'s token.
@@ -323,19 +506,53 @@ enum Purpose {
     Revocation(usize),
 }
 
-/// Creations and revocations numbered from `first_seq`, sent to the database at
+/// What a group's first statement locks ([`lock_for_change_sql`]): the roots of the
+/// subtrees its revocations change and the tokens its edits change.
+#[derive(Default)]
+struct Locks<'a> {
+    roots: Vec<&'a str>,
+    singles: Vec<&'a str>,
+}
+
+impl<'a> Locks<'a> {
+    fn of(group: &'a [Arc<Write>]) -> Self {
+        let mut locks = Self::default();
+        for write in group {
+            match &**write {
+                Write::Revoke { id, .. } => locks.roots.push(id),
+                // Its parent is read with a lighter lock (see `check_edit`).
+                Write::Update { record, .. } => locks.singles.push(&record.id),
+                Write::Insert { .. } => {}
+            }
+        }
+        locks
+    }
+
+    fn is_empty(&self) -> bool {
+        self.roots.is_empty() && self.singles.is_empty()
+    }
+}
+
+/// Creations and revocations, writes `first..` of the group, sent to the database at
 /// once (pipelined: one round trip for them all, not one each) and executed in
 /// order. Each checks its parent inside its statement
-/// ([`rows::insert_under_parent_sql`]). Fails with the position of the first write
-/// that failed or was refused.
+/// ([`rows::insert_under_parent_sql`]). The group's first call sends the
+/// transaction's opening statements before them (`opening`: what to lock), and adds
+/// what they locked to `locked`. Fails with the position of the first write that
+/// failed or was refused.
 async fn send_together(
     tx: &deadpool_postgres::Transaction<'_>,
     writes: &[Arc<Write>],
-    first_seq: ChangeSeq,
-) -> Result<Vec<Written>, (usize, StoreError)> {
+    first: usize,
+    opening: Option<&Locks<'_>>,
+    locked: &mut HashSet<String>,
+) -> Result<Vec<Written>, GroupFailure> {
     let mut statements: Vec<(Purpose, String, Vec<SqlValue>)> = Vec::new();
+    if opening.is_some_and(|locks| !locks.is_empty()) {
+        statements.push((Purpose::Lock, lock_for_change_sql(), Vec::new()));
+    }
     for (n, write) in writes.iter().enumerate() {
-        let seq = first_seq + n as ChangeSeq;
+        let seq = provisional(first + n);
         match &**write {
             Write::Insert { record, basis, .. } => {
                 let (sql, values) = match &record.parent_id {
@@ -369,56 +586,109 @@ async fn send_together(
                 let sql = rows::revoke_subtree_sql(&DIALECT);
                 statements.push((Purpose::Revocation(n), sql, values));
             }
-            // Never sent here: an edit reads its checks first, so `write_group`
+            // Never sent here: an edit reads its checks first, so `try_group`
             // sends it alone.
             Write::Update { .. } => {
-                return Err((
-                    n,
-                    StoreError::Unavailable("an edit sent with others".into()),
-                ));
+                return Err(GroupFailure::whole(StoreError::Unavailable(
+                    "an edit sent with others".into(),
+                )));
             }
         }
     }
+    // Every statement prepared before any is sent (once per connection: the plans
+    // are kept), so that they are sent, and run, in this order.
     let mut prepared = Vec::with_capacity(statements.len());
     for (_, sql, _) in &statements {
-        prepared.push(tx.prepare_cached(sql).await.map_err(|e| (0, pg(e)))?);
+        prepared.push(tx.prepare_cached(sql).await.map_err(failed_whole)?);
     }
+    let failed = |purpose: &Purpose, error| GroupFailure {
+        write: match *purpose {
+            Purpose::Lock => None,
+            Purpose::Token(n) | Purpose::Resource(n) | Purpose::Revocation(n) => Some(first + n),
+        },
+        error,
+    };
     // Each request is sent when first polled, and `try_join_all` polls them in
     // order: the database executes them in the order of the writes.
-    let requests = statements.iter().zip(&prepared).map(
-        |((purpose, _, values), statement)| async move {
-            let (Purpose::Token(write) | Purpose::Resource(write) | Purpose::Revocation(write)) =
-                *purpose;
-            tx.query(statement, &params(values))
-                .await
-                .map_err(|e| (write, pg(e)))
-        },
-    );
+    let requests =
+        statements
+            .iter()
+            .zip(&prepared)
+            .map(|((purpose, _, values), statement)| async move {
+                let answer = match (purpose, opening) {
+                    (Purpose::Lock, Some(locks)) => {
+                        tx.query(statement, &[&locks.roots, &locks.singles]).await
+                    }
+                    _ => tx.query(statement, &params(values)).await,
+                };
+                answer.map_err(|e| failed(purpose, pg(e)))
+            });
     let answers = futures_util::future::try_join_all(requests).await?;
     let mut written = Vec::with_capacity(writes.len());
     for ((purpose, _, _), rows) in statements.iter().zip(answers) {
         match *purpose {
+            Purpose::Lock => locked.extend(rows.iter().map(|row| row.get::<_, String>(0))),
             Purpose::Token(n) => {
                 if rows.is_empty() {
-                    return Err((n, refusal(tx, &writes[n]).await));
+                    return Err(failed(purpose, refusal(tx, &writes[n]).await));
                 }
-                written.push(Written::new(first_seq + n as ChangeSeq));
+                written.push(Written::new(provisional(first + n)));
             }
             Purpose::Revocation(n) => {
-                let revoked = rows
-                    .iter()
-                    .map(|row| read_row(row).and_then(RawRow::into_record))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| (n, e))?;
-                written.push(Revocation {
-                    seq: first_seq + n as ChangeSeq,
-                    revoked,
-                });
+                let seq = provisional(first + n);
+                let mut revoked = revoked_records(&rows).map_err(|e| failed(purpose, e))?;
+                if let Write::Revoke { id, at, .. } = &*writes[n] {
+                    revoke_late_children(tx, id, *at, seq, locked, &mut revoked)
+                        .await
+                        .map_err(|e| failed(purpose, e))?;
+                }
+                written.push(Revocation { seq, revoked });
             }
             Purpose::Resource(_) => {}
         }
     }
     Ok(written)
+}
+
+/// The tokens a revocation's statement returned.
+fn revoked_records(rows: &[Row]) -> Result<Vec<TokenRecord>, StoreError> {
+    rows.iter()
+        .map(|row| read_row(row).and_then(RawRow::into_record))
+        .collect()
+}
+
+/// Finishes revoking the subtree of `root` when its revocation revoked a token that
+/// [`lock_for_change`] had not locked: one created under the subtree by another
+/// node's transaction that committed while the locks were being taken. A creation
+/// under that token may be under way (its `KEY SHARE` lock does not stop the
+/// revocation's update), so the subtree is locked again and revoked again, until
+/// a round revokes only tokens locked before it: then no creation can still land
+/// under any of them.
+async fn revoke_late_children(
+    tx: &deadpool_postgres::Transaction<'_>,
+    root: &str,
+    at: i64,
+    seq: ChangeSeq,
+    locked: &mut HashSet<String>,
+    revoked: &mut Vec<TokenRecord>,
+) -> Result<(), StoreError> {
+    if revoked.iter().all(|r| locked.contains(&r.id)) {
+        return Ok(());
+    }
+    let revoke = tx
+        .prepare_cached(&rows::revoke_subtree_sql(&DIALECT))
+        .await
+        .map_err(pg)?;
+    loop {
+        locked.extend(lock_ids(tx, &[root], &[]).await.map_err(pg)?);
+        let rows = tx.query(&revoke, &[&root, &at, &seq]).await.map_err(pg)?;
+        let more = revoked_records(&rows)?;
+        let done = more.iter().all(|r| locked.contains(&r.id));
+        revoked.extend(more);
+        if done {
+            return Ok(());
+        }
+    }
 }
 
 /// Why a creation's insert stored nothing: its parent is revoked, gone or changed.
@@ -631,33 +901,62 @@ fn params(values: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
     values.iter().map(param).collect()
 }
 
-/// Starts a change: a transaction holding the next change number (and the feed's lock).
-async fn begin(
+/// Starts a transaction that makes or replaces the admin token, after any other
+/// such transaction of any node has ended: each reads the admin tokens as the one
+/// before left them (nodes starting together make one admin token, not one each).
+async fn admin_transaction(
     client: &mut deadpool_postgres::Client,
-) -> Result<(deadpool_postgres::Transaction<'_>, ChangeSeq), StoreError> {
+) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
     let tx = client.transaction().await.map_err(pg)?;
-    let seq = tx
-        .query_one(
-            "UPDATE tessera_change_feed SET seq = seq + 1 RETURNING seq",
-            &[],
-        )
-        .await
-        .map_err(pg)?
-        .get(0);
-    Ok((tx, seq))
-}
-
-/// Announces a change to the other nodes and commits it (the announcement goes out
-/// only if the commit does).
-async fn commit(
-    tx: deadpool_postgres::Transaction<'_>,
-    announcement: &str,
-) -> Result<(), StoreError> {
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &announcement])
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADMIN_LOCK])
         .await
         .map_err(pg)?;
-    tx.commit().await.map_err(pg)
+    Ok(tx)
 }
+
+/// Every token a write numbered after `seq` touched, oldest write first, and the
+/// newest number, read through a connection of `pool`.
+async fn changes_since(pool: &Pool, seq: ChangeSeq) -> Result<Changes, StoreError> {
+    let client = client(pool).await?;
+    // One statement, so one snapshot: the feed's number and the rows agree with
+    // each other. One round trip: a follower reads this after every group
+    // another node commits. With no change, one row with the number alone.
+    // Typed, not prepared: planned for each number asked, as a kept plan would
+    // be planned for any. The feed's number as a subquery by its key: before the
+    // feed's one row is analysed the planner takes the table for thousands of
+    // rows, and a join of it with `tokens` (or a read of it whole, with sequential
+    // scans off) for so costly a plan that it was compiled (JIT) for 100 to 600 ms
+    // on every read.
+    let sql = format!(
+        "SELECT (SELECT seq FROM tessera_change_feed WHERE id) AS feed_up_to, t.* \
+         FROM (VALUES (1)) AS one (row) \
+         LEFT JOIN LATERAL (SELECT {} FROM tokens WHERE change_seq > $1) t ON TRUE \
+         ORDER BY t.change_seq, t.seq",
+        rows::columns()
+    );
+    let rows = client
+        .query_typed(&sql, &[(&seq, tokio_postgres::types::Type::INT8)])
+        .await
+        .map_err(pg)?;
+    let up_to = match rows.first() {
+        Some(row) => row.try_get("feed_up_to").map_err(pg)?,
+        None => return Err(StoreError::Corrupt("the change feed has no row".into())),
+    };
+    let mut changes = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row
+            .try_get::<_, Option<String>>("id")
+            .map_err(pg)?
+            .is_some()
+        {
+            changes.push(read_row(row).and_then(RawRow::into_change)?);
+        }
+    }
+    Ok(Changes { changes, up_to })
+}
+
+/// Locks the audit log's head until the transaction commits: one chain for every node.
+const LOCK_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 
 /// Appends `events` to the audit log after its head, in the caller's transaction,
 /// holding the head's row until it commits (one chain for every node); returns
@@ -669,15 +968,24 @@ async fn append_entries(
     if events.is_empty() {
         return Ok(None);
     }
-    let row = tx
-        .query_one(
-            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-            &[],
-        )
-        .await
-        .map_err(pg)?;
-    let mut head = audit::head(row.get("seq"), row.get("hash"))?;
+    let lock = tx.prepare_cached(LOCK_HEAD).await.map_err(pg)?;
+    let row = tx.query_one(&lock, &[]).await.map_err(pg)?;
+    let head = audit::head(row.get("seq"), row.get("hash"))?;
+    write_entries(tx, head, events).await
+}
+
+/// Writes `events` after `head` (locked by the caller) and moves the head past
+/// them; returns the place of the last one (`None`: there were none).
+async fn write_entries(
+    tx: &deadpool_postgres::Transaction<'_>,
+    mut head: Head,
+    events: Vec<Event>,
+) -> Result<Option<i64>, StoreError> {
+    if events.is_empty() {
+        return Ok(None);
+    }
     let insert = tx.prepare_cached(audit::INSERT_ENTRY).await.map_err(pg)?;
+    let move_head = tx.prepare_cached(audit::MOVE_HEAD).await.map_err(pg)?;
     let values: Vec<Vec<SqlValue>> = head
         .append(events)
         .iter()
@@ -690,29 +998,32 @@ async fn append_entries(
         futures_util::future::try_join_all(bound.iter().map(|bound| tx.execute(&insert, bound)));
     let hash = hex::encode(head.hash);
     let head_values: [&(dyn ToSql + Sync); 2] = [&head.seq, &hash];
-    let moved = tx.execute(audit::MOVE_HEAD, &head_values);
+    let moved = tx.execute(&move_head, &head_values);
     futures_util::future::try_join(inserts, moved)
         .await
         .map_err(pg)?;
     Ok(Some(head.seq))
 }
 
+/// Reads a token's change number and whether it is revoked (`$1`: its id).
+const STANDING: &str =
+    "SELECT change_seq, revoked_at IS NOT NULL AS revoked FROM tokens WHERE id = $1";
+
 /// Token `id`'s change number and whether it is revoked; `None` if there is no such token.
 async fn standing(
     tx: &deadpool_postgres::Transaction<'_>,
     id: &str,
 ) -> Result<Option<Standing>, StoreError> {
-    Ok(tx
-        .query_opt(
-            "SELECT change_seq, revoked_at IS NOT NULL AS revoked FROM tokens WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(pg)?
-        .map(|row| Standing {
-            seq: row.get("change_seq"),
-            revoked: row.get("revoked"),
-        }))
+    let statement = tx.prepare_cached(STANDING).await.map_err(pg)?;
+    let row = tx.query_opt(&statement, &[&id]).await.map_err(pg)?;
+    Ok(row.as_ref().map(read_standing))
+}
+
+fn read_standing(row: &Row) -> Standing {
+    Standing {
+        seq: row.get("change_seq"),
+        revoked: row.get("revoked"),
+    }
 }
 
 /// Inserts a token with all its columns, then its resource rows.
@@ -732,28 +1043,58 @@ async fn insert_row(
 
 /// Checks an edit's [`Basis`]: the token and its parent are live and unchanged, and
 /// no token created through it is newer than what the deciding node knew.
+///
+/// The token is locked already ([`lock_for_change_sql`]); its parent is read with a
+/// `KEY SHARE` lock, as a creation's check reads it: an edit or a revocation of the
+/// parent under way is waited for and read as it left the parent, and one that
+/// comes later waits for this edit. The three reads go at once, in this order.
 async fn check_edit(
     tx: &deadpool_postgres::Transaction<'_>,
     record: &TokenRecord,
     basis: Basis,
 ) -> Result<(), StoreError> {
-    rows::check_standing(&record.id, standing(tx, &record.id).await?, basis.token)?;
-    if let Some(parent) = &record.parent_id {
-        rows::check_standing(parent, standing(tx, parent).await?, basis.parent)?;
+    let own = tx.prepare_cached(STANDING).await.map_err(pg)?;
+    let parent = tx
+        .prepare_cached(&format!("{STANDING} FOR KEY SHARE"))
+        .await
+        .map_err(pg)?;
+    // A child with a provisional (negative) number was created by this same group,
+    // after the edit was decided.
+    let newer = tx
+        .prepare_cached(
+            "SELECT id FROM tokens WHERE parent_id = $1 AND (change_seq > $2 OR change_seq < 0) \
+             LIMIT 1",
+        )
+        .await
+        .map_err(pg)?;
+    let (own, parent, newer) = futures_util::future::try_join3(
+        tx.query_opt(&own, &[&record.id]),
+        async {
+            match &record.parent_id {
+                Some(id) => tx
+                    .query_opt(&parent, &[id])
+                    .await
+                    .map(|row| Some((id, row))),
+                None => Ok(None),
+            }
+        },
+        async {
+            match basis.children_known_up_to {
+                Some(known) => tx.query_opt(&newer, &[&record.id, &known]).await,
+                None => Ok(None),
+            }
+        },
+    )
+    .await
+    .map_err(pg)?;
+    rows::check_standing(&record.id, own.as_ref().map(read_standing), basis.token)?;
+    if let Some((id, row)) = parent {
+        rows::check_standing(id, row.as_ref().map(read_standing), basis.parent)?;
     }
-    if let Some(known) = basis.children_known_up_to {
-        let newer = tx
-            .query_opt(
-                "SELECT id FROM tokens WHERE parent_id = $1 AND change_seq > $2 LIMIT 1",
-                &[&record.id, &known],
-            )
-            .await
-            .map_err(pg)?;
-        if let Some(child) = newer {
-            return Err(rows::stale(&child.get::<_, String>(0)));
-        }
+    match newer {
+        Some(child) => Err(rows::stale(&child.get::<_, String>(0))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Writes a live token's settings, `updated_at` and resource rows.
@@ -763,32 +1104,48 @@ async fn write_settings(
     seq: ChangeSeq,
 ) -> Result<(), StoreError> {
     let (sql, values) = rows::update_sql(record, seq, &DIALECT);
-    let changed = tx.execute(&sql, &params(&values)).await.map_err(pg)?;
+    let update = tx.prepare_cached(&sql).await.map_err(pg)?;
+    // Sent with the resource rows: if the token turns out revoked, the error rolls
+    // them back with the rest.
+    let (changed, ()) = futures_util::future::try_join(
+        async { tx.execute(&update, &params(&values)).await.map_err(pg) },
+        write_resources(tx, record),
+    )
+    .await?;
     if changed != 1 {
         return Err(rows::revoked(&record.id));
     }
-    write_resources(tx, record).await
+    Ok(())
 }
 
-/// Replaces a token's resource rows, which listings by resource search.
+/// Replaces a token's resource rows, which listings by resource search: the
+/// statements sent at once, run in order.
 async fn write_resources(
     tx: &deadpool_postgres::Transaction<'_>,
     record: &TokenRecord,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "DELETE FROM token_resources WHERE token_id = $1",
-        &[&record.id],
-    )
-    .await
-    .map_err(pg)?;
-    for pattern in record.settings.resources.view().patterns() {
-        tx.execute(
+    let delete = tx
+        .prepare_cached("DELETE FROM token_resources WHERE token_id = $1")
+        .await
+        .map_err(pg)?;
+    let insert = tx
+        .prepare_cached(
             "INSERT INTO token_resources (token_id, pattern) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&record.id, &pattern],
         )
         .await
         .map_err(pg)?;
-    }
+    let patterns: Vec<&str> = record.settings.resources.view().patterns().collect();
+    let rows: Vec<[&(dyn ToSql + Sync); 2]> = patterns
+        .iter()
+        .map(|pattern| [&record.id as &(dyn ToSql + Sync), pattern])
+        .collect();
+    let inserts = rows.iter().map(|row| tx.execute(&insert, row));
+    futures_util::future::try_join(
+        tx.execute(&delete, &[&record.id]),
+        futures_util::future::try_join_all(inserts),
+    )
+    .await
+    .map_err(pg)?;
     Ok(())
 }
 
@@ -992,37 +1349,13 @@ impl TokenStore for PostgresStore {
         crate::compare_pepper(&stored, fingerprint)
     }
 
+    async fn load_all(&self) -> Result<Changes, StoreError> {
+        // Every row: read in the table's order, not the index's.
+        changes_since(&self.pool, 0).await
+    }
+
     async fn changes_since(&self, seq: ChangeSeq) -> Result<Changes, StoreError> {
-        let mut client = self.client().await?;
-        // One snapshot: the feed's number and the rows agree with each other.
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(pg)?;
-        let up_to = tx
-            .query_one("SELECT seq FROM tessera_change_feed", &[])
-            .await
-            .map_err(pg)?
-            .get(0);
-        let rows = tx
-            .query(
-                &format!(
-                    "SELECT {} FROM tokens WHERE change_seq > $1 ORDER BY change_seq, seq",
-                    rows::columns()
-                ),
-                &[&seq],
-            )
-            .await
-            .map_err(pg)?;
-        tx.commit().await.map_err(pg)?;
-        let changes = rows
-            .iter()
-            .map(|row| read_row(row).and_then(RawRow::into_change))
-            .collect::<Result<_, _>>()?;
-        Ok(Changes { changes, up_to })
+        changes_since(&self.by_index, seq).await
     }
 
     async fn insert(
@@ -1040,7 +1373,7 @@ impl TokenStore for PostgresStore {
         event: Event,
     ) -> Result<Option<ChangeSeq>, StoreError> {
         let mut client = self.client().await?;
-        let (tx, seq) = begin(&mut client).await?;
+        let tx = admin_transaction(&mut client).await?;
         let exists: bool = tx
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM tokens WHERE is_admin AND revoked_at IS NULL)",
@@ -1050,16 +1383,14 @@ impl TokenStore for PostgresStore {
             .map_err(pg)?
             .get(0);
         if exists {
-            // Dropped, the transaction rolls back: the number is not used.
+            // Dropped, the transaction rolls back.
             return Ok(None);
         }
-        insert_row(&tx, record, seq, Basis::default()).await?;
-        append_entries(
-            &tx,
-            audit::completed(event, seq, None).into_iter().collect(),
-        )
-        .await?;
-        commit(tx, &self.node.announcement(seq)).await?;
+        insert_row(&tx, record, provisional(0), Basis::default()).await?;
+        let numbers = take_numbers(&tx, 1).await?;
+        let seq = numbers.of(provisional(0));
+        let events = audit::completed(event, seq, None).into_iter().collect();
+        seal(tx, numbers, events, &self.node).await?;
         Ok(Some(seq))
     }
 
@@ -1069,25 +1400,27 @@ impl TokenStore for PostgresStore {
         event: Event,
     ) -> Result<Revocation, StoreError> {
         let mut client = self.client().await?;
-        let (tx, seq) = begin(&mut client).await?;
-        let revoked = tx
+        let tx = admin_transaction(&mut client).await?;
+        let rows = tx
             .query(
                 &format!(
                     "UPDATE tokens SET revoked_at = $1, updated_at = $1, change_seq = $2 \
                      WHERE is_admin AND revoked_at IS NULL RETURNING {}",
                     rows::columns()
                 ),
-                &[&record.created_at, &seq],
+                &[&record.created_at, &provisional(0)],
             )
             .await
-            .map_err(pg)?
-            .iter()
-            .map(|row| read_row(row).and_then(RawRow::into_record))
-            .collect::<Result<_, _>>()?;
-        insert_row(&tx, record, seq, Basis::default()).await?;
-        let revocation = Revocation { seq, revoked };
-        append_entries(&tx, vec![audit::completed_reset(event, seq, &revocation)]).await?;
-        commit(tx, &self.node.announcement(seq)).await?;
+            .map_err(pg)?;
+        let revoked = revoked_records(&rows)?;
+        insert_row(&tx, record, provisional(0), Basis::default()).await?;
+        let numbers = take_numbers(&tx, 1).await?;
+        let revocation = Revocation {
+            seq: numbers.of(provisional(0)),
+            revoked,
+        };
+        let events = vec![audit::completed_reset(event, revocation.seq, &revocation)];
+        seal(tx, numbers, events, &self.node).await?;
         Ok(revocation)
     }
 
@@ -1171,11 +1504,16 @@ impl TokenStore for PostgresStore {
             .collect();
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
-        // Row locks in the same order as every change takes them (the feed's row
-        // first), so a flush and a revocation never deadlock each other.
-        tx.execute("SELECT seq FROM tessera_change_feed FOR UPDATE", &[])
-            .await
-            .map_err(pg)?;
+        // The rows locked first, in id order as a group's revocations and edits lock
+        // theirs (`lock_for_change_sql`), so that a flush and a group never each hold a
+        // row the other waits for. `NO KEY UPDATE`, as the update takes: creations
+        // under these tokens (`KEY SHARE`) go on meanwhile.
+        tx.execute(
+            "SELECT 1 FROM tokens WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+            &[&ids],
+        )
+        .await
+        .map_err(pg)?;
         tx.execute(
             "UPDATE tokens t SET use_count = t.use_count + u.uses, \
              last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at), \

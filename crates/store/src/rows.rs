@@ -307,6 +307,11 @@ pub fn insert_sql(
 /// (the record's values, then the parent's id and number) inserts no row otherwise.
 /// The check is in the statement, so that a group of writes can be sent at once
 /// without waiting for each check's answer.
+///
+/// PostgreSQL's only (SQLite writes one transaction at a time): the check takes a
+/// `KEY SHARE` lock on the parent, which a revocation or an edit of the parent
+/// (`FOR UPDATE`, see `postgres::lock_for_change_sql`) waits for, or makes the check
+/// wait and then read the parent as that change left it.
 pub fn insert_under_parent_sql(
     record: &TokenRecord,
     parent: &str,
@@ -318,7 +323,8 @@ pub fn insert_under_parent_sql(
     let p = dialect.placeholder;
     let sql = format!(
         "INSERT INTO tokens ({columns}) SELECT {placeholders} WHERE EXISTS (SELECT 1 FROM tokens p \
-         WHERE p.id = {id} AND p.revoked_at IS NULL AND p.change_seq = COALESCE({at}, p.change_seq))",
+         WHERE p.id = {id} AND p.revoked_at IS NULL AND p.change_seq = COALESCE({at}, p.change_seq) \
+         FOR KEY SHARE)",
         id = p(values.len() + 1),
         at = p(values.len() + 2),
     );

@@ -386,6 +386,96 @@ async fn postgres_numbers_concurrent_writes_in_order_and_announces_them() {
     assert_eq!((feed.up_to, feed.changes.len()), (40, 40));
 }
 
+/// Nodes starting together on a new database make one admin token between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_makes_one_admin_token_for_nodes_starting_together() {
+    let url = Postgres::shared().fresh_database();
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(std::sync::Arc::new(
+            PostgresStore::connect(&url).await.unwrap(),
+        ));
+    }
+    let starts = stores.iter().enumerate().map(|(n, store)| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut admin = record(&format!("admin{n}"), None, None);
+            admin.is_admin = true;
+            store.insert_first_admin(&admin, noted()).await.unwrap()
+        })
+    });
+    let made: Vec<Option<i64>> = futures_util::future::join_all(starts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(made.iter().flatten().count(), 1, "{made:?}");
+    let feed = stores[0].changes_since(0).await.unwrap();
+    assert_eq!(feed.changes.len(), 1);
+}
+
+/// A revocation through one node and creations under the revoked subtree through
+/// another, at the same moment: whatever lands, nothing under the revoked token is
+/// left live, however deep it was made while the revocation ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cascades_reach_tokens_made_during_the_revocation() {
+    let url = Postgres::shared().fresh_database();
+    let a = std::sync::Arc::new(PostgresStore::connect(&url).await.unwrap());
+    let b = std::sync::Arc::new(PostgresStore::connect(&url).await.unwrap());
+    for round in 0..15 {
+        let root = format!("r{round}");
+        a.insert(&record(&root, None, None), Basis::default(), noted())
+            .await
+            .unwrap();
+        // Two makers on node a, each adding a chain under the root (each token
+        // made under the one made before), until the store refuses.
+        let makers = (0..2).map(|maker| {
+            let (a, root) = (a.clone(), root.clone());
+            tokio::spawn(async move {
+                let mut parent = root;
+                for depth in 0..40 {
+                    let id = format!("r{round}m{maker}d{depth}");
+                    let made = a
+                        .insert(&record(&id, Some(&parent), None), Basis::default(), noted())
+                        .await;
+                    match made {
+                        Ok(_) => parent = id,
+                        Err(StoreError::Revoked(_)) => return,
+                        Err(error) => panic!("{error}"),
+                    }
+                }
+            })
+        });
+        let makers: Vec<_> = makers.collect();
+        tokio::time::sleep(std::time::Duration::from_millis(round % 5)).await;
+        b.revoke_subtree(&root, 2, noted()).await.unwrap();
+        for maker in makers {
+            maker.await.unwrap();
+        }
+        let tokens: std::collections::HashMap<String, TokenRecord> = b
+            .changes_since(0)
+            .await
+            .unwrap()
+            .changes
+            .into_iter()
+            .map(|change| (change.record.id.clone(), change.record))
+            .collect();
+        for token in tokens.values() {
+            let mut ancestor = token.parent_id.clone();
+            while let Some(id) = ancestor {
+                if id == root {
+                    assert!(
+                        token.revoked_at.is_some(),
+                        "round {round}: {} is live under the revoked {root}",
+                        token.id
+                    );
+                }
+                ancestor = tokens[&id].parent_id.clone();
+            }
+        }
+    }
+}
+
 /// Writes sent at once share a transaction (group commit): a refused write fails
 /// alone and the others are stored, numbered without gaps, resources included; a
 /// revocation stored with creations under the revoked token leaves none live.
