@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::StreamExt;
 use tessera_core::audit::{Event, Head};
 use tessera_core::record::{CreditsBalance, TokenRecord};
@@ -304,8 +304,16 @@ impl GroupWriter {
     /// [`rows::insert_under_parent_sql`]), then the feed's numbers taken and the
     /// commit ([`take_numbers`], [`seal`]).
     async fn try_group(&self, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure> {
-        let mut client = client(&self.pool).await.map_err(GroupFailure::whole)?;
-        let tx = client.transaction().await.map_err(failed_whole)?;
+        let tx = Tx::new(client(&self.pool).await.map_err(GroupFailure::whole)?);
+        let written = self.write_in(&tx, group).await;
+        if written.is_err() {
+            tx.rollback().await;
+        }
+        written
+    }
+
+    async fn write_in(&self, tx: &Tx, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure> {
+        let client = tx.client().map_err(GroupFailure::whole)?;
         let locks = Locks::of(group);
         let mut opening = Some(&locks);
         let mut locked = HashSet::new();
@@ -318,10 +326,18 @@ impl GroupWriter {
                 .iter()
                 .take_while(|write| !matches!(***write, Write::Update { .. }))
                 .count();
-            if together > 0 || opening.is_some() {
+            if let Some(locks) = opening.take() {
+                // `BEGIN` sent first, the first statements right behind it.
                 let batch = &group[at..at + together];
-                let outcomes = send_together(&tx, batch, at, opening.take(), &mut locked).await?;
+                let (_, outcomes) = futures_util::future::try_join(
+                    async { tx.begin().await.map_err(GroupFailure::whole) },
+                    send_together(client, batch, at, Some(locks), &mut locked),
+                )
+                .await?;
                 written.extend(outcomes);
+            } else if together > 0 {
+                let batch = &group[at..at + together];
+                written.extend(send_together(client, batch, at, None, &mut locked).await?);
             }
             if let Some(Write::Update { record, basis, .. }) =
                 group.get(written.len()).map(|w| &**w)
@@ -331,14 +347,14 @@ impl GroupWriter {
                     write: Some(at),
                     error,
                 };
-                check_edit(&tx, record, *basis).await.map_err(failed)?;
-                write_settings(&tx, record, provisional(at))
+                check_edit(client, record, *basis).await.map_err(failed)?;
+                write_settings(client, record, provisional(at))
                     .await
                     .map_err(failed)?;
                 written.push(Written::new(provisional(at)));
             }
         }
-        let numbers = take_numbers(&tx, group.len())
+        let numbers = take_numbers(client, group.len())
             .await
             .map_err(GroupFailure::whole)?;
         for outcome in &mut written {
@@ -387,7 +403,7 @@ fn lock_for_change_sql() -> String {
 
 /// [`lock_for_change_sql`] for the subtrees of `roots` and the tokens `singles`.
 async fn lock_ids(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     roots: &[&str],
     singles: &[&str],
 ) -> Result<HashSet<String>, tokio_postgres::Error> {
@@ -427,10 +443,7 @@ impl Numbers {
 /// reader could pass) while holding the feed's lock only for [`seal`]'s two round
 /// trips, not for their whole work (issue 21: held from the start, it let one
 /// node's group commit at a time, and a second node made writes slower).
-async fn take_numbers(
-    tx: &deadpool_postgres::Transaction<'_>,
-    count: usize,
-) -> Result<Numbers, StoreError> {
+async fn take_numbers(tx: &impl GenericClient, count: usize) -> Result<Numbers, StoreError> {
     let count = ChangeSeq::try_from(count).unwrap_or(ChangeSeq::MAX);
     let feed = tx
         .prepare_cached("UPDATE tessera_change_feed SET seq = seq + $1 WHERE id RETURNING seq")
@@ -455,11 +468,13 @@ async fn take_numbers(
 /// appends its audit entries, announces its newest number to the other nodes
 /// (delivered only if it commits) and commits.
 async fn seal(
-    tx: deadpool_postgres::Transaction<'_>,
+    tx: &Tx,
     numbers: Numbers,
     events: Vec<Event>,
     node: &NodeTag,
 ) -> Result<(), StoreError> {
+    let committing = tx;
+    let tx = tx.client()?;
     let renumber = tx
         .prepare_cached("UPDATE tokens SET change_seq = $1 - change_seq WHERE change_seq < 0")
         .await
@@ -468,19 +483,22 @@ async fn seal(
         .prepare_cached("SELECT pg_notify($1, $2)")
         .await
         .map_err(pg)?;
+    let entries = EntryStatements::prepare(tx).await?;
     let announcement = node.announcement(numbers.newest);
-    // All sent at once: one round trip.
-    futures_util::future::try_join3(
+    // All sent at once, the commit with them: one round trip. Every statement is
+    // prepared above, so each is sent when first polled, in this order.
+    futures_util::future::try_join4(
         async { tx.execute(&renumber, &[&numbers.base]).await.map_err(pg) },
-        write_entries(&tx, numbers.head, events),
+        write_entries(tx, &entries, numbers.head, events),
         async {
             tx.execute(&announce, &[&CHANNEL, &announcement])
                 .await
                 .map_err(pg)
         },
+        committing.commit(),
     )
     .await?;
-    tx.commit().await.map_err(pg)
+    Ok(())
 }
 
 /// A database error that ends a group's transaction as a whole.
@@ -541,7 +559,7 @@ impl<'a> Locks<'a> {
 /// what they locked to `locked`. Fails with the position of the first write that
 /// failed or was refused.
 async fn send_together(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     writes: &[Arc<Write>],
     first: usize,
     opening: Option<&Locks<'_>>,
@@ -665,7 +683,7 @@ fn revoked_records(rows: &[Row]) -> Result<Vec<TokenRecord>, StoreError> {
 /// a round revokes only tokens locked before it: then no creation can still land
 /// under any of them.
 async fn revoke_late_children(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     root: &str,
     at: i64,
     seq: ChangeSeq,
@@ -694,7 +712,7 @@ async fn revoke_late_children(
 /// Why a creation's insert stored nothing: its parent is revoked, gone or changed.
 /// Read after the writes sent with it, so a later one may have changed the parent
 /// again; the group is written again without this creation in any case.
-async fn refusal(tx: &deadpool_postgres::Transaction<'_>, write: &Write) -> StoreError {
+async fn refusal(tx: &impl GenericClient, write: &Write) -> StoreError {
     let Write::Insert { record, basis, .. } = write else {
         return StoreError::Unavailable("only a creation is refused by its statement".into());
     };
@@ -841,7 +859,7 @@ fn pg(error: tokio_postgres::Error) -> StoreError {
         Some(code)
             if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::FOREIGN_KEY_VIOLATION =>
         {
-            StoreError::Conflict(error.to_string())
+            StoreError::Conflict(crate::with_causes(&error))
         }
         _ => StoreError::Unavailable(error.into()),
     }
@@ -904,14 +922,83 @@ fn params(values: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
 /// Starts a transaction that makes or replaces the admin token, after any other
 /// such transaction of any node has ended: each reads the admin tokens as the one
 /// before left them (nodes starting together make one admin token, not one each).
-async fn admin_transaction(
-    client: &mut deadpool_postgres::Client,
-) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
-    let tx = client.transaction().await.map_err(pg)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADMIN_LOCK])
+async fn admin_transaction(pool: &Pool) -> Result<Tx, StoreError> {
+    let tx = Tx::new(client(pool).await?);
+    let connection = tx.client()?;
+    let lock = connection
+        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
         .await
         .map_err(pg)?;
+    futures_util::future::try_join(tx.begin(), async {
+        connection.execute(&lock, &[&ADMIN_LOCK]).await.map_err(pg)
+    })
+    .await?;
     Ok(tx)
+}
+
+/// A transaction whose `BEGIN` and `COMMIT` go with its first and last statements
+/// (pipelined), not in round trips of their own: a group of writes takes four,
+/// not six. `tokio_postgres::Transaction` sends `BEGIN` and waits for it, and
+/// commits only once every statement before has answered.
+///
+/// A transaction neither committed nor rolled back when this is dropped (a write
+/// cancelled, a commit whose answer was lost) takes its connection out of the pool
+/// and closes it: PostgreSQL rolls it back, and no later caller gets a connection
+/// inside a transaction.
+struct Tx {
+    client: Option<deadpool_postgres::Client>,
+    /// `BEGIN` sent and no `COMMIT` or `ROLLBACK` answered yet.
+    open: std::sync::atomic::AtomicBool,
+}
+
+impl Tx {
+    fn new(client: deadpool_postgres::Client) -> Self {
+        Self {
+            client: Some(client),
+            open: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// The connection (taken out only by `drop`).
+    fn client(&self) -> Result<&deadpool_postgres::Client, StoreError> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the transaction's connection is closed".into()))
+    }
+
+    /// Sends `BEGIN` when first polled: poll it before the statements it opens.
+    async fn begin(&self) -> Result<(), StoreError> {
+        self.open.store(true, std::sync::atomic::Ordering::Release);
+        self.client()?.batch_execute("BEGIN").await.map_err(pg)
+    }
+
+    /// Sends `COMMIT` when first polled, after the statements it ends. After a
+    /// statement failed, PostgreSQL answers it by rolling back.
+    async fn commit(&self) -> Result<(), StoreError> {
+        self.end("COMMIT").await
+    }
+
+    /// Rolls back what a failed write left (a statement after the failure answers
+    /// with an error, and the connection is kept).
+    async fn rollback(&self) {
+        let _ = self.end("ROLLBACK").await;
+    }
+
+    async fn end(&self, command: &str) -> Result<(), StoreError> {
+        self.client()?.batch_execute(command).await.map_err(pg)?;
+        self.open.store(false, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if self.open.load(std::sync::atomic::Ordering::Acquire)
+            && let Some(client) = self.client.take()
+        {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
 }
 
 /// Every token a write numbered after `seq` touched, oldest write first, and the
@@ -962,7 +1049,7 @@ const LOCK_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDAT
 /// holding the head's row until it commits (one chain for every node); returns
 /// the place of the last one (`None`: there were none).
 async fn append_entries(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     events: Vec<Event>,
 ) -> Result<Option<i64>, StoreError> {
     if events.is_empty() {
@@ -971,21 +1058,40 @@ async fn append_entries(
     let lock = tx.prepare_cached(LOCK_HEAD).await.map_err(pg)?;
     let row = tx.query_one(&lock, &[]).await.map_err(pg)?;
     let head = audit::head(row.get("seq"), row.get("hash"))?;
-    write_entries(tx, head, events).await
+    let statements = EntryStatements::prepare(tx).await?;
+    write_entries(tx, &statements, head, events).await
+}
+
+/// The statements that write audit entries, prepared before they are sent with
+/// others: a statement's first use waits for its preparation, and the statements
+/// sent behind it meanwhile would run before it (a `COMMIT` among them).
+struct EntryStatements {
+    insert: tokio_postgres::Statement,
+    move_head: tokio_postgres::Statement,
+}
+
+impl EntryStatements {
+    async fn prepare(tx: &impl GenericClient) -> Result<Self, StoreError> {
+        Ok(Self {
+            insert: tx.prepare_cached(audit::INSERT_ENTRY).await.map_err(pg)?,
+            move_head: tx.prepare_cached(audit::MOVE_HEAD).await.map_err(pg)?,
+        })
+    }
 }
 
 /// Writes `events` after `head` (locked by the caller) and moves the head past
-/// them; returns the place of the last one (`None`: there were none).
+/// them; returns the place of the last one (`None`: there were none). Everything
+/// is sent when this is first polled.
 async fn write_entries(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
+    statements: &EntryStatements,
     mut head: Head,
     events: Vec<Event>,
 ) -> Result<Option<i64>, StoreError> {
     if events.is_empty() {
         return Ok(None);
     }
-    let insert = tx.prepare_cached(audit::INSERT_ENTRY).await.map_err(pg)?;
-    let move_head = tx.prepare_cached(audit::MOVE_HEAD).await.map_err(pg)?;
+    let EntryStatements { insert, move_head } = statements;
     let values: Vec<Vec<SqlValue>> = head
         .append(events)
         .iter()
@@ -995,10 +1101,10 @@ async fn write_entries(
     // executed in the order sent.
     let bound: Vec<_> = values.iter().map(|values| params(values)).collect();
     let inserts =
-        futures_util::future::try_join_all(bound.iter().map(|bound| tx.execute(&insert, bound)));
+        futures_util::future::try_join_all(bound.iter().map(|bound| tx.execute(insert, bound)));
     let hash = hex::encode(head.hash);
     let head_values: [&(dyn ToSql + Sync); 2] = [&head.seq, &hash];
-    let moved = tx.execute(&move_head, &head_values);
+    let moved = tx.execute(move_head, &head_values);
     futures_util::future::try_join(inserts, moved)
         .await
         .map_err(pg)?;
@@ -1010,10 +1116,7 @@ const STANDING: &str =
     "SELECT change_seq, revoked_at IS NOT NULL AS revoked FROM tokens WHERE id = $1";
 
 /// Token `id`'s change number and whether it is revoked; `None` if there is no such token.
-async fn standing(
-    tx: &deadpool_postgres::Transaction<'_>,
-    id: &str,
-) -> Result<Option<Standing>, StoreError> {
+async fn standing(tx: &impl GenericClient, id: &str) -> Result<Option<Standing>, StoreError> {
     let statement = tx.prepare_cached(STANDING).await.map_err(pg)?;
     let row = tx.query_opt(&statement, &[&id]).await.map_err(pg)?;
     Ok(row.as_ref().map(read_standing))
@@ -1028,7 +1131,7 @@ fn read_standing(row: &Row) -> Standing {
 
 /// Inserts a token with all its columns, then its resource rows.
 async fn insert_row(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     record: &TokenRecord,
     seq: ChangeSeq,
     basis: Basis,
@@ -1049,7 +1152,7 @@ async fn insert_row(
 /// parent under way is waited for and read as it left the parent, and one that
 /// comes later waits for this edit. The three reads go at once, in this order.
 async fn check_edit(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     record: &TokenRecord,
     basis: Basis,
 ) -> Result<(), StoreError> {
@@ -1099,7 +1202,7 @@ async fn check_edit(
 
 /// Writes a live token's settings, `updated_at` and resource rows.
 async fn write_settings(
-    tx: &deadpool_postgres::Transaction<'_>,
+    tx: &impl GenericClient,
     record: &TokenRecord,
     seq: ChangeSeq,
 ) -> Result<(), StoreError> {
@@ -1120,10 +1223,7 @@ async fn write_settings(
 
 /// Replaces a token's resource rows, which listings by resource search: the
 /// statements sent at once, run in order.
-async fn write_resources(
-    tx: &deadpool_postgres::Transaction<'_>,
-    record: &TokenRecord,
-) -> Result<(), StoreError> {
+async fn write_resources(tx: &impl GenericClient, record: &TokenRecord) -> Result<(), StoreError> {
     let delete = tx
         .prepare_cached("DELETE FROM token_resources WHERE token_id = $1")
         .await
@@ -1372,9 +1472,9 @@ impl TokenStore for PostgresStore {
         record: &TokenRecord,
         event: Event,
     ) -> Result<Option<ChangeSeq>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = admin_transaction(&mut client).await?;
+        let tx = admin_transaction(&self.pool).await?;
         let exists: bool = tx
+            .client()?
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM tokens WHERE is_admin AND revoked_at IS NULL)",
                 &[],
@@ -1383,14 +1483,14 @@ impl TokenStore for PostgresStore {
             .map_err(pg)?
             .get(0);
         if exists {
-            // Dropped, the transaction rolls back.
+            tx.rollback().await;
             return Ok(None);
         }
-        insert_row(&tx, record, provisional(0), Basis::default()).await?;
-        let numbers = take_numbers(&tx, 1).await?;
+        insert_row(tx.client()?, record, provisional(0), Basis::default()).await?;
+        let numbers = take_numbers(tx.client()?, 1).await?;
         let seq = numbers.of(provisional(0));
         let events = audit::completed(event, seq, None).into_iter().collect();
-        seal(tx, numbers, events, &self.node).await?;
+        seal(&tx, numbers, events, &self.node).await?;
         Ok(Some(seq))
     }
 
@@ -1399,9 +1499,9 @@ impl TokenStore for PostgresStore {
         record: &TokenRecord,
         event: Event,
     ) -> Result<Revocation, StoreError> {
-        let mut client = self.client().await?;
-        let tx = admin_transaction(&mut client).await?;
+        let tx = admin_transaction(&self.pool).await?;
         let rows = tx
+            .client()?
             .query(
                 &format!(
                     "UPDATE tokens SET revoked_at = $1, updated_at = $1, change_seq = $2 \
@@ -1413,14 +1513,14 @@ impl TokenStore for PostgresStore {
             .await
             .map_err(pg)?;
         let revoked = revoked_records(&rows)?;
-        insert_row(&tx, record, provisional(0), Basis::default()).await?;
-        let numbers = take_numbers(&tx, 1).await?;
+        insert_row(tx.client()?, record, provisional(0), Basis::default()).await?;
+        let numbers = take_numbers(tx.client()?, 1).await?;
         let revocation = Revocation {
             seq: numbers.of(provisional(0)),
             revoked,
         };
         let events = vec![audit::completed_reset(event, revocation.seq, &revocation)];
-        seal(tx, numbers, events, &self.node).await?;
+        seal(&tx, numbers, events, &self.node).await?;
         Ok(revocation)
     }
 
