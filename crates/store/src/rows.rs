@@ -310,7 +310,7 @@ pub fn insert_sql(
 ///
 /// PostgreSQL's only (SQLite writes one transaction at a time): the check takes a
 /// `KEY SHARE` lock on the parent, which a revocation or an edit of the parent
-/// (`FOR UPDATE`, see `postgres::lock_for_change_sql`) waits for, or makes the check
+/// (`FOR UPDATE`, see `postgres::LOCK_FOR_CHANGE_FUNCTION`) waits for, or makes the check
 /// wait and then read the parent as that change left it.
 pub fn insert_under_parent_sql(
     record: &TokenRecord,
