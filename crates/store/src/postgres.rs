@@ -600,6 +600,8 @@ const INSERT_RESOURCE_OF_STORED: &str = "INSERT INTO token_resources (token_id, 
 enum Purpose {
     /// Takes the group's locks: [`LOCK_FOR_CHANGE_FUNCTION`].
     Lock,
+    /// Takes the locks of a group that only creates: [`LOCK_PARENTS`].
+    LockParents,
     /// Inserts the token of write `n`, if its parent allows.
     Token(usize),
     /// A resource row of write `n`'s token.
@@ -631,13 +633,29 @@ impl<'a> Locks<'a> {
                 Write::Insert { record, .. } => locks.shared.extend(record.parent_id.as_deref()),
             }
         }
+        locks.shared.sort_unstable();
+        locks.shared.dedup();
         locks
     }
 
-    fn is_empty(&self) -> bool {
-        self.roots.is_empty() && self.changed.is_empty() && self.shared.is_empty()
+    /// The statement that takes these locks, and what it is for; none when there is
+    /// at most one parent and nothing else: a creation's own check locks its parent,
+    /// and one lock cannot be taken out of order.
+    fn statement(&self) -> Option<(Purpose, &'static str)> {
+        if !self.roots.is_empty() || !self.changed.is_empty() {
+            Some((Purpose::Lock, LOCK_FOR_CHANGE))
+        } else if self.shared.len() > 1 {
+            Some((Purpose::LockParents, LOCK_PARENTS))
+        } else {
+            None
+        }
     }
 }
+
+/// Takes `KEY SHARE` on the parents of a group that only creates (`$1`), in id
+/// order, as [`LOCK_FOR_CHANGE_FUNCTION`] would, in a plain statement rather than
+/// the function's loop of one statement per token.
+const LOCK_PARENTS: &str = "SELECT 1 FROM tokens WHERE id = ANY($1) ORDER BY id FOR KEY SHARE";
 
 /// Creations and revocations, writes `first..` of the group, sent to the database at
 /// once (pipelined: one round trip for them all, not one each) and executed in
@@ -654,8 +672,8 @@ async fn send_together(
     locked: &mut HashSet<String>,
 ) -> Result<Vec<Written>, GroupFailure> {
     let mut statements: Vec<(Purpose, String, Vec<SqlValue>)> = Vec::new();
-    if opening.is_some_and(|locks| !locks.is_empty()) {
-        statements.push((Purpose::Lock, LOCK_FOR_CHANGE.into(), Vec::new()));
+    if let Some((purpose, sql)) = opening.and_then(Locks::statement) {
+        statements.push((purpose, sql.into(), Vec::new()));
     }
     for (n, write) in writes.iter().enumerate() {
         let seq = provisional(first + n);
@@ -709,7 +727,7 @@ async fn send_together(
     }
     let failed = |purpose: &Purpose, error| GroupFailure {
         write: match *purpose {
-            Purpose::Lock => None,
+            Purpose::Lock | Purpose::LockParents => None,
             Purpose::Token(n) | Purpose::Resource(n) | Purpose::Revocation(n) => Some(first + n),
         },
         error,
@@ -726,6 +744,9 @@ async fn send_together(
                         let arrays: [&(dyn ToSql + Sync); 3] =
                             [&locks.roots, &locks.changed, &locks.shared];
                         tx.query(statement, &arrays).await
+                    }
+                    (Purpose::LockParents, Some(locks)) => {
+                        tx.query(statement, &[&locks.shared]).await
                     }
                     _ => tx.query(statement, &params(values)).await,
                 };
@@ -752,7 +773,7 @@ async fn send_together(
                 }
                 written.push(Revocation { seq, revoked });
             }
-            Purpose::Resource(_) => {}
+            Purpose::LockParents | Purpose::Resource(_) => {}
         }
     }
     Ok(written)
