@@ -144,6 +144,19 @@ DECLARE
     token TEXT;
     exclusive BOOLEAN;
 BEGIN
+    IF cardinality(shared) = 0 THEN
+        -- One strength of lock: one statement, not one per token.
+        RETURN QUERY
+            WITH RECURSIVE subtree(id) AS (
+                SELECT unnest(roots)
+                UNION
+                SELECT unnest(ARRAY(SELECT t.id FROM tokens t WHERE t.parent_id = s.id))
+                FROM subtree s)
+            SELECT t.id FROM tokens t
+            WHERE t.id = ANY(ARRAY(SELECT id FROM subtree UNION SELECT unnest(changed)))
+            ORDER BY t.id FOR UPDATE;
+        RETURN;
+    END IF;
     FOR token, exclusive IN
         WITH RECURSIVE subtree(id) AS (
             SELECT unnest(roots)
@@ -500,11 +513,14 @@ impl Numbers {
 ///
 /// Every row written carries a provisional number and none may keep one (a follower
 /// would never read it): if the ids renumber fewer rows than were written, the
-/// statement fails on purpose (a division by zero) and the `COMMIT` sent behind it
-/// rolls the transaction back. Fail closed.
+/// statement fails on purpose (a cast of its own words to a number, so the error
+/// says what happened) and the `COMMIT` sent behind it rolls the transaction back.
+/// Fail closed.
 const RENUMBER: &str = "WITH renumbered AS (UPDATE tokens SET change_seq = $1 - change_seq \
      WHERE id = ANY($2) AND +change_seq < 0 RETURNING 1) \
-     SELECT CASE WHEN count(*) = $3 THEN 0 ELSE 1 / (count(*) - count(*)) END FROM renumbered";
+     SELECT CASE WHEN count(*) = $3 THEN 0 \
+     ELSE ('renumbered ' || count(*) || ' rows of the ' || $3 || ' written')::int END \
+     FROM renumbered";
 
 /// Takes the feed's next `count` numbers and the audit log's head, both locked
 /// until the transaction commits: every transaction numbers its changes here,
@@ -1899,6 +1915,48 @@ mod tests {
             "a node of an older version"
         );
         assert_eq!(node.foreign("soon node_b"), None);
+    }
+
+    /// A group whose list of written tokens missed one would commit that row with
+    /// its provisional number, which no follower reads: the renumbering refuses.
+    #[tokio::test]
+    async fn renumbering_fewer_rows_than_written_fails_the_transaction() {
+        let url = tessera_testkit::Postgres::shared().fresh_database();
+        let store = PostgresStore::connect(&url).await.unwrap();
+        let mut client = store.client().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        tx.batch_execute(
+            "INSERT INTO tokens (id, hash, start, is_admin, name, parent_id, created_at, \
+             updated_at, change_seq) VALUES ('a', '\\x01', 'tsr_', FALSE, 'a', NULL, 1, 1, -1)",
+        )
+        .await
+        .unwrap();
+        let error = tx
+            .execute(RENUMBER, &[&10_i64, &vec!["a"], &2_i64])
+            .await
+            .unwrap_err();
+        let words = crate::with_causes(&error);
+        assert!(
+            words.contains("renumbered 1 rows of the 2 written"),
+            "{words}"
+        );
+        tx.rollback().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        tx.batch_execute(
+            "INSERT INTO tokens (id, hash, start, is_admin, name, parent_id, created_at, \
+             updated_at, change_seq) VALUES ('a', '\\x01', 'tsr_', FALSE, 'a', NULL, 1, 1, -1)",
+        )
+        .await
+        .unwrap();
+        tx.execute(RENUMBER, &[&10_i64, &vec!["a"], &1_i64])
+            .await
+            .unwrap();
+        let seq: i64 = tx
+            .query_one("SELECT change_seq FROM tokens WHERE id = 'a'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(seq, 11);
     }
 
     /// Issue 21: with every token a child of the admin token, a revocation's walk
