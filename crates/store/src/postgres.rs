@@ -1917,6 +1917,11 @@ mod tests {
         assert_eq!(node.foreign("soon node_b"), None);
     }
 
+    /// A token `a` as a transaction writes it, under the provisional number -1.
+    const WRITTEN_PROVISIONALLY: &str = "INSERT INTO tokens (id, hash, start, is_admin, name, \
+        parent_id, created_at, updated_at, change_seq) \
+        VALUES ('a', '\\x01', 'tsr_', FALSE, 'a', NULL, 1, 1, -1)";
+
     /// A group whose list of written tokens missed one would commit that row with
     /// its provisional number, which no follower reads: the renumbering refuses.
     #[tokio::test]
@@ -1925,12 +1930,7 @@ mod tests {
         let store = PostgresStore::connect(&url).await.unwrap();
         let mut client = store.client().await.unwrap();
         let tx = client.transaction().await.unwrap();
-        tx.batch_execute(
-            "INSERT INTO tokens (id, hash, start, is_admin, name, parent_id, created_at, \
-             updated_at, change_seq) VALUES ('a', '\\x01', 'tsr_', FALSE, 'a', NULL, 1, 1, -1)",
-        )
-        .await
-        .unwrap();
+        tx.batch_execute(WRITTEN_PROVISIONALLY).await.unwrap();
         let error = tx
             .execute(RENUMBER, &[&10_i64, &vec!["a"], &2_i64])
             .await
@@ -1942,12 +1942,7 @@ mod tests {
         );
         tx.rollback().await.unwrap();
         let tx = client.transaction().await.unwrap();
-        tx.batch_execute(
-            "INSERT INTO tokens (id, hash, start, is_admin, name, parent_id, created_at, \
-             updated_at, change_seq) VALUES ('a', '\\x01', 'tsr_', FALSE, 'a', NULL, 1, 1, -1)",
-        )
-        .await
-        .unwrap();
+        tx.batch_execute(WRITTEN_PROVISIONALLY).await.unwrap();
         tx.execute(RENUMBER, &[&10_i64, &vec!["a"], &1_i64])
             .await
             .unwrap();
