@@ -65,9 +65,11 @@ async fn deliver(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
         // of 32 at up to 10 s each: minutes after a burst of events to endpoints
         // that do not answer (seen after the OpenAPI contract run).
         while !*stop.borrow() {
+            // Until caught up: looping while any entry came, it read a few new
+            // ones at a time all through a write load.
             match engine.fan_out().await {
-                Ok(0) => break,
-                Ok(_) => {}
+                Ok(false) => break,
+                Ok(true) => {}
                 Err(error) => {
                     tracing::warn!(%error, "cannot turn audit entries into webhook deliveries");
                     break;
