@@ -1,12 +1,13 @@
 //! The shared backend: PostgreSQL, for several tessera nodes behind a load balancer.
 //!
 //! Every change to a token is numbered in one change feed for all nodes, from the
-//! one row of `tessera_change_feed`. A transaction does its work first, under
-//! provisional (negative) numbers, and takes its numbers only at its end: it locks
-//! the feed's row, gives its rows their numbers and commits, holding the lock for
-//! two round trips (the commit sent with the second). So transactions commit in
-//! number order and the feed has no gaps (a reader that sees number `n` committed
-//! sees everything before it), while the nodes' transactions do their work at the
+//! one row of `tessera_change_feed`. A transaction takes its row locks first, then
+//! its numbers (locking the feed's row until it commits), then writes, each row
+//! with its own number worked out by the database, and commits: the feed's lock is
+//! held while the writes run and for two round trips (the commit sent with the
+//! second). So transactions commit in number order and the feed has no gaps (a
+//! reader that sees number `n` committed sees everything before it), while the
+//! nodes' transactions wait for their row locks, and are planned and sent, at the
 //! same time.
 //!
 //! The work itself is decided on current rows by row locks, not by the feed's,
@@ -121,6 +122,7 @@ ANALYZE tokens;
     audit::SCHEMA,
     webhooks::SCHEMA,
     LOCK_FOR_CHANGE_FUNCTION,
+    CHANGE_NUMBER_FUNCTION,
 ];
 
 /// Takes every row lock a group of writes needs, in one pass in the order of the
@@ -198,6 +200,8 @@ const DIALECT: Dialect = Dialect {
     // parameter, is looked up through the index whatever the statistics say.
     children_in_subtree: "SELECT unnest(ARRAY(SELECT t.id FROM tokens t WHERE t.parent_id = s.id)) \
                           FROM subtree s",
+    // The transaction's first number plus the write's place (see `TAKE_NUMBERS`).
+    change_number: "tessera_change_number({})",
 };
 
 /// A token store in a PostgreSQL database, shared by every node.
@@ -362,10 +366,10 @@ impl WriteGroup for GroupWriter {
 const DEADLOCK_ATTEMPTS: usize = 3;
 
 impl GroupWriter {
-    /// One transaction for `group`: its writes under provisional numbers, each
-    /// decided on current rows (the locks of [`LOCK_FOR_CHANGE_FUNCTION`] and of
-    /// [`rows::insert_under_parent_sql`]), then the feed's numbers taken and the
-    /// commit ([`take_numbers`], [`seal`]).
+    /// One transaction for `group`: its row locks, then its numbers in the feed,
+    /// then its writes, each decided on current rows (the locks of
+    /// [`LOCK_FOR_CHANGE_FUNCTION`] and of [`rows::insert_under_parent_sql`]) and
+    /// numbered by the database ([`TAKE_NUMBERS`]), then the commit ([`seal`]).
     async fn try_group(&self, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure> {
         let tx = Tx::new(client(&self.pool).await.map_err(GroupFailure::whole)?);
         let written = self.write_in(&tx, group).await;
@@ -377,8 +381,17 @@ impl GroupWriter {
 
     async fn write_in(&self, tx: &Tx, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure> {
         let client = tx.client().map_err(GroupFailure::whole)?;
+        // Prepared before the transaction (once a connection), so that nothing
+        // waits for a preparation while the feed's row is locked.
+        let sealing = SealStatements::prepare(client)
+            .await
+            .map_err(GroupFailure::whole)?;
         let locks = Locks::of(group);
-        let mut opening = Some(&locks);
+        let mut opening = Some(Opening {
+            locks: &locks,
+            count: group.len(),
+        });
+        let mut numbers = None;
         let mut locked = HashSet::new();
         let mut written = Vec::with_capacity(group.len());
         while written.len() < group.len() {
@@ -389,18 +402,20 @@ impl GroupWriter {
                 .iter()
                 .take_while(|write| !matches!(***write, Write::Update { .. }))
                 .count();
-            if let Some(locks) = opening.take() {
-                // `BEGIN` sent first, the first statements right behind it.
-                let batch = &group[at..at + together];
-                let (_, outcomes) = futures_util::future::try_join(
+            let batch = &group[at..at + together];
+            if let Some(opening) = opening.take() {
+                // `BEGIN` sent first, the opening statements and the first writes
+                // right behind it.
+                let (_, (taken, outcomes)) = futures_util::future::try_join(
                     async { tx.begin().await.map_err(GroupFailure::whole) },
-                    send_together(client, batch, at, Some(locks), &mut locked),
+                    send_together(client, batch, at, Some(opening), &mut locked),
                 )
                 .await?;
+                numbers = taken;
                 written.extend(outcomes);
             } else if together > 0 {
-                let batch = &group[at..at + together];
-                written.extend(send_together(client, batch, at, None, &mut locked).await?);
+                let (_, outcomes) = send_together(client, batch, at, None, &mut locked).await?;
+                written.extend(outcomes);
             }
             if let Some(Write::Update { record, basis, .. }) =
                 group.get(written.len()).map(|w| &**w)
@@ -411,23 +426,24 @@ impl GroupWriter {
                     error,
                 };
                 check_edit(client, record, *basis).await.map_err(failed)?;
-                write_settings(client, record, provisional(at))
+                write_settings(client, record, place(at))
                     .await
                     .map_err(failed)?;
-                written.push(Written::new(provisional(at)));
+                written.push(Written::new(place(at)));
             }
         }
-        let numbers = take_numbers(client, group.len())
-            .await
-            .map_err(GroupFailure::whole)?;
+        let numbers = numbers.ok_or_else(|| {
+            GroupFailure::whole(StoreError::Unavailable(
+                "a group's transaction took no numbers".into(),
+            ))
+        })?;
         for outcome in &mut written {
             outcome.seq = numbers.of(outcome.seq);
         }
-        let changed = changed_ids(group, &written);
         seal(
             tx,
-            numbers,
-            &changed,
+            &numbers,
+            &sealing,
             Write::events(group, &written),
             &self.node,
         )
@@ -435,19 +451,6 @@ impl GroupWriter {
         .map_err(GroupFailure::whole)?;
         Ok(written)
     }
-}
-
-/// The ids of the tokens a group wrote: each creation's and edit's token, and every
-/// token a revocation revoked.
-fn changed_ids<'a>(group: &'a [Arc<Write>], written: &'a [Written]) -> Vec<&'a str> {
-    let mut ids = Vec::with_capacity(group.len());
-    for (write, written) in group.iter().zip(written) {
-        match &**write {
-            Write::Insert { record, .. } | Write::Update { record, .. } => ids.push(&*record.id),
-            Write::Revoke { .. } => ids.extend(written.revoked.iter().map(|r| &*r.id)),
-        }
-    }
-    ids
 }
 
 /// Whether PostgreSQL ended a transaction to break a deadlock.
@@ -477,121 +480,119 @@ async fn lock_subtrees(
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
-/// The number the `k`th change of a transaction carries until the transaction takes
-/// its numbers from the feed, just before it commits ([`take_numbers`]): negative,
-/// so no committed row has one, and distinct within the transaction.
-fn provisional(k: usize) -> ChangeSeq {
-    -1 - k as ChangeSeq
+/// What a write binds for its change number ([`rows::Dialect::change_number`]):
+/// its place `k` in its transaction, from 0. The database makes it the
+/// transaction's first number plus `k` (`tessera_change_number`, migration 6).
+fn place(k: usize) -> ChangeSeq {
+    ChangeSeq::try_from(k).unwrap_or(ChangeSeq::MAX)
 }
 
-/// A transaction's numbers in the change feed, taken as it ends: its `k`th change
-/// is `base + 1 + k`; and the statements [`seal`] sends, prepared before the feed's
-/// lock is taken (a statement not yet prepared on a connection costs a round trip).
+/// Takes the feed's next `$1` numbers for the transaction, locking the feed's row
+/// until it commits, and keeps the first for `tessera_change_number` (a setting
+/// local to the transaction). Sent after the transaction's row locks and before
+/// its writes: every write then stores its own number and no row is written twice
+/// (issue 21: written under a provisional number and renumbered at the end, each
+/// created and revoked token was four row versions with eight index entries each,
+/// not two). Transactions commit in number order, so the feed has no gap a reader
+/// could pass; the lock is held while the writes run, for the one round trip of
+/// their answers and for [`seal`]'s.
+const TAKE_NUMBERS: &str = "UPDATE tessera_change_feed SET seq = seq + $1 WHERE id \
+     RETURNING seq, set_config('tessera.first_number', (seq - $1 + 1)::text, TRUE)";
+
+/// The number `tessera_change_number` gives a place when the transaction has taken
+/// its numbers, and a failed statement when it has not: the cast of an empty or
+/// missing setting fails, so no row is ever stored without its number (fail
+/// closed). `STABLE` and in SQL: inlined into the statement that calls it.
+const CHANGE_NUMBER_FUNCTION: &str = "
+CREATE FUNCTION tessera_change_number(place BIGINT) RETURNS BIGINT
+LANGUAGE sql STABLE AS $$
+    SELECT current_setting('tessera.first_number')::BIGINT + place
+$$;
+";
+
+/// A transaction's numbers in the change feed: its `k`th change is `first + k`;
+/// and the audit log's head, locked with them.
 struct Numbers {
-    base: ChangeSeq,
+    first: ChangeSeq,
     newest: ChangeSeq,
     head: Head,
-    renumber: tokio_postgres::Statement,
+}
+
+impl Numbers {
+    /// Reads [`TAKE_NUMBERS`]'s answer (`count` numbers) and [`LOCK_HEAD`]'s.
+    fn read(taken: &Row, head: &Row, count: usize) -> Result<Self, StoreError> {
+        let newest: ChangeSeq = taken.try_get(0).map_err(pg)?;
+        Ok(Self {
+            first: newest - place(count) + 1,
+            newest,
+            head: audit::head(
+                head.try_get("seq").map_err(pg)?,
+                head.try_get("hash").map_err(pg)?,
+            )?,
+        })
+    }
+
+    /// The number of the change at `place` (see [`place`]).
+    fn of(&self, place: ChangeSeq) -> ChangeSeq {
+        self.first + place
+    }
+}
+
+/// Takes `count` numbers and the audit log's head, in one round trip: the admin
+/// token's writes, which take their locks one statement at a time.
+async fn take_numbers(tx: &impl GenericClient, count: usize) -> Result<Numbers, StoreError> {
+    let take = tx.prepare_cached(TAKE_NUMBERS).await.map_err(pg)?;
+    let head = tx.prepare_cached(LOCK_HEAD).await.map_err(pg)?;
+    // Sent together, in this order: every transaction locks the feed's row before
+    // the head's.
+    let (taken, head) = futures_util::future::try_join(
+        tx.query_one(&take, &[&place(count)]),
+        tx.query_one(&head, &[]),
+    )
+    .await
+    .map_err(pg)?;
+    Numbers::read(&taken, &head, count)
+}
+
+/// The statements [`seal`] sends, prepared before the feed's lock is taken (a
+/// statement not yet prepared on a connection costs a round trip, and one prepared
+/// while others are sent runs after them).
+struct SealStatements {
     announce: tokio_postgres::Statement,
     entries: EntryStatements,
 }
 
-impl Numbers {
-    /// The number of the change that carried `provisional` (see [`provisional`]).
-    fn of(&self, provisional: ChangeSeq) -> ChangeSeq {
-        self.base - provisional
+impl SealStatements {
+    async fn prepare(tx: &impl GenericClient) -> Result<Self, StoreError> {
+        Ok(Self {
+            announce: tx
+                .prepare_cached("SELECT pg_notify($1, $2)")
+                .await
+                .map_err(pg)?,
+            entries: EntryStatements::prepare(tx).await?,
+        })
     }
 }
 
-/// Gives a transaction's rows their numbers (`$1`: the base, `$2`: the ids of the
-/// tokens it wrote, `$3`: how many).
-///
-/// Found by id, not by `change_seq < 0`: the index on `change_seq` keeps the
-/// provisional numbers of every row version renumbered since the last vacuum, and
-/// walking them made this statement 1.2 ms (nine rows) inside the feed's lock.
-/// `+change_seq`: no index answers it, so the ids choose the index.
-///
-/// Every row written carries a provisional number and none may keep one (a follower
-/// would never read it): if the ids renumber fewer rows than were written, the
-/// statement fails on purpose (a cast of its own words to a number, so the error
-/// says what happened) and the `COMMIT` sent behind it rolls the transaction back.
-/// Fail closed.
-const RENUMBER: &str = "WITH renumbered AS (UPDATE tokens SET change_seq = $1 - change_seq \
-     WHERE id = ANY($2) AND +change_seq < 0 RETURNING 1) \
-     SELECT CASE WHEN count(*) = $3 THEN 0 \
-     ELSE ('renumbered ' || count(*) || ' rows of the ' || $3 || ' written')::int END \
-     FROM renumbered";
-
-/// Takes the feed's next `count` numbers and the audit log's head, both locked
-/// until the transaction commits: every transaction numbers its changes here,
-/// after its work, so transactions commit in number order (the feed has no gap a
-/// reader could pass) while holding the feed's lock for this round trip and
-/// [`seal`]'s, not for their whole work (issue 21: held from the start, it let one
-/// node's group commit at a time, and a second node made writes slower).
-async fn take_numbers(tx: &impl GenericClient, count: usize) -> Result<Numbers, StoreError> {
-    let count = ChangeSeq::try_from(count).unwrap_or(ChangeSeq::MAX);
-    let feed = tx
-        .prepare_cached("UPDATE tessera_change_feed SET seq = seq + $1 WHERE id RETURNING seq")
-        .await
-        .map_err(pg)?;
-    let head = tx.prepare_cached(LOCK_HEAD).await.map_err(pg)?;
-    let renumber = tx.prepare_cached(RENUMBER).await.map_err(pg)?;
-    let announce = tx
-        .prepare_cached("SELECT pg_notify($1, $2)")
-        .await
-        .map_err(pg)?;
-    let entries = EntryStatements::prepare(tx).await?;
-    // Sent together, in this order: every transaction locks the feed's row before
-    // the head's.
-    let (newest, head) =
-        futures_util::future::try_join(tx.query_one(&feed, &[&count]), tx.query_one(&head, &[]))
-            .await
-            .map_err(pg)?;
-    let newest: ChangeSeq = newest.get(0);
-    Ok(Numbers {
-        base: newest - count,
-        newest,
-        head: audit::head(head.get("seq"), head.get("hash"))?,
-        renumber,
-        announce,
-        entries,
-    })
-}
-
-/// Ends a transaction numbered by [`take_numbers`]: gives its rows (`changed`: the
-/// ids of the tokens it wrote) their numbers, appends its audit entries, announces
-/// its newest number to the other nodes (delivered only if it commits) and
-/// commits, all in one round trip.
+/// Ends a transaction numbered by [`TAKE_NUMBERS`]: appends its audit entries,
+/// announces its newest number to the other nodes (delivered only if it commits)
+/// and commits, all in one round trip.
 async fn seal(
     tx: &Tx,
-    numbers: Numbers,
-    changed: &[&str],
+    numbers: &Numbers,
+    statements: &SealStatements,
     events: Vec<Event>,
     node: &NodeTag,
 ) -> Result<(), StoreError> {
     let committing = tx;
     let tx = tx.client()?;
-    let written = i64::try_from(changed.iter().collect::<HashSet<_>>().len()).unwrap_or(i64::MAX);
     let announcement = node.announcement(numbers.newest);
-    let Numbers {
-        base,
-        head,
-        renumber,
-        announce,
-        entries,
-        ..
-    } = numbers;
     // All sent at once, the commit behind them. Every statement is prepared
     // already, so each is sent when first polled, in this order.
-    futures_util::future::try_join4(
+    futures_util::future::try_join3(
+        write_entries(tx, &statements.entries, numbers.head, events),
         async {
-            tx.execute(&renumber, &[&base, &changed, &written])
-                .await
-                .map_err(pg)
-        },
-        write_entries(tx, &entries, head, events),
-        async {
-            tx.execute(&announce, &[&CHANNEL, &announcement])
+            tx.execute(&statements.announce, &[&CHANNEL, &announcement])
                 .await
                 .map_err(pg)
         },
@@ -609,8 +610,17 @@ fn failed_whole(error: tokio_postgres::Error) -> GroupFailure {
 /// Adds a token's resource rows if the token is stored as the write numbered `$3`:
 /// sent with the token's own insert, which may have been refused.
 const INSERT_RESOURCE_OF_STORED: &str = "INSERT INTO token_resources (token_id, pattern) \
-     SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM tokens WHERE id = $1 AND change_seq = $3) \
+     SELECT $1, $2 WHERE EXISTS \
+     (SELECT 1 FROM tokens WHERE id = $1 AND change_seq = tessera_change_number($3)) \
      ON CONFLICT DO NOTHING";
+
+/// What a group's first [`send_together`] opens its transaction with: the row
+/// locks of `locks`, then `count` numbers.
+#[derive(Clone, Copy)]
+struct Opening<'l, 'w> {
+    locks: &'l Locks<'w>,
+    count: usize,
+}
 
 /// What one statement of [`send_together`] is for.
 enum Purpose {
@@ -618,6 +628,10 @@ enum Purpose {
     Lock,
     /// Takes the locks of a group that only creates: [`LOCK_PARENTS`].
     LockParents,
+    /// Takes the group's numbers: [`TAKE_NUMBERS`].
+    Numbers,
+    /// Locks the audit log's head: [`LOCK_HEAD`].
+    Head,
     /// Inserts the token of write `n`, if its parent allows.
     Token(usize),
     /// A resource row of write `n`'s token.
@@ -655,12 +669,12 @@ impl<'a> Locks<'a> {
     }
 
     /// The statement that takes these locks, and what it is for; none when there is
-    /// at most one parent and nothing else: a creation's own check locks its parent,
-    /// and one lock cannot be taken out of order.
+    /// none to take. A lone parent is locked here too, not by its creation's check:
+    /// every row lock comes before the feed's.
     fn statement(&self) -> Option<(Purpose, &'static str)> {
         if !self.roots.is_empty() || !self.changed.is_empty() {
             Some((Purpose::Lock, LOCK_FOR_CHANGE))
-        } else if self.shared.len() > 1 {
+        } else if !self.shared.is_empty() {
             Some((Purpose::LockParents, LOCK_PARENTS))
         } else {
             None
@@ -670,29 +684,38 @@ impl<'a> Locks<'a> {
 
 /// Takes `KEY SHARE` on the parents of a group that only creates (`$1`), in id
 /// order, as [`LOCK_FOR_CHANGE_FUNCTION`] would, in a plain statement rather than
-/// the function's loop of one statement per token.
+/// the function's loop of one statement per token. A creation's own check takes
+/// it again, at no cost, after the feed's.
 const LOCK_PARENTS: &str = "SELECT 1 FROM tokens WHERE id = ANY($1) ORDER BY id FOR KEY SHARE";
 
 /// Creations and revocations, writes `first..` of the group, sent to the database at
 /// once (pipelined: one round trip for them all, not one each) and executed in
 /// order. Each checks its parent inside its statement
 /// ([`rows::insert_under_parent_sql`]). The group's first call sends the
-/// transaction's opening statements before them (`opening`: what to lock), and adds
-/// what they locked to `locked`. Fails with the position of the first write that
+/// transaction's opening statements before them (`opening`): its row locks, then
+/// its numbers and the audit log's head, which it returns; it adds what the locks
+/// took `FOR UPDATE` to `locked`. Fails with the position of the first write that
 /// failed or was refused.
 async fn send_together(
     tx: &impl GenericClient,
     writes: &[Arc<Write>],
     first: usize,
-    opening: Option<&Locks<'_>>,
+    opening: Option<Opening<'_, '_>>,
     locked: &mut HashSet<String>,
-) -> Result<Vec<Written>, GroupFailure> {
+) -> Result<(Option<Numbers>, Vec<Written>), GroupFailure> {
     let mut statements: Vec<(Purpose, String, Vec<SqlValue>)> = Vec::new();
-    if let Some((purpose, sql)) = opening.and_then(Locks::statement) {
-        statements.push((purpose, sql.into(), Vec::new()));
+    if let Some(opening) = &opening {
+        if let Some((purpose, sql)) = opening.locks.statement() {
+            statements.push((purpose, sql.into(), Vec::new()));
+        }
+        // After every row lock: a transaction holding the feed's row never waits
+        // for a row that another, waiting for the feed, holds.
+        let count = SqlValue::Int(place(opening.count));
+        statements.push((Purpose::Numbers, TAKE_NUMBERS.into(), vec![count]));
+        statements.push((Purpose::Head, LOCK_HEAD.into(), Vec::new()));
     }
     for (n, write) in writes.iter().enumerate() {
-        let seq = provisional(first + n);
+        let seq = place(first + n);
         match &**write {
             Write::Insert { record, basis, .. } => {
                 let (sql, values) = match &record.parent_id {
@@ -743,7 +766,7 @@ async fn send_together(
     }
     let failed = |purpose: &Purpose, error| GroupFailure {
         write: match *purpose {
-            Purpose::Lock | Purpose::LockParents => None,
+            Purpose::Lock | Purpose::LockParents | Purpose::Numbers | Purpose::Head => None,
             Purpose::Token(n) | Purpose::Resource(n) | Purpose::Revocation(n) => Some(first + n),
         },
         error,
@@ -755,13 +778,13 @@ async fn send_together(
             .iter()
             .zip(&prepared)
             .map(|((purpose, _, values), statement)| async move {
-                let answer = match (purpose, opening) {
-                    (Purpose::Lock, Some(locks)) => {
+                let answer = match (purpose, &opening) {
+                    (Purpose::Lock, Some(Opening { locks, .. })) => {
                         let arrays: [&(dyn ToSql + Sync); 3] =
                             [&locks.roots, &locks.changed, &locks.shared];
                         tx.query(statement, &arrays).await
                     }
-                    (Purpose::LockParents, Some(locks)) => {
+                    (Purpose::LockParents, Some(Opening { locks, .. })) => {
                         tx.query(statement, &[&locks.shared]).await
                     }
                     _ => tx.query(statement, &params(values)).await,
@@ -770,17 +793,30 @@ async fn send_together(
             });
     let answers = futures_util::future::try_join_all(requests).await?;
     let mut written = Vec::with_capacity(writes.len());
+    let (mut taken, mut numbers_taken) = (None, None);
     for ((purpose, _, _), rows) in statements.iter().zip(answers) {
         match *purpose {
             Purpose::Lock => locked.extend(rows.iter().map(|row| row.get::<_, String>(0))),
+            Purpose::Numbers => taken = rows.into_iter().next(),
+            Purpose::Head => {
+                let numbers = match (taken.take(), rows.first(), &opening) {
+                    (Some(taken), Some(head), Some(opening)) => {
+                        Numbers::read(&taken, head, opening.count)
+                    }
+                    _ => Err(StoreError::Corrupt(
+                        "the change feed or the audit log's head has no row".into(),
+                    )),
+                };
+                numbers_taken = Some(numbers.map_err(GroupFailure::whole)?);
+            }
             Purpose::Token(n) => {
                 if rows.is_empty() {
                     return Err(failed(purpose, refusal(tx, &writes[n]).await));
                 }
-                written.push(Written::new(provisional(first + n)));
+                written.push(Written::new(place(first + n)));
             }
             Purpose::Revocation(n) => {
-                let seq = provisional(first + n);
+                let seq = place(first + n);
                 let mut revoked = revoked_records(&rows).map_err(|e| failed(purpose, e))?;
                 if let Write::Revoke { id, at, .. } = &*writes[n] {
                     revoke_late_children(tx, id, *at, seq, locked, &mut revoked)
@@ -792,7 +828,7 @@ async fn send_together(
             Purpose::LockParents | Purpose::Resource(_) => {}
         }
     }
-    Ok(written)
+    Ok((numbers_taken, written))
 }
 
 /// The tokens a revocation's statement returned.
@@ -1284,13 +1320,10 @@ async fn check_edit(
     basis: Basis,
 ) -> Result<(), StoreError> {
     let standing = tx.prepare_cached(STANDING).await.map_err(pg)?;
-    // A child with a provisional (negative) number was created by this same group,
-    // after the edit was decided.
+    // A child created by this same group (after the edit was decided) has one of
+    // the group's numbers, newer than any the deciding node knew.
     let newer = tx
-        .prepare_cached(
-            "SELECT id FROM tokens WHERE parent_id = $1 AND (change_seq > $2 OR change_seq < 0) \
-             LIMIT 1",
-        )
+        .prepare_cached("SELECT id FROM tokens WHERE parent_id = $1 AND change_seq > $2 LIMIT 1")
         .await
         .map_err(pg)?;
     let (own, parent, newer) = futures_util::future::try_join3(
@@ -1609,11 +1642,12 @@ impl TokenStore for PostgresStore {
             tx.rollback().await;
             return Ok(None);
         }
-        insert_row(tx.client()?, record, provisional(0), Basis::default()).await?;
+        let sealing = SealStatements::prepare(tx.client()?).await?;
         let numbers = take_numbers(tx.client()?, 1).await?;
-        let seq = numbers.of(provisional(0));
+        insert_row(tx.client()?, record, place(0), Basis::default()).await?;
+        let seq = numbers.of(place(0));
         let events = audit::completed(event, seq, None).into_iter().collect();
-        seal(&tx, numbers, &[&record.id], events, &self.node).await?;
+        seal(&tx, &numbers, &sealing, events, &self.node).await?;
         Ok(Some(seq))
     }
 
@@ -1623,6 +1657,7 @@ impl TokenStore for PostgresStore {
         event: Event,
     ) -> Result<Revocation, StoreError> {
         let tx = admin_transaction(&self.pool).await?;
+        let sealing = SealStatements::prepare(tx.client()?).await?;
         // Creations and edits under the admin token (`KEY SHARE` on it) land before
         // the reset, or wait for it and find their parent revoked.
         tx.client()?
@@ -1632,30 +1667,28 @@ impl TokenStore for PostgresStore {
             )
             .await
             .map_err(pg)?;
+        let numbers = take_numbers(tx.client()?, 1).await?;
         let rows = tx
             .client()?
             .query(
                 &format!(
-                    "UPDATE tokens SET revoked_at = $1, updated_at = $1, change_seq = $2 \
+                    "UPDATE tokens SET revoked_at = $1, updated_at = $1, \
+                     change_seq = tessera_change_number($2) \
                      WHERE is_admin AND revoked_at IS NULL RETURNING {}",
                     rows::columns()
                 ),
-                &[&record.created_at, &provisional(0)],
+                &[&record.created_at, &place(0)],
             )
             .await
             .map_err(pg)?;
         let revoked = revoked_records(&rows)?;
-        insert_row(tx.client()?, record, provisional(0), Basis::default()).await?;
-        let numbers = take_numbers(tx.client()?, 1).await?;
+        insert_row(tx.client()?, record, place(0), Basis::default()).await?;
         let revocation = Revocation {
-            seq: numbers.of(provisional(0)),
+            seq: numbers.of(place(0)),
             revoked,
         };
         let events = vec![audit::completed_reset(event, revocation.seq, &revocation)];
-        let changed: Vec<&str> = (revocation.revoked.iter().map(|r| &*r.id))
-            .chain([&*record.id])
-            .collect();
-        seal(&tx, numbers, &changed, events, &self.node).await?;
+        seal(&tx, &numbers, &sealing, events, &self.node).await?;
         Ok(revocation)
     }
 
@@ -1917,41 +1950,33 @@ mod tests {
         assert_eq!(node.foreign("soon node_b"), None);
     }
 
-    /// A token `a` as a transaction writes it, under the provisional number -1.
-    const WRITTEN_PROVISIONALLY: &str = "INSERT INTO tokens (id, hash, start, is_admin, name, \
-        parent_id, created_at, updated_at, change_seq) \
-        VALUES ('a', '\\x01', 'tsr_', FALSE, 'a', NULL, 1, 1, -1)";
-
-    /// A group whose list of written tokens missed one would commit that row with
-    /// its provisional number, which no follower reads: the renumbering refuses.
+    /// A write in a transaction that has not taken its numbers would store a number
+    /// no follower reads in order: the statement fails instead, on a fresh
+    /// connection and on one whose earlier transaction took numbers.
     #[tokio::test]
-    async fn renumbering_fewer_rows_than_written_fails_the_transaction() {
+    async fn no_row_is_written_without_its_number() {
         let url = tessera_testkit::Postgres::shared().fresh_database();
         let store = PostgresStore::connect(&url).await.unwrap();
         let mut client = store.client().await.unwrap();
-        let tx = client.transaction().await.unwrap();
-        tx.batch_execute(WRITTEN_PROVISIONALLY).await.unwrap();
-        let error = tx
-            .execute(RENUMBER, &[&10_i64, &vec!["a"], &2_i64])
-            .await
-            .unwrap_err();
-        let words = crate::with_causes(&error);
-        assert!(
-            words.contains("renumbered 1 rows of the 2 written"),
-            "{words}"
-        );
-        tx.rollback().await.unwrap();
-        let tx = client.transaction().await.unwrap();
-        tx.batch_execute(WRITTEN_PROVISIONALLY).await.unwrap();
-        tx.execute(RENUMBER, &[&10_i64, &vec!["a"], &1_i64])
-            .await
-            .unwrap();
-        let seq: i64 = tx
-            .query_one("SELECT change_seq FROM tokens WHERE id = 'a'", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(seq, 11);
+        let unnumbered = "INSERT INTO tokens (id, hash, start, is_admin, name, parent_id, \
+            created_at, updated_at, change_seq) \
+            VALUES ('a', '\\x01', 'tsr_', FALSE, 'a', NULL, 1, 1, tessera_change_number(0))";
+        for _ in 0..2 {
+            let tx = client.transaction().await.unwrap();
+            tx.execute(unnumbered, &[]).await.unwrap_err();
+            tx.rollback().await.unwrap();
+            let tx = client.transaction().await.unwrap();
+            let numbers = take_numbers(&tx, 3).await.unwrap();
+            assert_eq!((numbers.first, numbers.newest), (numbers.newest - 2, numbers.newest));
+            tx.execute(&unnumbered.replace("(0)", "(2)"), &[]).await.unwrap();
+            let seq: i64 = tx
+                .query_one("SELECT change_seq FROM tokens WHERE id = 'a'", &[])
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(seq, numbers.of(2));
+            tx.rollback().await.unwrap();
+        }
     }
 
     /// Issue 21: with every token a child of the admin token, a revocation's walk

@@ -272,6 +272,17 @@ fn settings_values(record: &TokenRecord, seq: ChangeSeq) -> [SqlValue; SETTINGS_
     ]
 }
 
+/// The placeholder of column `name`, bound as parameter `n`: the change number's
+/// spelled as the dialect's [`Dialect::change_number`] says.
+fn placeholder_of(name: &str, n: usize, dialect: &Dialect) -> String {
+    let placeholder = (dialect.placeholder)(n);
+    if name == "change_seq" {
+        dialect.change_number.replace("{}", &placeholder)
+    } else {
+        placeholder
+    }
+}
+
 /// A new token's columns, their placeholders and their values, in one order.
 fn insert_parts(
     record: &TokenRecord,
@@ -283,7 +294,11 @@ fn insert_parts(
         .chain(SETTINGS_COLUMNS)
         .copied()
         .collect();
-    let placeholders: Vec<String> = (1..=names.len()).map(dialect.placeholder).collect();
+    let placeholders: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| placeholder_of(name, index + 1, dialect))
+        .collect();
     let values = fixed_values(record)
         .into_iter()
         .chain(settings_values(record, seq))
@@ -345,7 +360,7 @@ pub fn update_sql(
     let assignments: Vec<String> = SETTINGS_COLUMNS
         .iter()
         .enumerate()
-        .map(|(index, name)| format!("{name} = {}", p(index + 2)))
+        .map(|(index, name)| format!("{name} = {}", placeholder_of(name, index + 2, dialect)))
         .collect();
     let sql = format!(
         "UPDATE tokens SET {} WHERE id = {} AND revoked_at IS NULL",
@@ -587,6 +602,10 @@ pub struct Dialect {
     /// The recursive step of a walk down the tree: the children of the ids in
     /// `subtree`, spelled so that each is looked up by the `parent_id` index.
     pub children_in_subtree: &'static str,
+    /// The change number a write stores, from the value bound for it (`{}`): that
+    /// value itself (SQLite), or the database's own reckoning from it (PostgreSQL,
+    /// where a group's numbers are taken inside its transaction).
+    pub change_number: &'static str,
 }
 
 /// A listing as SQL: the statement, its bound values, newest first, one row more than
@@ -748,7 +767,7 @@ pub fn revoke_subtree_sql(dialect: &Dialect) -> String {
         children = dialect.children_in_subtree,
         root = dialect.text_param.replace("{}", &p(1)),
         at = p(2),
-        seq = p(3),
+        seq = dialect.change_number.replace("{}", &p(3)),
     )
 }
 
@@ -836,6 +855,7 @@ mod tests {
         millis_type: "BIGINT",
         in_subquery: "IN ({})",
         children_in_subtree: "SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id",
+        change_number: "{}",
     };
 
     /// Every field set, and no two numbers alike, so a value written under the wrong

@@ -363,6 +363,7 @@ const DIALECT: Dialect = Dialect {
     millis_type: "INTEGER",
     in_subquery: "IN ({})",
     children_in_subtree: "SELECT t.id FROM tokens t JOIN subtree s ON t.parent_id = s.id",
+    change_number: "{}",
 };
 
 fn write_resources(tx: &rusqlite::Transaction<'_>, record: &TokenRecord) -> Result<(), StoreError> {
