@@ -258,9 +258,13 @@ impl PostgresStore {
         // table was tiny that read it whole.
         let mut by_index = config.clone();
         // JIT compiles only plans it thinks costly, and none of these is: one that
-        // looks so has gone wrong, and compiling it takes 100 ms or more.
+        // looks so has gone wrong, and compiling it takes 100 ms or more. Plans
+        // kept once made: by index whatever the values, they need no fitting to
+        // them, and left to choose, PostgreSQL planned the follower's read and the
+        // parents' locks anew on every call (0.2 ms each, 0.8 s of planning in 10 s
+        // of two nodes' writes; issue 21).
         by_index.options(format!(
-            "{} -c enable_seqscan=off -c jit=off",
+            "{} -c enable_seqscan=off -c jit=off -c plan_cache_mode=force_generic_plan",
             config.get_options().unwrap_or_default()
         ));
         let by_index = self::pool(by_index, tls.clone(), BY_INDEX_POOL_SIZE)?;
@@ -1171,10 +1175,9 @@ async fn changes_since(pool: &Pool, seq: ChangeSeq) -> Result<Changes, StoreErro
     // One statement, so one snapshot: the feed's number and the rows agree with
     // each other. One round trip: a follower reads this after every group
     // another node commits. With no change, one row with the number alone.
-    // Prepared once a connection: planned anew for every read, it took 0.2 ms of
-    // the database's time a read under two nodes' write load (issue 21). A plan
-    // kept for any number still reads by `change_seq`'s index, as sequential scans
-    // are off on the follower's connections. The feed's number as a subquery by
+    // Prepared once a connection, its plan kept (see `connect`): planned anew for
+    // every read, it took 0.2 ms of the database's time a read under two nodes'
+    // write load (issue 21). The feed's number as a subquery by
     // its key: before the feed's one row is analysed the planner takes the table
     // for thousands of rows, and a join of it with `tokens` (or a read of it whole,
     // with sequential scans off) for so costly a plan that it was compiled (JIT)
