@@ -95,14 +95,14 @@ struct Queued {
 /// The queue of writes waiting for their group, and the task that commits groups.
 pub(crate) struct GroupCommit {
     backend: Arc<dyn WriteGroup>,
-    /// Made by the first write, on its runtime: a store may be opened outside one
-    /// (SQLite's `open` is synchronous).
+    /// Made by the first write: a store may be opened outside a runtime (SQLite's
+    /// `open` is synchronous).
     started: OnceLock<Committer>,
 }
 
 struct Committer {
     queue: mpsc::UnboundedSender<Queued>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::AbortHandle,
 }
 
 impl Drop for GroupCommit {
@@ -124,7 +124,7 @@ impl GroupCommit {
     fn queue(&self) -> &mpsc::UnboundedSender<Queued> {
         let committer = self.started.get_or_init(|| {
             let (queue, waiting) = mpsc::unbounded_channel();
-            let task = tokio::spawn(commit_groups(Arc::clone(&self.backend), waiting));
+            let task = start(commit_groups(Arc::clone(&self.backend), waiting));
             Committer { queue, task }
         });
         &committer.queue
@@ -185,6 +185,37 @@ impl GroupCommit {
 
 fn stopped() -> StoreError {
     StoreError::Unavailable("the store's writer has stopped".into())
+}
+
+/// Runs `committing` on a thread of its own, with a runtime of its own, which
+/// also drives the connections it opens: a commit's answer is read and the next
+/// group sent at once, not after the request tasks queued on the shared workers.
+/// On two cores under 32 clients' writes that wait was a third of a group's time
+/// (issue 21: one PostgreSQL node went from about 5,200 to 6,300 creations a
+/// second). On the caller's runtime if no runtime can be made.
+fn start(committing: impl Future<Output = ()> + Send + 'static) -> tokio::task::AbortHandle {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::warn!(%error, "no runtime for the store's writer: it shares the server's");
+            return tokio::spawn(committing).abort_handle();
+        }
+    };
+    let task = runtime.spawn(committing);
+    let abort = task.abort_handle();
+    let thread = std::thread::Builder::new()
+        .name("tessera-writer".into())
+        .spawn(move || {
+            let _ = runtime.block_on(task);
+        });
+    if let Err(error) = thread {
+        // The task is gone with the runtime: every write fails, none is lost.
+        tracing::error!(%error, "cannot start the store's writer: no write will be stored");
+    }
+    abort
 }
 
 async fn commit_groups(backend: Arc<dyn WriteGroup>, mut waiting: mpsc::UnboundedReceiver<Queued>) {

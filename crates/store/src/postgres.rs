@@ -56,8 +56,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const MAX_LISTEN_BACKOFF: Duration = Duration::from_secs(2);
 /// Connections per node; writes are serialised anyway, reads are few.
 const POOL_SIZE: usize = 8;
-/// Connections per node that plan by index: the group writer's and the follower's.
-const BY_INDEX_POOL_SIZE: usize = 2;
+/// The follower's connections, which plan by index (the writer has its own).
+const BY_INDEX_POOL_SIZE: usize = 1;
 /// Serialises migrations when several nodes start at once (`'tessera'` as a number).
 const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261;
 /// Serialises the making and replacing of the admin token (`'tessadm'`).
@@ -210,7 +210,7 @@ pub struct PostgresStore {
     /// Signs this node's announcements, so that its follower skips them: the node
     /// brings its own writes into its index itself.
     node: NodeTag,
-    /// The writer's and the follower's connections (see `connect`).
+    /// The follower's connections (see `connect`).
     by_index: Pool,
     writes: GroupCommit,
     signals: watch::Receiver<FeedSignal>,
@@ -267,6 +267,9 @@ impl PostgresStore {
             "{} -c enable_seqscan=off -c jit=off -c plan_cache_mode=force_generic_plan",
             config.get_options().unwrap_or_default()
         ));
+        // The writer's own, opened by its task and so driven by its runtime (see
+        // `crate::group`); one transaction at a time, on one connection.
+        let writer = self::pool(by_index.clone(), tls.clone(), 1)?;
         let by_index = self::pool(by_index, tls.clone(), BY_INDEX_POOL_SIZE)?;
         let (sender, signals) = watch::channel(FeedSignal::default());
         config.application_name("tessera-listen");
@@ -274,7 +277,7 @@ impl PostgresStore {
         let listener = tokio::spawn(listen(config, tls, sender, node.clone()));
         Ok(Self {
             writes: GroupCommit::new(GroupWriter {
-                pool: by_index.clone(),
+                pool: writer,
                 node: node.clone(),
             }),
             node,
