@@ -482,8 +482,8 @@ async fn lock_subtrees(
     roots: &[&str],
 ) -> Result<HashSet<String>, tokio_postgres::Error> {
     let none: &[&str] = &[];
-    let statement = tx.prepare_cached(LOCK_FOR_CHANGE).await?;
-    let rows = tx.query(&statement, &[&roots, &none, &none]).await?;
+    let statement = tx.prepare_cached(LOCK_EXCLUSIVE).await?;
+    let rows = tx.query(&statement, &[&roots, &none]).await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
@@ -633,6 +633,8 @@ struct Opening<'l, 'w> {
 enum Purpose {
     /// Takes the group's locks: [`LOCK_FOR_CHANGE_FUNCTION`].
     Lock,
+    /// Takes the locks of a group that checks no parent: [`LOCK_EXCLUSIVE`].
+    LockExclusive,
     /// Takes the locks of a group that only creates: [`LOCK_PARENTS`].
     LockParents,
     /// Takes the group's numbers: [`TAKE_NUMBERS`].
@@ -679,7 +681,10 @@ impl<'a> Locks<'a> {
     /// none to take. A lone parent is locked here too, not by its creation's check:
     /// every row lock comes before the feed's.
     fn statement(&self) -> Option<(Purpose, &'static str)> {
-        if !self.roots.is_empty() || !self.changed.is_empty() {
+        let exclusive = !self.roots.is_empty() || !self.changed.is_empty();
+        if exclusive && self.shared.is_empty() {
+            Some((Purpose::LockExclusive, LOCK_EXCLUSIVE))
+        } else if exclusive {
             Some((Purpose::Lock, LOCK_FOR_CHANGE))
         } else if !self.shared.is_empty() {
             Some((Purpose::LockParents, LOCK_PARENTS))
@@ -688,6 +693,19 @@ impl<'a> Locks<'a> {
         }
     }
 }
+
+/// Takes `FOR UPDATE` on every token under each of `$1` (revoked) and on each of
+/// `$2` (edited), in id order, as [`LOCK_FOR_CHANGE_FUNCTION`] would when no parent
+/// is checked, in a plain statement: through the function, a group of 16
+/// revocations spent 0.58 ms in it against 0.15 ms in its one statement (issue 21).
+/// Returns the ids locked.
+const LOCK_EXCLUSIVE: &str = "WITH RECURSIVE subtree(id) AS ( \
+         SELECT unnest($1::text[]) \
+         UNION \
+         SELECT unnest(ARRAY(SELECT t.id FROM tokens t WHERE t.parent_id = s.id)) FROM subtree s) \
+     SELECT t.id FROM tokens t \
+     WHERE t.id = ANY(ARRAY(SELECT id FROM subtree UNION SELECT unnest($2::text[]))) \
+     ORDER BY t.id FOR UPDATE";
 
 /// Takes `KEY SHARE` on the parents of a group that only creates (`$1`), in id
 /// order, as [`LOCK_FOR_CHANGE_FUNCTION`] would, in a plain statement rather than
@@ -773,7 +791,11 @@ async fn send_together(
     }
     let failed = |purpose: &Purpose, error| GroupFailure {
         write: match *purpose {
-            Purpose::Lock | Purpose::LockParents | Purpose::Numbers | Purpose::Head => None,
+            Purpose::Lock
+            | Purpose::LockExclusive
+            | Purpose::LockParents
+            | Purpose::Numbers
+            | Purpose::Head => None,
             Purpose::Token(n) | Purpose::Resource(n) | Purpose::Revocation(n) => Some(first + n),
         },
         error,
@@ -791,6 +813,9 @@ async fn send_together(
                             [&locks.roots, &locks.changed, &locks.shared];
                         tx.query(statement, &arrays).await
                     }
+                    (Purpose::LockExclusive, Some(Opening { locks, .. })) => {
+                        tx.query(statement, &[&locks.roots, &locks.changed]).await
+                    }
                     (Purpose::LockParents, Some(Opening { locks, .. })) => {
                         tx.query(statement, &[&locks.shared]).await
                     }
@@ -803,7 +828,9 @@ async fn send_together(
     let (mut taken, mut numbers_taken) = (None, None);
     for ((purpose, _, _), rows) in statements.iter().zip(answers) {
         match *purpose {
-            Purpose::Lock => locked.extend(rows.iter().map(|row| row.get::<_, String>(0))),
+            Purpose::Lock | Purpose::LockExclusive => {
+                locked.extend(rows.iter().map(|row| row.get::<_, String>(0)));
+            }
             Purpose::Numbers => taken = rows.into_iter().next(),
             Purpose::Head => {
                 let numbers = match (taken.take(), rows.first(), &opening) {
@@ -1973,8 +2000,13 @@ mod tests {
             tx.rollback().await.unwrap();
             let tx = client.transaction().await.unwrap();
             let numbers = take_numbers(&tx, 3).await.unwrap();
-            assert_eq!((numbers.first, numbers.newest), (numbers.newest - 2, numbers.newest));
-            tx.execute(&unnumbered.replace("(0)", "(2)"), &[]).await.unwrap();
+            assert_eq!(
+                (numbers.first, numbers.newest),
+                (numbers.newest - 2, numbers.newest)
+            );
+            tx.execute(&unnumbered.replace("(0)", "(2)"), &[])
+                .await
+                .unwrap();
             let seq: i64 = tx
                 .query_one("SELECT change_seq FROM tokens WHERE id = 'a'", &[])
                 .await
