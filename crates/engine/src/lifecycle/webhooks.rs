@@ -314,7 +314,7 @@ impl Engine {
             self.store.enqueue(from, head, &[]).await?;
             return Ok(false);
         }
-        let page = self
+        let mut page = self
             .store
             .audit(&tessera_store::AuditQuery {
                 oldest_first: true,
@@ -323,6 +323,13 @@ impl Engine {
                 ..tessera_store::AuditQuery::default()
             })
             .await?;
+        let full = page.entries.len() == FAN_OUT_BATCH as usize;
+        // Only up to the head read before the endpoints: an endpoint added since
+        // may want the entries after it, which the next round reads with it.
+        let beyond = page.entries.iter().position(|entry| entry.seq > head);
+        if let Some(at) = beyond {
+            page.entries.truncate(at);
+        }
         let Some(to) = page.entries.last().map(|entry| entry.seq) else {
             return Ok(false);
         };
@@ -367,8 +374,7 @@ impl Engine {
                 }
             }
         }
-        let full = page.entries.len() == FAN_OUT_BATCH as usize;
-        Ok(self.store.enqueue(from, to, &deliveries).await? && full)
+        Ok(self.store.enqueue(from, to, &deliveries).await? && (full || beyond.is_some()))
     }
 
     /// Deliveries due now for this node to send, each with its endpoint. A
