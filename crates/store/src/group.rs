@@ -102,13 +102,13 @@ pub(crate) struct GroupCommit {
 
 struct Committer {
     queue: mpsc::UnboundedSender<Queued>,
-    task: tokio::task::AbortHandle,
+    task: Option<tokio::task::AbortHandle>,
 }
 
 impl Drop for GroupCommit {
     fn drop(&mut self) {
-        if let Some(committer) = self.started.get() {
-            committer.task.abort();
+        if let Some(task) = self.started.get().and_then(|c| c.task.as_ref()) {
+            task.abort();
         }
     }
 }
@@ -192,30 +192,38 @@ fn stopped() -> StoreError {
 /// group sent at once, not after the request tasks queued on the shared workers.
 /// On two cores under 32 clients' writes that wait was a third of a group's time
 /// (issue 21: one PostgreSQL node went from about 5,200 to 6,300 creations a
-/// second). On the caller's runtime if no runtime can be made.
-fn start(committing: impl Future<Output = ()> + Send + 'static) -> tokio::task::AbortHandle {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            tracing::warn!(%error, "no runtime for the store's writer: it shares the server's");
-            return tokio::spawn(committing).abort_handle();
-        }
-    };
-    let task = runtime.spawn(committing);
-    let abort = task.abort_handle();
+/// second). The runtime is made on that thread (one dropped on a worker of the
+/// caller's would panic); the caller waits only for its task to be spawned.
+/// `None` if it could not start: the queue's receiver is gone with `committing`,
+/// so every write fails, loudly, and none is lost.
+fn start(
+    committing: impl Future<Output = ()> + Send + 'static,
+) -> Option<tokio::task::AbortHandle> {
+    let (spawned, handle) = std::sync::mpsc::sync_channel(1);
     let thread = std::thread::Builder::new()
         .name("tessera-writer".into())
         .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    tracing::error!(%error, "no runtime for the store's writer: no write will be stored");
+                    return;
+                }
+            };
+            let task = runtime.spawn(committing);
+            let _ = spawned.send(task.abort_handle());
             let _ = runtime.block_on(task);
         });
-    if let Err(error) = thread {
-        // The task is gone with the runtime: every write fails, none is lost.
-        tracing::error!(%error, "cannot start the store's writer: no write will be stored");
+    match thread {
+        Ok(_) => handle.recv().ok(),
+        Err(error) => {
+            tracing::error!(%error, "cannot start the store's writer: no write will be stored");
+            None
+        }
     }
-    abort
 }
 
 async fn commit_groups(backend: Arc<dyn WriteGroup>, mut waiting: mpsc::UnboundedReceiver<Queued>) {
