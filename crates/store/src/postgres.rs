@@ -123,6 +123,7 @@ ANALYZE tokens;
     webhooks::SCHEMA,
     LOCK_FOR_CHANGE_FUNCTION,
     CHANGE_NUMBER_FUNCTION,
+    LOCK_SUBTREES_FUNCTION,
 ];
 
 /// Takes every row lock a group of writes needs, in one pass in the order of the
@@ -355,12 +356,14 @@ impl WriteGroup for GroupWriter {
         let mut attempts = 1;
         loop {
             match self.try_group(group).await {
-                // Another transaction and this one waited for each other's rows:
-                // PostgreSQL ended this one, the other goes on. Rare, as every
-                // group takes its locks in one ordered pass; only a revocation's
-                // second pass (`revoke_late_children`) locks out of order. Not this
-                // group's fault: it is written again, whole.
-                Err(failure) if is_deadlock(&failure.error) && attempts < DEADLOCK_ATTEMPTS => {
+                // Another transaction and this one waited for each other's rows,
+                // or this one would have waited for a row while holding the feed
+                // ([`NO_WAITING_NOW`]): it was ended, the other goes on. Rare, as
+                // every group takes its locks in one ordered pass before its
+                // numbers; only a revocation's tokens made while it took its locks
+                // are locked later. Not this group's fault: it is written again,
+                // whole, and its next pass locks them in order.
+                Err(failure) if must_retry(&failure.error) && attempts < DEADLOCK_ATTEMPTS => {
                     attempts += 1;
                 }
                 done => return done,
@@ -369,7 +372,7 @@ impl WriteGroup for GroupWriter {
     }
 }
 
-/// How many times a group is tried when PostgreSQL ends it to break a deadlock.
+/// How many times a group is tried when it is ended for another's sake ([`must_retry`]).
 const DEADLOCK_ATTEMPTS: usize = 3;
 
 impl GroupWriter {
@@ -460,22 +463,32 @@ impl GroupWriter {
     }
 }
 
-/// Whether PostgreSQL ended a transaction to break a deadlock.
-fn is_deadlock(error: &StoreError) -> bool {
+/// Whether PostgreSQL ended a transaction to break a deadlock, or because it would
+/// have waited for a row while holding the feed's lock ([`NO_WAITING_NOW`]).
+fn must_retry(error: &StoreError) -> bool {
     let StoreError::Unavailable(cause) = error else {
         return false;
     };
-    cause
+    let code = cause
         .downcast_ref::<tokio_postgres::Error>()
-        .and_then(tokio_postgres::Error::code)
-        == Some(&SqlState::T_R_DEADLOCK_DETECTED)
+        .and_then(tokio_postgres::Error::code);
+    code == Some(&SqlState::T_R_DEADLOCK_DETECTED) || code == Some(&SqlState::LOCK_NOT_AVAILABLE)
 }
+
+/// Sent after a group's numbers and the audit head: from then on, a wait for a row
+/// lock ends the transaction after 50 ms (then it is written again). Every lock a
+/// group needs is taken before its numbers, except those of tokens a revocation
+/// finds made while it took its locks; waiting for one of those while holding the
+/// feed, for a group of another node that holds it and waits for the feed, would be
+/// a deadlock that PostgreSQL breaks only after `deadlock_timeout` (1 s), with
+/// every node's writes stopped meanwhile (found in review).
+const NO_WAITING_NOW: &str = "SELECT set_config('lock_timeout', '50ms', TRUE)";
 
 /// Calls [`LOCK_FOR_CHANGE_FUNCTION`]: `$1` the roots of the subtrees revoked, `$2`
 /// the tokens edited, `$3` the parents checked.
 const LOCK_FOR_CHANGE: &str = "SELECT tessera_lock_for_change($1, $2, $3)";
 
-/// Locks the subtrees of `roots` (see [`LOCK_FOR_CHANGE_FUNCTION`]); returns the ids
+/// Locks the subtrees of `roots` (see [`LOCK_SUBTREES_FUNCTION`]); returns the ids
 /// locked.
 async fn lock_subtrees(
     tx: &impl GenericClient,
@@ -641,6 +654,8 @@ enum Purpose {
     Numbers,
     /// Locks the audit log's head: [`LOCK_HEAD`].
     Head,
+    /// Stops waiting for locks: [`NO_WAITING_NOW`].
+    NoWaiting,
     /// Inserts the token of write `n`, if its parent allows.
     Token(usize),
     /// A resource row of write `n`'s token.
@@ -694,18 +709,48 @@ impl<'a> Locks<'a> {
     }
 }
 
-/// Takes `FOR UPDATE` on every token under each of `$1` (revoked) and on each of
-/// `$2` (edited), in id order, as [`LOCK_FOR_CHANGE_FUNCTION`] would when no parent
-/// is checked, in a plain statement: through the function, a group of 16
-/// revocations spent 0.58 ms in it against 0.15 ms in its one statement (issue 21).
-/// Returns the ids locked.
-const LOCK_EXCLUSIVE: &str = "WITH RECURSIVE subtree(id) AS ( \
-         SELECT unnest($1::text[]) \
-         UNION \
-         SELECT unnest(ARRAY(SELECT t.id FROM tokens t WHERE t.parent_id = s.id)) FROM subtree s) \
-     SELECT t.id FROM tokens t \
-     WHERE t.id = ANY(ARRAY(SELECT id FROM subtree UNION SELECT unnest($2::text[]))) \
-     ORDER BY t.id FOR UPDATE";
+/// Calls [`LOCK_SUBTREES_FUNCTION`]: `$1` the roots of the subtrees revoked, `$2`
+/// the tokens edited. Returns the ids locked.
+const LOCK_EXCLUSIVE: &str = "SELECT tessera_lock_subtrees($1, $2)";
+
+/// Takes `FOR UPDATE` on every token under each of `roots` (revoked) and on each of
+/// `changed` (edited), in id order, and again on the tokens made under them while
+/// it waited, until a pass finds none: then the subtrees are whole and no creation
+/// can land under them until the transaction ends. Returns the ids locked.
+///
+/// Each pass is a statement of its own, which reads the rows committed when it
+/// starts: a creation under a token this pass locks holds its parent (`KEY SHARE`)
+/// until it commits, so the pass waits for it, and only the next pass reads the
+/// new token. Read after the group's numbers instead (`revoke_late_children`), such
+/// a token was locked while the feed's lock was held; a creation under it through
+/// another node, waiting for the feed, then made the revocation wait or fail over
+/// and over while creations kept coming (a review found it, the test of cascades
+/// across nodes caught it: 1 run in 4).
+const LOCK_SUBTREES_FUNCTION: &str = r#"
+CREATE FUNCTION tessera_lock_subtrees(roots TEXT[], changed TEXT[])
+RETURNS SETOF TEXT LANGUAGE plpgsql AS $$
+DECLARE
+    held TEXT[] := '{}';
+    found TEXT[];
+BEGIN
+    LOOP
+        SELECT array_agg(newly.id) INTO found FROM (
+            WITH RECURSIVE subtree(id) AS (
+                SELECT unnest(roots)
+                UNION
+                SELECT unnest(ARRAY(SELECT t.id FROM tokens t WHERE t.parent_id = s.id))
+                FROM subtree s)
+            SELECT t.id FROM tokens t
+            WHERE t.id = ANY(ARRAY(SELECT id FROM subtree UNION SELECT unnest(changed)))
+              AND t.id <> ALL(held)
+            ORDER BY t.id FOR UPDATE) AS newly;
+        EXIT WHEN found IS NULL;
+        held := held || found;
+    END LOOP;
+    RETURN QUERY SELECT unnest(held);
+END
+$$;
+"#;
 
 /// Takes `KEY SHARE` on the parents of a group that only creates (`$1`), in id
 /// order, as [`LOCK_FOR_CHANGE_FUNCTION`] would, in a plain statement rather than
@@ -738,6 +783,7 @@ async fn send_together(
         let count = SqlValue::Int(place(opening.count));
         statements.push((Purpose::Numbers, TAKE_NUMBERS.into(), vec![count]));
         statements.push((Purpose::Head, LOCK_HEAD.into(), Vec::new()));
+        statements.push((Purpose::NoWaiting, NO_WAITING_NOW.into(), Vec::new()));
     }
     for (n, write) in writes.iter().enumerate() {
         let seq = place(first + n);
@@ -795,7 +841,8 @@ async fn send_together(
             | Purpose::LockExclusive
             | Purpose::LockParents
             | Purpose::Numbers
-            | Purpose::Head => None,
+            | Purpose::Head
+            | Purpose::NoWaiting => None,
             Purpose::Token(n) | Purpose::Resource(n) | Purpose::Revocation(n) => Some(first + n),
         },
         error,
@@ -859,7 +906,7 @@ async fn send_together(
                 }
                 written.push(Revocation { seq, revoked });
             }
-            Purpose::LockParents | Purpose::Resource(_) => {}
+            Purpose::LockParents | Purpose::NoWaiting | Purpose::Resource(_) => {}
         }
     }
     Ok((numbers_taken, written))
@@ -878,7 +925,8 @@ fn revoked_records(rows: &[Row]) -> Result<Vec<TokenRecord>, StoreError> {
 /// under that token may be under way (its `KEY SHARE` lock does not stop the
 /// revocation's update), so the subtree is locked again and revoked again, until
 /// a round revokes only tokens locked before it: then no creation can still land
-/// under any of them.
+/// under any of them. The feed's lock is held by then: a lock that would wait ends
+/// the group instead ([`NO_WAITING_NOW`]), and its next pass locks in order.
 async fn revoke_late_children(
     tx: &impl GenericClient,
     root: &str,
