@@ -692,19 +692,25 @@ impl<'a> Locks<'a> {
         locks
     }
 
-    /// The statement that takes these locks, and what it is for; none when there is
-    /// none to take. A lone parent is locked here too, not by its creation's check:
-    /// every row lock comes before the feed's.
-    fn statement(&self) -> Option<(Purpose, &'static str)> {
+    /// The statements that take these locks, and what each is for; none when there
+    /// is none to take. A lone parent is locked here too, not by its creation's
+    /// check: every row lock comes before the feed's. A group that revokes and
+    /// also checks parents locks in one ordered pass, then the tokens made under
+    /// its subtrees meanwhile ([`LOCK_SUBTREES_FUNCTION`]).
+    fn statements(&self) -> Vec<(Purpose, &'static str)> {
         let exclusive = !self.roots.is_empty() || !self.changed.is_empty();
         if exclusive && self.shared.is_empty() {
-            Some((Purpose::LockExclusive, LOCK_EXCLUSIVE))
+            vec![(Purpose::LockExclusive, LOCK_EXCLUSIVE)]
         } else if exclusive {
-            Some((Purpose::Lock, LOCK_FOR_CHANGE))
+            let mut statements = vec![(Purpose::Lock, LOCK_FOR_CHANGE)];
+            if !self.roots.is_empty() {
+                statements.push((Purpose::LockExclusive, LOCK_EXCLUSIVE));
+            }
+            statements
         } else if !self.shared.is_empty() {
-            Some((Purpose::LockParents, LOCK_PARENTS))
+            vec![(Purpose::LockParents, LOCK_PARENTS)]
         } else {
-            None
+            Vec::new()
         }
     }
 }
@@ -731,21 +737,23 @@ CREATE FUNCTION tessera_lock_subtrees(roots TEXT[], changed TEXT[])
 RETURNS SETOF TEXT LANGUAGE plpgsql AS $$
 DECLARE
     held TEXT[] := '{}';
-    found TEXT[];
+    fresh TEXT[];
 BEGIN
     LOOP
-        SELECT array_agg(newly.id) INTO found FROM (
+        -- `EXCEPT`, not `<> ALL(held)`: one hashed pass, where a comparison of
+        -- every row with every id held grows with the square of the subtree.
+        SELECT array_agg(newly.id) INTO fresh FROM (
             WITH RECURSIVE subtree(id) AS (
                 SELECT unnest(roots)
                 UNION
                 SELECT unnest(ARRAY(SELECT t.id FROM tokens t WHERE t.parent_id = s.id))
                 FROM subtree s)
             SELECT t.id FROM tokens t
-            WHERE t.id = ANY(ARRAY(SELECT id FROM subtree UNION SELECT unnest(changed)))
-              AND t.id <> ALL(held)
+            WHERE t.id = ANY(ARRAY(SELECT id FROM subtree UNION SELECT unnest(changed)
+                                   EXCEPT SELECT unnest(held)))
             ORDER BY t.id FOR UPDATE) AS newly;
-        EXIT WHEN found IS NULL;
-        held := held || found;
+        EXIT WHEN fresh IS NULL;
+        held := held || fresh;
     END LOOP;
     RETURN QUERY SELECT unnest(held);
 END
@@ -775,7 +783,7 @@ async fn send_together(
 ) -> Result<(Option<Numbers>, Vec<Written>), GroupFailure> {
     let mut statements: Vec<(Purpose, String, Vec<SqlValue>)> = Vec::new();
     if let Some(opening) = &opening {
-        if let Some((purpose, sql)) = opening.locks.statement() {
+        for (purpose, sql) in opening.locks.statements() {
             statements.push((purpose, sql.into(), Vec::new()));
         }
         // After every row lock: a transaction holding the feed's row never waits
