@@ -475,8 +475,8 @@ fn must_retry(error: &StoreError) -> bool {
     code == Some(&SqlState::T_R_DEADLOCK_DETECTED) || code == Some(&SqlState::LOCK_NOT_AVAILABLE)
 }
 
-/// Sent after a group's numbers and the audit head: from then on, a wait for a row
-/// lock ends the transaction after 50 ms (then it is written again). Every lock a
+/// Sent after a group's numbers and the audit head: until [`seal`], a wait for a
+/// row lock ends the transaction after 50 ms (then it is written again). Every lock a
 /// group needs is taken before its numbers, except those of tokens a revocation
 /// finds made while it took its locks; waiting for one of those while holding the
 /// feed, for a group of another node that holds it and waits for the feed, would be
@@ -578,6 +578,10 @@ async fn take_numbers(tx: &impl GenericClient, count: usize) -> Result<Numbers, 
 /// statement not yet prepared on a connection costs a round trip, and one prepared
 /// while others are sent runs after them).
 struct SealStatements {
+    /// Waits again as long as the session would ([`NO_WAITING_NOW`] ends with
+    /// the writes): the `COMMIT` takes the server's one lock for notifications,
+    /// which other databases' commits may hold through a slow fsync.
+    wait_again: tokio_postgres::Statement,
     announce: tokio_postgres::Statement,
     entries: EntryStatements,
 }
@@ -585,6 +589,10 @@ struct SealStatements {
 impl SealStatements {
     async fn prepare(tx: &impl GenericClient) -> Result<Self, StoreError> {
         Ok(Self {
+            wait_again: tx
+                .prepare_cached("SET LOCAL lock_timeout TO DEFAULT")
+                .await
+                .map_err(pg)?,
             announce: tx
                 .prepare_cached("SELECT pg_notify($1, $2)")
                 .await
@@ -609,7 +617,8 @@ async fn seal(
     let announcement = node.announcement(numbers.newest);
     // All sent at once, the commit behind them. Every statement is prepared
     // already, so each is sent when first polled, in this order.
-    futures_util::future::try_join3(
+    futures_util::future::try_join4(
+        async { tx.execute(&statements.wait_again, &[]).await.map_err(pg) },
         write_entries(tx, &statements.entries, numbers.head, events),
         async {
             tx.execute(&statements.announce, &[&CHANNEL, &announcement])
