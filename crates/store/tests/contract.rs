@@ -419,9 +419,25 @@ async fn postgres_makes_one_admin_token_for_nodes_starting_together() {
 /// left live, however deep it was made while the revocation ran.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_cascades_reach_tokens_made_during_the_revocation() {
+    cascades_reach_tokens_made_during_the_revocation(false).await;
+}
+
+/// The same, with the revocation in a group that also creates elsewhere: such a
+/// group locks its parents and its subtrees in one pass, then its subtrees again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cascades_reach_tokens_made_during_a_mixed_groups_revocation() {
+    cascades_reach_tokens_made_during_the_revocation(true).await;
+}
+
+/// See the two tests above; `mixed`: creations are sent through the revoking node
+/// with the revocation.
+async fn cascades_reach_tokens_made_during_the_revocation(mixed: bool) {
     let url = Postgres::shared().fresh_database();
     let a = std::sync::Arc::new(PostgresStore::connect(&url).await.unwrap());
     let b = std::sync::Arc::new(PostgresStore::connect(&url).await.unwrap());
+    a.insert(&record("other", None, None), Basis::default(), noted())
+        .await
+        .unwrap();
     for round in 0..15 {
         let root = format!("r{round}");
         a.insert(&record(&root, None, None), Basis::default(), noted())
@@ -448,9 +464,22 @@ async fn postgres_cascades_reach_tokens_made_during_the_revocation() {
         });
         let makers: Vec<_> = makers.collect();
         tokio::time::sleep(std::time::Duration::from_millis(round % 5)).await;
+        // Sent at once with the revocation, they go in its group (or the next).
+        let others: Vec<_> = (0..4)
+            .filter(|_| mixed)
+            .map(|n| {
+                let b = b.clone();
+                let id = format!("r{round}o{n}");
+                tokio::spawn(async move {
+                    b.insert(&record(&id, Some("other"), None), Basis::default(), noted())
+                        .await
+                        .unwrap();
+                })
+            })
+            .collect();
         b.revoke_subtree(&root, 2, noted()).await.unwrap();
-        for maker in makers {
-            maker.await.unwrap();
+        for task in makers.into_iter().chain(others) {
+            task.await.unwrap();
         }
         let tokens: std::collections::HashMap<String, TokenRecord> = b
             .changes_since(0)
