@@ -412,19 +412,23 @@ impl GroupWriter {
                 .iter()
                 .take_while(|write| !matches!(***write, Write::Update { .. }))
                 .count();
-            let batch = &group[at..at + together];
-            if let Some(opening) = opening.take() {
-                // `BEGIN` sent first, the opening statements and the first writes
-                // right behind it.
+            let opens = opening.take();
+            if opens.is_some() || together > 0 {
+                // On the first turn, `BEGIN` sent first, the opening statements and
+                // the first writes right behind it.
+                let begin = async {
+                    match opens {
+                        Some(_) => tx.begin().await.map_err(GroupFailure::whole),
+                        None => Ok(()),
+                    }
+                };
+                let batch = &group[at..at + together];
                 let (_, (taken, outcomes)) = futures_util::future::try_join(
-                    async { tx.begin().await.map_err(GroupFailure::whole) },
-                    send_together(client, batch, at, Some(opening), &mut locked),
+                    begin,
+                    send_together(client, batch, at, opens, &mut locked),
                 )
                 .await?;
-                numbers = taken;
-                written.extend(outcomes);
-            } else if together > 0 {
-                let (_, outcomes) = send_together(client, batch, at, None, &mut locked).await?;
+                numbers = numbers.or(taken);
                 written.extend(outcomes);
             }
             if let Some(Write::Update { record, basis, .. }) =
