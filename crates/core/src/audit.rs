@@ -21,7 +21,7 @@ pub type Digest32 = [u8; 32];
 pub const GENESIS: Digest32 = [0; 32];
 
 /// Separates this hash from any other SHA-256 use, and names the encoding.
-const DOMAIN: &[u8] = b"tessera-audit-v1\0";
+pub const DOMAIN: &[u8] = b"tessera-audit-v1\0";
 
 /// What happened. Named as the webhook events that announce the same things.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -154,31 +154,8 @@ impl Event {
     /// The bytes hashed for this event: every field, length-prefixed, in a fixed
     /// order, so that no two different events encode the same.
     fn encode(&self, out: &mut Vec<u8>) {
-        fn field(out: &mut Vec<u8>, value: Option<&[u8]>) {
-            match value {
-                None => out.push(0),
-                Some(bytes) => {
-                    out.push(1);
-                    out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
-                    out.extend_from_slice(bytes);
-                }
-            }
-        }
-        fn list(out: &mut Vec<u8>, items: &[String]) {
-            out.extend_from_slice(&(items.len() as u64).to_be_bytes());
-            for item in items {
-                field(out, Some(item.as_bytes()));
-            }
-        }
-        fn text(value: &Option<String>) -> Option<&[u8]> {
-            value.as_deref().map(str::as_bytes)
-        }
-        field(out, Some(&self.at.to_be_bytes()));
-        field(out, Some(self.action.as_bytes()));
-        field(out, text(&self.actor_id));
-        field(out, text(&self.actor_name));
-        field(out, text(&self.target_id));
-        list(out, &self.lineage);
+        let StoreFilled { before, after } = self.encoding_around_store_fields();
+        out.extend_from_slice(&before);
         field(
             out,
             self.change_seq
@@ -186,10 +163,31 @@ impl Event {
                 .as_ref()
                 .map(|b| &b[..]),
         );
-        field(out, text(&self.client_ip));
-        field(out, text(&self.request_id));
-        field(out, Some(self.details.as_bytes()));
+        out.extend_from_slice(&after);
         list(out, &self.cascade);
+    }
+
+    /// This event's encoding around the two fields only the store knows, for a
+    /// store that completes and hashes the entry in the transaction that numbers
+    /// its write (PostgreSQL: the feed's lock is then held for the database's own
+    /// work only, not for a round trip to the node). One function for both, so the
+    /// two encodings cannot drift apart.
+    pub fn encoding_around_store_fields(&self) -> StoreFilled {
+        fn text(value: &Option<String>) -> Option<&[u8]> {
+            value.as_deref().map(str::as_bytes)
+        }
+        let mut before = Vec::with_capacity(128);
+        field(&mut before, Some(&self.at.to_be_bytes()));
+        field(&mut before, Some(self.action.as_bytes()));
+        field(&mut before, text(&self.actor_id));
+        field(&mut before, text(&self.actor_name));
+        field(&mut before, text(&self.target_id));
+        list(&mut before, &self.lineage);
+        let mut after = Vec::with_capacity(64 + self.details.len());
+        field(&mut after, text(&self.client_ip));
+        field(&mut after, text(&self.request_id));
+        field(&mut after, Some(self.details.as_bytes()));
+        StoreFilled { before, after }
     }
 
     /// This event's hash when it follows an entry whose hash is `previous`.
@@ -199,6 +197,39 @@ impl Event {
         bytes.extend_from_slice(previous);
         self.encode(&mut bytes);
         Sha256::digest(&bytes).into()
+    }
+}
+
+/// An event's encoding without its change number and cascade (see
+/// [`Event::encoding_around_store_fields`]). The whole encoding is `before`, the
+/// change number as a present field (`1`, its length 8 and its 8 bytes, all
+/// big-endian), `after`, then the cascade as a list (its length in 8 bytes, then
+/// each id as a present field); the hash is SHA-256 over [`DOMAIN`], the previous
+/// hash and that.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreFilled {
+    pub before: Vec<u8>,
+    pub after: Vec<u8>,
+}
+
+/// A field of the encoding: `0` when absent; `1`, the length in 8 bytes
+/// (big-endian) and the bytes when present.
+fn field(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        None => out.push(0),
+        Some(bytes) => {
+            out.push(1);
+            out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+            out.extend_from_slice(bytes);
+        }
+    }
+}
+
+/// A list of the encoding: its length in 8 bytes, then each item as a field.
+fn list(out: &mut Vec<u8>, items: &[String]) {
+    out.extend_from_slice(&(items.len() as u64).to_be_bytes());
+    for item in items {
+        field(out, Some(item.as_bytes()));
     }
 }
 
@@ -424,6 +455,47 @@ mod tests {
             walk.step(entry)?;
         }
         walk.finish(head)
+    }
+
+    /// What a store that fills the change number and cascade in (PostgreSQL's
+    /// `tessera_append_entry`) hashes, built from the documented layout alone.
+    fn hashed_by_the_store(event: &Event, previous: &Digest32) -> Digest32 {
+        let StoreFilled { before, after } = event.encoding_around_store_fields();
+        let mut bytes = [DOMAIN, previous, &before].concat();
+        if let Some(seq) = event.change_seq {
+            bytes.push(1);
+            bytes.extend_from_slice(&8u64.to_be_bytes());
+            bytes.extend_from_slice(&seq.to_be_bytes());
+        }
+        bytes.extend_from_slice(&after);
+        bytes.extend_from_slice(&(event.cascade.len() as u64).to_be_bytes());
+        for id in &event.cascade {
+            bytes.push(1);
+            bytes.extend_from_slice(&(id.len() as u64).to_be_bytes());
+            bytes.extend_from_slice(id.as_bytes());
+        }
+        Sha256::digest(&bytes).into()
+    }
+
+    proptest! {
+        #[test]
+        fn a_store_filling_in_its_fields_hashes_as_the_chain_does(
+            seq in any::<i64>(),
+            cascade in proptest::collection::vec("[a-z0-9_]{0,12}", 0..4),
+            ip in proptest::option::of("[0-9.]{0,15}"),
+            details in ".{0,40}",
+        ) {
+            let event = Event {
+                change_seq: Some(seq),
+                cascade,
+                client_ip: ip,
+                details,
+                lineage: vec!["tok_a".into(), "tok_b".into()],
+                ..event(7)
+            };
+            let previous = [9; 32];
+            prop_assert_eq!(event.link(&previous), hashed_by_the_store(&event, &previous));
+        }
     }
 
     #[test]
