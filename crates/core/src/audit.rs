@@ -458,7 +458,7 @@ mod tests {
     }
 
     /// What a store that fills the change number and cascade in (PostgreSQL's
-    /// `tessera_append_entry`) hashes, built from the documented layout alone.
+    /// `tessera_append_entries`) hashes, built from the documented layout alone.
     fn hashed_by_the_store(event: &Event, previous: &Digest32) -> Digest32 {
         let StoreFilled { before, after } = event.encoding_around_store_fields();
         let mut bytes = [DOMAIN, previous, &before].concat();

@@ -3,9 +3,10 @@
 //! Every change to a token is numbered in one change feed for all nodes, from the
 //! one row of `tessera_change_feed`. A transaction takes its row locks first, then
 //! its numbers (locking the feed's row until it commits), then writes, each row
-//! with its own number worked out by the database, and commits: the feed's lock is
-//! held while the writes run and for two round trips (the commit sent with the
-//! second). So transactions commit in number order and the feed has no gaps (a
+//! with its own number worked out by the database, appends its audit entries (made
+//! by the database too) and commits, all in one round trip when it edits nothing:
+//! the feed's lock is held while the database works, never while an answer travels
+//! to the node. So transactions commit in number order and the feed has no gaps (a
 //! reader that sees number `n` committed sees everything before it), while the
 //! nodes' transactions wait for their row locks, and are planned and sent, at the
 //! same time.
@@ -23,6 +24,7 @@
 //! its listening connection comes back.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -361,10 +363,8 @@ impl WriteGroup for GroupWriter {
                 // Another transaction and this one waited for each other's rows,
                 // or this one would have waited for a row while holding the feed
                 // ([`NO_WAITING_NOW`]): it was ended, the other goes on. Rare, as
-                // every group takes its locks in one ordered pass before its
-                // numbers; only a revocation's tokens made while it took its locks
-                // are locked later. Not this group's fault: it is written again,
-                // whole, and its next pass locks them in order.
+                // every group takes its locks in ordered passes before its
+                // numbers. Not this group's fault: it is written again, whole.
                 Err(failure) if must_retry(&failure.error) && attempts < DEADLOCK_ATTEMPTS => {
                     attempts += 1;
                 }
@@ -386,19 +386,10 @@ impl GroupWriter {
     async fn try_group(&self, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure> {
         let tx = Tx::new(client(&self.pool).await.map_err(GroupFailure::whole)?);
         let written = self.write_in(&tx, group).await;
-        match written {
-            Err(mut failure) => {
-                tx.rollback().await;
-                // A refused creation ended the transaction; why is read after it.
-                if let (Some(at), true) = (failure.write, is_refusal(&failure.error))
-                    && let Ok(connection) = tx.client()
-                {
-                    failure.error = refusal(connection, &group[at]).await;
-                }
-                Err(failure)
-            }
-            done => done,
+        if written.is_err() {
+            tx.rollback().await;
         }
+        written
     }
 
     /// Sends `group` in as few round trips as its edits allow: one for a group
@@ -466,12 +457,6 @@ impl GroupWriter {
     }
 }
 
-/// Whether a creation's statement refused it ([`REFUSED_FUNCTION`]): its parent
-/// no longer allows it.
-fn is_refusal(error: &StoreError) -> bool {
-    pg_code(error).map(SqlState::code) == Some(REFUSED)
-}
-
 /// Whether PostgreSQL ended a transaction to break a deadlock, or because it would
 /// have waited for a row while holding the feed's lock ([`NO_WAITING_NOW`]).
 fn must_retry(error: &StoreError) -> bool {
@@ -516,8 +501,8 @@ fn place(k: usize) -> ChangeSeq {
 /// (issue 21: written under a provisional number and renumbered at the end, each
 /// created and revoked token was four row versions with eight index entries each,
 /// not two). Transactions commit in number order, so the feed has no gap a reader
-/// could pass; the lock is held while the writes run, for the one round trip of
-/// their answers and for [`seal`]'s.
+/// could pass; the lock is held until the commit, which a group without edits sends
+/// in the same round trip ([`GroupWriter::write_in`]).
 const TAKE_NUMBERS: &str = "UPDATE tessera_change_feed SET seq = seq + $1 WHERE id \
      RETURNING seq, set_config('tessera.first_number', (seq - $1 + 1)::text, TRUE)";
 
@@ -638,25 +623,66 @@ const INSERT_RESOURCE: &str = "INSERT INTO token_resources (token_id, pattern) V
 /// A creation's statement for a group: the insert, and a failed statement when it
 /// stored nothing (its parent no longer allows it), which ends the transaction, so
 /// that the writes, entries and `COMMIT` sent behind it in the same round trip
-/// store nothing either.
-fn refusing(insert: String) -> String {
+/// store nothing either. The parent's id is bound last.
+fn refusing(insert: String, values: &mut Vec<SqlValue>, parent: Option<&str>) -> String {
+    values.push(parent.map_or(SqlValue::NullText, |id| SqlValue::Text(id.to_owned())));
     format!(
-        "WITH stored AS ({insert} RETURNING id) SELECT COALESCE((SELECT id FROM stored), tessera_refused())"
+        "WITH stored AS ({insert} RETURNING id) \
+         SELECT COALESCE((SELECT id FROM stored), tessera_refused(${}))",
+        values.len()
     )
 }
 
-/// Raises [`REFUSED`]: called only when a creation stored nothing (`VOLATILE`, so
-/// never folded into a constant and raised when it is planned).
+/// Raises [`REFUSED`] with the parent's standing as it reads inside the
+/// transaction, the writes before in the group included, as its detail:
+/// `"<change number> <revoked: true or false>"`, or `"missing"` ([`refusal`]).
+/// Called only when a creation stored nothing (`VOLATILE`, so never folded into a
+/// constant and raised when it is planned).
 const REFUSED_FUNCTION: &str = r#"
-CREATE FUNCTION tessera_refused() RETURNS TEXT LANGUAGE plpgsql VOLATILE AS $$
+CREATE FUNCTION tessera_refused(parent TEXT) RETURNS TEXT LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    standing TEXT;
 BEGIN
-    RAISE EXCEPTION 'the token''s parent no longer allows it' USING ERRCODE = 'TS409';
+    SELECT t.change_seq || ' ' || (t.revoked_at IS NOT NULL) INTO standing
+    FROM tokens t WHERE t.id = parent;
+    RAISE EXCEPTION 'the token''s parent no longer allows it'
+        USING ERRCODE = 'TS409', DETAIL = COALESCE(standing, 'missing');
 END
 $$;
 "#;
 
 /// The SQLSTATE of [`REFUSED_FUNCTION`] (class `TS`: none of PostgreSQL's).
 const REFUSED: &str = "TS409";
+
+/// Why a creation's statement stored nothing, from the parent's standing that
+/// [`REFUSED_FUNCTION`] read: revoked, gone or changed. `None` if `error` is not
+/// that function's.
+fn refusal(write: &Write, error: &tokio_postgres::Error) -> Option<StoreError> {
+    let db = error.as_db_error()?;
+    if db.code().code() != REFUSED {
+        return None;
+    }
+    let Write::Insert { record, basis, .. } = write else {
+        return Some(StoreError::Unavailable(
+            "only a creation is refused by its statement".into(),
+        ));
+    };
+    let Some(parent) = &record.parent_id else {
+        return Some(rows::stale(&record.id));
+    };
+    let standing = match db.detail().unwrap_or("missing").split_once(' ') {
+        Some((seq, revoked)) => match (seq.parse(), revoked.parse()) {
+            (Ok(seq), Ok(revoked)) => Some(Standing { seq, revoked }),
+            _ => return Some(rows::stale(parent)),
+        },
+        None => None,
+    };
+    Some(
+        rows::check_standing(parent, standing, basis.parent)
+            .err()
+            .unwrap_or_else(|| rows::stale(parent)),
+    )
+}
 
 /// What a group's first round trip opens its transaction with: the row locks of
 /// `locks`, then `count` numbers.
@@ -890,13 +916,14 @@ async fn send_round(
         let seq = place(at);
         match &**write {
             Write::Insert { record, basis, .. } => {
-                let (sql, values) = match &record.parent_id {
+                let (sql, mut values) = match &record.parent_id {
                     Some(parent) => {
                         rows::insert_under_parent_sql(record, parent, basis.parent, seq, &DIALECT)
                     }
                     None => rows::insert_sql(record, seq, &DIALECT),
                 };
-                statements.push((Purpose::Token(at), refusing(sql), Params::Values(values)));
+                let sql = refusing(sql, &mut values, record.parent_id.as_deref());
+                statements.push((Purpose::Token(at), sql, Params::Values(values)));
                 for pattern in record.settings.resources.view().patterns() {
                     let values = vec![
                         SqlValue::Text(record.id.clone()),
@@ -955,28 +982,47 @@ async fn send_round(
             None => Ok(()),
         }
     };
+    // Set by a statement that failed: one that failed in the node, before it was
+    // sent (a value that does not encode), fails when first polled, before the
+    // `COMMIT` is, which then is not sent. (One that failed in the database has
+    // ended the transaction: the `COMMIT` sent behind it rolls back.)
+    let failed = AtomicBool::new(false);
     // Each request is sent when first polled, and `try_join_all` polls them in
     // order: the database executes them in the order of the writes. Answers come
     // back in that order too, so the first error seen is the first statement's
     // that failed (those after it fail only because the transaction has ended).
-    let requests =
-        statements
-            .iter()
-            .zip(&prepared)
-            .map(|((purpose, _, bound), statement)| async move {
+    let requests = statements
+        .iter()
+        .zip(&prepared)
+        .map(|((purpose, _, bound), statement)| {
+            let failed = &failed;
+            async move {
                 client
                     .query(statement, &bound.bound())
                     .await
-                    .map_err(|e| GroupFailure {
-                        write: purpose.write(),
-                        error: pg(e),
+                    .map_err(|error| {
+                        failed.store(true, Ordering::Release);
+                        let write = purpose.write();
+                        let refused = write
+                            .and_then(|at| writes.get(at.checked_sub(first)?))
+                            .and_then(|w| refusal(w, &error));
+                        GroupFailure {
+                            write,
+                            error: refused.unwrap_or_else(|| pg(error)),
+                        }
                     })
-            });
+            }
+        });
     let commit = async {
-        match closing {
-            Some(_) => tx.commit().await.map_err(GroupFailure::whole),
-            None => Ok(()),
+        if closing.is_none() {
+            return Ok(());
         }
+        if failed.load(Ordering::Acquire) {
+            return Err(GroupFailure::whole(StoreError::Unavailable(
+                "a statement of the group failed before it was sent".into(),
+            )));
+        }
+        tx.commit().await.map_err(GroupFailure::whole)
     };
     let ((), answers, ()) = futures_util::future::try_join3(
         begin,
@@ -984,6 +1030,12 @@ async fn send_round(
         commit,
     )
     .await?;
+    // Once committed, a group is never put down to one of its writes: the others
+    // would be written again. An answer that does not read fails it whole.
+    let after_commit = |failure: GroupFailure| match closing {
+        Some(_) => GroupFailure::whole(failure.error),
+        None => failure,
+    };
     let mut written = Vec::with_capacity(writes.len());
     let (mut taken, mut numbers) = (None, None);
     for ((purpose, _, _), rows) in statements.iter().zip(answers) {
@@ -1002,9 +1054,11 @@ async fn send_round(
             }
             Purpose::Token(n) => written.push(Written::new(place(n))),
             Purpose::Revocation(n) => {
-                let revoked = revoked_records(&rows).map_err(|error| GroupFailure {
-                    write: Some(n),
-                    error,
+                let revoked = revoked_records(&rows).map_err(|error| {
+                    after_commit(GroupFailure {
+                        write: Some(n),
+                        error,
+                    })
                 })?;
                 written.push(Revocation {
                     seq: place(n),
@@ -1147,7 +1201,7 @@ BEGIN
             CONTINUE WHEN took_down IS NULL;
             took_down := array_remove(took_down, targets[k]);
             SELECT int8send(cardinality(took_down)::BIGINT) || COALESCE(string_agg(
-                       ''::BYTEA || int8send(octet_length(b)::BIGINT) || b,
+                       '\x01'::BYTEA || int8send(octet_length(b)::BIGINT) || b,
                        ''::BYTEA ORDER BY c.n), ''::BYTEA)
             INTO cascade_bytes
             FROM unnest(took_down) WITH ORDINALITY AS c(id, n),
@@ -1155,7 +1209,7 @@ BEGIN
         END IF;
         head_hash := encode(sha256(
             hash_domain || decode(head_hash, 'hex') || encoded_before[k]
-            || ''::BYTEA || int8send(8) || int8send(change_number)
+            || '\x01'::BYTEA || int8send(8) || int8send(change_number)
             || encoded_after[k] || cascade_bytes), 'hex');
         kept := kept || k;
         numbers := numbers || change_number;
@@ -1175,24 +1229,6 @@ BEGIN
 END
 $$;
 "#;
-
-/// Why a creation's insert stored nothing: its parent is revoked, gone or changed.
-/// Read after the writes sent with it, so a later one may have changed the parent
-/// again; the group is written again without this creation in any case.
-async fn refusal(tx: &impl GenericClient, write: &Write) -> StoreError {
-    let Write::Insert { record, basis, .. } = write else {
-        return StoreError::Unavailable("only a creation is refused by its statement".into());
-    };
-    let Some(parent) = &record.parent_id else {
-        return rows::stale(&record.id);
-    };
-    match standing(tx, parent).await {
-        Ok(standing) => rows::check_standing(parent, standing, basis.parent)
-            .err()
-            .unwrap_or_else(|| rows::stale(parent)),
-        Err(error) => error,
-    }
-}
 
 /// Holds a connection that `LISTEN`s on [`CHANNEL`] and passes announcements on,
 /// re-opening it (with a growing pause) whenever it drops.
@@ -1415,14 +1451,14 @@ async fn admin_transaction(pool: &Pool) -> Result<Tx, StoreError> {
 struct Tx {
     client: Option<deadpool_postgres::Client>,
     /// `BEGIN` sent and no `COMMIT` or `ROLLBACK` answered yet.
-    open: std::sync::atomic::AtomicBool,
+    open: AtomicBool,
 }
 
 impl Tx {
     fn new(client: deadpool_postgres::Client) -> Self {
         Self {
             client: Some(client),
-            open: std::sync::atomic::AtomicBool::new(false),
+            open: AtomicBool::new(false),
         }
     }
 
@@ -1435,7 +1471,7 @@ impl Tx {
 
     /// Sends `BEGIN` when first polled: poll it before the statements it opens.
     async fn begin(&self) -> Result<(), StoreError> {
-        self.open.store(true, std::sync::atomic::Ordering::Release);
+        self.open.store(true, Ordering::Release);
         self.client()?.batch_execute("BEGIN").await.map_err(pg)
     }
 
@@ -1453,14 +1489,14 @@ impl Tx {
 
     async fn end(&self, command: &str) -> Result<(), StoreError> {
         self.client()?.batch_execute(command).await.map_err(pg)?;
-        self.open.store(false, std::sync::atomic::Ordering::Release);
+        self.open.store(false, Ordering::Release);
         Ok(())
     }
 }
 
 impl Drop for Tx {
     fn drop(&mut self) {
-        if self.open.load(std::sync::atomic::Ordering::Acquire)
+        if self.open.load(Ordering::Acquire)
             && let Some(client) = self.client.take()
         {
             drop(deadpool_postgres::Object::take(client));
