@@ -24,7 +24,7 @@
 //! its listening connection comes back.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -982,44 +982,60 @@ async fn send_round(
             None => Ok(()),
         }
     };
-    // Set by a statement that failed: one that failed in the node, before it was
-    // sent (a value that does not encode), fails when first polled, before the
-    // `COMMIT` is, which then is not sent. (One that failed in the database has
-    // ended the transaction: the `COMMIT` sent behind it rolls back.)
+    // The `COMMIT` goes only behind every statement, and only if none failed before
+    // it was sent. A statement is sent when its request is first polled, and
+    // `try_join_all` polls them in order; but past 30 it runs them through
+    // `FuturesUnordered`, which may stop a pass early, and the `COMMIT`, polled
+    // next, would then run before the statements left (found in review). So each
+    // request counts its first poll (`sent`), and the `COMMIT` waits for them
+    // all. A statement that fails in the node (a value that does not encode) fails
+    // on that poll and sets `failed`; one that fails in the database has ended the
+    // transaction, and a `COMMIT` sent behind it rolls back.
+    let sent = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    // Each request is sent when first polled, and `try_join_all` polls them in
-    // order: the database executes them in the order of the writes. Answers come
-    // back in that order too, so the first error seen is the first statement's
-    // that failed (those after it fail only because the transaction has ended).
+    // The database executes the statements in the order sent: the writes' order.
+    // Answers come back in that order too, so the first error seen is the first
+    // statement's that failed (those after it fail only because the transaction
+    // has ended).
     let requests = statements
         .iter()
         .zip(&prepared)
         .map(|((purpose, _, bound), statement)| {
-            let failed = &failed;
+            let (sent, failed) = (&sent, &failed);
             async move {
-                client
-                    .query(statement, &bound.bound())
-                    .await
-                    .map_err(|error| {
-                        failed.store(true, Ordering::Release);
-                        let write = purpose.write();
-                        let refused = write
-                            .and_then(|at| writes.get(at.checked_sub(first)?))
-                            .and_then(|w| refusal(w, &error));
-                        GroupFailure {
-                            write,
-                            error: refused.unwrap_or_else(|| pg(error)),
-                        }
-                    })
+                let params = bound.bound();
+                let answer = counting_first_poll(client.query(statement, &params), sent);
+                answer.await.map_err(|error| {
+                    failed.store(true, Ordering::Release);
+                    let write = purpose.write();
+                    let refused = write
+                        .and_then(|at| writes.get(at.checked_sub(first)?))
+                        .and_then(|w| refusal(w, &error));
+                    GroupFailure {
+                        write,
+                        error: refused.unwrap_or_else(|| pg(error)),
+                    }
+                })
             }
         });
     let commit = async {
         if closing.is_none() {
             return Ok(());
         }
+        // Not ready while a statement is unsent: its request is polled again (the
+        // set yields by waking itself), and so is this.
+        std::future::poll_fn(|_| {
+            let all_sent = sent.load(Ordering::Acquire) == statements.len();
+            if all_sent || failed.load(Ordering::Acquire) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await;
         if failed.load(Ordering::Acquire) {
             return Err(GroupFailure::whole(StoreError::Unavailable(
-                "a statement of the group failed before it was sent".into(),
+                "a statement of the group failed; nothing of it is committed".into(),
             )));
         }
         tx.commit().await.map_err(GroupFailure::whole)
@@ -1069,6 +1085,22 @@ async fn send_round(
         }
     }
     Ok((numbers, written))
+}
+
+/// Polls `request`, adding one to `sent` after its first poll: a statement is sent
+/// to the database when its request is first polled.
+async fn counting_first_poll<F: Future>(request: F, sent: &AtomicUsize) -> F::Output {
+    let mut request = std::pin::pin!(request);
+    let mut counted = false;
+    std::future::poll_fn(|cx| {
+        let poll = request.as_mut().poll(cx);
+        if !counted {
+            counted = true;
+            sent.fetch_add(1, Ordering::AcqRel);
+        }
+        poll
+    })
+    .await
 }
 
 /// The tokens a revocation's statement returned.
