@@ -989,8 +989,9 @@ async fn send_round(
     // next, would then run before the statements left (found in review). So each
     // request counts its first poll (`sent`), and the `COMMIT` waits for them
     // all. A statement that fails in the node (a value that does not encode) fails
-    // on that poll and sets `failed`; one that fails in the database has ended the
-    // transaction, and a `COMMIT` sent behind it rolls back.
+    // on that poll and sets `failed`, and the `COMMIT` is never sent; one that
+    // fails in the database has ended the transaction, and a `COMMIT` sent behind
+    // it rolls back.
     let sent = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     // The database executes the statements in the order sent: the writes' order.
@@ -1023,21 +1024,17 @@ async fn send_round(
             return Ok(());
         }
         // Not ready while a statement is unsent: its request is polled again (the
-        // set yields by waking itself), and so is this.
+        // set yields by waking itself), and so is this. Never ready once one has
+        // failed: that request's error ends the join, put down to its write.
         std::future::poll_fn(|_| {
             let all_sent = sent.load(Ordering::Acquire) == statements.len();
-            if all_sent || failed.load(Ordering::Acquire) {
+            if all_sent && !failed.load(Ordering::Acquire) {
                 std::task::Poll::Ready(())
             } else {
                 std::task::Poll::Pending
             }
         })
         .await;
-        if failed.load(Ordering::Acquire) {
-            return Err(GroupFailure::whole(StoreError::Unavailable(
-                "a statement of the group failed; nothing of it is committed".into(),
-            )));
-        }
         tx.commit().await.map_err(GroupFailure::whole)
     };
     let ((), answers, ()) = futures_util::future::try_join3(
