@@ -712,12 +712,8 @@ struct Round<'a> {
 
 /// What one statement of [`send_round`] is for.
 enum Purpose {
-    /// Takes the group's locks: [`LOCK_FOR_CHANGE_FUNCTION`].
+    /// Takes some of the group's row locks: [`Locks::statements`].
     Lock,
-    /// Takes the locks of a group that checks no parent: [`LOCK_EXCLUSIVE`].
-    LockExclusive,
-    /// Takes the locks of a group that only creates: [`LOCK_PARENTS`].
-    LockParents,
     /// Takes the group's numbers: [`TAKE_NUMBERS`].
     Numbers,
     /// Locks the audit log's head: [`LOCK_HEAD`].
@@ -778,23 +774,25 @@ impl<'a> Locks<'a> {
         locks
     }
 
-    /// The statements that take these locks, and what each is for; none when there
+    /// The statements that take these locks, with their parameters; none when there
     /// is none to take. A lone parent is locked here too, not by its creation's
     /// check: every row lock comes before the feed's. A group that revokes and
     /// also checks parents locks in one ordered pass, then the tokens made under
     /// its subtrees meanwhile ([`LOCK_SUBTREES_FUNCTION`]).
-    fn statements(&self) -> Vec<(Purpose, &'static str)> {
+    fn statements(&self) -> Vec<(&'static str, Vec<&(dyn ToSql + Sync)>)> {
         let exclusive = !self.roots.is_empty() || !self.changed.is_empty();
+        let subtrees = (LOCK_EXCLUSIVE, vec![&self.roots as _, &self.changed as _]);
         if exclusive && self.shared.is_empty() {
-            vec![(Purpose::LockExclusive, LOCK_EXCLUSIVE)]
+            vec![subtrees]
         } else if exclusive {
-            let mut statements = vec![(Purpose::Lock, LOCK_FOR_CHANGE)];
+            let all = vec![&self.roots as _, &self.changed as _, &self.shared as _];
+            let mut statements = vec![(LOCK_FOR_CHANGE, all)];
             if !self.roots.is_empty() {
-                statements.push((Purpose::LockExclusive, LOCK_EXCLUSIVE));
+                statements.push(subtrees);
             }
             statements
         } else if !self.shared.is_empty() {
-            vec![(Purpose::LockParents, LOCK_PARENTS)]
+            vec![(LOCK_PARENTS, vec![&self.shared as _])]
         } else {
             Vec::new()
         }
@@ -894,14 +892,8 @@ async fn send_round(
     let entries = closing.map(|closing| EntryColumns::of(closing.group));
     let mut statements: Vec<(Purpose, String, Params)> = Vec::new();
     if let Some(opening) = &opening {
-        let locks = opening.locks;
-        for (purpose, sql) in locks.statements() {
-            let arrays: Vec<&(dyn ToSql + Sync)> = match purpose {
-                Purpose::Lock => vec![&locks.roots, &locks.changed, &locks.shared],
-                Purpose::LockExclusive => vec![&locks.roots, &locks.changed],
-                _ => vec![&locks.shared],
-            };
-            statements.push((purpose, sql.into(), Params::Arrays(arrays)));
+        for (sql, arrays) in opening.locks.statements() {
+            statements.push((Purpose::Lock, sql.into(), Params::Arrays(arrays)));
         }
         // After every row lock: a transaction holding the feed's row never waits
         // for a row that another, waiting for the feed, holds.
