@@ -77,10 +77,39 @@ impl GroupFailure {
 /// A backend's transaction for a group of writes.
 #[async_trait]
 pub(crate) trait WriteGroup: Send + Sync + 'static {
-    /// Writes `group` in order in one transaction, each write with the next change
-    /// number, and commits it durably; or writes nothing. On success, one outcome
-    /// per write, in order.
-    async fn write_group(&self, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure>;
+    /// Closes `gathering` ([`Gathering::close`]) once it may write, writes the
+    /// group in order in one transaction, each write with the next change number,
+    /// and commits it durably; or writes nothing. On success, one outcome per write
+    /// of the group as last closed, in order.
+    async fn write_group(
+        &self,
+        gathering: &mut Gathering<'_>,
+    ) -> Result<Vec<Written>, GroupFailure>;
+}
+
+/// A group being formed: the writes queued when it opened, and those that arrive
+/// until its backend closes it. A backend that must wait for its turn to write
+/// (PostgreSQL's nodes, for the change feed) closes it when its turn comes, so
+/// that the writes that arrived while it waited go with it and not in a group of
+/// their own after it.
+pub(crate) struct Gathering<'q> {
+    queued: &'q mut Vec<Queued>,
+    arriving: &'q mut mpsc::UnboundedReceiver<Queued>,
+}
+
+impl Gathering<'_> {
+    /// Adds the writes that have arrived (up to [`MAX_GROUP`] in all) and returns
+    /// the group's writes, in order. Closed again (a backend that retries), a
+    /// group keeps its writes and may take more.
+    pub fn close(&mut self) -> Vec<Arc<Write>> {
+        while self.queued.len() < MAX_GROUP {
+            match self.arriving.try_recv() {
+                Ok(queued) => self.queued.push(queued),
+                Err(_) => break,
+            }
+        }
+        self.queued.iter().map(|q| Arc::clone(&q.write)).collect()
+    }
 }
 
 /// The most writes one transaction takes: a group this size is a few milliseconds
@@ -226,18 +255,30 @@ fn start(
     }
 }
 
-async fn commit_groups(backend: Arc<dyn WriteGroup>, mut waiting: mpsc::UnboundedReceiver<Queued>) {
+async fn commit_groups(
+    backend: Arc<dyn WriteGroup>,
+    mut arriving: mpsc::UnboundedReceiver<Queued>,
+) {
     let mut group = Vec::with_capacity(MAX_GROUP);
-    while waiting.recv_many(&mut group, MAX_GROUP).await > 0 {
-        commit(&*backend, &mut group).await;
+    while arriving.recv_many(&mut group, MAX_GROUP).await > 0 {
+        commit(&*backend, &mut group, &mut arriving).await;
     }
 }
 
-/// Commits `group`, answering and removing every write in it.
-async fn commit(backend: &dyn WriteGroup, group: &mut Vec<Queued>) {
+/// Commits `group` and the writes that join it ([`Gathering`]), answering and
+/// removing every one.
+async fn commit(
+    backend: &dyn WriteGroup,
+    group: &mut Vec<Queued>,
+    arriving: &mut mpsc::UnboundedReceiver<Queued>,
+) {
     while !group.is_empty() {
-        let writes: Vec<Arc<Write>> = group.iter().map(|q| Arc::clone(&q.write)).collect();
-        match backend.write_group(&writes).await {
+        let mut gathering = Gathering {
+            queued: group,
+            arriving,
+        };
+        let outcome = backend.write_group(&mut gathering).await;
+        match outcome {
             Ok(written) => {
                 for (queued, outcome) in group.drain(..).zip(written) {
                     let _ = queued.done.send(Ok(outcome));
@@ -262,5 +303,72 @@ async fn commit(backend: &dyn WriteGroup, group: &mut Vec<Queued>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tessera_core::audit::Action;
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// A backend whose turn comes when the test says so, and which keeps the size
+    /// of every group it writes.
+    #[derive(Default)]
+    struct TurnByTurn {
+        waiting: Notify,
+        turn: Notify,
+        sizes: Mutex<Vec<usize>>,
+    }
+
+    #[async_trait]
+    impl WriteGroup for Arc<TurnByTurn> {
+        async fn write_group(
+            &self,
+            gathering: &mut Gathering<'_>,
+        ) -> Result<Vec<Written>, GroupFailure> {
+            self.waiting.notify_one();
+            self.turn.notified().await;
+            let group = gathering.close();
+            self.sizes.lock().unwrap().push(group.len());
+            Ok((0..group.len())
+                .map(|k| Written::new(k as ChangeSeq + 1))
+                .collect())
+        }
+    }
+
+    fn revocation(id: &str) -> Write {
+        Write::Revoke {
+            id: id.into(),
+            at: 0,
+            event: Event::new(0, Action::TokenRevoked),
+        }
+    }
+
+    /// The writes that arrive while a group waits for its turn go with it, not in
+    /// a group of their own after it (issue 21: with two nodes, each node's groups
+    /// wait for the other's).
+    #[tokio::test]
+    async fn writes_that_arrive_while_a_group_waits_for_its_turn_join_it() {
+        let backend = Arc::new(TurnByTurn::default());
+        let commit = Arc::new(GroupCommit::new(Arc::clone(&backend)));
+        let write = |id: &'static str| {
+            let commit = Arc::clone(&commit);
+            tokio::spawn(async move { commit.write(revocation(id)).await })
+        };
+        let first = write("first");
+        backend.waiting.notified().await;
+        let (second, third) = (write("second"), write("third"));
+        // Each spawned write is queued when first polled: on this test's one thread,
+        // when the test yields.
+        tokio::task::yield_now().await;
+        backend.turn.notify_one();
+        let seqs = [first, second, third].map(|w| async { w.await.unwrap().unwrap().seq });
+        let seqs = futures_util::future::join_all(seqs).await;
+        assert_eq!(seqs, [1, 2, 3]);
+        assert_eq!(*backend.sizes.lock().unwrap(), [3]);
     }
 }

@@ -324,9 +324,8 @@ pub fn insert_sql(
 /// without waiting for each check's answer.
 ///
 /// PostgreSQL's only (SQLite writes one transaction at a time): the check takes a
-/// `KEY SHARE` lock on the parent, which a revocation or an edit of the parent
-/// (`FOR UPDATE`, see `postgres::LOCK_FOR_CHANGE_FUNCTION`) waits for, or makes the check
-/// wait and then read the parent as that change left it.
+/// `KEY SHARE` lock on the parent, which a purge of dead tokens (`FOR UPDATE`)
+/// waits for, or makes the check wait and then find no parent.
 pub fn insert_under_parent_sql(
     record: &TokenRecord,
     parent: &str,

@@ -16,7 +16,7 @@ use tessera_core::record::TokenRecord;
 use crate::audit::{self, AuditPage, AuditQuery};
 use crate::webhooks::{self, Attempt, Delivery, DeliveryPage, Endpoint, WebhookStore};
 
-use crate::group::{GroupCommit, GroupFailure, Write, WriteGroup, Written};
+use crate::group::{Gathering, GroupCommit, GroupFailure, Write, WriteGroup, Written};
 use crate::rows::{self, Dialect, RawRow, ReadColumn, SqlValue, Standing};
 use crate::{
     Basis, ChangeSeq, Changes, ListPage, ListQuery, Revocation, StoreError, Tally, TokenStore,
@@ -189,8 +189,11 @@ struct GroupWriter {
 
 #[async_trait]
 impl WriteGroup for GroupWriter {
-    async fn write_group(&self, group: &[Arc<Write>]) -> Result<Vec<Written>, GroupFailure> {
-        let group = group.to_vec();
+    async fn write_group(
+        &self,
+        gathering: &mut Gathering<'_>,
+    ) -> Result<Vec<Written>, GroupFailure> {
+        let group = gathering.close();
         let outcome = on_connection(&self.conn, move |conn| {
             let tx = conn.transaction().map_err(unavailable)?;
             let newest: ChangeSeq = tx
