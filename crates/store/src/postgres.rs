@@ -122,19 +122,15 @@ ANALYZE tokens;
 "#,
     audit::SCHEMA,
     webhooks::SCHEMA,
-    // Made `tessera_lock_for_change`, dropped by the last migration.
-    "",
+    // The row locks a group took before the feed, until a group took the feed
+    // first ([`LOCK_FEED`]). No longer called, but kept: nodes of the version before
+    // call them while a cluster is upgraded one node at a time (docs/operations.md).
+    include_str!("postgres/retired/lock_for_change.sql"),
     CHANGE_NUMBER_FUNCTION,
-    // Made `tessera_lock_subtrees`, dropped by the last migration.
-    "",
+    include_str!("postgres/retired/lock_subtrees.sql"),
     // Issue 21: a group in one round trip, its `COMMIT` included.
     REFUSED_FUNCTION,
     APPEND_ENTRIES_FUNCTION,
-    // Issue 21: a group waits for the feed before it locks any row, and then one
-    // statement locks them all ([`LOCK_ROWS`]); the row-lock functions that came
-    // before the feed are no longer called.
-    "DROP FUNCTION IF EXISTS tessera_lock_for_change(TEXT[], TEXT[], TEXT[]); \
-     DROP FUNCTION IF EXISTS tessera_lock_subtrees(TEXT[], TEXT[]);",
 ];
 
 const DIALECT: Dialect = Dialect {
