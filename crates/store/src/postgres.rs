@@ -1900,6 +1900,29 @@ impl WebhookStore for PostgresStore {
     }
 }
 
+/// Locks the tokens a usage flush counts (`$1`), in id order: `NO KEY UPDATE`, as
+/// its update takes, so creations under them (`KEY SHARE`) go on meanwhile.
+const LOCK_USED: &str = "SELECT 1 FROM tokens WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE";
+
+/// Adds a flush's uses to the tokens' counts: `$1` ids, `$2` uses, `$3` when last
+/// used, `$4` from where (a token may come more than once).
+const ADD_USES: &str = "UPDATE tokens t SET use_count = t.use_count + u.uses, \
+     last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at), \
+     last_used_ip = COALESCE(u.client, t.last_used_ip) \
+     FROM (SELECT id, SUM(uses)::bigint AS uses, MAX(at) AS at, MAX(client) AS client \
+           FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[]) \
+             AS v(id, uses, at, client) \
+           GROUP BY id) AS u \
+     WHERE t.id = u.id";
+
+/// Sets the credits left of the tokens that have a cap: `$1` ids, `$2` balances,
+/// `$3` periods, `$4` when each balance was given.
+const SET_CREDITS: &str = "UPDATE tokens t SET credits_left = u.balance, credits_period = u.period, \
+     credits_of = u.given_at \
+     FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) \
+          AS u(id, balance, period, given_at) \
+     WHERE t.id = u.id";
+
 #[async_trait]
 impl TokenStore for PostgresStore {
     async fn check_pepper(&self, fingerprint: &str) -> Result<(), StoreError> {
@@ -2082,77 +2105,66 @@ impl TokenStore for PostgresStore {
             .iter()
             .map(|u| u.last_client.map(|ip| ip.to_string()))
             .collect();
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        // The rows locked first, in id order as a group locks its own ([`LOCK_ROWS`]),
-        // so that a flush and a group never each hold a row the other waits for. `NO
-        // KEY UPDATE`, as the update takes: creations under these tokens (`KEY SHARE`)
-        // go on meanwhile.
-        tx.execute(
-            "SELECT 1 FROM tokens WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
-            &[&ids],
-        )
-        .await
-        .map_err(pg)?;
-        tx.execute(
-            "UPDATE tokens t SET use_count = t.use_count + u.uses, \
-             last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at), \
-             last_used_ip = COALESCE(u.client, t.last_used_ip) \
-             FROM (SELECT id, SUM(uses)::bigint AS uses, MAX(at) AS at, MAX(client) AS client \
-                   FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[]) \
-                     AS v(id, uses, at, client) \
-                   GROUP BY id) AS u \
-             WHERE t.id = u.id",
-            &[&ids, &uses, &last_used, &clients],
-        )
-        .await
-        .map_err(pg)?;
-        let hourly = tx.prepare(crate::ADD_USAGE).await.map_err(pg)?;
+        let capped: Vec<(&str, CreditsBalance)> = updates
+            .iter()
+            .filter_map(|u| u.credits.map(|balance| (u.id.as_str(), balance)))
+            .collect();
+        let capped_ids: Vec<&str> = capped.iter().map(|(id, _)| *id).collect();
+        let left: Vec<i64> = capped
+            .iter()
+            .map(|(_, b)| i64::try_from(b.left).unwrap_or(i64::MAX))
+            .collect();
+        let period: Vec<i64> = capped.iter().map(|(_, b)| b.period).collect();
+        let of: Vec<i64> = capped.iter().map(|(_, b)| b.of).collect();
         // In id order, as every flush writes them: two nodes' flushes never each
         // hold an hour's row the other waits for.
         let mut tallied: Vec<&UsageUpdate> =
             updates.iter().filter(|u| !u.tally.is_empty()).collect();
         tallied.sort_by(|a, b| a.id.cmp(&b.id));
-        for update in tallied {
-            let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-            let tally = &update.tally;
-            tx.execute(
-                &hourly,
-                &[
-                    &update.id,
-                    &update.hour,
-                    &count(tally.valid),
-                    &count(tally.forbidden),
-                    &count(tally.rate_limited),
-                    &count(tally.usage_exhausted),
-                ],
-            )
-            .await
-            .map_err(pg)?;
-        }
-        let capped: Vec<(&str, CreditsBalance)> = updates
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let hours: Vec<[i64; 5]> = tallied
             .iter()
-            .filter_map(|u| u.credits.map(|balance| (u.id.as_str(), balance)))
+            .map(|u| {
+                let t = &u.tally;
+                let (valid, forbidden) = (count(t.valid), count(t.forbidden));
+                let (limited, exhausted) = (count(t.rate_limited), count(t.usage_exhausted));
+                [u.hour, valid, forbidden, limited, exhausted]
+            })
             .collect();
-        if !capped.is_empty() {
-            let ids: Vec<&str> = capped.iter().map(|(id, _)| *id).collect();
-            let left: Vec<i64> = capped
-                .iter()
-                .map(|(_, b)| i64::try_from(b.left).unwrap_or(i64::MAX))
-                .collect();
-            let period: Vec<i64> = capped.iter().map(|(_, b)| b.period).collect();
-            let of: Vec<i64> = capped.iter().map(|(_, b)| b.of).collect();
-            tx.execute(
-                "UPDATE tokens t SET credits_left = u.balance, credits_period = u.period, \
-                 credits_of = u.given_at \
-                 FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) \
-                      AS u(id, balance, period, given_at) \
-                 WHERE t.id = u.id",
-                &[&ids, &left, &period, &of],
-            )
-            .await
-            .map_err(pg)?;
+
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let hourly = tx.prepare_cached(crate::ADD_USAGE).await.map_err(pg)?;
+        let lock = tx.prepare_cached(LOCK_USED).await.map_err(pg)?;
+        let add_uses = tx.prepare_cached(ADD_USES).await.map_err(pg)?;
+        let credits = tx.prepare_cached(SET_CREDITS).await.map_err(pg)?;
+        // Every statement in one round trip, then the `COMMIT`: the tokens' rows are
+        // held for the database's work and one trip, not one trip a token. A group
+        // that revokes a token being counted waits for them while it holds the feed
+        // ([`LOCK_ROWS`]), and every node's writes with it (found in review).
+        let mut statements: Vec<(&tokio_postgres::Statement, Vec<&(dyn ToSql + Sync)>)> =
+            Vec::new();
+        // The hours first: they lock their own rows, none of `tokens`.
+        for (update, hour) in tallied.iter().zip(&hours) {
+            let mut params: Vec<&(dyn ToSql + Sync)> = vec![&update.id];
+            params.extend(hour.iter().map(|n| n as &(dyn ToSql + Sync)));
+            statements.push((&hourly, params));
         }
+        // The rows locked in id order, as a group locks its own ([`LOCK_ROWS`]), so
+        // that a flush and a group never each hold a row the other waits for.
+        statements.push((&lock, vec![&ids]));
+        statements.push((&add_uses, vec![&ids, &uses, &last_used, &clients]));
+        if !capped.is_empty() {
+            statements.push((&credits, vec![&capped_ids, &left, &period, &of]));
+        }
+        // Sent in this order: `try_join_all` polls, and so sends, each in turn.
+        futures_util::future::try_join_all(
+            statements
+                .iter()
+                .map(|(statement, params)| tx.execute(*statement, params)),
+        )
+        .await
+        .map_err(pg)?;
         tx.commit().await.map_err(pg)
     }
 
