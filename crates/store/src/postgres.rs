@@ -352,9 +352,10 @@ impl WriteGroup for GroupWriter {
         loop {
             match self.try_group(gathering).await {
                 // This transaction and one that does not take the feed (a usage
-                // flush, a purge) waited for each other's rows: it was ended, the
-                // other goes on. Rare, as all of them lock rows in id order. Not
-                // this group's fault: it is written again, whole.
+                // flush, a purge) waited for each other's rows, or one held a row
+                // past the operator's `lock_timeout`: it was ended. Rare, as all of
+                // them lock rows in id order, briefly. Not this group's fault: it
+                // is written again, whole.
                 Err(failure) if must_retry(&failure.error) && attempts < DEADLOCK_ATTEMPTS => {
                     attempts += 1;
                 }
@@ -491,9 +492,11 @@ async fn take_turn(tx: &Tx) -> Result<(), GroupFailure> {
 /// row while holding the feed for another that waits for the feed.
 const LOCK_FEED: &str = "SELECT 1 FROM tessera_change_feed WHERE id FOR NO KEY UPDATE";
 
-/// Whether PostgreSQL ended a transaction to break a deadlock.
+/// Whether PostgreSQL ended a transaction to break a deadlock, or because a wait
+/// for a row outlasted a `lock_timeout` the operator set.
 fn must_retry(error: &StoreError) -> bool {
-    pg_code(error) == Some(&SqlState::T_R_DEADLOCK_DETECTED)
+    let code = pg_code(error);
+    code == Some(&SqlState::T_R_DEADLOCK_DETECTED) || code == Some(&SqlState::LOCK_NOT_AVAILABLE)
 }
 
 /// The SQLSTATE of the database error behind `error`, if one is.
