@@ -1634,8 +1634,8 @@ async fn insert_row(
 ///
 /// The transaction holds the feed ([`LOCK_FEED`]), which every change to a token
 /// takes: every change to the token and its parent made through any node has
-/// committed and is read here, and one that comes later waits for this edit. The three reads go at
-/// once, in this order.
+/// committed and is read here, and one that comes later waits for this edit. The
+/// three reads go at once, in this order.
 async fn check_edit(
     tx: &impl GenericClient,
     record: &TokenRecord,
