@@ -2,26 +2,26 @@
 //!
 //! Every change to a token is numbered in one change feed for all nodes, from the
 //! one row of `tessera_change_feed`. A node's writes go in groups (`crate::group`):
-//! one transaction and one durable commit each. A group's transaction first waits
-//! for the feed's row (its turn: the row stays locked until it commits), and only
-//! then is the group closed, with every write that arrived while it waited; it
-//! locks the rows it changes, takes its numbers, writes each row with its own
-//! number worked out by the database, appends its audit entries (made by the
-//! database too), announces its newest number and commits, all in one round trip
-//! when it edits nothing. So transactions that change tokens run one at a time,
-//! in number order: the feed has no gaps (a reader that sees number `n` committed
-//! sees everything before it) and every write is decided on current rows, with no
-//! row lock ever waited for by one transaction holding the feed for another that
-//! waits for it.
+//! one transaction and one durable commit each. A group's transaction first takes
+//! its turn, the feed's row, locked until it commits; then it locks the rows it
+//! changes, takes its numbers, writes each row with its own number worked out by
+//! the database, appends its audit entries (made by the database too), announces
+//! its newest number and commits, all in one round trip when it edits nothing. So
+//! the numbered writes run one at a time, in number order: the feed has no gaps (a
+//! reader that sees number `n` committed sees everything before it) and every
+//! write is decided on current rows, with no row lock ever waited for by one
+//! transaction holding the feed for another that waits for it.
 //!
-//! A group is closed at its turn, not before (issue 21): closed before, with two
-//! nodes, each node's group waited for the other's with only the writes that had
-//! arrived until then, and the next took those that arrived meanwhile, so groups
-//! were half as large as one node's and the feed's fixed cost per group was paid
-//! twice as often. The transaction announces its newest number with `pg_notify`
-//! (delivered at commit) so other nodes wake at once; a node that misses an
-//! announcement still catches up by number, on its next periodic poll or when its
-//! listening connection comes back.
+//! While other nodes write, a group is closed at its turn, not before (issue 21):
+//! its transaction waits for the turn in a round trip of its own, and the group
+//! then takes every write that arrived meanwhile. Closed before, each node's group
+//! waited for the other's with only the writes that had arrived until then, and
+//! the next took those that arrived meanwhile, so groups were half as large as one
+//! node's and the feed's fixed cost per group was paid twice as often. The
+//! transaction announces its newest number with `pg_notify` (delivered at commit)
+//! so other nodes wake at once; a node that misses an announcement still catches
+//! up by number, on its next periodic poll or when its listening connection comes
+//! back.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -401,9 +401,9 @@ impl GroupWriter {
     /// Sends `group` in as few round trips as its edits allow: one for a group
     /// without edits, its `COMMIT` last, so that the feed's lock is held for the
     /// database's work, and for no answer's trip to this node and back but the
-    /// turn's, when it was waited for apart (issue 21: with two nodes, each waiting
-    /// for the other's turn, such trips were most of a turn). `begins`: the
-    /// transaction and its turn are taken by the first round trip.
+    /// turn's, when it was waited for apart, and each edit's (issue 21: with two
+    /// nodes, each waiting for the other's turn, such trips were most of a turn).
+    /// `begins`: the transaction and its turn are taken by the first round trip.
     async fn write_in(
         &self,
         tx: &Tx,
@@ -488,9 +488,10 @@ async fn take_turn(tx: &Tx) -> Result<(), GroupFailure> {
 }
 
 /// Locks the change feed's row until the transaction ends, as [`TAKE_NUMBERS`]
-/// would: every transaction that changes tokens takes it before any row of
-/// `tokens`, so such transactions run one at a time, and none ever waits for a
-/// row while holding the feed for another that waits for the feed.
+/// would: every numbered write (a group, the admin token's writes) takes it before
+/// any row of `tokens`, so they run one at a time, and none ever waits for a row
+/// while holding the feed for another that waits for the feed (the usage flush and
+/// the purge, which change `tokens` unnumbered, never wait for the feed).
 const LOCK_FEED: &str = "SELECT 1 FROM tessera_change_feed WHERE id FOR NO KEY UPDATE";
 
 /// Whether PostgreSQL ended a transaction to break a deadlock, or because a wait
