@@ -307,19 +307,20 @@ impl OtherWriters {
     }
 
     fn heard(&self) {
-        let now = u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_heard
-            .store(now.saturating_add(1), Ordering::Relaxed);
+        self.last_heard.store(self.now(), Ordering::Relaxed);
     }
 
     fn lately(&self) -> bool {
         match self.last_heard.load(Ordering::Relaxed) {
             0 => false,
-            heard => {
-                let now = u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX);
-                now.saturating_add(1).saturating_sub(heard) < Self::LATELY.as_millis() as u64
-            }
+            heard => self.now().saturating_sub(heard) < Self::LATELY.as_millis() as u64,
         }
+    }
+
+    /// The milliseconds since `since`, plus one: 0 stays "never".
+    fn now(&self) -> u64 {
+        let elapsed = u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        elapsed.saturating_add(1)
     }
 }
 
